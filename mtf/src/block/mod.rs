@@ -1,0 +1,253 @@
+//! Descriptor blocks (DBLKs): the common header, the per-type fixed part, and the OS data and
+//! string area, parsed from one bounded slice and written back either exactly (raw) or laid out
+//! afresh (fixed).
+
+mod dirb;
+mod file;
+mod small;
+mod sset;
+mod tape;
+mod volb;
+
+pub use dirb::{Dirb, ObjectDates};
+pub use file::File;
+pub use small::{Cfil, Eotm, Eset, Sfmb, SfmbLayout};
+pub use sset::Sset;
+pub use tape::Tape;
+pub use volb::Volb;
+
+use crate::error::{Error, Result};
+use crate::header::DbHeader;
+use crate::os_data::OsData;
+use crate::spec::{align_up, BlockType, DB_HDR_LEN};
+use crate::text::{MtfText, TapeAddress};
+
+/// The type-specific part of a DBLK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Body {
+    Tape(Tape),
+    Sset(Sset),
+    Volb(Volb),
+    Dirb(Dirb),
+    File(File),
+    Cfil(Cfil),
+    /// ESPB has no fields of its own.
+    Espb,
+    Eset(Eset),
+    Eotm(Eotm),
+    Sfmb(Sfmb),
+    /// A block type without a layout here (SQL Server's MSCI/MSDA/MSTL/MSLS, vendor blocks):
+    /// everything after the common header is kept in the block's variable area.
+    Other,
+}
+
+impl Body {
+    /// Size of the fixed part for a block type (0 for types without one).
+    pub fn fixed_len(block_type: BlockType) -> usize {
+        match block_type {
+            BlockType::TAPE => Tape::FIXED_LEN,
+            BlockType::SSET => Sset::FIXED_LEN,
+            BlockType::VOLB => Volb::FIXED_LEN,
+            BlockType::DIRB => Dirb::FIXED_LEN,
+            BlockType::FILE => File::FIXED_LEN,
+            BlockType::CFIL => Cfil::FIXED_LEN,
+            BlockType::ESET => Eset::FIXED_LEN,
+            BlockType::EOTM => Eotm::FIXED_LEN,
+            BlockType::SFMB => Sfmb::FIXED_LEN,
+            _ => 0,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Body::Tape(b) => b.write(out),
+            Body::Sset(b) => b.write(out),
+            Body::Volb(b) => b.write(out),
+            Body::Dirb(b) => b.write(out),
+            Body::File(b) => b.write(out),
+            Body::Cfil(b) => b.write(out),
+            Body::Eset(b) => b.write(out),
+            Body::Eotm(b) => b.write(out),
+            Body::Sfmb(b) => b.write(out),
+            Body::Espb | Body::Other => {}
+        }
+    }
+
+    fn texts_mut(&mut self) -> Vec<&mut MtfText> {
+        match self {
+            Body::Tape(b) => b.texts_mut(),
+            Body::Sset(b) => b.texts_mut(),
+            Body::Volb(b) => b.texts_mut(),
+            Body::Dirb(b) => b.texts_mut(),
+            Body::File(b) => b.texts_mut(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One descriptor block: everything before its first stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Dblk {
+    pub header: DbHeader,
+    pub body: Body,
+    /// The OS-specific data the header's address names, decoded where the layout is known.
+    pub os_data: OsData,
+    /// The bytes from the end of the fixed part to Offset To First Event (for an SFMB, to the end
+    /// of the block), verbatim. OS data and strings live here; the raw writer returns them as
+    /// they were, the fixed writer rebuilds them.
+    pub var_area: Vec<u8>,
+}
+
+impl Dblk {
+    /// A block of `body`'s type with an empty header; lay it out with [`Dblk::write_fixed`].
+    pub fn new(block_type: BlockType, body: Body) -> Dblk {
+        Dblk {
+            header: DbHeader::new(block_type),
+            body,
+            os_data: OsData::None,
+            var_area: Vec::new(),
+        }
+    }
+
+    /// How many bytes the block's header region spans: Offset To First Event, or for an SFMB the
+    /// soft filemark block size (`sfmb_len`) when known. Checks the value against the fixed part.
+    pub fn region_len(header: &DbHeader, sfmb_len: Option<usize>) -> Result<usize> {
+        let min = DB_HDR_LEN + Body::fixed_len(header.block_type);
+        let len = match (header.block_type, sfmb_len) {
+            (BlockType::SFMB, Some(n)) => n,
+            _ => header.offset_to_first_event as usize,
+        };
+        if len < min {
+            return Err(Error::invalid(
+                8,
+                "offset to first event",
+                format!(
+                    "{len} is shorter than the {min}-byte {} header",
+                    header.block_type
+                ),
+            ));
+        }
+        Ok(len)
+    }
+
+    /// Parses a block from `bytes`, which start at the block and hold at least its header
+    /// region. Returns the block and the region length. The header checksum must hold.
+    pub fn parse(bytes: &[u8], sfmb_len: Option<usize>) -> Result<(Dblk, usize)> {
+        let header = DbHeader::parse(bytes)?;
+        let len = Self::region_len(&header, sfmb_len)?;
+        let region = bytes
+            .get(..len)
+            .ok_or_else(|| Error::truncated(0, "block header region", len, bytes.len()))?;
+        Ok((Self::parse_region(header, region)?, len))
+    }
+
+    /// Parses the type-specific part of a block whose header is already checked. `region` is
+    /// exactly the block's header region.
+    pub fn parse_region(header: DbHeader, region: &[u8]) -> Result<Dblk> {
+        let fixed_end = DB_HDR_LEN + Body::fixed_len(header.block_type);
+        let fixed = &region[DB_HDR_LEN..fixed_end];
+        let at = |e: Error| e.at(DB_HDR_LEN as u64);
+        let body = match header.block_type {
+            BlockType::TAPE => Body::Tape(Tape::parse(fixed, region).map_err(at)?),
+            BlockType::SSET => Body::Sset(Sset::parse(fixed, region).map_err(at)?),
+            BlockType::VOLB => Body::Volb(Volb::parse(fixed, region).map_err(at)?),
+            BlockType::DIRB => Body::Dirb(Dirb::parse(fixed, region).map_err(at)?),
+            BlockType::FILE => Body::File(File::parse(fixed, region).map_err(at)?),
+            BlockType::CFIL => Body::Cfil(Cfil::parse(fixed).map_err(at)?),
+            BlockType::ESPB => Body::Espb,
+            BlockType::ESET => Body::Eset(Eset::parse(fixed).map_err(at)?),
+            BlockType::EOTM => Body::Eotm(Eotm::parse(fixed).map_err(at)?),
+            BlockType::SFMB => Body::Sfmb(Sfmb::parse(region)?),
+            _ => Body::Other,
+        };
+        let os_bytes = header.os_data.resolve(region, "OS specific data")?;
+        let os_data = OsData::decode(header.block_type, header.os_id, header.os_version, os_bytes);
+        Ok(Dblk {
+            body,
+            os_data,
+            var_area: region[fixed_end..].to_vec(),
+            header,
+        })
+    }
+
+    /// Writes the header region exactly as held: header (stored checksum), fixed part (stored
+    /// addresses), variable area.
+    pub fn write_raw(&self, out: &mut Vec<u8>) {
+        self.header.write_raw(out);
+        self.body.write(out);
+        out.extend_from_slice(&self.var_area);
+    }
+
+    /// Lays the block out afresh and writes it: OS data then strings in field order after the
+    /// fixed part, addresses and Offset To First Event (4-byte aligned) recomputed, checksum
+    /// recomputed. An SFMB keeps its block size and gets its table rebuilt. `self` is updated to
+    /// what was written, so a later raw write gives the same bytes.
+    pub fn write_fixed(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        let fixed_end = DB_HDR_LEN + Body::fixed_len(self.header.block_type);
+        if let Body::Sfmb(s) = &self.body {
+            let block_len =
+                (fixed_end + self.var_area.len()).max(self.header.offset_to_first_event as usize);
+            self.var_area = s.table_bytes(block_len);
+            self.header.offset_to_first_event = to_u16(block_len, "SFMB block size")?;
+        } else if matches!(self.body, Body::Other) {
+            // Unknown layout: the variable area is opaque, so it is kept as it is.
+            self.header.offset_to_first_event =
+                to_u16(fixed_end + self.var_area.len(), "offset to first event")?;
+        } else {
+            let mut var = Vec::new();
+            let os = self.os_data.encode();
+            self.header.os_data = if os.is_empty() {
+                TapeAddress::default()
+            } else {
+                TapeAddress {
+                    size: to_u16(os.len(), "OS data size")?,
+                    offset: to_u16(fixed_end, "OS data offset")?,
+                }
+            };
+            var.extend_from_slice(&os);
+            for t in self.body.texts_mut() {
+                t.addr = if t.raw.is_empty() {
+                    TapeAddress::default()
+                } else {
+                    TapeAddress {
+                        size: to_u16(t.raw.len(), "string size")?,
+                        offset: to_u16(fixed_end + var.len(), "string offset")?,
+                    }
+                };
+                var.extend_from_slice(&t.raw);
+            }
+            let end = align_up((fixed_end + var.len()) as u64, 4) as usize;
+            var.resize(end - fixed_end, 0);
+            self.var_area = var;
+            self.header.offset_to_first_event = to_u16(end, "offset to first event")?;
+        }
+        let mut fixed = Vec::new();
+        self.body.write(&mut fixed);
+        self.header.write_fixed(out);
+        out.extend_from_slice(&fixed);
+        out.extend_from_slice(&self.var_area);
+        Ok(())
+    }
+
+    /// The header region's length as currently held.
+    pub fn encoded_len(&self) -> usize {
+        DB_HDR_LEN + Body::fixed_len(self.header.block_type) + self.var_area.len()
+    }
+
+    /// The block type.
+    pub fn block_type(&self) -> BlockType {
+        self.header.block_type
+    }
+}
+
+fn to_u16(n: usize, field: &'static str) -> Result<u16> {
+    u16::try_from(n).map_err(|_| Error::Encode {
+        field,
+        reason: format!("{n} does not fit 16 bits"),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,240 @@
+use super::*;
+use crate::date::{DateTime, MtfDateTime};
+use crate::spec::{OsId, StringType, TapeAttributes};
+
+fn sample_tape() -> Dblk {
+    let st = StringType::UNICODE;
+    let tape = Tape {
+        media_family_id: 0x1234_5678,
+        attributes: TapeAttributes::SOFT_FILEMARK,
+        media_sequence_number: 1,
+        password_encryption_algorithm: 0,
+        soft_filemark_block_size: 2,
+        media_based_catalog_type: 1,
+        media_name: MtfText::encode("Weekly", st),
+        media_description: MtfText::encode("", st),
+        media_password: MtfText::default(),
+        software_name: MtfText::encode("mtf-rs", st),
+        format_logical_block_size: 1024,
+        software_vendor_id: 0,
+        media_date: MtfDateTime::from_datetime(DateTime {
+            year: 2026,
+            month: 11,
+            day: 23,
+            hour: 12,
+            minute: 0,
+            second: 0,
+        })
+        .unwrap(),
+        mtf_major_version: 1,
+    };
+    let mut d = Dblk::new(BlockType::TAPE, Body::Tape(tape));
+    d.header.os_id = OsId::WINDOWS_NT;
+    d.header.string_type = st;
+    d
+}
+
+#[test]
+fn fixed_layout_places_strings_and_round_trips() {
+    let mut d = sample_tape();
+    let mut out = Vec::new();
+    d.write_fixed(&mut out).unwrap();
+    // 94-byte fixed part, then "Weekly" (12 bytes) and "mtf-rs" (12 bytes), aligned to 4.
+    assert_eq!(out.len(), 120);
+    assert_eq!(d.header.offset_to_first_event, 120);
+    let Body::Tape(t) = &d.body else {
+        unreachable!()
+    };
+    assert_eq!(
+        t.media_name.addr,
+        TapeAddress {
+            size: 12,
+            offset: 94
+        }
+    );
+    assert_eq!(
+        t.software_name.addr,
+        TapeAddress {
+            size: 12,
+            offset: 106
+        }
+    );
+    assert_eq!(crate::checksum::xor16(&out[..52]), 0);
+    let (parsed, len) = Dblk::parse(&out, None).unwrap();
+    assert_eq!(len, 120);
+    assert_eq!(parsed, d);
+    let mut again = Vec::new();
+    parsed.write_raw(&mut again);
+    assert_eq!(again, out);
+    let Body::Tape(t) = parsed.body else {
+        unreachable!()
+    };
+    assert_eq!(t.media_name.decode(StringType::UNICODE), "Weekly");
+}
+
+#[test]
+fn short_offset_to_first_event_is_rejected_with_its_offset() {
+    let mut d = sample_tape();
+    let mut out = Vec::new();
+    d.write_fixed(&mut out).unwrap();
+    out[8] = 60; // OFE 60 < 94
+    out[9] = 0;
+    let c = crate::checksum::xor16(&out[..50]);
+    out[50..52].copy_from_slice(&c.to_le_bytes());
+    let e = Dblk::parse(&out, None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Invalid {
+                offset: 8,
+                field: "offset to first event",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn string_address_outside_block_is_an_error() {
+    let mut d = sample_tape();
+    let mut out = Vec::new();
+    d.write_fixed(&mut out).unwrap();
+    out[68..70].copy_from_slice(&200u16.to_le_bytes()); // media name size 200
+    let c = crate::checksum::xor16(&out[..50]);
+    out[50..52].copy_from_slice(&c.to_le_bytes());
+    assert!(matches!(
+        Dblk::parse(&out, None),
+        Err(Error::AddressOutOfRange {
+            field: "media name",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn sfmb_spec_and_extended_layouts_round_trip() {
+    for (layout, cap) in [
+        (SfmbLayout::Spec, 56u32),
+        (SfmbLayout::Extended { table_offset: 72 }, 55),
+    ] {
+        let mut entries = vec![0u64; cap as usize];
+        entries[0] = 0x3e00;
+        entries[1] = 0x400;
+        let s = Sfmb {
+            number_of_entries: cap,
+            entries_used: 2,
+            layout,
+            entries,
+        };
+        let mut d = Dblk::new(BlockType::SFMB, Body::Sfmb(s));
+        d.header.offset_to_first_event = 512;
+        let mut out = Vec::new();
+        d.write_fixed(&mut out).unwrap();
+        assert_eq!(out.len(), 512);
+        let (p, len) = Dblk::parse(&out, Some(512)).unwrap();
+        assert_eq!(len, 512);
+        let Body::Sfmb(s) = &p.body else {
+            unreachable!()
+        };
+        assert_eq!(s.used_entries(), &[0x3e00, 0x400]);
+        assert_eq!(s.layout, layout);
+    }
+}
+
+#[test]
+fn every_block_type_lays_out_and_parses_back() {
+    let st = StringType::ANSI;
+    let dates = ObjectDates::default();
+    let bodies = vec![
+        Body::Sset(Sset {
+            attributes: crate::spec::SetAttributes::NORMAL,
+            password_encryption_algorithm: 0,
+            software_compression_algorithm: 0,
+            software_vendor_id: 7,
+            data_set_number: 3,
+            data_set_name: MtfText::encode("set", st),
+            data_set_description: MtfText::encode("desc", st),
+            data_set_password: MtfText::default(),
+            user_name: MtfText::encode("me", st),
+            physical_block_address: 9,
+            media_write_date: MtfDateTime::NONE,
+            software_major_version: 1,
+            software_minor_version: 2,
+            time_zone: Sset::LOCAL_TZ,
+            mtf_minor_version: 0,
+            media_catalog_version: 2,
+        }),
+        Body::Volb(Volb {
+            attributes: crate::spec::VolumeAttributes::DEV_DRIVE,
+            device_name: MtfText::encode("C:", st),
+            volume_name: MtfText::encode("SYS", st),
+            machine_name: MtfText::encode("HOST", st),
+            media_write_date: MtfDateTime::NONE,
+        }),
+        Body::Dirb(Dirb {
+            attributes: crate::spec::DirectoryAttributes::empty(),
+            dates,
+            directory_id: 1,
+            directory_name: MtfText {
+                addr: TapeAddress::default(),
+                raw: crate::text::join_dir_path(&["a", "b"], st),
+            },
+        }),
+        Body::File(File {
+            attributes: crate::spec::FileAttributes::MODIFIED,
+            dates,
+            directory_id: 1,
+            file_id: 1,
+            file_name: MtfText::encode("x.txt", st),
+        }),
+        Body::Cfil(Cfil {
+            attributes: crate::spec::CorruptAttributes::UNREADABLE_BLK,
+            reserved: [0; 8],
+            stream_offset: 4096,
+            corrupt_stream_number: 1,
+        }),
+        Body::Espb,
+        Body::Eset(Eset {
+            attributes: crate::spec::SetAttributes::NORMAL,
+            number_of_corrupt_files: 0,
+            reserved_for_mbc1: 10,
+            reserved_for_mbc2: 11,
+            fdd_media_sequence_number: 1,
+            data_set_number: 3,
+            media_write_date: MtfDateTime::NONE,
+        }),
+        Body::Eotm(Eotm { last_eset_pba: 77 }),
+    ];
+    for body in bodies {
+        let ty = match &body {
+            Body::Sset(_) => BlockType::SSET,
+            Body::Volb(_) => BlockType::VOLB,
+            Body::Dirb(_) => BlockType::DIRB,
+            Body::File(_) => BlockType::FILE,
+            Body::Cfil(_) => BlockType::CFIL,
+            Body::Espb => BlockType::ESPB,
+            Body::Eset(_) => BlockType::ESET,
+            Body::Eotm(_) => BlockType::EOTM,
+            _ => unreachable!(),
+        };
+        let mut d = Dblk::new(ty, body);
+        d.header.string_type = st;
+        if ty == BlockType::FILE {
+            d.header.os_id = OsId::WINDOWS_NT;
+            d.os_data = OsData::NtFile0 {
+                attributes: crate::spec::NtFileAttributes::ARCHIVE,
+                short_name_offset: 0,
+                short_name_size: 0,
+                link: 0,
+                reserved: 0,
+            };
+        }
+        let mut out = Vec::new();
+        d.write_fixed(&mut out).unwrap();
+        assert_eq!(out.len() % 4, 0, "{ty}");
+        let (p, len) = Dblk::parse(&out, None).unwrap();
+        assert_eq!(len, out.len());
+        assert_eq!(p, d, "{ty}");
+    }
+}

@@ -1,0 +1,59 @@
+//! VOLB: a volume (drive, share) whose directories and files follow.
+
+use crate::date::MtfDateTime;
+use crate::error::Result;
+use crate::parse::{array, le_u32, run};
+use crate::spec::VolumeAttributes;
+use crate::text::{MtfText, TapeAddress};
+
+/// VOLB fields after the common header (offsets 52..73).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Volb {
+    pub attributes: VolumeAttributes,
+    /// E.g. `C:` or `\\server\share`.
+    pub device_name: MtfText,
+    pub volume_name: MtfText,
+    pub machine_name: MtfText,
+    pub media_write_date: MtfDateTime,
+}
+
+impl Volb {
+    /// Size of the fixed part after the common header.
+    pub const FIXED_LEN: usize = 21;
+
+    pub(crate) fn parse(fixed: &[u8], region: &[u8]) -> Result<Volb> {
+        let ((attributes, dev, vol, mach, date), _) =
+            run(fixed, "VOLB block", Self::FIXED_LEN, |i| {
+                let (i, a) = le_u32(i)?;
+                let (i, dev) = TapeAddress::parse(i)?;
+                let (i, vol) = TapeAddress::parse(i)?;
+                let (i, mach) = TapeAddress::parse(i)?;
+                let (i, date) = array::<5>(i)?;
+                Ok((i, (a, dev, vol, mach, date)))
+            })?;
+        Ok(Volb {
+            attributes: VolumeAttributes::from_bits_retain(attributes),
+            device_name: MtfText::resolve(dev, region, "device name")?,
+            volume_name: MtfText::resolve(vol, region, "volume name")?,
+            machine_name: MtfText::resolve(mach, region, "machine name")?,
+            media_write_date: MtfDateTime(date),
+        })
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        self.device_name.addr.write(out);
+        self.volume_name.addr.write(out);
+        self.machine_name.addr.write(out);
+        out.extend_from_slice(&self.media_write_date.0);
+    }
+
+    pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {
+        vec![
+            &mut self.device_name,
+            &mut self.volume_name,
+            &mut self.machine_name,
+        ]
+    }
+}
