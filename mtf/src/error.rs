@@ -82,6 +82,7 @@ impl Error {
             | Error::FrameChecksum { offset, .. }
             | Error::Invalid { offset, .. }
             | Error::AddressOutOfRange { offset, .. } => Some(*offset),
+            Error::SqlServerCompressed | Error::NotMtf { .. } => Some(0),
             _ => None,
         }
     }

@@ -20,6 +20,8 @@ use std::io::{self, Read, Write};
 
 /// Largest piece of stream data or gap handed out at once.
 pub const CHUNK: usize = 64 * 1024;
+/// Most the read buffer grows by ahead of the data actually read.
+pub const READ_STEP: usize = 8 * 1024;
 /// Granularity of the resync scan.
 pub const RESYNC_ALIGN: u64 = 512;
 /// Magic of SQL Server's compressed backup container.
@@ -57,7 +59,7 @@ impl Event {
     }
 
     /// Writes the event's bytes exactly as they were read.
-    pub fn write_raw(&self, out: &mut impl Write) -> io::Result<()> {
+    pub fn write_raw(&self, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
         match self {
             Event::Block { dblk, .. } => {
                 let mut v = Vec::with_capacity(dblk.encoded_len());
@@ -160,16 +162,21 @@ impl<R: Read> Walker<R> {
     }
 
     /// Makes up to `n` bytes available; fewer only at end of input.
+    ///
+    /// `n` may come from a length field (an SFMB size, say), so the buffer never grows by more
+    /// than [`READ_STEP`] beyond the bytes actually read: a huge claimed size on a short input
+    /// costs at most one step.
     fn fill(&mut self, n: usize) -> io::Result<usize> {
         if self.buffered().len() < n && !self.eof {
             if self.start > 0 {
                 self.buf.drain(..self.start);
                 self.start = 0;
             }
-            let want = n.max(CHUNK);
             while self.buf.len() < n && !self.eof {
                 let old = self.buf.len();
-                self.buf.resize(old.max(want), 0);
+                let step = (n - old).min(READ_STEP);
+                self.buf.reserve_exact(step);
+                self.buf.resize(old + step, 0);
                 let got = loop {
                     match self.src.read(&mut self.buf[old..]) {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

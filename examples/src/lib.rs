@@ -1,0 +1,4 @@
+//! The library behind the example programs: `mtfdump` (inspect any MTF medium) and `mt` (drive
+//! control). Everything prints to an `impl Write`, so tests and other programs can call it.
+
+pub mod roundtrip;
