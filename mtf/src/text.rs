@@ -85,6 +85,14 @@ impl MtfText {
         self.raw.is_empty()
     }
 
+    /// The string for display: decoded, with the trailing NULs some writers store (SQL Server's
+    /// software name ends in two) removed.
+    pub fn display(&self, string_type: StringType) -> String {
+        let mut s = self.decode(string_type);
+        s.truncate(s.trim_end_matches('\0').len());
+        s
+    }
+
     /// The string decoded with the block's string type (lossy: unpaired surrogates become U+FFFD).
     pub fn decode(&self, string_type: StringType) -> String {
         decode_str(&self.raw, string_type)
