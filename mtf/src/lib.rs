@@ -19,10 +19,13 @@ pub mod error;
 pub mod header;
 pub mod os_data;
 mod parse;
+pub mod reader;
 pub mod spec;
+pub mod sqlserver;
 pub mod stream;
 pub mod text;
 pub mod walk;
+pub mod writer;
 
 pub use block::{Body, Dblk};
 pub use date::{DateTime, MtfDateTime};

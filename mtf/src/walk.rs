@@ -44,6 +44,10 @@ pub enum Event {
         bytes: Vec<u8>,
         reason: Option<Error>,
     },
+    /// The current stream's data stops here, at the end of the medium: a soft filemark
+    /// followed by an EOTM stands where its data would go on. `remaining` bytes of it continue
+    /// on the next medium (in a stream with the CONTINUE attribute). Carries no bytes.
+    StreamCut { offset: u64, remaining: u64 },
 }
 
 impl Event {
@@ -54,8 +58,26 @@ impl Event {
             | Event::Stream { offset, .. }
             | Event::Data { offset, .. }
             | Event::Pad { offset, .. }
-            | Event::Gap { offset, .. } => *offset,
+            | Event::Gap { offset, .. }
+            | Event::StreamCut { offset, .. } => *offset,
         }
+    }
+
+    /// How many bytes of the medium the event covers.
+    pub fn len(&self) -> u64 {
+        match self {
+            Event::Block { dblk, .. } => dblk.encoded_len() as u64,
+            Event::Stream { .. } => STREAM_HDR_LEN as u64,
+            Event::Data { bytes, .. } | Event::Pad { bytes, .. } | Event::Gap { bytes, .. } => {
+                bytes.len() as u64
+            }
+            Event::StreamCut { .. } => 0,
+        }
+    }
+
+    /// Whether the event covers no bytes (a [`Event::StreamCut`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Writes the event's bytes exactly as they were read.
@@ -74,6 +96,7 @@ impl Event {
             Event::Data { bytes, .. } | Event::Pad { bytes, .. } | Event::Gap { bytes, .. } => {
                 out.write_all(bytes)
             }
+            Event::StreamCut { .. } => Ok(()),
         }
     }
 }
@@ -118,6 +141,8 @@ pub struct Walker<R> {
     stream: Option<StreamId>,
     sfmb_len: Option<usize>,
     flb: Option<u16>,
+    /// The medium uses soft filemarks, so a stream cut at end of medium shows only in-band.
+    soft_filemarks: bool,
 }
 
 impl<R: Read> Walker<R> {
@@ -139,6 +164,7 @@ impl<R: Read> Walker<R> {
             stream: None,
             sfmb_len: None,
             flb: None,
+            soft_filemarks: false,
         }
     }
 
@@ -197,6 +223,34 @@ impl<R: Read> Walker<R> {
             }
         }
         Ok(self.buffered().len().min(n))
+    }
+
+    /// On soft-filemark media, looks for the end-of-medium mark inside the next `have` bytes of
+    /// stream data: an SFMB on a physical block boundary whose header checksum holds, followed
+    /// by an EOTM whose checksum holds. Returns how many data bytes precede it, if found.
+    fn cut_within(&mut self, have: usize) -> io::Result<Option<usize>> {
+        let Some(block) = self.sfmb_len.filter(|_| self.soft_filemarks) else {
+            return Ok(None);
+        };
+        let block = block as u64;
+        let mut b = crate::spec::align_up(self.pos, block);
+        while b < self.pos + have as u64 {
+            let at = (b - self.pos) as usize;
+            if self.buffered()[at..].starts_with(&BlockType::SFMB.0) {
+                let need = at + block as usize + DB_HDR_LEN;
+                let got = self.fill(need)?;
+                let buf = self.buffered();
+                if got >= need
+                    && DbHeader::looks_valid(&buf[at..])
+                    && buf[at + block as usize..].starts_with(&BlockType::EOTM.0)
+                    && DbHeader::looks_valid(&buf[at + block as usize..])
+                {
+                    return Ok(Some(at));
+                }
+            }
+            b += block;
+        }
+        Ok(None)
     }
 
     fn take(&mut self, n: usize) -> Vec<u8> {
@@ -293,6 +347,9 @@ impl<R: Read> Walker<R> {
                 };
                 if let Body::Tape(t) = &dblk.body {
                     self.flb = Some(t.format_logical_block_size);
+                    self.soft_filemarks = t
+                        .attributes
+                        .contains(crate::spec::TapeAttributes::SOFT_FILEMARK);
                     if t.soft_filemark_block_size > 0 {
                         self.sfmb_len = Some(t.soft_filemark_bytes());
                     }
@@ -358,6 +415,18 @@ impl<R: Read> Walker<R> {
                     };
                     return Some(Err(e));
                 }
+                let have = match self.cut_within(have) {
+                    Ok(Some(0)) => {
+                        self.state = State::Block;
+                        return Some(Ok(Event::StreamCut {
+                            offset: self.pos,
+                            remaining,
+                        }));
+                    }
+                    Ok(Some(k)) => k,
+                    Ok(None) => have,
+                    Err(e) => return io_err(e),
+                };
                 let offset = self.pos;
                 let bytes = self.take(have);
                 let left = remaining - have as u64;

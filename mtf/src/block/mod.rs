@@ -190,7 +190,10 @@ impl Dblk {
             let block_len =
                 (fixed_end + self.var_area.len()).max(self.header.offset_to_first_event as usize);
             self.var_area = s.table_bytes(block_len);
-            self.header.offset_to_first_event = to_u16(block_len, "SFMB block size")?;
+            // An SFMB has no streams; readers size it from the TAPE block. OFE records the
+            // block size where it fits 16 bits (as SQL Server does), else the largest
+            // 512-byte multiple that does.
+            self.header.offset_to_first_event = block_len.min(SFMB_MAX_OFE) as u16;
         } else if matches!(self.body, Body::Other) {
             // Unknown layout: the variable area is opaque, so it is kept as it is.
             self.header.offset_to_first_event =
@@ -241,6 +244,9 @@ impl Dblk {
         self.header.block_type
     }
 }
+
+/// Largest Offset To First Event written for an SFMB whose block is larger than 16 bits allow.
+pub const SFMB_MAX_OFE: usize = 65024;
 
 fn to_u16(n: usize, field: &'static str) -> Result<u16> {
     u16::try_from(n).map_err(|_| Error::Encode {
