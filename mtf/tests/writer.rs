@@ -449,3 +449,72 @@ fn hardware_filemarks_go_to_the_sink_on_block_boundaries() {
     assert!(sections[1].starts_with(b"SSET"));
     assert!(sections[2].starts_with(b"ESET"));
 }
+
+#[test]
+fn appending_continues_set_numbers_and_the_set_map_matches_a_full_scan() {
+    let mut opts = MediumOptions::new("append", 0xABCD, date(0));
+    opts.block_size = Some(4096);
+    let a = random_tree(3);
+    let mut w = Writer::new(MemorySink::default(), opts).unwrap();
+    write_set(&mut w, "one", &a, false);
+    let first = w.finish().unwrap().data;
+
+    let point = AppendPoint::scan(&first[..]).unwrap();
+    assert_eq!(point.offset, first.len() as u64);
+    assert_eq!(point.sets.len(), 1);
+    let mut sink = MemorySink {
+        data: first.clone(),
+        ..Default::default()
+    };
+    sink.data.truncate(point.offset as usize);
+    let mut w = Writer::append(sink, point, NoMoreMedia).unwrap();
+    let b = random_tree(4);
+    write_set(&mut w, "two", &b, true);
+    write_set(&mut w, "three", &a[..2], false);
+    let all = w.finish().unwrap().data;
+    assert_eq!(
+        &all[..first.len()],
+        &first[..],
+        "appending must not touch what was there"
+    );
+
+    let s = scan(&[all.clone()], 4096, &[]);
+    assert_eq!(
+        s.sets,
+        vec![(1, "one".into()), (2, "two".into()), (3, "three".into())]
+    );
+    assert_eq!(files_of(&s, 2), expected(&b));
+    // The last set map is cumulative and lists exactly the sets the scan found.
+    let map = mtf::stream::catalog1::SetMap::decode(s.set_maps.last().unwrap()).unwrap();
+    assert_eq!(map.media_family_id, 0xABCD);
+    let listed: Vec<(u16, String)> = map
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.data_set_number,
+                e.data_set_name.display(mtf::spec::StringType::UNICODE),
+            )
+        })
+        .collect();
+    assert_eq!(listed, s.sets);
+    assert_eq!(map.entries[1].number_of_files as usize, b.len());
+    // The writer's set map and FDD re-encode byte-exactly through the independent decoder.
+    assert_eq!(map.encode_raw(), *s.set_maps.last().unwrap());
+}
+
+#[test]
+fn appending_refuses_a_medium_that_ends_inside_a_set() {
+    let mut opts = MediumOptions::new("x", 1, date(0));
+    opts.block_size = Some(4096);
+    let mut w = Writer::new(MemorySink::default(), opts).unwrap();
+    write_set(&mut w, "one", &random_tree(5), false);
+    let data = w.finish().unwrap().data;
+    // Cut the closing ESET and filemark off.
+    // Without its closing filemark: the set is complete but not closed.
+    let err = AppendPoint::scan(&data[..data.len() - 4096]).unwrap_err();
+    assert!(err.to_string().contains("closing soft filemark"), "{err}");
+    // Cut inside the set's data: refused as well (the walk reports the truncation).
+    let err = AppendPoint::scan(&data[..data.len() / 2]).unwrap_err();
+    assert!(err.offset().is_some(), "{err}");
+}

@@ -19,6 +19,7 @@
 //! - On a continuation medium, the repeated SSET/VOLB/DIRB/FILE take the FLAs just before the
 //!   split point, each padded to one FLB, so the PBA formula holds on every medium.
 
+mod append;
 mod catalog;
 mod options;
 mod sink;
