@@ -2,3 +2,5 @@
 //! control). Everything prints to an `impl Write`, so tests and other programs can call it.
 
 pub mod roundtrip;
+pub mod pack;
+pub mod tape;

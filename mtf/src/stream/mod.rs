@@ -10,6 +10,12 @@ pub mod frame;
 pub mod simple;
 pub mod sqlserver;
 
+pub use catalog1::{Fdd, FddEntry, SetMap, SetMapEntry};
+pub use catalog2::PackedBlocks;
+pub use frame::{frames, FrameHeader, FrameId};
+pub use simple::{is_zero_pad, AdatHeader, Crpt, Csum, NameStream, SparHeader};
+pub use sqlserver::{BackupChecksum, Guid, Raid};
+
 use crate::checksum::xor16;
 use crate::error::{Error, Result};
 use crate::parse::{array, le_u16, le_u64, run};

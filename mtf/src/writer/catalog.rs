@@ -179,29 +179,22 @@ impl FddBuilder {
             body[..cut].to_vec()
         };
         let n = self.entries.len();
-        let mut links = vec![0i32; n];
-        for i in 0..n {
-            let e = &self.entries[i];
-            links[i] = match e.kind {
-                BlockType::VOLB => (i + 1..n)
-                    .find(|&j| self.entries[j].kind == BlockType::VOLB)
-                    .map_or(0, |j| offsets[j] as i32),
+        let entries = &self.entries;
+        let links: Vec<i32> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match e.kind {
+                BlockType::VOLB => (i + 1..n).find(|&j| entries[j].kind == BlockType::VOLB).map_or(0, |j| offsets[j] as i32),
                 BlockType::DIRB => {
                     let mine = parent_of(&e.path);
-                    let depth = e.path.len();
-                    let _ = depth;
                     (i + 1..n)
-                        .take_while(|&j| self.entries[j].kind != BlockType::VOLB)
-                        .find(|&j| {
-                            self.entries[j].kind == BlockType::DIRB
-                                && parent_of(&self.entries[j].path) == mine
-                                && self.entries[j].path != e.path
-                        })
+                        .take_while(|&j| entries[j].kind != BlockType::VOLB)
+                        .find(|&j| entries[j].kind == BlockType::DIRB && entries[j].path != e.path && parent_of(&entries[j].path) == mine)
                         .map_or(0, |j| offsets[j] as i32)
                 }
                 _ => e.parent.map_or(0, |p| offsets[p] as i32),
-            };
-        }
+            })
+            .collect();
         let mut out = Vec::with_capacity(off + FDD_HDR_LEN);
         for (e, link) in self.entries.iter().zip(links) {
             let start = out.len();
