@@ -1,3 +1,32 @@
-//! Linux SCSI tape access through the st driver, and an emulated tape with the same contract.
+//! Tape drives behind one trait: the Linux SCSI tape driver ([`St`]) and an
+//! emulated drive over SIMH `.tap` images ([`EmulatedTape`]).
 //!
-//! Skeleton: the device trait, the st backend and the emulated tape arrive with the tape-sys issue.
+//! [`TapeDevice`] is the contract: read and write one block, filemarks,
+//! spacing, rewind, end of data, load and unload, erase, block size and
+//! limits, status, tell and seek, compression. Filemarks and end of data are
+//! results of a read ([`ReadResult`]); the early-warning zone is a result of
+//! a write ([`WriteResult`]); real failures are [`TapeError`]s that keep the
+//! errno.
+//!
+//! The contract is the st driver's as it really behaves (see
+//! `shared/tools/st-vm/README.md`, "Observed st semantics"), including end of
+//! medium, where st's answers are ambiguous and the position decides whether
+//! a block was written (module [`eom`]). The same conformance suite runs on
+//! both backends: on [`EmulatedTape`] in `cargo test`, on [`St`] against the
+//! real driver in a VM (`tape-sys/tests/vm/run.sh`).
+
+pub mod device;
+pub mod emulated;
+pub mod eom;
+pub mod error;
+pub mod st;
+
+pub use device::{
+    BlockLimits, BlockSize, Number, ReadResult, Space, Status, TapeDevice, WriteResult,
+};
+pub use emulated::faults::Faults;
+pub use emulated::tap_format;
+pub use emulated::{EarlyWarningSignal, EmulatedOptions, EmulatedStats, EmulatedTape};
+pub use eom::EomStats;
+pub use error::{Result, TapeError};
+pub use st::{NodeKind, St, StOptions, StWarning};

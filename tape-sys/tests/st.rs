@@ -1,0 +1,127 @@
+//! The conformance suite on the real Linux st driver.
+//!
+//! Runs only when `$TAPE` names a non-rewinding tape node with a scratch
+//! tape in it: the suite overwrites the tape. `tests/vm/run.sh` runs it in a
+//! VM against scsi_debug's tape emulation. Without `$TAPE` it prints a
+//! notice and passes, so a plain `cargo test` works on any machine.
+//! `CONFORMANCE_FILTER=name` runs only the cases whose name contains it.
+
+mod conformance;
+
+use std::path::PathBuf;
+
+use conformance::Backend;
+use tape_sys::{NodeKind, St, StOptions, StWarning, TapeDevice};
+
+struct Real {
+    path: PathBuf,
+    dev: Option<St>,
+}
+
+impl Real {
+    fn open(path: &PathBuf, read_only: bool) -> St {
+        St::open_with(
+            path,
+            StOptions {
+                read_only,
+                ..StOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+    }
+}
+
+impl Backend for Real {
+    fn dev(&mut self) -> &mut dyn TapeDevice {
+        self.dev.as_mut().unwrap()
+    }
+
+    fn reopen(&mut self, write_protected: bool) {
+        self.dev.take().unwrap().close().expect("close");
+        self.dev = Some(Real::open(&self.path, write_protected));
+    }
+
+    fn reopen_keeps_position(&self) -> bool {
+        true
+    }
+
+    fn min_block(&self) -> usize {
+        512
+    }
+
+    fn full_content(&self) -> bool {
+        // scsi_debug keeps only the first 4 bytes of each block.
+        std::env::var_os("TAPE_FULL_CONTENT").is_some()
+    }
+
+    fn fill_limit(&self) -> usize {
+        // scsi_debug's tape has 10 000 units.
+        std::env::var("TAPE_FILL_LIMIT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000)
+    }
+}
+
+fn tape() -> Option<PathBuf> {
+    match std::env::var_os("TAPE") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            eprintln!("st conformance: $TAPE is not set; skipping (tests/vm/run.sh runs this against the real st driver)");
+            None
+        }
+    }
+}
+
+#[test]
+fn st_conformance() {
+    let Some(path) = tape() else { return };
+    assert_eq!(
+        NodeKind::of(&path).unwrap(),
+        NodeKind::NonRewinding,
+        "$TAPE must be a non-rewinding st node"
+    );
+    let mut b = Real {
+        dev: Some(Real::open(&path, false)),
+        path,
+    };
+    let filter = std::env::var("CONFORMANCE_FILTER").ok();
+    let (ran, failed) = conformance::run_all(&mut b, filter.as_deref());
+    println!(
+        "st conformance: {} passed, {} failed",
+        ran - failed.len(),
+        failed.len()
+    );
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
+
+/// Opening the rewinding sibling for multi-file work warns; opening it for
+/// one file does not.
+#[test]
+fn st_rewinding_node_warns() {
+    let Some(path) = tape() else { return };
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let Some(rewinding) = name.strip_prefix('n').map(|n| path.with_file_name(n)) else {
+        return;
+    };
+    if !rewinding.exists() {
+        eprintln!("no {}; skipping", rewinding.display());
+        return;
+    }
+    let dev = St::open(&rewinding).unwrap();
+    assert_eq!(dev.node_kind(), NodeKind::Rewinding);
+    assert!(matches!(
+        dev.warnings(),
+        [StWarning::RewindingNode { use_instead: Some(p), .. }] if *p == path
+    ));
+    drop(dev);
+    let dev = St::open_with(
+        &rewinding,
+        StOptions {
+            multi_file: false,
+            ..StOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(dev.warnings().is_empty());
+}
