@@ -24,9 +24,8 @@ fn mtime(meta: &fs::Metadata) -> Option<DateTime> {
 
 fn entry_meta(meta: &fs::Metadata, backup: DateTime) -> EntryMeta {
     let mut m = EntryMeta::with_dates(mtime(meta), backup);
-    if let Some(c) = meta.created().ok().and_then(DateTime::from_system_time) {
-        m.dates.creation = mtf::MtfDateTime::from_datetime(c).unwrap_or(m.dates.creation);
-    }
+    // Creation stays the modification date: Unix has no settable creation time, and btime
+    // would make two backups of the same tree differ.
     if let Some(a) = meta.accessed().ok().and_then(DateTime::from_system_time) {
         m.dates.last_access = mtf::MtfDateTime::from_datetime(a).unwrap_or(m.dates.last_access);
     }
@@ -46,11 +45,17 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
     let mut stats = PackStats::default();
     w.add_volume(&VolumeOptions {
         device: root.display().to_string(),
-        volume: root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        volume: root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         machine: machine.to_owned(),
     })?;
     // Directories first (sorted, so parents precede children), files after their directory.
-    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
     let mut dirs: Vec<(Vec<String>, fs::Metadata, std::path::PathBuf)> = Vec::new();
     for entry in walker {
         let entry = match entry {
@@ -62,10 +67,15 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
         };
         if entry.file_type().is_dir() {
             let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-            let comps: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let comps: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
             match entry.metadata() {
                 Ok(m) => dirs.push((comps, m, entry.path().to_owned())),
-                Err(e) => stats.skipped.push(format!("{}: {e}", entry.path().display())),
+                Err(e) => stats
+                    .skipped
+                    .push(format!("{}: {e}", entry.path().display())),
             }
         }
     }
@@ -93,17 +103,21 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
                 continue;
             }
             if !ft.is_file() {
-                stats.skipped.push(format!("{}: not a regular file (symlink or special), left out", p.display()));
+                stats.skipped.push(format!(
+                    "{}: not a regular file (symlink or special), left out",
+                    p.display()
+                ));
                 continue;
             }
             let name = child.file_name().to_string_lossy().into_owned();
-            let (meta, mut f) = match fs::metadata(&p).and_then(|m| fs::File::open(&p).map(|f| (m, f))) {
-                Ok(x) => x,
-                Err(e) => {
-                    stats.skipped.push(format!("{}: {e}", p.display()));
-                    continue;
-                }
-            };
+            let (meta, mut f) =
+                match fs::metadata(&p).and_then(|m| fs::File::open(&p).map(|f| (m, f))) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        stats.skipped.push(format!("{}: {e}", p.display()));
+                        continue;
+                    }
+                };
             w.add_file(&name, &entry_meta(&meta, backup_date), meta.len(), &mut f)?;
             stats.files += 1;
             stats.bytes += meta.len();
@@ -117,16 +131,36 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
 
 /// The current time as a calendar value (UTC).
 pub fn now() -> DateTime {
-    DateTime::from_system_time(SystemTime::now()).unwrap_or(DateTime { year: 2000, month: 1, day: 1, hour: 0, minute: 0, second: 0 })
+    DateTime::from_system_time(SystemTime::now()).unwrap_or(DateTime {
+        year: 2000,
+        month: 1,
+        day: 1,
+        hour: 0,
+        minute: 0,
+        second: 0,
+    })
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS` (UTC), for reproducible images.
 pub fn parse_date(s: &str) -> Result<DateTime, String> {
     let bad = || format!("bad date {s:?}: want YYYY-MM-DDTHH:MM:SS");
     let (d, t) = s.split_once(['T', ' ']).ok_or_else(bad)?;
-    let n: Vec<u16> = d.split('-').chain(t.split(':')).map(|x| x.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let [year, month, day, hour, minute, second] = n[..] else { return Err(bad()) };
-    let dt = DateTime { year, month: month as u8, day: day as u8, hour: hour as u8, minute: minute as u8, second: second as u8 };
+    let n: Vec<u16> = d
+        .split('-')
+        .chain(t.split(':'))
+        .map(|x| x.parse().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let [year, month, day, hour, minute, second] = n[..] else {
+        return Err(bad());
+    };
+    let dt = DateTime {
+        year,
+        month: month as u8,
+        day: day as u8,
+        hour: hour as u8,
+        minute: minute as u8,
+        second: second as u8,
+    };
     dt.is_valid().then_some(dt).ok_or_else(bad)
 }
 

@@ -4,7 +4,6 @@
 mod common;
 
 use mtf::block::Body;
-use mtf::spec::StringType;
 use mtf::walk::{Event, Mode, Walker};
 use std::fmt::Write as _;
 use std::io::BufReader;
@@ -12,12 +11,19 @@ use std::io::BufReader;
 fn summarize(path: &std::path::Path) -> String {
     let mut s = String::new();
     let f = std::fs::File::open(path).unwrap();
-    let mut st = StringType::NONE;
     let mut streams: Vec<String> = Vec::new();
     let mut line = String::new();
     let flush = |s: &mut String, line: &mut String, streams: &mut Vec<String>| {
         if !line.is_empty() {
-            let _ = writeln!(s, "{line}{}", if streams.is_empty() { String::new() } else { format!(" [{}]", streams.join(", ")) });
+            let _ = writeln!(
+                s,
+                "{line}{}",
+                if streams.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", streams.join(", "))
+                }
+            );
         }
         line.clear();
         streams.clear();
@@ -31,9 +37,16 @@ fn summarize(path: &std::path::Path) -> String {
             }
             Ok(Event::Block { offset, dblk }) => {
                 flush(&mut s, &mut line, &mut streams);
-                st = dblk.header.string_type;
+                let st = dblk.header.string_type;
                 let h = &dblk.header;
-                let _ = write!(line, "{offset:>8} {} attr={:#x} fla={} cbid={}", h.block_type, h.attributes.bits(), h.format_logical_address, h.control_block_id);
+                let _ = write!(
+                    line,
+                    "{offset:>8} {} attr={:#x} fla={} cbid={}",
+                    h.block_type,
+                    h.attributes.bits(),
+                    h.format_logical_address,
+                    h.control_block_id
+                );
                 match &dblk.body {
                     Body::Tape(t) => {
                         let _ = write!(
@@ -67,18 +80,40 @@ fn summarize(path: &std::path::Path) -> String {
                         );
                     }
                     Body::Volb(v) => {
-                        let _ = write!(line, " device={:?} volume={:?} machine={:?}", v.device_name.display(st), v.volume_name.display(st), v.machine_name.display(st));
+                        let _ = write!(
+                            line,
+                            " device={:?} volume={:?} machine={:?}",
+                            v.device_name.display(st),
+                            v.volume_name.display(st),
+                            v.machine_name.display(st)
+                        );
                     }
                     Body::Eset(e) => {
-                        let _ = write!(line, " set={} mbc1={} mbc2={} date={}", e.data_set_number, e.reserved_for_mbc1, e.reserved_for_mbc2, e.media_write_date);
+                        let _ = write!(
+                            line,
+                            " set={} mbc1={} mbc2={} date={}",
+                            e.data_set_number,
+                            e.reserved_for_mbc1,
+                            e.reserved_for_mbc2,
+                            e.media_write_date
+                        );
                     }
                     Body::Sfmb(m) => {
-                        let _ = write!(line, " entries={}/{} layout={:?} marks={:?}", m.entries_used, m.number_of_entries, m.layout, m.used_entries());
+                        let _ = write!(
+                            line,
+                            " entries={}/{} layout={:?} marks={:?}",
+                            m.entries_used,
+                            m.number_of_entries,
+                            m.layout,
+                            m.used_entries()
+                        );
                     }
                     _ => {}
                 }
             }
-            Ok(Event::Stream { header, .. }) => streams.push(format!("{} {}", header.id, header.length)),
+            Ok(Event::Stream { header, .. }) => {
+                streams.push(format!("{} {}", header.id, header.length))
+            }
             Ok(_) => {}
         }
     }

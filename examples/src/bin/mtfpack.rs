@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mtfpack", version, about = "Back up directory trees into an MTF medium")]
+#[command(
+    name = "mtfpack",
+    version,
+    about = "Back up directory trees into an MTF medium"
+)]
 struct Cli {
     /// Directories to back up (one volume each).
     #[arg(required = true)]
@@ -40,8 +44,8 @@ struct Cli {
     /// Format Logical Block size: 512 or 1024.
     #[arg(long, default_value_t = 1024)]
     flb: u16,
-    /// Media family id (default: derived from the time and process id).
-    #[arg(long)]
+    /// Media family id, decimal or 0x-hex (default: derived from the time and process id).
+    #[arg(long, value_parser = parse_u32)]
     family_id: Option<u32>,
     /// Date to record for the medium and the set, UTC, YYYY-MM-DDTHH:MM:SS (default: now).
     #[arg(long)]
@@ -54,15 +58,27 @@ struct Cli {
     no_catalog: bool,
 }
 
+fn parse_u32(s: &str) -> Result<u32, String> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    }
+    .map_err(|e| format!("{s:?}: {e}"))
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     let date = match &cli.date {
         Some(d) => parse_date(d)?,
         None => now(),
     };
     let machine = cli.machine.clone().unwrap_or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
     });
-    let family_id = cli.family_id.unwrap_or_else(|| (date.to_unix() as u32) ^ std::process::id().rotate_left(16));
+    let family_id = cli
+        .family_id
+        .unwrap_or_else(|| (date.to_unix() as u32) ^ std::process::id().rotate_left(16));
     let mut opts = MediumOptions::new(&cli.media_name, family_id, date);
     opts.block_size = cli.block_size;
     opts.flb_size = cli.flb;
@@ -80,7 +96,8 @@ fn run(cli: Cli) -> Result<(), String> {
         if cli.append {
             return Err("--append is supported on files only for now: position the tape after the last set and use mt".into());
         }
-        let dev = open_tape(&cli.output, true).map_err(|e| format!("{}: {e}", cli.output.display()))?;
+        let dev =
+            open_tape(&cli.output, true).map_err(|e| format!("{}: {e}", cli.output.display()))?;
         let mut w = Writer::new(TapeSink { device: dev }, opts).map_err(e)?;
         w.begin_set(set).map_err(e)?;
         for d in &cli.dirs {
@@ -89,11 +106,17 @@ fn run(cli: Cli) -> Result<(), String> {
         w.end_set().map_err(e)?;
         w.finish().map_err(e)?;
     } else if cli.append {
-        let file = OpenOptions::new().read(true).write(true).open(&cli.output).map_err(|x| format!("{}: {x}", cli.output.display()))?;
-        let point = AppendPoint::scan(std::io::BufReader::new(&file)).map_err(|x| format!("{}: cannot append: {x}", cli.output.display()))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&cli.output)
+            .map_err(|x| format!("{}: {x}", cli.output.display()))?;
+        let point = AppendPoint::scan(std::io::BufReader::new(&file))
+            .map_err(|x| format!("{}: cannot append: {x}", cli.output.display()))?;
         let mut f = file;
         f.set_len(point.offset).map_err(|x| x.to_string())?;
-        f.seek(SeekFrom::Start(point.offset)).map_err(|x| x.to_string())?;
+        f.seek(SeekFrom::Start(point.offset))
+            .map_err(|x| x.to_string())?;
         let sink = FileSink::new(BufWriter::with_capacity(1 << 20, f)).resume(point.offset);
         let mut w = Writer::append(sink, point, mtf::writer::NoMoreMedia).map_err(e)?;
         w.begin_set(set).map_err(e)?;
@@ -103,8 +126,10 @@ fn run(cli: Cli) -> Result<(), String> {
         w.end_set().map_err(e)?;
         w.finish().map_err(e)?;
     } else {
-        let f = std::fs::File::create(&cli.output).map_err(|x| format!("{}: {x}", cli.output.display()))?;
-        let mut w = Writer::new(FileSink::new(BufWriter::with_capacity(1 << 20, f)), opts).map_err(e)?;
+        let f = std::fs::File::create(&cli.output)
+            .map_err(|x| format!("{}: {x}", cli.output.display()))?;
+        let mut w =
+            Writer::new(FileSink::new(BufWriter::with_capacity(1 << 20, f)), opts).map_err(e)?;
         w.begin_set(set).map_err(e)?;
         for d in &cli.dirs {
             add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
@@ -112,7 +137,13 @@ fn run(cli: Cli) -> Result<(), String> {
         w.end_set().map_err(e)?;
         w.finish().map_err(e)?;
     }
-    eprintln!("mtfpack: {} directories, {} files, {} bytes -> {}", total.directories, total.files, total.bytes, cli.output.display());
+    eprintln!(
+        "mtfpack: {} directories, {} files, {} bytes -> {}",
+        total.directories,
+        total.files,
+        total.bytes,
+        cli.output.display()
+    );
     Ok(())
 }
 
