@@ -184,12 +184,18 @@ impl FddBuilder {
             .iter()
             .enumerate()
             .map(|(i, e)| match e.kind {
-                BlockType::VOLB => (i + 1..n).find(|&j| entries[j].kind == BlockType::VOLB).map_or(0, |j| offsets[j] as i32),
+                BlockType::VOLB => (i + 1..n)
+                    .find(|&j| entries[j].kind == BlockType::VOLB)
+                    .map_or(0, |j| offsets[j] as i32),
                 BlockType::DIRB => {
                     let mine = parent_of(&e.path);
                     (i + 1..n)
                         .take_while(|&j| entries[j].kind != BlockType::VOLB)
-                        .find(|&j| entries[j].kind == BlockType::DIRB && entries[j].path != e.path && parent_of(&entries[j].path) == mine)
+                        .find(|&j| {
+                            entries[j].kind == BlockType::DIRB
+                                && entries[j].path != e.path
+                                && parent_of(&entries[j].path) == mine
+                        })
                         .map_or(0, |j| offsets[j] as i32)
                 }
                 _ => e.parent.map_or(0, |p| offsets[p] as i32),
