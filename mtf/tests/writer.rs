@@ -115,7 +115,9 @@ struct Scan {
     files: BTreeMap<(u16, Vec<String>, String), (Vec<u8>, MtfDateTime)>,
     sequences: Vec<u16>,
     set_maps: Vec<Vec<u8>>,
+    fdds: Vec<Vec<u8>>,
     cuts: usize,
+    eotms: Vec<(BlockAttributes, u64)>,
 }
 
 /// Reads media in order, following continuation, checking the layout rules on the way.
@@ -133,6 +135,9 @@ fn scan(media: &[Vec<u8>], block_size: usize, hardware_marks: &[Vec<u64>]) -> Sc
     for (m, medium) in media.iter().enumerate() {
         let mut last_stream_in_block: Option<StreamId> = None;
         let mut filemarks: Vec<u64> = Vec::new();
+        // (offset, FLA) of the SSET in force on this medium: every later DBLK of the set must
+        // satisfy FLA = SSET FLA + (offset - SSET offset) / FLB, the spec's PBA arithmetic.
+        let mut sset_at: Option<(u64, u64)> = None;
         for ev in Walker::with_mode(&medium[..], Mode::Strict) {
             let ev = ev.unwrap_or_else(|e| panic!("medium {m}: {e}"));
             match ev {
@@ -191,7 +196,10 @@ fn scan(media: &[Vec<u8>], block_size: usize, hardware_marks: &[Vec<u64>]) -> Sc
                             filemarks.push(offset / block_size as u64);
                             last_stream_in_block = None;
                         }
-                        Body::Eotm(_) => assert_eq!(offset % block_size as u64, 0),
+                        Body::Eotm(e) => {
+                            assert_eq!(offset % block_size as u64, 0);
+                            s.eotms.push((dblk.header.attributes, e.last_eset_pba));
+                        }
                         _ => {}
                     }
                     if dblk.block_type() != BlockType::SFMB {
@@ -201,6 +209,9 @@ fn scan(media: &[Vec<u8>], block_size: usize, hardware_marks: &[Vec<u64>]) -> Sc
                 Event::Stream { header, .. } => {
                     last_stream_in_block = Some(header.id);
                     stream = Some(header.id);
+                    if header.id == StreamId::TFDD {
+                        s.fdds.push(Vec::new());
+                    }
                     if header.id == StreamId::STAN {
                         if header
                             .media_attributes
@@ -235,6 +246,11 @@ fn scan(media: &[Vec<u8>], block_size: usize, hardware_marks: &[Vec<u64>]) -> Sc
                         csum.value()
                     ),
                     Some(StreamId::TSMP) => s.set_maps.push(bytes),
+                    Some(StreamId::TFDD) => s
+                        .fdds
+                        .last_mut()
+                        .expect("TFDD stream")
+                        .extend_from_slice(&bytes),
                     Some(StreamId::PNAM) => dir = mtf::text::split_dir_path(&bytes, st),
                     Some(StreamId::FNAM) => {
                         if let Some(f) = file.as_mut() {
@@ -307,6 +323,20 @@ fn random_trees_round_trip_through_a_file_medium() {
             );
         }
         assert_eq!(s.set_maps.len(), 2);
+        // Each set's FDD, decoded independently, names exactly the files the scan found.
+        for (i, t) in [&tree, &tree2].iter().enumerate() {
+            let fdd = mtf::stream::catalog1::Fdd::decode(&s.fdds[i]).unwrap();
+            let mut names: Vec<String> = fdd
+                .entries
+                .iter()
+                .filter(|e| e.entry_type() == BlockType::FILE)
+                .filter_map(|e| e.name())
+                .collect();
+            let mut want: Vec<String> = t.iter().map(|f| f.name.clone()).collect();
+            names.sort();
+            want.sort();
+            assert_eq!(names, want, "seed {seed} set {}", i + 1);
+        }
     }
 }
 
@@ -391,6 +421,12 @@ fn a_file_spans_three_media_and_reads_back_whole() {
     assert_eq!(s.sets, vec![(1, "spanning".to_string())]);
     assert_eq!(files_of(&s, 1), expected(&files));
     assert!(s.cuts >= 2, "the big file's data was cut {} times", s.cuts);
+    // No set had finished on the media that filled up, so their EOTMs say so.
+    assert_eq!(s.eotms.len(), media.len() - 1);
+    assert!(s
+        .eotms
+        .iter()
+        .all(|(a, pba)| a.contains(BlockAttributes::EOTM_NO_ESET_PBA) && *pba == 0));
     // Every medium but the last ends FILEMARK, EOTM, FILEMARK; later ones start with a
     // continuation TAPE.
     for (i, m) in media.iter().enumerate() {

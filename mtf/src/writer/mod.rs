@@ -281,6 +281,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             }),
         );
         d.header.os_id = OsId::WINDOWS_NT;
+        d.header.string_type = st;
         d.header.os_version = 1;
         d.os_data = OsData::NtVolume1 {
             file_system_flags: 0,
@@ -349,6 +350,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             }),
         );
         d.header.os_id = OsId::WINDOWS_NT;
+        d.header.string_type = st;
         d.header.os_version = 0;
         d.os_data = OsData::NtDirectory0 {
             attributes: meta.nt_attributes | crate::spec::NtFileAttributes::DIRECTORY,
@@ -423,6 +425,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             }),
         );
         d.header.displayable_size = size;
+        d.header.string_type = st;
         d.header.os_id = OsId::WINDOWS_NT;
         d.header.os_version = 0;
         d.os_data = OsData::NtFile0 {
