@@ -13,7 +13,7 @@
 //!   last block that fits again comes back as ENOSPC although written.
 //!
 //! The errno alone therefore never tells whether a block is on the medium;
-//! the position does. [`EomTracker`] keeps the logical position (read once
+//! the position does. `EomTracker` keeps the logical position (read once
 //! with MTIOCPOS, then counted), compares it after every ENOSPC, and turns
 //! the alternation into a plain contract: `Ok` = written (with the
 //! early-warning flag), [`TapeError::EndOfMedium`] = not written, because the

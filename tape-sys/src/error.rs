@@ -37,8 +37,12 @@ pub enum TapeError {
     },
     /// The medium is full: the block or filemark was **not** written.
     ///
-    /// Only returned after the early-warning zone was reached and the drive
-    /// refused the write twice in a row (see [`St`](crate::St) for why twice).
+    /// For a block, the drive refused it twice in a row (after early warning
+    /// st refuses every other write without trying it; see
+    /// [`eom`](crate::eom)). It normally follows
+    /// [`WriteResult::EarlyWarning`](crate::WriteResult::EarlyWarning); a
+    /// drive whose early-warning zone is smaller than a block can get here
+    /// without one.
     #[error("end of medium: nothing was written")]
     EndOfMedium,
     /// Only some of the filemarks asked for fit before the end of the medium.

@@ -11,9 +11,19 @@
 //! The contract is the st driver's as it really behaves (see
 //! `shared/tools/st-vm/README.md`, "Observed st semantics"), including end of
 //! medium, where st's answers are ambiguous and the position decides whether
-//! a block was written (module [`eom`]). The same conformance suite runs on
-//! both backends: on [`EmulatedTape`] in `cargo test`, on [`St`] against the
-//! real driver in a VM (`tape-sys/tests/vm/run.sh`).
+//! a block was written (module [`eom`]). The same conformance suite
+//! (`tests/conformance/`) runs on both backends: on [`EmulatedTape`] in
+//! `cargo test`, and on [`St`] against the real driver in a VM with
+//! scsi_debug's tape emulation: `sudo tape-sys/tests/vm/run.sh --mt` (it
+//! installs qemu and downloads a Debian kernel itself; about a minute).
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`device`] | the trait and the values it speaks |
+//! | [`error`] | [`TapeError`], with the errno of each condition |
+//! | [`eom`] | deciding whether a write refused at end of medium is on the medium |
+//! | [`st`] | the Linux st driver; `st::ioctl` binds MTIOCTOP/MTIOCGET/MTIOCPOS and SG_IO |
+//! | [`emulated`] | the emulated drive; `tap_format` (SIMH `.tap`, with a parser for arbitrary bytes), `faults` |
 
 pub mod device;
 pub mod emulated;

@@ -71,6 +71,10 @@ impl Backend for Emulated {
         true
     }
 
+    fn eom_report(&self) -> String {
+        format!("{:?}", self.tape.as_ref().unwrap().stats().eom)
+    }
+
     fn fill_limit(&self) -> usize {
         100_000
     }

@@ -214,6 +214,9 @@ struct Drive {
     compression: bool,
     st_eof: StEof,
     dead: bool,
+    /// The drive refused a write for lack of room: the tape is at its
+    /// physical end and takes nothing more until it is repositioned.
+    at_physical_end: bool,
     bytes_written: u64,
     blocks_written: u64,
     filemarks_written: u64,
@@ -221,9 +224,10 @@ struct Drive {
 
 impl Drive {
     fn fits(&self, cost: u64) -> bool {
-        self.opts
-            .capacity
-            .map_or(true, |c| self.medium.used() + cost <= c)
+        match self.opts.capacity {
+            None => true,
+            Some(c) => self.medium.used() + cost <= c,
+        }
     }
 
     fn in_zone(&self) -> bool {
@@ -261,7 +265,8 @@ impl RawDrive for Drive {
         self.cut_here()?;
         let len = buf.len() as u64;
         let cost = tap_format::record_size(buf.len() as u32);
-        if !self.fits(cost) {
+        if self.at_physical_end || !self.fits(cost) {
+            self.at_physical_end = true;
             self.st_eof = StEof::EomOk;
             return Err(Errno::ENOSPC);
         }
@@ -302,9 +307,17 @@ impl RawDrive for Drive {
     fn raw_write_filemarks(&mut self, count: u32) -> std::result::Result<(), Errno> {
         // A filemark write in the zone succeeds and clears st's EOM state.
         self.st_eof = StEof::Normal;
+        if count == 0 {
+            // WRITE FILEMARKS 0 only flushes; it does not end the data here.
+            return Ok(());
+        }
         self.cut_here()?;
         for _ in 0..count {
-            if !self.fits(tap_format::TAPE_MARK_SIZE) {
+            if self.at_physical_end || !self.fits(tap_format::TAPE_MARK_SIZE) {
+                // st: the EOM sense puts it in its early-warning state
+                // (GMT_EOT) and MTWEOF fails with EIO.
+                self.at_physical_end = true;
+                self.st_eof = StEof::EomOk;
                 return Err(Errno::EIO);
             }
             self.append(&tap_format::TAPE_MARK.to_le_bytes(), Kind::Filemark)?;
@@ -361,6 +374,7 @@ impl EmulatedTape {
                 compression: false,
                 st_eof: StEof::Normal,
                 dead: false,
+                at_physical_end: false,
                 bytes_written: 0,
                 blocks_written: 0,
                 filemarks_written: 0,
@@ -525,6 +539,7 @@ impl EmulatedTape {
         self.eom.moved();
         self.drive.st_eof = StEof::Normal;
         self.drive.eod_hit = false;
+        self.drive.at_physical_end = false;
     }
 
     fn at_eod(&mut self) -> TapeError {

@@ -28,8 +28,17 @@
 //!   and the emulated tape does the same. At the physical end that filemark
 //!   cannot be written and st then fails every rewind; `rewind` ends st's
 //!   writing state with MTEOM (no filemark) and rewinds again.
+//! * **bsr n** is sent as n single-block spaces: a drive must stop a
+//!   multi-block reverse space at a filemark or BOT and report it, but
+//!   scsi_debug's emulation crosses filemarks silently and runs past BOT
+//!   (observed in the VM); one block at a time is exact on both.
+//! * **Block limits.** st reads them at open but has no ioctl for them; they
+//!   come from SG_IO READ BLOCK LIMITS, which needs CAP_SYS_RAWIO. Without
+//!   them [`TapeDevice::block_limits`] is unsupported, and a read with a
+//!   small buffer that st refuses (EINVAL, below the minimum) is retried
+//!   through a 64 KiB buffer.
 //! * **Unknown numbers.** st reports -1 for file or block numbers it does not
-//!   know; they are [`Number::Unknown`](crate::Number::Unknown) here.
+//!   know; they are [`Number::Unknown`] here.
 //! * **Status flags.** st's GMT_EOT/GMT_EOD alternate with its internal state
 //!   after early warning; `status().eot` is true once a write reported early
 //!   warning, until the tape is repositioned. `write_protected` is also true
@@ -107,11 +116,14 @@ pub enum StWarning {
         /// Its non-rewinding sibling, when it could be derived.
         use_instead: Option<PathBuf>,
     },
-    /// A read-write open was refused (write-protected cartridge) and the
-    /// device was opened read-only.
+    /// A read-write open was refused (EROFS for a write-protected cartridge,
+    /// EACCES for a node the user may only read) and the device was opened
+    /// read-only.
     OpenedReadOnly {
         /// The node.
         path: PathBuf,
+        /// Why the read-write open failed.
+        errno: Errno,
     },
 }
 
@@ -129,9 +141,12 @@ impl std::fmt::Display for StWarning {
                 }
                 Ok(())
             }
-            StWarning::OpenedReadOnly { path } => {
-                write!(f, "{} is write-protected: opened read-only", path.display())
-            }
+            StWarning::OpenedReadOnly { path, errno } => write!(
+                f,
+                "{} cannot be opened for writing ({}): opened read-only",
+                path.display(),
+                errno.desc()
+            ),
         }
     }
 }
@@ -149,6 +164,11 @@ pub struct StOptions {
     /// without it the open succeeds with no medium loaded, which `load` and
     /// `status` need (default: false, like mt-st).
     pub wait_ready: bool,
+    /// Ask the drive for its block limits with SG_IO (READ BLOCK LIMITS).
+    /// st offers no other way, and SG_IO needs CAP_SYS_RAWIO; without the
+    /// limits [`TapeDevice::block_limits`] is unsupported and reads work
+    /// around them (default: true).
+    pub query_block_limits: bool,
 }
 
 impl Default for StOptions {
@@ -157,6 +177,7 @@ impl Default for StOptions {
             read_only: false,
             multi_file: true,
             wait_ready: false,
+            query_block_limits: true,
         }
     }
 }
@@ -198,6 +219,9 @@ impl RawDrive for Raw<'_> {
     }
 }
 
+/// The read size for small buffers when the block limits are unknown.
+const UNKNOWN_LIMITS_BOUNCE: usize = 64 * 1024;
+
 fn c_count(n: u32) -> Option<i32> {
     i32::try_from(n).ok()
 }
@@ -237,7 +261,10 @@ impl St {
                     && matches!(e.raw_os_error(), Some(libc::EROFS) | Some(libc::EACCES)) =>
             {
                 read_only = true;
-                warnings.push(StWarning::OpenedReadOnly { path: path.clone() });
+                warnings.push(StWarning::OpenedReadOnly {
+                    path: path.clone(),
+                    errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EROFS)),
+                });
                 open(false)
             }
             r => r,
@@ -255,7 +282,7 @@ impl St {
             node,
             read_only,
             warnings,
-            limits: None,
+            limits: (!opts.query_block_limits).then_some(Err(Errno::EOPNOTSUPP)),
             block_size: None,
             eom: EomTracker::default(),
             known_eod: None,
@@ -379,6 +406,29 @@ impl St {
         }
     }
 
+    /// Reads one block into an internal buffer of `size` bytes and copies it
+    /// out; a block larger than `buf` is spaced back over.
+    fn read_through_bounce(&mut self, buf: &mut [u8], size: usize) -> Result<ReadResult> {
+        let mut bounce = std::mem::take(&mut self.bounce);
+        bounce.resize(size, 0);
+        let out = match read(self.fd(), &mut bounce) {
+            Ok(n) if n > buf.len() => {
+                self.op("MTIOCTOP MTBSR", MTBSR, 1)
+                    .and(Err(TapeError::BlockTooLarge {
+                        block_len: Some(n),
+                        buffer_len: buf.len(),
+                    }))
+            }
+            Ok(n) => {
+                buf[..n].copy_from_slice(&bounce[..n]);
+                self.finish_read(Ok(n), buf.len())
+            }
+            Err(e) => self.finish_read(Err(e), buf.len()),
+        };
+        self.bounce = bounce;
+        out
+    }
+
     /// Classifies an EIO from spacing by where the tape ended up.
     fn space_error(&self, how: Space, errno: Errno) -> TapeError {
         let op = "MTIOCTOP space";
@@ -424,32 +474,19 @@ impl TapeDevice for St {
                 let limits = self.limits_known();
                 let min = limits.map_or(1, |l| l.min as usize);
                 let max = limits.map_or(usize::MAX, |l| l.max as usize);
-                if buf.len() >= min {
-                    let count = buf.len().min(max);
-                    let r = read(self.fd(), &mut buf[..count]);
-                    return self.finish_read(r, buf.len());
+                if buf.len() < min {
+                    // st refuses reads below the minimum block size.
+                    return self.read_through_bounce(buf, max);
                 }
-                // st refuses reads below the minimum block size (EINVAL):
-                // read into a buffer that holds any block, then copy.
-                let mut bounce = std::mem::take(&mut self.bounce);
-                bounce.resize(max, 0);
-                let r = read(self.fd(), &mut bounce);
-                let out = match r {
-                    Ok(n) if n > buf.len() => {
-                        self.op("MTIOCTOP MTBSR", MTBSR, 1)
-                            .and(Err(TapeError::BlockTooLarge {
-                                block_len: Some(n),
-                                buffer_len: buf.len(),
-                            }))
-                    }
-                    Ok(n) => {
-                        buf[..n].copy_from_slice(&bounce[..n]);
-                        self.finish_read(Ok(n), buf.len())
-                    }
-                    Err(e) => self.finish_read(Err(e), buf.len()),
-                };
-                self.bounce = bounce;
-                out
+                let count = buf.len().min(max);
+                let r = read(self.fd(), &mut buf[..count]);
+                if r == Err(Errno::EINVAL) && limits.is_none() && buf.len() < UNKNOWN_LIMITS_BOUNCE
+                {
+                    // Limits unknown (no SG_IO): the buffer was probably
+                    // below the minimum; a 64 KiB one is not.
+                    return self.read_through_bounce(buf, UNKNOWN_LIMITS_BOUNCE);
+                }
+                self.finish_read(r, buf.len())
             }
         }
     }

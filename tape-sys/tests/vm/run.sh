@@ -20,6 +20,7 @@
 #   TAPE_VM_MEM=MB         guest RAM (default 512)
 #   TAPE_VM_ACCEL=auto|kvm|tcg (default auto: KVM only if it can really boot this guest)
 #   TAPE_VM_DMESG=1        print the guest's dmesg after the run
+#   CONFORMANCE_FILTER=S   run only the conformance cases whose name contains S
 #   CARGO                  cargo to use (default: cargo on PATH, else ~/.cargo/bin/cargo)
 #
 # Exit status: that of the program run in the VM (0 = suite passed); 124 if
@@ -245,6 +246,10 @@ copy_exe() { # path -> copies it to /test and its loader + libraries to their pa
         printf '%s\n' "$SHELL_CMD"
     else
         copy_exe "$BIN"
+        # Pass the suite's own knobs through to the guest.
+        for v in CONFORMANCE_FILTER TAPE_FILL_LIMIT TAPE_FULL_CONTENT; do
+            [ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
+        done
         # One drive: the suite runs its cases in sequence anyway; one thread keeps the output tidy.
         printf './%q --test-threads=1 --nocapture' "$(basename "$BIN")"
         for a in "$@"; do printf ' %q' "$a"; done
