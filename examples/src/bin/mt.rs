@@ -14,15 +14,11 @@
 //!
 //! Exit status as mt-st: 0 done, 1 bad arguments, 2 an operation failed.
 
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tape_sys::{
-    BlockSize, EmulatedOptions, EmulatedTape, NodeKind, Number, Space, St, StOptions, Status,
-    TapeDevice, TapeError,
-};
+use tape_sys::{BlockSize, EmulatedOptions, Number, Space, Status, TapeDevice, TapeError};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -139,26 +135,6 @@ fn parse_ops(words: &[String]) -> Result<Vec<Op>, String> {
 }
 
 fn open(path: &Path, args: &Args) -> Result<(Box<dyn TapeDevice>, String), TapeError> {
-    let is_device = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device());
-    if is_device {
-        let st = St::open_with(
-            path,
-            StOptions {
-                multi_file: false,
-                ..StOptions::default()
-            },
-        )?;
-        for w in st.warnings() {
-            eprintln!("mt: warning: {w}");
-        }
-        let node = match st.node_kind() {
-            NodeKind::NonRewinding => "non-rewinding node",
-            NodeKind::Rewinding => "rewinding node",
-            NodeKind::Other => "not an st node",
-        };
-        let kind = format!("{}: Linux st drive ({node})", path.display());
-        return Ok((Box::new(st), kind));
-    }
     let mut opts = EmulatedOptions::new();
     if let Some(c) = args.capacity {
         opts = opts.capacity(c);
@@ -166,19 +142,11 @@ fn open(path: &Path, args: &Args) -> Result<(Box<dyn TapeDevice>, String), TapeE
     if let Some(ew) = args.early_warning {
         opts = opts.early_warning(ew);
     }
-    let tape = if path.exists() {
-        EmulatedTape::open(path, opts)?
-    } else {
-        eprintln!(
-            "mt: {} does not exist: created a blank image",
-            path.display()
-        );
-        EmulatedTape::create(path, opts)?
-    };
-    Ok((
-        Box::new(tape),
-        format!("{}: emulated tape (SIMH .tap image)", path.display()),
-    ))
+    let t = mtf_examples::tape::open_tape_with(path, true, false, opts)?;
+    for w in &t.warnings {
+        eprintln!("mt: warning: {w}");
+    }
+    Ok((t.device, t.description))
 }
 
 fn print_status(kind: &str, s: &Status, position: Option<u64>) {
