@@ -1,6 +1,7 @@
 //! The library behind the example programs: `mtfdump` (inspect any MTF medium) and `mt` (drive
 //! control). Everything prints to an `impl Write`, so tests and other programs can call it.
 
-pub mod roundtrip;
+pub mod dump;
 pub mod pack;
+pub mod roundtrip;
 pub mod tape;

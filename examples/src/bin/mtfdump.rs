@@ -6,6 +6,8 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use mtf_examples::dump::{self, DumpResult, Options, Outcome};
+
 #[derive(Parser)]
 #[command(
     name = "mtfdump",
@@ -20,8 +22,54 @@ struct Cli {
     cmd: Cmd,
 }
 
+#[derive(clap::Args)]
+struct Common {
+    /// The media: files, tape images (.tap) or tape devices. Several are the families (and
+    /// continuation media) of one media set.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Stop at the first damage instead of stepping over it.
+    #[arg(long)]
+    strict: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
+    /// The media header (like RESTORE LABELONLY). Reads nothing past it.
+    Label(Common),
+    /// One row per data set (like RESTORE HEADERONLY), foreign sets included.
+    Sets(Common),
+    /// Volumes, directories and files of each set; for SQL Server sets, the database files.
+    Ls {
+        #[command(flatten)]
+        common: Common,
+        /// Only this set (its position, 1-based).
+        #[arg(long)]
+        set: Option<usize>,
+    },
+    /// Read everything and check every checksum and every set. Exit 0 = intact, 1 = problems.
+    Verify(Common),
+    /// Restore a set's files into a directory (SQL Server sets: the raw database streams).
+    Extract {
+        /// The set to extract (its position, 1-based).
+        #[arg(long)]
+        set: usize,
+        /// The directory to extract into.
+        #[arg(short = 'C', long = "directory")]
+        dir: PathBuf,
+        /// The media, then optional patterns (`*`, `?`) selecting paths; give the media
+        /// first, or use `--pattern`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only paths matching one of these.
+        #[arg(long = "pattern")]
+        patterns: Vec<String>,
+        /// Stop at the first damage instead of stepping over it.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Every block and stream with its offset, for debugging.
+    Blocks(Common),
     /// Parse every block and stream, re-encode it, and compare with the original.
     /// Exits 0 only when the re-encoding is identical.
     Roundtrip {
@@ -33,11 +81,64 @@ enum Cmd {
     },
 }
 
-fn run(cli: Cli) -> Result<bool, String> {
+fn dump(
+    cli_json: bool,
+    strict: bool,
+    f: impl FnOnce(&Options, &mut dyn Write) -> DumpResult<Outcome>,
+) -> Result<u8, String> {
+    let opts = Options {
+        json: cli_json,
+        strict,
+        progress: true,
+    };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = BufWriter::new(stdout.lock());
+    let outcome = f(&opts, &mut out).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(outcome.exit_code())
+}
+
+/// Splits extract's positional arguments into media (existing paths) and patterns.
+fn media_and_patterns(
+    args: Vec<PathBuf>,
+    mut patterns: Vec<String>,
+) -> (Vec<PathBuf>, Vec<String>) {
+    let mut media = Vec::new();
+    for a in args {
+        if media.is_empty() || a.exists() && patterns.is_empty() {
+            media.push(a);
+        } else {
+            patterns.push(a.to_string_lossy().into_owned());
+        }
+    }
+    (media, patterns)
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    let json = cli.json;
     match cli.cmd {
+        Cmd::Label(c) => dump(json, c.strict, |o, w| dump::label::run(&c.files, o, w)),
+        Cmd::Sets(c) => dump(json, c.strict, |o, w| dump::sets::run(&c.files, o, w)),
+        Cmd::Ls { common: c, set } => {
+            dump(json, c.strict, |o, w| dump::ls::run(&c.files, set, o, w))
+        }
+        Cmd::Verify(c) => dump(json, c.strict, |o, w| dump::verify::run(&c.files, o, w)),
+        Cmd::Blocks(c) => dump(json, c.strict, |o, w| dump::blocks::run(&c.files, o, w)),
+        Cmd::Extract {
+            set,
+            dir,
+            files,
+            patterns,
+            strict,
+        } => {
+            let (media, patterns) = media_and_patterns(files, patterns);
+            dump(json, strict, |o, w| {
+                dump::extract::run(&media, set, &dir, &patterns, o, w)
+            })
+        }
         Cmd::Roundtrip { file, output } => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
             let open = || File::open(&file).map_err(|e| format!("{}: {e}", file.display()));
             let len = open()?.metadata().map_err(|e| e.to_string())?.len();
             let mut copy = match &output {
@@ -63,15 +164,14 @@ fn run(cli: Cli) -> Result<bool, String> {
                 mtf_examples::roundtrip::print_report(&mut out, &file.display().to_string(), &rep)
                     .map_err(|e| e.to_string())?;
             }
-            Ok(rep.identical())
+            Ok(if rep.identical() { 0 } else { 1 })
         }
     }
 }
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("mtfdump: {e}");
             ExitCode::from(2)

@@ -1,0 +1,355 @@
+//! `mtfdump ls [--set N]`: volumes, directories and files with size, attributes and dates; for
+//! SQL Server sets, the database files (like RESTORE FILELISTONLY) and the raw streams.
+
+use super::sets::build as build_sets;
+use super::text::{date_opt, flag_names};
+use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
+use mtf::block::Body;
+use mtf::reader::{DamageInfo, Event, MergedSet};
+use mtf::spec::{StreamId, StringType};
+use mtf::sqlserver::SqlSetInfo;
+use mtf::text::{decode_str, split_dir_path};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+const DIR_FLAGS: &[(u32, &str)] = &[
+    (1 << 8, "read-only"),
+    (1 << 9, "hidden"),
+    (1 << 10, "system"),
+    (1 << 11, "modified"),
+    (1 << 16, "empty"),
+    (1 << 17, "path-in-stream"),
+    (1 << 18, "corrupt"),
+];
+const FILE_FLAGS: &[(u32, &str)] = &[
+    (1 << 8, "read-only"),
+    (1 << 9, "hidden"),
+    (1 << 10, "system"),
+    (1 << 11, "modified"),
+    (1 << 16, "in-use"),
+    (1 << 17, "name-in-stream"),
+    (1 << 18, "corrupt"),
+];
+
+/// One line of a listing.
+#[derive(Debug, Serialize, Clone)]
+pub struct Entry {
+    /// `volume`, `dir`, `file`, `corrupt` (a CFIL), or `stream` (a SQL Server data stream).
+    pub kind: String,
+    /// The volume's device name, or the path (components joined with `/`).
+    pub path: String,
+    pub size: Option<u64>,
+    pub attributes: Option<String>,
+    pub modified: Option<String>,
+    pub created: Option<String>,
+    /// Stream ids of a file, or a SQL Server stream's block.
+    pub streams: Vec<String>,
+    pub offset: u64,
+    pub family: u16,
+    pub medium: u16,
+}
+
+/// A database file, as FILELISTONLY shows it.
+#[derive(Debug, Serialize, Clone)]
+pub struct DatabaseFile {
+    pub logical_name: Option<String>,
+    pub physical_name: Option<String>,
+    pub file_type: Option<String>,
+    pub filegroup: Option<String>,
+    pub size: Option<u64>,
+    pub file_id: Option<u32>,
+}
+
+/// The listing of one set.
+#[derive(Debug, Serialize)]
+pub struct SetListing {
+    pub position: usize,
+    pub name: String,
+    pub database_files: Option<Vec<DatabaseFile>>,
+    pub entries: Vec<Entry>,
+    pub damage: Vec<DamageInfo>,
+}
+
+/// The ls report.
+#[derive(Debug, Serialize)]
+pub struct LsReport {
+    pub sets: Vec<SetListing>,
+}
+
+fn name_of(raw: &[u8], st: StringType) -> String {
+    let mut s = decode_str(raw, st);
+    s.truncate(s.trim_end_matches('\0').len());
+    s
+}
+
+/// Lists the contents of one merged set.
+pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<SetListing> {
+    let first = m.parts[0];
+    let head = &media[first.medium].listing.sets[first.set];
+    let st0 = head.sset.dblk.header.string_type;
+    let mut entries = Vec::new();
+    let mut damage = Vec::new();
+    let database_files = SqlSetInfo::is_sql_server(head).then(|| {
+        let info = SqlSetInfo::from_set(head);
+        let groups = info.mqci.clone().unwrap_or_default();
+        info.files()
+            .iter()
+            .map(|f| DatabaseFile {
+                logical_name: f.logical_name.clone(),
+                physical_name: f.physical_name.clone(),
+                file_type: f.file_type.map(|t| t.letter()),
+                filegroup: f.filegroup_id.and_then(|id| {
+                    if id == 0 {
+                        // Filegroup id 0: the log, which belongs to no filegroup.
+                        Some("-".to_owned())
+                    } else {
+                        groups.filegroup_name(id).map(str::to_owned)
+                    }
+                }),
+                size: f.size,
+                file_id: f.file_id,
+            })
+            .collect()
+    });
+    for p in &m.parts {
+        let medium = &media[p.medium];
+        let set = &medium.listing.sets[p.set];
+        let mut dir: Vec<String> = Vec::new();
+        let mut st = StringType::NONE;
+        // The entry whose name may come in a PNAM/FNAM stream, and the block of raw streams.
+        let mut pending: Option<usize> = None;
+        let mut block_name = String::new();
+        let mut block_offset = 0u64;
+        walk_set(&medium.path, &medium.listing, set, opts, |r, ev| {
+            match ev {
+                Event::Block { offset, dblk } => {
+                    st = dblk.header.string_type;
+                    pending = None;
+                    block_name = dblk.block_type().to_string();
+                    block_offset = offset;
+                    let h = &dblk.header;
+                    let mk = |kind: &str, path: String| Entry {
+                        kind: kind.into(),
+                        path,
+                        size: None,
+                        attributes: None,
+                        modified: None,
+                        created: None,
+                        streams: Vec::new(),
+                        offset,
+                        family: p.family_number,
+                        medium: p.media_sequence_number,
+                    };
+                    match &dblk.body {
+                        Body::Volb(v) => {
+                            let mut e = mk("volume", v.device_name.display(st));
+                            e.attributes = Some(format!(
+                                "volume {:?}, machine {:?}",
+                                v.volume_name.display(st),
+                                v.machine_name.display(st)
+                            ));
+                            entries.push(e);
+                        }
+                        Body::Dirb(d) => {
+                            dir = d.components(st);
+                            let mut e = mk("dir", dir.join("/"));
+                            e.attributes = Some(flag_names(d.attributes.bits(), DIR_FLAGS));
+                            e.modified = date_opt(d.dates.last_modification);
+                            e.created = date_opt(d.dates.creation);
+                            entries.push(e);
+                            pending = Some(entries.len() - 1);
+                        }
+                        Body::File(f) => {
+                            let name = f.file_name.display(st);
+                            let mut path = dir.clone();
+                            path.push(name);
+                            let mut e = mk("file", path.join("/"));
+                            e.size = Some(h.displayable_size);
+                            e.attributes = Some(flag_names(f.attributes.bits(), FILE_FLAGS));
+                            e.modified = date_opt(f.dates.last_modification);
+                            e.created = date_opt(f.dates.creation);
+                            entries.push(e);
+                            pending = Some(entries.len() - 1);
+                        }
+                        Body::Cfil(c) => {
+                            let mut e = mk("corrupt", String::new());
+                            e.attributes = Some(format!(
+                                "stream {} zero-filled from byte {}",
+                                c.corrupt_stream_number, c.stream_offset
+                            ));
+                            entries.push(e);
+                        }
+                        _ => {}
+                    }
+                }
+                Event::Stream { offset, header } => {
+                    let id = header.id;
+                    if let Some(i) = pending {
+                        let e = &mut entries[i];
+                        if id == StreamId::PNAM || id == StreamId::FNAM {
+                            if let Some(data) =
+                                r.read_data_to_vec(64 * 1024).map_err(super::mtf_err)?
+                            {
+                                if id == StreamId::PNAM {
+                                    dir = split_dir_path(&data, st);
+                                    e.path = dir.join("/");
+                                } else {
+                                    let mut path = dir.clone();
+                                    path.push(name_of(&data, st));
+                                    e.path = path.join("/");
+                                }
+                            }
+                        }
+                        if id != StreamId::SPAD {
+                            e.streams.push(format!("{id} {}", header.length));
+                        }
+                    } else if matches!(id, StreamId::MQDA | StreamId::MQTL) && header.length > 0 {
+                        entries.push(Entry {
+                            kind: "stream".into(),
+                            path: format!("{block_name}@{block_offset}/{id}"),
+                            size: Some(header.length),
+                            attributes: None,
+                            modified: None,
+                            created: None,
+                            streams: vec![id.to_string()],
+                            offset,
+                            family: p.family_number,
+                            medium: p.media_sequence_number,
+                        });
+                    }
+                }
+                Event::Damage(d) => damage.push(DamageInfo::from(&d)),
+                Event::Filemark { .. } => {}
+            }
+            Ok(true)
+        })?;
+    }
+    Ok(SetListing {
+        position: m.position,
+        name: head.sset().data_set_name.display(st0),
+        database_files,
+        entries,
+        damage,
+    })
+}
+
+/// `mtfdump ls`.
+pub fn run(
+    paths: &[PathBuf],
+    set: Option<usize>,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> DumpResult<Outcome> {
+    let media = list_media(paths, opts)?;
+    let rep = report(&media, set, opts)?;
+    if opts.json {
+        write_json(out, &rep)?;
+    } else {
+        print(&rep, out)?;
+    }
+    Ok(if rep.sets.iter().any(|s| !s.damage.is_empty()) {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// Builds the report for all sets, or set `set` (1-based position) of the first media set.
+pub fn report(media: &[Medium], set: Option<usize>, opts: &Options) -> DumpResult<LsReport> {
+    let _ = build_sets;
+    let ids: Vec<_> = media
+        .iter()
+        .map(|m| mtf::reader::MediumIdentity::from_header(&m.listing.header))
+        .collect();
+    let groups = mtf::reader::group_media(&ids);
+    let listings: Vec<&mtf::reader::Listing> = media.iter().map(|m| &m.listing).collect();
+    let mut sets = Vec::new();
+    for g in &groups {
+        for m in mtf::reader::merge_sets(g, &listings) {
+            if set.is_none_or(|n| n == m.position) {
+                sets.push(list_set(media, &m, opts)?);
+            }
+        }
+        if set.is_some() {
+            break;
+        }
+    }
+    if let Some(n) = set {
+        if sets.is_empty() {
+            return Err(DumpError(format!("there is no set {n}")));
+        }
+    }
+    Ok(LsReport { sets })
+}
+
+fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
+    for s in &rep.sets {
+        writeln!(out, "set {} {:?}", s.position, s.name)?;
+        if let Some(files) = &s.database_files {
+            writeln!(out, "  database files:")?;
+            if files.is_empty() {
+                writeln!(out, "    unknown (the set's MQCI could not be decoded)")?;
+            }
+            for f in files {
+                let u = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+                writeln!(
+                    out,
+                    "    {} {:>2} {:<24} {:>12} {:<8} {}",
+                    u(&f.file_type),
+                    f.file_id.map_or("?".into(), |x| x.to_string()),
+                    u(&f.logical_name),
+                    f.size.map_or("unknown".into(), |x| x.to_string()),
+                    u(&f.filegroup),
+                    u(&f.physical_name)
+                )?;
+            }
+        }
+        for e in &s.entries {
+            let size = e.size.map_or(String::new(), |x| x.to_string());
+            match e.kind.as_str() {
+                "volume" => writeln!(
+                    out,
+                    "  volume {} ({}) [family {} medium {}]",
+                    e.path,
+                    e.attributes.clone().unwrap_or_default(),
+                    e.family,
+                    e.medium
+                )?,
+                "stream" => writeln!(
+                    out,
+                    "  stream {:>12} {} at offset {} [family {}]",
+                    size, e.path, e.offset, e.family
+                )?,
+                "corrupt" => writeln!(
+                    out,
+                    "  corrupt: {}",
+                    e.attributes.clone().unwrap_or_default()
+                )?,
+                kind => writeln!(
+                    out,
+                    "  {} {:>12} {:<19} {:<10} {}{}{}",
+                    if kind == "dir" { "d" } else { "f" },
+                    size,
+                    e.modified.clone().unwrap_or_else(|| "unknown".into()),
+                    e.attributes.clone().unwrap_or_default(),
+                    e.path,
+                    if kind == "dir" { "/" } else { "" },
+                    if e.streams.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", e.streams.join(", "))
+                    }
+                )?,
+            }
+        }
+        for d in &s.damage {
+            writeln!(
+                out,
+                "  damaged: {} bytes at offset {}: {}",
+                d.len, d.offset, d.reason
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! `mtfdump`'s subcommands as library functions: each takes the media (one or more FILEs: the
+//! families and continuation media of one media set, or unrelated media), options, and any
+//! `impl Write`, and returns what the exit code should say.
+//!
+//! Every subcommand builds a report (a serde structure), then prints it as text or, with
+//! `--json`, as JSON. The reports name media by file name only, so snapshots do not depend on
+//! where the files are.
+
+pub mod blocks;
+pub mod extract;
+pub mod label;
+pub mod ls;
+pub mod progress;
+pub mod sets;
+pub mod text;
+pub mod verify;
+
+use mtf::reader::{
+    list_sets, BlockRead, BlockSource, Event, FileSource, Listing, Mode, Reader, SetEntry,
+};
+use mtf::sqlserver::CompressedContainer;
+use serde::Serialize;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Options every subcommand takes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Print JSON instead of text.
+    pub json: bool,
+    /// Stop at the first damage instead of resyncing.
+    pub strict: bool,
+    /// Show a progress bar on stderr for long work (only honoured when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Options {
+    /// The reader mode.
+    pub fn mode(&self) -> Mode {
+        if self.strict {
+            Mode::Strict
+        } else {
+            Mode::Resync
+        }
+    }
+}
+
+/// What a subcommand found, for the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything asked for was done and nothing was wrong.
+    Ok,
+    /// Done, but something is wrong (damage, a failed check, an incomplete set, a refusal).
+    Problems,
+}
+
+impl Outcome {
+    /// Combines two outcomes.
+    pub fn and(self, other: Outcome) -> Outcome {
+        if self == Outcome::Ok && other == Outcome::Ok {
+            Outcome::Ok
+        } else {
+            Outcome::Problems
+        }
+    }
+
+    /// The process exit code: 0 or 1 (errors are 2).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::Problems => 1,
+        }
+    }
+}
+
+/// An error that stops a subcommand: one line for people.
+#[derive(Debug)]
+pub struct DumpError(pub String);
+
+impl fmt::Display for DumpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DumpError {}
+
+impl From<io::Error> for DumpError {
+    fn from(e: io::Error) -> Self {
+        DumpError(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for DumpError {
+    fn from(e: serde_json::Error) -> Self {
+        DumpError(e.to_string())
+    }
+}
+
+/// Result alias for the subcommands.
+pub type DumpResult<T> = Result<T, DumpError>;
+
+/// The name a report uses for a medium: its file name.
+pub fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// A tape device or image behind `mtf`'s block source trait.
+pub struct TapeSource {
+    device: Box<dyn tape_sys::TapeDevice>,
+}
+
+impl BlockSource for TapeSource {
+    fn read_block(&mut self, buf: &mut [u8]) -> io::Result<BlockRead> {
+        match self.device.read_block(buf) {
+            Ok(tape_sys::ReadResult::Data(n)) => Ok(BlockRead::Data(n)),
+            Ok(tape_sys::ReadResult::Filemark) => Ok(BlockRead::Filemark),
+            Ok(tape_sys::ReadResult::EndOfData) => Ok(BlockRead::EndOfData),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+    }
+
+    fn max_block_len(&self) -> usize {
+        1 << 20
+    }
+
+    fn is_block_device(&self) -> bool {
+        true
+    }
+}
+
+/// A medium opened for reading: a file, or a tape (device or `.tap` image).
+pub enum Source {
+    File(FileSource),
+    Tape(TapeSource),
+}
+
+impl BlockSource for Source {
+    fn read_block(&mut self, buf: &mut [u8]) -> io::Result<BlockRead> {
+        match self {
+            Source::File(s) => s.read_block(buf),
+            Source::Tape(s) => s.read_block(buf),
+        }
+    }
+    fn skip(&mut self, n: u64) -> io::Result<bool> {
+        match self {
+            Source::File(s) => s.skip(n),
+            Source::Tape(s) => s.skip(n),
+        }
+    }
+    fn seek_to(&mut self, offset: u64) -> io::Result<bool> {
+        match self {
+            Source::File(s) => s.seek_to(offset),
+            Source::Tape(s) => s.seek_to(offset),
+        }
+    }
+    fn total_len(&mut self) -> Option<u64> {
+        match self {
+            Source::File(s) => s.total_len(),
+            Source::Tape(s) => s.total_len(),
+        }
+    }
+    fn max_block_len(&self) -> usize {
+        match self {
+            Source::File(s) => s.max_block_len(),
+            Source::Tape(s) => s.max_block_len(),
+        }
+    }
+    fn is_block_device(&self) -> bool {
+        matches!(self, Source::Tape(_))
+    }
+    fn as_file(&mut self) -> Option<&mut std::fs::File> {
+        match self {
+            Source::File(s) => s.as_file(),
+            Source::Tape(_) => None,
+        }
+    }
+}
+
+/// Whether a path names a tape: a character device, or a SIMH `.tap` image.
+pub fn is_tape(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path)
+        .map(|m| m.file_type().is_char_device())
+        .unwrap_or(false)
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("tap"))
+}
+
+/// Opens a medium for reading.
+pub fn open_source(path: &Path) -> DumpResult<Source> {
+    let err = |e: &dyn fmt::Display| DumpError(format!("{}: {e}", path.display()));
+    if is_tape(path) {
+        use std::os::unix::fs::FileTypeExt;
+        let is_dev = std::fs::metadata(path)
+            .map(|m| m.file_type().is_char_device())
+            .unwrap_or(false);
+        let device: Box<dyn tape_sys::TapeDevice> = if is_dev {
+            Box::new(tape_sys::St::open(path).map_err(|e| err(&e))?)
+        } else {
+            Box::new(
+                tape_sys::EmulatedTape::open(path, tape_sys::EmulatedOptions::default())
+                    .map_err(|e| err(&e))?,
+            )
+        };
+        let mut device = device;
+        // Every subcommand reads from the beginning of the medium.
+        device.rewind().map_err(|e| err(&e))?;
+        return Ok(Source::Tape(TapeSource { device }));
+    }
+    let f = std::fs::File::open(path).map_err(|e| err(&e))?;
+    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(DumpError(format!("{}: is a directory", path.display())));
+    }
+    Ok(Source::File(FileSource::new(f)))
+}
+
+/// Whether a file is SQL Server's compressed container; if so, what its header holds.
+pub fn compressed_container(path: &Path) -> DumpResult<Option<CompressedContainer>> {
+    if is_tape(path) {
+        return Ok(None);
+    }
+    let mut f =
+        std::fs::File::open(path).map_err(|e| DumpError(format!("{}: {e}", path.display())))?;
+    Ok(CompressedContainer::read(&mut f)?)
+}
+
+/// A medium that was listed.
+pub struct Medium {
+    pub path: PathBuf,
+    pub name: String,
+    pub listing: Listing,
+}
+
+/// Lists every medium (catalog or scan). A medium that is not MTF is an error naming it; the
+/// compressed container says plainly that its payload is not decoded.
+pub fn list_media(paths: &[PathBuf], opts: &Options) -> DumpResult<Vec<Medium>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if compressed_container(p)?.is_some() {
+            return Err(DumpError(format!(
+                "{}: SQL Server compressed backup (MSSQLBAK): the payload is compressed and not \
+                 decoded; `mtfdump label` shows what its header holds",
+                display_name(p)
+            )));
+        }
+        let src = open_source(p)?;
+        let listing = list_sets(Reader::with_mode(src, opts.mode()))
+            .map_err(|e| DumpError(format!("{}: {e}", display_name(p))))?;
+        out.push(Medium {
+            path: p.clone(),
+            name: display_name(p),
+            listing,
+        });
+    }
+    Ok(out)
+}
+
+/// Walks one set of one medium: calls `f` with every event from the set's SSET to the filemark
+/// that closes it (or the next set, an EOTM, or the end). Seeks to the SSET when the source can,
+/// else reads from the start. `f` may read the data of a stream event through the reader;
+/// returning `false` stops the walk.
+pub fn walk_set<F>(
+    path: &Path,
+    listing: &Listing,
+    set: &SetEntry,
+    opts: &Options,
+    mut f: F,
+) -> DumpResult<()>
+where
+    F: FnMut(&mut Reader<Source>, Event) -> DumpResult<bool>,
+{
+    use mtf::BlockType;
+    let src = open_source(path)?;
+    let mut r = Reader::with_mode(src, opts.mode());
+    let seeked = r.can_seek()
+        && r.seek_to_block(set.offset(), listing.header.params)
+            .map_err(mtf_err)?;
+    if !seeked {
+        r.set_read_ahead(mtf::reader::core::DEFAULT_BUFFER);
+    }
+    let mut inside = seeked;
+    let mut eset_seen = false;
+    while let Some(ev) = r.next_event().map_err(mtf_err)? {
+        if !inside {
+            match &ev {
+                Event::Block { offset, .. } if *offset == set.offset() => inside = true,
+                _ => continue,
+            }
+        }
+        match &ev {
+            Event::Block { offset, dblk } => {
+                let t = dblk.block_type();
+                if t == BlockType::SSET && *offset != set.offset() {
+                    break;
+                }
+                if t == BlockType::ESET {
+                    eset_seen = true;
+                }
+                let closing = (t == BlockType::SFMB && eset_seen) || t == BlockType::EOTM;
+                let go_on = f(&mut r, ev)?;
+                if closing || !go_on {
+                    break;
+                }
+            }
+            Event::Filemark { .. } => {
+                let go_on = f(&mut r, ev)?;
+                if eset_seen || !go_on {
+                    break;
+                }
+            }
+            _ => {
+                if !f(&mut r, ev)? {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An `mtf` error as a dump error.
+pub fn mtf_err(e: mtf::Error) -> DumpError {
+    DumpError(e.to_string())
+}
+
+/// Writes a report as pretty JSON with a final newline.
+pub fn write_json<T: Serialize>(out: &mut dyn Write, v: &T) -> DumpResult<()> {
+    serde_json::to_writer_pretty(&mut *out, v)?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Locating the media the dumper's tests run on: the foreign samples (real backups we may read
+//! but not redistribute, in `../shared/testdata/foreign` or `MTF_FOREIGN_DIR`) and this
+//! project's own images in `testdata/`. Same rules as `mtf/tests/common`: when the foreign
+//! folder is missing, tests skip with a notice unless `MTF_REQUIRE_FOREIGN=1`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The foreign sample folder, or `None` (after printing a notice) when it is absent and not
+/// required.
+pub fn foreign_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("MTF_FOREIGN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/testdata/foreign"));
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        workspace_root().join(dir)
+    };
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("MTF_REQUIRE_FOREIGN").as_deref() == Ok("1") {
+        panic!(
+            "MTF_REQUIRE_FOREIGN=1 but the foreign samples are missing at {}",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "NOTICE: foreign samples not found at {}; skipping",
+        dir.display()
+    );
+    None
+}
+
+fn media_in(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every foreign sample (`.bak`, `.trn`, `.bkf`), sorted by name.
+pub fn foreign_samples() -> Vec<PathBuf> {
+    let Some(dir) = foreign_dir() else {
+        return Vec::new();
+    };
+    let v = media_in(&dir, &["bak", "trn", "bkf"]);
+    assert!(!v.is_empty(), "no samples in {}", dir.display());
+    v
+}
+
+/// Every image this project made (`testdata/*.bkf`, `*.tap`, `*.mtf`), sorted by name.
+pub fn own_images() -> Vec<PathBuf> {
+    media_in(&workspace_root().join("testdata"), &["bkf", "tap", "mtf"])
+}
+
+/// A foreign sample by name (if the folder is there).
+pub fn foreign(name: &str) -> Option<PathBuf> {
+    foreign_dir().map(|d| d.join(name))
+}

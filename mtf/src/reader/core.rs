@@ -1,0 +1,831 @@
+//! The streaming reader: descriptor blocks, stream headers, filemarks and damage, in medium
+//! order, from any [`BlockSource`], with one fixed buffer.
+//!
+//! [`Reader::next_event`] hands out owned events; after a [`Event::Stream`] the caller may read
+//! the stream's data in borrowed chunks ([`Reader::read_data`]) or copy it
+//! ([`Reader::copy_data`]); whatever it leaves unread is skipped by the next `next_event`, by a
+//! seek when the source can seek. Memory is the buffer (1 MiB by default) plus one block.
+
+use super::source::{BlockRead, BlockSource};
+use crate::block::{Body, Dblk};
+use crate::error::{Error, Result};
+use crate::header::DbHeader;
+use crate::spec::{
+    align_up, BlockType, StreamId, TapeAttributes, DB_HDR_LEN, STREAM_ALIGN, STREAM_HDR_LEN,
+    VALID_FLB_SIZES,
+};
+use crate::stream::StreamHeader;
+use crate::walk::{Mode, MSSQLBAK_MAGIC, RESYNC_ALIGN};
+use std::io::{self, Read, Write};
+
+/// Default buffer size.
+pub const DEFAULT_BUFFER: usize = 1 << 20;
+/// Read-ahead while browsing headers: small reads, so that listing reads little.
+pub const HEADER_READ_AHEAD: usize = 4096;
+
+/// A damaged range: bytes that form no valid structure, or a structure cut short.
+#[derive(Debug)]
+pub struct Damage {
+    /// Where the damage starts on the medium.
+    pub offset: u64,
+    /// How many bytes it spans (for a truncation: how many bytes are missing).
+    pub len: u64,
+    /// What was wrong.
+    pub reason: Error,
+}
+
+/// One thing found on the medium.
+// Events are handed out one at a time and moved straight on; boxing the block would cost an
+// allocation per block for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Event {
+    /// A descriptor block (its header region; an SFMB is a whole soft filemark block).
+    Block { offset: u64, dblk: Dblk },
+    /// A stream header; its data follows (read it with [`Reader::read_data`] or let it be
+    /// skipped).
+    Stream { offset: u64, header: StreamHeader },
+    /// A hardware filemark (from a tape source), before the byte at `offset`.
+    Filemark { offset: u64 },
+    /// Damage that the reader stepped over (resync mode only).
+    Damage(Damage),
+}
+
+#[derive(Debug)]
+enum State {
+    Start,
+    Block,
+    Streams,
+    Data {
+        spad: bool,
+    },
+    Pad {
+        spad: bool,
+    },
+    Resync {
+        reason: Option<Error>,
+        allow_here: bool,
+    },
+    Done,
+}
+
+/// What the reader has learnt about the medium so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MediumParams {
+    /// Format Logical Block size from the TAPE block.
+    pub flb_size: Option<u16>,
+    /// Soft filemark block size in bytes from the TAPE block (when soft filemarks are in use or
+    /// the size is given).
+    pub soft_filemark_len: Option<usize>,
+    /// Whether the TAPE block says soft filemarks are in use.
+    pub soft_filemarks: bool,
+}
+
+/// The streaming reader. See the module documentation.
+pub struct Reader<S> {
+    src: S,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    pos: u64,
+    eof: bool,
+    filemark: bool,
+    mode: Mode,
+    state: State,
+    params: MediumParams,
+    stream: Option<StreamHeader>,
+    data_left: u64,
+    pending: Vec<Event>,
+    total_len: Option<u64>,
+    read_ahead: usize,
+    block_device: bool,
+    record_len: Option<usize>,
+    filemarks: u64,
+    bytes_read: u64,
+    bytes_skipped: u64,
+}
+
+impl<S: BlockSource> Reader<S> {
+    /// A reader in resync mode at the start of a medium (the first block must be TAPE).
+    pub fn new(src: S) -> Self {
+        Self::with_mode(src, Mode::Resync)
+    }
+
+    /// A reader in the given mode at the start of a medium.
+    pub fn with_mode(mut src: S, mode: Mode) -> Self {
+        let block_device = src.is_block_device();
+        let cap = DEFAULT_BUFFER.max(src.max_block_len().saturating_mul(2) + 128 * 1024);
+        let total_len = if block_device { None } else { src.total_len() };
+        Reader {
+            buf: vec![0; cap],
+            start: 0,
+            end: 0,
+            pos: 0,
+            eof: false,
+            filemark: false,
+            mode,
+            state: State::Start,
+            params: MediumParams::default(),
+            stream: None,
+            data_left: 0,
+            pending: Vec::new(),
+            total_len,
+            read_ahead: DEFAULT_BUFFER,
+            block_device,
+            record_len: None,
+            filemarks: 0,
+            bytes_read: 0,
+            bytes_skipped: 0,
+            src,
+        }
+    }
+
+    /// Sets how much a read asks for beyond what is needed: small when browsing headers (so
+    /// listing reads little), large when reading data (fewer calls). Capped by the buffer.
+    pub fn set_read_ahead(&mut self, n: usize) {
+        self.read_ahead = n.clamp(512, self.buf.len() / 2);
+    }
+
+    /// The damage mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The medium offset of the next unread byte (bytes only; hardware filemarks take none).
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// What the TAPE block said (or what [`Reader::seek_to_block`] was told).
+    pub fn params(&self) -> MediumParams {
+        self.params
+    }
+
+    /// The total length of the medium, when the source knows it (a file).
+    pub fn total_len(&self) -> Option<u64> {
+        self.total_len
+    }
+
+    /// The physical block size: the record size a tape source returns, or the soft filemark
+    /// block size on soft-filemark media (it is derived from the device's physical block size).
+    pub fn physical_block_size(&self) -> Option<usize> {
+        self.record_len.or(if self.params.soft_filemarks {
+            self.params.soft_filemark_len
+        } else {
+            None
+        })
+    }
+
+    /// Hardware filemarks passed so far.
+    pub fn filemarks(&self) -> u64 {
+        self.filemarks
+    }
+
+    /// Bytes read from the source so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// Bytes skipped by seeking so far.
+    pub fn bytes_skipped(&self) -> u64 {
+        self.bytes_skipped
+    }
+
+    /// Whether the source hands out physical blocks (a tape).
+    pub fn is_block_device(&self) -> bool {
+        self.block_device
+    }
+
+    /// The source.
+    pub fn source_mut(&mut self) -> &mut S {
+        &mut self.src
+    }
+
+    /// Gives the source back.
+    pub fn into_source(self) -> S {
+        self.src
+    }
+
+    /// Whether the reader can reposition ([`Reader::seek_to_block`]).
+    pub fn can_seek(&self) -> bool {
+        !self.block_device && self.total_len.is_some()
+    }
+
+    /// Repositions at a block boundary of a byte-stream source: the next event is the block at
+    /// `offset`. `params` are the medium's parameters (from its TAPE block), which a reader that
+    /// starts mid-medium cannot see. Returns `Ok(false)` if the source cannot seek.
+    pub fn seek_to_block(&mut self, offset: u64, params: MediumParams) -> Result<bool> {
+        if self.block_device || !self.src.seek_to(offset)? {
+            return Ok(false);
+        }
+        self.pos = offset;
+        self.start = self.aligned_index();
+        self.end = self.start;
+        self.eof = false;
+        self.filemark = false;
+        self.stream = None;
+        self.data_left = 0;
+        self.pending.clear();
+        self.params = params;
+        self.state = State::Block;
+        Ok(true)
+    }
+
+    /// Reads exactly `len` bytes at `offset` (a byte-stream source that can seek), leaving the
+    /// reader positioned after them in the Block state. For catalog look-ups.
+    pub fn read_at(&mut self, offset: u64, len: usize) -> Result<Option<Vec<u8>>> {
+        let params = self.params;
+        if !self.seek_to_block(offset, params)? {
+            return Ok(None);
+        }
+        let want = len.min(self.buf.len() / 2);
+        let ahead = std::mem::replace(&mut self.read_ahead, 512);
+        let have = self.fill(want);
+        self.read_ahead = ahead;
+        let have = have?;
+        if have < want {
+            return Ok(None);
+        }
+        let v = self.buf[self.start..self.start + want].to_vec();
+        self.consume(want);
+        Ok(Some(v))
+    }
+
+    fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.buffered());
+        self.start += n;
+        self.pos += n as u64;
+        if self.start == self.end {
+            self.start = self.aligned_index();
+            self.end = self.start;
+        }
+    }
+
+    /// Where in the buffer the byte at `pos` should sit so that file offsets and buffer
+    /// addresses agree modulo a page: the kernel copies into user space much faster then.
+    fn aligned_index(&self) -> usize {
+        if self.block_device {
+            0
+        } else {
+            (self.pos % 4096) as usize
+        }
+    }
+
+    /// Makes up to `n` bytes available (fewer only at end of data or a filemark). `n` is capped
+    /// by the buffer, so a length field cannot make it grow.
+    fn fill(&mut self, n: usize) -> io::Result<usize> {
+        let n = n.min(self.buf.len() / 2);
+        while self.buffered() < n && !self.eof && !self.filemark {
+            let cap = self.buf.len();
+            let room_needed = if self.block_device {
+                self.src.max_block_len().min(cap / 2)
+            } else {
+                (n - self.buffered()).max(self.read_ahead.min(cap / 2))
+            };
+            if cap - self.end < room_needed {
+                let dst = self.aligned_index();
+                let len = self.buffered();
+                self.buf.copy_within(self.start..self.end, dst);
+                self.start = dst;
+                self.end = dst + len;
+            }
+            let want = if self.block_device {
+                cap - self.end
+            } else {
+                room_needed.min(cap - self.end)
+            };
+            match self
+                .src
+                .read_block(&mut self.buf[self.end..self.end + want])?
+            {
+                BlockRead::Data(k) => {
+                    let k = k.min(want);
+                    self.end += k;
+                    self.bytes_read += k as u64;
+                    if self.block_device && self.record_len.is_none() {
+                        self.record_len = Some(k);
+                    }
+                }
+                BlockRead::Filemark => self.filemark = true,
+                BlockRead::EndOfData => self.eof = true,
+            }
+        }
+        Ok(self.buffered().min(n))
+    }
+
+    /// Skips `n` bytes: from the buffer, then by seeking when the source can (checked against
+    /// the total length), else by reading. Returns how many bytes were actually passed (fewer at
+    /// end of data or a filemark).
+    fn skip_bytes(&mut self, n: u64) -> io::Result<u64> {
+        let from_buf = (self.buffered() as u64).min(n) as usize;
+        self.consume(from_buf);
+        let mut left = n - from_buf as u64;
+        if left == 0 {
+            return Ok(n);
+        }
+        if !self.block_device && !self.eof && !self.filemark {
+            let room = self.total_len.map(|t| t.saturating_sub(self.pos));
+            let step = room.map_or(left, |r| r.min(left));
+            if step > 0 && self.src.skip(step)? {
+                self.pos += step;
+                self.bytes_skipped += step;
+                left -= step;
+                if left > 0 {
+                    self.eof = true;
+                }
+                return Ok(n - left);
+            }
+        }
+        while left > 0 {
+            let have = self.fill((left as usize).min(self.read_ahead).max(1))?;
+            if have == 0 {
+                break;
+            }
+            let k = (have as u64).min(left) as usize;
+            self.consume(k);
+            left -= k as u64;
+        }
+        Ok(n - left)
+    }
+
+    /// Records damage: in strict mode it is the error that ends the read; in resync mode an
+    /// event, after which the reader scans for the next valid block header.
+    fn damage(&mut self, err: Error, allow_here: bool) -> Result<()> {
+        if self.mode == Mode::Strict {
+            self.state = State::Done;
+            return Err(err);
+        }
+        self.state = State::Resync {
+            reason: Some(err),
+            allow_here,
+        };
+        Ok(())
+    }
+
+    /// A truncation (end of data or a filemark inside a structure): there is nothing to resync
+    /// over; the reader goes on after the filemark, or ends.
+    fn truncation(&mut self, err: Error, missing: u64) -> Result<()> {
+        if self.mode == Mode::Strict {
+            self.state = State::Done;
+            return Err(err);
+        }
+        self.pending.push(Event::Damage(Damage {
+            offset: self.pos,
+            len: missing,
+            reason: err,
+        }));
+        self.state = if self.filemark {
+            State::Block
+        } else {
+            State::Done
+        };
+        Ok(())
+    }
+
+    fn truncated(&self, what: &'static str, needed: u64, available: u64) -> Error {
+        Error::Truncated {
+            offset: self.pos,
+            what,
+            needed,
+            available,
+        }
+    }
+
+    /// The next event, or `None` at the end of the medium. In strict mode the first damage is
+    /// an `Err`; in resync mode it is an [`Event::Damage`] and reading goes on. I/O errors are
+    /// always `Err`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next_event(&mut self) -> Result<Option<Event>> {
+        loop {
+            if !self.pending.is_empty() {
+                return Ok(Some(self.pending.remove(0)));
+            }
+            match std::mem::replace(&mut self.state, State::Done) {
+                State::Done => return Ok(None),
+                State::Start => {
+                    let have = self.fill(8)?;
+                    let head = &self.buf[self.start..self.start + have];
+                    if head == MSSQLBAK_MAGIC {
+                        return Err(Error::SqlServerCompressed);
+                    }
+                    if head.len() < 4 || head[..4] != BlockType::TAPE.0 {
+                        let mut found = [0u8; 4];
+                        let k = head.len().min(4);
+                        found[..k].copy_from_slice(&head[..k]);
+                        return Err(Error::NotMtf { found });
+                    }
+                    self.state = State::Block;
+                }
+                State::Block => {
+                    if let Some(ev) = self.block()? {
+                        return Ok(Some(ev));
+                    }
+                }
+                State::Streams => {
+                    if let Some(ev) = self.stream_header()? {
+                        return Ok(Some(ev));
+                    }
+                }
+                State::Data { spad } => {
+                    self.state = State::Data { spad };
+                    self.skip_data()?;
+                }
+                State::Pad { spad } => {
+                    let pad = (align_up(self.pos, STREAM_ALIGN) - self.pos) as usize;
+                    if pad > 0 {
+                        let have = self.fill(pad)?;
+                        self.consume(have.min(pad));
+                    }
+                    self.state = if spad { State::Block } else { State::Streams };
+                }
+                State::Resync { reason, allow_here } => {
+                    if let Some(ev) = self.resync(reason, allow_here)? {
+                        return Ok(Some(ev));
+                    }
+                }
+            }
+        }
+    }
+
+    fn block(&mut self) -> Result<Option<Event>> {
+        let have = self.fill(DB_HDR_LEN)?;
+        if have == 0 {
+            if self.filemark {
+                self.filemark = false;
+                self.filemarks += 1;
+                self.state = State::Block;
+                return Ok(Some(Event::Filemark { offset: self.pos }));
+            }
+            self.state = State::Done;
+            return Ok(None);
+        }
+        if have < DB_HDR_LEN {
+            let e = self.truncated("block header", DB_HDR_LEN as u64, have as u64);
+            if self.filemark {
+                // A short record before a filemark: damage, then the filemark.
+                self.damage(e, false)?;
+                return Ok(None);
+            }
+            self.consume(have);
+            self.truncation(e, (DB_HDR_LEN - have) as u64)?;
+            return Ok(None);
+        }
+        let header = match DbHeader::parse(&self.buf[self.start..self.end]) {
+            Ok(h) => h,
+            Err(e) => {
+                self.damage(e.at(self.pos), false)?;
+                return Ok(None);
+            }
+        };
+        let sfmb_len = if header.block_type == BlockType::SFMB {
+            self.params.soft_filemark_len
+        } else {
+            None
+        };
+        let len = match Dblk::region_len(&header, sfmb_len) {
+            Ok(n) => n,
+            Err(e) => {
+                self.damage(e.at(self.pos), false)?;
+                return Ok(None);
+            }
+        };
+        if len > self.buf.len() / 2 {
+            let e = Error::Invalid {
+                offset: self.pos + 8,
+                field: "block header region",
+                reason: format!("{len} bytes is beyond what a block header region can be"),
+            };
+            self.damage(e, false)?;
+            return Ok(None);
+        }
+        let have = self.fill(len)?;
+        if have < len {
+            // Either the medium is cut short or the header is nonsense that passed its
+            // checksum: resync either way (a real truncation leaves nothing to find).
+            let e = self.truncated("block header region", len as u64, have as u64);
+            self.damage(e, false)?;
+            return Ok(None);
+        }
+        let dblk = match Dblk::parse_region(header, &self.buf[self.start..self.start + len]) {
+            Ok(d) => d,
+            Err(e) => {
+                self.damage(e.at(self.pos), false)?;
+                return Ok(None);
+            }
+        };
+        let offset = self.pos;
+        self.consume(len);
+        if let Body::Tape(t) = &dblk.body {
+            if let Err(e) = self.learn_tape(offset, t) {
+                if self.mode == Mode::Strict {
+                    self.state = State::Done;
+                    return Err(e);
+                }
+                self.pending.push(Event::Damage(Damage {
+                    offset,
+                    len: 0,
+                    reason: e,
+                }));
+            }
+        }
+        self.state = if dblk.block_type() == BlockType::SFMB {
+            State::Block
+        } else {
+            State::Streams
+        };
+        if self.pending.is_empty() {
+            Ok(Some(Event::Block { offset, dblk }))
+        } else {
+            self.pending.insert(0, Event::Block { offset, dblk });
+            Ok(None)
+        }
+    }
+
+    /// Takes the medium parameters from a TAPE block, refusing nonsense.
+    fn learn_tape(&mut self, offset: u64, t: &crate::block::Tape) -> Result<()> {
+        let soft = t.attributes.contains(TapeAttributes::SOFT_FILEMARK);
+        self.params.soft_filemarks = soft;
+        let flb = t.format_logical_block_size;
+        if !VALID_FLB_SIZES.contains(&flb) {
+            return Err(Error::Invalid {
+                offset: offset + 84,
+                field: "format logical block size",
+                reason: format!("{flb}; MTF 1.00a allows 512 or 1024"),
+            });
+        }
+        self.params.flb_size = Some(flb);
+        let sfm = t.soft_filemark_bytes();
+        if sfm > 0 {
+            if sfm > self.buf.len() / 4 {
+                return Err(Error::Invalid {
+                    offset: offset + 64,
+                    field: "soft filemark block size",
+                    reason: format!("{sfm} bytes is beyond any physical block size"),
+                });
+            }
+            self.params.soft_filemark_len = Some(sfm);
+        } else if soft {
+            return Err(Error::Invalid {
+                offset: offset + 64,
+                field: "soft filemark block size",
+                reason: "0 while the TAPE block says soft filemarks are in use".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn stream_header(&mut self) -> Result<Option<Event>> {
+        let have = self.fill(STREAM_HDR_LEN)?;
+        if have < STREAM_HDR_LEN {
+            let e = self.truncated("stream header", STREAM_HDR_LEN as u64, have as u64);
+            if have > 0 && self.filemark {
+                self.damage(e, false)?;
+                return Ok(None);
+            }
+            self.consume(have);
+            self.truncation(e, (STREAM_HDR_LEN - have) as u64)?;
+            return Ok(None);
+        }
+        let header = match StreamHeader::parse(&self.buf[self.start..self.end]) {
+            Ok(h) => h,
+            Err(e) => {
+                let here = self.pos % RESYNC_ALIGN == 0;
+                self.damage(e.at(self.pos), here)?;
+                return Ok(None);
+            }
+        };
+        let offset = self.pos;
+        self.consume(STREAM_HDR_LEN);
+        let spad = header.id == StreamId::SPAD;
+        self.data_left = header.length;
+        self.stream = Some(header.clone());
+        self.state = State::Data { spad };
+        Ok(Some(Event::Stream { offset, header }))
+    }
+
+    fn resync(&mut self, mut reason: Option<Error>, allow_here: bool) -> Result<Option<Event>> {
+        let gap_start = self.pos;
+        let mut cand = if allow_here && gap_start % RESYNC_ALIGN == 0 {
+            gap_start
+        } else {
+            (gap_start / RESYNC_ALIGN + 1) * RESYNC_ALIGN
+        };
+        let gap = |this: &Self, reason: &mut Option<Error>| {
+            let len = this.pos - gap_start;
+            Damage {
+                offset: gap_start,
+                len,
+                reason: reason.take().unwrap_or_else(|| Error::Invalid {
+                    offset: gap_start,
+                    field: "medium",
+                    reason: "bytes that form no valid block".into(),
+                }),
+            }
+        };
+        loop {
+            // Pass the bytes before the candidate.
+            let dist = cand - self.pos;
+            let passed = self.skip_read(dist)?;
+            if passed < dist {
+                // End of data or a filemark inside the gap.
+                self.state = if self.filemark {
+                    State::Block
+                } else {
+                    State::Done
+                };
+                if self.pos == gap_start && reason.is_none() {
+                    return Ok(None);
+                }
+                return Ok(Some(Event::Damage(gap(self, &mut reason))));
+            }
+            let have = self.fill(DB_HDR_LEN)?;
+            if have < DB_HDR_LEN {
+                self.consume(have);
+                self.state = if self.filemark {
+                    State::Block
+                } else {
+                    State::Done
+                };
+                return Ok(Some(Event::Damage(gap(self, &mut reason))));
+            }
+            if DbHeader::looks_valid(&self.buf[self.start..self.end]) {
+                self.state = State::Block;
+                if self.pos == gap_start {
+                    // Nothing to report as a gap (the damage was in a field, not in bytes);
+                    // still say what was wrong.
+                    return Ok(reason.map(|r| {
+                        Event::Damage(Damage {
+                            offset: gap_start,
+                            len: 0,
+                            reason: r,
+                        })
+                    }));
+                }
+                return Ok(Some(Event::Damage(gap(self, &mut reason))));
+            }
+            cand += RESYNC_ALIGN;
+        }
+    }
+
+    /// Passes `n` bytes by reading (the resync scan must look at every candidate).
+    fn skip_read(&mut self, n: u64) -> io::Result<u64> {
+        let mut left = n;
+        while left > 0 {
+            let have = self.fill((left as usize).min(self.read_ahead).max(1))?;
+            if have == 0 {
+                break;
+            }
+            let k = (have as u64).min(left) as usize;
+            self.consume(k);
+            left -= k as u64;
+        }
+        Ok(n - left)
+    }
+
+    /// The header of the stream whose data is being read, if any.
+    pub fn current_stream(&self) -> Option<&StreamHeader> {
+        match self.state {
+            State::Data { .. } => self.stream.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Bytes of the current stream's data not yet read.
+    pub fn data_remaining(&self) -> u64 {
+        match self.state {
+            State::Data { .. } => self.data_left,
+            _ => 0,
+        }
+    }
+
+    fn data_done(&mut self) {
+        if let State::Data { spad } = self.state {
+            self.state = State::Pad { spad };
+        }
+    }
+
+    fn data_truncated(&mut self) -> Result<()> {
+        let what = match &self.stream {
+            Some(h) if h.id == StreamId::SPAD => "SPAD stream data",
+            _ => "stream data",
+        };
+        let e = self.truncated(what, self.data_left, 0);
+        let missing = self.data_left;
+        self.data_left = 0;
+        self.truncation(e, missing)
+    }
+
+    /// The next piece of the current stream's data (borrowed from the buffer), or `None` when
+    /// the data is done (or cut short: the next event then reports the damage).
+    pub fn read_data(&mut self) -> Result<Option<&[u8]>> {
+        if !matches!(self.state, State::Data { .. }) {
+            return Ok(None);
+        }
+        if self.data_left == 0 {
+            self.data_done();
+            return Ok(None);
+        }
+        if self.buffered() == 0 {
+            let want = (self.data_left.min(self.read_ahead as u64) as usize).max(1);
+            if self.fill(want)? == 0 {
+                self.data_truncated()?;
+                return Ok(None);
+            }
+        }
+        let n = (self.buffered() as u64).min(self.data_left) as usize;
+        let s = self.start;
+        self.consume(n);
+        self.data_left -= n as u64;
+        Ok(Some(&self.buf[s..s + n]))
+    }
+
+    /// Reads the rest of the current stream's data into memory, if it is at most `limit` bytes;
+    /// larger data is skipped and `None` returned. For small metadata streams.
+    pub fn read_data_to_vec(&mut self, limit: usize) -> Result<Option<Vec<u8>>> {
+        if self.data_remaining() > limit as u64 {
+            self.skip_data()?;
+            return Ok(None);
+        }
+        let mut v = Vec::with_capacity(self.data_remaining() as usize);
+        while let Some(chunk) = self.read_data()? {
+            v.extend_from_slice(chunk);
+        }
+        if !self.pending.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(v))
+    }
+
+    /// Skips the rest of the current stream's data (seeking when the source can).
+    pub fn skip_data(&mut self) -> Result<()> {
+        if !matches!(self.state, State::Data { .. }) {
+            return Ok(());
+        }
+        let want = self.data_left;
+        let got = self.skip_bytes(want)?;
+        self.data_left -= got;
+        if self.data_left > 0 {
+            return self.data_truncated();
+        }
+        self.data_done();
+        Ok(())
+    }
+
+    /// Copies the rest of the current stream's data to `w`, in the kernel when both ends are
+    /// files. Returns the bytes copied; fewer than the stream's length if it was cut short (the
+    /// next event reports the damage).
+    pub fn copy_data<W: Write>(&mut self, w: &mut W) -> Result<u64> {
+        if !matches!(self.state, State::Data { .. }) {
+            return Ok(0);
+        }
+        let mut copied = 0u64;
+        let from_buf = (self.buffered() as u64).min(self.data_left) as usize;
+        if from_buf > 0 {
+            w.write_all(&self.buf[self.start..self.start + from_buf])?;
+            self.consume(from_buf);
+            self.data_left -= from_buf as u64;
+            copied += from_buf as u64;
+        }
+        if self.data_left > 0 && !self.block_device && !self.eof && !self.filemark {
+            if let Some(f) = self.src.as_file() {
+                let n = io::copy(&mut Read::take(&mut *f, self.data_left), w)?;
+                self.pos += n;
+                self.bytes_read += n;
+                self.data_left -= n;
+                copied += n;
+                if self.data_left > 0 {
+                    self.eof = true;
+                }
+            }
+        }
+        while self.data_left > 0 {
+            match self.read_data()? {
+                Some(chunk) => {
+                    w.write_all(chunk)?;
+                    copied += chunk.len() as u64;
+                }
+                None => break,
+            }
+        }
+        if self.data_left == 0 {
+            self.data_done();
+        } else {
+            self.data_truncated()?;
+        }
+        Ok(copied)
+    }
+}
+
+impl<S: BlockSource> std::fmt::Debug for Reader<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("pos", &self.pos)
+            .field("state", &self.state)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,271 @@
+//! Several media read as one media set: the families of a striped set, and the continuation
+//! media of each family, put in order and checked.
+//!
+//! A medium's identity comes from its TAPE block (media family id, media sequence number) and,
+//! where present, from the `RAID` stream SQL Server puts on the TAPE block (media set id,
+//! family count, family number). Media with the same media set id are families of one set;
+//! media without one each form a set of one family. Within a family, media are ordered by their
+//! sequence number. Data sets are matched across families and media by their data set number
+//! and write date.
+
+use super::listing::{Listing, MediaHeader, SetEntry};
+use crate::spec::StreamId;
+use crate::stream::sqlserver::{Guid, Raid};
+use std::collections::BTreeMap;
+
+/// Who a medium is: which media set, which family, which medium of the family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MediumIdentity {
+    /// The media set id (SQL Server's RAID stream), when the medium carries one.
+    pub media_set_id: Option<Guid>,
+    /// Families in the media set (RAID), when known.
+    pub family_count: Option<u16>,
+    /// This medium's family, 1-based (RAID), when known.
+    pub family_number: Option<u16>,
+    /// TAPE media family id.
+    pub media_family_id: u32,
+    /// TAPE media sequence number (1 = first medium of the family).
+    pub media_sequence_number: u16,
+}
+
+impl MediumIdentity {
+    /// Reads the identity off a media header.
+    pub fn from_header(h: &MediaHeader) -> Self {
+        let t = h.tape();
+        let raid = h
+            .tape
+            .stream_data(StreamId::RAID)
+            .and_then(|d| Raid::decode(d).ok());
+        MediumIdentity {
+            media_set_id: raid.as_ref().map(|r| r.media_set_id),
+            family_count: raid.as_ref().map(|r| r.family_count),
+            family_number: raid.as_ref().map(|r| r.family_number),
+            media_family_id: t.media_family_id,
+            media_sequence_number: t.media_sequence_number,
+        }
+    }
+
+    /// The family key within a media set: the RAID family number, else 1.
+    pub fn family(&self) -> u16 {
+        self.family_number.unwrap_or(1)
+    }
+}
+
+/// One family of a media set: its media, by sequence number, as indices into the caller's list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct FamilyMedia {
+    pub family_number: u16,
+    /// (media sequence number, index of the medium in the caller's list).
+    pub media: Vec<(u16, usize)>,
+}
+
+/// Media grouped into one media set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MediaSetGroup {
+    pub media_set_id: Option<Guid>,
+    pub family_count: Option<u16>,
+    pub families: Vec<FamilyMedia>,
+    /// What is missing or doubled (families, media sequence numbers).
+    pub problems: Vec<String>,
+}
+
+impl MediaSetGroup {
+    /// Every medium index in order: family by family, medium by medium.
+    pub fn media_in_order(&self) -> Vec<usize> {
+        self.families
+            .iter()
+            .flat_map(|f| f.media.iter().map(|m| m.1))
+            .collect()
+    }
+}
+
+/// Groups media by media set and family, in the order the caller gave the first medium of
+/// each set.
+pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
+    #[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
+    enum Key {
+        Set(Guid),
+        Family(u32),
+    }
+    let mut order: Vec<Key> = Vec::new();
+    // Per set: the family count, and per family its (sequence number, medium index) pairs.
+    type Families = BTreeMap<u16, Vec<(u16, usize)>>;
+    let mut groups: BTreeMap<Key, (Option<u16>, Families)> = BTreeMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        let key = match id.media_set_id {
+            Some(g) => Key::Set(g),
+            None => Key::Family(id.media_family_id),
+        };
+        if !order.contains(&key) {
+            order.push(key);
+        }
+        let g = groups.entry(key).or_default();
+        if g.0.is_none() {
+            g.0 = id.family_count;
+        }
+        g.1.entry(id.family())
+            .or_default()
+            .push((id.media_sequence_number, i));
+    }
+    order
+        .into_iter()
+        .map(|key| {
+            let (count, fams) = groups.remove(&key).unwrap_or_default();
+            let mut problems = Vec::new();
+            let families: Vec<FamilyMedia> = fams
+                .into_iter()
+                .map(|(family_number, mut media)| {
+                    media.sort();
+                    for w in media.windows(2) {
+                        if w[0].0 == w[1].0 {
+                            problems.push(format!(
+                                "family {family_number}: medium {} given twice",
+                                w[0].0
+                            ));
+                        } else if w[1].0 != w[0].0 + 1 {
+                            problems.push(format!(
+                                "family {family_number}: media {} to {} missing",
+                                w[0].0 + 1,
+                                w[1].0 - 1
+                            ));
+                        }
+                    }
+                    if let Some(first) = media.first() {
+                        if first.0 > 1 {
+                            problems.push(format!(
+                                "family {family_number}: media 1 to {} missing",
+                                first.0 - 1
+                            ));
+                        }
+                    }
+                    FamilyMedia {
+                        family_number,
+                        media,
+                    }
+                })
+                .collect();
+            if let Some(n) = count {
+                for f in 1..=n {
+                    if !families.iter().any(|x| x.family_number == f) {
+                        problems.push(format!("family {f} of {n} missing"));
+                    }
+                }
+            }
+            MediaSetGroup {
+                media_set_id: match key {
+                    Key::Set(g) => Some(g),
+                    Key::Family(_) => None,
+                },
+                family_count: count,
+                families,
+                problems,
+            }
+        })
+        .collect()
+}
+
+/// One piece of a data set: the set as found on one medium.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SetPart {
+    /// Index of the medium in the caller's list.
+    pub medium: usize,
+    pub family_number: u16,
+    pub media_sequence_number: u16,
+    /// Index of the set in that medium's listing.
+    pub set: usize,
+}
+
+/// A data set of a media set: its parts on every family and medium.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MergedSet {
+    /// 1-based position in the media set.
+    pub position: usize,
+    /// The SSET data set number.
+    pub data_set_number: u16,
+    pub parts: Vec<SetPart>,
+    /// Families that hold a part.
+    pub families_present: Vec<u16>,
+    /// Some family's last part goes on to a medium that was not given.
+    pub continues_on_missing_medium: bool,
+    /// Every family is present and every family's last part closes with an ESET.
+    pub complete: bool,
+}
+
+/// Matches the sets of grouped media. `listings[i]` is the listing of medium `i`.
+pub fn merge_sets(group: &MediaSetGroup, listings: &[&Listing]) -> Vec<MergedSet> {
+    let mut merged: Vec<(u16, [u8; 5], MergedSet)> = Vec::new();
+    for fam in &group.families {
+        for &(seq, idx) in &fam.media {
+            let Some(listing) = listings.get(idx) else {
+                continue;
+            };
+            for (si, set) in listing.sets.iter().enumerate() {
+                let key = (set.sset().data_set_number, set.sset().media_write_date.0);
+                let part = SetPart {
+                    medium: idx,
+                    family_number: fam.family_number,
+                    media_sequence_number: seq,
+                    set: si,
+                };
+                match merged.iter_mut().find(|m| (m.0, m.1) == key) {
+                    Some(m) => m.2.parts.push(part),
+                    None => {
+                        let position = merged.len() + 1;
+                        merged.push((
+                            key.0,
+                            key.1,
+                            MergedSet {
+                                position,
+                                data_set_number: key.0,
+                                parts: vec![part],
+                                families_present: Vec::new(),
+                                continues_on_missing_medium: false,
+                                complete: false,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // Keep the media set's order of first appearance, but put sets in data set number order
+    // when every set has a distinct number (the common case).
+    let mut out: Vec<MergedSet> = merged.into_iter().map(|m| m.2).collect();
+    for m in &mut out {
+        let mut fams: Vec<u16> = m.parts.iter().map(|p| p.family_number).collect();
+        fams.sort_unstable();
+        fams.dedup();
+        let mut continues = false;
+        let mut closed = true;
+        for &f in &fams {
+            let last = m
+                .parts
+                .iter()
+                .filter(|p| p.family_number == f)
+                .max_by_key(|p| p.media_sequence_number)
+                .copied();
+            if let Some(p) = last {
+                let set: &SetEntry = &listings[p.medium].sets[p.set];
+                if set.continues {
+                    continues = true;
+                }
+                if !set.is_complete() {
+                    closed = false;
+                }
+            }
+        }
+        let all_families = match group.family_count {
+            Some(n) => (1..=n).all(|f| fams.contains(&f)),
+            None => true,
+        };
+        m.families_present = fams;
+        m.continues_on_missing_medium = continues;
+        m.complete = closed && all_families && !continues;
+    }
+    out
+}

@@ -1,0 +1,28 @@
+//! Reading media: a streaming reader over any block source, the media header, the data sets
+//! with their boundaries, and several media read as one media set.
+//!
+//! - [`source`]: the [`BlockSource`] trait (a tape's blocks and filemarks, or a file's bytes)
+//!   and its implementations for files, seekable readers and pipes;
+//! - [`core`]: [`Reader`], the event stream (blocks, streams, filemarks, damage) with bounded
+//!   memory, data skipped by seeking where the source can seek, resync after damage;
+//! - [`listing`]: the media header (LABELONLY) and the data sets of one medium (HEADERONLY),
+//!   from the soft filemark catalog when there is one;
+//! - [`media`]: families and continuation media grouped into media sets, sets matched across
+//!   them;
+//! - [`sums`]: fast running checksums for verifying stream data.
+
+pub mod core;
+pub mod listing;
+pub mod media;
+pub mod source;
+pub mod sums;
+
+pub use self::core::{Damage, Event, MediumParams, Reader};
+pub use self::listing::{
+    list_sets, read_media_header, CapturedBlock, CapturedStream, DamageInfo, ListMethod, Listing,
+    MediaHeader, SetEntry,
+};
+pub use self::media::{group_media, merge_sets, MediaSetGroup, MediumIdentity, MergedSet};
+pub use self::source::{BlockRead, BlockSource, FileSource, SeekSource, StreamSource};
+pub use crate::walk::Mode;
+

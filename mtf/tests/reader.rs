@@ -1,0 +1,301 @@
+//! The reader over media made by this project's writer: hardware and soft filemarks, data
+//! skipped by seeking, truncation and damage, strict mode, nonsense refused, and a set that
+//! continues over several media read back as one.
+
+use mtf::date::DateTime;
+use mtf::reader::source::{Counting, MemoryTape, SeekSource};
+use mtf::reader::{
+    group_media, list_sets, merge_sets, Event, ListMethod, Listing, MediumIdentity, Mode, Reader,
+    StreamSource,
+};
+use mtf::writer::*;
+use mtf::{BlockType, Error};
+use std::io::Cursor;
+
+fn date(s: u32) -> DateTime {
+    DateTime::from_unix(1_700_000_000 + s as i64).unwrap()
+}
+
+/// Writes one set with the given files (name, size) into `w`.
+fn write_set<S: BlockSink, M: MediaSupplier<S>>(w: &mut Writer<S, M>, files: &[(&str, usize)]) {
+    w.begin_set(SetOptions::new("reader test", date(5)))
+        .unwrap();
+    w.add_volume(&VolumeOptions {
+        device: "C:".into(),
+        volume: "SYS".into(),
+        machine: "HOST".into(),
+    })
+    .unwrap();
+    w.add_directory(&["dir"], &EntryMeta::with_dates(Some(date(1)), date(5)))
+        .unwrap();
+    for (name, size) in files {
+        let data: Vec<u8> = (0..*size).map(|i| (i * 7 + 3) as u8).collect();
+        let meta = EntryMeta::with_dates(Some(date(2)), date(5));
+        w.add_file(name, &meta, data.len() as u64, &mut &data[..])
+            .unwrap();
+    }
+    w.end_set().unwrap();
+}
+
+fn file_medium(files: &[(&str, usize)], sets: usize) -> Vec<u8> {
+    let mut opts = MediumOptions::new("reader", 7, date(0));
+    opts.block_size = Some(4096);
+    let mut w = Writer::new(MemorySink::default(), opts).unwrap();
+    for _ in 0..sets {
+        write_set(&mut w, files);
+    }
+    w.finish().unwrap().data
+}
+
+fn list(bytes: &[u8]) -> Listing {
+    list_sets(Reader::new(SeekSource::new(Cursor::new(bytes.to_vec())))).unwrap()
+}
+
+#[test]
+fn catalog_and_scan_find_the_same_sets() {
+    let m = file_medium(&[("a", 100), ("b", 200_000)], 3);
+    let cat = list(&m);
+    let scan = list_sets(Reader::new(StreamSource::new(&m[..]))).unwrap();
+    assert_eq!(cat.method, ListMethod::Catalog, "{:?}", cat.notes);
+    assert_eq!(scan.method, ListMethod::Scan);
+    assert_eq!(cat.sets.len(), 3);
+    for (a, b) in cat.sets.iter().zip(&scan.sets) {
+        assert_eq!(a.offset(), b.offset());
+        assert_eq!(a.end, b.end);
+        assert_eq!(a.data_end, b.data_end);
+        assert!(a.is_complete() && b.is_complete());
+        assert_eq!(a.sset().data_set_number, b.sset().data_set_number);
+    }
+    // The catalog reads headers only; the scan skips data but reads every block.
+    assert!(cat.bytes_read < m.len() as u64 / 2, "{}", cat.bytes_read);
+    assert_eq!(cat.physical_block_size, Some(4096));
+    assert_eq!(cat.header.params.flb_size, Some(1024));
+}
+
+#[test]
+fn stream_data_is_skipped_by_seeking() {
+    let m = file_medium(&[("big", 3 << 20)], 1);
+    let mut r = Reader::new(SeekSource::new(Counting::new(Cursor::new(m.clone()))));
+    r.set_read_ahead(4096);
+    let mut streams = 0;
+    while let Some(ev) = r.next_event().unwrap() {
+        if let Event::Stream { .. } = ev {
+            streams += 1;
+        }
+    }
+    assert!(streams > 3);
+    assert!(r.bytes_skipped() >= 3 << 20, "{}", r.bytes_skipped());
+    assert!(r.bytes_read() < 512 * 1024, "read {}", r.bytes_read());
+    let counted = r.into_source().into_inner().bytes;
+    assert!(counted < 512 * 1024, "counted {counted}");
+}
+
+#[test]
+fn a_truncated_stream_is_reported_even_when_skipped() {
+    let m = file_medium(&[("big", 1 << 20)], 1);
+    // Cut in the middle of the big file's data.
+    let cut = 600_000;
+    let mut r = Reader::new(SeekSource::new(Cursor::new(m[..cut].to_vec())));
+    let mut damage = Vec::new();
+    while let Some(ev) = r.next_event().unwrap() {
+        if let Event::Damage(d) = ev {
+            damage.push(d);
+        }
+    }
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert!(matches!(damage[0].reason, Error::Truncated { .. }));
+    assert_eq!(damage[0].offset, cut as u64);
+    assert!(damage[0].len > 0);
+    // Strict mode: the same cut is an error.
+    let mut r = Reader::with_mode(
+        SeekSource::new(Cursor::new(m[..cut].to_vec())),
+        Mode::Strict,
+    );
+    let err = loop {
+        match r.next_event() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("no error"),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::Truncated { .. }), "{err}");
+}
+
+#[test]
+fn damage_is_stepped_over_and_the_next_set_still_listed() {
+    let mut m = file_medium(&[("a", 5000)], 2);
+    let sets = list(&m);
+    let second = sets.sets[1].offset() as usize;
+    // Wreck the second set's VOLB (the block after its SSET).
+    let volb = sets.sets[1].blocks[0].offset as usize;
+    assert!(volb > second);
+    for (i, b) in m[volb..volb + 60].iter_mut().enumerate() {
+        *b = (i * 13 + 5) as u8;
+    }
+    let scan = list_sets(Reader::new(StreamSource::new(&m[..]))).unwrap();
+    assert_eq!(scan.sets.len(), 2);
+    let d = &scan.sets[1].damage;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].offset, volb as u64);
+    assert!(d[0].reason.contains("checksum"), "{}", d[0].reason);
+    assert!(scan.sets[1].is_complete());
+    // Strict mode stops there.
+    let r = Reader::with_mode(StreamSource::new(&m[..]), Mode::Strict);
+    assert!(matches!(
+        list_sets(r),
+        Err(Error::BlockChecksum { offset, .. }) if offset == volb as u64
+    ));
+}
+
+#[test]
+fn hardware_filemarks_from_a_block_source() {
+    let mut opts = MediumOptions::new("tape", 9, date(0));
+    opts.block_size = Some(8192);
+    let sink = MemorySink {
+        hardware_filemarks: true,
+        ..Default::default()
+    };
+    let mut w = Writer::new(sink, opts).unwrap();
+    write_set(&mut w, &[("x", 20_000)]);
+    write_set(&mut w, &[("y", 1)]);
+    let sink = w.finish().unwrap();
+    let mut tape = MemoryTape::new();
+    let mut at = 0usize;
+    for &fm in &sink.filemarks {
+        tape.push_blocks(&sink.data[at..fm as usize], 8192);
+        tape.push_filemark();
+        at = fm as usize;
+    }
+    tape.push_blocks(&sink.data[at..], 8192);
+    let l = list_sets(Reader::new(tape)).unwrap();
+    assert_eq!(l.method, ListMethod::Scan);
+    assert_eq!(l.physical_block_size, Some(8192));
+    assert_eq!(l.sets.len(), 2);
+    assert!(l.sets.iter().all(|s| s.is_complete()), "{:?}", l.sets);
+    assert_eq!(l.filemarks.len(), sink.filemarks.len());
+}
+
+#[test]
+fn a_set_continued_over_media_reads_as_one() {
+    struct Media(Vec<MemorySink>);
+    impl MediaSupplier<MemorySink> for Media {
+        fn next_medium(&mut self, _seq: u16) -> std::io::Result<MemorySink> {
+            Ok(MemorySink {
+                capacity: Some(160 * 1024),
+                early_warning_zone: 40 * 1024,
+                ..Default::default()
+            })
+        }
+        fn medium_done(&mut self, _seq: u16, sink: MemorySink) -> std::io::Result<()> {
+            self.0.push(sink);
+            Ok(())
+        }
+    }
+    let mut opts = MediumOptions::new("span", 77, date(0));
+    opts.block_size = Some(8 * 1024);
+    let first = MemorySink {
+        capacity: Some(160 * 1024),
+        early_warning_zone: 40 * 1024,
+        ..Default::default()
+    };
+    let mut w = Writer::with_media(first, opts, Media(Vec::new())).unwrap();
+    write_set(
+        &mut w,
+        &[("before", 1000), ("huge", 300_000), ("after", 5000)],
+    );
+    let (last, media) = w.into_parts().unwrap();
+    let mut all: Vec<Vec<u8>> = media.0.iter().map(|m| m.data.clone()).collect();
+    all.push(last.data);
+    assert!(all.len() >= 3);
+    let listings: Vec<Listing> = all.iter().map(|m| list(m)).collect();
+    // Every medium but the last ends with an EOTM; the set continues there.
+    for (i, l) in listings.iter().enumerate() {
+        assert_eq!(l.sets.len(), 1, "medium {i}");
+        let s = &l.sets[0];
+        assert_eq!(s.is_continuation(), i > 0, "medium {i}");
+        assert_eq!(l.header.is_continuation(), i > 0);
+        if i + 1 < listings.len() {
+            assert!(l.eotm.is_some(), "medium {i}");
+            assert!(s.continues && !s.is_complete(), "medium {i}");
+        } else {
+            assert!(s.is_complete());
+        }
+    }
+    let ids: Vec<MediumIdentity> = listings
+        .iter()
+        .map(|l| MediumIdentity::from_header(&l.header))
+        .collect();
+    let refs: Vec<&Listing> = listings.iter().collect();
+    // Given in any order, the media are put in sequence and the set is whole.
+    let mut order: Vec<usize> = (0..ids.len()).rev().collect();
+    order.rotate_left(1);
+    let shuffled: Vec<MediumIdentity> = order.iter().map(|&i| ids[i].clone()).collect();
+    let shuffled_refs: Vec<&Listing> = order.iter().map(|&i| refs[i]).collect();
+    let groups = group_media(&shuffled);
+    assert_eq!(groups.len(), 1);
+    assert!(groups[0].problems.is_empty(), "{:?}", groups[0].problems);
+    let merged = merge_sets(&groups[0], &shuffled_refs);
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0].parts.len(), all.len());
+    assert!(merged[0].complete);
+    let seqs: Vec<u16> = merged[0]
+        .parts
+        .iter()
+        .map(|p| p.media_sequence_number)
+        .collect();
+    assert_eq!(seqs, (1..=all.len() as u16).collect::<Vec<_>>());
+    // Only the first medium: the set is reported as continued on a medium not given.
+    let g = group_media(&ids[..1]);
+    let m = merge_sets(&g[0], &refs[..1]);
+    assert!(m[0].continues_on_missing_medium && !m[0].complete);
+    // Missing the middle medium is named.
+    let g = group_media(&[ids[0].clone(), ids[2].clone()]);
+    assert!(
+        g[0].problems.iter().any(|p| p.contains("missing")),
+        "{:?}",
+        g[0].problems
+    );
+}
+
+#[test]
+fn nonsense_media_headers_are_refused() {
+    let mut m = file_medium(&[("a", 10)], 1);
+    // FLB size 999 (offset 84), header checksum left valid (it covers bytes 0..50 only).
+    m[84..86].copy_from_slice(&999u16.to_le_bytes());
+    let r = Reader::with_mode(SeekSource::new(Cursor::new(m.clone())), Mode::Strict);
+    let e = list_sets(r).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Invalid {
+                field: "format logical block size",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Not MTF at all.
+    let e = list_sets(Reader::new(StreamSource::new(
+        &b"hello world, no tape here"[..],
+    )))
+    .unwrap_err();
+    assert!(matches!(e, Error::NotMtf { .. }), "{e}");
+    let e = list_sets(Reader::new(StreamSource::new(&b"MSSQLBAK\x02\0\0\0"[..]))).unwrap_err();
+    assert!(matches!(e, Error::SqlServerCompressed), "{e}");
+    // A soft filemark size beyond reason.
+    let mut m2 = file_medium(&[("a", 10)], 1);
+    m2[64..66].copy_from_slice(&u16::MAX.to_le_bytes());
+    let r = Reader::with_mode(SeekSource::new(Cursor::new(m2)), Mode::Strict);
+    let e = list_sets(r).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Invalid {
+                field: "soft filemark block size",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let _ = BlockType::TAPE;
+}
