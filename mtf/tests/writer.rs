@@ -108,11 +108,14 @@ fn write_set<S: BlockSink, M: MediaSupplier<S>>(
     w.end_set().unwrap();
 }
 
+/// A restored file's content and modification date.
+type Restored = (Vec<u8>, MtfDateTime);
+
 /// What a full scan of the media finds.
 #[derive(Default, Debug)]
 struct Scan {
     sets: Vec<(u16, String)>,
-    files: BTreeMap<(u16, Vec<String>, String), (Vec<u8>, MtfDateTime)>,
+    files: BTreeMap<(u16, Vec<String>, String), Restored>,
     sequences: Vec<u16>,
     set_maps: Vec<Vec<u8>>,
     fdds: Vec<Vec<u8>>,
@@ -164,6 +167,24 @@ fn scan(media: &[Vec<u8>], block_size: usize, hardware_marks: &[Vec<u64>]) -> Sc
                         .header
                         .attributes
                         .contains(BlockAttributes::CONTINUATION);
+                    let fla = dblk.header.format_logical_address;
+                    match dblk.block_type() {
+                        BlockType::SSET => sset_at = Some((offset, fla)),
+                        BlockType::VOLB
+                        | BlockType::DIRB
+                        | BlockType::FILE
+                        | BlockType::CFIL
+                        | BlockType::ESPB => {
+                            let (so, sf) = sset_at.expect("DBLK before SSET");
+                            assert_eq!(
+                                fla,
+                                sf + (offset - so) / flb,
+                                "medium {m}: FLA of {} at {offset}",
+                                dblk.block_type()
+                            );
+                        }
+                        _ => {}
+                    }
                     match &dblk.body {
                         Body::Sset(x) => {
                             set = x.data_set_number;
@@ -172,15 +193,13 @@ fn scan(media: &[Vec<u8>], block_size: usize, hardware_marks: &[Vec<u64>]) -> Sc
                             }
                         }
                         Body::Dirb(d) => dir = d.components(st),
-                        Body::File(f) => {
-                            if !cont {
-                                file = Some((
-                                    dir.clone(),
-                                    f.file_name.display(st),
-                                    f.dates.last_modification,
-                                ));
-                                data.clear();
-                            }
+                        Body::File(f) if !cont => {
+                            file = Some((
+                                dir.clone(),
+                                f.file_name.display(st),
+                                f.dates.last_modification,
+                            ));
+                            data.clear();
                         }
                         Body::Sfmb(sf) => {
                             assert_eq!(offset % block_size as u64, 0, "SFMB off a physical block");
