@@ -2,6 +2,7 @@
 //! reported, damaged media are listed and extracted around the damage, and no truncation or
 //! byte flip makes any subcommand panic.
 
+#[path = "../../mtf/tests/common/mod.rs"]
 mod common;
 
 use mtf_examples::dump::{self, Options, Outcome};

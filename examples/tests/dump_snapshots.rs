@@ -2,6 +2,7 @@
 //! together as one media set) and over every image in `testdata/`. Each snapshot was checked by
 //! hand against the samples' INVENTORY.md and mtf/docs/sqlserver-evidence.md.
 
+#[path = "../../mtf/tests/common/mod.rs"]
 mod common;
 
 use mtf_examples::dump::{self, DumpResult, Options, Outcome};

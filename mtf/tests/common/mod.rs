@@ -1,8 +1,11 @@
-//! Locating the foreign samples (real backups we may read but not redistribute).
+//! Locating the media tests run on: the foreign samples (real backups we may read but not
+//! redistribute) and this project's own images in `testdata/`. Shared by the `mtf` and
+//! `mtf-examples` tests (the latter include this file by path).
 //!
-//! `MTF_FOREIGN_DIR` names the folder (relative paths are taken from the workspace root);
-//! the default is `../shared/testdata/foreign`. When it is missing, tests skip with a printed
-//! notice, unless `MTF_REQUIRE_FOREIGN=1` (set by `.ci/run`), which makes the absence a failure.
+//! `MTF_FOREIGN_DIR` names the foreign folder (relative paths are taken from the workspace
+//! root); the default is `../shared/testdata/foreign`. When it is missing, tests skip with a
+//! printed notice, unless `MTF_REQUIRE_FOREIGN=1` (set by `.ci/run`), which makes the absence a
+//! failure.
 
 #![allow(dead_code)]
 
@@ -40,22 +43,38 @@ pub fn foreign_dir() -> Option<PathBuf> {
     None
 }
 
-/// Every sample file (`.bak`, `.trn`, `.bkf`) in the foreign folder, sorted by name.
+fn media_in(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every foreign sample (`.bak`, `.trn`, `.bkf`), sorted by name.
 pub fn foreign_samples() -> Vec<PathBuf> {
     let Some(dir) = foreign_dir() else {
         return Vec::new();
     };
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("read foreign dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("bak" | "trn" | "bkf")
-            )
-        })
-        .collect();
-    v.sort();
+    let v = media_in(&dir, &["bak", "trn", "bkf"]);
     assert!(!v.is_empty(), "no samples in {}", dir.display());
     v
+}
+
+/// Every image this project made (`testdata/*.bkf`, `*.tap`, `*.mtf`), sorted by name.
+pub fn own_images() -> Vec<PathBuf> {
+    media_in(&workspace_root().join("testdata"), &["bkf", "tap", "mtf"])
+}
+
+/// A foreign sample by name (if the folder is there).
+pub fn foreign(name: &str) -> Option<PathBuf> {
+    foreign_dir().map(|d| d.join(name))
 }
