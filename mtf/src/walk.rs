@@ -236,7 +236,9 @@ impl<R: Read> Walker<R> {
         let mut b = crate::spec::align_up(self.pos, block);
         while b < self.pos + have as u64 {
             let at = (b - self.pos) as usize;
-            if self.buffered()[at..].starts_with(&BlockType::SFMB.0) {
+            // The data may end less than four bytes after the boundary: read the whole tag.
+            let tag = at + BlockType::SFMB.0.len();
+            if self.fill(tag)? >= tag && self.buffered()[at..].starts_with(&BlockType::SFMB.0) {
                 let need = at + block as usize + DB_HDR_LEN;
                 let got = self.fill(need)?;
                 let buf = self.buffered();

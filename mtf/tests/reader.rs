@@ -56,7 +56,7 @@ fn catalog_and_scan_find_the_same_sets() {
     let m = file_medium(&[("a", 100), ("b", 200_000)], 3);
     let cat = list(&m);
     let scan = list_sets(Reader::new(StreamSource::new(&m[..]))).unwrap();
-    assert_eq!(cat.method, ListMethod::Catalog, "{:?}", cat.notes);
+    assert_eq!(cat.method, ListMethod::SetMap, "{:?}", cat.notes);
     assert_eq!(scan.method, ListMethod::Scan);
     assert_eq!(cat.sets.len(), 3);
     for (a, b) in cat.sets.iter().zip(&scan.sets) {
@@ -168,7 +168,7 @@ fn hardware_filemarks_from_a_block_source() {
     }
     tape.push_blocks(&sink.data[at..], 8192);
     let l = list_sets(Reader::new(tape)).unwrap();
-    assert_eq!(l.method, ListMethod::Scan);
+    assert_eq!(l.method, ListMethod::SetMap);
     assert_eq!(l.physical_block_size, Some(8192));
     assert_eq!(l.sets.len(), 2);
     assert!(l.sets.iter().all(|s| s.is_complete()), "{:?}", l.sets);

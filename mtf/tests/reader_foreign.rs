@@ -1,5 +1,6 @@
-//! The reader over the foreign samples: the soft filemark catalog and a full scan find the same
-//! sets, boundaries and SQL Server details, and the catalog reads only headers.
+//! The reader over the foreign samples: the set map (with the soft filemark catalog) and a full
+//! scan find the same sets, boundaries and SQL Server details, and the set map reads only
+//! headers.
 
 mod common;
 
@@ -25,17 +26,20 @@ fn catalog_and_scan_agree_on_every_sample() {
         }
         let a = listing_catalog(&p);
         let b = listing_scan(&p);
-        assert_eq!(a.method, ListMethod::Catalog, "{name}: {:?}", a.notes);
+        assert_eq!(a.method, ListMethod::SetMap, "{name}: {:?}", a.notes);
         assert_eq!(b.method, ListMethod::Scan);
         let summary = |l: &Listing| {
+            let n = l.sets.len();
             l.sets
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(i, s)| {
                     (
                         s.offset(),
                         s.data_end,
                         s.end,
-                        s.esets.iter().map(|e| e.offset).collect::<Vec<_>>(),
+                        // The set map is read from the last set's ESETs only.
+                        (i + 1 == n).then(|| s.esets.iter().map(|e| e.offset).collect::<Vec<_>>()),
                         s.blocks
                             .iter()
                             .map(|b| (b.offset, b.block_type()))
@@ -48,6 +52,15 @@ fn catalog_and_scan_agree_on_every_sample() {
         assert_eq!(summary(&a), summary(&b), "{name}");
         assert_eq!(a.filemarks, b.filemarks, "{name}");
         assert!(a.sets.iter().all(|s| s.is_complete()), "{name}");
+        // Every set carries its set map entry, whose displayable size is SQL Server's
+        // BackupSize.
+        for s in &a.sets {
+            let e = s.set_map.as_ref().expect("set map entry");
+            assert_eq!(e.data_set_number, s.sset().data_set_number, "{name}");
+            if let Some(size) = SqlSetInfo::from_set(s).scin().and_then(|c| c.backup_size) {
+                assert_eq!(e.data_set_displayable_size, size, "{name}");
+            }
+        }
 
         assert!(
             a.bytes_read < 32 * 1024 + 64 * 1024 * a.sets.len() as u64,

@@ -326,7 +326,7 @@ fn random_trees_round_trip_through_a_file_medium() {
         let tree2 = random_tree(seed + 100);
         write_set(&mut w, "second", &tree2, true);
         let sink = w.finish().unwrap();
-        let s = scan(&[sink.data.clone()], 16 * 1024, &[]);
+        let s = scan(std::slice::from_ref(&sink.data), 16 * 1024, &[]);
         assert_eq!(
             s.sets,
             vec![(1, "first".to_string()), (2, "second".to_string())]
@@ -533,7 +533,7 @@ fn appending_continues_set_numbers_and_the_set_map_matches_a_full_scan() {
         "appending must not touch what was there"
     );
 
-    let s = scan(&[all.clone()], 4096, &[]);
+    let s = scan(std::slice::from_ref(&all), 4096, &[]);
     assert_eq!(
         s.sets,
         vec![(1, "one".into()), (2, "two".into()), (3, "three".into())]
@@ -554,6 +554,13 @@ fn appending_continues_set_numbers_and_the_set_map_matches_a_full_scan() {
         .collect();
     assert_eq!(listed, s.sets);
     assert_eq!(map.entries[1].number_of_files as usize, b.len());
+    // Each entry's SSET address (in physical blocks) points at that set's SSET.
+    for e in &map.entries {
+        let at = e.sset_pba as usize * 4096;
+        assert_eq!(&all[at..at + 4], b"SSET", "set {}", e.data_set_number);
+        let sset_number = u16::from_le_bytes([all[at + 62], all[at + 63]]);
+        assert_eq!(sset_number, e.data_set_number);
+    }
     // The writer's set map and FDD re-encode byte-exactly through the independent decoder.
     assert_eq!(map.encode_raw(), *s.set_maps.last().unwrap());
 }

@@ -131,6 +131,34 @@ impl BlockSource for TapeSource {
     fn is_block_device(&self) -> bool {
         true
     }
+
+    fn end_of_data(&mut self) -> io::Result<bool> {
+        self.device.end_of_data().map_err(tape_io)?;
+        Ok(true)
+    }
+
+    fn space_filemarks_back(&mut self, n: u32) -> io::Result<bool> {
+        self.device
+            .space(tape_sys::Space::Bsfm, n)
+            .map_err(tape_io)?;
+        Ok(true)
+    }
+
+    fn space_filemarks_forward(&mut self, n: u32) -> io::Result<bool> {
+        self.device
+            .space(tape_sys::Space::Fsf, n)
+            .map_err(tape_io)?;
+        Ok(true)
+    }
+
+    fn rewind(&mut self) -> io::Result<bool> {
+        self.device.rewind().map_err(tape_io)?;
+        Ok(true)
+    }
+}
+
+fn tape_io(e: tape_sys::TapeError) -> io::Error {
+    io::Error::other(e.to_string())
 }
 
 /// A medium opened for reading: a file, or a tape (device or `.tap` image).
@@ -177,6 +205,30 @@ impl BlockSource for Source {
         match self {
             Source::File(s) => s.as_file(),
             Source::Tape(_) => None,
+        }
+    }
+    fn end_of_data(&mut self) -> io::Result<bool> {
+        match self {
+            Source::File(s) => s.end_of_data(),
+            Source::Tape(s) => s.end_of_data(),
+        }
+    }
+    fn space_filemarks_back(&mut self, n: u32) -> io::Result<bool> {
+        match self {
+            Source::File(s) => s.space_filemarks_back(n),
+            Source::Tape(s) => s.space_filemarks_back(n),
+        }
+    }
+    fn space_filemarks_forward(&mut self, n: u32) -> io::Result<bool> {
+        match self {
+            Source::File(s) => s.space_filemarks_forward(n),
+            Source::Tape(s) => s.space_filemarks_forward(n),
+        }
+    }
+    fn rewind(&mut self) -> io::Result<bool> {
+        match self {
+            Source::File(s) => s.rewind(),
+            Source::Tape(s) => s.rewind(),
         }
     }
 }

@@ -42,6 +42,17 @@ pub struct SqlDetails {
     pub mqci_error: Option<String>,
 }
 
+/// What the set map (TSMP) says about a set, when the sets were listed from it.
+#[derive(Debug, Serialize, Clone)]
+pub struct SetMapRow {
+    pub directories: u32,
+    pub files: u32,
+    pub corrupt_files: u32,
+    /// The data set's displayable size (this project's writer: the sum of the file sizes;
+    /// SQL Server: the backup size).
+    pub displayable_size: u64,
+}
+
 /// One data set.
 #[derive(Debug, Serialize, Clone)]
 pub struct SetRow {
@@ -74,6 +85,9 @@ pub struct SetRow {
     pub family_count: Option<u16>,
     pub parts: Vec<PartRow>,
     pub sql: Option<SqlDetails>,
+    /// The set map's figures, when the sets were listed from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_map: Option<SetMapRow>,
 }
 
 /// What was read of each medium.
@@ -82,6 +96,9 @@ pub struct MediumSummary {
     pub file: String,
     pub method: String,
     pub bytes_read: u64,
+    /// Physical blocks read, for a tape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks_read: Option<u64>,
     pub total_len: Option<u64>,
     pub filemarks: usize,
     pub eotm: Option<u64>,
@@ -217,6 +234,12 @@ pub fn set_row(media: &[Medium], m: &MergedSet, family_count: Option<u16>) -> Se
         family_count,
         parts,
         sql: info.as_ref().map(sql_details),
+        set_map: set.set_map.as_ref().map(|e| SetMapRow {
+            directories: e.number_of_directories,
+            files: e.number_of_files,
+            corrupt_files: e.number_of_corrupt_files,
+            displayable_size: e.data_set_displayable_size,
+        }),
     }
 }
 
@@ -248,8 +271,9 @@ pub fn build(media: &[Medium]) -> SetsReport {
             .iter()
             .map(|m| MediumSummary {
                 file: m.name.clone(),
-                method: format!("{:?}", m.listing.method).to_lowercase(),
+                method: m.listing.method.name().to_string(),
                 bytes_read: m.listing.bytes_read,
+                blocks_read: super::is_tape(&m.path).then_some(m.listing.reads),
                 total_len: m.listing.total_len,
                 filemarks: m.listing.filemarks.len(),
                 eotm: m.listing.eotm,
@@ -292,11 +316,14 @@ pub fn print(rep: &SetsReport, out: &mut dyn Write) -> DumpResult<()> {
     for m in &rep.media {
         writeln!(
             out,
-            "{}: {} bytes, sets found by {}, {} bytes read, {} filemarks{}",
+            "{}: {} bytes, sets found by {}, {} bytes read{}, {} filemarks{}",
             m.file,
             or_unknown(m.total_len),
             m.method,
             m.bytes_read,
+            m.blocks_read
+                .map(|n| format!(" ({n} blocks)"))
+                .unwrap_or_default(),
             m.filemarks,
             m.eotm
                 .map(|o| format!(", end of medium (EOTM) at {o}"))
@@ -369,13 +396,27 @@ pub fn print(rep: &SetsReport, out: &mut dyn Write) -> DumpResult<()> {
             )?;
             writeln!(out, "    start:         {}", opt(&s.start_date))?;
             writeln!(out, "    finish:        {}", opt(&s.finish_date))?;
-            writeln!(
-                out,
-                "    size:          {} (backup size), {} bytes on media",
-                s.backup_size
-                    .map_or("unknown".into(), |b| format!("{b} bytes")),
-                s.bytes_on_media
-            )?;
+            match (&s.set_map, s.backup_size, &s.sql) {
+                (Some(sm), None, None) => writeln!(
+                    out,
+                    "    size:          {} bytes (set map), {} bytes on media",
+                    sm.displayable_size, s.bytes_on_media
+                )?,
+                _ => writeln!(
+                    out,
+                    "    size:          {} (backup size), {} bytes on media",
+                    s.backup_size
+                        .map_or("unknown".into(), |b| format!("{b} bytes")),
+                    s.bytes_on_media
+                )?,
+            }
+            if let (Some(sm), None) = (&s.set_map, &s.sql) {
+                writeln!(
+                    out,
+                    "    contents:      {} directories, {} files, {} corrupt (set map)",
+                    sm.directories, sm.files, sm.corrupt_files
+                )?;
+            }
             writeln!(
                 out,
                 "    compressed: {}, encrypted: {}, password: {}",

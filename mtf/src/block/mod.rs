@@ -189,6 +189,16 @@ impl Dblk {
         if let Body::Sfmb(s) = &self.body {
             let block_len =
                 (fixed_end + self.var_area.len()).max(self.header.offset_to_first_event as usize);
+            if let SfmbLayout::Extended { table_offset } = s.layout {
+                // The table must lie in the block (else laying it out would allocate up to
+                // 4 GiB of zeros for a block of a few hundred bytes).
+                if table_offset as usize > block_len {
+                    return Err(Error::Encode {
+                        field: "SFMB table offset",
+                        reason: format!("{table_offset} lies beyond the {block_len}-byte block"),
+                    });
+                }
+            }
             self.var_area = s.table_bytes(block_len);
             // An SFMB has no streams; readers size it from the TAPE block. OFE records the
             // block size where it fits 16 bits (as SQL Server does), else the largest

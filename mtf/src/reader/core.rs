@@ -102,6 +102,7 @@ pub struct Reader<S> {
     record_len: Option<usize>,
     filemarks: u64,
     bytes_read: u64,
+    reads: u64,
     bytes_skipped: u64,
 }
 
@@ -135,6 +136,7 @@ impl<S: BlockSource> Reader<S> {
             record_len: None,
             filemarks: 0,
             bytes_read: 0,
+            reads: 0,
             bytes_skipped: 0,
             src,
         }
@@ -186,6 +188,17 @@ impl<S: BlockSource> Reader<S> {
         self.bytes_read
     }
 
+    /// Reads from the source that returned data so far (physical blocks on a tape).
+    pub fn reads(&self) -> u64 {
+        self.reads
+    }
+
+    /// Hardware filemarks read from the source so far, including one the reader has met but not
+    /// yet handed out as an event: how far the source itself has moved past filemarks.
+    pub fn source_filemarks(&self) -> u64 {
+        self.filemarks + u64::from(self.filemark)
+    }
+
     /// Bytes skipped by seeking so far.
     pub fn bytes_skipped(&self) -> u64 {
         self.bytes_skipped
@@ -229,6 +242,22 @@ impl<S: BlockSource> Reader<S> {
         self.params = params;
         self.state = State::Block;
         Ok(true)
+    }
+
+    /// Tells the reader that its source was moved by the caller (a tape spaced over filemarks,
+    /// rewound): whatever was buffered is dropped, and the next event is the block at the
+    /// source's position, taken to be at medium offset `offset`. `params` are the medium's.
+    pub fn repositioned(&mut self, offset: u64, params: MediumParams) {
+        self.pos = offset;
+        self.start = self.aligned_index();
+        self.end = self.start;
+        self.eof = false;
+        self.filemark = false;
+        self.stream = None;
+        self.data_left = 0;
+        self.pending.clear();
+        self.params = params;
+        self.state = State::Block;
     }
 
     /// Reads exactly `len` bytes at `offset` (a byte-stream source that can seek), leaving the
@@ -306,6 +335,7 @@ impl<S: BlockSource> Reader<S> {
                     let k = k.min(want);
                     self.end += k;
                     self.bytes_read += k as u64;
+                    self.reads += 1;
                     if self.block_device && self.record_len.is_none() {
                         self.record_len = Some(k);
                     }
@@ -795,6 +825,7 @@ impl<S: BlockSource> Reader<S> {
                 let n = io::copy(&mut Read::take(&mut *f, self.data_left), w)?;
                 self.pos += n;
                 self.bytes_read += n;
+                self.reads += 1;
                 self.data_left -= n;
                 copied += n;
                 if self.data_left > 0 {

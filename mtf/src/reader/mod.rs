@@ -25,4 +25,3 @@ pub use self::listing::{
 pub use self::media::{group_media, merge_sets, MediaSetGroup, MediumIdentity, MergedSet};
 pub use self::source::{BlockRead, BlockSource, FileSource, SeekSource, StreamSource};
 pub use crate::walk::Mode;
-

@@ -62,6 +62,30 @@ pub trait BlockSource {
     fn as_file(&mut self) -> Option<&mut File> {
         None
     }
+
+    /// Tape positioning, used to reach a medium's last set without reading it all: goes to end
+    /// of recorded data. `Ok(false)` (without moving) if the source cannot.
+    fn end_of_data(&mut self) -> io::Result<bool> {
+        Ok(false)
+    }
+
+    /// Spaces backward over `n` hardware filemarks, then forward over the last one crossed, so
+    /// the next read returns the first block after it (mt's `bsfm`). `Ok(false)` (without
+    /// moving) if the source cannot.
+    fn space_filemarks_back(&mut self, _n: u32) -> io::Result<bool> {
+        Ok(false)
+    }
+
+    /// Spaces forward over `n` hardware filemarks, stopping just after the last (mt's `fsf`).
+    /// `Ok(false)` (without moving) if the source cannot.
+    fn space_filemarks_forward(&mut self, _n: u32) -> io::Result<bool> {
+        Ok(false)
+    }
+
+    /// Goes back to the start of the medium. `Ok(false)` (without moving) if the source cannot.
+    fn rewind(&mut self) -> io::Result<bool> {
+        Ok(false)
+    }
 }
 
 impl<S: BlockSource + ?Sized> BlockSource for &mut S {
@@ -86,6 +110,18 @@ impl<S: BlockSource + ?Sized> BlockSource for &mut S {
     fn as_file(&mut self) -> Option<&mut File> {
         (**self).as_file()
     }
+    fn end_of_data(&mut self) -> io::Result<bool> {
+        (**self).end_of_data()
+    }
+    fn space_filemarks_back(&mut self, n: u32) -> io::Result<bool> {
+        (**self).space_filemarks_back(n)
+    }
+    fn space_filemarks_forward(&mut self, n: u32) -> io::Result<bool> {
+        (**self).space_filemarks_forward(n)
+    }
+    fn rewind(&mut self) -> io::Result<bool> {
+        (**self).rewind()
+    }
 }
 
 impl<S: BlockSource + ?Sized> BlockSource for Box<S> {
@@ -109,6 +145,18 @@ impl<S: BlockSource + ?Sized> BlockSource for Box<S> {
     }
     fn as_file(&mut self) -> Option<&mut File> {
         (**self).as_file()
+    }
+    fn end_of_data(&mut self) -> io::Result<bool> {
+        (**self).end_of_data()
+    }
+    fn space_filemarks_back(&mut self, n: u32) -> io::Result<bool> {
+        (**self).space_filemarks_back(n)
+    }
+    fn space_filemarks_forward(&mut self, n: u32) -> io::Result<bool> {
+        (**self).space_filemarks_forward(n)
+    }
+    fn rewind(&mut self) -> io::Result<bool> {
+        (**self).rewind()
     }
 }
 
@@ -425,5 +473,55 @@ impl BlockSource for MemoryTape {
 
     fn is_block_device(&self) -> bool {
         true
+    }
+
+    fn end_of_data(&mut self) -> io::Result<bool> {
+        self.next = self.items.len();
+        Ok(true)
+    }
+
+    fn space_filemarks_back(&mut self, n: u32) -> io::Result<bool> {
+        if n == 0 {
+            return Ok(true);
+        }
+        let mut seen = 0;
+        for i in (0..self.next.min(self.items.len())).rev() {
+            if self.items[i].is_none() {
+                seen += 1;
+                if seen == n {
+                    self.next = i + 1;
+                    return Ok(true);
+                }
+            }
+        }
+        self.next = 0;
+        Err(io::Error::other(
+            "beginning of medium reached while spacing back",
+        ))
+    }
+
+    fn space_filemarks_forward(&mut self, n: u32) -> io::Result<bool> {
+        if n == 0 {
+            return Ok(true);
+        }
+        let mut seen = 0;
+        for i in self.next..self.items.len() {
+            if self.items[i].is_none() {
+                seen += 1;
+                if seen == n {
+                    self.next = i + 1;
+                    return Ok(true);
+                }
+            }
+        }
+        self.next = self.items.len();
+        Err(io::Error::other(
+            "end of data reached while spacing forward",
+        ))
+    }
+
+    fn rewind(&mut self) -> io::Result<bool> {
+        self.next = 0;
+        Ok(true)
     }
 }

@@ -166,6 +166,10 @@ impl FddBuilder {
         }
         let sep = encode_str("\0", st);
         let parent_of = |p: &[u8]| -> Vec<u8> {
+            // No separator (string type NONE stores no strings): no path to cut.
+            if sep.is_empty() {
+                return Vec::new();
+            }
             // Drop the last component: the path up to the separator before the final one.
             let body = &p[..p.len().saturating_sub(sep.len())];
             let mut cut = 0;

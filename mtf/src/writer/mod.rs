@@ -44,6 +44,10 @@ use std::io::{self, Read};
 
 pub use catalog::SetRecord;
 
+/// Small streams written with their block, such as a PNAM or FNAM holding a long name; a
+/// continuation medium repeats them with the block.
+type NameStreams = Vec<(StreamId, Vec<u8>)>;
+
 /// Largest physical block size (it must fit the TAPE block's 16-bit 512-byte unit count).
 pub const MAX_BLOCK_SIZE: usize = u16::MAX as usize * SOFT_FILEMARK_UNIT;
 
@@ -74,7 +78,9 @@ struct OpenSet {
     /// PBA of the SSET on its first medium.
     sset_sequence: u16,
     volb: Option<Dblk>,
-    dirb: Option<Dblk>,
+    /// The current directory's DIRB and its name stream (PNAM when the path is too long for
+    /// the block), repeated together on a continuation medium.
+    dirb: Option<(Dblk, NameStreams)>,
     next_dir_id: u32,
     next_file_id: u32,
     dir_id: u32,
@@ -172,7 +178,13 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
                 minute: 0,
                 second: 0,
             }),
-            string_type: st,
+            // A TAPE block without strings may say NONE; the appended set's names still need
+            // an encoding (NONE would store every name empty).
+            string_type: if st == StringType::NONE {
+                StringType::UNICODE
+            } else {
+                st
+            },
             catalog: t.media_based_catalog_type == mbc_type::TYPE1,
         };
         let next_set_number = point
@@ -231,6 +243,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         let record = SetRecord {
             data_set_number: number,
             media_sequence_number: self.sequence,
+            sset_pba: self.pos / self.block_size as u64,
             attributes: opts.kind.attributes(),
             name: opts.name.clone(),
             description: opts.description.clone(),
@@ -356,12 +369,12 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             attributes: meta.nt_attributes | crate::spec::NtFileAttributes::DIRECTORY,
         };
         let set = self.set.as_mut().expect("open set");
-        set.dirb = Some(d.clone());
-        let streams: Vec<(StreamId, Vec<u8>)> = if in_stream {
+        let streams: NameStreams = if in_stream {
             vec![(StreamId::PNAM, path)]
         } else {
             Vec::new()
         };
+        set.dirb = Some((d.clone(), streams.clone()));
         let fla = self.write_dblk(d.clone(), &streams)?;
         let seq = self.sequence;
         self.open_set()?.fdd.add(&d, fla, seq);
@@ -435,7 +448,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             link: 0,
             reserved: 0,
         };
-        let name_streams: Vec<(StreamId, Vec<u8>)> = if in_stream {
+        let name_streams: NameStreams = if in_stream {
             vec![(StreamId::FNAM, raw_name)]
         } else {
             Vec::new()
@@ -449,7 +462,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             stan.media_attributes |= StreamMediaAttributes::CHECKSUMED;
         }
         let mut csum = Xor32::new();
-        let short = self.write_stream_data(&stan, &d, size, data, &mut csum)?;
+        let short = self.write_stream_data(&stan, (&d, &name_streams), size, data, &mut csum)?;
         if checksums {
             self.write_stream(
                 &StreamHeader::new(StreamId::CSUM, 4),
@@ -692,7 +705,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     fn write_stream_data(
         &mut self,
         header: &StreamHeader,
-        file: &Dblk,
+        file: (&Dblk, &NameStreams),
         size: u64,
         src: &mut dyn Read,
         csum: &mut Xor32,
@@ -878,8 +891,9 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
 
     /// The MTF end-of-media procedure, on a physical block boundary: filemark, EOTM, filemark;
     /// then the next medium's TAPE block and filemark, and the open set's SSET, VOLB, DIRB and
-    /// (when cutting a file's data) FILE again, marked as continuations.
-    fn end_of_medium(&mut self, cutting_file: Option<&Dblk>) -> Result<()> {
+    /// (when cutting a file's data) FILE again, marked as continuations, each with its name
+    /// stream (PNAM, FNAM) when it has one.
+    fn end_of_medium(&mut self, cutting_file: Option<(&Dblk, &NameStreams)>) -> Result<()> {
         self.early_warning = false;
         // The FLA where the set goes on; the repeated blocks take the ones just before it.
         let split_fla = self.fla();
@@ -914,23 +928,40 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         if self.set.is_none() {
             return Ok(());
         }
-        let mut repeats: Vec<Dblk> = vec![self.sset_block(true)];
+        let mut repeats: Vec<(Dblk, NameStreams)> = vec![(self.sset_block(true), Vec::new())];
         let set = self.set.as_ref().expect("set");
-        repeats.extend(set.volb.iter().cloned());
+        repeats.extend(set.volb.iter().map(|d| (d.clone(), Vec::new())));
         repeats.extend(set.dirb.iter().cloned());
-        repeats.extend(cutting_file.cloned());
+        repeats.extend(cutting_file.map(|(d, s)| (d.clone(), s.clone())));
         let flb = self.opts.flb_size as u64;
-        let first = split_fla.saturating_sub(repeats.len() as u64);
+        let last = repeats.len() - 1;
+        // The FLBs the repeats take (a name stream can make one longer than an FLB).
+        let mut flbs = 0u64;
+        for (i, (d, streams)) in repeats.iter().enumerate() {
+            let mut region = Vec::new();
+            d.clone().write_fixed(&mut region)?;
+            let mut len = region.len() as u64;
+            for (_, data) in streams {
+                len = align_up(len + STREAM_HDR_LEN as u64 + data.len() as u64, 4);
+            }
+            if !(cutting_file.is_some() && i == last) {
+                len += STREAM_HDR_LEN as u64;
+            }
+            flbs += align_up(len, flb) / flb;
+        }
+        let first = split_fla.saturating_sub(flbs);
         let pos = self.pos;
         self.set.as_mut().expect("set").fla_origin = pos.saturating_sub(first * flb);
-        let last = repeats.len() - 1;
-        for (i, mut d) in repeats.into_iter().enumerate() {
+        for (i, (mut d, streams)) in repeats.into_iter().enumerate() {
             d.header.attributes |= BlockAttributes::CONTINUATION;
             d.header.format_logical_address = self.fla();
             d.header.string_type = self.opts.string_type;
             let mut region = Vec::new();
             d.write_fixed(&mut region)?;
             self.emit(&region)?;
+            for (id, data) in &streams {
+                self.write_stream(&StreamHeader::new(*id, data.len() as u64), data)?;
+            }
             // A cut file's data stream follows its repeated FILE block directly.
             if !(cutting_file.is_some() && i == last) {
                 self.write_spad()?;
