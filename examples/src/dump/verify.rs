@@ -102,7 +102,8 @@ fn run_jobs(
     const CHUNK: usize = 128 * 1024;
     let next = AtomicUsize::new(0);
     let done = AtomicU64::new(0);
-    let total: u64 = jobs.iter().map(|j| j.len).sum();
+    // Lengths are as the stream headers declare them (hostile media may claim up to 2^64 - 1).
+    let total: u64 = jobs.iter().fold(0u64, |t, j| t.saturating_add(j.len));
     let mut results: Vec<Option<JobResult>> = (0..jobs.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2)
@@ -119,7 +120,7 @@ fn run_jobs(
                         let mut err = None;
                         // Read at page-aligned file offsets: the kernel's copy to user space
                         // runs far faster when source and destination share an alignment.
-                        let end = job.offset + job.len;
+                        let end = job.offset.saturating_add(job.len);
                         let mut pos = job.offset & !4095;
                         while pos < end {
                             let want = ((end - pos) as usize).min(CHUNK);
