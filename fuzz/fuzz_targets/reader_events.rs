@@ -17,6 +17,7 @@ enum Seen {
     Block(u64, Vec<u8>),
     Stream(u64, Vec<u8>, Option<Vec<u8>>),
     Filemark(u64),
+    Cut(u64, u64),
     Damage(u64, u64, String),
     End(Option<String>),
 }
@@ -64,6 +65,10 @@ fn read_all<S: BlockSource>(src: S, mode: Mode, read_mask: u8, medium: &[u8]) ->
                 out.push(Seen::Stream(offset, v, data));
             }
             Ok(Some(Event::Filemark { offset })) => out.push(Seen::Filemark(offset)),
+            Ok(Some(Event::StreamCut { offset, remaining })) => {
+                assert!(offset as usize <= medium.len(), "cut at {offset}");
+                out.push(Seen::Cut(offset, remaining))
+            }
             Ok(Some(Event::Damage(d))) => {
                 assert!(d.reason.offset().is_some(), "{}", d.reason);
                 out.push(Seen::Damage(d.offset, d.len, d.reason.to_string()));

@@ -241,12 +241,7 @@ impl<R: Read> Walker<R> {
             if self.fill(tag)? >= tag && self.buffered()[at..].starts_with(&BlockType::SFMB.0) {
                 let need = at + block as usize + DB_HDR_LEN;
                 let got = self.fill(need)?;
-                let buf = self.buffered();
-                if got >= need
-                    && DbHeader::looks_valid(&buf[at..])
-                    && buf[at + block as usize..].starts_with(&BlockType::EOTM.0)
-                    && DbHeader::looks_valid(&buf[at + block as usize..])
-                {
+                if got >= need && is_end_of_medium_mark(&self.buffered()[at..], block as usize) {
                     return Ok(Some(at));
                 }
             }
@@ -535,4 +530,16 @@ impl<R: Read> Iterator for Walker<R> {
     fn next(&mut self) -> Option<Result<Event>> {
         self.step()
     }
+}
+
+/// Whether `bytes` (from a physical block boundary) begin with the mark a writer leaves where it
+/// met the end of a soft-filemark medium in the middle of a stream's data: an SFMB whose header
+/// checksum holds, and an EOTM whose header checksum holds one soft filemark block (`sfmb_len`
+/// bytes) later. Stream data that merely contains the letters `SFMB` is not taken for one.
+pub(crate) fn is_end_of_medium_mark(bytes: &[u8], sfmb_len: usize) -> bool {
+    bytes.starts_with(&BlockType::SFMB.0)
+        && DbHeader::looks_valid(bytes)
+        && bytes.len() >= sfmb_len.saturating_add(DB_HDR_LEN)
+        && bytes[sfmb_len..].starts_with(&BlockType::EOTM.0)
+        && DbHeader::looks_valid(&bytes[sfmb_len..])
 }

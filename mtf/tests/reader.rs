@@ -84,7 +84,13 @@ fn stream_data_is_skipped_by_seeking() {
         }
     }
     assert!(streams > 3);
-    assert!(r.bytes_skipped() >= 3 << 20, "{}", r.bytes_skipped());
+    // All but the medium's last blocks (8 soft filemark blocks of 4 KiB), which the reader
+    // reads to look for an end-of-medium mark (a stream cut by the end of the medium).
+    assert!(
+        r.bytes_skipped() >= (3 << 20) - 8 * 4096,
+        "{}",
+        r.bytes_skipped()
+    );
     assert!(r.bytes_read() < 512 * 1024, "read {}", r.bytes_read());
     let counted = r.into_source().into_inner().bytes;
     assert!(counted < 512 * 1024, "counted {counted}");
@@ -298,4 +304,174 @@ fn nonsense_media_headers_are_refused() {
         "{e}"
     );
     let _ = BlockType::TAPE;
+}
+
+/// Writes one set holding a 300,000-byte file onto small media (soft or hardware filemarks);
+/// returns each medium's bytes and hardware filemark offsets.
+fn spanned(hardware: bool) -> Vec<MemorySink> {
+    struct Media(Vec<MemorySink>, bool);
+    let medium = |hardware_filemarks| MemorySink {
+        capacity: Some(160 * 1024),
+        early_warning_zone: 40 * 1024,
+        hardware_filemarks,
+        ..Default::default()
+    };
+    impl MediaSupplier<MemorySink> for Media {
+        fn next_medium(&mut self, _seq: u16) -> std::io::Result<MemorySink> {
+            Ok(MemorySink {
+                capacity: Some(160 * 1024),
+                early_warning_zone: 40 * 1024,
+                hardware_filemarks: self.1,
+                ..Default::default()
+            })
+        }
+        fn medium_done(&mut self, _seq: u16, sink: MemorySink) -> std::io::Result<()> {
+            self.0.push(sink);
+            Ok(())
+        }
+    }
+    let mut opts = MediumOptions::new("cut", 5, date(0));
+    opts.block_size = Some(8 * 1024);
+    let mut w = Writer::with_media(medium(hardware), opts, Media(Vec::new(), hardware)).unwrap();
+    write_set(&mut w, &[("huge", 300_000)]);
+    let (last, media) = w.into_parts().unwrap();
+    let mut all = media.0;
+    all.push(last);
+    all
+}
+
+/// Every event of a medium, with the data of each stream read (sizes only).
+fn events<S: mtf::reader::source::BlockSource>(mut r: Reader<S>) -> Vec<(String, u64, u64)> {
+    let mut out = Vec::new();
+    while let Some(ev) = r.next_event().unwrap() {
+        out.push(match ev {
+            Event::Block { offset, dblk } => (dblk.block_type().to_string(), offset, 0),
+            Event::Stream { offset, header } => {
+                let mut n = 0u64;
+                while let Some(c) = r.read_data().unwrap() {
+                    n += c.len() as u64;
+                }
+                (header.id.to_string(), offset, n)
+            }
+            Event::Filemark { offset } => ("filemark".into(), offset, 0),
+            Event::StreamCut { offset, remaining } => ("cut".into(), offset, remaining),
+            Event::Damage(d) => (format!("damage: {}", d.reason), d.offset, d.len),
+        });
+    }
+    out
+}
+
+fn as_tape(sink: &MemorySink) -> MemoryTape {
+    let mut tape = MemoryTape::new();
+    let mut at = 0usize;
+    for &fm in &sink.filemarks {
+        tape.push_blocks(&sink.data[at..fm as usize], 8192);
+        tape.push_filemark();
+        at = fm as usize;
+    }
+    tape.push_blocks(&sink.data[at..], 8192);
+    tape
+}
+
+#[test]
+fn a_stream_cut_by_the_end_of_a_medium_is_reported_as_cut() {
+    for hardware in [false, true] {
+        let media = spanned(hardware);
+        assert_eq!(media.len(), 3, "hardware filemarks: {hardware}");
+        let mut data_per_medium = Vec::new();
+        for (i, m) in media.iter().enumerate() {
+            // Seekable file, pipe, and (hardware filemarks) tape records: the same events.
+            let evs = if hardware {
+                events(Reader::new(as_tape(m)))
+            } else {
+                let seek = events(Reader::new(SeekSource::new(Cursor::new(m.data.clone()))));
+                let pipe = events(Reader::new(StreamSource::new(&m.data[..])));
+                assert_eq!(seek, pipe, "medium {i}");
+                seek
+            };
+            let what = format!("medium {i}, hardware filemarks {hardware}: {evs:?}");
+            assert!(!evs.iter().any(|e| e.0.starts_with("damage")), "{what}");
+            let stan: u64 = evs.iter().filter(|e| e.0 == "STAN").map(|e| e.2).sum();
+            data_per_medium.push(stan);
+            let cuts: Vec<_> = evs.iter().filter(|e| e.0 == "cut").collect();
+            if i + 1 < media.len() {
+                assert_eq!(cuts.len(), 1, "{what}");
+                // The stream's declared length is what this medium holds plus what is cut off.
+                let stan_hdr = evs.iter().rposition(|e| e.0 == "STAN").unwrap();
+                let cut_at = evs.iter().position(|e| e.0 == "cut").unwrap();
+                assert_eq!(cut_at, stan_hdr + 1, "{what}");
+                // After the cut: the end-of-medium procedure, an EOTM between filemarks.
+                let after: Vec<&str> = evs[cut_at + 1..]
+                    .iter()
+                    .map(|e| e.0.as_str())
+                    .filter(|t| *t != "SPAD")
+                    .collect();
+                let mark = if hardware { "filemark" } else { "SFMB" };
+                assert_eq!(after, [mark, "EOTM", mark], "{what}");
+            } else {
+                assert!(cuts.is_empty(), "{what}");
+            }
+        }
+        assert_eq!(
+            data_per_medium.iter().sum::<u64>(),
+            300_000,
+            "{data_per_medium:?}"
+        );
+    }
+}
+
+#[test]
+fn a_cut_without_an_eotm_after_it_is_damage() {
+    let media = spanned(false);
+    let m = &media[0].data;
+    // The medium's end-of-medium mark: an SFMB followed one block later by the EOTM.
+    let eotm = m.windows(4).rposition(|w| w == b"EOTM").unwrap();
+    let sfmb = eotm - 8192;
+    assert_eq!(&m[sfmb..sfmb + 4], b"SFMB");
+    // Without the EOTM (the medium ends after the SFMB), the data runs into the SFMB and then
+    // ends short: a truncation, not a cut.
+    let evs = events(Reader::new(SeekSource::new(Cursor::new(
+        m[..eotm].to_vec(),
+    ))));
+    assert!(!evs.iter().any(|e| e.0 == "cut"), "{evs:?}");
+    assert!(evs.iter().any(|e| e.0.starts_with("damage")), "{evs:?}");
+    // On tape, a filemark in the middle of the data followed by something other than an EOTM.
+    let tapes = spanned(true);
+    let t = &tapes[0];
+    let mut tape = MemoryTape::new();
+    let first_fm = t.filemarks[0] as usize;
+    // Filemarks: after the TAPE block, at the cut (before the EOTM), after the EOTM.
+    assert_eq!(t.filemarks.len(), 3, "{:?}", t.filemarks);
+    let cut = t.filemarks[1] as usize;
+    tape.push_blocks(&t.data[..first_fm], 8192);
+    tape.push_filemark();
+    tape.push_blocks(&t.data[first_fm..cut], 8192);
+    tape.push_filemark();
+    // A second TAPE block where the EOTM should be.
+    tape.push_blocks(&t.data[..8192], 8192);
+    let evs = events(Reader::new(tape));
+    let cut_at = evs.iter().position(|e| e.0 == "cut").expect("cut reported");
+    assert!(
+        evs[cut_at..]
+            .iter()
+            .any(|e| e.0.contains("no EOTM follows")),
+        "{evs:?}"
+    );
+    // Strict mode: an error.
+    let mut tape = MemoryTape::new();
+    tape.push_blocks(&t.data[..first_fm], 8192);
+    tape.push_filemark();
+    tape.push_blocks(&t.data[first_fm..cut], 8192);
+    tape.push_filemark();
+    tape.push_blocks(&t.data[..8192], 8192);
+    let mut r = Reader::with_mode(tape, Mode::Strict);
+    let err = loop {
+        match r.next_event() {
+            Ok(Some(Event::Stream { .. })) => while r.read_data().unwrap().is_some() {},
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("strict mode reached the end"),
+            Err(e) => break e,
+        }
+    };
+    assert!(err.to_string().contains("no EOTM follows"), "{err}");
 }

@@ -148,6 +148,13 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<Vec<MediumBlocks>
                     len: 0,
                     detail: String::new(),
                 },
+                Event::StreamCut { offset, remaining } => Item {
+                    offset,
+                    kind: "cut".into(),
+                    id: String::new(),
+                    len: remaining,
+                    detail: "the medium ends inside the stream; it continues on the next".into(),
+                },
                 Event::Damage(d) => {
                     let i = DamageInfo::from(&d);
                     Item {

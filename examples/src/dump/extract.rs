@@ -167,6 +167,18 @@ fn name_of(raw: &[u8], st: StringType) -> String {
     s
 }
 
+/// The file being restored.
+struct OpenFile {
+    file: File,
+    path: PathBuf,
+    /// Its modification date, set once it is closed.
+    date: MtfDateTime,
+    /// Bytes written by this part.
+    bytes: u64,
+    /// It continues a file begun from an earlier medium.
+    appended: bool,
+}
+
 /// Extracts set `set` (1-based position in the first media set) into `dir`.
 pub fn extract(
     media: &[Medium],
@@ -219,22 +231,31 @@ pub fn extract(
         let mut vol = String::from("volume0");
         let mut cur_dir: Option<Vec<String>> = Some(Vec::new());
         // The file being written: its output, path, date, and whether to write its data.
-        let mut out: Option<(File, PathBuf, MtfDateTime, u64)> = None;
+        let mut out: Option<OpenFile> = None;
         let mut pending_name: Option<(u64, MtfDateTime, bool)> = None; // FILE offset, date, continuation
         let mut block_label = String::new();
         let mut in_file = false;
-        let close = |out: &mut Option<(File, PathBuf, MtfDateTime, u64)>,
-                     rep: &mut ExtractReport,
-                     root: &Path| {
-            if let Some((f, path, date, bytes)) = out.take() {
-                drop(f);
+        let close = |out: &mut Option<OpenFile>, rep: &mut ExtractReport, root: &Path| {
+            if let Some(OpenFile {
+                file,
+                path,
+                date,
+                bytes,
+                appended,
+            }) = out.take()
+            {
+                drop(file);
                 set_mtime(&path, date);
                 let rel = path
                     .strip_prefix(root)
                     .unwrap_or(&path)
                     .to_string_lossy()
                     .into_owned();
-                rep.files.push(Written { path: rel, bytes });
+                // A file continued from an earlier medium is one entry, with all its bytes.
+                match rep.files.iter_mut().rev().find(|w| w.path == rel) {
+                    Some(w) if appended => w.bytes += bytes,
+                    _ => rep.files.push(Written { path: rel, bytes }),
+                }
             }
         };
         let open_file = |rep: &mut ExtractReport,
@@ -244,7 +265,7 @@ pub fn extract(
                          offset: u64,
                          date: MtfDateTime,
                          append: bool|
-         -> Option<(File, PathBuf, MtfDateTime, u64)> {
+         -> Option<OpenFile> {
             if let Err(reason) = check_component(name) {
                 rep.refused.push(Refusal {
                     name: format!("{}/{}", dir.join("/"), name),
@@ -296,7 +317,13 @@ pub fn extract(
                 File::create(&path)
             };
             match f {
-                Ok(f) => Some((f, path, date, 0)),
+                Ok(file) => Some(OpenFile {
+                    file,
+                    path,
+                    date,
+                    bytes: 0,
+                    appended: append,
+                }),
                 Err(e) => {
                     rep.errors.push(format!("{}: {e}", path.display()));
                     None
@@ -315,7 +342,14 @@ pub fn extract(
                     block_label = format!("{}", dblk.block_type());
                     match &dblk.body {
                         Body::Volb(v) => {
-                            volumes += 1;
+                            // A continuation medium repeats the volume: same directory.
+                            if !dblk
+                                .header
+                                .attributes
+                                .contains(BlockAttributes::CONTINUATION)
+                            {
+                                volumes += 1;
+                            }
                             vol = volume_dir(&v.device_name.display(st), volumes);
                             cur_dir = Some(Vec::new());
                         }
@@ -465,7 +499,7 @@ pub fn extract(
                         }
                         return Ok(true);
                     }
-                    let Some((f, _, _, bytes)) = out.as_mut() else {
+                    let Some(OpenFile { file: f, bytes, .. }) = out.as_mut() else {
                         if in_file && id != StreamId::SPAD && header.length > 0 {
                             *rep.streams_not_restored.entry(id.to_string()).or_default() += 1;
                         }
@@ -508,6 +542,9 @@ pub fn extract(
                 }
                 Event::Damage(d) => rep.damage.push(DamageInfo::from(&d)),
                 Event::Filemark { .. } => close(&mut out, &mut rep, &root_dir),
+                // The file stays as written so far; its FILE block on the next medium (with the
+                // continuation bit) reopens it for appending.
+                Event::StreamCut { .. } => {}
             }
             Ok(true)
         })?;

@@ -6,7 +6,7 @@ use super::text::{date_opt, flag_names};
 use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
 use mtf::block::Body;
 use mtf::reader::{DamageInfo, Event, MergedSet};
-use mtf::spec::{StreamId, StringType};
+use mtf::spec::{BlockAttributes, StreamId, StringType};
 use mtf::sqlserver::SqlSetInfo;
 use mtf::text::{decode_str, split_dir_path};
 use serde::Serialize;
@@ -48,6 +48,10 @@ pub struct Entry {
     pub offset: u64,
     pub family: u16,
     pub medium: u16,
+    /// Media (sequence numbers) onto which the entry continues: a file cut by the end of a
+    /// medium is listed once, where it starts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub continues_on: Vec<u16>,
 }
 
 /// A database file, as FILELISTONLY shows it.
@@ -88,7 +92,7 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
     let first = m.parts[0];
     let head = &media[first.medium].listing.sets[first.set];
     let st0 = head.sset.dblk.header.string_type;
-    let mut entries = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut damage = Vec::new();
     let database_files = SqlSetInfo::is_sql_server(head).then(|| {
         let info = SqlSetInfo::from_set(head);
@@ -121,6 +125,8 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
         let mut pending: Option<usize> = None;
         let mut block_name = String::new();
         let mut block_offset = 0u64;
+        // The current block repeats one from the previous medium.
+        let mut repeated = false;
         walk_set(&medium.path, &medium.listing, set, opts, |r, ev| {
             match ev {
                 Event::Block { offset, dblk } => {
@@ -140,7 +146,25 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
                         offset,
                         family: p.family_number,
                         medium: p.media_sequence_number,
+                        continues_on: Vec::new(),
                     };
+                    // A continuation medium repeats the volume, directory and file that were
+                    // cut; they are already listed.
+                    if h.attributes.contains(BlockAttributes::CONTINUATION) {
+                        match &dblk.body {
+                            Body::Dirb(d) => dir = d.components(st),
+                            Body::File(_) => {
+                                if let Some(e) = entries.iter_mut().rev().find(|e| e.kind == "file")
+                                {
+                                    e.continues_on.push(p.media_sequence_number);
+                                }
+                            }
+                            _ => {}
+                        }
+                        repeated = true;
+                        return Ok(true);
+                    }
+                    repeated = false;
                     match &dblk.body {
                         Body::Volb(v) => {
                             let mut e = mk("volume", v.device_name.display(st));
@@ -185,6 +209,12 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
                 }
                 Event::Stream { offset, header } => {
                     let id = header.id;
+                    if repeated && id == StreamId::PNAM {
+                        // The repeated directory's path, for the files after it.
+                        if let Some(data) = r.read_data_to_vec(64 * 1024).map_err(super::mtf_err)? {
+                            dir = split_dir_path(&data, st);
+                        }
+                    }
                     if let Some(i) = pending {
                         let e = &mut entries[i];
                         if id == StreamId::PNAM || id == StreamId::FNAM {
@@ -216,11 +246,12 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
                             offset,
                             family: p.family_number,
                             medium: p.media_sequence_number,
+                            continues_on: Vec::new(),
                         });
                     }
                 }
                 Event::Damage(d) => damage.push(DamageInfo::from(&d)),
-                Event::Filemark { .. } => {}
+                Event::Filemark { .. } | Event::StreamCut { .. } => {}
             }
             Ok(true)
         })?;
@@ -328,7 +359,7 @@ fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
                 )?,
                 kind => writeln!(
                     out,
-                    "  {} {:>12} {:<19} {:<10} {}{}{}",
+                    "  {} {:>12} {:<19} {:<10} {}{}{}{}",
                     if kind == "dir" { "d" } else { "f" },
                     size,
                     e.modified.clone().unwrap_or_else(|| "unknown".into()),
@@ -339,6 +370,13 @@ fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
                         String::new()
                     } else {
                         format!(" [{}]", e.streams.join(", "))
+                    },
+                    if e.continues_on.is_empty() {
+                        String::new()
+                    } else {
+                        let media: Vec<String> =
+                            e.continues_on.iter().map(|m| m.to_string()).collect();
+                        format!(" (continues on medium {})", media.join(", "))
                     }
                 )?,
             }

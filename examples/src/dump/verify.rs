@@ -47,6 +47,13 @@ pub struct MediumVerify {
     pub errors: Vec<String>,
     /// Oddities that do not (an unexpected FLA, a soft filemark table that disagrees).
     pub warnings: Vec<String>,
+    /// Streams cut by the end of the medium (continued on the next medium).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stream_cuts: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The verify report.
@@ -85,6 +92,9 @@ struct Prev {
     id: StreamId,
     offset: u64,
     sums: Sums,
+    /// The stream continues one cut on an earlier medium (CONTINUE attribute): a CSUM after it
+    /// covers data this medium does not hold.
+    continued: bool,
 }
 
 /// What a worker found for a job: XOR-32, SQL checksum, bytes read, an I/O error.
@@ -188,6 +198,7 @@ pub fn verify_medium(
         damage: Vec::new(),
         errors: Vec::new(),
         warnings: Vec::new(),
+        stream_cuts: 0,
     };
     let mut b = SetBuilder::new();
     let mut sql_set = false;
@@ -320,6 +331,10 @@ pub fn verify_medium(
                 if id == StreamId::CSUM {
                     let data = r.read_data_to_vec(64).map_err(mtf_err)?;
                     match (data, prev.take()) {
+                        (Some(_), Some(p)) if p.continued => v.warnings.push(format!(
+                            "CSUM at {offset} covers the {} stream at {} with its part on an earlier medium: not checked",
+                            p.id, p.offset
+                        )),
                         (Some(d), Some(p)) if d.len() == 4 => {
                             let stored = u32::from_le_bytes(d[..4].try_into().expect("4 bytes"));
                             pending.push((offset, p, stored));
@@ -341,6 +356,9 @@ pub fn verify_medium(
                     || header.media_attributes.bits() & 0x0100 != 0;
                 let want_sql = sql_set && announced;
                 let len = header.length;
+                let continued = header
+                    .media_attributes
+                    .contains(StreamMediaAttributes::CONTINUE);
                 b.stream(offset, header, None);
                 if file_for_jobs.is_some() && len >= PARALLEL_MIN {
                     // Large data: checksummed by the workers below, read with pread; the walk
@@ -360,6 +378,7 @@ pub fn verify_medium(
                         id,
                         offset,
                         sums: Sums::Job(jobs.len() - 1),
+                        continued,
                     });
                     continue;
                 }
@@ -391,11 +410,24 @@ pub fn verify_medium(
                     id,
                     offset,
                     sums: Sums::Done(cur.xor.value(), cur.sql.as_ref().map(|s| s.value())),
+                    continued,
                 });
             }
             Event::Filemark { offset } => {
                 prev = None;
                 b.filemark(offset);
+            }
+            Event::StreamCut { offset, .. } => {
+                // The medium ended inside the stream: its data here stops at the cut, and the
+                // rest (with any CSUM) is on the next medium.
+                if let Some(Prev {
+                    sums: Sums::Job(i), ..
+                }) = prev.take()
+                {
+                    let job = &mut jobs[i];
+                    job.len = job.len.min(offset.saturating_sub(job.offset));
+                }
+                v.stream_cuts += 1;
             }
             Event::Damage(d) => {
                 prev = None;
@@ -456,11 +488,7 @@ pub fn verify_medium(
         if s.is_complete() {
             v.complete_sets += 1;
         } else if s.continues {
-            v.errors.push(format!(
-                "set {} (at {}) continues on the next medium",
-                s.position,
-                s.offset()
-            ));
+            // Whether the next medium was given is judged for the media set below.
         } else {
             v.errors.push(format!(
                 "set {} (at {}) is incomplete: {}",
@@ -561,6 +589,13 @@ fn print(rep: &VerifyReport, out: &mut dyn Write) -> DumpResult<()> {
                 c.stored,
                 c.computed,
                 if c.ok { "ok" } else { "MISMATCH" }
+            )?;
+        }
+        if m.stream_cuts > 0 {
+            writeln!(
+                out,
+                "  {} stream(s) cut by the end of the medium, continued on the next",
+                m.stream_cuts
             )?;
         }
         for d in &m.damage {

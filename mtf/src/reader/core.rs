@@ -47,6 +47,12 @@ pub enum Event {
     Stream { offset: u64, header: StreamHeader },
     /// A hardware filemark (from a tape source), before the byte at `offset`.
     Filemark { offset: u64 },
+    /// The current stream's data stops at `offset`, `remaining` bytes short of its declared
+    /// length, because the medium ends there: the MTF end-of-medium procedure (a filemark, hard
+    /// or soft, then EOTM) follows, and the data goes on in a stream with the CONTINUE
+    /// attribute on the next medium. If no EOTM follows, the reader reports the cut as damage
+    /// too.
+    StreamCut { offset: u64, remaining: u64 },
     /// Damage that the reader stepped over (resync mode only).
     Damage(Damage),
 }
@@ -104,6 +110,8 @@ pub struct Reader<S> {
     bytes_read: u64,
     reads: u64,
     bytes_skipped: u64,
+    /// A stream cut at end of medium (offset, bytes missing) whose EOTM has not been seen yet.
+    cut: Option<(u64, u64)>,
 }
 
 impl<S: BlockSource> Reader<S> {
@@ -138,6 +146,7 @@ impl<S: BlockSource> Reader<S> {
             bytes_read: 0,
             reads: 0,
             bytes_skipped: 0,
+            cut: None,
             src,
         }
     }
@@ -491,7 +500,7 @@ impl<S: BlockSource> Reader<S> {
                 return Ok(Some(Event::Filemark { offset: self.pos }));
             }
             self.state = State::Done;
-            return Ok(None);
+            return self.cut_without_eotm();
         }
         if have < DB_HDR_LEN {
             let e = self.truncated("block header", DB_HDR_LEN as u64, have as u64);
@@ -549,6 +558,15 @@ impl<S: BlockSource> Reader<S> {
         };
         let offset = self.pos;
         self.consume(len);
+        // After a stream cut, the end-of-medium procedure: soft filemarks, then EOTM.
+        let cut_damage = match dblk.block_type() {
+            BlockType::EOTM => {
+                self.cut = None;
+                None
+            }
+            BlockType::SFMB => None,
+            _ => self.cut_without_eotm()?,
+        };
         if let Body::Tape(t) = &dblk.body {
             if let Err(e) = self.learn_tape(offset, t) {
                 if self.mode == Mode::Strict {
@@ -567,12 +585,143 @@ impl<S: BlockSource> Reader<S> {
         } else {
             State::Streams
         };
-        if self.pending.is_empty() {
-            Ok(Some(Event::Block { offset, dblk }))
+        let ev = Event::Block { offset, dblk };
+        if let Some(d) = cut_damage {
+            self.pending.insert(0, ev);
+            self.pending.insert(0, d);
+            Ok(None)
+        } else if self.pending.is_empty() {
+            Ok(Some(ev))
         } else {
-            self.pending.insert(0, Event::Block { offset, dblk });
+            self.pending.insert(0, ev);
             Ok(None)
         }
+    }
+
+    /// A stream was cut at end of medium but what follows is not the end-of-medium procedure
+    /// (another block, or the end of the data): the cut was damage after all.
+    fn cut_without_eotm(&mut self) -> Result<Option<Event>> {
+        let Some((offset, remaining)) = self.cut.take() else {
+            return Ok(None);
+        };
+        let reason = Error::Truncated {
+            offset,
+            what: "stream data (cut at a filemark, and no EOTM follows)",
+            needed: remaining,
+            available: 0,
+        };
+        if self.mode == Mode::Strict {
+            self.state = State::Done;
+            return Err(reason);
+        }
+        Ok(Some(Event::Damage(Damage {
+            offset,
+            len: remaining,
+            reason,
+        })))
+    }
+
+    /// Ends the current stream's data here: the medium's end-of-medium mark follows.
+    fn cut_stream(&mut self) {
+        let remaining = self.data_left;
+        self.data_left = 0;
+        self.cut = Some((self.pos, remaining));
+        self.state = State::Block;
+        self.pending.push(Event::StreamCut {
+            offset: self.pos,
+            remaining,
+        });
+    }
+
+    /// How close to the end of the medium an end-of-medium mark must lie: the procedure takes
+    /// three soft filemark blocks (SFMB, EOTM, SFMB); up to eight are allowed, as far as the
+    /// buffer can hold them (a source of unknown length reads that far ahead to confirm the
+    /// end). 0 when not even one block fits: no cut is recognised then.
+    fn cut_tail(&self, sfm: usize) -> u64 {
+        let fit = (self.buf.len() / 2).saturating_sub(1) / sfm.max(1);
+        (fit.min(8) * sfm) as u64
+    }
+
+    /// How much of the current stream's data can be passed before an end-of-medium mark could
+    /// lie, and whether one lies right there (the stream is cut).
+    ///
+    /// On soft-filemark media the writer that met the end of its medium wrote an SFMB and an
+    /// EOTM on physical block boundaries inside what the stream header declared (see
+    /// [`crate::walk::is_end_of_medium_mark`]). A mark counts only within the medium's last
+    /// blocks ([`Self::cut_tail`]): on a source of known length everything before them is passed
+    /// without looking (so seeking and kernel copies stay fast); on a pipe each block boundary in
+    /// the buffered data is checked and a mark confirmed by reading ahead to the end. Both
+    /// kinds of source thus see the same cuts.
+    fn uncut_len(&mut self) -> io::Result<(u64, bool)> {
+        let left = self.data_left;
+        let Some(sfm) = self
+            .params
+            .soft_filemark_len
+            .filter(|_| self.params.soft_filemarks)
+        else {
+            return Ok((left, false));
+        };
+        if left == 0 || sfm == 0 {
+            return Ok((left, false));
+        }
+        let tail = self.cut_tail(sfm);
+        if tail == 0 {
+            return Ok((left, false));
+        }
+        if let Some(total) = self.total_len {
+            let tail_start = total.saturating_sub(tail);
+            if self.pos.saturating_add(left) <= tail_start {
+                return Ok((left, false));
+            }
+            if self.pos < tail_start {
+                return Ok((tail_start - self.pos, false));
+            }
+        }
+        let have = self.fill((left.min(self.read_ahead as u64) as usize).max(1))?;
+        let span = (have as u64).min(left);
+        let sfm64 = sfm as u64;
+        let mut b = align_up(self.pos, sfm64);
+        while b < self.pos + span {
+            let at = (b - self.pos) as usize;
+            let tag = at + BlockType::SFMB.0.len();
+            // Where the buffer cannot hold what the check needs, hand out the data up to the
+            // boundary and look again from there (at the boundary itself, give up on it, so
+            // that reading always moves on).
+            let more_to_come = at > 0 && !self.eof && !self.filemark;
+            if self.fill(tag)? < tag {
+                if more_to_come {
+                    return Ok((at as u64, false));
+                }
+                break;
+            }
+            if self.buf[self.start + at..self.end].starts_with(&BlockType::SFMB.0) {
+                let need = at + sfm + DB_HDR_LEN;
+                let got = self.fill(need)?;
+                if got < need && more_to_come && !self.eof && !self.filemark {
+                    return Ok((at as u64, false));
+                }
+                if got >= need
+                    && crate::walk::is_end_of_medium_mark(&self.buf[self.start + at..self.end], sfm)
+                {
+                    if self.total_len.is_some() {
+                        // Only the tail is looked at, so the medium ends soon enough.
+                        return Ok((at as u64, true));
+                    }
+                    // A source of unknown length: the medium must end within the tail too,
+                    // the same rule as on a file.
+                    let look = at + tail as usize + 1;
+                    let got = self.fill(look)?;
+                    if got < look && (self.eof || self.filemark) {
+                        return Ok((at as u64, true));
+                    }
+                    if got < look && more_to_come {
+                        return Ok((at as u64, false));
+                    }
+                }
+            }
+            b += sfm64;
+        }
+        Ok((span, false))
     }
 
     /// Takes the medium parameters from a TAPE block, refusing nonsense.
@@ -739,6 +888,11 @@ impl<S: BlockSource> Reader<S> {
     }
 
     fn data_truncated(&mut self) -> Result<()> {
+        if self.filemark {
+            // A hardware filemark inside the data: the end-of-medium procedure on tape.
+            self.cut_stream();
+            return Ok(());
+        }
         let what = match &self.stream {
             Some(h) if h.id == StreamId::SPAD => "SPAD stream data",
             _ => "stream data",
@@ -759,14 +913,19 @@ impl<S: BlockSource> Reader<S> {
             self.data_done();
             return Ok(None);
         }
+        let (free, cut) = self.uncut_len()?;
+        if free == 0 && cut {
+            self.cut_stream();
+            return Ok(None);
+        }
         if self.buffered() == 0 {
-            let want = (self.data_left.min(self.read_ahead as u64) as usize).max(1);
+            let want = (free.min(self.read_ahead as u64) as usize).max(1);
             if self.fill(want)? == 0 {
                 self.data_truncated()?;
                 return Ok(None);
             }
         }
-        let n = (self.buffered() as u64).min(self.data_left) as usize;
+        let n = (self.buffered() as u64).min(free) as usize;
         let s = self.start;
         self.consume(n);
         self.data_left -= n as u64;
@@ -792,16 +951,22 @@ impl<S: BlockSource> Reader<S> {
 
     /// Skips the rest of the current stream's data (seeking when the source can).
     pub fn skip_data(&mut self) -> Result<()> {
-        if !matches!(self.state, State::Data { .. }) {
-            return Ok(());
+        while matches!(self.state, State::Data { .. }) {
+            if self.data_left == 0 {
+                self.data_done();
+                break;
+            }
+            let (free, cut) = self.uncut_len()?;
+            if free == 0 && cut {
+                self.cut_stream();
+                break;
+            }
+            let got = self.skip_bytes(free)?;
+            self.data_left -= got;
+            if got < free || got == 0 {
+                return self.data_truncated();
+            }
         }
-        let want = self.data_left;
-        let got = self.skip_bytes(want)?;
-        self.data_left -= got;
-        if self.data_left > 0 {
-            return self.data_truncated();
-        }
-        self.data_done();
         Ok(())
     }
 
@@ -809,45 +974,63 @@ impl<S: BlockSource> Reader<S> {
     /// files. Returns the bytes copied; fewer than the stream's length if it was cut short (the
     /// next event reports the damage).
     pub fn copy_data<W: Write>(&mut self, w: &mut W) -> Result<u64> {
-        if !matches!(self.state, State::Data { .. }) {
-            return Ok(0);
-        }
         let mut copied = 0u64;
-        let from_buf = (self.buffered() as u64).min(self.data_left) as usize;
+        while matches!(self.state, State::Data { .. }) {
+            if self.data_left == 0 {
+                self.data_done();
+                break;
+            }
+            let (free, cut) = self.uncut_len()?;
+            if free == 0 && cut {
+                self.cut_stream();
+                break;
+            }
+            let got = self.copy_some(w, free)?;
+            copied += got;
+            if got < free || got == 0 {
+                self.data_truncated()?;
+                break;
+            }
+        }
+        Ok(copied)
+    }
+
+    /// Copies up to `n` bytes of the current stream's data to `w` (no end-of-medium mark lies
+    /// within them), in the kernel when both ends are files. Fewer only at end of data or a
+    /// filemark.
+    fn copy_some<W: Write>(&mut self, w: &mut W, n: u64) -> Result<u64> {
+        let mut left = n;
+        let from_buf = (self.buffered() as u64).min(left) as usize;
         if from_buf > 0 {
             w.write_all(&self.buf[self.start..self.start + from_buf])?;
             self.consume(from_buf);
-            self.data_left -= from_buf as u64;
-            copied += from_buf as u64;
+            left -= from_buf as u64;
         }
-        if self.data_left > 0 && !self.block_device && !self.eof && !self.filemark {
+        if left > 0 && !self.block_device && !self.eof && !self.filemark {
             if let Some(f) = self.src.as_file() {
-                let n = io::copy(&mut Read::take(&mut *f, self.data_left), w)?;
-                self.pos += n;
-                self.bytes_read += n;
+                let k = io::copy(&mut Read::take(&mut *f, left), w)?;
+                self.pos += k;
+                self.bytes_read += k;
                 self.reads += 1;
-                self.data_left -= n;
-                copied += n;
-                if self.data_left > 0 {
+                left -= k;
+                if left > 0 {
                     self.eof = true;
                 }
             }
         }
-        while self.data_left > 0 {
-            match self.read_data()? {
-                Some(chunk) => {
-                    w.write_all(chunk)?;
-                    copied += chunk.len() as u64;
-                }
-                None => break,
+        while left > 0 {
+            let have = self.fill((left.min(self.read_ahead as u64) as usize).max(1))?;
+            if have == 0 {
+                break;
             }
+            let k = (have as u64).min(left) as usize;
+            w.write_all(&self.buf[self.start..self.start + k])?;
+            self.consume(k);
+            left -= k as u64;
         }
-        if self.data_left == 0 {
-            self.data_done();
-        } else {
-            self.data_truncated()?;
-        }
-        Ok(copied)
+        let done = n - left;
+        self.data_left -= done;
+        Ok(done)
     }
 }
 

@@ -268,7 +268,7 @@ pub fn read_media_header<S: BlockSource>(reader: &mut Reader<S>) -> Result<Media
                     data,
                 });
             }
-            Event::Filemark { .. } => break,
+            Event::Filemark { .. } | Event::StreamCut { .. } => break,
             Event::Damage(d) => {
                 if tape.is_none() {
                     return Err(d.reason);
@@ -521,6 +521,8 @@ fn scan<S: BlockSource>(reader: &mut Reader<S>, header: MediaHeader) -> Result<L
             }
             Event::Filemark { offset } => b.filemark(offset),
             Event::Damage(d) => b.damage(DamageInfo::from(&d)),
+            // The EOTM after it says the set continues.
+            Event::StreamCut { .. } => {}
         }
     }
     Ok(Listing {
@@ -729,7 +731,7 @@ fn feed_region<S: BlockSource>(
                 };
                 b.stream(offset, header, data);
             }
-            Event::Filemark { .. } => break,
+            Event::Filemark { .. } | Event::StreamCut { .. } => break,
             Event::Damage(d) => {
                 b.damage(DamageInfo::from(&d));
                 break;
@@ -808,7 +810,7 @@ fn feed_trailer<S: BlockSource>(
                 };
                 b.stream(offset, header, data);
             }
-            Event::Filemark { .. } | Event::Damage(_) => break,
+            Event::Filemark { .. } | Event::Damage(_) | Event::StreamCut { .. } => break,
         }
     }
     Ok(())
@@ -917,7 +919,7 @@ fn read_eset_section<S: BlockSource>(
                     data,
                 });
             }
-            Event::Filemark { .. } => break,
+            Event::Filemark { .. } | Event::StreamCut { .. } => break,
             Event::Damage(d) => {
                 return Ok(Err(format!(
                     "damage in the last set's closing section at offset {}: {}",
