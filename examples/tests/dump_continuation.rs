@@ -1,7 +1,8 @@
 //! A backup set that runs over three media, written by `mtf::writer` to files (soft filemarks)
 //! with a tiny capacity, read back by the dumper given all three: `verify` passes, `ls` lists each
 //! file once, and `extract` restores the file cut twice byte for byte. Given only the first
-//! medium, the set is reported as continuing on a medium that was not given.
+//! medium, the set is reported as continuing on a medium that was not given. Also: a sparse
+//! file (SPAR) is restored at its full size, a hole at its end included.
 
 use mtf::date::DateTime;
 use mtf::writer::*;
@@ -151,4 +152,76 @@ fn the_first_medium_alone_says_the_set_continues() {
     dump::sets::run(std::slice::from_ref(&p), &opts(), &mut out).unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
     assert!(text.to_lowercase().contains("contin"), "{text}");
+}
+
+/// A medium whose file `sparse` comes as one SPAR piece (13 bytes at offset 100) while its FILE
+/// block says 4096 bytes: made by the writer (a STAN stream holding the SPAR payload), then the
+/// stream id and the FILE's size patched with the codec's fixed writers.
+fn sparse_medium() -> Vec<u8> {
+    use mtf::header::DbHeader;
+    use mtf::stream::StreamHeader;
+    use mtf::walk::{Event, Walker};
+    let mut opts = MediumOptions::new("sparse", 3, date(0));
+    opts.block_size = Some(4096);
+    let mut w = Writer::new(MemorySink::default(), opts).unwrap();
+    w.begin_set(SetOptions::new("sparse", date(5))).unwrap();
+    w.add_volume(&VolumeOptions {
+        device: "C:".into(),
+        volume: "SYS".into(),
+        machine: "HOST".into(),
+    })
+    .unwrap();
+    w.add_directory(&["holes"], &EntryMeta::with_dates(Some(date(1)), date(5)))
+        .unwrap();
+    let mut piece = 100u64.to_le_bytes().to_vec();
+    piece.extend_from_slice(b"hello, holes!");
+    let meta = EntryMeta::with_dates(Some(date(2)), date(5));
+    w.add_file("sparse", &meta, piece.len() as u64, &mut &piece[..])
+        .unwrap();
+    w.end_set().unwrap();
+    let mut m = w.finish().unwrap().data;
+    let events: Vec<Event> = Walker::new(&m[..]).map(|e| e.unwrap()).collect();
+    for ev in events {
+        match ev {
+            Event::Block { offset, dblk } if dblk.block_type() == mtf::BlockType::FILE => {
+                let at = offset as usize;
+                let mut h = DbHeader::parse(&m[at..at + 52]).unwrap();
+                h.displayable_size = 4096;
+                let mut v = Vec::new();
+                h.write_fixed(&mut v);
+                m[at..at + 52].copy_from_slice(&v);
+            }
+            Event::Stream { offset, header } if header.id == mtf::spec::StreamId::STAN => {
+                let at = offset as usize;
+                let mut h = StreamHeader::parse(&m[at..at + 22]).unwrap();
+                h.id = mtf::spec::StreamId::SPAR;
+                m[at..at + 22].copy_from_slice(&h.to_bytes_fixed());
+            }
+            _ => {}
+        }
+    }
+    m
+}
+
+#[test]
+fn a_sparse_file_is_restored_at_its_full_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("sparse.bkf");
+    std::fs::write(&p, sparse_medium()).unwrap();
+    let dir = tmp.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    let mut out = Vec::new();
+    let verdict = dump::extract::run(&[p], 1, &dir, &[], &opts(), &mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(verdict, Outcome::Ok, "{text}");
+    let f = walkdir::WalkDir::new(&dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name() == "sparse")
+        .unwrap_or_else(|| panic!("restored:\n{text}"));
+    let got = std::fs::read(f.path()).unwrap();
+    assert_eq!(got.len(), 4096, "the hole at the end counts");
+    assert!(got[..100].iter().all(|b| *b == 0));
+    assert_eq!(&got[100..113], b"hello, holes!");
+    assert!(got[113..].iter().all(|b| *b == 0));
 }

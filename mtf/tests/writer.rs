@@ -580,3 +580,15 @@ fn appending_refuses_a_medium_that_ends_inside_a_set() {
     let err = AppendPoint::scan(&data[..data.len() / 2]).unwrap_err();
     assert!(err.offset().is_some(), "{err}");
 }
+
+#[test]
+fn a_string_type_that_cannot_hold_names_is_refused() {
+    for st in [0u8, 3, 255] {
+        let mut opts = MediumOptions::new("names", 1, date(0));
+        opts.string_type = mtf::spec::StringType(st);
+        let err = Writer::new(MemorySink::default(), opts)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("string type"), "{err}");
+    }
+}

@@ -177,6 +177,9 @@ struct OpenFile {
     bytes: u64,
     /// It continues a file begun from an earlier medium.
     appended: bool,
+    /// Its size, when its data came in sparse (SPAR) pieces: a hole at the end must still
+    /// count.
+    sparse_size: Option<u64>,
 }
 
 /// Extracts set `set` (1-based position in the first media set) into `dir`.
@@ -235,6 +238,8 @@ pub fn extract(
         let mut pending_name: Option<(u64, MtfDateTime, bool)> = None; // FILE offset, date, continuation
         let mut block_label = String::new();
         let mut in_file = false;
+        // The current FILE block's size (its Displayable Size field).
+        let mut file_size = 0u64;
         let close = |out: &mut Option<OpenFile>, rep: &mut ExtractReport, root: &Path| {
             if let Some(OpenFile {
                 file,
@@ -242,8 +247,16 @@ pub fn extract(
                 date,
                 bytes,
                 appended,
+                sparse_size,
             }) = out.take()
             {
+                if let Some(n) = sparse_size {
+                    if file.metadata().is_ok_and(|m| m.len() < n) {
+                        if let Err(e) = file.set_len(n) {
+                            rep.errors.push(format!("{}: {e}", path.display()));
+                        }
+                    }
+                }
                 drop(file);
                 set_mtime(&path, date);
                 let rel = path
@@ -323,6 +336,7 @@ pub fn extract(
                     date,
                     bytes: 0,
                     appended: append,
+                    sparse_size: None,
                 }),
                 Err(e) => {
                     rep.errors.push(format!("{}: {e}", path.display()));
@@ -394,6 +408,7 @@ pub fn extract(
                             }
                         }
                         Body::File(f) => {
+                            file_size = dblk.header.displayable_size;
                             let date = f.dates.last_modification;
                             let cont = dblk
                                 .header
@@ -499,7 +514,13 @@ pub fn extract(
                         }
                         return Ok(true);
                     }
-                    let Some(OpenFile { file: f, bytes, .. }) = out.as_mut() else {
+                    let Some(OpenFile {
+                        file: f,
+                        bytes,
+                        sparse_size,
+                        ..
+                    }) = out.as_mut()
+                    else {
                         if in_file && id != StreamId::SPAD && header.length > 0 {
                             *rep.streams_not_restored.entry(id.to_string()).or_default() += 1;
                         }
@@ -511,6 +532,7 @@ pub fn extract(
                     if id == StreamId::STAN && !coded {
                         *bytes += r.copy_data(f).map_err(mtf_err)?;
                     } else if id == StreamId::SPAR && !coded {
+                        *sparse_size = Some(file_size);
                         // 8-byte offset, then the chunk's bytes.
                         let mut head = Vec::with_capacity(8);
                         let mut at = 0u64;

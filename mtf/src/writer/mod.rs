@@ -127,6 +127,16 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             DEFAULT_FILE_BLOCK_SIZE
         });
         check_layout(opts.flb_size, block_size)?;
+        if opts.string_type != StringType::ANSI && opts.string_type != StringType::UNICODE {
+            // Names, paths and labels would be written as nothing: refuse rather than lose them.
+            return Err(Error::Encode {
+                field: "string type",
+                reason: format!(
+                    "{} cannot hold names: use ANSI (1) or Unicode (2)",
+                    opts.string_type.0
+                ),
+            });
+        }
         let mut w = Writer {
             sink: Some(sink),
             media,
