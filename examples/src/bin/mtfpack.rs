@@ -124,7 +124,7 @@ fn run(cli: Cli) -> Result<(), String> {
             add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
         }
         w.end_set().map_err(e)?;
-        w.finish().map_err(e)?;
+        durable(w.finish().map_err(e)?, &cli.output)?;
     } else {
         let f = std::fs::File::create(&cli.output)
             .map_err(|x| format!("{}: {x}", cli.output.display()))?;
@@ -135,7 +135,7 @@ fn run(cli: Cli) -> Result<(), String> {
             add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
         }
         w.end_set().map_err(e)?;
-        w.finish().map_err(e)?;
+        durable(w.finish().map_err(e)?, &cli.output)?;
     }
     eprintln!(
         "mtfpack: {} directories, {} files, {} bytes -> {}",
@@ -155,4 +155,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Flushes the medium file and waits until it is on stable storage: mtfpack reports success only
+/// for a backup that would survive a crash.
+fn durable(sink: FileSink<BufWriter<std::fs::File>>, path: &std::path::Path) -> Result<(), String> {
+    let f = sink
+        .into_inner()
+        .into_inner()
+        .map_err(|x| format!("{}: {}", path.display(), x.error()))?;
+    f.sync_all()
+        .map_err(|x| format!("{}: syncing to disk: {x}", path.display()))
 }

@@ -9,8 +9,8 @@ use super::{
     Outcome,
 };
 use mtf::block::Body;
+use mtf::checksum::FastXor32;
 use mtf::reader::listing::SetBuilder;
-use mtf::reader::sums::FastXor32;
 use mtf::reader::{DamageInfo, Event, Reader};
 use mtf::spec::{BlockType, StreamId, StreamMediaAttributes};
 use mtf::sqlserver::{FastBackupChecksum, VENDOR_ID};

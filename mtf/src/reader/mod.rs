@@ -9,13 +9,11 @@
 //!   from the soft filemark catalog when there is one;
 //! - [`media`]: families and continuation media grouped into media sets, sets matched across
 //!   them;
-//! - [`sums`]: fast running checksums for verifying stream data.
 
 pub mod core;
 pub mod listing;
 pub mod media;
 pub mod source;
-pub mod sums;
 
 pub use self::core::{Damage, Event, MediumParams, Reader};
 pub use self::listing::{

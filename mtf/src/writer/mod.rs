@@ -29,7 +29,7 @@ pub use sink::*;
 
 use crate::block::Dirb;
 use crate::block::{Body, Dblk, Eotm, Eset, File, Sfmb, SfmbLayout, Sset, Tape, Volb};
-use crate::checksum::Xor32;
+use crate::checksum::FastXor32;
 use crate::date::MtfDateTime;
 use crate::error::{Error, Result};
 use crate::os_data::OsData;
@@ -471,8 +471,15 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         if checksums {
             stan.media_attributes |= StreamMediaAttributes::CHECKSUMED;
         }
-        let mut csum = Xor32::new();
-        let short = self.write_stream_data(&stan, (&d, &name_streams), size, data, &mut csum)?;
+        // Computed only when a CSUM stream will carry it: the XOR costs a pass over the data.
+        let mut csum = FastXor32::new();
+        let short = self.write_stream_data(
+            &stan,
+            (&d, &name_streams),
+            size,
+            data,
+            checksums.then_some(&mut csum),
+        )?;
         if checksums {
             self.write_stream(
                 &StreamHeader::new(StreamId::CSUM, 4),
@@ -718,7 +725,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         file: (&Dblk, &NameStreams),
         size: u64,
         src: &mut dyn Read,
-        csum: &mut Xor32,
+        mut csum: Option<&mut FastXor32>,
     ) -> Result<Option<u64>> {
         let mut hb = Vec::with_capacity(STREAM_HDR_LEN);
         header.clone().write_fixed(&mut hb);
@@ -749,7 +756,9 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
                 short.get_or_insert(size - remaining + got as u64);
                 self.block[old + got..].fill(0);
             }
-            csum.update(&self.block[old..]);
+            if let Some(c) = csum.as_deref_mut() {
+                c.update(&self.block[old..]);
+            }
             self.pos += n as u64;
             remaining -= n as u64;
             if self.block.len() == self.block_size {
