@@ -171,3 +171,114 @@ fn a_full_tape_continues_on_the_next_one() {
         assert_eq!(blocks[0], BlockType::TAPE);
     }
 }
+
+/// Runs the mtfpack binary; returns (success, stderr).
+fn mtfpack(args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mtfpack"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn sets_of(image: &std::path::Path) -> (mtf_examples::dump::Outcome, String) {
+    let o = mtf_examples::dump::Options {
+        json: false,
+        strict: false,
+        progress: false,
+    };
+    let mut out = Vec::new();
+    let verdict = mtf_examples::dump::verify::run(&[image.to_path_buf()], &o, &mut out).unwrap();
+    let mut text = String::from_utf8_lossy(&out).into_owned();
+    out.clear();
+    mtf_examples::dump::sets::run(&[image.to_path_buf()], &o, &mut out).unwrap();
+    text.push_str(&String::from_utf8_lossy(&out));
+    (verdict, text)
+}
+
+#[test]
+fn mtfpack_appends_a_set_to_a_tape_image() {
+    let t = tree();
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("t.tap");
+    let (i, d) = (img.as_os_str(), t.path().as_os_str());
+    let o = std::ffi::OsStr::new;
+    let (ok, err) = mtfpack(&[
+        d,
+        o("-o"),
+        i,
+        o("--name"),
+        o("first"),
+        o("--block-size"),
+        o("16384"),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, err) = mtfpack(&[d, o("-o"), i, o("--append"), o("--name"), o("second")]);
+    assert!(ok, "{err}");
+    let (verdict, text) = sets_of(&img);
+    assert_eq!(verdict, mtf_examples::dump::Outcome::Ok, "{text}");
+    assert!(
+        text.contains("\"first\"") && text.contains("\"second\""),
+        "{text}"
+    );
+    assert!(text.contains("data set number 2"), "{text}");
+    // The layout after the append: TAPE | set 1 | ESET 1 | set 2 | ESET 2, one record per
+    // 16 KiB block (the appended set kept the medium's block size).
+    let mut tape = EmulatedTape::open(&img, EmulatedOptions::default()).unwrap();
+    let secs = sections(&mut tape, 16384);
+    let heads: Vec<&[u8]> = secs.iter().map(|s| &s[..4]).collect();
+    assert_eq!(heads, [&b"TAPE"[..], b"SSET", b"ESET", b"SSET", b"ESET"]);
+    // The appended set lists the same files.
+    let o = mtf_examples::dump::Options {
+        json: false,
+        strict: false,
+        progress: false,
+    };
+    let mut out = Vec::new();
+    mtf_examples::dump::ls::run(std::slice::from_ref(&img), Some(2), &o, &mut out).unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.contains("a/b/big.bin") && text.contains("200000"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a/one.txt") && text.contains("top.txt"),
+        "{text}"
+    );
+}
+
+#[test]
+fn mtfpack_refuses_to_append_where_a_set_is_unfinished() {
+    let t = tree();
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("t.tap");
+    let (i, d) = (img.as_os_str(), t.path().as_os_str());
+    let o = std::ffi::OsStr::new;
+    let (ok, err) = mtfpack(&[d, o("-o"), i, o("--block-size"), o("16384")]);
+    assert!(ok, "{err}");
+    // A copy of the tape that stops inside the set: its first two sections only.
+    let mut tape = EmulatedTape::open(&img, EmulatedOptions::default()).unwrap();
+    let secs = sections(&mut tape, 16384);
+    let cut = tmp.path().join("cut.tap");
+    let mut w = EmulatedTape::create(&cut, EmulatedOptions::default()).unwrap();
+    for rec in secs[0].chunks(16384) {
+        w.write_block(rec).unwrap();
+    }
+    w.write_filemarks(1).unwrap();
+    for rec in secs[1].chunks(16384) {
+        w.write_block(rec).unwrap();
+    }
+    drop(w);
+    let before = std::fs::read(&cut).unwrap();
+    let (ok, err) = mtfpack(&[d, o("-o"), cut.as_os_str(), o("--append")]);
+    assert!(!ok, "appended to a tape that ends inside a set");
+    assert!(err.contains("cannot append"), "{err}");
+    assert_eq!(
+        std::fs::read(&cut).unwrap(),
+        before,
+        "the refused tape is unchanged"
+    );
+}

@@ -575,7 +575,10 @@ fn appending_refuses_a_medium_that_ends_inside_a_set() {
     // Cut the closing ESET and filemark off.
     // Without its closing filemark: the set is complete but not closed.
     let err = AppendPoint::scan(&data[..data.len() - 4096]).unwrap_err();
-    assert!(err.to_string().contains("closing soft filemark"), "{err}");
+    assert!(
+        err.to_string().contains("filemark that closes a set"),
+        "{err}"
+    );
     // Cut inside the set's data: refused as well (the walk reports the truncation).
     let err = AppendPoint::scan(&data[..data.len() / 2]).unwrap_err();
     assert!(err.offset().is_some(), "{err}");

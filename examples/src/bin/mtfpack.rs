@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use mtf::writer::{AppendPoint, FileSink, MediumOptions, Writer};
+use mtf_examples::dump::TapeSource;
 use mtf_examples::pack::{now, pack_tree, parse_date, set_options};
 use mtf_examples::tape::{is_tape_path, open_tape, TapeSink};
 use std::fs::OpenOptions;
@@ -23,7 +24,7 @@ struct Cli {
     /// The medium: a file, a `.tap` tape image, or a tape device such as /dev/nst0.
     #[arg(short, long)]
     output: PathBuf,
-    /// Add a data set after the existing ones instead of formatting the medium (files only).
+    /// Add a data set after the existing ones instead of formatting the medium.
     #[arg(long)]
     append: bool,
     /// Media name (when formatting).
@@ -92,10 +93,17 @@ fn run(cli: Cli) -> Result<(), String> {
         total.files += t.files;
         total.bytes += t.bytes;
     };
-    if is_tape_path(&cli.output) {
-        if cli.append {
-            return Err("--append is supported on files only for now: position the tape after the last set and use mt".into());
+    if is_tape_path(&cli.output) && cli.append {
+        let (dev, point) = tape_append_point(&cli.output)?;
+        let mut w =
+            Writer::append(TapeSink { device: dev }, point, mtf::writer::NoMoreMedia).map_err(e)?;
+        w.begin_set(set).map_err(e)?;
+        for d in &cli.dirs {
+            add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
         }
+        w.end_set().map_err(e)?;
+        w.finish().map_err(e)?;
+    } else if is_tape_path(&cli.output) {
         let dev =
             open_tape(&cli.output, true).map_err(|e| format!("{}: {e}", cli.output.display()))?;
         let mut w = Writer::new(TapeSink { device: dev }, opts).map_err(e)?;
@@ -166,4 +174,28 @@ fn durable(sink: FileSink<BufWriter<std::fs::File>>, path: &std::path::Path) -> 
         .map_err(|x| format!("{}: {}", path.display(), x.error()))?;
     f.sync_all()
         .map_err(|x| format!("{}: syncing to disk: {x}", path.display()))
+}
+
+/// Reads a tape from its beginning to find where a new set may go (after the filemark that
+/// closes its last complete set), refusing a tape that is damaged, ends inside a set or whose
+/// family goes on to another tape; then positions the tape there.
+fn tape_append_point(
+    path: &std::path::Path,
+) -> Result<(Box<dyn tape_sys::TapeDevice>, AppendPoint), String> {
+    use mtf::reader::{Mode, Reader};
+    use tape_sys::Space;
+    let shown = path.display();
+    let mut dev = open_tape(path, false).map_err(|x| format!("{shown}: {x}"))?;
+    dev.rewind()
+        .map_err(|x| format!("{shown}: rewinding: {x}"))?;
+    let mut reader = Reader::with_mode(TapeSource::new(dev), Mode::Strict);
+    let point =
+        AppendPoint::scan_tape(&mut reader).map_err(|x| format!("{shown}: cannot append: {x}"))?;
+    let mut dev = reader.into_source().into_device();
+    dev.rewind()
+        .map_err(|x| format!("{shown}: rewinding: {x}"))?;
+    let marks = u32::try_from(point.filemarks.len()).map_err(|_| "too many filemarks")?;
+    dev.space(Space::Fsf, marks)
+        .map_err(|x| format!("{shown}: spacing over {marks} filemarks: {x}"))?;
+    Ok((dev, point))
 }

@@ -114,6 +114,18 @@ pub struct TapeSource {
     device: Box<dyn tape_sys::TapeDevice>,
 }
 
+impl TapeSource {
+    /// Reads blocks from `device`, from where it is positioned.
+    pub fn new(device: Box<dyn tape_sys::TapeDevice>) -> Self {
+        TapeSource { device }
+    }
+
+    /// The device back (to write after reading, say).
+    pub fn into_device(self) -> Box<dyn tape_sys::TapeDevice> {
+        self.device
+    }
+}
+
 impl BlockSource for TapeSource {
     fn read_block(&mut self, buf: &mut [u8]) -> io::Result<BlockRead> {
         match self.device.read_block(buf) {
