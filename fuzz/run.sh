@@ -7,7 +7,8 @@
 #
 # Environment: FUZZ_SECONDS (per target), FUZZ_SANITIZER (none, the default: the code under test
 # has no unsafe code and the targets' own allocator enforces the allocation limit; or address),
-# FUZZ_MAX_LEN (default: 16 KiB for the targets that read byte by byte, else 64 KiB). Before
+# FUZZ_MAX_LEN (default: 16 KiB for the targets that read byte by byte, else 64 KiB),
+# FUZZ_RUNS (stop a target after this many executions, if it gets there in time). Before
 # fuzzing, every saved finding in fuzz/regressions/<target>/ is replayed. Installs what it
 # needs: a nightly toolchain through rustup (minimal profile) and cargo-fuzz. Seeds come from
 # fuzz/make-corpus.sh; the corpus grows in fuzz/corpus/<target>, findings land in
@@ -70,7 +71,7 @@ for t in "${targets[@]}"; do
   if ((rc == 0)); then
     cargo +nightly fuzz run --sanitizer "$SAN" "$t" "corpus/$t" -- \
       -max_total_time="$SECS" -timeout=10 -rss_limit_mb="$RSS_MB" -malloc_limit_mb="$MALLOC_MB" \
-      -max_len="$(max_len "$t")" -print_final_stats=1 >"$log" 2>&1
+      -max_len="$(max_len "$t")" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -print_final_stats=1 >"$log" 2>&1
     rc=$?
   fi
   set -e
