@@ -17,19 +17,21 @@ fn content(size: usize, seed: usize) -> Vec<u8> {
     (0..size).map(|i| ((i * 7 + seed) % 251) as u8).collect()
 }
 
-struct Media(Vec<MemorySink>);
+/// The media made so far, and the scale of their capacity.
+struct Media(Vec<MemorySink>, usize);
 
-fn small_medium() -> MemorySink {
+/// A medium of 160 KiB times `scale`.
+fn small_medium(scale: usize) -> MemorySink {
     MemorySink {
-        capacity: Some(160 * 1024),
-        early_warning_zone: 40 * 1024,
+        capacity: Some(160 * 1024 * scale as u64),
+        early_warning_zone: 40 * 1024 * scale as u64,
         ..Default::default()
     }
 }
 
 impl MediaSupplier<MemorySink> for Media {
     fn next_medium(&mut self, _seq: u16) -> std::io::Result<MemorySink> {
-        Ok(small_medium())
+        Ok(small_medium(self.1))
     }
     fn medium_done(&mut self, _seq: u16, sink: MemorySink) -> std::io::Result<()> {
         self.0.push(sink);
@@ -41,10 +43,18 @@ const FILES: [(&str, usize); 3] = [("before", 1000), ("huge", 300_000), ("after"
 
 /// Writes the set over as many media as it takes; returns each medium's bytes.
 fn spanned_media() -> Vec<Vec<u8>> {
+    spanned_media_with(false, 1)
+}
+
+/// The same, with a CSUM stream after each file's data when `checksums`, media and the huge
+/// file `scale` times larger.
+fn spanned_media_with(checksums: bool, scale: usize) -> Vec<Vec<u8>> {
     let mut opts = MediumOptions::new("span", 77, date(0));
     opts.block_size = Some(8 * 1024);
-    let mut w = Writer::with_media(small_medium(), opts, Media(Vec::new())).unwrap();
-    w.begin_set(SetOptions::new("spanning", date(5))).unwrap();
+    let mut w = Writer::with_media(small_medium(scale), opts, Media(Vec::new(), scale)).unwrap();
+    let mut so = SetOptions::new("spanning", date(5));
+    so.checksums = checksums;
+    w.begin_set(so).unwrap();
     w.add_volume(&VolumeOptions {
         device: "C:".into(),
         volume: "SYS".into(),
@@ -54,7 +64,8 @@ fn spanned_media() -> Vec<Vec<u8>> {
     w.add_directory(&["dir"], &EntryMeta::with_dates(Some(date(1)), date(5)))
         .unwrap();
     for (i, (name, size)) in FILES.iter().enumerate() {
-        let data = content(*size, i);
+        let size = if *name == "huge" { size * scale } else { *size };
+        let data = content(size, i);
         let meta = EntryMeta::with_dates(Some(date(2)), date(5));
         w.add_file(name, &meta, data.len() as u64, &mut &data[..])
             .unwrap();
@@ -224,4 +235,63 @@ fn a_sparse_file_is_restored_at_its_full_size() {
     assert!(got[..100].iter().all(|b| *b == 0));
     assert_eq!(&got[100..113], b"hello, holes!");
     assert!(got[113..].iter().all(|b| *b == 0));
+}
+
+/// Writes `media` to files in `dir`; returns their paths, last medium first.
+fn files_of(dir: &std::path::Path, media: &[Vec<u8>]) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = media
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let p = dir.join(format!("csum{}.bkf", i + 1));
+            std::fs::write(&p, m).unwrap();
+            p
+        })
+        .collect();
+    paths.reverse();
+    paths
+}
+
+#[test]
+fn the_csum_of_a_file_over_three_media_is_checked_over_all_its_parts() {
+    // Parts under 1 MiB are checksummed as they are read; larger ones by the worker threads.
+    for scale in [1, 20] {
+        csum_over_media(scale);
+    }
+}
+
+fn csum_over_media(scale: usize) {
+    let media = spanned_media_with(true, scale);
+    assert_eq!(media.len(), 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = files_of(tmp.path(), &media);
+    let mut out = Vec::new();
+    let verdict = dump::verify::run(&paths, &opts(), &mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(verdict, Outcome::Ok, "{text}");
+    assert!(
+        text.contains("over the stream's parts on all media"),
+        "{text}"
+    );
+    assert!(!text.contains("not checked"), "{text}");
+
+    // One byte of the huge file's part on the middle medium changed: the CSUM at its end on
+    // the last medium no longer matches. (The damage is in stream data, which only CSUM covers.)
+    let mut bad = media.clone();
+    let mid = &mut bad[1];
+    let stan = mid.windows(4).position(|w| w == b"STAN").unwrap();
+    mid[stan + 22 + 1000 * scale] ^= 0x40;
+    let tmp2 = tempfile::tempdir().unwrap();
+    let paths = files_of(tmp2.path(), &bad);
+    let mut out = Vec::new();
+    let verdict = dump::verify::run(&paths, &opts(), &mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(verdict, Outcome::Problems, "{text}");
+    assert!(text.contains("MISMATCH"), "{text}");
+
+    // Without the earlier media, the last one's CSUM cannot be checked, and says so.
+    let mut out = Vec::new();
+    let _ = dump::verify::run(&paths[..1], &opts(), &mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(text.contains("not checked"), "{text}");
 }

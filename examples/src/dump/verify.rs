@@ -92,9 +92,34 @@ struct Prev {
     id: StreamId,
     offset: u64,
     sums: Sums,
+    /// Bytes of its data on this medium (for a worker's job: the job's length).
+    len: u64,
     /// The stream continues one cut on an earlier medium (CONTINUE attribute): a CSUM after it
     /// covers data this medium does not hold.
     continued: bool,
+    /// What the earlier media held of it, when they were verified just before.
+    carried: Option<Carried>,
+}
+
+/// The earlier parts of a data stream cut by the end of a medium: their XOR-32 and length, so
+/// that a CSUM on a later medium can be checked over the whole stream.
+#[derive(Clone, Copy, Debug)]
+pub struct Carried {
+    pub xor: u32,
+    pub len: u64,
+}
+
+impl Carried {
+    /// The parts so far followed by `len` more bytes whose own XOR-32 is `xor`. XOR-32 works on
+    /// 4-byte words from the stream's start, so a later part's bytes fall into word lanes
+    /// shifted by the earlier length.
+    fn then(self, xor: u32, len: u64) -> Carried {
+        let shift = 8 * (self.len % 4) as u32;
+        Carried {
+            xor: self.xor ^ xor.rotate_left(shift),
+            len: self.len + len,
+        }
+    }
 }
 
 /// What a worker found for a job: XOR-32, SQL checksum, bytes read, an I/O error.
@@ -177,12 +202,16 @@ fn run_jobs(
 }
 
 /// Verifies one medium.
+///
+/// `carry_in` is what the previous medium of the family held of a stream it cut; the result
+/// gives the same for the next medium, if this one cuts a stream.
 pub fn verify_medium(
     path: &std::path::Path,
     opts: &Options,
     progress: &mut Progress,
     base: u64,
-) -> DumpResult<MediumVerify> {
+    mut carry_in: Option<Carried>,
+) -> DumpResult<(MediumVerify, Option<Carried>)> {
     let file = display_name(path);
     let mut r = Reader::with_mode(open_source(path)?, opts.mode());
     // Reads of 128 KiB keep each piece in the CPU cache while it is checksummed.
@@ -220,6 +249,8 @@ pub fn verify_medium(
     let mut sfmbs: Vec<u64> = Vec::new();
     let mut sfmb_unit: Option<u64> = None;
     let mut sfmb_len = 0u64;
+    // The stream cut by the end of this medium, if any.
+    let mut cut: Option<Prev> = None;
     loop {
         let ev = match r.next_event() {
             Ok(Some(ev)) => ev,
@@ -331,7 +362,7 @@ pub fn verify_medium(
                 if id == StreamId::CSUM {
                     let data = r.read_data_to_vec(64).map_err(mtf_err)?;
                     match (data, prev.take()) {
-                        (Some(_), Some(p)) if p.continued => v.warnings.push(format!(
+                        (Some(_), Some(p)) if p.continued && p.carried.is_none() => v.warnings.push(format!(
                             "CSUM at {offset} covers the {} stream at {} with its part on an earlier medium: not checked",
                             p.id, p.offset
                         )),
@@ -359,6 +390,8 @@ pub fn verify_medium(
                 let continued = header
                     .media_attributes
                     .contains(StreamMediaAttributes::CONTINUE);
+                // The first continued stream on a medium goes on from the previous one.
+                let carried = if continued { carry_in.take() } else { None };
                 b.stream(offset, header, None);
                 if file_for_jobs.is_some() && len >= PARALLEL_MIN {
                     // Large data: checksummed by the workers below, read with pread; the walk
@@ -378,7 +411,9 @@ pub fn verify_medium(
                         id,
                         offset,
                         sums: Sums::Job(jobs.len() - 1),
+                        len,
                         continued,
+                        carried,
                     });
                     continue;
                 }
@@ -386,6 +421,7 @@ pub fn verify_medium(
                     xor: FastXor32::new(),
                     sql: want_sql.then(FastBackupChecksum::new),
                 };
+                let mut part_len = 0u64;
                 loop {
                     let chunk = match r.read_data() {
                         Ok(Some(c)) => c,
@@ -399,6 +435,7 @@ pub fn verify_medium(
                         }
                     };
                     cur.xor.update(chunk);
+                    part_len += chunk.len() as u64;
                     if let Some(s) = cur.sql.as_mut() {
                         s.update(chunk);
                     }
@@ -410,7 +447,9 @@ pub fn verify_medium(
                     id,
                     offset,
                     sums: Sums::Done(cur.xor.value(), cur.sql.as_ref().map(|s| s.value())),
+                    len: part_len,
                     continued,
+                    carried,
                 });
             }
             Event::Filemark { offset } => {
@@ -420,12 +459,13 @@ pub fn verify_medium(
             Event::StreamCut { offset, .. } => {
                 // The medium ended inside the stream: its data here stops at the cut, and the
                 // rest (with any CSUM) is on the next medium.
-                if let Some(Prev {
-                    sums: Sums::Job(i), ..
-                }) = prev.take()
-                {
-                    let job = &mut jobs[i];
-                    job.len = job.len.min(offset.saturating_sub(job.offset));
+                if let Some(mut p) = prev.take() {
+                    if let Sums::Job(i) = p.sums {
+                        let job = &mut jobs[i];
+                        job.len = job.len.min(offset.saturating_sub(job.offset));
+                        p.len = job.len;
+                    }
+                    cut = Some(p);
                 }
                 v.stream_cuts += 1;
             }
@@ -455,17 +495,38 @@ pub fn verify_medium(
             // The walk reports the truncation as damage; nothing more to say here.
         }
     }
-    for (offset, p, stored) in pending {
-        let (xor, sql) = match p.sums {
-            Sums::Done(x, s) => (x, s),
+    let sums_of = |p: &Prev| -> Option<(u32, Option<u32>)> {
+        match p.sums {
+            Sums::Done(x, s) => Some((x, s)),
             Sums::Job(i) => match results.get(i) {
-                Some((x, s, _, None)) => (*x, *s),
-                _ => continue,
+                Some((x, s, _, None)) => Some((*x, *s)),
+                _ => None,
             },
+        }
+    };
+    let carry_out = cut.as_ref().and_then(|p| {
+        let (xor, _) = sums_of(p)?;
+        let before = p.carried.unwrap_or(Carried { xor: 0, len: 0 });
+        // A stream continued from a medium not verified just before cannot be carried on.
+        (!p.continued || p.carried.is_some()).then(|| before.then(xor, p.len))
+    });
+    for (offset, p, stored) in pending {
+        let Some((xor, sql)) = sums_of(&p) else {
+            continue;
         };
-        let (alg, computed) = match sql {
-            Some(s) => ("SQL Server backup checksum", s),
-            None => ("MTF XOR-32", xor),
+        let (alg, computed) = match (sql, p.carried) {
+            (Some(_), Some(_)) => {
+                v.warnings.push(format!(
+                    "CSUM at {offset}: the SQL Server checksum of a stream continued over media is not checked"
+                ));
+                continue;
+            }
+            (Some(s), None) => ("SQL Server backup checksum", s),
+            (None, Some(c)) => (
+                "MTF XOR-32 (over the stream's parts on all media)",
+                c.then(xor, p.len).xor,
+            ),
+            (None, None) => ("MTF XOR-32", xor),
         };
         let ok = stored == computed;
         if !ok {
@@ -502,7 +563,7 @@ pub fn verify_medium(
             ));
         }
     }
-    Ok(v)
+    Ok((v, carry_out))
 }
 
 /// Verifies the media, then the media sets they form.
@@ -513,13 +574,34 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<VerifyReport> {
         .filter_map(|m| m.listing.total_len)
         .sum();
     let mut progress = Progress::new(opts.progress, "verify", total);
-    let mut media = Vec::new();
+    // Each family's media in sequence, so that a stream cut at the end of one medium is
+    // checked over its parts on the next; reported in the order given.
+    let mut order: Vec<usize> = (0..media_listed.len()).collect();
+    order.sort_by_key(|&i| {
+        let t = media_listed[i].listing.header.tape();
+        (t.media_family_id, t.media_sequence_number)
+    });
+    let mut done: Vec<Option<MediumVerify>> = (0..media_listed.len()).map(|_| None).collect();
+    let mut carry: Option<(u32, u16, Carried)> = None; // family id, next sequence number
     let mut base = 0;
-    for m in &media_listed {
-        let v = verify_medium(&m.path, opts, &mut progress, base)?;
+    for i in order {
+        let t = media_listed[i].listing.header.tape();
+        let carry_in = carry
+            .take()
+            .filter(|c| c.0 == t.media_family_id && c.1 == t.media_sequence_number)
+            .map(|c| c.2);
+        let (v, out) = verify_medium(&media_listed[i].path, opts, &mut progress, base, carry_in)?;
+        carry = out.map(|c| {
+            (
+                t.media_family_id,
+                t.media_sequence_number.wrapping_add(1),
+                c,
+            )
+        });
         base += v.bytes;
-        media.push(v);
+        done[i] = Some(v);
     }
+    let media: Vec<MediumVerify> = done.into_iter().flatten().collect();
     progress.finish();
     let sets = build_sets(&media_listed);
     let mut media_set_errors = Vec::new();
