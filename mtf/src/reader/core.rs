@@ -661,7 +661,10 @@ impl<S: BlockSource> Reader<S> {
         else {
             return Ok((left, false));
         };
-        if left == 0 || sfm == 0 {
+        // SPAD is padding up to a boundary that a filemark follows: nothing is cut there, and
+        // not scanning it lets the padding in the medium's last blocks be seeked over.
+        let padding = self.stream.as_ref().is_some_and(|h| h.id == StreamId::SPAD);
+        if left == 0 || sfm == 0 || padding {
             return Ok((left, false));
         }
         let tail = self.cut_tail(sfm);
