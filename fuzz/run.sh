@@ -35,10 +35,18 @@ max_len() {
 RSS_MB=2048
 MALLOC_MB=64 # = MALLOC_LIMIT in fuzz/src/lib.rs
 
+# cargo-fuzz needs nightly compiler flags. Use the nightly toolchain when rustup has or can
+# fetch one; where it cannot (a machine that reaches only the package registries), the stable
+# compiler with RUSTC_BOOTSTRAP=1 accepts the same flags, and the run says so.
+TC=+nightly
 if ! rustup toolchain list | grep -q '^nightly'; then
-  rustup toolchain install nightly --profile minimal
+  if ! rustup toolchain install nightly --profile minimal; then
+    echo "fuzz: no nightly toolchain here; using the stable compiler with RUSTC_BOOTSTRAP=1"
+    TC=
+    export RUSTC_BOOTSTRAP=1
+  fi
 fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+if ! cargo $TC fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
@@ -47,10 +55,10 @@ bash make-corpus.sh >/dev/null
 if (($# > 0)); then
   targets=("$@")
 else
-  mapfile -t targets < <(cargo +nightly fuzz list)
+  mapfile -t targets < <(cargo $TC fuzz list)
 fi
 
-cargo +nightly fuzz build --sanitizer "$SAN"
+cargo $TC fuzz build --sanitizer "$SAN"
 
 failed=()
 summary=()
@@ -62,14 +70,14 @@ for t in "${targets[@]}"; do
   rc=0
   if compgen -G "regressions/$t/*" >/dev/null; then
     # Earlier findings first: each must now pass.
-    cargo +nightly fuzz run --sanitizer "$SAN" "$t" regressions/"$t"/* -- \
+    cargo $TC fuzz run --sanitizer "$SAN" "$t" regressions/"$t"/* -- \
       -rss_limit_mb="$RSS_MB" -malloc_limit_mb="$MALLOC_MB" >"logs/$t.regressions.log" 2>&1 || {
       rc=$?
       cat "logs/$t.regressions.log" >"$log"
     }
   fi
   if ((rc == 0)); then
-    cargo +nightly fuzz run --sanitizer "$SAN" "$t" "corpus/$t" -- \
+    cargo $TC fuzz run --sanitizer "$SAN" "$t" "corpus/$t" -- \
       -max_total_time="$SECS" -timeout=10 -rss_limit_mb="$RSS_MB" -malloc_limit_mb="$MALLOC_MB" \
       -max_len="$(max_len "$t")" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -print_final_stats=1 >"$log" 2>&1
     rc=$?
