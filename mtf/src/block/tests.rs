@@ -142,6 +142,69 @@ fn sfmb_spec_and_extended_layouts_round_trip() {
     }
 }
 
+/// Fuzz finding (structured_codec): an SFMB whose entries overflowed its table was laid out
+/// with a partial entry, which the parser (sizing the table by the block) read back as nothing,
+/// so the fixed layout was not a fixed point. The fixed writer now makes the table fill the
+/// block with whole entries and sets the counts to match.
+#[test]
+fn sfmb_fixed_layout_fits_the_table_to_the_block() {
+    let s = Sfmb {
+        number_of_entries: 0,
+        entries_used: 7,
+        layout: SfmbLayout::Spec,
+        entries: vec![0x3530_8585, 1, 2],
+    };
+    let mut d = Dblk::new(BlockType::SFMB, Body::Sfmb(s));
+    d.header.offset_to_first_event = 64;
+    let mut out = Vec::new();
+    d.write_fixed(&mut out).unwrap();
+    assert_eq!(out.len(), 64);
+    // 64 - 60 = 4 bytes: no whole entry fits, so no partial one is written.
+    assert_eq!(&out[52..64], &[0u8; 12]);
+    let (mut back, _) = Dblk::parse(&out, Some(64)).unwrap();
+    let mut again = Vec::new();
+    back.write_fixed(&mut again).unwrap();
+    assert_eq!(again, out);
+    // A 512-byte block: 56 entries, the given ones first, the rest zero; used capped.
+    let s = Sfmb {
+        number_of_entries: 3,
+        entries_used: 99,
+        layout: SfmbLayout::Spec,
+        entries: vec![0x400, 0x200],
+    };
+    let mut d = Dblk::new(BlockType::SFMB, Body::Sfmb(s));
+    d.header.offset_to_first_event = 512;
+    let mut out = Vec::new();
+    d.write_fixed(&mut out).unwrap();
+    let (p, _) = Dblk::parse(&out, Some(512)).unwrap();
+    let Body::Sfmb(s) = &p.body else {
+        unreachable!()
+    };
+    assert_eq!((s.number_of_entries, s.entries_used), (56, 56));
+    assert_eq!(&s.entries[..3], &[0x400, 0x200, 0]);
+}
+
+/// An extended layout that a reader would take for the spec one (the same number of whole
+/// entries fits either way), or whose table starts at or past the block's end, is refused.
+#[test]
+fn sfmb_extended_layouts_a_reader_cannot_tell_apart_are_refused() {
+    for (table_offset, block) in [(64u32, 64u16), (64, 520), (60, 512), (512, 512), (600, 512)] {
+        let s = Sfmb {
+            number_of_entries: 0,
+            entries_used: 0,
+            layout: SfmbLayout::Extended { table_offset },
+            entries: Vec::new(),
+        };
+        let mut d = Dblk::new(BlockType::SFMB, Body::Sfmb(s));
+        d.header.offset_to_first_event = block;
+        let err = d.write_fixed(&mut Vec::new()).unwrap_err();
+        assert!(
+            err.to_string().contains("SFMB table offset"),
+            "{table_offset}: {err}"
+        );
+    }
+}
+
 #[test]
 fn every_block_type_lays_out_and_parses_back() {
     let st = StringType::ANSI;
