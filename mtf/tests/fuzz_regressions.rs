@@ -306,3 +306,28 @@ fn a_cut_less_than_four_bytes_before_the_data_ends_is_found() {
         }
     }
 }
+
+/// structured_codec (`fuzz/regressions/structured_codec/sfmb-entries-overflow-the-table`): an
+/// `Arbitrary` SFMB body with entries but a count of 0, in a 64-byte block. The fixed writer
+/// wrote the first 4 bytes of an entry that does not fit (`85 85 30 35` at 60..64), which the
+/// parser, sizing the table by the block, could not read back: the layout was not a fixed point.
+#[test]
+fn sfmb_with_more_entries_than_its_block_holds_lays_out_as_a_fixed_point() {
+    use mtf::block::{Dblk, Sfmb, SfmbLayout};
+    let body = Sfmb {
+        number_of_entries: 0,
+        entries_used: 0,
+        layout: SfmbLayout::Spec,
+        entries: vec![0x3530_8585],
+    };
+    let mut d = Dblk::new(BlockType::SFMB, Body::Sfmb(body));
+    d.header.offset_to_first_event = 64;
+    let mut once = Vec::new();
+    d.write_fixed(&mut once).unwrap();
+    assert_eq!(once.len(), 64);
+    assert_eq!(&once[60..64], &[0; 4], "no partial entry");
+    let (mut back, _) = Dblk::parse(&once, Some(64)).unwrap();
+    let mut twice = Vec::new();
+    back.write_fixed(&mut twice).unwrap();
+    assert_eq!(once, twice);
+}
