@@ -8,6 +8,7 @@
 //! are created one by one and each must resolve inside DIR (a symlink planted in DIR cannot lead
 //! out); an existing symlink is never written through.
 
+use super::copyjobs::{self, CopyJob, PARALLEL_MIN};
 use super::progress::Progress;
 use super::{
     list_media, mtf_err, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome,
@@ -22,6 +23,7 @@ use serde::Serialize;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A name that was not extracted, and why.
 #[derive(Debug, Serialize, Clone)]
@@ -224,12 +226,27 @@ pub fn extract(
     let mut done_before = 0u64;
     // Directories to date once their contents are written.
     let mut dir_dates: Vec<(PathBuf, MtfDateTime)> = Vec::new();
+    // Files to date once the copy workers have written their data.
+    let mut file_dates: Vec<(PathBuf, MtfDateTime)> = Vec::new();
+    // Large stream data, copied by the workers once the walk has planned every file.
+    let mut jobs: Vec<CopyJob> = Vec::new();
     let mut sql_index = 0usize;
     let mut volumes = 0usize;
     for p in &m.parts {
         let medium = &media[p.medium];
         let part = &medium.listing.sets[p.set];
         let start = part.offset();
+        // A medium that is a plain file is read again by the copy workers.
+        let src_file: Option<(Arc<File>, u64)> = if super::is_tape(&medium.path) {
+            None
+        } else {
+            File::open(&medium.path)
+                .ok()
+                .and_then(|f| Some((f.metadata().ok().filter(|m| m.is_file())?.len(), f)))
+                .map(|(len, f)| (Arc::new(f), len))
+        };
+        // The job for the stream being walked, until the next event.
+        let mut last_job: Option<usize> = None;
         let mut st = StringType::NONE;
         let mut vol = String::from("volume0");
         let mut cur_dir: Option<Vec<String>> = Some(Vec::new());
@@ -240,9 +257,12 @@ pub fn extract(
         let mut in_file = false;
         // The current FILE block's size (its Displayable Size field).
         let mut file_size = 0u64;
-        let close = |out: &mut Option<OpenFile>, rep: &mut ExtractReport, root: &Path| {
+        let close = |out: &mut Option<OpenFile>,
+                     rep: &mut ExtractReport,
+                     root: &Path,
+                     dates: &mut Vec<(PathBuf, MtfDateTime)>| {
             if let Some(OpenFile {
-                file,
+                mut file,
                 path,
                 date,
                 bytes,
@@ -250,6 +270,16 @@ pub fn extract(
                 sparse_size,
             }) = out.take()
             {
+                // Data planned for the copy workers lies beyond what is written so far: the
+                // file takes its planned length now, so that a continuation on the next medium
+                // appends after it.
+                if let Ok(end) = file.stream_position() {
+                    if file.metadata().is_ok_and(|m| m.len() < end) {
+                        if let Err(e) = file.set_len(end) {
+                            rep.errors.push(format!("{}: {e}", path.display()));
+                        }
+                    }
+                }
                 if let Some(n) = sparse_size {
                     if file.metadata().is_ok_and(|m| m.len() < n) {
                         if let Err(e) = file.set_len(n) {
@@ -258,7 +288,7 @@ pub fn extract(
                     }
                 }
                 drop(file);
-                set_mtime(&path, date);
+                dates.push((path.clone(), date));
                 let rel = path
                     .strip_prefix(root)
                     .unwrap_or(&path)
@@ -324,8 +354,14 @@ pub fn extract(
                     return None;
                 }
             }
+            // Not O_APPEND: the copy workers write at explicit offsets.
             let f = if append {
-                OpenOptions::new().append(true).create(true).open(&path)
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path)
+                    .and_then(|mut f| f.seek(SeekFrom::End(0)).map(|_| f))
             } else {
                 File::create(&path)
             };
@@ -349,7 +385,8 @@ pub fn extract(
             progress.set(done_before + r.position().saturating_sub(start));
             match ev {
                 Event::Block { offset, dblk } => {
-                    close(&mut out, &mut rep, &root_dir);
+                    last_job = None;
+                    close(&mut out, &mut rep, &root_dir, &mut file_dates);
                     pending_name = None;
                     in_file = matches!(dblk.body, Body::File(_));
                     st = dblk.header.string_type;
@@ -444,6 +481,7 @@ pub fn extract(
                     }
                 }
                 Event::Stream { offset, header } => {
+                    last_job = None;
                     let id = header.id;
                     if id == StreamId::FNAM {
                         if let Some((foff, date, cont)) = pending_name.take() {
@@ -518,6 +556,7 @@ pub fn extract(
                         file: f,
                         bytes,
                         sparse_size,
+                        path: out_path,
                         ..
                     }) = out.as_mut()
                     else {
@@ -529,7 +568,30 @@ pub fn extract(
                     let coded = header.media_attributes.intersects(
                         StreamMediaAttributes::COMPRESSED | StreamMediaAttributes::ENCRYPTED,
                     );
-                    if id == StreamId::STAN && !coded {
+                    let data_at = offset + mtf::spec::STREAM_HDR_LEN as u64;
+                    let big = header.length >= PARALLEL_MIN;
+                    if let (true, true, Some((src, src_len))) =
+                        (id == StreamId::STAN && !coded, big, src_file.as_ref())
+                    {
+                        // Planned now, copied by the workers after the walk; the walk seeks on.
+                        // Only what the medium holds (a cut-short medium reports the damage).
+                        let len = header.length.min(src_len.saturating_sub(data_at));
+                        let dest_offset = f.stream_position().map_err(DumpError::from)?;
+                        let dest = f.try_clone().map_err(DumpError::from)?;
+                        f.seek(SeekFrom::Start(dest_offset + len))
+                            .map_err(DumpError::from)?;
+                        jobs.push(CopyJob {
+                            src: src.clone(),
+                            src_offset: data_at,
+                            len,
+                            dest: Arc::new(dest),
+                            dest_offset,
+                            path: out_path.clone(),
+                        });
+                        last_job = Some(jobs.len() - 1);
+                        *bytes += len;
+                        r.skip_data().map_err(mtf_err)?;
+                    } else if id == StreamId::STAN && !coded {
                         *bytes += r.copy_data(f).map_err(mtf_err)?;
                     } else if id == StreamId::SPAR && !coded {
                         *sparse_size = Some(file_size);
@@ -563,17 +625,42 @@ pub fn extract(
                     }
                 }
                 Event::Damage(d) => rep.damage.push(DamageInfo::from(&d)),
-                Event::Filemark { .. } => close(&mut out, &mut rep, &root_dir),
+                Event::Filemark { .. } => {
+                    last_job = None;
+                    close(&mut out, &mut rep, &root_dir, &mut file_dates)
+                }
                 // The file stays as written so far; its FILE block on the next medium (with the
-                // continuation bit) reopens it for appending.
-                Event::StreamCut { .. } => {}
+                // continuation bit) reopens it for appending. A planned copy stops at the cut.
+                Event::StreamCut { offset, .. } => {
+                    if let Some(i) = last_job.take() {
+                        let job = &mut jobs[i];
+                        let kept = job.len.min(offset.saturating_sub(job.src_offset));
+                        if let Some(o) = out.as_mut() {
+                            o.bytes -= job.len - kept;
+                            o.file
+                                .seek(SeekFrom::Start(job.dest_offset + kept))
+                                .map_err(DumpError::from)?;
+                        }
+                        job.len = kept;
+                    }
+                }
             }
             Ok(true)
         })?;
-        close(&mut out, &mut rep, &root_canon);
+        close(&mut out, &mut rep, &root_canon, &mut file_dates);
         done_before += part.size_on_medium().unwrap_or(0);
     }
+    if !jobs.is_empty() {
+        progress.finish();
+        let copied: u64 = jobs.iter().map(|j| j.len).sum();
+        progress = Progress::new(opts.progress, "extract (copying)", copied);
+        rep.errors.extend(copyjobs::run(&jobs, &mut progress, 0));
+        drop(jobs);
+    }
     progress.finish();
+    for (p, d) in file_dates {
+        set_mtime(&p, d);
+    }
     // Date directories deepest first, after their contents.
     dir_dates.sort_by_key(|d| std::cmp::Reverse(d.0.components().count()));
     for (p, d) in dir_dates {

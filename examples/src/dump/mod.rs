@@ -7,6 +7,7 @@
 //! where the files are.
 
 pub mod blocks;
+pub mod copyjobs;
 pub mod extract;
 pub mod label;
 pub mod ls;
