@@ -569,10 +569,12 @@ pub fn extract(
                         StreamMediaAttributes::COMPRESSED | StreamMediaAttributes::ENCRYPTED,
                     );
                     let data_at = offset + mtf::spec::STREAM_HDR_LEN as u64;
-                    let big = header.length >= PARALLEL_MIN;
-                    if let (true, true, Some((src, src_len))) =
-                        (id == StreamId::STAN && !coded, big, src_file.as_ref())
-                    {
+                    let plain = id == StreamId::STAN && !coded;
+                    // Large plain data from a medium file goes to the copy workers.
+                    let to_workers = src_file
+                        .as_ref()
+                        .filter(|_| plain && header.length >= PARALLEL_MIN);
+                    if let Some((src, src_len)) = to_workers {
                         // Planned now, copied by the workers after the walk; the walk seeks on.
                         // Only what the medium holds (a cut-short medium reports the damage).
                         let len = header.length.min(src_len.saturating_sub(data_at));
@@ -591,7 +593,7 @@ pub fn extract(
                         last_job = Some(jobs.len() - 1);
                         *bytes += len;
                         r.skip_data().map_err(mtf_err)?;
-                    } else if id == StreamId::STAN && !coded {
+                    } else if plain {
                         *bytes += r.copy_data(f).map_err(mtf_err)?;
                     } else if id == StreamId::SPAR && !coded {
                         *sparse_size = Some(file_size);
