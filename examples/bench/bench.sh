@@ -76,7 +76,7 @@ echo "cat:    ${cat_ms} ms"
 echo "verify: ${ver_ms} ms  (speed ratio verify/cat = $(python3 -c "print(round($cat_ms/$ver_ms, 3))")), peak RSS $(rss "$dump" verify "$medium") KiB"
 
 echo
-echo "== extract vs cp (warm, best of 5, alternating order)"
+echo "== extract vs cp (warm, 7 rounds, alternating order)"
 # Writing 2.4 GB twice a round leaves the disk's writeback state to whoever runs next: each
 # run starts after a sync with its previous output removed (outside the timing), and the two
 # take turns going first.
@@ -84,16 +84,19 @@ out=$work/out
 ms_of() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
 run_cp() { rm -f "$work/copy.bkf"; sync; c=$(ms_of cp "$medium" "$work/copy.bkf"); }
 run_ex() { rm -rf "$out"; sync; e=$(ms_of "$dump" extract --set 1 -C "$out" "$medium"); }
-cp_ms=; ex_ms=
-for r in 1 2 3 4 5; do
+cp_ms=; ex_ms=; cps=(); exs=()
+for r in 1 2 3 4 5 6 7; do
   if ((r % 2)); then run_cp; run_ex; else run_ex; run_cp; fi
   echo "  round $r: cp $c ms, extract $e ms"
+  cps+=("$c"); exs+=("$e")
   if [[ -z $cp_ms || $c -lt $cp_ms ]]; then cp_ms=$c; fi
   if [[ -z $ex_ms || $e -lt $ex_ms ]]; then ex_ms=$e; fi
 done
 rm -f "$work/copy.bkf"
-echo "cp:      ${cp_ms} ms"
-echo "extract: ${ex_ms} ms  (speed ratio extract/cp = $(python3 -c "print(round($cp_ms/$ex_ms, 3))")), peak RSS $(rm -rf "$out"; rss "$dump" extract --set 1 -C "$out" "$medium") KiB"
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+cp_med=$(median "${cps[@]}"); ex_med=$(median "${exs[@]}")
+echo "cp:      best ${cp_ms} ms, median ${cp_med} ms"
+echo "extract: best ${ex_ms} ms, median ${ex_med} ms  (speed ratio extract/cp: best $(python3 -c "print(round($cp_ms/$ex_ms, 3))"), median $(python3 -c "print(round($cp_med/$ex_med, 3))")), peak RSS $(rm -rf "$out"; rss "$dump" extract --set 1 -C "$out" "$medium") KiB"
 rm -rf "$out"
 
 echo
