@@ -954,30 +954,28 @@ impl<S: BlockSource> Reader<S> {
 
     /// Skips the rest of the current stream's data (seeking when the source can).
     pub fn skip_data(&mut self) -> Result<()> {
-        while matches!(self.state, State::Data { .. }) {
-            if self.data_left == 0 {
-                self.data_done();
-                break;
-            }
-            let (free, cut) = self.uncut_len()?;
-            if free == 0 && cut {
-                self.cut_stream();
-                break;
-            }
-            let got = self.skip_bytes(free)?;
-            self.data_left -= got;
-            if got < free || got == 0 {
-                return self.data_truncated();
-            }
-        }
-        Ok(())
+        self.pass_data(|r, n| {
+            let got = r.skip_bytes(n)?;
+            r.data_left -= got;
+            Ok(got)
+        })
+        .map(|_| ())
     }
 
     /// Copies the rest of the current stream's data to `w`, in the kernel when both ends are
     /// files. Returns the bytes copied; fewer than the stream's length if it was cut short (the
     /// next event reports the damage).
     pub fn copy_data<W: Write>(&mut self, w: &mut W) -> Result<u64> {
-        let mut copied = 0u64;
+        self.pass_data(|r, n| r.copy_some(w, n))
+    }
+
+    /// Passes the rest of the current stream's data in steps that stop short of any
+    /// end-of-medium mark: `step(self, n)` passes up to `n` bytes (taking them off
+    /// `data_left`) and says how many it passed. Ends at the data's end, at a cut (reported as
+    /// [`Event::StreamCut`]) or where the medium ends early (reported as damage). Returns the
+    /// bytes passed.
+    fn pass_data(&mut self, mut step: impl FnMut(&mut Self, u64) -> Result<u64>) -> Result<u64> {
+        let mut passed = 0u64;
         while matches!(self.state, State::Data { .. }) {
             if self.data_left == 0 {
                 self.data_done();
@@ -988,14 +986,14 @@ impl<S: BlockSource> Reader<S> {
                 self.cut_stream();
                 break;
             }
-            let got = self.copy_some(w, free)?;
-            copied += got;
+            let got = step(self, free)?;
+            passed += got;
             if got < free || got == 0 {
                 self.data_truncated()?;
                 break;
             }
         }
-        Ok(copied)
+        Ok(passed)
     }
 
     /// Copies up to `n` bytes of the current stream's data to `w` (no end-of-medium mark lies
