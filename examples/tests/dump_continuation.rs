@@ -17,25 +17,12 @@ fn content(size: usize, seed: usize) -> Vec<u8> {
     (0..size).map(|i| ((i * 7 + seed) % 251) as u8).collect()
 }
 
-/// The media made so far, and the scale of their capacity.
-struct Media(Vec<MemorySink>, usize);
-
 /// A medium of 160 KiB times `scale`.
 fn small_medium(scale: usize) -> MemorySink {
     MemorySink {
         capacity: Some(160 * 1024 * scale as u64),
         early_warning_zone: 40 * 1024 * scale as u64,
         ..Default::default()
-    }
-}
-
-impl MediaSupplier<MemorySink> for Media {
-    fn next_medium(&mut self, _seq: u16) -> std::io::Result<MemorySink> {
-        Ok(small_medium(self.1))
-    }
-    fn medium_done(&mut self, _seq: u16, sink: MemorySink) -> std::io::Result<()> {
-        self.0.push(sink);
-        Ok(())
     }
 }
 
@@ -51,7 +38,8 @@ fn spanned_media() -> Vec<Vec<u8>> {
 fn spanned_media_with(checksums: bool, scale: usize) -> Vec<Vec<u8>> {
     let mut opts = MediumOptions::new("span", 77, date(0));
     opts.block_size = Some(8 * 1024);
-    let mut w = Writer::with_media(small_medium(scale), opts, Media(Vec::new(), scale)).unwrap();
+    let blank = small_medium(scale);
+    let mut w = Writer::with_media(blank.clone(), opts, MemoryMedia::like(blank)).unwrap();
     let mut so = SetOptions::new("spanning", date(5));
     so.checksums = checksums;
     w.begin_set(so).unwrap();
@@ -72,7 +60,7 @@ fn spanned_media_with(checksums: bool, scale: usize) -> Vec<Vec<u8>> {
     }
     w.end_set().unwrap();
     let (last, media) = w.into_parts().unwrap();
-    let mut all: Vec<Vec<u8>> = media.0.into_iter().map(|m| m.data).collect();
+    let mut all: Vec<Vec<u8>> = media.done.into_iter().map(|m| m.data).collect();
     all.push(last.data);
     all
 }

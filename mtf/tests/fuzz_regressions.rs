@@ -9,30 +9,8 @@ use mtf::spec::{BlockAttributes, BlockType, StreamId, StringType};
 use mtf::text::{decode_str, split_dir_path};
 use mtf::walk::{Event, Mode, Walker};
 use mtf::writer::{
-    EntryMeta, MediaSupplier, MediumOptions, MemorySink, SetOptions, VolumeOptions, Writer,
+    EntryMeta, MediumOptions, MemoryMedia, MemorySink, SetOptions, VolumeOptions, Writer,
 };
-use std::io;
-
-struct Media {
-    done: Vec<MemorySink>,
-    capacity: u64,
-    zone: u64,
-}
-
-impl MediaSupplier<MemorySink> for Media {
-    fn next_medium(&mut self, _sequence: u16) -> io::Result<MemorySink> {
-        Ok(MemorySink {
-            capacity: Some(self.capacity),
-            early_warning_zone: self.zone,
-            ..Default::default()
-        })
-    }
-
-    fn medium_done(&mut self, _sequence: u16, sink: MemorySink) -> io::Result<()> {
-        self.done.push(sink);
-        Ok(())
-    }
-}
 
 fn date() -> DateTime {
     DateTime::from_unix(1_700_000_000).unwrap()
@@ -40,7 +18,7 @@ fn date() -> DateTime {
 
 /// Writes one set on small media (512-byte blocks, 25 blocks each, early warning 8 blocks
 /// before the end) with `write` adding its entries; returns every medium.
-fn tiny_media(write: impl FnOnce(&mut Writer<MemorySink, Media>)) -> Vec<Vec<u8>> {
+fn tiny_media(write: impl FnOnce(&mut Writer<MemorySink, MemoryMedia>)) -> Vec<Vec<u8>> {
     let bs = 512usize;
     let mut opts = MediumOptions::new("fuzz", 0xF022, date());
     opts.flb_size = 512;
@@ -51,12 +29,7 @@ fn tiny_media(write: impl FnOnce(&mut Writer<MemorySink, Media>)) -> Vec<Vec<u8>
         early_warning_zone: zone,
         ..Default::default()
     };
-    let media = Media {
-        done: Vec::new(),
-        capacity,
-        zone,
-    };
-    let mut w = Writer::with_media(first, opts, media).unwrap();
+    let mut w = Writer::with_media(first.clone(), opts, MemoryMedia::like(first)).unwrap();
     w.begin_set(SetOptions::new("", date())).unwrap();
     w.end_set().unwrap();
     w.begin_set(SetOptions::new("\u{1}", date())).unwrap();

@@ -183,20 +183,6 @@ fn hardware_filemarks_from_a_block_source() {
 
 #[test]
 fn a_set_continued_over_media_reads_as_one() {
-    struct Media(Vec<MemorySink>);
-    impl MediaSupplier<MemorySink> for Media {
-        fn next_medium(&mut self, _seq: u16) -> std::io::Result<MemorySink> {
-            Ok(MemorySink {
-                capacity: Some(160 * 1024),
-                early_warning_zone: 40 * 1024,
-                ..Default::default()
-            })
-        }
-        fn medium_done(&mut self, _seq: u16, sink: MemorySink) -> std::io::Result<()> {
-            self.0.push(sink);
-            Ok(())
-        }
-    }
     let mut opts = MediumOptions::new("span", 77, date(0));
     opts.block_size = Some(8 * 1024);
     let first = MemorySink {
@@ -204,13 +190,13 @@ fn a_set_continued_over_media_reads_as_one() {
         early_warning_zone: 40 * 1024,
         ..Default::default()
     };
-    let mut w = Writer::with_media(first, opts, Media(Vec::new())).unwrap();
+    let mut w = Writer::with_media(first.clone(), opts, MemoryMedia::like(first)).unwrap();
     write_set(
         &mut w,
         &[("before", 1000), ("huge", 300_000), ("after", 5000)],
     );
     let (last, media) = w.into_parts().unwrap();
-    let mut all: Vec<Vec<u8>> = media.0.iter().map(|m| m.data.clone()).collect();
+    let mut all: Vec<Vec<u8>> = media.done.iter().map(|m| m.data.clone()).collect();
     all.push(last.data);
     assert!(all.len() >= 3);
     let listings: Vec<Listing> = all.iter().map(|m| list(m)).collect();
@@ -309,33 +295,18 @@ fn nonsense_media_headers_are_refused() {
 /// Writes one set holding a 300,000-byte file onto small media (soft or hardware filemarks);
 /// returns each medium's bytes and hardware filemark offsets.
 fn spanned(hardware: bool) -> Vec<MemorySink> {
-    struct Media(Vec<MemorySink>, bool);
-    let medium = |hardware_filemarks| MemorySink {
+    let blank = MemorySink {
         capacity: Some(160 * 1024),
         early_warning_zone: 40 * 1024,
-        hardware_filemarks,
+        hardware_filemarks: hardware,
         ..Default::default()
     };
-    impl MediaSupplier<MemorySink> for Media {
-        fn next_medium(&mut self, _seq: u16) -> std::io::Result<MemorySink> {
-            Ok(MemorySink {
-                capacity: Some(160 * 1024),
-                early_warning_zone: 40 * 1024,
-                hardware_filemarks: self.1,
-                ..Default::default()
-            })
-        }
-        fn medium_done(&mut self, _seq: u16, sink: MemorySink) -> std::io::Result<()> {
-            self.0.push(sink);
-            Ok(())
-        }
-    }
     let mut opts = MediumOptions::new("cut", 5, date(0));
     opts.block_size = Some(8 * 1024);
-    let mut w = Writer::with_media(medium(hardware), opts, Media(Vec::new(), hardware)).unwrap();
+    let mut w = Writer::with_media(blank.clone(), opts, MemoryMedia::like(blank)).unwrap();
     write_set(&mut w, &[("huge", 300_000)]);
     let (last, media) = w.into_parts().unwrap();
-    let mut all = media.0;
+    let mut all = media.done;
     all.push(last);
     all
 }

@@ -403,21 +403,6 @@ fn a_file_spans_three_media_and_reads_back_whole() {
             mtime: date(3),
         },
     ];
-    let mut done: Vec<MemorySink> = Vec::new();
-    struct Media<'a>(&'a mut Vec<MemorySink>);
-    impl MediaSupplier<MemorySink> for Media<'_> {
-        fn next_medium(&mut self, _seq: u16) -> std::io::Result<MemorySink> {
-            Ok(MemorySink {
-                capacity: Some(160 * 1024),
-                early_warning_zone: 40 * 1024,
-                ..Default::default()
-            })
-        }
-        fn medium_done(&mut self, _seq: u16, sink: MemorySink) -> std::io::Result<()> {
-            self.0.push(sink);
-            Ok(())
-        }
-    }
     let mut opts = MediumOptions::new("span", 77, date(0));
     opts.block_size = Some(8 * 1024);
     let first = MemorySink {
@@ -425,10 +410,10 @@ fn a_file_spans_three_media_and_reads_back_whole() {
         early_warning_zone: 40 * 1024,
         ..Default::default()
     };
-    let mut w = Writer::with_media(first, opts, Media(&mut done)).unwrap();
+    let mut w = Writer::with_media(first.clone(), opts, MemoryMedia::like(first)).unwrap();
     write_set(&mut w, "spanning", &files, true);
-    let last = w.finish().unwrap();
-    let mut media: Vec<Vec<u8>> = done.iter().map(|m| m.data.clone()).collect();
+    let (last, done) = w.into_parts().unwrap();
+    let mut media: Vec<Vec<u8>> = done.done.iter().map(|m| m.data.clone()).collect();
     media.push(last.data);
     assert!(
         media.len() >= 3,

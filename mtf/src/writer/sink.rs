@@ -130,6 +130,35 @@ pub trait MediaSupplier<S> {
     }
 }
 
+/// A supplier of media in memory: each new medium is a copy of `blank` (its capacity, early
+/// warning zone and kind of filemarks), and the finished ones are kept in order in `done`.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryMedia {
+    pub blank: MemorySink,
+    pub done: Vec<MemorySink>,
+}
+
+impl MemoryMedia {
+    /// Media like `blank`, none finished yet.
+    pub fn like(blank: MemorySink) -> Self {
+        MemoryMedia {
+            blank,
+            done: Vec::new(),
+        }
+    }
+}
+
+impl MediaSupplier<MemorySink> for MemoryMedia {
+    fn next_medium(&mut self, _sequence: u16) -> io::Result<MemorySink> {
+        Ok(self.blank.clone())
+    }
+
+    fn medium_done(&mut self, _sequence: u16, sink: MemorySink) -> io::Result<()> {
+        self.done.push(sink);
+        Ok(())
+    }
+}
+
 /// A supplier for single-medium writing: asking for another medium is an error.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoMoreMedia;
