@@ -114,6 +114,17 @@ impl Timeline {
         self.recs.last_mut().unwrap()
     }
 
+    /// A copy-only log backup at minute `t`: from where the previous log ended to now, without
+    /// moving the start of the next one (its range overlaps the next log's).
+    pub fn copy_only_log(&mut self, t: i64, name: &str) -> &mut BackupRecord {
+        let from = self.log_from;
+        self.log(t, name);
+        self.log_from = from;
+        let r = self.recs.last_mut().unwrap();
+        r.copy_only = Some(true);
+        r
+    }
+
     /// The record named `name`.
     pub fn get(&mut self, name: &str) -> &mut BackupRecord {
         self.recs
