@@ -359,6 +359,17 @@ fn forks_never_mix() {
     t.get("log_2000.trn").first_recovery_fork_guid = Some("A".into());
     let p = plan_database(&t.recs, Target::At(at(day(0, 19, 0))));
     assert_eq!(files(&p), ["full_1800.bak", "log_2000.trn"]);
+    // As read from media: only the fork a set ends in, and the fork point.
+    for r in &mut t.recs {
+        r.first_recovery_fork_guid = None;
+    }
+    let p = plan_database(&t.recs, Target::At(at(day(0, 19, 0))));
+    assert!(p.steps.is_empty(), "fork B without its fork point in range");
+    let log = t.get("log_2000.trn");
+    let (a, b) = (log.first_lsn.unwrap(), log.last_lsn.unwrap());
+    log.fork_point_lsn = Some(media::history::Lsn((a.0 + b.0) / 2));
+    let p = plan_database(&t.recs, Target::At(at(day(0, 19, 0))));
+    assert_eq!(files(&p), ["full_1800.bak", "log_2000.trn"], "the log spans its fork point");
 }
 
 #[test]

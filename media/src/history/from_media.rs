@@ -8,10 +8,17 @@
 //! (local time) and the SSET time zone, the BackupSetGUID, the media set GUID and family count.
 //! They do not carry, in any confirmed field: copy-only, the recovery model, the
 //! CONTINUE_AFTER_ERROR damaged flag. Those stay unknown (`None`), and a set read with damage is
-//! marked damaged. The recovery fork GUIDs are at SCIN+0x9C (RecoveryForkID) and SCIN+0xE0
-//! (FirstRecoveryForkID) with the ForkPointLSN at SCIN+0xAC, marked *likely* by the evidence
-//! (0xAC is non-zero exactly when the two GUIDs differ, in all 22 sets): they are recorded, as
-//! the planner only compares them for equality between consecutive steps.
+//! marked damaged.
+//!
+//! Recovery forks: SCIN+0x9C is the fork the database was in when the set was taken
+//! (RecoveryForkID, msdb `last_recovery_fork_guid`), SCIN+0xAC the LSN where that fork began
+//! (ForkPointLSN, zero for a database never restored to a point). The evidence doc marks them
+//! *likely*; the samples bear it out: the 2016 RestoreTimeClean backups carry fork point
+//! 25:153:1, the last LSN of the 2008 R2 chain's first log, and the 2008 R2 chain's fork GUID at
+//! 0xB8 and 0xE0, while the whole 2008 R2 chain has one fork and no fork point. SCIN+0xB8 then
+//! looks like the parent fork and 0xE0 the database's first fork ever (they differ in the 2017
+//! sample), not the fork a log backup *starts* in: msdb's `first_recovery_fork_guid` is not in
+//! the headers and is recorded as unknown (NULL).
 
 use super::{normalize_guid, BackupKind, BackupRecord, FamilyRecord, Lsn, MediumRecord};
 use mtf::reader::{group_media, merge_sets, Listing, MediumIdentity, SetEntry};
@@ -36,7 +43,7 @@ pub struct Skipped {
 }
 
 /// The fork fields the MQCI's SCIN chunk holds (likely; see the module notes).
-fn forks(set: &SetEntry) -> (Option<String>, Option<String>, Option<Lsn>) {
+fn forks(set: &SetEntry) -> (Option<String>, Option<Lsn>) {
     for t in [BlockType::MSLS, BlockType::MSCI] {
         let Some(data) = set.block(t).and_then(|b| b.stream_data(StreamId::MQCI)) else {
             continue;
@@ -61,9 +68,9 @@ fn forks(set: &SetEntry) -> (Option<String>, Option<String>, Option<Lsn>) {
             };
             Lsn::from(l)
         });
-        return (guid(0xE0), guid(0x9C), lsn.filter(|l| l.0 != 0));
+        return (guid(0x9C), lsn.filter(|l| l.0 != 0));
     }
-    (None, None, None)
+    (None, None)
 }
 
 fn date(d: Option<mtf::MtfDateTime>) -> Option<super::DateTime> {
@@ -129,9 +136,8 @@ pub fn records(media: &[ListedMedium<'_>]) -> (Vec<BackupRecord>, Vec<Skipped>) 
             r.differential_base_guid = scin
                 .differential_base_guid
                 .and_then(|g| normalize_guid(&g.to_string()));
-            let (first_fork, last_fork, fork_point) = forks(set);
-            r.first_recovery_fork_guid = first_fork;
-            r.last_recovery_fork_guid = last_fork;
+            let (fork, fork_point) = forks(set);
+            r.last_recovery_fork_guid = fork;
             r.fork_point_lsn = fork_point;
             r.start = date(scin.backup_start).or_else(|| date(Some(set.sset().media_write_date)));
             r.finish = date(scin.backup_finish);

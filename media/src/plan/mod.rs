@@ -259,9 +259,28 @@ pub fn unusable_reason(r: &BackupRecord) -> Option<String> {
     None
 }
 
-/// Whether `next` may follow `prev` without leaving a recovery fork.
+/// The fork `r` starts in, when known. Without msdb's `first_recovery_fork_guid` (the media
+/// headers do not carry it), a set starts in the fork it ends in, unless its LSN range holds its
+/// fork point: then it began in the parent fork, which is not known.
+fn first_fork(r: &BackupRecord) -> Option<&String> {
+    if r.first_recovery_fork_guid.is_some() {
+        return r.first_recovery_fork_guid.as_ref();
+    }
+    let spans_fork_point = match (r.fork_point_lsn, r.first_lsn, r.last_lsn) {
+        (Some(p), Some(a), Some(b)) => a < p && p <= b,
+        _ => false,
+    };
+    if spans_fork_point {
+        None
+    } else {
+        r.last_recovery_fork_guid.as_ref()
+    }
+}
+
+/// Whether `next` may follow `prev` without leaving a recovery fork: `next` starts in the fork
+/// `prev` ended in (unknown forks do not refuse).
 fn same_fork(prev: &BackupRecord, next: &BackupRecord) -> bool {
-    match (&prev.last_recovery_fork_guid, &next.first_recovery_fork_guid) {
+    match (&prev.last_recovery_fork_guid, first_fork(next)) {
         (Some(a), Some(b)) => a == b,
         _ => true,
     }
