@@ -84,7 +84,10 @@ fn restoretimeclean_2008r2_latest_is_full_differential_and_three_logs() {
         ]
     );
     let steps = p["steps"].as_array().unwrap();
-    let types: Vec<&str> = steps.iter().map(|s| s["backup_type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = steps
+        .iter()
+        .map(|s| s["backup_type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["full", "differential", "log", "log", "log"]);
     for (i, s) in steps.iter().enumerate() {
         assert_eq!(s["position"], 1);
@@ -94,7 +97,10 @@ fn restoretimeclean_2008r2_latest_is_full_differential_and_three_logs() {
             if i == 4 { "RECOVERY" } else { "NORECOVERY" }
         );
         // The files are as found: under the folder given.
-        assert!(s["files"][0].as_str().unwrap().starts_with(dir.to_str().unwrap()));
+        assert!(s["files"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(dir.to_str().unwrap()));
     }
     // LSNs as `mtfdump sets` shows them: the full 25:62:170 .. 25:132:1, the last log ends at
     // 25:220:1.
@@ -106,7 +112,15 @@ fn restoretimeclean_2008r2_latest_is_full_differential_and_three_logs() {
     let keys: Vec<&String> = steps[0].as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["backup_type", "files", "first_lsn", "last_lsn", "position", "recovery", "stopat"]
+        [
+            "backup_type",
+            "files",
+            "first_lsn",
+            "last_lsn",
+            "position",
+            "recovery",
+            "stopat"
+        ]
     );
 }
 
@@ -178,14 +192,26 @@ fn restoretimeclean_2008r2_other_targets_follow_the_rules() {
     assert_eq!(outcome, Outcome::Problems);
     assert!(v["plans"][0]["steps"].as_array().unwrap().is_empty());
     let why = v["plans"][0]["problems"][0].as_str().unwrap();
-    assert!(why.starts_with("target before the earliest full backup ("), "{why}");
-    assert!(why.contains("RestoreTimeClean.bak, finished 2017-06-01T12:59:12"), "{why}");
+    assert!(
+        why.starts_with("target before the earliest full backup ("),
+        "{why}"
+    );
+    assert!(
+        why.contains("RestoreTimeClean.bak, finished 2017-06-01T12:59:12"),
+        "{why}"
+    );
     // After the last log: the chain ends at 13:29:13.
     let (v, outcome) = plan_json(&args(vec![dir], Some("2017-06-01T14:00:00")));
     assert_eq!(outcome, Outcome::Problems);
     let why = v["plans"][0]["problems"][0].as_str().unwrap();
-    assert!(why.starts_with("log chain ends at 2017-06-01T13:29:13 (LSN 25000000022000001, "), "{why}");
-    assert!(why.ends_with("RestoreTimeClean2_3.trn) before the target"), "{why}");
+    assert!(
+        why.starts_with("log chain ends at 2017-06-01T13:29:13 (LSN 25000000022000001, "),
+        "{why}"
+    );
+    assert!(
+        why.ends_with("RestoreTimeClean2_3.trn) before the target"),
+        "{why}"
+    );
 }
 
 #[test]
@@ -215,7 +241,9 @@ fn a_missing_log_in_the_chain_is_an_lsn_gap_between_named_files() {
         .collect();
     // 2_1 ends at 25:200:1, 2_3 starts at 25:210:1 (mtfdump sets).
     assert!(
-        problems[0].starts_with("LSN gap from 25000000020000001 to 25000000021000001: no backup covers it between "),
+        problems[0].starts_with(
+            "LSN gap from 25000000020000001 to 25000000021000001: no backup covers it between "
+        ),
         "{problems:?}"
     );
     assert!(problems[0].contains("RestoreTimeClean2_1.trn and "));
@@ -229,7 +257,9 @@ fn a_missing_log_in_the_chain_is_an_lsn_gap_between_named_files() {
 
 #[test]
 fn striped_full_and_log_merge_into_one_step_each() {
-    let Some(f) = common::foreign_dir() else { return };
+    let Some(f) = common::foreign_dir() else {
+        return;
+    };
     let all: Vec<PathBuf> = [
         "sql2008r2_stripe_full_1of2.bak",
         "sql2008r2_stripe_full_2of2.bak",
@@ -264,13 +294,18 @@ fn striped_full_and_log_merge_into_one_step_each() {
     assert_eq!(outcome, Outcome::Problems);
     let problems = v["plans"][0]["problems"].as_array().unwrap();
     let first = problems[0].as_str().unwrap();
-    assert!(first.contains("sql2008r2_stripe_full_1of2.bak: left out: media family 2 of 2 missing"), "{first}");
+    assert!(
+        first.contains("sql2008r2_stripe_full_1of2.bak: left out: media family 2 of 2 missing"),
+        "{first}"
+    );
     assert_eq!(problems[1], "no usable full backup of the database");
 }
 
 #[test]
 fn the_2016_full_log_and_differential() {
-    let Some(f) = common::foreign_dir() else { return };
+    let Some(f) = common::foreign_dir() else {
+        return;
+    };
     let all: Vec<PathBuf> = [
         "sql2016_full_restoretimeclean.bak",
         "sql2016_log_restoretimeclean.trn",
@@ -284,14 +319,20 @@ fn the_2016_full_log_and_differential() {
     let (v, _) = plan_json(&args(all.clone(), None));
     assert_eq!(
         step_names(&v["plans"][0]),
-        ["sql2016_full_restoretimeclean.bak", "sql2016_diff_restoretimeclean.bak"]
+        [
+            "sql2016_full_restoretimeclean.bak",
+            "sql2016_diff_restoretimeclean.bak"
+        ]
     );
     // 21:03: the log, taken after the full started (its first LSN 39:474:1 is before the
     // full's), holds it.
     let (v, _) = plan_json(&args(all.clone(), Some("2019-05-02T21:03:00")));
     assert_eq!(
         step_names(&v["plans"][0]),
-        ["sql2016_full_restoretimeclean.bak", "sql2016_log_restoretimeclean.trn"]
+        [
+            "sql2016_full_restoretimeclean.bak",
+            "sql2016_log_restoretimeclean.trn"
+        ]
     );
     assert_eq!(v["plans"][0]["steps"][1]["stopat"], "2019-05-02T21:03:00");
     // 21:10: after the log, before the differential finished: nothing holds it.
@@ -305,7 +346,9 @@ fn the_2016_full_log_and_differential() {
 
 #[test]
 fn a_folder_of_several_databases_gets_one_plan_each() {
-    let Some(f) = common::foreign_dir() else { return };
+    let Some(f) = common::foreign_dir() else {
+        return;
+    };
     let (v, _) = plan_json(&args(vec![f], None));
     let dbs: Vec<&str> = v["plans"]
         .as_array()
@@ -313,7 +356,12 @@ fn a_folder_of_several_databases_gets_one_plan_each() {
         .iter()
         .map(|p| p["database"].as_str().unwrap())
         .collect();
-    for want in ["RestoreTimeClean", "RestoreTimeStripe", "pubs", "singlerestore"] {
+    for want in [
+        "RestoreTimeClean",
+        "RestoreTimeStripe",
+        "pubs",
+        "singlerestore",
+    ] {
         assert_eq!(dbs.iter().filter(|d| **d == want).count(), 1, "{dbs:?}");
     }
     // --database picks one (without case).
@@ -330,15 +378,21 @@ fn history_import_is_idempotent_and_plans_like_the_media() {
     let db = tmp.path().join("history.db");
     let mut out = Vec::new();
     assert_eq!(
-        run_import(&[dir.clone()], &db, true, &mut out).unwrap(),
+        run_import(std::slice::from_ref(&dir), &db, true, &mut out).unwrap(),
         Outcome::Ok
     );
     let v: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!((v["sets_new"].as_u64(), v["sets_updated"].as_u64()), (Some(8), Some(0)));
+    assert_eq!(
+        (v["sets_new"].as_u64(), v["sets_updated"].as_u64()),
+        (Some(8), Some(0))
+    );
     out.clear();
-    run_import(&[dir.clone()], &db, true, &mut out).unwrap();
+    run_import(std::slice::from_ref(&dir), &db, true, &mut out).unwrap();
     let v: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!((v["sets_new"].as_u64(), v["sets_updated"].as_u64()), (Some(0), Some(8)));
+    assert_eq!(
+        (v["sets_new"].as_u64(), v["sets_updated"].as_u64()),
+        (Some(0), Some(8))
+    );
     // Planned from the history alone: the same steps as from the media.
     let from_media = plan_json(&args(vec![dir.clone()], Some("2017-06-01T13:22:44"))).0;
     let from_history = plan_json(&PlanArgs {
@@ -384,7 +438,7 @@ fn msdb_csv_export_imports_and_plans() {
     std::fs::write(&csv, CSV).unwrap();
     let db = tmp.path().join("h.db");
     let mut out = Vec::new();
-    run_import(&[csv.clone()], &db, true, &mut out).unwrap();
+    run_import(std::slice::from_ref(&csv), &db, true, &mut out).unwrap();
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["sets_new"], 4);
     let mut out = Vec::new();
@@ -415,7 +469,13 @@ fn hostile_and_mistaken_input_is_refused_by_name() {
     // A history path that is some other file: refused, left as it was.
     let not_db = tmp.path().join("notes.txt");
     std::fs::write(&not_db, b"my precious notes, not a database\n").unwrap();
-    let e = run_import(&[not_db.clone()], &not_db, false, &mut Vec::new()).unwrap_err();
+    let e = run_import(
+        std::slice::from_ref(&not_db),
+        &not_db,
+        false,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("notes.txt"), "{e}");
     assert_eq!(
         std::fs::read(&not_db).unwrap(),
@@ -425,10 +485,13 @@ fn hostile_and_mistaken_input_is_refused_by_name() {
     let other = tmp.path().join("other.db");
     {
         let c = rusqlite::Connection::open(&other).unwrap();
-        c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
     }
     let before = std::fs::read(&other).unwrap();
-    let e = mtf_examples::dump::history::open_history(&other).err().unwrap();
+    let e = mtf_examples::dump::history::open_history(&other)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("not a backup history"), "{e}");
     assert_eq!(std::fs::read(&other).unwrap(), before);
     // A bad --stopat, a bad --move.
@@ -440,9 +503,16 @@ fn hostile_and_mistaken_input_is_refused_by_name() {
     let e = run(&a, Format::Json, &mut Vec::new()).unwrap_err();
     assert!(e.to_string().contains("--move \"nodest\""), "{e}");
     // A folder with nothing to plan.
-    let e = run(&args(vec![tmp.path().to_path_buf()], None), Format::Json, &mut Vec::new())
-        .unwrap_err();
-    assert!(e.to_string().contains("no SQL Server backup sets found"), "{e}");
+    let e = run(
+        &args(vec![tmp.path().to_path_buf()], None),
+        Format::Json,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("no SQL Server backup sets found"),
+        "{e}"
+    );
     // A CSV with a bad cell: the file, the line and the column.
     let csv = tmp.path().join("bad.csv");
     std::fs::write(

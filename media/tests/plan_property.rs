@@ -136,7 +136,10 @@ fn fewest_logs(
 }
 
 /// The rules' choice by brute force: (full, differential, number of logs).
-fn brute(recs: &[BackupRecord], target: Option<DateTime>) -> Option<(String, Option<String>, usize)> {
+fn brute(
+    recs: &[BackupRecord],
+    target: Option<DateTime>,
+) -> Option<(String, Option<String>, usize)> {
     let newest = recs
         .iter()
         .filter(|r| usable(r))
@@ -159,7 +162,9 @@ fn brute(recs: &[BackupRecord], target: Option<DateTime>) -> Option<(String, Opt
             bases.push((d.last_lsn.unwrap(), Some(d)));
         }
         for (rank, d) in bases {
-            let end = d.map(|d| d.last_lsn.unwrap()).unwrap_or(f.last_lsn.unwrap());
+            let end = d
+                .map(|d| d.last_lsn.unwrap())
+                .unwrap_or(f.last_lsn.unwrap());
             let end_time = d.map(|d| d.finish).unwrap_or(f.finish);
             let n = if target.is_some() && end_time == target {
                 Some(0)
@@ -170,9 +175,7 @@ fn brute(recs: &[BackupRecord], target: Option<DateTime>) -> Option<(String, Opt
             let key = (f.last_lsn.unwrap(), rank);
             let better = match &best {
                 None => true,
-                Some((bf, bd, _, _, bn)) => {
-                    key > (*bf, *bd) || (key == (*bf, *bd) && n < *bn)
-                }
+                Some((bf, bd, _, _, bn)) => key > (*bf, *bd) || (key == (*bf, *bd) && n < *bn),
             };
             if better {
                 best = Some((
@@ -213,15 +216,16 @@ fn plans_match_an_independent_brute_force() {
         } else {
             Some(at(rng.below(end as u64 + 40) as i64 - 10))
         };
-        let plan = plan_database(
-            &recs,
-            target.map(Target::At).unwrap_or(Target::Latest),
-        );
+        let plan = plan_database(&recs, target.map(Target::At).unwrap_or(Target::Latest));
         let want = brute(&recs, target);
         let ctx = || format!("case {case} seed {seed:#x} target {target:?}\n{recs:#?}\n{plan:#?}");
         match want {
             None => {
-                assert!(plan.steps.is_empty(), "planned where none exists: {}", ctx());
+                assert!(
+                    plan.steps.is_empty(),
+                    "planned where none exists: {}",
+                    ctx()
+                );
                 assert!(plan.problems.iter().any(|p| p.is_refusal()), "{}", ctx());
                 refused += 1;
             }
@@ -230,7 +234,12 @@ fn plans_match_an_independent_brute_force() {
                 assert!(plan.is_valid(), "no plan where one exists: {}", ctx());
                 let s = &plan.steps;
                 assert_eq!(s[0].kind, BackupKind::Full, "{}", ctx());
-                assert_eq!(s[0].backup_set_guid.as_deref(), Some(full.as_str()), "{}", ctx());
+                assert_eq!(
+                    s[0].backup_set_guid.as_deref(),
+                    Some(full.as_str()),
+                    "{}",
+                    ctx()
+                );
                 let has_diff = s.len() > 1 && s[1].kind == BackupKind::Differential;
                 assert_eq!(
                     has_diff.then(|| s[1].backup_set_guid.clone().unwrap()),
@@ -268,6 +277,11 @@ fn plans_match_an_independent_brute_force() {
             }
         }
     }
-    eprintln!("{cases} cases: {planned} planned, {refused} refused, {skipped} skipped (no usable log)");
-    assert!(planned > cases / 4 && refused > 0, "the generator must give both outcomes");
+    eprintln!(
+        "{cases} cases: {planned} planned, {refused} refused, {skipped} skipped (no usable log)"
+    );
+    assert!(
+        planned > cases / 4 && refused > 0,
+        "the generator must give both outcomes"
+    );
 }

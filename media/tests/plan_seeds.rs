@@ -56,7 +56,12 @@ fn eight_am_schedule_falls_back_to_the_8am_full_when_the_6pm_one_is_lost() {
         assert!(p.is_valid(), "{:?}", p.problems);
         assert_eq!(
             files(&p),
-            ["full_0800.bak", "log_1200.trn", "log_1600.trn", "log_2000.trn"]
+            [
+                "full_0800.bak",
+                "log_1200.trn",
+                "log_1600.trn",
+                "log_2000.trn"
+            ]
         );
         if damaged {
             assert!(p.problems.contains(&Problem::Unusable {
@@ -89,7 +94,9 @@ fn eight_am_schedule_point_in_time_and_the_failure_time() {
             file: "log_2000.trn".into()
         }]
     );
-    assert!(p.problems[0].to_string().contains("log chain ends at 2024-01-01T20:00:00"));
+    assert!(p.problems[0]
+        .to_string()
+        .contains("log chain ends at 2024-01-01T20:00:00"));
     // 7 AM: before the earliest full.
     let p = plan_database(&t.recs, Target::At(at(day(0, 7, 0))));
     assert!(p.steps.is_empty());
@@ -97,7 +104,9 @@ fn eight_am_schedule_point_in_time_and_the_failure_time() {
         &p.problems[..],
         [Problem::TargetBeforeEarliestFull { file, .. }] if file == "full_0800.bak"
     ));
-    assert!(p.problems[0].to_string().contains("target before the earliest full"));
+    assert!(p.problems[0]
+        .to_string()
+        .contains("target before the earliest full"));
 }
 
 /// "Midnight (Tuesday) database backup; 6:00 A.M., noon, 6:00 P.M. (Wednesday) differential;
@@ -204,7 +213,12 @@ fn five_nineteen_wednesday_with_stopat() {
     assert!(p.is_valid(), "{:?}", p.problems);
     assert_eq!(
         files(&p),
-        ["full_d2.bak", "diff_d2_0500.bak", "log_d2_0510.trn", "log_d2_0520.trn"]
+        [
+            "full_d2.bak",
+            "diff_d2_0500.bak",
+            "log_d2_0510.trn",
+            "log_d2_0520.trn"
+        ]
     );
     assert_eq!(
         stopats(&p),
@@ -277,10 +291,9 @@ fn a_missing_log_is_a_gap_named_with_the_files_on_either_side() {
     assert_eq!(gap.2, "log_d3_0210.trn");
     assert_eq!(gap.3, "log_d3_0230.trn");
     assert!(gap.0 < gap.1);
-    assert!(p
-        .problems
-        .iter()
-        .any(|x| matches!(x, Problem::ChainEndsBeforeTarget { file, .. } if file == "log_d3_0210.trn")));
+    assert!(p.problems.iter().any(
+        |x| matches!(x, Problem::ChainEndsBeforeTarget { file, .. } if file == "log_d3_0210.trn")
+    ));
     // 3:04 is fine: the 3 AM differential is after the gap.
     let p = plan_database(&t.recs, Target::At(at(day(3, 3, 4))));
     assert_eq!(
@@ -321,7 +334,12 @@ fn a_missing_stripe_makes_the_set_unusable_and_names_it() {
     let p = plan_database(&t.recs, Target::Latest);
     assert_eq!(
         files(&p),
-        ["full_0800.bak", "log_1200.trn", "log_1600.trn", "log_2000.trn"]
+        [
+            "full_0800.bak",
+            "log_1200.trn",
+            "log_1600.trn",
+            "log_2000.trn"
+        ]
     );
     let msg = p.problems[0].to_string();
     assert!(
@@ -369,7 +387,11 @@ fn forks_never_mix() {
     let (a, b) = (log.first_lsn.unwrap(), log.last_lsn.unwrap());
     log.fork_point_lsn = Some(media::history::Lsn((a.0 + b.0) / 2));
     let p = plan_database(&t.recs, Target::At(at(day(0, 19, 0))));
-    assert_eq!(files(&p), ["full_1800.bak", "log_2000.trn"], "the log spans its fork point");
+    assert_eq!(
+        files(&p),
+        ["full_1800.bak", "log_2000.trn"],
+        "the log spans its fork point"
+    );
 }
 
 #[test]
@@ -382,7 +404,10 @@ fn several_databases_get_one_plan_each() {
     a.recs.append(&mut b.recs);
     let plans = plan_all(&a.recs, None, Target::Latest);
     assert_eq!(
-        plans.iter().map(|p| p.database.as_str()).collect::<Vec<_>>(),
+        plans
+            .iter()
+            .map(|p| p.database.as_str())
+            .collect::<Vec<_>>(),
         ["Orders", "Sales"]
     );
     assert_eq!(plans[0].steps.len(), 2);

@@ -105,7 +105,11 @@ fn print_text(plans: &[Plan], out: &mut dyn Write) -> DumpResult<()> {
             writeln!(out, "  no valid plan")?;
         }
         for x in &p.problems {
-            writeln!(out, "  {}: {x}", if x.is_refusal() { "why" } else { "note" })?;
+            writeln!(
+                out,
+                "  {}: {x}",
+                if x.is_refusal() { "why" } else { "note" }
+            )?;
         }
     }
     Ok(())
@@ -113,7 +117,10 @@ fn print_text(plans: &[Plan], out: &mut dyn Write) -> DumpResult<()> {
 
 /// Reads the records the plan works from: the history's, then the media's and CSVs' under the
 /// paths (a set seen in both is merged by the planner).
-pub fn records(paths: &[PathBuf], history: Option<&Path>) -> DumpResult<(Vec<BackupRecord>, Vec<String>)> {
+pub fn records(
+    paths: &[PathBuf],
+    history: Option<&Path>,
+) -> DumpResult<(Vec<BackupRecord>, Vec<String>)> {
     let mut recs = Vec::new();
     if let Some(h) = history {
         if !h.exists() {
@@ -149,12 +156,13 @@ pub fn run(args: &PlanArgs, format: Format, out: &mut dyn Write) -> DumpResult<O
         .moves
         .iter()
         .map(|m| {
-            Move::parse(m)
-                .ok_or_else(|| DumpError(format!("--move {m:?}: expected LOGICAL=PATH")))
+            Move::parse(m).ok_or_else(|| DumpError(format!("--move {m:?}: expected LOGICAL=PATH")))
         })
         .collect::<DumpResult<Vec<_>>>()?;
     if args.paths.is_empty() && args.history.is_none() {
-        return Err(DumpError("plan: give media paths, --history, or both".into()));
+        return Err(DumpError(
+            "plan: give media paths, --history, or both".into(),
+        ));
     }
     let (recs, read_problems) = records(&args.paths, args.history.as_deref())?;
     let plans = plan_all(&recs, args.database.as_deref(), target);

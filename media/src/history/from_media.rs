@@ -155,10 +155,9 @@ pub fn records(media: &[ListedMedium<'_>]) -> (Vec<BackupRecord>, Vec<Skipped>) 
                 .any(|p| !listings[p.medium].sets[p.set].damage.is_empty());
             r.incomplete = m.continues_on_missing_medium
                 || info.mqci_source == Some(mtf::sqlserver::MqciSource::Msci)
-                || m
-                    .parts
-                    .iter()
-                    .any(|p| !listings[p.medium].sets[p.set].is_complete() && !p_continues(&listings, p));
+                || m.parts.iter().any(|p| {
+                    !listings[p.medium].sets[p.set].is_complete() && !p_continues(&listings, p)
+                });
             for p in &m.parts {
                 let med = MediumRecord {
                     media_sequence_number: p.media_sequence_number,

@@ -381,7 +381,10 @@ mod tests {
         assert_eq!((d.year, d.month, d.day), (2017, 6, 1));
         assert_eq!((d.hour, d.minute, d.second), (13, 22, 44));
         assert_eq!(parse_datetime("2017-06-01 13:22:44.123"), Some(d));
-        assert_eq!(iso(&parse_datetime("2017-06-01 13:22").unwrap()), "2017-06-01T13:22:00");
+        assert_eq!(
+            iso(&parse_datetime("2017-06-01 13:22").unwrap()),
+            "2017-06-01T13:22:00"
+        );
         for bad in [
             "",
             "2017-06-01",

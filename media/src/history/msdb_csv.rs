@@ -20,6 +20,9 @@ use super::{
 use std::collections::HashMap;
 use std::io::Read;
 
+/// One backupmediafamily row of a set: family number, mirror, the medium.
+type FamilyRow = (u16, u32, MediumRecord);
+
 /// Reads the export from `input`; `name` is the file's name for messages.
 pub fn read(input: impl Read, name: &str) -> Result<Vec<BackupRecord>, HistoryError> {
     let e = |line: u64, what: String| HistoryError(format!("{name}: line {line}: {what}"));
@@ -38,11 +41,14 @@ pub fn read(input: impl Read, name: &str) -> Result<Vec<BackupRecord>, HistoryEr
     }
     for need in ["database_name", "type"] {
         if !cols.contains_key(need) {
-            return Err(e(1, format!("no column {need:?}: not an msdb backupset export")));
+            return Err(e(
+                1,
+                format!("no column {need:?}: not an msdb backupset export"),
+            ));
         }
     }
     let mut order: Vec<String> = Vec::new();
-    let mut by_set: HashMap<String, (BackupRecord, Vec<(u16, u32, MediumRecord)>)> = HashMap::new();
+    let mut by_set: HashMap<String, (BackupRecord, Vec<FamilyRow>)> = HashMap::new();
     for row in rdr.records() {
         let row = row.map_err(|x| {
             let line = x.position().map(|p| p.line()).unwrap_or(0);
@@ -94,7 +100,8 @@ pub fn read(input: impl Read, name: &str) -> Result<Vec<BackupRecord>, HistoryEr
             .map(BackupKind::from_letter)
             .ok_or_else(|| e(line, "no type".into()))?;
         let position = int("position")?.unwrap_or(1);
-        let position = u32::try_from(position).map_err(|_| bad("position", &position.to_string()))?;
+        let position =
+            u32::try_from(position).map_err(|_| bad("position", &position.to_string()))?;
         let server = cell("server_name").map(str::to_string);
         let guid = cell("backup_set_uuid").and_then(normalize_guid);
         let key = match (&guid, cell("backup_set_id")) {
@@ -104,7 +111,8 @@ pub fn read(input: impl Read, name: &str) -> Result<Vec<BackupRecord>, HistoryEr
         };
         let mirror = int("mirror")?.unwrap_or(0);
         let family = int("family_sequence_number")?.unwrap_or(1);
-        let family = u16::try_from(family).map_err(|_| bad("family_sequence_number", &family.to_string()))?;
+        let family = u16::try_from(family)
+            .map_err(|_| bad("family_sequence_number", &family.to_string()))?;
         let device_type = int("device_type")?;
         let medium = cell("physical_device_name").map(|p| MediumRecord {
             media_sequence_number: 1,

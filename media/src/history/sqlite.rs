@@ -8,7 +8,7 @@
 
 use super::{
     normalize_guid, parse_datetime, BackupHistory, BackupKind, BackupRecord, FamilyRecord,
-    HistoryError, Lsn, MediumRecord, RecoveryModel, Recorded,
+    HistoryError, Lsn, MediumRecord, Recorded, RecoveryModel,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
@@ -120,7 +120,9 @@ impl SqliteHistory {
                 return Err(err(
                     path,
                     "open history",
-                    format!("schema version {v}, this program knows {SCHEMA_VERSION}; left as it was"),
+                    format!(
+                        "schema version {v}, this program knows {SCHEMA_VERSION}; left as it was"
+                    ),
                 ))
             }
         }
@@ -271,7 +273,13 @@ fn record_in(tx: &Transaction<'_>, r: &BackupRecord) -> rusqlite::Result<Recorde
                 "INSERT INTO medium (media_set_id, family_sequence_number, media_sequence_number,
                  physical_device_name, is_tape) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT DO NOTHING",
-                params![ms, f.family_number, m.media_sequence_number, m.path, m.is_tape],
+                params![
+                    ms,
+                    f.family_number,
+                    m.media_sequence_number,
+                    m.path,
+                    m.is_tape
+                ],
             )?;
             let mid: i64 = tx.query_row(
                 "SELECT medium_id FROM medium WHERE media_set_id = ?1
@@ -310,7 +318,12 @@ impl BackupHistory for SqliteHistory {
             out.push(record_in(&tx, r).map_err(|e| {
                 err(
                     &path,
-                    &format!("record {} set {} of {}", r.kind.word(), r.position, r.label()),
+                    &format!(
+                        "record {} set {} of {}",
+                        r.kind.word(),
+                        r.position,
+                        r.label()
+                    ),
                     e,
                 )
             })?);
@@ -357,8 +370,14 @@ impl BackupHistory for SqliteHistory {
                 r.first_recovery_fork_guid = x.get(13)?;
                 r.last_recovery_fork_guid = x.get(14)?;
                 r.fork_point_lsn = parse_lsn(x.get(15)?);
-                r.start = x.get::<_, Option<String>>(16)?.as_deref().and_then(parse_datetime);
-                r.finish = x.get::<_, Option<String>>(17)?.as_deref().and_then(parse_datetime);
+                r.start = x
+                    .get::<_, Option<String>>(16)?
+                    .as_deref()
+                    .and_then(parse_datetime);
+                r.finish = x
+                    .get::<_, Option<String>>(17)?
+                    .as_deref()
+                    .and_then(parse_datetime);
                 r.utc_offset_minutes = x.get(18)?;
                 r.recovery_model = x
                     .get::<_, Option<String>>(19)?

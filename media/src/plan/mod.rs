@@ -107,7 +107,9 @@ impl Problem {
 }
 
 fn opt_time(t: &Option<DateTime>) -> String {
-    t.as_ref().map(iso).unwrap_or_else(|| "an unknown time".into())
+    t.as_ref()
+        .map(iso)
+        .unwrap_or_else(|| "an unknown time".into())
 }
 
 impl fmt::Display for Problem {
@@ -210,9 +212,11 @@ pub fn merge_duplicates(records: &[BackupRecord]) -> Vec<BackupRecord> {
                     {
                         Some(f) => {
                             for med in &fam.media {
-                                if !f.media.iter().any(|x| {
-                                    x.media_sequence_number == med.media_sequence_number
-                                }) {
+                                if !f
+                                    .media
+                                    .iter()
+                                    .any(|x| x.media_sequence_number == med.media_sequence_number)
+                                {
                                     f.media.push(med.clone());
                                 }
                             }
@@ -487,7 +491,11 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         .copied()
         .filter(|r| r.kind == BackupKind::Log)
         .collect();
-    logs.sort_by(|a, b| a.first_lsn.cmp(&b.first_lsn).then(a.last_lsn.cmp(&b.last_lsn)));
+    logs.sort_by(|a, b| {
+        a.first_lsn
+            .cmp(&b.first_lsn)
+            .then(a.last_lsn.cmp(&b.last_lsn))
+    });
 
     if fulls.is_empty() {
         match all_fulls

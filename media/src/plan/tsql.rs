@@ -42,24 +42,29 @@ fn statement(database: &str, step: &Step, moves: &[Move], first: bool) -> String
         .files
         .iter()
         .zip(step.tapes.iter().chain(std::iter::repeat(&false)))
-        .map(|(f, &tape)| {
-            format!(
-                "{} = {}",
-                if tape { "TAPE" } else { "DISK" },
-                literal(f)
-            )
-        })
+        .map(|(f, &tape)| format!("{} = {}", if tape { "TAPE" } else { "DISK" }, literal(f)))
         .collect();
     let mut with = vec![format!("FILE = {}", step.position)];
     if first {
         for m in moves {
-            with.push(format!("MOVE {} TO {}", literal(&m.logical), literal(&m.path)));
+            with.push(format!(
+                "MOVE {} TO {}",
+                literal(&m.logical),
+                literal(&m.path)
+            ));
         }
     }
     if let Some(t) = &step.stopat {
         with.push(format!("STOPAT = '{}'", iso(t)));
     }
-    with.push(if step.recovery { "RECOVERY" } else { "NORECOVERY" }.to_string());
+    with.push(
+        if step.recovery {
+            "RECOVERY"
+        } else {
+            "NORECOVERY"
+        }
+        .to_string(),
+    );
     format!(
         "RESTORE {verb} {} FROM {} WITH {};",
         ident(database),
@@ -115,10 +120,7 @@ mod tests {
             ],
             problems: vec![],
         };
-        let s = script(
-            &plan,
-            &[Move::parse("data=/srv/x.mdf").unwrap()],
-        );
+        let s = script(&plan, &[Move::parse("data=/srv/x.mdf").unwrap()]);
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(
             lines[1],
