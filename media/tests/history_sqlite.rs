@@ -54,7 +54,10 @@ fn a_set_seen_again_is_merged_not_duplicated() {
     h2.record(&log).unwrap();
     log.incomplete = false;
     h2.record(&log).unwrap();
-    assert!(!h2.backups(None).unwrap()[0].incomplete, "a complete copy clears it");
+    assert!(
+        !h2.backups(None).unwrap()[0].incomplete,
+        "a complete copy clears it"
+    );
     // Marking by GUID.
     let g = t.recs[1].backup_set_guid.clone().unwrap();
     assert_eq!(h.set_damaged(&g.to_lowercase(), true).unwrap(), 1);
@@ -82,13 +85,21 @@ fn a_failed_import_leaves_the_history_as_it_was() {
     let mut bad = t.recs[2].clone();
     bad.database = "boom".into();
     let e = h.record_all(&[t.recs[1].clone(), bad]).unwrap_err();
-    assert!(e.to_string().contains("h.db: record log set 1 of /b/log.trn: disk full"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("h.db: record log set 1 of /b/log.trn: disk full"),
+        "{e}"
+    );
     assert_eq!(h.backups(None).unwrap(), t.recs[..1]);
     // Not a history: refused by name.
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, b"junk").unwrap();
     let e = SqliteHistory::open(&junk).err().unwrap();
-    assert!(e.to_string().starts_with(&format!("{}: read the history", junk.display())), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}: read the history", junk.display())),
+        "{e}"
+    );
     assert_eq!(std::fs::read(&junk).unwrap(), b"junk");
 }
 
@@ -104,9 +115,16 @@ fn msdb_csv_reads_prefixed_and_quoted_headers_and_refuses_other_files() {
     assert_eq!(recs[1].first_lsn, None);
     assert_eq!(recs[0].paths(), ["/x/a.bak"]);
     let e = msdb_csv::read("name,size\nx,1\n".as_bytes(), "other.csv").unwrap_err();
-    assert!(e.to_string().starts_with("other.csv: line 1: no column \"database_name\""), "{e}");
-    let e = msdb_csv::read("database_name,type,backup_finish_date\nA,D,yesterday\n".as_bytes(), "d.csv")
-        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("other.csv: line 1: no column \"database_name\""),
+        "{e}"
+    );
+    let e = msdb_csv::read(
+        "database_name,type,backup_finish_date\nA,D,yesterday\n".as_bytes(),
+        "d.csv",
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         "d.csv: line 2: column backup_finish_date: \"yesterday\" is not valid"

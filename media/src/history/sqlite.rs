@@ -10,7 +10,7 @@ use super::{
     normalize_guid, parse_datetime, BackupHistory, BackupKind, BackupRecord, FamilyRecord,
     HistoryError, Lsn, MediumRecord, Recorded, RecoveryModel,
 };
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction};
 use std::path::{Path, PathBuf};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -155,6 +155,56 @@ fn lsn(l: &Option<Lsn>) -> Option<String> {
     l.map(|l| l.padded())
 }
 
+/// The backup_set columns a second record of the same set merges into the first, and how:
+/// `coalesce` keeps a known value and fills an unknown one, `max`/`min` keep a damaged mark and
+/// let a complete copy clear the incomplete one.
+const MERGED: [(&str, &str); 19] = [
+    ("backup_set_uuid", "coalesce"),
+    ("server_name", "coalesce"),
+    ("is_copy_only", "coalesce"),
+    ("first_lsn", "coalesce"),
+    ("last_lsn", "coalesce"),
+    ("checkpoint_lsn", "coalesce"),
+    ("database_backup_lsn", "coalesce"),
+    ("differential_base_lsn", "coalesce"),
+    ("differential_base_guid", "coalesce"),
+    ("first_recovery_fork_guid", "coalesce"),
+    ("last_recovery_fork_guid", "coalesce"),
+    ("fork_point_lsn", "coalesce"),
+    ("backup_start_date", "coalesce"),
+    ("backup_finish_date", "coalesce"),
+    ("utc_offset_minutes", "coalesce"),
+    ("recovery_model", "coalesce"),
+    ("is_damaged", "max"),
+    ("is_incomplete", "min"),
+    ("backup_size", "coalesce"),
+];
+
+/// The values of [`MERGED`]'s columns, in its order.
+fn merged_values(r: &BackupRecord) -> Vec<Box<dyn ToSql>> {
+    vec![
+        Box::new(r.backup_set_guid.clone()),
+        Box::new(r.server.clone()),
+        Box::new(r.copy_only),
+        Box::new(lsn(&r.first_lsn)),
+        Box::new(lsn(&r.last_lsn)),
+        Box::new(lsn(&r.checkpoint_lsn)),
+        Box::new(lsn(&r.database_backup_lsn)),
+        Box::new(lsn(&r.differential_base_lsn)),
+        Box::new(r.differential_base_guid.clone()),
+        Box::new(r.first_recovery_fork_guid.clone()),
+        Box::new(r.last_recovery_fork_guid.clone()),
+        Box::new(lsn(&r.fork_point_lsn)),
+        Box::new(r.start.as_ref().map(super::iso)),
+        Box::new(r.finish.as_ref().map(super::iso)),
+        Box::new(r.utc_offset_minutes),
+        Box::new(r.recovery_model.map(|m| m.name())),
+        Box::new(r.damaged),
+        Box::new(r.incomplete),
+        Box::new(r.backup_size.and_then(|s| i64::try_from(s).ok())),
+    ]
+}
+
 fn record_in(tx: &Transaction<'_>, r: &BackupRecord) -> rusqlite::Result<Recorded> {
     let key = media_key(r);
     tx.execute(
@@ -175,94 +225,43 @@ fn record_in(tx: &Transaction<'_>, r: &BackupRecord) -> rusqlite::Result<Recorde
             |x| x.get(0),
         )
         .optional()?;
-    let fields = params![
-        r.backup_set_guid,
-        ms,
-        r.position,
-        r.database,
-        r.server,
-        r.kind.letter().to_string(),
-        r.copy_only,
-        lsn(&r.first_lsn),
-        lsn(&r.last_lsn),
-        lsn(&r.checkpoint_lsn),
-        lsn(&r.database_backup_lsn),
-        lsn(&r.differential_base_lsn),
-        r.differential_base_guid,
-        r.first_recovery_fork_guid,
-        r.last_recovery_fork_guid,
-        lsn(&r.fork_point_lsn),
-        r.start.as_ref().map(super::iso),
-        r.finish.as_ref().map(super::iso),
-        r.utc_offset_minutes,
-        r.recovery_model.map(|m| m.name()),
-        r.damaged,
-        r.incomplete,
-        r.backup_size.map(|s| s as i64),
-        r.source,
-    ];
+    let mut values = merged_values(r);
     let (id, outcome) = match existing {
         None => {
+            let names: Vec<&str> = MERGED.iter().map(|(c, _)| *c).collect();
+            let marks: Vec<String> = (1..=MERGED.len() + 5).map(|i| format!("?{i}")).collect();
+            values.push(Box::new(ms));
+            values.push(Box::new(r.position));
+            values.push(Box::new(r.database.clone()));
+            values.push(Box::new(r.kind.letter().to_string()));
+            values.push(Box::new(r.source.clone()));
             tx.execute(
-                "INSERT INTO backup_set (backup_set_uuid, media_set_id, position, database_name,
-                 server_name, type, is_copy_only, first_lsn, last_lsn, checkpoint_lsn,
-                 database_backup_lsn, differential_base_lsn, differential_base_guid,
-                 first_recovery_fork_guid, last_recovery_fork_guid, fork_point_lsn,
-                 backup_start_date, backup_finish_date, utc_offset_minutes, recovery_model,
-                 is_damaged, is_incomplete, backup_size, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-                fields,
+                &format!(
+                    "INSERT INTO backup_set ({}, media_set_id, position, database_name, type, \
+                     source) VALUES ({})",
+                    names.join(", "),
+                    marks.join(", ")
+                ),
+                rusqlite::params_from_iter(values.iter()),
             )?;
             (tx.last_insert_rowid(), Recorded::New)
         }
         Some(id) => {
             // What one source knows fills what another left unknown; a damaged mark stays, a
             // complete copy clears the incomplete mark.
+            let sets: Vec<String> = MERGED
+                .iter()
+                .enumerate()
+                .map(|(i, (c, how))| format!("{c} = {how}({c}, ?{})", i + 1))
+                .collect();
+            values.push(Box::new(id));
             tx.execute(
-                "UPDATE backup_set SET
-                 backup_set_uuid = coalesce(backup_set_uuid, ?1),
-                 server_name = coalesce(server_name, ?2),
-                 is_copy_only = coalesce(is_copy_only, ?3),
-                 first_lsn = coalesce(first_lsn, ?4),
-                 last_lsn = coalesce(last_lsn, ?5),
-                 checkpoint_lsn = coalesce(checkpoint_lsn, ?6),
-                 database_backup_lsn = coalesce(database_backup_lsn, ?7),
-                 differential_base_lsn = coalesce(differential_base_lsn, ?8),
-                 differential_base_guid = coalesce(differential_base_guid, ?9),
-                 first_recovery_fork_guid = coalesce(first_recovery_fork_guid, ?10),
-                 last_recovery_fork_guid = coalesce(last_recovery_fork_guid, ?11),
-                 fork_point_lsn = coalesce(fork_point_lsn, ?12),
-                 backup_start_date = coalesce(backup_start_date, ?13),
-                 backup_finish_date = coalesce(backup_finish_date, ?14),
-                 utc_offset_minutes = coalesce(utc_offset_minutes, ?15),
-                 recovery_model = coalesce(recovery_model, ?16),
-                 is_damaged = max(is_damaged, ?17),
-                 is_incomplete = min(is_incomplete, ?18),
-                 backup_size = coalesce(backup_size, ?19)
-                 WHERE backup_set_id = ?20",
-                params![
-                    r.backup_set_guid,
-                    r.server,
-                    r.copy_only,
-                    lsn(&r.first_lsn),
-                    lsn(&r.last_lsn),
-                    lsn(&r.checkpoint_lsn),
-                    lsn(&r.database_backup_lsn),
-                    lsn(&r.differential_base_lsn),
-                    r.differential_base_guid,
-                    r.first_recovery_fork_guid,
-                    r.last_recovery_fork_guid,
-                    lsn(&r.fork_point_lsn),
-                    r.start.as_ref().map(super::iso),
-                    r.finish.as_ref().map(super::iso),
-                    r.utc_offset_minutes,
-                    r.recovery_model.map(|m| m.name()),
-                    r.damaged,
-                    r.incomplete,
-                    r.backup_size.map(|s| s as i64),
-                    id,
-                ],
+                &format!(
+                    "UPDATE backup_set SET {} WHERE backup_set_id = ?{}",
+                    sets.join(", "),
+                    MERGED.len() + 1
+                ),
+                rusqlite::params_from_iter(values.iter()),
             )?;
             (id, Recorded::Updated)
         }
