@@ -539,3 +539,32 @@ fn hostile_and_mistaken_input_is_refused_by_name() {
     assert_eq!(o, Outcome::Problems);
     assert!(String::from_utf8(out).unwrap().contains("junk.bak"));
 }
+
+#[test]
+fn tape_images_and_other_mtf_media_import_without_sql_sets() {
+    // This project's own images (a .tap tape image and a .bkf file, file-tree backups): read
+    // through the same sources as every mtfdump command, no SQL Server set, no problem.
+    let root = common::workspace_root().join("testdata");
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("h.db");
+    let mut out = Vec::new();
+    let o = run_import(
+        &[root.join("small.tap"), root.join("small.bkf")],
+        &db,
+        true,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(o, Outcome::Ok);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["sets_new"], 0);
+    assert!(v["problems"].as_array().unwrap().is_empty());
+    // Planning from them: nothing to plan, said plainly.
+    let e = run(
+        &args(vec![root.join("small.tap")], None),
+        Format::Text,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "no SQL Server backup sets found");
+}
