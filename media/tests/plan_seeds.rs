@@ -426,3 +426,29 @@ fn no_full_at_all() {
     assert_eq!(p.problems, [Problem::NoFull]);
     assert!(p.steps.is_empty());
 }
+
+#[test]
+fn a_set_known_from_msdb_and_found_on_media_is_restored_from_the_file_found() {
+    let mut t = eight_am();
+    let mut from_msdb: Vec<_> = t.recs.clone();
+    for r in &mut from_msdb {
+        r.source = "msdb-csv".into();
+        r.media_set_guid = None;
+        let p = r.families[0].media[0].path.clone();
+        r.families[0].media[0].path = format!("D:\\Backup\\{p}");
+    }
+    // A damaged mark from either source stays.
+    from_msdb[4].damaged = true;
+    for r in &mut t.recs {
+        r.source = "media".into();
+    }
+    from_msdb.append(&mut t.recs);
+    let p = plan_database(&from_msdb, Target::At(at(day(0, 14, 0))));
+    assert_eq!(files(&p), ["full_0800.bak", "log_1200.trn", "log_1600.trn"]);
+    // The 8 PM log is damaged: the latest point within reach is the 6 PM full, and the plan
+    // names what it left out.
+    let p = plan_database(&from_msdb, Target::Latest);
+    assert_eq!(files(&p), ["full_1800.bak"]);
+    assert_eq!(p.problems.len(), 1);
+    assert_eq!(p.problems[0].to_string(), "log_2000.trn: left out: damaged");
+}

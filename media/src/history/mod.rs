@@ -354,6 +354,38 @@ pub enum Recorded {
 
 /// The backup history's interface. The planner only reads [`BackupHistory::backups`]; the
 /// reference engine records its own backups with [`BackupHistory::record`].
+///
+/// An engine records each backup set it writes, then anyone can plan a restore from the
+/// history:
+///
+/// ```
+/// use media::history::sqlite::SqliteHistory;
+/// use media::history::{parse_datetime, BackupHistory, BackupKind, BackupRecord};
+/// use media::history::{FamilyRecord, Lsn, MediumRecord};
+/// use media::plan::{plan_all, Target};
+///
+/// let mut history = SqliteHistory::in_memory()?;
+/// let mut full = BackupRecord::new("Sales", BackupKind::Full, 1, "refdb");
+/// full.backup_set_guid = Some("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0".into());
+/// full.first_lsn = Some(Lsn(100));
+/// full.checkpoint_lsn = Some(Lsn(100));
+/// full.last_lsn = Some(Lsn(120));
+/// full.start = parse_datetime("2026-01-01T00:00:00");
+/// full.finish = parse_datetime("2026-01-01T00:05:00");
+/// full.family_count = Some(1);
+/// full.families = vec![FamilyRecord {
+///     family_number: 1,
+///     media: vec![MediumRecord {
+///         media_sequence_number: 1,
+///         path: "/backups/sales.bak".into(),
+///         is_tape: false,
+///     }],
+/// }];
+/// history.record(&full)?;
+/// let plans = plan_all(&history.backups(None)?, Some("Sales"), Target::Latest);
+/// assert_eq!(plans[0].steps[0].files, ["/backups/sales.bak"]);
+/// # Ok::<(), media::history::HistoryError>(())
+/// ```
 pub trait BackupHistory {
     /// Records a set, or merges it into the record of the same set (same BackupSetGUID, media
     /// set and position; paths are added, a damaged or incomplete mark is kept).

@@ -191,12 +191,15 @@ pub fn plan_all(records: &[BackupRecord], database: Option<&str>, target: Target
 }
 
 /// Merges records of the same set seen more than once (copies of the files in several places,
-/// a set imported from media and from msdb): families and media are united, a damaged or
-/// incomplete mark is kept.
+/// a set imported from media and from msdb): families and media are united (the paths found on
+/// media first), a damaged mark is kept, a complete copy clears the incomplete mark.
 pub fn merge_duplicates(records: &[BackupRecord]) -> Vec<BackupRecord> {
     let mut out: Vec<BackupRecord> = Vec::with_capacity(records.len());
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for r in records {
+    // Files found on media come first: a path msdb recorded on another host is a fallback.
+    let mut ordered: Vec<&BackupRecord> = records.iter().collect();
+    ordered.sort_by_key(|r| r.source != "media");
+    for r in ordered {
         // The BackupSetGUID names one set wherever its copies lie.
         let key = r.backup_set_guid.clone();
         match key.as_ref().and_then(|k| index.get(k)) {
