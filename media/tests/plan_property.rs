@@ -15,7 +15,7 @@
 //! the rules choose (the latest full that leads to the target, the latest differential on it that
 //! does), and that no valid sequence on that base uses fewer log backups.
 //!
-//! Cases: `MEDIA_PLAN_CASES` (default 400); seed: `MEDIA_PLAN_SEED`.
+//! Cases: `MEDIA_PLAN_CASES` (default 2000); seed: `MEDIA_PLAN_SEED`.
 
 #[path = "common/synthetic.rs"]
 mod synthetic;
@@ -196,7 +196,7 @@ fn plans_match_an_independent_brute_force() {
     let cases: usize = std::env::var("MEDIA_PLAN_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
+        .unwrap_or(2000);
     let seed: u64 = std::env::var("MEDIA_PLAN_SEED")
         .ok()
         .and_then(|v| v.parse().ok())

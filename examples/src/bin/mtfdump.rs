@@ -103,7 +103,7 @@ struct PlanCmd {
     /// Print the T-SQL script.
     #[arg(long, conflicts_with = "json")]
     tsql: bool,
-    /// MOVE a logical file to a path in the script (repeatable).
+    /// MOVE a logical file to a path on the first step (the full) of the script (repeatable).
     #[arg(long = "move", value_name = "LOGICAL=PATH")]
     moves: Vec<String>,
 }

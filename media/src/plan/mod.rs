@@ -453,22 +453,28 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
     };
     let mut problems = Vec::new();
     let mut usable: Vec<&BackupRecord> = Vec::new();
+    // The sets left out that started by the target, to be named.
+    let mut left_out: Vec<(&BackupRecord, String)> = Vec::new();
     for r in &records {
         if matches!(r.kind, BackupKind::Other(_)) {
             continue;
         }
         match unusable_reason(r) {
-            Some(reason) => {
-                if before_or_at(&r.start, &tgt) {
-                    problems.push(Problem::Unusable {
-                        file: r.label(),
-                        reason,
-                    });
-                }
-            }
+            Some(reason) if before_or_at(&r.start, &tgt) => left_out.push((r, reason)),
+            Some(_) => {}
             None => usable.push(r),
         }
     }
+    let name_left_out = |problems: &mut Vec<Problem>, after: Option<Lsn>| {
+        for (r, reason) in &left_out {
+            if after.is_none() || r.last_lsn.is_none() || r.last_lsn > after {
+                problems.push(Problem::Unusable {
+                    file: r.label(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+    };
     let by_lsn_desc = |v: &mut Vec<&BackupRecord>| {
         v.sort_by(|a, b| b.last_lsn.cmp(&a.last_lsn).then(b.finish.cmp(&a.finish)))
     };
@@ -501,6 +507,7 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
     });
 
     if fulls.is_empty() {
+        name_left_out(&mut problems, None);
         match all_fulls
             .iter()
             .filter_map(|f| f.finish.map(|t| (t, f)))
@@ -535,6 +542,7 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
             steps.push(to_step(d, None));
             stop = d;
         }
+        name_left_out(&mut problems, f.first_lsn);
         let exact = tgt.is_some() && stop.finish == tgt;
         if simple || (tgt.is_some() && !exact) {
             problems.push(Problem::NoPointInTime {
@@ -564,15 +572,8 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
             let a = chain(b, &logs, tgt, newest);
             if a.reached {
                 let steps = a.steps.iter().map(|(r, s)| to_step(r, *s)).collect();
-                // Only the sets the plan skipped over still matter.
-                let base_first = f.first_lsn;
-                problems.retain(|p| match p {
-                    Problem::Unusable { file, .. } => records
-                        .iter()
-                        .find(|r| &r.label() == file)
-                        .is_none_or(|r| r.last_lsn > base_first),
-                    _ => true,
-                });
+                // Only the sets the plan could have used matter: those after its full began.
+                name_left_out(&mut problems, f.first_lsn);
                 return finish_plan(database, target, steps, problems);
             }
             if furthest.as_ref().is_none_or(|x| a.end_lsn > x.end_lsn) {
@@ -581,6 +582,7 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         }
     }
     let a = furthest.expect("at least one full was tried");
+    name_left_out(&mut problems, None);
     if let Some(next) = a.gap_to {
         problems.push(Problem::LsnGap {
             from: a.end_lsn,
