@@ -452,3 +452,21 @@ fn a_set_known_from_msdb_and_found_on_media_is_restored_from_the_file_found() {
     assert_eq!(p.problems.len(), 1);
     assert_eq!(p.problems[0].to_string(), "log_2000.trn: left out: damaged");
 }
+
+#[test]
+fn simple_recovery_takes_the_furthest_of_full_or_full_and_differential() {
+    let mut t = Timeline::new();
+    t.full(day(0, 0, 0), "full.bak", false);
+    t.full(day(0, 2, 0), "copy.bak", true);
+    t.diff(day(0, 4, 0), "diff.bak");
+    for r in &mut t.recs {
+        r.recovery_model = Some(RecoveryModel::Simple);
+    }
+    // The copy-only full is later than the full, but the differential on the full is later
+    // still.
+    let p = plan_database(&t.recs, Target::Latest);
+    assert_eq!(files(&p), ["full.bak", "diff.bak"]);
+    let p = plan_database(&t.recs, Target::At(at(day(0, 3, 0))));
+    assert_eq!(files(&p), ["copy.bak"]);
+    assert!(matches!(&p.problems[..], [Problem::NoPointInTime { file, .. }] if file == "copy.bak"));
+}

@@ -532,15 +532,22 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         .and_then(|r| r.recovery_model);
     let simple = model == Some(RecoveryModel::Simple);
     if simple || (model.is_none() && logs.is_empty()) {
-        let f = fulls[0];
-        let mut steps = vec![to_step(f, None)];
-        let mut stop = f;
-        if let Some(d) = diffs
+        // The latest point a full, or a full and its differential, reach (a copy-only full
+        // never takes a differential, so an older full may reach further).
+        let (f, d) = fulls
             .iter()
-            .find(|d| is_diff_on(d, f) && d.last_lsn > f.last_lsn && same_fork(f, d))
-        {
+            .map(|f| {
+                let d = diffs
+                    .iter()
+                    .find(|d| is_diff_on(d, f) && d.last_lsn > f.last_lsn && same_fork(f, d));
+                (*f, d.copied())
+            })
+            .max_by_key(|(f, d)| (d.unwrap_or(f).last_lsn, std::cmp::Reverse(d.is_some())))
+            .expect("fulls is not empty");
+        let mut steps = vec![to_step(f, None)];
+        let stop = d.unwrap_or(f);
+        if let Some(d) = d {
             steps.push(to_step(d, None));
-            stop = d;
         }
         name_left_out(&mut problems, f.first_lsn);
         let exact = tgt.is_some() && stop.finish == tgt;
