@@ -568,3 +568,37 @@ fn tape_images_and_other_mtf_media_import_without_sql_sets() {
     .unwrap_err();
     assert_eq!(e.to_string(), "no SQL Server backup sets found");
 }
+
+#[test]
+fn a_truncated_log_is_left_out_by_name_and_the_gap_it_leaves_is_explained() {
+    let Some(dir) = chain_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // The log that holds 13:22:44, cut short (a copy of its first 40,000 bytes, in a temporary
+    // folder): its set has no trailer and damage where it stops.
+    let cut = tmp.path().join("RestoreTimeClean2_2.trn");
+    let bytes = std::fs::read(dir.join("RestoreTimeClean2_2.trn")).unwrap();
+    std::fs::write(&cut, &bytes[..40_000]).unwrap();
+    let mut files: Vec<PathBuf> = [
+        "RestoreTimeClean.bak",
+        "RestoreTimeClean2.bak",
+        "RestoreTimeClean2_1.trn",
+        "RestoreTimeClean2_3.trn",
+    ]
+    .iter()
+    .map(|n| dir.join(n))
+    .collect();
+    files.push(cut.clone());
+    let (v, outcome) = plan_json(&args(files, Some("2017-06-01T13:22:44")));
+    assert_eq!(outcome, Outcome::Problems);
+    let p = &v["plans"][0];
+    assert!(p["steps"].as_array().unwrap().is_empty());
+    let problems: Vec<&str> = p["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(problems[0], format!("{}: left out: damaged", cut.display()));
+    assert!(problems[1].starts_with("LSN gap from 25000000020000001 to 25000000021000001"));
+    assert!(problems[2].starts_with("log chain ends at 2017-06-01T13:19:13"));
+}

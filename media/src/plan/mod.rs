@@ -453,26 +453,33 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
     };
     let mut problems = Vec::new();
     let mut usable: Vec<&BackupRecord> = Vec::new();
-    // The sets left out that started by the target, to be named.
+    // The sets left out, named where they matter.
     let mut left_out: Vec<(&BackupRecord, String)> = Vec::new();
     for r in &records {
         if matches!(r.kind, BackupKind::Other(_)) {
             continue;
         }
         match unusable_reason(r) {
-            Some(reason) if before_or_at(&r.start, &tgt) => left_out.push((r, reason)),
-            Some(_) => {}
+            Some(reason) => left_out.push((r, reason)),
             None => usable.push(r),
         }
     }
-    let name_left_out = |problems: &mut Vec<Problem>, after: Option<Lsn>| {
+    let name_left_out = |problems: &mut Vec<Problem>, wanted: &dyn Fn(&BackupRecord) -> bool| {
         for (r, reason) in &left_out {
-            if after.is_none() || r.last_lsn.is_none() || r.last_lsn > after {
+            if wanted(r) {
                 problems.push(Problem::Unusable {
                     file: r.label(),
                     reason: reason.clone(),
                 });
             }
+        }
+    };
+    // Sets that started by the target and end after `after` (a plan's full): they could have
+    // served.
+    let could_serve = |after: Option<Lsn>| {
+        move |r: &BackupRecord| {
+            before_or_at(&r.start, &tgt)
+                && (after.is_none() || r.last_lsn.is_none() || r.last_lsn > after)
         }
     };
     let by_lsn_desc = |v: &mut Vec<&BackupRecord>| {
@@ -507,7 +514,7 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
     });
 
     if fulls.is_empty() {
-        name_left_out(&mut problems, None);
+        name_left_out(&mut problems, &could_serve(None));
         match all_fulls
             .iter()
             .filter_map(|f| f.finish.map(|t| (t, f)))
@@ -549,7 +556,7 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         if let Some(d) = d {
             steps.push(to_step(d, None));
         }
-        name_left_out(&mut problems, f.first_lsn);
+        name_left_out(&mut problems, &could_serve(f.first_lsn));
         let exact = tgt.is_some() && stop.finish == tgt;
         if simple || (tgt.is_some() && !exact) {
             problems.push(Problem::NoPointInTime {
@@ -580,7 +587,7 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
             if a.reached {
                 let steps = a.steps.iter().map(|(r, s)| to_step(r, *s)).collect();
                 // Only the sets the plan could have used matter: those after its full began.
-                name_left_out(&mut problems, f.first_lsn);
+                name_left_out(&mut problems, &could_serve(f.first_lsn));
                 return finish_plan(database, target, steps, problems);
             }
             if furthest.as_ref().is_none_or(|x| a.end_lsn > x.end_lsn) {
@@ -589,7 +596,13 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         }
     }
     let a = furthest.expect("at least one full was tried");
-    name_left_out(&mut problems, None);
+    // Those that started by the target, and those that would have carried the chain on from
+    // where it ends (the log holding the target starts after it).
+    let end = a.end_lsn;
+    name_left_out(&mut problems, &|r: &BackupRecord| {
+        could_serve(None)(r)
+            || (r.first_lsn.is_some_and(|f| f <= end) && r.last_lsn.is_some_and(|l| l > end))
+    });
     if let Some(next) = a.gap_to {
         problems.push(Problem::LsnGap {
             from: a.end_lsn,
