@@ -602,3 +602,22 @@ fn a_truncated_log_is_left_out_by_name_and_the_gap_it_leaves_is_explained() {
     assert!(problems[1].starts_with("LSN gap from 25000000020000001 to 25000000021000001"));
     assert!(problems[2].starts_with("log chain ends at 2017-06-01T13:19:13"));
 }
+
+#[test]
+fn compressed_and_unreadable_files_are_named_and_the_rest_still_read() {
+    let Some(f) = common::foreign_dir() else {
+        return;
+    };
+    let (recs, problems) = mtf_examples::dump::history::read_records(&[
+        f.join("compressed_tsqlv4.bak"),
+        f.join("sql2012_full_pubs.bak"),
+    ])
+    .unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].database, "pubs");
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("compressed_tsqlv4.bak: SQL Server compressed backup"));
+    // A path that does not exist is the user's typo: an error naming it.
+    let e = mtf_examples::dump::history::read_records(&[f.join("no-such.bak")]).unwrap_err();
+    assert!(e.to_string().contains("no-such.bak"), "{e}");
+}

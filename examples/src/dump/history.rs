@@ -106,13 +106,20 @@ pub fn read_records(paths: &[PathBuf]) -> DumpResult<(Vec<BackupRecord>, Vec<Str
         .collect();
     let mut listings: Vec<(PathBuf, Listing)> = Vec::with_capacity(found.media.len());
     for p in &found.media {
-        if super::compressed_container(p)?.is_some() {
-            problems.push(format!(
-                "{}: SQL Server compressed backup (MSSQLBAK): its headers are compressed and \
-                 not decoded",
-                p.display()
-            ));
-            continue;
+        match super::compressed_container(p) {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                problems.push(format!(
+                    "{}: SQL Server compressed backup (MSSQLBAK): its headers are compressed \
+                     and not decoded",
+                    p.display()
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
         }
         let listed = open_source(p).and_then(|src| {
             list_sets(Reader::with_mode(src, Mode::Resync))
@@ -138,7 +145,13 @@ pub fn read_records(paths: &[PathBuf]) -> DumpResult<(Vec<BackupRecord>, Vec<Str
         }
     }
     for c in &found.csv {
-        let f = std::fs::File::open(c).map_err(|e| DumpError(format!("{}: {e}", c.display())))?;
+        let f = match std::fs::File::open(c) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(format!("{}: {e}", c.display()));
+                continue;
+            }
+        };
         match msdb_csv::read(std::io::BufReader::new(f), &c.display().to_string()) {
             Ok(mut r) => recs.append(&mut r),
             Err(e) => problems.push(e.to_string()),
