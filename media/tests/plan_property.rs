@@ -13,7 +13,9 @@
 //! and checks that the planner finds a plan exactly when one exists, that the plan's LSN ranges
 //! chain without gaps from the full to the target, that its full and differential are the ones
 //! the rules choose (the latest full that leads to the target, the latest differential on it that
-//! does), and that no valid sequence on that base uses fewer log backups.
+//! does), that no valid sequence on that base uses fewer log backups, and, against every valid
+//! sequence on any base, that none is shorter (see the test for the one exception the rules
+//! make: a differential is restored even when one log alone spans it).
 //!
 //! Cases: `MEDIA_PLAN_CASES` (default 2000); seed: `MEDIA_PLAN_SEED`.
 
@@ -139,13 +141,15 @@ fn fewest_logs(
 fn brute(
     recs: &[BackupRecord],
     target: Option<DateTime>,
-) -> Option<(String, Option<String>, usize)> {
+) -> Option<(String, Option<String>, usize, usize)> {
     let newest = recs
         .iter()
         .filter(|r| usable(r))
         .filter_map(|r| r.last_lsn)
         .max()?;
     let mut best: Option<(Lsn, Lsn, String, Option<String>, usize)> = None;
+    // The fewest steps of any valid sequence, whatever its base.
+    let mut fewest_steps = usize::MAX;
     for f in recs
         .iter()
         .filter(|r| r.kind == BackupKind::Full && usable(r) && by_time(&r.finish, target))
@@ -172,6 +176,7 @@ fn brute(
                 fewest_logs(recs, end, target, newest)
             };
             let Some(n) = n else { continue };
+            fewest_steps = fewest_steps.min(1 + usize::from(d.is_some()) + n);
             let key = (f.last_lsn.unwrap(), rank);
             let better = match &best {
                 None => true,
@@ -188,7 +193,7 @@ fn brute(
             }
         }
     }
-    best.map(|(_, _, f, d, n)| (f, d, n))
+    best.map(|(_, _, f, d, n)| (f, d, n, fewest_steps))
 }
 
 #[test]
@@ -229,7 +234,7 @@ fn plans_match_an_independent_brute_force() {
                 assert!(plan.problems.iter().any(|p| p.is_refusal()), "{}", ctx());
                 refused += 1;
             }
-            Some((full, diff, logs)) => {
+            Some((full, diff, logs, fewest_steps)) => {
                 planned += 1;
                 assert!(plan.is_valid(), "no plan where one exists: {}", ctx());
                 let s = &plan.steps;
@@ -249,6 +254,20 @@ fn plans_match_an_independent_brute_force() {
                 );
                 let n_logs = s.iter().filter(|x| x.kind == BackupKind::Log).count();
                 assert_eq!(n_logs, logs, "not the fewest logs: {}", ctx());
+                // Against every valid sequence on any base: without a copy-only full (which
+                // the rules take as the latest full even when an older full and its
+                // differential are shorter), no sequence is shorter, except by the one step a
+                // differential costs when a single log already spans it (the rules restore
+                // the differential).
+                let copy_only_full = recs
+                    .iter()
+                    .any(|r| r.kind == BackupKind::Full && r.copy_only == Some(true) && usable(r));
+                if !copy_only_full {
+                    assert!(s.len() <= fewest_steps + usize::from(has_diff), "{}", ctx());
+                    if !has_diff {
+                        assert_eq!(s.len(), fewest_steps, "a shorter plan exists: {}", ctx());
+                    }
+                }
                 // The LSN ranges chain without gaps, from the full to the target.
                 let mut cur = s[if has_diff { 1 } else { 0 }].last_lsn;
                 if has_diff {
