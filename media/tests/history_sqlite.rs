@@ -101,6 +101,13 @@ fn a_failed_import_leaves_the_history_as_it_was() {
         "{e}"
     );
     assert_eq!(std::fs::read(&junk).unwrap(), b"junk");
+    // A link planted where the history should be: refused, nothing written through it.
+    let link = dir.path().join("link.db");
+    let elsewhere = dir.path().join("elsewhere.db");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    let e = SqliteHistory::open(&link).err().unwrap();
+    assert!(e.to_string().contains("symbolic link; refused"), "{e}");
+    assert!(!elsewhere.exists());
 }
 
 #[test]

@@ -82,8 +82,25 @@ fn err(path: &Path, op: &str, e: impl std::fmt::Display) -> HistoryError {
 
 impl SqliteHistory {
     /// Opens the history at `path`, creating it (and its schema) if the file does not exist.
+    /// A symbolic link is refused: the history is never written through a link.
     pub fn open(path: &Path) -> Result<SqliteHistory, HistoryError> {
-        let conn = Connection::open(path).map_err(|e| err(path, "open history", e))?;
+        use rusqlite::OpenFlags;
+        if path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(err(
+                path,
+                "open history",
+                "a symbolic link; refused (give the file it points to)",
+            ));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| err(path, "open history", e))?;
         Self::init(conn, path)
     }
 
