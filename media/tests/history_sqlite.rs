@@ -48,6 +48,13 @@ fn a_set_seen_again_is_merged_not_duplicated() {
         2,
         "both places are recorded"
     );
+    // A plan names the medium once, at the place recorded last (files move; a new import
+    // tells where they are now).
+    let mut undamaged = back.clone();
+    undamaged[0].damaged = false;
+    let at = media::plan::Target::At(back[0].finish.unwrap());
+    let plan = media::plan::plan_database(&undamaged, at);
+    assert_eq!(plan.steps[0].files, ["/copy/full.bak"]);
     let mut log = t.recs[2].clone();
     log.incomplete = true;
     let mut h2 = SqliteHistory::in_memory().unwrap();

@@ -147,6 +147,7 @@ pub struct FamilyRecord {
     /// 1-based family number.
     pub family_number: u16,
     /// The family's media in sequence order (several: the set continues on the next medium).
+    /// A medium found in several places appears once per place, the preferred place first.
     pub media: Vec<MediumRecord>,
 }
 

@@ -416,7 +416,7 @@ impl BackupHistory for SqliteHistory {
                  m.physical_device_name, m.is_tape
                  FROM backup_medium bm JOIN medium m ON m.medium_id = bm.medium_id
                  WHERE bm.backup_set_id = ?1
-                 ORDER BY m.family_sequence_number, m.media_sequence_number, m.medium_id",
+                 ORDER BY m.family_sequence_number, m.media_sequence_number, m.medium_id DESC",
             )
             .map_err(|e| self.e(op, e))?;
         for row in rows {

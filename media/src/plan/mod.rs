@@ -412,7 +412,17 @@ fn chain<'a>(
 fn to_step(r: &BackupRecord, stopat: Option<DateTime>) -> Step {
     let mut fams: Vec<_> = r.families.iter().collect();
     fams.sort_by_key(|f| f.family_number);
-    let media: Vec<_> = fams.iter().flat_map(|f| f.media.iter()).collect();
+    // One path per medium: the first of the places it was found (the history lists the most
+    // recently recorded first), never the same medium twice.
+    let mut media = Vec::new();
+    for f in fams {
+        let mut seen = std::collections::HashSet::new();
+        media.extend(
+            f.media
+                .iter()
+                .filter(|m| seen.insert(m.media_sequence_number)),
+        );
+    }
     Step {
         kind: r.kind,
         files: media.iter().map(|m| m.path.clone()).collect(),
