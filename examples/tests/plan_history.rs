@@ -25,6 +25,11 @@ fn chain_dir() -> Option<PathBuf> {
     common::foreign_dir().map(|d| d.join("chains/restoretimeclean-2008r2"))
 }
 
+/// The named files of a folder.
+fn in_dir(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
+    names.iter().map(|n| dir.join(n)).collect()
+}
+
 fn plan_json(args: &PlanArgs) -> (Value, Outcome) {
     let mut out = Vec::new();
     let outcome = run(args, Format::Json, &mut out).expect("plan runs");
@@ -217,18 +222,18 @@ fn restoretimeclean_2008r2_other_targets_follow_the_rules() {
 #[test]
 fn a_missing_log_in_the_chain_is_an_lsn_gap_between_named_files() {
     let Some(dir) = chain_dir() else { return };
-    let files: Vec<PathBuf> = [
-        "RestoreTimeClean.bak",
-        "RestoreTimeClean2.bak",
-        "RestoreTimeClean2_1.trn",
-        "RestoreTimeClean2_3.trn",
-        "RestoreTimeClean_1.trn",
-        "RestoreTimeClean_2.trn",
-        "RestoreTimeClean_3.trn",
-    ]
-    .iter()
-    .map(|n| dir.join(n))
-    .collect();
+    let files = in_dir(
+        &dir,
+        &[
+            "RestoreTimeClean.bak",
+            "RestoreTimeClean2.bak",
+            "RestoreTimeClean2_1.trn",
+            "RestoreTimeClean2_3.trn",
+            "RestoreTimeClean_1.trn",
+            "RestoreTimeClean_2.trn",
+            "RestoreTimeClean_3.trn",
+        ],
+    );
     let (v, outcome) = plan_json(&args(files.clone(), None));
     assert_eq!(outcome, Outcome::Problems);
     let p = &v["plans"][0];
@@ -260,15 +265,15 @@ fn striped_full_and_log_merge_into_one_step_each() {
     let Some(f) = common::foreign_dir() else {
         return;
     };
-    let all: Vec<PathBuf> = [
-        "sql2008r2_stripe_full_1of2.bak",
-        "sql2008r2_stripe_full_2of2.bak",
-        "sql2008r2_stripe_log_1of2.trn",
-        "sql2008r2_stripe_log_2of2.trn",
-    ]
-    .iter()
-    .map(|n| f.join(n))
-    .collect();
+    let all = in_dir(
+        &f,
+        &[
+            "sql2008r2_stripe_full_1of2.bak",
+            "sql2008r2_stripe_full_2of2.bak",
+            "sql2008r2_stripe_log_1of2.trn",
+            "sql2008r2_stripe_log_2of2.trn",
+        ],
+    );
     let (v, outcome) = plan_json(&args(all.clone(), None));
     assert_eq!(outcome, Outcome::Ok);
     let p = &v["plans"][0];
@@ -306,14 +311,14 @@ fn the_2016_full_log_and_differential() {
     let Some(f) = common::foreign_dir() else {
         return;
     };
-    let all: Vec<PathBuf> = [
-        "sql2016_full_restoretimeclean.bak",
-        "sql2016_log_restoretimeclean.trn",
-        "sql2016_diff_restoretimeclean.bak",
-    ]
-    .iter()
-    .map(|n| f.join(n))
-    .collect();
+    let all = in_dir(
+        &f,
+        &[
+            "sql2016_full_restoretimeclean.bak",
+            "sql2016_log_restoretimeclean.trn",
+            "sql2016_diff_restoretimeclean.bak",
+        ],
+    );
     // Latest: the differential (21:15:56) is the newest; the log (21:05:55) lies before it
     // and is left out.
     let (v, _) = plan_json(&args(all.clone(), None));
@@ -578,15 +583,15 @@ fn a_truncated_log_is_left_out_by_name_and_the_gap_it_leaves_is_explained() {
     let cut = tmp.path().join("RestoreTimeClean2_2.trn");
     let bytes = std::fs::read(dir.join("RestoreTimeClean2_2.trn")).unwrap();
     std::fs::write(&cut, &bytes[..40_000]).unwrap();
-    let mut files: Vec<PathBuf> = [
-        "RestoreTimeClean.bak",
-        "RestoreTimeClean2.bak",
-        "RestoreTimeClean2_1.trn",
-        "RestoreTimeClean2_3.trn",
-    ]
-    .iter()
-    .map(|n| dir.join(n))
-    .collect();
+    let mut files = in_dir(
+        &dir,
+        &[
+            "RestoreTimeClean.bak",
+            "RestoreTimeClean2.bak",
+            "RestoreTimeClean2_1.trn",
+            "RestoreTimeClean2_3.trn",
+        ],
+    );
     files.push(cut.clone());
     let (v, outcome) = plan_json(&args(files, Some("2017-06-01T13:22:44")));
     assert_eq!(outcome, Outcome::Problems);

@@ -9,6 +9,15 @@ use media::history::{iso, BackupKind, RecoveryModel};
 use media::plan::{plan_all, plan_database, Plan, Problem, Target};
 use synthetic::{at, day, Timeline};
 
+/// A backup lost, or kept but marked damaged.
+fn lose_or_damage(t: &mut Timeline, name: &str, damaged: bool) {
+    if damaged {
+        t.get(name).damaged = true;
+    } else {
+        t.lose(name);
+    }
+}
+
 fn files(p: &Plan) -> Vec<String> {
     p.steps.iter().map(|s| s.files[0].clone()).collect()
 }
@@ -47,11 +56,7 @@ fn eight_am_schedule_latest_uses_the_6pm_full_and_the_8pm_log() {
 fn eight_am_schedule_falls_back_to_the_8am_full_when_the_6pm_one_is_lost() {
     for damaged in [false, true] {
         let mut t = eight_am();
-        if damaged {
-            t.get("full_1800.bak").damaged = true;
-        } else {
-            t.lose("full_1800.bak");
-        }
+        lose_or_damage(&mut t, "full_1800.bak", damaged);
         let p = plan_database(&t.recs, Target::Latest);
         assert!(p.is_valid(), "{:?}", p.problems);
         assert_eq!(
@@ -144,11 +149,7 @@ fn tuesday_to_thursday_full_and_differentials() {
     assert_eq!(files(&plan_database(&t.recs, Target::Latest)), files(&p));
     for damaged in [false, true] {
         let mut t = tue_thu();
-        if damaged {
-            t.get("full_wed.bak").damaged = true;
-        } else {
-            t.lose("full_wed.bak");
-        }
+        lose_or_damage(&mut t, "full_wed.bak", damaged);
         let p = plan_database(&t.recs, noon);
         assert_eq!(files(&p), ["full_tue.bak", "diff_wed_1800.bak"]);
         // No log backups: no point in time, and the plan says where it stops.
@@ -239,11 +240,7 @@ fn lost_three_am_differential_falls_back_to_the_two_am_one() {
         .collect();
     for damaged in [false, true] {
         let mut t = mission_critical();
-        if damaged {
-            t.get("diff_d3_0300.bak").damaged = true;
-        } else {
-            t.lose("diff_d3_0300.bak");
-        }
+        lose_or_damage(&mut t, "diff_d3_0300.bak", damaged);
         let p = plan_database(&t.recs, Target::At(at(day(3, 3, 4))));
         assert!(p.is_valid(), "{:?}", p.problems);
         assert_eq!(files(&p), want);
