@@ -2,6 +2,11 @@
 //! each database back to a point in time (or to the latest point), from the media found under
 //! the paths given and/or from a backup history; as text, JSON or a T-SQL script.
 //!
+//! `--json` prints `{"plans":[{"database","target","steps":[{"backup_type","files","position",
+//! "first_lsn","last_lsn","recovery","stopat"}],"problems":[…]}]}`: `target` is the `--stopat`
+//! time, or null for the latest point; `steps` is empty when no plan exists and `problems` says
+//! why (it also names the sets a valid plan had to leave out).
+//!
 //! Exit status: 0 when every database has a plan that reaches its target, 1 when one has none
 //! (the reasons are printed), 2 on errors.
 
