@@ -16,6 +16,7 @@ pub mod block;
 pub mod checksum;
 pub mod date;
 pub mod error;
+pub mod extract;
 pub mod header;
 pub mod os_data;
 mod parse;

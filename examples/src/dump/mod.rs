@@ -7,7 +7,6 @@
 //! where the files are.
 
 pub mod blocks;
-pub mod copyjobs;
 pub mod extract;
 pub mod label;
 pub mod ls;
