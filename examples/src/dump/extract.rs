@@ -84,11 +84,12 @@ pub fn extract_with(
         )));
     };
     let mut ex = Extractor::new(dir, eopts).map_err(|e| DumpError(e.to_string()))?;
-    for p in &group.problems {
-        ex.problem(p.clone());
-    }
-    for p in &m.problems {
-        ex.problem(p.clone());
+    let mut problems: Vec<&String> = Vec::new();
+    for p in group.problems.iter().chain(&m.problems) {
+        if !problems.contains(&p) {
+            problems.push(p);
+            ex.problem(p.clone());
+        }
     }
     for other in groups.iter().skip(1) {
         for i in other.media_in_order() {

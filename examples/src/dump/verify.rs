@@ -613,17 +613,12 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<VerifyReport> {
         for p in &g.problems {
             media_set_errors.push(format!("media set {id}: {p}"));
         }
-        for s in &g.sets {
-            if !s.complete
-                && (s.continues_on_missing_medium
-                    || paths.len() > 1
-                    || g.family_count.unwrap_or(1) > 1)
-            {
-                media_set_errors.push(format!(
-                    "media set {id}: set {} is not complete on the media given",
-                    s.position
-                ));
-            }
+        for s in g.sets.iter().filter(|s| !s.complete) {
+            media_set_errors.push(format!(
+                "media set {id}: set {} is not complete on the media given: {}",
+                s.position,
+                s.problems.join("; ")
+            ));
         }
     }
     let bad = media
@@ -652,7 +647,7 @@ fn print(rep: &VerifyReport, out: &mut dyn Write) -> DumpResult<()> {
     for m in &rep.media {
         writeln!(
             out,
-            "{}: {} bytes, {} blocks, {} streams, {} of {} sets complete, {} CSUM checked",
+            "{}: {} bytes, {} blocks, {} streams, {} of {} sets closed on this medium, {} CSUM checked",
             m.file,
             m.bytes,
             m.blocks,

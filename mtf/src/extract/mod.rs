@@ -813,7 +813,11 @@ impl Extractor {
         let dir = match self.target.dir(&rel) {
             Ok((fd, _)) => fd,
             Err(e) => {
-                self.rep.errors.push(e.to_string());
+                self.rep.refused.push(Refusal {
+                    name: shown,
+                    reason: e.to_string(),
+                    offset,
+                });
                 return Ok(());
             }
         };
