@@ -393,6 +393,15 @@ impl Extractor {
     /// A descriptor block.
     pub fn block(&mut self, offset: u64, dblk: &Dblk) {
         self.last_job = None;
+        // A CFIL right after a file says its data is not what the file held (it could not be
+        // read, or changed length, while it was backed up).
+        if let (Body::Cfil(c), Some(o)) = (&dblk.body, self.out.as_mut()) {
+            o.damaged.get_or_insert(format!(
+                "marked corrupt on the medium (CFIL at offset {offset}): its data from byte {} \
+                 is not the file's",
+                c.stream_offset
+            ));
+        }
         self.close_out();
         self.pending = None;
         self.in_file = matches!(dblk.body, Body::File(_));

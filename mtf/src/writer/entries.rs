@@ -6,6 +6,7 @@ use super::*;
 impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     /// Starts a volume (VOLB); directories and files that follow belong to it.
     pub fn add_volume(&mut self, v: &VolumeOptions) -> Result<()> {
+        self.usable()?;
         let st = self.opts.string_type;
         let set = self.open_set()?;
         let date = MtfDateTime::from_datetime(set.opts.date).unwrap_or(MtfDateTime::NONE);
@@ -50,6 +51,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         components: &[C],
         meta: &EntryMeta,
     ) -> Result<()> {
+        self.usable()?;
         let st = self.opts.string_type;
         let set = self.open_set()?;
         if set.volb.is_none() {
@@ -57,10 +59,10 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         }
         for c in components {
             let c = c.as_ref();
-            if c.is_empty() || c.contains('\0') {
-                return Err(misuse(
-                    "directory components must be non-empty and free of NUL",
-                ));
+            if let Err(reason) = crate::extract::check_component(c) {
+                return Err(misuse(&format!(
+                    "directory component {c:?} would not restore: {reason}"
+                )));
             }
         }
         let id = set.next_dir_id;
@@ -115,25 +117,29 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     }
 
     /// Adds a file (FILE) in the current directory, with `size` bytes of data from `data` in a
-    /// STAN stream (and a CSUM stream when the set asks for checksums). If `data` ends early the
-    /// rest is zero-filled, so the declared length holds, and a CFIL block records the
-    /// corruption, as the spec prescribes; bytes beyond `size` are not read.
+    /// STAN stream (and a CSUM stream when the set asks for checksums). If `data` ends early or
+    /// fails, the rest is zero-filled, so the declared length holds, and a CFIL block records
+    /// the corruption, as the spec prescribes; one byte beyond `size` is asked for, and if it
+    /// comes the file grew while it was read (also marked with a CFIL). The set goes on either
+    /// way: the [`FileOutcome`] says what happened. The name must be one the extractor accepts
+    /// ([`crate::extract::check_component`]).
     pub fn add_file(
         &mut self,
         name: &str,
         meta: &EntryMeta,
         size: u64,
         data: &mut dyn Read,
-    ) -> Result<()> {
+    ) -> Result<FileOutcome> {
+        self.usable()?;
         let st = self.opts.string_type;
         let set = self.open_set()?;
         if set.dirb.is_none() {
             return Err(misuse("add_file before add_directory"));
         }
-        if name.is_empty() || name.contains(['\0', '/', '\\']) {
-            return Err(misuse(
-                "file names must be non-empty and free of NUL and separators",
-            ));
+        if let Err(reason) = crate::extract::check_component(name) {
+            return Err(misuse(&format!(
+                "file name {name:?} would not restore: {reason}"
+            )));
         }
         let id = set.next_file_id;
         set.next_file_id += 1;
@@ -196,7 +202,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         }
         // Computed only when a CSUM stream will carry it: the XOR costs a pass over the data.
         let mut csum = FastXor32::new();
-        let short = self.write_stream_data(
+        let outcome = self.write_stream_data(
             &stan,
             (&d, &name_streams),
             size,
@@ -210,7 +216,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             )?;
         }
         self.write_spad()?;
-        if let Some(got) = short {
+        if !outcome.is_whole() {
             let set = self.open_set()?;
             set.record.corrupt_files += 1;
             let mut c = Dblk::new(
@@ -218,13 +224,35 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
                 Body::Cfil(crate::block::Cfil {
                     attributes: crate::spec::CorruptAttributes::LENGTH_CHANGE,
                     reserved: [0; 8],
-                    stream_offset: got,
+                    stream_offset: outcome.bytes_read,
                     corrupt_stream_number: 1,
                 }),
             );
             c.header.os_id = OsId::WINDOWS_NT;
             self.write_dblk(c, &[])?;
         }
-        Ok(())
+        Ok(outcome)
+    }
+}
+
+/// What [`Writer::add_file`] got from its source. A file that is not whole was zero-filled to
+/// its declared size (or its extra bytes left out) and marked with a CFIL block after it, so a
+/// reader knows; the caller reports it by name.
+#[derive(Debug)]
+pub struct FileOutcome {
+    /// The size declared (and written).
+    pub declared: u64,
+    /// Bytes the source gave before it ended or failed (at most `declared`).
+    pub bytes_read: u64,
+    /// The error the source failed with, if it failed.
+    pub read_error: Option<io::Error>,
+    /// The source had more bytes than declared (the file grew while it was read).
+    pub grew: bool,
+}
+
+impl FileOutcome {
+    /// The source gave exactly the declared bytes.
+    pub fn is_whole(&self) -> bool {
+        self.read_error.is_none() && !self.grew && self.bytes_read == self.declared
     }
 }

@@ -31,7 +31,13 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     pub(super) fn flush_block(&mut self) -> Result<()> {
         debug_assert_eq!(self.block.len(), self.block_size);
         let block = std::mem::take(&mut self.block);
-        let st = self.sink().write_block(&block);
+        let st = match self.sink() {
+            Ok(sink) => sink.write_block(&block),
+            Err(e) => {
+                self.block = block;
+                return Err(e);
+            }
+        };
         self.block = block;
         self.block.clear();
         if st?.early_warning {
@@ -41,7 +47,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     }
 
     pub(super) fn flush_sink(&mut self) -> Result<()> {
-        self.sink().flush()?;
+        self.sink()?.flush()?;
         Ok(())
     }
 
@@ -62,7 +68,11 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     }
 
     /// Like [`Self::write_dblk`] but leaves the block open for more streams.
-    pub(super) fn write_dblk_open(&mut self, mut d: Dblk, streams: &[(StreamId, Vec<u8>)]) -> Result<u64> {
+    pub(super) fn write_dblk_open(
+        &mut self,
+        mut d: Dblk,
+        streams: &[(StreamId, Vec<u8>)],
+    ) -> Result<u64> {
         self.at_safe_point()?;
         let fla = self.fla();
         let st = self.opts.string_type;
@@ -115,8 +125,9 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     }
 
     /// Writes a data stream's header and `size` bytes from `src`, continuing onto the next
-    /// medium if early warning comes in the middle. Returns `Some(bytes_read)` if the source
-    /// ended early (the rest is zero-filled).
+    /// medium if early warning comes in the middle. What the source gave: a source that ends
+    /// early or fails is zero-filled to `size` (the error kept); one byte more is asked for
+    /// afterwards, to find a source that grew.
     pub(super) fn write_stream_data(
         &mut self,
         header: &StreamHeader,
@@ -124,12 +135,13 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         size: u64,
         src: &mut dyn Read,
         mut csum: Option<&mut FastXor32>,
-    ) -> Result<Option<u64>> {
+    ) -> Result<FileOutcome> {
         let mut hb = Vec::with_capacity(STREAM_HDR_LEN);
         header.clone().write_fixed(&mut hb);
         self.emit(&hb)?;
         let mut remaining = size;
         let mut short: Option<u64> = None;
+        let mut read_error: Option<io::Error> = None;
         while remaining > 0 {
             if self.early_warning && self.block.is_empty() {
                 // At a physical block boundary inside the data: cut here and go on.
@@ -148,7 +160,13 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             let got = if short.is_some() {
                 0
             } else {
-                read_full(src, &mut self.block[old..])?
+                match read_full(src, &mut self.block[old..]) {
+                    Ok(n) => n,
+                    Err((n, e)) => {
+                        read_error = Some(e);
+                        n
+                    }
+                }
             };
             if got < n {
                 short.get_or_insert(size - remaining + got as u64);
@@ -165,18 +183,29 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         }
         let pad = align_up(self.pos, 4) - self.pos;
         self.emit_zeros(pad)?;
-        Ok(short)
+        let grew = short.is_none() && matches!(src.read(&mut [0u8; 1]), Ok(1..));
+        Ok(FileOutcome {
+            declared: size,
+            bytes_read: short.unwrap_or(size),
+            read_error,
+            grew,
+        })
     }
 }
 
-pub(super) fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Fills `buf` from `src` as far as it goes; on an error, the bytes read before it and the
+/// error.
+pub(super) fn read_full(
+    src: &mut dyn Read,
+    buf: &mut [u8],
+) -> std::result::Result<usize, (usize, io::Error)> {
     let mut got = 0;
     while got < buf.len() {
         match src.read(&mut buf[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err((got, e)),
         }
     }
     Ok(got)

@@ -33,8 +33,8 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     pub(super) fn filemark(&mut self) -> Result<()> {
         debug_assert!(self.block.is_empty());
         let pba = self.pos / self.block_size as u64;
-        if self.sink().has_filemarks() {
-            if self.sink().write_filemark()?.early_warning {
+        if self.sink()?.has_filemarks() {
+            if self.sink()?.write_filemark()?.early_warning {
                 self.early_warning = true;
             }
         } else {
@@ -68,7 +68,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     pub(super) fn write_media_header(&mut self, continuation: bool) -> Result<()> {
         let st = self.opts.string_type;
         let mut attributes = TapeAttributes::empty();
-        if !self.sink().has_filemarks() {
+        if !self.sink()?.has_filemarks() {
             attributes |= TapeAttributes::SOFT_FILEMARK;
         }
         let mut d = Dblk::new(
@@ -111,7 +111,10 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     /// then the next medium's TAPE block and filemark, and the open set's SSET, VOLB, DIRB and
     /// (when cutting a file's data) FILE again, marked as continuations, each with its name
     /// stream (PNAM, FNAM) when it has one.
-    pub(super) fn end_of_medium(&mut self, cutting_file: Option<(&Dblk, &NameStreams)>) -> Result<()> {
+    pub(super) fn end_of_medium(
+        &mut self,
+        cutting_file: Option<(&Dblk, &NameStreams)>,
+    ) -> Result<()> {
         self.early_warning = false;
         // The FLA where the set goes on; the repeated blocks take the ones just before it.
         let split_fla = self.fla();
@@ -129,13 +132,23 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         self.write_raw_dblk(&mut eotm, self.block_size as u64)?;
         self.filemark()?;
         self.flush_sink()?;
-        let old = self.sink.take().expect("sink");
-        self.media.medium_done(self.sequence, old)?;
-        self.sequence = self
-            .sequence
-            .checked_add(1)
-            .ok_or_else(|| misuse("media sequence numbers exhausted"))?;
-        let next = self.media.next_medium(self.sequence)?;
+        let old = self.sink.take().ok_or_else(|| self.unusable())?;
+        if let Err(e) = self.media.medium_done(self.sequence, old) {
+            self.failed = Some(format!("finishing medium {}: {e}", self.sequence));
+            return Err(e.into());
+        }
+        let Some(sequence) = self.sequence.checked_add(1) else {
+            self.failed = Some("media sequence numbers exhausted".into());
+            return Err(self.unusable());
+        };
+        self.sequence = sequence;
+        let next = match self.media.next_medium(self.sequence) {
+            Ok(n) => n,
+            Err(e) => {
+                self.failed = Some(format!("no medium {}: {e}", self.sequence));
+                return Err(self.unusable());
+            }
+        };
         self.sink = Some(next);
         self.pos = 0;
         self.block.clear();

@@ -47,6 +47,7 @@ use crate::text::{join_dir_path, MtfText};
 use std::io::{self, Read};
 
 pub use catalog::SetRecord;
+pub use entries::FileOutcome;
 
 /// Small streams written with their block, such as a PNAM or FNAM holding a long name; a
 /// continuation medium repeats them with the block.
@@ -110,6 +111,8 @@ pub struct Writer<S: BlockSink, M: MediaSupplier<S> = NoMoreMedia> {
     set: Option<OpenSet>,
     /// PBA of the second ESET of the last set completed on the current medium.
     last_eset_pba: Option<u64>,
+    /// Why the writer cannot go on (a medium change failed): every later call says so.
+    failed: Option<String>,
 }
 
 /// Summary of a finished data set.
@@ -131,6 +134,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             DEFAULT_FILE_BLOCK_SIZE
         });
         check_layout(opts.flb_size, block_size)?;
+        mtf_date(opts.media_date, "media date")?;
         if opts.string_type != StringType::ANSI && opts.string_type != StringType::UNICODE {
             // Names, paths and labels would be written as nothing: refuse rather than lose them.
             return Err(Error::Encode {
@@ -156,6 +160,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             sets: Vec::new(),
             set: None,
             last_eset_pba: None,
+            failed: None,
         };
         w.write_media_header(false)?;
         Ok(w)
@@ -223,6 +228,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             sets: point.sets,
             set: None,
             last_eset_pba: None,
+            failed: None,
         })
     }
 
@@ -244,20 +250,22 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     /// Flushes and returns the sink of the medium being written. A set still open is an error:
     /// end it first.
     pub fn finish(mut self) -> Result<S> {
+        self.usable()?;
         if self.set.is_some() {
             return Err(misuse("finish with a data set still open"));
         }
         self.flush_sink()?;
-        Ok(self.sink.take().expect("sink"))
+        self.sink.take().ok_or_else(|| self.unusable())
     }
 
     /// Gives back the media supplier (e.g. to collect the media it made).
     pub fn into_parts(mut self) -> Result<(S, M)> {
+        self.usable()?;
         if self.set.is_some() {
             return Err(misuse("finish with a data set still open"));
         }
         self.flush_sink()?;
-        let sink = self.sink.take().expect("sink");
+        let sink = self.sink.take().ok_or_else(|| self.unusable())?;
         Ok((sink, self.media))
     }
 
@@ -267,9 +275,51 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             .ok_or_else(|| misuse("no data set is open"))
     }
 
-    fn sink(&mut self) -> &mut S {
-        self.sink.as_mut().expect("sink present")
+    fn sink(&mut self) -> Result<&mut S> {
+        if self.sink.is_none() {
+            return Err(self.unusable());
+        }
+        Ok(self.sink.as_mut().expect("checked"))
     }
+
+    /// The error for any call after a failed medium change.
+    fn unusable(&self) -> Error {
+        misuse(&format!(
+            "the writer cannot go on: {}",
+            self.failed.as_deref().unwrap_or("it has no medium")
+        ))
+    }
+
+    /// An error if a medium change failed earlier.
+    fn usable(&self) -> Result<()> {
+        match (&self.failed, &self.sink) {
+            (None, Some(_)) => Ok(()),
+            _ => Err(self.unusable()),
+        }
+    }
+}
+
+/// A date as MTF stores it, or an error naming `field` when it lies outside MTF's range
+/// (years 0 to 16383): never stored as "unknown".
+fn mtf_date(d: crate::date::DateTime, field: &'static str) -> Result<MtfDateTime> {
+    MtfDateTime::from_datetime(d).ok_or_else(|| Error::Encode {
+        field,
+        reason: format!("{d:?} is not a date MTF can hold (years 0 to 16383)"),
+    })
+}
+
+/// Checks medium and set options before any medium is opened, by writing them to memory: an
+/// invalid block size, FLB size, date or over-long name is found while an existing medium is
+/// still untouched. `tape` checks the layout for a medium with hardware filemarks.
+pub fn check_options(medium: &MediumOptions, set: &SetOptions, tape: bool) -> Result<()> {
+    let sink = MemorySink {
+        hardware_filemarks: tape,
+        ..Default::default()
+    };
+    let mut w = Writer::new(sink, medium.clone())?;
+    w.begin_set(set.clone())?;
+    w.end_set()?;
+    Ok(())
 }
 
 fn misuse(what: &str) -> Error {

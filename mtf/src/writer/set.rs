@@ -6,9 +6,11 @@ use super::*;
 impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     /// Starts a data set (SSET).
     pub fn begin_set(&mut self, opts: SetOptions) -> Result<()> {
+        self.usable()?;
         if self.set.is_some() {
             return Err(misuse("begin_set while a set is open"));
         }
+        mtf_date(opts.date, "set date")?;
         self.at_safe_point()?;
         let number = self.next_set_number;
         self.next_set_number = number
@@ -49,6 +51,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
     /// Ends the data set: pads to a physical block, filemark, ESET (with the catalog when the
     /// medium has one), filemark.
     pub fn end_set(&mut self) -> Result<SetSummary> {
+        self.usable()?;
         self.open_set()?;
         self.at_safe_point()?;
         self.pad_to_physical()?;
