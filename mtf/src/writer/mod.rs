@@ -53,8 +53,11 @@ pub use entries::FileOutcome;
 /// continuation medium repeats them with the block.
 type NameStreams = Vec<(StreamId, Vec<u8>)>;
 
-/// Largest physical block size (it must fit the TAPE block's 16-bit 512-byte unit count).
-pub const MAX_BLOCK_SIZE: usize = u16::MAX as usize * SOFT_FILEMARK_UNIT;
+/// Largest physical block size the writer accepts: 512 KiB. The TAPE block could record up to
+/// 65535 × 512 bytes, but the reader ([`crate::reader::Reader`]) buffers at most a quarter of
+/// its 2 MiB window per soft filemark block, and a medium this library writes must be one it
+/// reads (raise both together).
+pub const MAX_BLOCK_SIZE: usize = 1024 * SOFT_FILEMARK_UNIT;
 
 /// What the writer knows about a medium it continues to write (an append).
 #[derive(Clone, Debug)]
