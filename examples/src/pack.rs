@@ -14,9 +14,13 @@ pub struct PackStats {
     pub directories: u64,
     pub files: u64,
     pub bytes: u64,
-    /// Entries left out (symlinks, devices, sockets, FIFOs, names that would not restore,
-    /// unopenable files, the output itself), with the path and the reason.
+    /// Entries that could not be backed up (names that would not restore, files that could not
+    /// be opened, unreadable directories), with the path and the reason: the run's exit
+    /// status says so.
     pub skipped: Vec<String>,
+    /// Entries left out by design (symlinks, devices, sockets, FIFOs, the output medium
+    /// itself), with the path: logged, not a failure.
+    pub left_out: Vec<String>,
     /// Files written but not whole (a read failed, or the file changed length while read):
     /// zero-filled to their size and marked with a CFIL on the medium.
     pub not_whole: Vec<String>,
@@ -29,6 +33,7 @@ impl PackStats {
         self.files += o.files;
         self.bytes += o.bytes;
         self.skipped.extend(o.skipped);
+        self.left_out.extend(o.left_out);
         self.not_whole.extend(o.not_whole);
     }
 
@@ -208,8 +213,8 @@ pub fn pack_tree_with<S: BlockSink, M: MediaSupplier<S>>(
                 continue;
             }
             if !ft.is_file() {
-                stats.skipped.push(format!(
-                    "{}: not a regular file (symlink or special), left out",
+                stats.left_out.push(format!(
+                    "{}: not a regular file (symlink, device, FIFO or socket)",
                     p.display()
                 ));
                 continue;
@@ -229,10 +234,9 @@ pub fn pack_tree_with<S: BlockSink, M: MediaSupplier<S>>(
                 }
             };
             if exclude.contains(&meta) {
-                stats.skipped.push(format!(
-                    "{}: the output medium itself, left out",
-                    p.display()
-                ));
+                stats
+                    .left_out
+                    .push(format!("{}: the output medium itself", p.display()));
                 continue;
             }
             let mut f = match open(&p) {
@@ -261,8 +265,11 @@ pub fn pack_tree_with<S: BlockSink, M: MediaSupplier<S>>(
             stats.bytes += meta.len();
         }
     }
+    for s in &stats.left_out {
+        let _ = writeln!(log, "mtfpack: left out {s}");
+    }
     for s in &stats.skipped {
-        let _ = writeln!(log, "mtfpack: skipped {s}");
+        let _ = writeln!(log, "mtfpack: NOT BACKED UP {s}");
     }
     for s in &stats.not_whole {
         let _ = writeln!(log, "mtfpack: NOT WHOLE {s}");

@@ -66,7 +66,9 @@ fn every_block_size_and_date_mtfpack_accepts_verifies() {
     std::fs::write(src.join("sub/small"), b"hello").unwrap();
     std::fs::write(
         src.join("sub/deeper/two-blocks"),
-        (0..1_100_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>(),
+        (0..1_100_000u32)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<_>>(),
     )
     .unwrap();
     let mut r = Rng(0x9e3779b97f4a7c15);
@@ -87,17 +89,20 @@ fn every_block_size_and_date_mtfpack_accepts_verifies() {
             w.end_set().unwrap();
             w.finish().unwrap().into_inner().into_inner().unwrap();
             let mut text = Vec::new();
-            let o = dump::verify::run(
-                std::slice::from_ref(&out),
-                &Options::default(),
-                &mut text,
-            )
-            .unwrap();
+            let o = dump::verify::run(std::slice::from_ref(&out), &Options::default(), &mut text)
+                .unwrap();
             let text = String::from_utf8_lossy(&text);
-            assert_eq!(o, Outcome::Ok, "block size {bs}, FLB {flb}, {date:?}:\n{text}");
+            assert_eq!(
+                o,
+                Outcome::Ok,
+                "block size {bs}, FLB {flb}, {date:?}:\n{text}"
+            );
             // The date comes back as written.
             let media = dump::list_media(std::slice::from_ref(&out), &Options::default()).unwrap();
-            let got = media[0].listing.sets[0].sset().media_write_date.to_datetime();
+            let got = media[0].listing.sets[0]
+                .sset()
+                .media_write_date
+                .to_datetime();
             assert_eq!(got, Some(date), "block size {bs}");
             tried += 1;
         }
