@@ -139,11 +139,17 @@ fn run(cli: Cli) -> Result<u8, String> {
         Cmd::Roundtrip { file, output } => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            let open = || File::open(&file).map_err(|e| format!("{}: {e}", file.display()));
-            let len = open()?.metadata().map_err(|e| e.to_string())?.len();
+            let open = || File::open(&file).map_err(|e| format!("{}: open: {e}", file.display()));
+            let len = open()?
+                .metadata()
+                .map_err(|e| format!("{}: stat: {e}", file.display()))?
+                .len();
+            if let Some(p) = &output {
+                refuse_same_file(&file, p)?;
+            }
             let mut copy = match &output {
                 Some(p) => Some(BufWriter::new(
-                    File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+                    File::create(p).map_err(|e| format!("{}: create: {e}", p.display()))?,
                 )),
                 None => None,
             };
@@ -169,11 +175,33 @@ fn run(cli: Cli) -> Result<u8, String> {
     }
 }
 
+/// Refuses an output that is the input itself (the same file, directly or through a link):
+/// creating it would empty the input before it is read.
+fn refuse_same_file(input: &std::path::Path, output: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    match (id(input), id(output)) {
+        (Some(a), Some(b)) if a == b => Err(format!(
+            "{}: is the input {} itself; refusing to overwrite it",
+            output.display(),
+            input.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("mtfdump: {e}");
+            if json {
+                // With --json, errors are JSON too (on standard output, where the report goes).
+                println!("{}", serde_json::json!({ "error": e }));
+            } else {
+                eprintln!("mtfdump: {e}");
+            }
             ExitCode::from(2)
         }
     }

@@ -184,6 +184,7 @@ pub fn run_with(
     opts: &Options,
     out: &mut dyn Write,
 ) -> DumpResult<Outcome> {
+    super::refuse_streams(paths, "extract")?;
     let media = list_media(paths, opts)?;
     let rep = extract_with(&media, set, dir, eopts, opts)?;
     if opts.json {

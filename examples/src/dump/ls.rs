@@ -276,6 +276,7 @@ pub fn run(
     opts: &Options,
     out: &mut dyn Write,
 ) -> DumpResult<Outcome> {
+    super::refuse_streams(paths, "ls")?;
     let media = list_media(paths, opts)?;
     let rep = report(&media, set, opts)?;
     if opts.json {

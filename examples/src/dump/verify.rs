@@ -237,7 +237,7 @@ pub fn verify_medium(
     // Large stream data of a plain file goes to the checksum workers.
     let file_for_jobs = match r.source_mut() {
         super::Source::File(_) => std::fs::File::open(path).ok(),
-        super::Source::Tape(_) => None,
+        super::Source::Tape(_) | super::Source::Stream(_) => None,
     };
     if file_for_jobs.is_some() {
         // The walk reads headers and small streams; large data goes to the workers.
@@ -568,6 +568,7 @@ pub fn verify_medium(
 
 /// Verifies the media, then the media sets they form.
 pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<VerifyReport> {
+    super::refuse_streams(paths, "verify")?;
     let media_listed = list_media(paths, opts)?;
     let total: u64 = media_listed
         .iter()
