@@ -317,7 +317,8 @@ pub fn run(paths: &[PathBuf], opts: &Options, out: &mut dyn Write) -> DumpResult
 }
 
 fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "unknown".into())
+    v.as_deref()
+        .map_or("unknown".into(), |s| super::text::esc(s).into_owned())
 }
 
 /// Prints the report as text.
@@ -342,11 +343,13 @@ pub fn print(rep: &SetsReport, out: &mut dyn Write) -> DumpResult<()> {
             writeln!(
                 out,
                 "  damaged: {} bytes at offset {}: {}",
-                d.len, d.offset, d.reason
+                d.len,
+                d.offset,
+                super::text::esc(&d.reason)
             )?;
         }
         for n in &m.notes {
-            writeln!(out, "  note: {n}")?;
+            writeln!(out, "  note: {}", super::text::esc(n))?;
         }
     }
     for g in &rep.media_sets {
