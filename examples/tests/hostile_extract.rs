@@ -7,14 +7,15 @@
 
 #[path = "../../mtf/tests/common/mod.rs"]
 mod common;
+mod support;
 
-use mtf::date::DateTime;
 use mtf::extract::{DamagedFiles, ExtractOptions};
 use mtf::writer::*;
 use mtf_examples::dump::{self, Options, Outcome};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use support::*;
 
 fn opts() -> Options {
     Options {
@@ -272,50 +273,10 @@ fn a_crafted_block_type_never_becomes_a_path() {
     }
 }
 
-fn date(s: u32) -> DateTime {
-    DateTime::from_unix(1_700_000_000 + s as i64).unwrap()
-}
-
-fn content(size: usize, seed: usize) -> Vec<u8> {
-    (0..size).map(|i| ((i * 7 + seed) % 251) as u8).collect()
-}
-
-/// One set over as many 160 KiB media as it takes: `before` (1000 bytes), `huge` (300,000),
-/// `after` (5000), in `dir/` of volume `C:`.
+/// One set over three 160 KiB media: `before` (1000 bytes), `huge` (300,000), `after` (5000),
+/// in `dir/` of volume `C:`.
 fn spanned(checksums: bool) -> Vec<Vec<u8>> {
-    let mut mo = MediumOptions::new("span", 77, date(0));
-    mo.block_size = Some(8 * 1024);
-    let blank = MemorySink {
-        capacity: Some(160 * 1024),
-        early_warning_zone: 40 * 1024,
-        ..Default::default()
-    };
-    let mut w = Writer::with_media(blank.clone(), mo, MemoryMedia::like(blank)).unwrap();
-    let mut so = SetOptions::new("spanning", date(5));
-    so.checksums = checksums;
-    w.begin_set(so).unwrap();
-    w.add_volume(&VolumeOptions {
-        device: "C:".into(),
-        volume: "SYS".into(),
-        machine: "HOST".into(),
-    })
-    .unwrap();
-    w.add_directory(&["dir"], &EntryMeta::with_dates(Some(date(1)), date(5)))
-        .unwrap();
-    for (i, (name, size)) in [("before", 1000), ("huge", 300_000), ("after", 5000)]
-        .iter()
-        .enumerate()
-    {
-        let data = content(*size, i);
-        let meta = EntryMeta::with_dates(Some(date(2)), date(5));
-        w.add_file(name, &meta, data.len() as u64, &mut &data[..])
-            .unwrap();
-    }
-    w.end_set().unwrap();
-    let (last, media) = w.into_parts().unwrap();
-    let mut all: Vec<Vec<u8>> = media.done.into_iter().map(|m| m.data).collect();
-    all.push(last.data);
-    all
+    spanned_media_with(checksums, 1)
 }
 
 fn files(dir: &Path, media: &[Vec<u8>]) -> Vec<PathBuf> {
@@ -480,18 +441,7 @@ fn a_csum_mismatch_fails_and_names_the_file() {
 #[test]
 fn a_csum_mismatch_in_data_copied_by_the_workers_is_found() {
     // A file of 3 MiB: its data goes to the copy workers, and is read back for the CSUM.
-    let mut mo = MediumOptions::new("big", 5, date(0));
-    mo.block_size = Some(64 * 1024);
-    let mut w = Writer::new(MemorySink::default(), mo).unwrap();
-    let mut so = SetOptions::new("big", date(5));
-    so.checksums = true;
-    w.begin_set(so).unwrap();
-    w.add_volume(&VolumeOptions {
-        device: "C:".into(),
-        volume: "SYS".into(),
-        machine: "HOST".into(),
-    })
-    .unwrap();
+    let mut w = one_volume(64 * 1024, true);
     w.add_directory(&["d"], &EntryMeta::with_dates(Some(date(1)), date(5)))
         .unwrap();
     let data = content(3 << 20, 3);
@@ -522,16 +472,7 @@ fn a_csum_mismatch_in_data_copied_by_the_workers_is_found() {
 #[test]
 fn a_sparse_piece_beyond_the_declared_size_is_damage() {
     use mtf::stream::StreamHeader;
-    let mut mo = MediumOptions::new("sparse", 3, date(0));
-    mo.block_size = Some(4096);
-    let mut w = Writer::new(MemorySink::default(), mo).unwrap();
-    w.begin_set(SetOptions::new("sparse", date(5))).unwrap();
-    w.add_volume(&VolumeOptions {
-        device: "C:".into(),
-        volume: "SYS".into(),
-        machine: "HOST".into(),
-    })
-    .unwrap();
+    let mut w = one_volume(4096, false);
     w.add_directory(&["d"], &EntryMeta::with_dates(Some(date(1)), date(5)))
         .unwrap();
     // An 8-byte offset of 1 TiB, then the piece.

@@ -2,7 +2,9 @@
 //! image, or a tape device (hardware filemarks).
 
 use clap::Parser;
-use mtf::writer::{check_options, AppendPoint, FileSink, MediumOptions, Writer};
+use mtf::writer::{
+    check_options, AppendPoint, BlockSink, FileSink, MediaSupplier, MediumOptions, Writer,
+};
 use mtf_examples::dump::TapeSource;
 use mtf_examples::pack::{
     check_sources, now, pack_tree_with, parse_date, set_options, Exclude, PackStats,
@@ -100,37 +102,21 @@ fn run(cli: Cli) -> Result<Done, String> {
     if std::fs::metadata(&cli.output).is_ok_and(|m| m.is_dir()) {
         return Err(format!("{}: is a directory", cli.output.display()));
     }
-    let mut stderr = std::io::stderr();
     let e = |e: mtf::Error| e.to_string();
-    let mut total = PackStats::default();
+    let total: PackStats;
     let mut exclude = Exclude::default();
     exclude.add_path(&cli.output);
-    let mut open = open_nofollow;
     if tape && cli.append {
         let (dev, point) = tape_append_point(&cli.output)?;
         let mut w =
             Writer::append(TapeSink { device: dev }, point, mtf::writer::NoMoreMedia).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        for d in &cli.dirs {
-            total.add(
-                pack_tree_with(&mut w, d, &machine, date, &mut stderr, &exclude, &mut open)
-                    .map_err(e)?,
-            );
-        }
-        w.end_set().map_err(e)?;
+        total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
         w.finish().map_err(e)?;
     } else if tape {
         let dev =
             open_tape(&cli.output, true).map_err(|e| format!("{}: {e}", cli.output.display()))?;
         let mut w = Writer::new(TapeSink { device: dev }, opts).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        for d in &cli.dirs {
-            total.add(
-                pack_tree_with(&mut w, d, &machine, date, &mut stderr, &exclude, &mut open)
-                    .map_err(e)?,
-            );
-        }
-        w.end_set().map_err(e)?;
+        total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
         w.finish().map_err(e)?;
     } else if cli.append {
         total = append_to_file(&cli, set, &machine, date, &exclude)?;
@@ -140,17 +126,9 @@ fn run(cli: Cli) -> Result<Done, String> {
         let (tmp, f) = temp_beside(&cli.output)?;
         exclude.add_path(&tmp);
         let result = (|| -> Result<PackStats, String> {
-            let mut total = PackStats::default();
             let mut w = Writer::new(FileSink::new(BufWriter::with_capacity(1 << 20, f)), opts)
                 .map_err(e)?;
-            w.begin_set(set).map_err(e)?;
-            for d in &cli.dirs {
-                total.add(
-                    pack_tree_with(&mut w, d, &machine, date, &mut stderr, &exclude, &mut open)
-                        .map_err(e)?,
-                );
-            }
-            w.end_set().map_err(e)?;
+            let total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
             durable(w.finish().map_err(e)?, &tmp)?;
             std::fs::rename(&tmp, &cli.output)
                 .map_err(|x| format!("{}: renaming into place: {x}", cli.output.display()))?;
@@ -182,6 +160,27 @@ fn run(cli: Cli) -> Result<Done, String> {
         );
         Ok(Done::Partial)
     }
+}
+
+/// Writes one set of every source tree; what went in, or the first error.
+fn pack_set<S: BlockSink, M: MediaSupplier<S>>(
+    w: &mut Writer<S, M>,
+    set: mtf::writer::SetOptions,
+    dirs: &[PathBuf],
+    machine: &str,
+    date: mtf::date::DateTime,
+    exclude: &Exclude,
+) -> Result<PackStats, String> {
+    let e = |e: mtf::Error| e.to_string();
+    w.begin_set(set).map_err(e)?;
+    let mut total = PackStats::default();
+    let mut open = open_nofollow;
+    let mut log = std::io::stderr();
+    for d in dirs {
+        total.add(pack_tree_with(w, d, machine, date, &mut log, exclude, &mut open).map_err(e)?);
+    }
+    w.end_set().map_err(e)?;
+    Ok(total)
 }
 
 /// Opens a file for reading without following a symlink swapped in since the walk saw it, and
@@ -277,17 +276,7 @@ fn append_to_file(
             .map_err(|x| format!("{shown}: seek: {x}"))?;
         let sink = FileSink::new(BufWriter::with_capacity(1 << 20, f)).resume(point.offset);
         let mut w = Writer::append(sink, point.clone(), mtf::writer::NoMoreMedia).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        let mut total = PackStats::default();
-        let mut stderr = std::io::stderr();
-        let mut open = open_nofollow;
-        for d in &cli.dirs {
-            total.add(
-                pack_tree_with(&mut w, d, machine, date, &mut stderr, exclude, &mut open)
-                    .map_err(e)?,
-            );
-        }
-        w.end_set().map_err(e)?;
+        let total = pack_set(&mut w, set, &cli.dirs, machine, date, exclude)?;
         durable(w.finish().map_err(e)?, &cli.output)?;
         Ok(total)
     })();

@@ -46,17 +46,15 @@ pub fn extract(
     patterns: &[String],
     opts: &Options,
 ) -> DumpResult<ExtractReport> {
-    let patterns = Patterns::new(patterns).map_err(DumpError)?;
-    extract_with(
-        media,
-        set,
-        dir,
-        ExtractOptions {
-            patterns,
-            ..Default::default()
-        },
-        opts,
-    )
+    extract_with(media, set, dir, with_patterns(patterns)?, opts)
+}
+
+/// The default extraction options with `patterns` compiled (an invalid one is an error).
+pub fn with_patterns(patterns: &[String]) -> DumpResult<ExtractOptions> {
+    Ok(ExtractOptions {
+        patterns: Patterns::new(patterns).map_err(DumpError)?,
+        ..Default::default()
+    })
 }
 
 /// [`extract`] with every extraction option.
@@ -161,18 +159,7 @@ pub fn run(
     opts: &Options,
     out: &mut dyn Write,
 ) -> DumpResult<Outcome> {
-    let patterns = Patterns::new(patterns).map_err(DumpError)?;
-    run_with(
-        paths,
-        set,
-        dir,
-        ExtractOptions {
-            patterns,
-            ..Default::default()
-        },
-        opts,
-        out,
-    )
+    run_with(paths, set, dir, with_patterns(patterns)?, opts, out)
 }
 
 /// `mtfdump extract` with every extraction option.

@@ -568,21 +568,41 @@ impl Extractor {
                 return;
             }
         };
-        let Some(file) = self.create(&dir_fd, name, &shown, p.offset) else {
+        let Some((file, tmp)) = self.create(&dir_fd, name, &shown, p.offset) else {
             return;
         };
+        let f = self.start_file(file, dir_fd, dir_rel, name.to_string(), tmp, shown, p.date);
+        self.out = Some(f);
+    }
+
+    /// A file just created: its entry in the report, and what is known of it.
+    #[allow(clippy::too_many_arguments)]
+    fn start_file(
+        &mut self,
+        file: File,
+        dir: DirFd,
+        dir_rel: Vec<String>,
+        name: String,
+        tmp: Option<String>,
+        shown: String,
+        date: MtfDateTime,
+    ) -> OpenFile {
         self.rep.files.push(Written {
             path: shown.clone(),
             bytes: 0,
         });
-        self.out = Some(OpenFile {
-            file: file.0,
-            dir: dir_fd,
+        let (family, sequence) = self
+            .part
+            .as_ref()
+            .map_or((1, 1), |p| (p.family, p.sequence));
+        OpenFile {
+            file,
+            dir,
             dir_rel,
-            name: name.to_string(),
-            tmp: file.1,
+            name,
+            tmp,
             shown,
-            date: p.date,
+            date,
             index: self.rep.files.len() - 1,
             family,
             sequence,
@@ -592,7 +612,7 @@ impl Extractor {
             expected: None,
             sparse_size: None,
             damaged: None,
-        });
+        }
     }
 
     /// Creates the output `name` in `dir`: exclusively, or (replace mode) under a temporary
@@ -833,32 +853,7 @@ impl Extractor {
         let Some((file, tmp)) = self.create(&dir, &name, &shown, offset) else {
             return Ok(());
         };
-        self.rep.files.push(Written {
-            path: shown.clone(),
-            bytes: 0,
-        });
-        let (fam, sequence) = self
-            .part
-            .as_ref()
-            .map_or((1, 1), |p| (p.family, p.sequence));
-        let mut f = OpenFile {
-            file,
-            dir,
-            dir_rel: rel,
-            name,
-            tmp,
-            shown,
-            date: MtfDateTime::default(),
-            index: self.rep.files.len() - 1,
-            family: fam,
-            sequence,
-            cut: false,
-            xor: FastXor32::new(),
-            has_jobs: false,
-            expected: None,
-            sparse_size: None,
-            damaged: None,
-        };
+        let mut f = self.start_file(file, dir, rel, name, tmp, shown, MtfDateTime::default());
         let mut sink = Sink {
             f: &mut f,
             failed: None,
