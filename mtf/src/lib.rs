@@ -25,6 +25,7 @@ pub mod spec;
 pub mod sqlserver;
 pub mod stream;
 pub mod text;
+pub mod verify;
 pub mod walk;
 pub mod writer;
 
