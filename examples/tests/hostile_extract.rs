@@ -427,7 +427,7 @@ fn a_csum_mismatch_fails_and_names_the_file() {
     let p = tmp.path().join("bad.bkf");
     std::fs::write(&p, &m).unwrap();
     let out = tmp.path().join("out");
-    let (o, text) = extract(&[p.clone()], 2, &out, ExtractOptions::default());
+    let (o, text) = extract(std::slice::from_ref(&p), 2, &out, ExtractOptions::default());
     assert_eq!(o, Outcome::Problems, "{text}");
     assert!(
         text.contains("NOT WHOLE: volume1/photos/image.raw: CSUM mismatch"),
@@ -530,7 +530,7 @@ fn names_with_control_characters_are_refused_and_printed_escaped() {
     let p = tmp.path().join("ctl.bkf");
     std::fs::write(&p, &m).unwrap();
     let out = tmp.path().join("out");
-    let (o, text) = extract(&[p.clone()], 1, &out, ExtractOptions::default());
+    let (o, text) = extract(std::slice::from_ref(&p), 1, &out, ExtractOptions::default());
     assert_eq!(o, Outcome::Problems, "{text}");
     assert!(text.contains("control character"), "{text}");
     assert!(!text.contains('\x1b'), "{text:?}");

@@ -117,7 +117,13 @@ fn the_output_inside_the_source_tree_is_left_out() {
         assert_eq!(code, 0, "{text}");
     }
     let mut ls = Vec::new();
-    dump::ls::run(&[out.clone()], None, &Options::default(), &mut ls).unwrap();
+    dump::ls::run(
+        std::slice::from_ref(&out),
+        None,
+        &Options::default(),
+        &mut ls,
+    )
+    .unwrap();
     let ls = String::from_utf8_lossy(&ls);
     assert!(ls.contains("a.txt") && !ls.contains("inside.bkf"), "{ls}");
     assert!(!ls.contains(".mtfpack-"), "{ls}");
