@@ -1,5 +1,10 @@
 //! mtfpack: back up directory trees into an MTF medium: a file (soft filemarks), a `.tap` tape
 //! image, or a tape device (hardware filemarks).
+//!
+//! Exit status: 0 every entry went in whole; 1 some entries could not be backed up or went in
+//! marked corrupt (each named on standard error); 2 an error, with the previous medium left as
+//! it was (options and sources are checked before the output is opened, a new file is written
+//! beside it and renamed into place, a failed append puts the old tail back).
 
 use clap::Parser;
 use mtf::writer::{
@@ -43,7 +48,8 @@ struct Cli {
     /// Follow every file's data with a CSUM checksum stream.
     #[arg(long)]
     csum: bool,
-    /// Physical block size in bytes (default 64 KiB on files, 256 KiB on tape).
+    /// Physical block size in bytes: a multiple of the FLB size, at most 512 KiB (default 64 KiB
+    /// on files, 256 KiB on tape).
     #[arg(long)]
     block_size: Option<usize>,
     /// Format Logical Block size: 512 or 1024.
