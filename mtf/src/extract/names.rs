@@ -76,7 +76,7 @@ mod tests {
         ] {
             assert!(check_component(bad).is_err(), "{bad:?}");
         }
-        for good in ["a", "a b", "résumé.txt", "...", "a:b"] {
+        for good in ["a", "a b", "résumé.txt", "...", "ab:c"] {
             assert!(check_component(good).is_ok(), "{good:?}");
         }
     }
