@@ -13,9 +13,6 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Streams at least this long are copied by the workers; shorter ones as the walk meets them.
-pub const PARALLEL_MIN: u64 = 1 << 20;
-
 /// Pieces are at most this long, so that one large file keeps both workers busy.
 const PIECE: u64 = 64 << 20;
 
