@@ -246,7 +246,16 @@ pub fn pack_tree_with<S: BlockSink, M: MediaSupplier<S>>(
                     continue;
                 }
             };
-            let got = w.add_file(&name, &entry_meta(&meta, backup_date), meta.len(), &mut f)?;
+            let em = entry_meta(&meta, backup_date);
+            if meta.modified().is_ok() && em.dates.last_modification.is_none() {
+                // MTF holds years 0 to 16383; a date beyond is not invented, and said.
+                stats.not_whole.push(format!(
+                    "{}: modification time outside what MTF can hold (years 0 to 16383); \
+                     stored as unknown",
+                    p.display()
+                ));
+            }
+            let got = w.add_file(&name, &em, meta.len(), &mut f)?;
             if !got.is_whole() {
                 let why = match (&got.read_error, got.grew) {
                     (Some(e), _) => format!("read failed after {} bytes: {e}", got.bytes_read),

@@ -280,3 +280,35 @@ fn a_failing_run_leaves_the_old_backup_and_no_temporary_file() {
         .collect();
     assert!(names.iter().all(|n| !n.contains("mtfpack-")), "{names:?}");
 }
+
+#[test]
+fn a_modification_time_mtf_cannot_hold_is_named() {
+    // tmpfs keeps 64-bit times (/tmp may clamp them); skip where there is none.
+    let Ok(tmp) = tempfile::Builder::new().tempdir_in("/dev/shm") else {
+        return;
+    };
+    let src = tree(tmp.path());
+    let far = std::time::UNIX_EPOCH + std::time::Duration::from_secs(600_000_000_000);
+    let f = std::fs::File::options()
+        .write(true)
+        .open(src.join("b.txt"))
+        .unwrap();
+    f.set_modified(far).unwrap();
+    if std::fs::metadata(src.join("b.txt"))
+        .unwrap()
+        .modified()
+        .unwrap()
+        != far
+    {
+        return; // the file system clamps it
+    }
+    let out = tmp.path().join("o.bkf");
+    let mut c = mtfpack();
+    c.arg(&src).arg("-o").arg(&out);
+    let (code, text) = run(c);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("b.txt") && text.contains("outside what MTF can hold"),
+        "{text}"
+    );
+}
