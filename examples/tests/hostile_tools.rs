@@ -190,3 +190,56 @@ fn strings_from_a_medium_are_printed_with_control_characters_escaped() {
         );
     }
 }
+
+#[test]
+fn extract_replaces_only_when_asked_and_removes_damaged_files_on_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = packed(tmp.path(), "m.bkf", &["--csum"]);
+    let out = tmp.path().join("out");
+    let extract = |extra: &[&str]| {
+        let mut c = bin("mtfdump");
+        c.arg("extract")
+            .arg("--set")
+            .arg("1")
+            .arg("-C")
+            .arg(&out)
+            .arg(&m)
+            .args(extra);
+        run(c)
+    };
+    let (code, text, err) = extract(&[]);
+    assert_eq!(code, 0, "{text}{err}");
+    let f = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.ends_with("d/f03"))
+        .unwrap();
+    std::fs::write(&f, b"the user's edit").unwrap();
+    let (code, text, _) = extract(&[]);
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(std::fs::read(&f).unwrap(), b"the user's edit");
+    let (code, text, err) = extract(&["--replace"]);
+    assert_eq!(code, 0, "{text}{err}");
+    assert_eq!(std::fs::read(&f).unwrap(), vec![3u8; 20_000]);
+    // One byte of f05's data changed: with --remove-damaged it is not kept at all.
+    let mut bytes = std::fs::read(&m).unwrap();
+    let at = bytes
+        .windows(20_000)
+        .position(|w| w == [5u8; 20_000])
+        .unwrap();
+    bytes[at + 100] ^= 1;
+    std::fs::write(&m, &bytes).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+    let (code, text, _) = extract(&["--remove-damaged"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("d/f05: CSUM mismatch") && text.contains("not kept"),
+        "{text}"
+    );
+    let left: Vec<_> = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.to_string_lossy().contains("f05"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -67,6 +67,14 @@ enum Cmd {
         /// Stop at the first damage instead of stepping over it.
         #[arg(long)]
         strict: bool,
+        /// Replace existing files (each new file is written beside the old one and renamed
+        /// over it once whole). Without it, an existing file is never touched: it is refused.
+        #[arg(long)]
+        replace: bool,
+        /// Remove a file that is not whole (CSUM mismatch, damage, a missing medium) instead of
+        /// keeping it as NAME.corrupt.
+        #[arg(long)]
+        remove_damaged: bool,
     },
     /// Every block and stream with its offset, for debugging.
     Blocks(Common),
@@ -130,10 +138,17 @@ fn run(cli: Cli) -> Result<u8, String> {
             files,
             patterns,
             strict,
+            replace,
+            remove_damaged,
         } => {
             let (media, patterns) = media_and_patterns(files, patterns);
+            let mut eo = dump::extract::with_patterns(&patterns).map_err(|e| e.to_string())?;
+            eo.replace = replace;
+            if remove_damaged {
+                eo.damaged = mtf::extract::DamagedFiles::Remove;
+            }
             dump(json, strict, |o, w| {
-                dump::extract::run(&media, set, &dir, &patterns, o, w)
+                dump::extract::run_with(&media, set, &dir, eo, o, w)
             })
         }
         Cmd::Roundtrip { file, output } => {
