@@ -14,8 +14,81 @@ pub struct PackStats {
     pub directories: u64,
     pub files: u64,
     pub bytes: u64,
-    /// Entries left out (symlinks, devices, unreadable), with the reason.
+    /// Entries that could not be backed up (names that would not restore, files that could not
+    /// be opened, unreadable directories), with the path and the reason: the run's exit
+    /// status says so.
     pub skipped: Vec<String>,
+    /// Entries left out by design (symlinks, devices, sockets, FIFOs, the output medium
+    /// itself), with the path: logged, not a failure.
+    pub left_out: Vec<String>,
+    /// Files written but not whole (a read failed, or the file changed length while read):
+    /// zero-filled to their size and marked with a CFIL on the medium.
+    pub not_whole: Vec<String>,
+}
+
+impl PackStats {
+    /// Adds another tree's counts.
+    pub fn add(&mut self, o: PackStats) {
+        self.directories += o.directories;
+        self.files += o.files;
+        self.bytes += o.bytes;
+        self.skipped.extend(o.skipped);
+        self.left_out.extend(o.left_out);
+        self.not_whole.extend(o.not_whole);
+    }
+
+    /// Every entry went in whole.
+    pub fn is_whole(&self) -> bool {
+        self.skipped.is_empty() && self.not_whole.is_empty()
+    }
+}
+
+/// Opens a file's data for reading: the file system, or a test's stand-in.
+pub type Opener<'a> = dyn FnMut(&Path) -> io::Result<Box<dyn io::Read>> + 'a;
+
+/// What to leave out of a tree: the output medium (and its temporary file) when they lie
+/// inside it, by device and inode.
+#[derive(Clone, Debug, Default)]
+pub struct Exclude {
+    /// (device, inode) pairs.
+    pub inodes: Vec<(u64, u64)>,
+}
+
+impl Exclude {
+    /// Leaves out whatever `path` is (if it exists).
+    pub fn add_path(&mut self, path: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = fs::metadata(path) {
+            self.inodes.push((m.dev(), m.ino()));
+        }
+    }
+
+    fn contains(&self, m: &fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.inodes.contains(&(m.dev(), m.ino()))
+    }
+}
+
+/// A name from the file system as the medium will store it, or why it cannot be stored so that
+/// it restores to the same bytes (not UTF-8, or refused by the extractor's sanitiser).
+fn storable_name(n: &std::ffi::OsStr) -> Result<String, String> {
+    let s = n.to_str().ok_or_else(|| {
+        "name is not valid UTF-8 (would not restore to the same bytes)".to_string()
+    })?;
+    mtf::extract::check_component(s).map_err(|r| format!("name would not restore: {r}"))?;
+    Ok(s.to_owned())
+}
+
+/// Checks that every source is an existing directory, before any output is opened.
+pub fn check_sources(dirs: &[std::path::PathBuf]) -> Result<(), String> {
+    for d in dirs {
+        match fs::metadata(d) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("{}: not a directory", d.display())),
+            Err(e) => return Err(format!("{}: {e}", d.display())),
+        }
+    }
+    Ok(())
 }
 
 fn mtime(meta: &fs::Metadata) -> Option<DateTime> {
@@ -42,6 +115,31 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
     backup_date: DateTime,
     log: &mut dyn Write,
 ) -> mtf::Result<PackStats> {
+    let mut open = |p: &Path| -> io::Result<Box<dyn io::Read>> { Ok(Box::new(fs::File::open(p)?)) };
+    pack_tree_with(
+        w,
+        root,
+        machine,
+        backup_date,
+        log,
+        &Exclude::default(),
+        &mut open,
+    )
+}
+
+/// [`pack_tree`], leaving out `exclude` and opening files with `open`. A file that cannot be
+/// opened, or whose name would not restore, is left out and named; one that fails or changes
+/// length while read goes in zero-filled and marked (CFIL), and is named. The caller's exit
+/// status says so ([`PackStats::is_whole`]).
+pub fn pack_tree_with<S: BlockSink, M: MediaSupplier<S>>(
+    w: &mut Writer<S, M>,
+    root: &Path,
+    machine: &str,
+    backup_date: DateTime,
+    log: &mut dyn Write,
+    exclude: &Exclude,
+    open: &mut Opener<'_>,
+) -> mtf::Result<PackStats> {
     let mut stats = PackStats::default();
     w.add_volume(&VolumeOptions {
         device: root.display().to_string(),
@@ -57,7 +155,8 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
         .sort_by_file_name()
         .into_iter();
     let mut dirs: Vec<(Vec<String>, fs::Metadata, std::path::PathBuf)> = Vec::new();
-    for entry in walker {
+    let mut walker = walker;
+    while let Some(entry) = walker.next() {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -67,10 +166,21 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
         };
         if entry.file_type().is_dir() {
             let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-            let comps: Vec<String> = rel
+            let comps: Result<Vec<String>, String> = rel
                 .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .map(|c| storable_name(c.as_os_str()))
                 .collect();
+            let comps = match comps {
+                Ok(c) => c,
+                Err(reason) => {
+                    stats.skipped.push(format!(
+                        "{}: {reason}; the directory and everything in it left out",
+                        entry.path().display()
+                    ));
+                    walker.skip_current_dir();
+                    continue;
+                }
+            };
             match entry.metadata() {
                 Ok(m) => dirs.push((comps, m, entry.path().to_owned())),
                 Err(e) => stats
@@ -103,28 +213,75 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
                 continue;
             }
             if !ft.is_file() {
-                stats.skipped.push(format!(
-                    "{}: not a regular file (symlink or special), left out",
+                stats.left_out.push(format!(
+                    "{}: not a regular file (symlink, device, FIFO or socket)",
                     p.display()
                 ));
                 continue;
             }
-            let name = child.file_name().to_string_lossy().into_owned();
-            let (meta, mut f) =
-                match fs::metadata(&p).and_then(|m| fs::File::open(&p).map(|f| (m, f))) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        stats.skipped.push(format!("{}: {e}", p.display()));
-                        continue;
-                    }
+            let name = match storable_name(&child.file_name()) {
+                Ok(n) => n,
+                Err(reason) => {
+                    stats.skipped.push(format!("{}: {reason}", p.display()));
+                    continue;
+                }
+            };
+            let meta = match fs::symlink_metadata(&p) {
+                Ok(m) => m,
+                Err(e) => {
+                    stats.skipped.push(format!("{}: stat: {e}", p.display()));
+                    continue;
+                }
+            };
+            if exclude.contains(&meta) {
+                stats
+                    .left_out
+                    .push(format!("{}: the output medium itself", p.display()));
+                continue;
+            }
+            let mut f = match open(&p) {
+                Ok(f) => f,
+                Err(e) => {
+                    stats.skipped.push(format!("{}: open: {e}", p.display()));
+                    continue;
+                }
+            };
+            let em = entry_meta(&meta, backup_date);
+            if meta.modified().is_ok() && em.dates.last_modification.is_none() {
+                // MTF holds years 0 to 16383; a date beyond is not invented, and said.
+                stats.not_whole.push(format!(
+                    "{}: modification time outside what MTF can hold (years 0 to 16383); \
+                     stored as unknown",
+                    p.display()
+                ));
+            }
+            let got = w.add_file(&name, &em, meta.len(), &mut f)?;
+            if !got.is_whole() {
+                let why = match (&got.read_error, got.grew) {
+                    (Some(e), _) => format!("read failed after {} bytes: {e}", got.bytes_read),
+                    (None, true) => format!("grew while read (only {} bytes kept)", got.declared),
+                    (None, false) => format!(
+                        "shrank while read ({} of {} bytes; zero-filled)",
+                        got.bytes_read, got.declared
+                    ),
                 };
-            w.add_file(&name, &entry_meta(&meta, backup_date), meta.len(), &mut f)?;
+                stats.not_whole.push(format!(
+                    "{}: {why}; marked corrupt (CFIL) on the medium",
+                    p.display()
+                ));
+            }
             stats.files += 1;
             stats.bytes += meta.len();
         }
     }
+    for s in &stats.left_out {
+        let _ = writeln!(log, "mtfpack: left out {s}");
+    }
     for s in &stats.skipped {
-        let _ = writeln!(log, "mtfpack: skipped {s}");
+        let _ = writeln!(log, "mtfpack: NOT BACKED UP {s}");
+    }
+    for s in &stats.not_whole {
+        let _ = writeln!(log, "mtfpack: NOT WHOLE {s}");
     }
     Ok(stats)
 }
@@ -161,7 +318,12 @@ pub fn parse_date(s: &str) -> Result<DateTime, String> {
         minute: minute as u8,
         second: second as u8,
     };
-    dt.is_valid().then_some(dt).ok_or_else(bad)
+    if !dt.is_valid() {
+        return Err(bad());
+    }
+    mtf::MtfDateTime::from_datetime(dt)
+        .map(|_| dt)
+        .ok_or_else(|| format!("date {s:?} is outside what MTF can hold (years 0 to 16383)"))
 }
 
 /// Options for one set, as `mtfpack` takes them.

@@ -4,66 +4,12 @@
 //! medium, the set is reported as continuing on a medium that was not given. Also: a sparse
 //! file (SPAR) is restored at its full size, a hole at its end included.
 
-use mtf::date::DateTime;
+mod support;
+
 use mtf::writer::*;
 use mtf_examples::dump::{self, Options, Outcome};
 use std::path::PathBuf;
-
-fn date(s: u32) -> DateTime {
-    DateTime::from_unix(1_700_000_000 + s as i64).unwrap()
-}
-
-fn content(size: usize, seed: usize) -> Vec<u8> {
-    (0..size).map(|i| ((i * 7 + seed) % 251) as u8).collect()
-}
-
-/// A medium of 160 KiB times `scale`.
-fn small_medium(scale: usize) -> MemorySink {
-    MemorySink {
-        capacity: Some(160 * 1024 * scale as u64),
-        early_warning_zone: 40 * 1024 * scale as u64,
-        ..Default::default()
-    }
-}
-
-const FILES: [(&str, usize); 3] = [("before", 1000), ("huge", 300_000), ("after", 5000)];
-
-/// Writes the set over as many media as it takes; returns each medium's bytes.
-fn spanned_media() -> Vec<Vec<u8>> {
-    spanned_media_with(false, 1)
-}
-
-/// The same, with a CSUM stream after each file's data when `checksums`, media and the huge
-/// file `scale` times larger.
-fn spanned_media_with(checksums: bool, scale: usize) -> Vec<Vec<u8>> {
-    let mut opts = MediumOptions::new("span", 77, date(0));
-    opts.block_size = Some(8 * 1024);
-    let blank = small_medium(scale);
-    let mut w = Writer::with_media(blank.clone(), opts, MemoryMedia::like(blank)).unwrap();
-    let mut so = SetOptions::new("spanning", date(5));
-    so.checksums = checksums;
-    w.begin_set(so).unwrap();
-    w.add_volume(&VolumeOptions {
-        device: "C:".into(),
-        volume: "SYS".into(),
-        machine: "HOST".into(),
-    })
-    .unwrap();
-    w.add_directory(&["dir"], &EntryMeta::with_dates(Some(date(1)), date(5)))
-        .unwrap();
-    for (i, (name, size)) in FILES.iter().enumerate() {
-        let size = if *name == "huge" { size * scale } else { *size };
-        let data = content(size, i);
-        let meta = EntryMeta::with_dates(Some(date(2)), date(5));
-        w.add_file(name, &meta, data.len() as u64, &mut &data[..])
-            .unwrap();
-    }
-    w.end_set().unwrap();
-    let (last, media) = w.into_parts().unwrap();
-    let mut all: Vec<Vec<u8>> = media.done.into_iter().map(|m| m.data).collect();
-    all.push(last.data);
-    all
-}
+use support::*;
 
 fn opts() -> Options {
     Options {

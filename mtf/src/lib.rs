@@ -16,6 +16,7 @@ pub mod block;
 pub mod checksum;
 pub mod date;
 pub mod error;
+pub mod extract;
 pub mod header;
 pub mod os_data;
 mod parse;
@@ -24,6 +25,7 @@ pub mod spec;
 pub mod sqlserver;
 pub mod stream;
 pub mod text;
+pub mod verify;
 pub mod walk;
 pub mod writer;
 

@@ -5,6 +5,7 @@
 //! mt -f /dev/nst0 status
 //! mt -f /dev/nst0 rewind fsf 2 tell
 //! mt -f backup.tap eod weof 1 status
+//! mt -f new.tap --create status          # a blank image, made only when asked
 //! ```
 //!
 //! Several commands may follow each other in one invocation; they run in
@@ -41,10 +42,14 @@ use tape_sys::{BlockSize, EmulatedOptions, Number, Space, Status, TapeDevice, Ta
         limits                  print the drive's block limits"
 )]
 struct Args {
-    /// Tape device or .tap image (default: $TAPE, else /dev/nst0). A missing
-    /// image is created blank.
+    /// Tape device or .tap image (default: $TAPE, else /dev/nst0).
     #[arg(short = 'f', long = "file", value_name = "DEVICE")]
     file: Option<PathBuf>,
+
+    /// Create a blank .tap image if DEVICE does not exist. Without it, a missing DEVICE is an
+    /// error: a query or a typo never creates a file.
+    #[arg(long)]
+    create: bool,
 
     /// Capacity of a .tap image in bytes (default: unlimited).
     #[arg(long, value_name = "BYTES")]
@@ -142,7 +147,7 @@ fn open(path: &Path, args: &Args) -> Result<(Box<dyn TapeDevice>, String), TapeE
     if let Some(ew) = args.early_warning {
         opts = opts.early_warning(ew);
     }
-    let t = mtf_examples::tape::open_tape_with(path, true, false, opts)?;
+    let t = mtf_examples::tape::open_tape_with(path, args.create, false, opts)?;
     for w in &t.warnings {
         eprintln!("mt: warning: {w}");
     }
@@ -231,10 +236,17 @@ fn main() -> ExitCode {
         .clone()
         .or_else(|| std::env::var_os("TAPE").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/dev/nst0"));
+    if !args.create && std::fs::symlink_metadata(&path).is_err() {
+        eprintln!(
+            "mt: {}: no such tape device or image (--create makes a blank .tap image)",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
     let (mut dev, kind) = match open(&path, &args) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("mt: {}: {e}", path.display());
+            eprintln!("mt: {}: open: {e}", path.display());
             return ExitCode::from(2);
         }
     };

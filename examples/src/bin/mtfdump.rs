@@ -67,6 +67,14 @@ enum Cmd {
         /// Stop at the first damage instead of stepping over it.
         #[arg(long)]
         strict: bool,
+        /// Replace existing files (each new file is written beside the old one and renamed
+        /// over it once whole). Without it, an existing file is never touched: it is refused.
+        #[arg(long)]
+        replace: bool,
+        /// Remove a file that is not whole (CSUM mismatch, damage, a missing medium) instead of
+        /// keeping it as NAME.corrupt.
+        #[arg(long)]
+        remove_damaged: bool,
     },
     /// Every block and stream with its offset, for debugging.
     Blocks(Common),
@@ -198,20 +206,33 @@ fn run(cli: Cli) -> Result<u8, String> {
             files,
             patterns,
             strict,
+            replace,
+            remove_damaged,
         } => {
             let (media, patterns) = media_and_patterns(files, patterns);
+            let mut eo = dump::extract::with_patterns(&patterns).map_err(|e| e.to_string())?;
+            eo.replace = replace;
+            if remove_damaged {
+                eo.damaged = mtf::extract::DamagedFiles::Remove;
+            }
             dump(json, strict, |o, w| {
-                dump::extract::run(&media, set, &dir, &patterns, o, w)
+                dump::extract::run_with(&media, set, &dir, eo, o, w)
             })
         }
         Cmd::Roundtrip { file, output } => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            let open = || File::open(&file).map_err(|e| format!("{}: {e}", file.display()));
-            let len = open()?.metadata().map_err(|e| e.to_string())?.len();
+            let open = || File::open(&file).map_err(|e| format!("{}: open: {e}", file.display()));
+            let len = open()?
+                .metadata()
+                .map_err(|e| format!("{}: stat: {e}", file.display()))?
+                .len();
+            if let Some(p) = &output {
+                refuse_same_file(&file, p)?;
+            }
             let mut copy = match &output {
                 Some(p) => Some(BufWriter::new(
-                    File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+                    File::create(p).map_err(|e| format!("{}: create: {e}", p.display()))?,
                 )),
                 None => None,
             };
@@ -237,11 +258,33 @@ fn run(cli: Cli) -> Result<u8, String> {
     }
 }
 
+/// Refuses an output that is the input itself (the same file, directly or through a link):
+/// creating it would empty the input before it is read.
+fn refuse_same_file(input: &std::path::Path, output: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    match (id(input), id(output)) {
+        (Some(a), Some(b)) if a == b => Err(format!(
+            "{}: is the input {} itself; refusing to overwrite it",
+            output.display(),
+            input.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("mtfdump: {e}");
+            if json {
+                // With --json, errors are JSON too (on standard output, where the report goes).
+                println!("{}", serde_json::json!({ "error": e }));
+            } else {
+                eprintln!("mtfdump: {e}");
+            }
             ExitCode::from(2)
         }
     }

@@ -1,14 +1,23 @@
 //! mtfpack: back up directory trees into an MTF medium: a file (soft filemarks), a `.tap` tape
 //! image, or a tape device (hardware filemarks).
+//!
+//! Exit status: 0 every entry went in whole; 1 some entries could not be backed up or went in
+//! marked corrupt (each named on standard error); 2 an error, with the previous medium left as
+//! it was (options and sources are checked before the output is opened, a new file is written
+//! beside it and renamed into place, a failed append puts the old tail back).
 
 use clap::Parser;
-use mtf::writer::{AppendPoint, FileSink, MediumOptions, Writer};
+use mtf::writer::{
+    check_options, AppendPoint, BlockSink, FileSink, MediaSupplier, MediumOptions, Writer,
+};
 use mtf_examples::dump::TapeSource;
-use mtf_examples::pack::{now, pack_tree, parse_date, set_options};
+use mtf_examples::pack::{
+    check_sources, now, pack_tree_with, parse_date, set_options, Exclude, PackStats,
+};
 use mtf_examples::tape::{is_tape_path, open_tape, TapeSink};
-use std::fs::OpenOptions;
-use std::io::{BufWriter, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -39,7 +48,8 @@ struct Cli {
     /// Follow every file's data with a CSUM checksum stream.
     #[arg(long)]
     csum: bool,
-    /// Physical block size in bytes (default 64 KiB on files, 256 KiB on tape).
+    /// Physical block size in bytes: a multiple of the FLB size, at most 512 KiB (default 64 KiB
+    /// on files, 256 KiB on tape).
     #[arg(long)]
     block_size: Option<usize>,
     /// Format Logical Block size: 512 or 1024.
@@ -67,11 +77,19 @@ fn parse_u32(s: &str) -> Result<u32, String> {
     .map_err(|e| format!("{s:?}: {e}"))
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+/// How a run ended well: every entry whole, or some left out or not whole (named on stderr).
+enum Done {
+    Whole,
+    Partial,
+}
+
+fn run(cli: Cli) -> Result<Done, String> {
+    // Everything is checked before the output is opened: a bad option never touches it.
     let date = match &cli.date {
         Some(d) => parse_date(d)?,
         None => now(),
     };
+    check_sources(&cli.dirs)?;
     let machine = cli.machine.clone().unwrap_or_else(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_owned())
@@ -85,65 +103,51 @@ fn run(cli: Cli) -> Result<(), String> {
     opts.flb_size = cli.flb;
     opts.catalog = !cli.no_catalog;
     let set = set_options(&cli.name, &cli.description, date, cli.csum);
-    let mut stderr = std::io::stderr();
+    let tape = is_tape_path(&cli.output);
+    check_options(&opts, &set, tape).map_err(|x| format!("invalid options: {x}"))?;
+    if std::fs::metadata(&cli.output).is_ok_and(|m| m.is_dir()) {
+        return Err(format!("{}: is a directory", cli.output.display()));
+    }
     let e = |e: mtf::Error| e.to_string();
-    let mut total = mtf_examples::pack::PackStats::default();
-    let mut add = |t: mtf_examples::pack::PackStats| {
-        total.directories += t.directories;
-        total.files += t.files;
-        total.bytes += t.bytes;
-    };
-    if is_tape_path(&cli.output) && cli.append {
+    let total: PackStats;
+    let mut exclude = Exclude::default();
+    exclude.add_path(&cli.output);
+    if tape && cli.append {
         let (dev, point) = tape_append_point(&cli.output)?;
         let mut w =
             Writer::append(TapeSink { device: dev }, point, mtf::writer::NoMoreMedia).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        for d in &cli.dirs {
-            add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
-        }
-        w.end_set().map_err(e)?;
+        total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
         w.finish().map_err(e)?;
-    } else if is_tape_path(&cli.output) {
+    } else if tape {
         let dev =
             open_tape(&cli.output, true).map_err(|e| format!("{}: {e}", cli.output.display()))?;
         let mut w = Writer::new(TapeSink { device: dev }, opts).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        for d in &cli.dirs {
-            add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
-        }
-        w.end_set().map_err(e)?;
+        total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
         w.finish().map_err(e)?;
     } else if cli.append {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&cli.output)
-            .map_err(|x| format!("{}: {x}", cli.output.display()))?;
-        let point = AppendPoint::scan(std::io::BufReader::new(&file))
-            .map_err(|x| format!("{}: cannot append: {x}", cli.output.display()))?;
-        let mut f = file;
-        f.set_len(point.offset).map_err(|x| x.to_string())?;
-        f.seek(SeekFrom::Start(point.offset))
-            .map_err(|x| x.to_string())?;
-        let sink = FileSink::new(BufWriter::with_capacity(1 << 20, f)).resume(point.offset);
-        let mut w = Writer::append(sink, point, mtf::writer::NoMoreMedia).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        for d in &cli.dirs {
-            add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
-        }
-        w.end_set().map_err(e)?;
-        durable(w.finish().map_err(e)?, &cli.output)?;
+        total = append_to_file(&cli, set, &machine, date, &exclude)?;
     } else {
-        let f = std::fs::File::create(&cli.output)
-            .map_err(|x| format!("{}: {x}", cli.output.display()))?;
-        let mut w =
-            Writer::new(FileSink::new(BufWriter::with_capacity(1 << 20, f)), opts).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        for d in &cli.dirs {
-            add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
+        // A new file is written beside the output under a temporary name and renamed over it
+        // only once whole and on disk: a failed run leaves the old medium as it was.
+        let (tmp, f) = temp_beside(&cli.output)?;
+        exclude.add_path(&tmp);
+        let result = (|| -> Result<PackStats, String> {
+            let mut w = Writer::new(FileSink::new(BufWriter::with_capacity(1 << 20, f)), opts)
+                .map_err(e)?;
+            let total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
+            durable(w.finish().map_err(e)?, &tmp)?;
+            std::fs::rename(&tmp, &cli.output)
+                .map_err(|x| format!("{}: renaming into place: {x}", cli.output.display()))?;
+            sync_parent(&cli.output)?;
+            Ok(total)
+        })();
+        match result {
+            Ok(t) => total = t,
+            Err(msg) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(format!("{msg} ({} left as it was)", cli.output.display()));
+            }
         }
-        w.end_set().map_err(e)?;
-        durable(w.finish().map_err(e)?, &cli.output)?;
     }
     eprintln!(
         "mtfpack: {} directories, {} files, {} bytes -> {}",
@@ -152,12 +156,145 @@ fn run(cli: Cli) -> Result<(), String> {
         total.bytes,
         cli.output.display()
     );
-    Ok(())
+    if total.is_whole() {
+        Ok(Done::Whole)
+    } else {
+        eprintln!(
+            "mtfpack: {} entries left out and {} files not whole (named above); exit status 1",
+            total.skipped.len(),
+            total.not_whole.len()
+        );
+        Ok(Done::Partial)
+    }
+}
+
+/// Writes one set of every source tree; what went in, or the first error.
+fn pack_set<S: BlockSink, M: MediaSupplier<S>>(
+    w: &mut Writer<S, M>,
+    set: mtf::writer::SetOptions,
+    dirs: &[PathBuf],
+    machine: &str,
+    date: mtf::date::DateTime,
+    exclude: &Exclude,
+) -> Result<PackStats, String> {
+    let e = |e: mtf::Error| e.to_string();
+    w.begin_set(set).map_err(e)?;
+    let mut total = PackStats::default();
+    let mut open = open_nofollow;
+    let mut log = std::io::stderr();
+    for d in dirs {
+        total.add(pack_tree_with(w, d, machine, date, &mut log, exclude, &mut open).map_err(e)?);
+    }
+    w.end_set().map_err(e)?;
+    Ok(total)
+}
+
+/// Opens a file for reading without following a symlink swapped in since the walk saw it, and
+/// without blocking on a FIFO.
+fn open_nofollow(p: &Path) -> std::io::Result<Box<dyn Read>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(p)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(Box::new(f))
+}
+
+/// A new file beside `out`, for writing the medium before it replaces `out`.
+fn temp_beside(out: &Path) -> Result<(PathBuf, File), String> {
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = out
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", out.display()))?
+        .to_string_lossy()
+        .into_owned();
+    for i in 0..100u32 {
+        let tmp = dir.join(format!(".{name}.mtfpack-{}-{i}.tmp", std::process::id()));
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(x) if x.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(x) => return Err(format!("{}: create: {x}", tmp.display())),
+        }
+    }
+    Err(format!("{}: no free temporary name", dir.display()))
+}
+
+/// Makes a rename in `path`'s directory durable.
+fn sync_parent(path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|x| format!("{}: syncing the directory: {x}", dir.display()))
+}
+
+/// Largest tail after the append point that is kept in memory to restore on failure.
+const MAX_TAIL: u64 = 64 << 20;
+
+/// Appends a set to a medium file. The bytes after the append point are kept, and put back if
+/// the run fails, so the existing sets stay as they were.
+fn append_to_file(
+    cli: &Cli,
+    set: mtf::writer::SetOptions,
+    machine: &str,
+    date: mtf::date::DateTime,
+    exclude: &Exclude,
+) -> Result<PackStats, String> {
+    let shown = cli.output.display();
+    let e = |e: mtf::Error| e.to_string();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&cli.output)
+        .map_err(|x| format!("{shown}: open: {x}"))?;
+    let point = AppendPoint::scan(std::io::BufReader::new(&file))
+        .map_err(|x| format!("{shown}: cannot append: {x}"))?;
+    let len = file.metadata().map_err(|x| format!("{shown}: {x}"))?.len();
+    if len.saturating_sub(point.offset) > MAX_TAIL {
+        return Err(format!(
+            "{shown}: cannot append: {} bytes follow the last set (more than can be kept to \
+             restore on failure)",
+            len - point.offset
+        ));
+    }
+    let mut tail = vec![0u8; (len - point.offset) as usize];
+    std::os::unix::fs::FileExt::read_exact_at(&file, &mut tail, point.offset)
+        .map_err(|x| format!("{shown}: read: {x}"))?;
+    let restore = |f: &File| {
+        let _ = f.set_len(point.offset);
+        let _ = std::os::unix::fs::FileExt::write_all_at(f, &tail, point.offset);
+        let _ = f.sync_all();
+    };
+    let keep = file.try_clone().map_err(|x| format!("{shown}: {x}"))?;
+    let result = (|| -> Result<PackStats, String> {
+        let mut f = file;
+        f.set_len(point.offset)
+            .map_err(|x| format!("{shown}: truncate: {x}"))?;
+        f.seek(SeekFrom::Start(point.offset))
+            .map_err(|x| format!("{shown}: seek: {x}"))?;
+        let sink = FileSink::new(BufWriter::with_capacity(1 << 20, f)).resume(point.offset);
+        let mut w = Writer::append(sink, point.clone(), mtf::writer::NoMoreMedia).map_err(e)?;
+        let total = pack_set(&mut w, set, &cli.dirs, machine, date, exclude)?;
+        durable(w.finish().map_err(e)?, &cli.output)?;
+        Ok(total)
+    })();
+    result
+        .inspect_err(|_| restore(&keep))
+        .map_err(|m| format!("{m} ({shown} restored as it was)"))
 }
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Done::Whole) => ExitCode::SUCCESS,
+        Ok(Done::Partial) => ExitCode::from(1),
         Err(e) => {
             eprintln!("mtfpack: {e}");
             ExitCode::from(2)

@@ -168,7 +168,7 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<LabelReport> {
             physical_block_size: r.physical_block_size(),
             soft_filemarks: Some(h.params.soft_filemarks),
             media_based_catalog_type: Some(t.media_based_catalog_type),
-            password_protected: Some(t.password_encryption_algorithm != 0),
+            password_protected: Some(media_password_protected(t)),
             password_algorithm: Some(t.password_encryption_algorithm),
             mtf_major_version: Some(t.mtf_major_version),
             bytes_read: r.bytes_read(),
@@ -334,4 +334,10 @@ fn print(rep: &LabelReport, out: &mut dyn Write) -> DumpResult<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a medium is password-protected (TAPE: a password algorithm or a media password);
+/// `label` and `sets` both say it from here.
+pub fn media_password_protected(t: &mtf::block::Tape) -> bool {
+    t.password_encryption_algorithm != 0 || !t.media_password.is_empty()
 }

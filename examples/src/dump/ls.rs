@@ -2,7 +2,7 @@
 //! SQL Server sets, the database files (like RESTORE FILELISTONLY) and the raw streams.
 
 use super::sets::build as build_sets;
-use super::text::{date_opt, flag_names};
+use super::text::{date_opt, esc, flag_names};
 use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
 use mtf::block::Body;
 use mtf::reader::{DamageInfo, Event, MergedSet};
@@ -73,6 +73,9 @@ pub struct SetListing {
     pub database_files: Option<Vec<DatabaseFile>>,
     pub entries: Vec<Entry>,
     pub damage: Vec<DamageInfo>,
+    /// Why the set is not whole on the media given (missing families or media, media given
+    /// twice): the same notion `sets`, `verify` and `extract` use.
+    pub problems: Vec<String>,
 }
 
 /// The ls report.
@@ -262,6 +265,7 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
         database_files,
         entries,
         damage,
+        problems: Vec::new(),
     })
 }
 
@@ -272,6 +276,7 @@ pub fn run(
     opts: &Options,
     out: &mut dyn Write,
 ) -> DumpResult<Outcome> {
+    super::refuse_streams(paths, "ls")?;
     let media = list_media(paths, opts)?;
     let rep = report(&media, set, opts)?;
     if opts.json {
@@ -279,11 +284,17 @@ pub fn run(
     } else {
         print(&rep, out)?;
     }
-    Ok(if rep.sets.iter().any(|s| !s.damage.is_empty()) {
-        Outcome::Problems
-    } else {
-        Outcome::Ok
-    })
+    Ok(
+        if rep
+            .sets
+            .iter()
+            .any(|s| !s.damage.is_empty() || !s.problems.is_empty())
+        {
+            Outcome::Problems
+        } else {
+            Outcome::Ok
+        },
+    )
 }
 
 /// Builds the report for all sets, or set `set` (1-based position) of the first media set.
@@ -299,7 +310,13 @@ pub fn report(media: &[Medium], set: Option<usize>, opts: &Options) -> DumpResul
     for g in &groups {
         for m in mtf::reader::merge_sets(g, &listings) {
             if set.is_none_or(|n| n == m.position) {
-                sets.push(list_set(media, &m, opts)?);
+                let mut l = list_set(media, &m, opts)?;
+                for p in g.problems.iter().chain(&m.problems) {
+                    if !l.problems.contains(p) {
+                        l.problems.push(p.clone());
+                    }
+                }
+                sets.push(l);
             }
         }
         if set.is_some() {
@@ -316,14 +333,20 @@ pub fn report(media: &[Medium], set: Option<usize>, opts: &Options) -> DumpResul
 
 fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
     for s in &rep.sets {
-        writeln!(out, "set {} {:?}", s.position, s.name)?;
+        writeln!(out, "set {} \"{}\"", s.position, esc(&s.name))?;
+        for p in &s.problems {
+            writeln!(out, "  WARNING: not whole on the media given: {}", esc(p))?;
+        }
         if let Some(files) = &s.database_files {
             writeln!(out, "  database files:")?;
             if files.is_empty() {
                 writeln!(out, "    unknown (the set's MQCI could not be decoded)")?;
             }
             for f in files {
-                let u = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+                let u = |v: &Option<String>| {
+                    v.as_deref()
+                        .map_or("unknown".into(), |s| esc(s).into_owned())
+                };
                 writeln!(
                     out,
                     "    {} {:>2} {:<24} {:>12} {:<8} {}",
@@ -342,20 +365,23 @@ fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
                 "volume" => writeln!(
                     out,
                     "  volume {} ({}) [family {} medium {}]",
-                    e.path,
-                    e.attributes.clone().unwrap_or_default(),
+                    esc(&e.path),
+                    esc(e.attributes.as_deref().unwrap_or_default()),
                     e.family,
                     e.medium
                 )?,
                 "stream" => writeln!(
                     out,
                     "  stream {:>12} {} at offset {} [family {}]",
-                    size, e.path, e.offset, e.family
+                    size,
+                    esc(&e.path),
+                    e.offset,
+                    e.family
                 )?,
                 "corrupt" => writeln!(
                     out,
                     "  corrupt: {}",
-                    e.attributes.clone().unwrap_or_default()
+                    esc(e.attributes.as_deref().unwrap_or_default())
                 )?,
                 kind => writeln!(
                     out,
@@ -363,8 +389,8 @@ fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
                     if kind == "dir" { "d" } else { "f" },
                     size,
                     e.modified.clone().unwrap_or_else(|| "unknown".into()),
-                    e.attributes.clone().unwrap_or_default(),
-                    e.path,
+                    esc(e.attributes.as_deref().unwrap_or_default()),
+                    esc(&e.path),
                     if kind == "dir" { "/" } else { "" },
                     if e.streams.is_empty() {
                         String::new()
@@ -385,7 +411,9 @@ fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
             writeln!(
                 out,
                 "  damaged: {} bytes at offset {}: {}",
-                d.len, d.offset, d.reason
+                d.len,
+                d.offset,
+                esc(&d.reason)
             )?;
         }
     }

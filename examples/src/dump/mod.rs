@@ -7,7 +7,6 @@
 //! where the files are.
 
 pub mod blocks;
-pub mod copyjobs;
 pub mod extract;
 pub mod history;
 pub mod label;
@@ -20,6 +19,7 @@ pub mod verify;
 
 use mtf::reader::{
     list_sets, BlockRead, BlockSource, Event, FileSource, Listing, Mode, Reader, SetEntry,
+    StreamSource,
 };
 use mtf::sqlserver::CompressedContainer;
 use serde::Serialize;
@@ -105,8 +105,11 @@ impl From<serde_json::Error> for DumpError {
 /// Result alias for the subcommands.
 pub type DumpResult<T> = Result<T, DumpError>;
 
-/// The name a report uses for a medium: its file name.
+/// The name a report uses for a medium: its file name (`stdin` for `-`).
 pub fn display_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        return "stdin".into();
+    }
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
@@ -176,10 +179,12 @@ fn tape_io(e: tape_sys::TapeError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// A medium opened for reading: a file, or a tape (device or `.tap` image).
+/// A medium opened for reading: a file, a tape (device or `.tap` image), or a stream (a pipe,
+/// standard input as `-`) read once from start to end.
 pub enum Source {
     File(FileSource),
     Tape(TapeSource),
+    Stream(StreamSource<std::fs::File>),
 }
 
 impl BlockSource for Source {
@@ -187,30 +192,35 @@ impl BlockSource for Source {
         match self {
             Source::File(s) => s.read_block(buf),
             Source::Tape(s) => s.read_block(buf),
+            Source::Stream(s) => s.read_block(buf),
         }
     }
     fn skip(&mut self, n: u64) -> io::Result<bool> {
         match self {
             Source::File(s) => s.skip(n),
             Source::Tape(s) => s.skip(n),
+            Source::Stream(s) => s.skip(n),
         }
     }
     fn seek_to(&mut self, offset: u64) -> io::Result<bool> {
         match self {
             Source::File(s) => s.seek_to(offset),
             Source::Tape(s) => s.seek_to(offset),
+            Source::Stream(s) => s.seek_to(offset),
         }
     }
     fn total_len(&mut self) -> Option<u64> {
         match self {
             Source::File(s) => s.total_len(),
             Source::Tape(s) => s.total_len(),
+            Source::Stream(s) => s.total_len(),
         }
     }
     fn max_block_len(&self) -> usize {
         match self {
             Source::File(s) => s.max_block_len(),
             Source::Tape(s) => s.max_block_len(),
+            Source::Stream(s) => s.max_block_len(),
         }
     }
     fn is_block_device(&self) -> bool {
@@ -219,31 +229,35 @@ impl BlockSource for Source {
     fn as_file(&mut self) -> Option<&mut std::fs::File> {
         match self {
             Source::File(s) => s.as_file(),
-            Source::Tape(_) => None,
+            Source::Tape(_) | Source::Stream(_) => None,
         }
     }
     fn end_of_data(&mut self) -> io::Result<bool> {
         match self {
             Source::File(s) => s.end_of_data(),
             Source::Tape(s) => s.end_of_data(),
+            Source::Stream(s) => s.end_of_data(),
         }
     }
     fn space_filemarks_back(&mut self, n: u32) -> io::Result<bool> {
         match self {
             Source::File(s) => s.space_filemarks_back(n),
             Source::Tape(s) => s.space_filemarks_back(n),
+            Source::Stream(s) => s.space_filemarks_back(n),
         }
     }
     fn space_filemarks_forward(&mut self, n: u32) -> io::Result<bool> {
         match self {
             Source::File(s) => s.space_filemarks_forward(n),
             Source::Tape(s) => s.space_filemarks_forward(n),
+            Source::Stream(s) => s.space_filemarks_forward(n),
         }
     }
     fn rewind(&mut self) -> io::Result<bool> {
         match self {
             Source::File(s) => s.rewind(),
             Source::Tape(s) => s.rewind(),
+            Source::Stream(s) => s.rewind(),
         }
     }
 }
@@ -259,28 +273,78 @@ pub fn is_tape(path: &Path) -> bool {
             .is_some_and(|e| e.eq_ignore_ascii_case("tap"))
 }
 
+/// The path to open for a medium argument: `-` is standard input.
+fn real_path(path: &Path) -> &Path {
+    if path.as_os_str() == "-" {
+        Path::new("/dev/stdin")
+    } else {
+        path
+    }
+}
+
+/// Whether a medium argument is a stream that can be read only once: `-` (standard input), a
+/// pipe or a socket.
+pub fn is_stream(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    path.as_os_str() == "-"
+        || std::fs::metadata(path)
+            .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+}
+
+/// Refuses streams for a command that reads each medium twice (once to list it, once to walk
+/// a set), naming the medium.
+pub fn refuse_streams(paths: &[PathBuf], command: &str) -> DumpResult<()> {
+    match paths.iter().find(|p| is_stream(p)) {
+        Some(p) => Err(DumpError(format!(
+            "{}: {command} reads a medium twice, and a pipe or standard input can be read only \
+             once: save it to a file first (label, sets and blocks read a stream)",
+            display_name(p)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Opens a medium for reading.
 pub fn open_source(path: &Path) -> DumpResult<Source> {
-    let err = |e: &dyn fmt::Display| DumpError(format!("{}: {e}", path.display()));
+    let shown = if path.as_os_str() == "-" {
+        "stdin".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let err = |e: &dyn fmt::Display| DumpError(format!("{shown}: {e}"));
+    if is_stream(path) {
+        let f = std::fs::File::open(real_path(path)).map_err(|e| err(&format!("open: {e}")))?;
+        return Ok(Source::Stream(StreamSource::new(f)));
+    }
     if is_tape(path) {
         use std::os::unix::fs::FileTypeExt;
         let is_dev = std::fs::metadata(path)
             .map(|m| m.file_type().is_char_device())
             .unwrap_or(false);
         let device: Box<dyn tape_sys::TapeDevice> = if is_dev {
-            Box::new(tape_sys::St::open(path).map_err(|e| err(&e))?)
+            Box::new(tape_sys::St::open(path).map_err(|e| {
+                err(&format!(
+                    "open as a tape drive: {e} (a character device that is not an st tape)"
+                ))
+            })?)
         } else {
-            Box::new(
-                tape_sys::EmulatedTape::open(path, tape_sys::EmulatedOptions::default())
-                    .map_err(|e| err(&e))?,
-            )
+            // Read-only, and an image cut short (a copy stopped midway) yields every block
+            // before the cut, as a cut file medium does; the reader reports what is missing.
+            let opts = tape_sys::EmulatedOptions::default()
+                .write_protected(true)
+                .recover_truncated(true);
+            Box::new(tape_sys::EmulatedTape::open(path, opts).map_err(|e| err(&e))?)
         };
         let mut device = device;
         // Every subcommand reads from the beginning of the medium.
-        device.rewind().map_err(|e| err(&e))?;
+        device.rewind().map_err(|e| {
+            err(&format!(
+                "rewind: {e} (a character device that is not an st tape drive?)"
+            ))
+        })?;
         return Ok(Source::Tape(TapeSource { device }));
     }
-    let f = std::fs::File::open(path).map_err(|e| err(&e))?;
+    let f = std::fs::File::open(path).map_err(|e| err(&format!("open: {e}")))?;
     if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(DumpError(format!("{}: is a directory", path.display())));
     }
@@ -289,12 +353,13 @@ pub fn open_source(path: &Path) -> DumpResult<Source> {
 
 /// Whether a file is SQL Server's compressed container; if so, what its header holds.
 pub fn compressed_container(path: &Path) -> DumpResult<Option<CompressedContainer>> {
-    if is_tape(path) {
+    if is_tape(path) || is_stream(path) {
         return Ok(None);
     }
-    let mut f =
-        std::fs::File::open(path).map_err(|e| DumpError(format!("{}: {e}", path.display())))?;
-    Ok(CompressedContainer::read(&mut f)?)
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| DumpError(format!("{}: open: {e}", path.display())))?;
+    CompressedContainer::read(&mut f)
+        .map_err(|e| DumpError(format!("{}: read: {e}", path.display())))
 }
 
 /// A medium that was listed.

@@ -77,10 +77,15 @@ pub struct SetRow {
     pub bytes_on_media: u64,
     pub compressed: bool,
     pub encrypted: bool,
+    /// The data set has a password (SSET).
     pub password_protected: bool,
+    /// The medium it is on has a media password (TAPE), as `label` says.
+    pub media_password_protected: bool,
     pub continued_from_previous_medium: bool,
     pub continues_on_missing_medium: bool,
     pub complete: bool,
+    /// Why it is not complete on the media given (the one notion every command uses).
+    pub problems: Vec<String>,
     pub families_present: Vec<u16>,
     pub family_count: Option<u16>,
     pub parts: Vec<PartRow>,
@@ -227,9 +232,13 @@ pub fn set_row(media: &[Medium], m: &MergedSet, family_count: Option<u16>) -> Se
         encrypted: attrs.contains(BlockAttributes::SSET_ENCRYPTION),
         password_protected: sset.password_encryption_algorithm != 0
             || !sset.data_set_password.is_empty(),
+        media_password_protected: super::label::media_password_protected(
+            media[first.medium].listing.header.tape(),
+        ),
         continued_from_previous_medium: parts.iter().any(|p| p.continued_from_previous_medium),
         continues_on_missing_medium: m.continues_on_missing_medium,
         complete: m.complete,
+        problems: m.problems.clone(),
         families_present: m.families_present.clone(),
         family_count,
         parts,
@@ -308,7 +317,8 @@ pub fn run(paths: &[PathBuf], opts: &Options, out: &mut dyn Write) -> DumpResult
 }
 
 fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "unknown".into())
+    v.as_deref()
+        .map_or("unknown".into(), |s| super::text::esc(s).into_owned())
 }
 
 /// Prints the report as text.
@@ -333,11 +343,13 @@ pub fn print(rep: &SetsReport, out: &mut dyn Write) -> DumpResult<()> {
             writeln!(
                 out,
                 "  damaged: {} bytes at offset {}: {}",
-                d.len, d.offset, d.reason
+                d.len,
+                d.offset,
+                super::text::esc(&d.reason)
             )?;
         }
         for n in &m.notes {
-            writeln!(out, "  note: {n}")?;
+            writeln!(out, "  note: {}", super::text::esc(n))?;
         }
     }
     for g in &rep.media_sets {
@@ -419,11 +431,15 @@ pub fn print(rep: &SetsReport, out: &mut dyn Write) -> DumpResult<()> {
             }
             writeln!(
                 out,
-                "    compressed: {}, encrypted: {}, password: {}",
+                "    compressed: {}, encrypted: {}, set password: {}, media password: {}",
                 yes_no(s.compressed),
                 yes_no(s.encrypted),
-                yes_no(s.password_protected)
+                yes_no(s.password_protected),
+                yes_no(s.media_password_protected)
             )?;
+            for p in &s.problems {
+                writeln!(out, "    not complete: {}", super::text::esc(p))?;
+            }
             writeln!(
                 out,
                 "    continued from an earlier medium: {}, continues on a medium not given: {}, complete: {}",

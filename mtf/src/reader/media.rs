@@ -119,13 +119,18 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
                 .into_iter()
                 .map(|(family_number, mut media)| {
                     media.sort();
+                    // The same medium given twice is read once (the first one given).
                     for w in media.windows(2) {
                         if w[0].0 == w[1].0 {
                             problems.push(format!(
-                                "family {family_number}: medium {} given twice",
+                                "family {family_number}: medium {} given twice (read once)",
                                 w[0].0
                             ));
-                        } else if w[1].0 != w[0].0 + 1 {
+                        }
+                    }
+                    media.dedup_by_key(|m| m.0);
+                    for w in media.windows(2) {
+                        if w[1].0 != w[0].0 + 1 {
                             problems.push(format!(
                                 "family {family_number}: media {} to {} missing",
                                 w[0].0 + 1,
@@ -192,8 +197,12 @@ pub struct MergedSet {
     pub families_present: Vec<u16>,
     /// Some family's last part goes on to a medium that was not given.
     pub continues_on_missing_medium: bool,
-    /// Every family is present and every family's last part closes with an ESET.
+    /// Every family is present, each family's parts lie on consecutive media from the medium
+    /// the set begins on, and every family's last part closes with an ESET: `problems` is empty.
     pub complete: bool,
+    /// Why the set is not complete on the media given, one line each (empty when complete).
+    /// This is the one notion of completeness that `sets`, `verify`, `ls` and `extract` share.
+    pub problems: Vec<String>,
 }
 
 /// Matches the sets of grouped media. `listings[i]` is the listing of medium `i`.
@@ -226,6 +235,7 @@ pub fn merge_sets(group: &MediaSetGroup, listings: &[&Listing]) -> Vec<MergedSet
                                 families_present: Vec::new(),
                                 continues_on_missing_medium: false,
                                 complete: false,
+                                problems: Vec::new(),
                             },
                         ));
                     }
@@ -241,31 +251,57 @@ pub fn merge_sets(group: &MediaSetGroup, listings: &[&Listing]) -> Vec<MergedSet
         fams.sort_unstable();
         fams.dedup();
         let mut continues = false;
-        let mut closed = true;
+        let mut problems = Vec::new();
         for &f in &fams {
-            let last = m
+            let mut parts: Vec<SetPart> = m
                 .parts
                 .iter()
                 .filter(|p| p.family_number == f)
-                .max_by_key(|p| p.media_sequence_number)
-                .copied();
-            if let Some(p) = last {
+                .copied()
+                .collect();
+            parts.sort_by_key(|p| p.media_sequence_number);
+            if let Some(first) = parts.first() {
+                if listings[first.medium].sets[first.set].is_continuation() {
+                    problems.push(format!(
+                        "family {f}: the set begins on a medium before medium {}, not given",
+                        first.media_sequence_number
+                    ));
+                }
+            }
+            for w in parts.windows(2) {
+                if w[1].media_sequence_number != w[0].media_sequence_number + 1 {
+                    problems.push(format!(
+                        "family {f}: the set goes on from medium {} to medium {}; media between \
+                         them were not given",
+                        w[0].media_sequence_number, w[1].media_sequence_number
+                    ));
+                }
+            }
+            if let Some(p) = parts.last() {
                 let set: &SetEntry = &listings[p.medium].sets[p.set];
                 if set.continues {
                     continues = true;
-                }
-                if !set.is_complete() {
-                    closed = false;
+                    problems.push(format!(
+                        "family {f}: the set continues on medium {}, not given",
+                        p.media_sequence_number as u32 + 1
+                    ));
+                } else if !set.is_complete() {
+                    problems.push(format!(
+                        "family {f}: the set's last part (medium {}) does not close with an ESET",
+                        p.media_sequence_number
+                    ));
                 }
             }
         }
-        let all_families = match group.family_count {
-            Some(n) => (1..=n).all(|f| fams.contains(&f)),
-            None => true,
-        };
+        if let Some(n) = group.family_count {
+            for f in (1..=n).filter(|f| !fams.contains(f)) {
+                problems.push(format!("family {f} of {n} missing"));
+            }
+        }
         m.families_present = fams;
         m.continues_on_missing_medium = continues;
-        m.complete = closed && all_families && !continues;
+        m.complete = problems.is_empty();
+        m.problems = problems;
     }
     out
 }

@@ -1,10 +1,13 @@
 //! The medium of an emulated tape: a `.tap` image in a file or in memory,
 //! plus an index of where each object starts.
 //!
-//! The index (16 bytes per block or filemark) is what makes positioning,
-//! backward spacing and MTSEEK cheap; the data itself stays in the image and
-//! is read only into the caller's buffer, so a large file-backed tape does
-//! not live in memory.
+//! The index is what makes positioning, backward spacing and MTSEEK cheap;
+//! the data itself stays in the image and is read only into the caller's
+//! buffer, so a large file-backed tape does not live in memory. The index
+//! holds one entry per block but one per *run* of consecutive filemarks (each
+//! a 4-byte marker in the image), with the count of filemarks before it: an
+//! image of nothing but filemarks costs one entry however large it is, and
+//! every lookup is a binary search.
 
 use std::fs::File;
 use std::io;
@@ -71,11 +74,17 @@ impl Backing {
     }
 }
 
-/// Scanning view of a backing whose size was read once.
+/// Scanning view of a backing whose size was read once, read through a window of
+/// [`SCAN_WINDOW`] bytes: the scan reads each object's 4-byte markers, and a read call per
+/// marker would cost a system call per filemark.
 struct Sized<'a> {
     backing: &'a mut Backing,
     size: u64,
+    window: Vec<u8>,
+    window_at: u64,
 }
+
+const SCAN_WINDOW: usize = 1 << 20;
 
 impl ReadAt for Sized<'_> {
     fn size(&self) -> u64 {
@@ -83,7 +92,23 @@ impl ReadAt for Sized<'_> {
     }
 
     fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.backing.read_exact_at(offset, buf)
+        if buf.len() > SCAN_WINDOW / 2 {
+            return self.backing.read_exact_at(offset, buf);
+        }
+        let end = offset + buf.len() as u64;
+        let have = self.window_at + self.window.len() as u64;
+        if offset < self.window_at || end > have {
+            let n = (SCAN_WINDOW as u64).min(self.size.saturating_sub(offset)) as usize;
+            if n < buf.len() {
+                return self.backing.read_exact_at(offset, buf);
+            }
+            self.window.resize(n, 0);
+            self.backing.read_exact_at(offset, &mut self.window)?;
+            self.window_at = offset;
+        }
+        let at = (offset - self.window_at) as usize;
+        buf.copy_from_slice(&self.window[at..at + buf.len()]);
+        Ok(())
     }
 }
 
@@ -94,12 +119,23 @@ pub(crate) enum Kind {
     Filemark,
 }
 
+/// A block, or a run of consecutive filemarks, and where it starts.
 #[derive(Clone, Copy, Debug)]
-struct Object {
-    /// Byte offset of the leading length word.
+struct Run {
+    /// Index of its first object.
+    first: usize,
+    /// Byte offset of its first object's leading length word.
     offset: u64,
-    kind: Kind,
+    /// Filemarks before it.
+    filemarks_before: u64,
+    /// A block, or `None` for a run of filemarks.
+    record: Option<(u32, bool)>,
+    /// Objects in it (1 for a block).
+    count: usize,
 }
+
+/// Bytes a filemark takes in the image.
+const FILEMARK_BYTES: u64 = 4;
 
 /// What an append did.
 #[derive(Debug)]
@@ -113,7 +149,7 @@ pub(crate) enum Appended {
 #[derive(Debug)]
 pub(crate) struct Medium {
     backing: Backing,
-    objects: Vec<Object>,
+    runs: Vec<Run>,
     /// Byte offset of end of data: where the next object goes.
     end: u64,
     /// The image has bytes after `end` (an end-of-medium marker, or a
@@ -125,7 +161,7 @@ impl Medium {
     pub(crate) fn blank(backing: Backing) -> Result<Self, TapeError> {
         let mut m = Medium {
             backing,
-            objects: Vec::new(),
+            runs: Vec::new(),
             end: 0,
             tail: false,
         };
@@ -144,12 +180,19 @@ impl Medium {
             op: "reading the tape image size",
             source,
         })?;
-        let mut objects = Vec::new();
+        let mut m = Medium {
+            backing: Backing::Memory(Vec::new()),
+            runs: Vec::new(),
+            end: 0,
+            tail: false,
+        };
         let mut offset = 0;
         let mut tail = false;
         let mut src = Sized {
             backing: &mut backing,
             size,
+            window: Vec::new(),
+            window_at: 0,
         };
         loop {
             match tap_format::scan_one(&mut src, offset) {
@@ -160,17 +203,11 @@ impl Medium {
                         break;
                     }
                     Marker::TapeMark => {
-                        objects.push(Object {
-                            offset,
-                            kind: Kind::Filemark,
-                        });
+                        m.push(offset, Kind::Filemark);
                         offset = s.next;
                     }
                     Marker::Record { len, bad } => {
-                        objects.push(Object {
-                            offset,
-                            kind: Kind::Record { len, bad },
-                        });
+                        m.push(offset, Kind::Record { len, bad });
                         offset = s.next;
                     }
                 },
@@ -189,21 +226,63 @@ impl Medium {
                 }
             }
         }
-        Ok(Medium {
-            backing,
-            objects,
-            end: offset,
-            tail,
-        })
+        m.backing = backing;
+        m.end = offset;
+        m.tail = tail;
+        Ok(m)
+    }
+
+    /// Adds an object at `offset` to the index: a block as a run of its own, a filemark to the
+    /// run of filemarks it follows.
+    fn push(&mut self, offset: u64, kind: Kind) {
+        let first = self.len();
+        match (kind, self.runs.last_mut()) {
+            (Kind::Filemark, Some(r)) if r.record.is_none() => r.count += 1,
+            _ => {
+                let filemarks_before = self.runs.last().map_or(0, |r| {
+                    r.filemarks_before
+                        + if r.record.is_none() {
+                            r.count as u64
+                        } else {
+                            0
+                        }
+                });
+                self.runs.push(Run {
+                    first,
+                    offset,
+                    filemarks_before,
+                    record: match kind {
+                        Kind::Record { len, bad } => Some((len, bad)),
+                        Kind::Filemark => None,
+                    },
+                    count: 1,
+                });
+            }
+        }
+    }
+
+    /// The run holding object `i` (which must exist).
+    fn run_of(&self, i: usize) -> &Run {
+        let k = self.runs.partition_point(|r| r.first <= i) - 1;
+        &self.runs[k]
+    }
+
+    /// Byte offset of object `i`.
+    fn offset_of(&self, i: usize) -> u64 {
+        let r = self.run_of(i);
+        r.offset + (i - r.first) as u64 * FILEMARK_BYTES
     }
 
     /// Objects (blocks and filemarks) on the medium.
     pub(crate) fn len(&self) -> usize {
-        self.objects.len()
+        self.runs.last().map_or(0, |r| r.first + r.count)
     }
 
     pub(crate) fn kind(&self, i: usize) -> Kind {
-        self.objects[i].kind
+        match self.run_of(i).record {
+            Some((len, bad)) => Kind::Record { len, bad },
+            None => Kind::Filemark,
+        }
     }
 
     /// Image bytes up to end of data: what capacity is measured in.
@@ -213,17 +292,26 @@ impl Medium {
 
     /// Filemarks before object `i`.
     pub(crate) fn filemarks_before(&self, i: usize) -> u64 {
-        self.objects[..i]
-            .iter()
-            .filter(|o| o.kind == Kind::Filemark)
-            .count() as u64
+        if i == 0 {
+            return 0;
+        }
+        // Those before object i-1, plus i-1 itself if it is one.
+        let r = self.run_of(i - 1);
+        match r.record {
+            Some(_) => r.filemarks_before,
+            None => r.filemarks_before + (i - r.first) as u64,
+        }
     }
 
     /// Makes object `n` the new end of data, as writing there does.
     pub(crate) fn truncate(&mut self, n: usize) -> Result<(), TapeError> {
-        if n < self.objects.len() {
-            self.end = self.objects[n].offset;
-            self.objects.truncate(n);
+        if n < self.len() {
+            self.end = self.offset_of(n);
+            let k = self.runs.partition_point(|r| r.first < n);
+            self.runs.truncate(k);
+            if let Some(r) = self.runs.last_mut() {
+                r.count = r.count.min(n - r.first);
+            }
             self.tail = true;
         }
         if self.tail {
@@ -247,7 +335,7 @@ impl Medium {
         kind: Kind,
         cut_at: Option<u64>,
     ) -> Result<Appended, TapeError> {
-        self.truncate(self.objects.len())?;
+        self.truncate(self.len())?;
         let io = |source| TapeError::Io {
             op: "writing the tape image",
             source,
@@ -265,10 +353,7 @@ impl Medium {
             }
         }
         self.backing.write_all_at(self.end, bytes).map_err(io)?;
-        self.objects.push(Object {
-            offset: self.end,
-            kind,
-        });
+        self.push(self.end, kind);
         self.end += bytes.len() as u64;
         Ok(Appended::Done)
     }
@@ -276,13 +361,13 @@ impl Medium {
     /// Reads the data of record `i` into the start of `buf`, which must be
     /// large enough.
     pub(crate) fn read_record(&mut self, i: usize, buf: &mut [u8]) -> Result<usize, TapeError> {
-        let o = self.objects[i];
-        let Kind::Record { len, .. } = o.kind else {
+        let r = *self.run_of(i);
+        let Some((len, _)) = r.record else {
             return Err(TapeError::invalid("not a record"));
         };
         let len = len as usize;
         self.backing
-            .read_exact_at(o.offset + 4, &mut buf[..len])
+            .read_exact_at(r.offset + 4, &mut buf[..len])
             .map_err(|source| TapeError::Io {
                 op: "reading the tape image",
                 source,
@@ -331,5 +416,69 @@ impl Medium {
             Backing::Memory(v) => Some(std::mem::take(v)),
             Backing::File(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(kinds: &[Kind]) -> Medium {
+        let mut m = Medium::blank(Backing::Memory(Vec::new())).unwrap();
+        for k in kinds {
+            let bytes = match k {
+                Kind::Filemark => vec![0; 4],
+                Kind::Record { len, .. } => {
+                    let mut v = len.to_le_bytes().to_vec();
+                    v.extend(vec![9u8; *len as usize + (*len as usize & 1)]);
+                    v.extend(len.to_le_bytes());
+                    v
+                }
+            };
+            m.append(&bytes, *k, None).unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn the_run_index_answers_like_a_list_of_objects() {
+        let r = |len| Kind::Record { len, bad: false };
+        let f = Kind::Filemark;
+        let kinds = [f, f, r(3), f, r(4), r(5), f, f, f, r(1), f];
+        let mut m = image(&kinds);
+        assert_eq!(m.len(), kinds.len());
+        for (i, k) in kinds.iter().enumerate() {
+            assert_eq!(m.kind(i), *k, "object {i}");
+            let fm = kinds[..i].iter().filter(|k| **k == f).count() as u64;
+            assert_eq!(m.filemarks_before(i), fm, "before {i}");
+        }
+        assert_eq!(m.filemarks_before(kinds.len()), 7);
+        // Reloaded from its bytes, the same index.
+        let bytes = m.image().unwrap();
+        let mut again = Medium::load(Backing::Memory(bytes), false).unwrap();
+        assert_eq!(again.len(), kinds.len());
+        let mut buf = [0u8; 8];
+        assert_eq!(again.read_record(4, &mut buf).unwrap(), 4);
+        // Truncated inside a run of filemarks, and at a block.
+        for n in [7, 5, 1, 0] {
+            let mut t = Medium::load(Backing::Memory(m.image().unwrap()), false).unwrap();
+            t.truncate(n).unwrap();
+            assert_eq!(t.len(), n);
+            for (i, k) in kinds[..n].iter().enumerate() {
+                assert_eq!(t.kind(i), *k);
+            }
+            t.append(&[0; 4], f, None).unwrap();
+            assert_eq!(t.kind(n), f);
+        }
+        m.truncate(3).unwrap();
+        assert_eq!(m.used(), 4 + 4 + 4 + 3 + 1 + 4);
+    }
+
+    #[test]
+    fn a_hundred_megabytes_of_filemarks_take_one_index_entry() {
+        let m = Medium::load(Backing::Memory(vec![0; 100 << 20]), false).unwrap();
+        assert_eq!(m.len(), 25 << 20);
+        assert_eq!(m.runs.len(), 1);
+        assert_eq!(m.filemarks_before(m.len()), 25 << 20);
     }
 }

@@ -7,33 +7,34 @@
 //! explicit offsets on both sides, so the workers share the file handles; where the kernel
 //! cannot copy between the two files, the piece goes through a buffer instead.
 
-use super::progress::Progress;
+use rustix::io::Errno;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-
-/// Streams at least this long are copied by the workers; shorter ones as the walk meets them.
-pub const PARALLEL_MIN: u64 = 1 << 20;
 
 /// Pieces are at most this long, so that one large file keeps both workers busy.
 const PIECE: u64 = 64 << 20;
 
 /// One stream's data (or the part of it on this medium) to copy.
 pub struct CopyJob {
+    /// The medium file.
     pub src: Arc<File>,
+    /// Where the data starts on the medium.
     pub src_offset: u64,
+    /// Bytes to copy.
     pub len: u64,
+    /// The restored file.
     pub dest: Arc<File>,
+    /// Where the data goes in it.
     pub dest_offset: u64,
-    /// The restored file, for error messages.
-    pub path: PathBuf,
+    /// The restored file's path in the target, for error messages.
+    pub path: String,
 }
 
-/// Copies every job on two threads, updating `progress` from `base`. Returns one message per
-/// job that failed (with its path).
-pub fn run(jobs: &[CopyJob], progress: &mut Progress, base: u64) -> Vec<String> {
+/// Copies every job on two threads, calling `progress` with the bytes copied so far now and
+/// then. Returns, per job that failed, its index and a message naming its path.
+pub fn run(jobs: &[CopyJob], progress: &mut dyn FnMut(u64)) -> Vec<(usize, String)> {
     // Pieces taken in turn from each job: two workers writing into the same file would wait
     // on its lock, so the one after a piece is, where there is one, another file's.
     let mut pieces: Vec<(usize, u64, u64)> = Vec::new(); // job, offset within it, length
@@ -62,15 +63,15 @@ pub fn run(jobs: &[CopyJob], progress: &mut Progress, base: u64) -> Vec<String> 
                         };
                         let j = &jobs[i];
                         if let Err(e) = copy_piece(j, at, n, &done) {
-                            failed.push((i, format!("{}: {e}", j.path.display())));
+                            failed.push((i, format!("{}: write: {e}", j.path)));
                         }
                     }
                     failed
                 })
             })
             .collect();
-        while progress.is_enabled() && !workers.iter().all(|w| w.is_finished()) {
-            progress.set(base + done.load(Ordering::Relaxed).min(total));
+        while !workers.iter().all(|w| w.is_finished()) {
+            progress(done.load(Ordering::Relaxed).min(total));
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         for w in workers {
@@ -80,17 +81,19 @@ pub fn run(jobs: &[CopyJob], progress: &mut Progress, base: u64) -> Vec<String> 
     // One message per job, in job order.
     errors.sort_by_key(|e| e.0);
     errors.dedup_by_key(|e| e.0);
-    errors.into_iter().map(|e| e.1).collect()
+    errors
 }
 
 /// Copies `n` bytes of job `j` from `at` within it.
 fn copy_piece(j: &CopyJob, at: u64, n: u64, done: &AtomicU64) -> std::io::Result<()> {
-    let mut off_in = to_off(j.src_offset + at)?;
-    let mut off_out = to_off(j.dest_offset + at)?;
+    let mut off_in = j.src_offset + at;
+    let mut off_out = j.dest_offset + at;
+    to_off(off_in)?;
+    to_off(off_out)?;
     let mut left = n;
     while left > 0 {
         let want = left.min(1 << 30) as usize;
-        match nix::fcntl::copy_file_range(
+        match rustix::fs::copy_file_range(
             &*j.src,
             Some(&mut off_in),
             &*j.dest,
@@ -102,16 +105,10 @@ fn copy_piece(j: &CopyJob, at: u64, n: u64, done: &AtomicU64) -> std::io::Result
                 left -= k as u64;
                 done.fetch_add(k as u64, Ordering::Relaxed);
             }
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(
-                nix::errno::Errno::EXDEV
-                | nix::errno::Errno::ENOSYS
-                | nix::errno::Errno::EINVAL
-                | nix::errno::Errno::EOPNOTSUPP
-                | nix::errno::Errno::EBADF,
-            ) => {
+            Err(Errno::INTR) => {}
+            Err(Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::OPNOTSUPP | Errno::BADF) => {
                 // No in-kernel copy between these two files: through a buffer.
-                return copy_buffered(j, off_in as u64, off_out as u64, left, done);
+                return copy_buffered(j, off_in, off_out, left, done);
             }
             Err(e) => return Err(e.into()),
         }
