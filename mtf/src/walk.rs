@@ -119,8 +119,9 @@ enum State {
     Data {
         remaining: u64,
     },
+    /// Up to the next 4-byte boundary; then a block after SPAD, else a stream header.
     Pad {
-        stream: StreamId,
+        spad: bool,
     },
     Resync {
         reason: Option<Error>,
@@ -353,10 +354,12 @@ impl<R: Read> Walker<R> {
                 }
                 let offset = self.pos;
                 self.consume(len);
+                // The first stream header, like every other, starts on a 4-byte boundary: at
+                // Offset To First Event rounded up (NTBackup's ESET ends at 85, its SPAD is at 88).
                 self.state = if dblk.block_type() == BlockType::SFMB {
                     State::Block
                 } else {
-                    State::Streams
+                    State::Pad { spad: false }
                 };
                 Some(Ok(Event::Block { offset, dblk }))
             }
@@ -384,7 +387,9 @@ impl<R: Read> Walker<R> {
                 self.consume(STREAM_HDR_LEN);
                 self.stream = Some(header.id);
                 self.state = if header.length == 0 {
-                    State::Pad { stream: header.id }
+                    State::Pad {
+                        spad: header.id == StreamId::SPAD,
+                    }
                 } else {
                     State::Data {
                         remaining: header.length,
@@ -429,16 +434,16 @@ impl<R: Read> Walker<R> {
                 let left = remaining - have as u64;
                 self.state = if left == 0 {
                     State::Pad {
-                        stream: self.stream.unwrap_or(StreamId([0; 4])),
+                        spad: self.stream == Some(StreamId::SPAD),
                     }
                 } else {
                     State::Data { remaining: left }
                 };
                 Some(Ok(Event::Data { offset, bytes }))
             }
-            State::Pad { stream } => {
+            State::Pad { spad } => {
                 let pad = (align_up(self.pos, STREAM_ALIGN) - self.pos) as usize;
-                let next = if stream == StreamId::SPAD {
+                let next = if spad {
                     State::Block
                 } else {
                     State::Streams

@@ -580,10 +580,12 @@ impl<S: BlockSource> Reader<S> {
                 }));
             }
         }
+        // The first stream header, like every other, starts on a 4-byte boundary: at Offset To
+        // First Event rounded up (NTBackup's ESET ends at 85, its SPAD is at 88).
         self.state = if dblk.block_type() == BlockType::SFMB {
             State::Block
         } else {
-            State::Streams
+            State::Pad { spad: false }
         };
         let ev = Event::Block { offset, dblk };
         if let Some(d) = cut_damage {

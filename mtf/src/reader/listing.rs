@@ -168,6 +168,16 @@ impl SetEntry {
         (!self.esets.is_empty() || self.set_map.is_some()) && self.end.is_some()
     }
 
+    /// The fields of the set's last ESET read (the second one with a Type 1 catalog), if any.
+    /// Its media write date is when the set was finished: the spec asks for the SSET's date
+    /// there, but NTBackup records the time the set was closed.
+    pub fn eset(&self) -> Option<&crate::block::Eset> {
+        self.esets.iter().rev().find_map(|b| match &b.dblk.body {
+            Body::Eset(e) => Some(e),
+            _ => None,
+        })
+    }
+
     /// The first block of the given type among the captured information blocks.
     pub fn block(&self, t: BlockType) -> Option<&CapturedBlock> {
         self.blocks.iter().find(|b| b.block_type() == t)
@@ -947,7 +957,7 @@ fn read_eset_section<S: BlockSource>(
     }))
 }
 
-/// Checks the set map against the medium: same family, every set on this medium, the last entry
+/// Checks the set map against the medium: same family (where the map records one), every set on this medium, the last entry
 /// being the set whose ESET holds the map. Returns the entries.
 fn check_set_map(
     header: &MediaHeader,
@@ -955,7 +965,8 @@ fn check_set_map(
 ) -> std::result::Result<Vec<SetMapEntry>, String> {
     let tape = header.tape();
     let map = &sec.set_map;
-    if map.media_family_id != tape.media_family_id {
+    // NTBackup leaves the set map's family id 0: that records nothing, so it cannot disagree.
+    if map.media_family_id != 0 && map.media_family_id != tape.media_family_id {
         return Err(format!(
             "the set map's media family id {:#010x} is not the TAPE block's {:#010x}",
             map.media_family_id, tape.media_family_id
@@ -1107,16 +1118,22 @@ fn from_set_map_file<S: BlockSource>(
             (n - 1) / 2
         )));
     }
-    // The unit of the SSET addresses: physical blocks (the spec), or bytes (SQL Server).
+    // The unit of the SSET addresses: physical blocks (the spec), or bytes (SQL Server). Block
+    // addresses count from 0 or, as NTBackup writes them on a file, from 1 (its SSET in the
+    // third 1 KiB block has address 3).
     let starts: Vec<u64> = (0..entries.len()).map(|k| marks[2 * k] + sfm64).collect();
     let flb = params.flb_size.unwrap_or(1024) as u64;
     // An address of 0 (where the TAPE block is) records nothing; the soft filemarks place the
     // set anyway.
-    let unit = [sfm64, 1, flb, 512].into_iter().find(|&u| {
-        entries
-            .iter()
-            .zip(&starts)
-            .all(|(e, &s)| e.sset_pba == 0 || e.sset_pba.checked_mul(u) == Some(s))
+    let units = [(sfm64, 0), (1, 0), (flb, 0), (512, 0), (sfm64, 1), (flb, 1)];
+    let unit = units.into_iter().find(|&(u, origin)| {
+        entries.iter().zip(&starts).all(|(e, &s)| {
+            e.sset_pba == 0
+                || e.sset_pba
+                    .checked_sub(origin)
+                    .and_then(|p| p.checked_mul(u))
+                    == Some(s)
+        })
     });
     let Some(_unit) = unit else {
         return Ok(Err(
