@@ -63,7 +63,7 @@ fn walk(path: &std::path::Path) -> Seen {
 fn every_sql_server_set_map_decodes_matches_the_file_and_round_trips() {
     let mut maps = 0;
     let mut entries = 0;
-    for path in common::foreign_samples() {
+    for path in common::sql_server_samples() {
         let head = std::fs::read(&path).unwrap();
         if !head.starts_with(b"TAPE") {
             continue;
@@ -154,7 +154,7 @@ fn every_sql_server_set_map_decodes_matches_the_file_and_round_trips() {
 
 #[test]
 fn every_truncation_of_a_real_set_map_is_an_error() {
-    let Some(path) = common::foreign_samples()
+    let Some(path) = common::sql_server_samples()
         .into_iter()
         .find(|p| p.ends_with("sql2005_multiset_stdb2sql.bak"))
     else {

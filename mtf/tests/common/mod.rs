@@ -79,6 +79,15 @@ pub fn foreign_samples() -> Vec<PathBuf> {
     v
 }
 
+/// The SQL Server samples (the top of the foreign folder), sorted by name: for tests of SQL
+/// Server's own habits.
+pub fn sql_server_samples() -> Vec<PathBuf> {
+    let Some(dir) = foreign_dir() else {
+        return Vec::new();
+    };
+    media_in(&dir, &["bak", "trn"])
+}
+
 /// The NTBackup media (`ntbackup/*.bkf`), sorted by name.
 pub fn ntbackup_samples() -> Vec<PathBuf> {
     foreign_dir()
