@@ -123,9 +123,7 @@ impl DbHeader {
 
     /// Whether `bytes` starts with a header whose checksum holds (cheap; used to resync).
     pub fn looks_valid(bytes: &[u8]) -> bool {
-        bytes.len() >= DB_HDR_LEN
-            && bytes[..4] != [0; 4]
-            && xor16(&bytes[..DB_HDR_LEN - 2]) == u16::from_le_bytes([bytes[50], bytes[51]])
+        crate::spec::block_header_holds(bytes)
     }
 
     /// Writes the 52 bytes exactly as held (the stored checksum included).

@@ -22,6 +22,50 @@ pub const MAX_DBLK_LEN: usize = 1024;
 /// Soft filemark block sizes are counted in these units.
 pub const SOFT_FILEMARK_UNIT: usize = 512;
 
+/// How a reader treats damage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Report damage and carry on at the next valid block.
+    #[default]
+    Resync,
+    /// Stop with an error at the first damage.
+    Strict,
+}
+
+/// Magic of SQL Server's compressed backup container (not MTF).
+pub const MSSQLBAK_MAGIC: &[u8; 8] = b"MSSQLBAK";
+
+/// Granularity of the scan for the next block after damage: the smallest FLB (SQL Server places
+/// blocks on 512-byte boundaries even where its FLB is 1024).
+pub const RESYNC_ALIGN: u64 = 512;
+
+/// How many soft filemark blocks before the end of a medium an end-of-medium mark may lie: the
+/// procedure takes three (SFMB, EOTM, SFMB); up to eight are allowed.
+pub const END_OF_MEDIUM_TAIL_BLOCKS: usize = 8;
+
+/// Whether `bytes` start with a descriptor block header whose checksum holds: a non-zero type
+/// and the XOR of the 25 words before the checksum equal to it. Cheap; how readers find blocks.
+pub fn block_header_holds(bytes: &[u8]) -> bool {
+    bytes.len() >= DB_HDR_LEN
+        && bytes[..4] != [0; 4]
+        && crate::checksum::xor16(&bytes[..DB_HDR_LEN - 2])
+            == u16::from_le_bytes([bytes[DB_HDR_LEN - 2], bytes[DB_HDR_LEN - 1]])
+}
+
+/// Whether `bytes` (from a physical block boundary) begin with the mark a writer leaves where it
+/// met the end of a soft-filemark medium in the middle of a stream's data: an SFMB whose header
+/// checksum holds, and an EOTM whose header checksum holds one soft filemark block (`sfmb_len`
+/// bytes) later (spec §7: filemark, EOTM, filemark). Stream data that merely contains the
+/// letters `SFMB` is not taken for one. Readers also require the medium to end within
+/// [`END_OF_MEDIUM_TAIL_BLOCKS`] blocks of the mark.
+pub fn is_end_of_medium_mark(bytes: &[u8], sfmb_len: usize) -> bool {
+    bytes.starts_with(&BlockType::SFMB.0)
+        && block_header_holds(bytes)
+        && bytes.len() >= sfmb_len.saturating_add(DB_HDR_LEN)
+        && bytes[sfmb_len..].starts_with(&BlockType::EOTM.0)
+        && block_header_holds(&bytes[sfmb_len..])
+}
+
 /// Defines an open four-character code: a newtype over the little-endian `u32` of its ASCII
 /// bytes, with named constants and a `Display` that prints the characters (or hex if they are
 /// not printable).

@@ -179,3 +179,4 @@ fn huge_length_fields_do_not_allocate() {
         "{err}"
     );
 }
+

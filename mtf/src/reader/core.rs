@@ -14,8 +14,8 @@ use crate::spec::{
     align_up, BlockType, StreamId, TapeAttributes, DB_HDR_LEN, STREAM_ALIGN, STREAM_HDR_LEN,
     VALID_FLB_SIZES,
 };
+use crate::spec::{Mode, END_OF_MEDIUM_TAIL_BLOCKS, MSSQLBAK_MAGIC, RESYNC_ALIGN};
 use crate::stream::StreamHeader;
-use crate::walk::{Mode, MSSQLBAK_MAGIC, RESYNC_ALIGN};
 use std::io::{self, Read, Write};
 
 /// Default buffer size.
@@ -87,10 +87,27 @@ pub struct MediumParams {
     pub soft_filemarks: bool,
 }
 
+/// Bytes the reader passed without handing them out in an event: alignment pads and damaged
+/// ranges. Kept only by the byte-exact walk ([`crate::walk::Walker`]), which returns every byte.
+#[derive(Debug)]
+pub(crate) struct Passed {
+    pub(crate) offset: u64,
+    pub(crate) bytes: Vec<u8>,
+    /// Alignment pad (else damage).
+    pub(crate) pad: bool,
+}
+
 /// The streaming reader. See the module documentation.
 pub struct Reader<S> {
     src: S,
+    /// The buffer; it grows up to `cap` as needed (allocated whole up front unless `exact`).
     buf: Vec<u8>,
+    cap: usize,
+    /// Byte-exact mode (the codec walk): every byte not handed out in an event is kept in
+    /// `passed`, nothing is skipped by seeking, the buffer grows only as data arrives, and a long
+    /// damaged range is reported in pieces of at most [`crate::walk::CHUNK`] bytes.
+    exact: bool,
+    passed: Vec<Passed>,
     start: usize,
     end: usize,
     pos: u64,
@@ -121,12 +138,20 @@ impl<S: BlockSource> Reader<S> {
     }
 
     /// A reader in the given mode at the start of a medium.
-    pub fn with_mode(mut src: S, mode: Mode) -> Self {
+    pub fn with_mode(src: S, mode: Mode) -> Self {
+        Self::build(src, mode, false)
+    }
+
+    fn build(mut src: S, mode: Mode, exact: bool) -> Self {
         let block_device = src.is_block_device();
         let cap = DEFAULT_BUFFER.max(src.max_block_len().saturating_mul(2) + 128 * 1024);
         let total_len = if block_device { None } else { src.total_len() };
         Reader {
-            buf: vec![0; cap],
+            // The exact mode grows its buffer as data arrives.
+            buf: if exact { Vec::new() } else { vec![0; cap] },
+            cap,
+            exact,
+            passed: Vec::new(),
             start: 0,
             end: 0,
             pos: 0,
@@ -139,7 +164,7 @@ impl<S: BlockSource> Reader<S> {
             data_left: 0,
             pending: Vec::new(),
             total_len,
-            read_ahead: DEFAULT_BUFFER,
+            read_ahead: if exact { 0 } else { DEFAULT_BUFFER },
             block_device,
             record_len: None,
             filemarks: 0,
@@ -151,10 +176,26 @@ impl<S: BlockSource> Reader<S> {
         }
     }
 
+    /// A reader in byte-exact mode (see the `exact` field): what [`crate::walk::Walker`] runs
+    /// on. Reads only what each step needs, so memory follows the input, not the buffer's cap.
+    pub(crate) fn exact(src: S, mode: Mode) -> Self {
+        Self::build(src, mode, true)
+    }
+
+    /// The bytes passed since the last call (pads and damaged ranges), in medium order.
+    pub(crate) fn take_passed(&mut self) -> Vec<Passed> {
+        std::mem::take(&mut self.passed)
+    }
+
+    /// Whether the reader has come to its end (nothing more will be read).
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.state, State::Done) && self.pending.is_empty()
+    }
+
     /// Sets how much a read asks for beyond what is needed: small when browsing headers (so
     /// listing reads little), large when reading data (fewer calls). Capped by the buffer.
     pub fn set_read_ahead(&mut self, n: usize) {
-        self.read_ahead = n.clamp(512, self.buf.len() / 2);
+        self.read_ahead = n.clamp(512, self.cap / 2);
     }
 
     /// The damage mode.
@@ -276,7 +317,7 @@ impl<S: BlockSource> Reader<S> {
         if !self.seek_to_block(offset, params)? {
             return Ok(None);
         }
-        let want = len.min(self.buf.len() / 2);
+        let want = len.min(self.cap / 2);
         let ahead = std::mem::replace(&mut self.read_ahead, 512);
         let have = self.fill(want);
         self.read_ahead = ahead;
@@ -289,8 +330,40 @@ impl<S: BlockSource> Reader<S> {
         Ok(Some(v))
     }
 
+    /// How much to ask for when reading data: the read-ahead, or in exact mode (which reads
+    /// only what headers need) a walk's chunk.
+    fn data_ahead(&self) -> usize {
+        if self.exact {
+            crate::walk::CHUNK
+        } else {
+            self.read_ahead
+        }
+    }
+
     fn buffered(&self) -> usize {
         self.end - self.start
+    }
+
+    /// Passes `n` buffered bytes that no event hands out (a pad, damaged bytes): in exact mode
+    /// they are kept for the walk.
+    fn pass(&mut self, n: usize, pad: bool) {
+        if self.exact && n > 0 {
+            let bytes = &self.buf[self.start..self.start + n];
+            match self.passed.last_mut() {
+                Some(p) if p.pad == pad && p.offset + p.bytes.len() as u64 == self.pos => {
+                    p.bytes.extend_from_slice(bytes)
+                }
+                _ => {
+                    self.passed.reserve_exact(1);
+                    self.passed.push(Passed {
+                        offset: self.pos,
+                        bytes: bytes.to_vec(),
+                        pad,
+                    })
+                }
+            }
+        }
+        self.consume(n);
     }
 
     fn consume(&mut self, n: usize) {
@@ -306,7 +379,7 @@ impl<S: BlockSource> Reader<S> {
     /// Where in the buffer the byte at `pos` should sit so that file offsets and buffer
     /// addresses agree modulo a page: the kernel copies into user space much faster then.
     fn aligned_index(&self) -> usize {
-        if self.block_device {
+        if self.block_device || self.exact {
             0
         } else {
             (self.pos % 4096) as usize
@@ -316,26 +389,36 @@ impl<S: BlockSource> Reader<S> {
     /// Makes up to `n` bytes available (fewer only at end of data or a filemark). `n` is capped
     /// by the buffer, so a length field cannot make it grow.
     fn fill(&mut self, n: usize) -> io::Result<usize> {
-        let n = n.min(self.buf.len() / 2);
+        let n = n.min(self.cap / 2);
         while self.buffered() < n && !self.eof && !self.filemark {
-            let cap = self.buf.len();
+            let cap = self.cap;
             let room_needed = if self.block_device {
                 self.src.max_block_len().min(cap / 2)
             } else {
                 (n - self.buffered()).max(self.read_ahead.min(cap / 2))
             };
-            if cap - self.end < room_needed {
+            if cap - self.end < room_needed || (self.exact && self.start > 0) {
                 let dst = self.aligned_index();
                 let len = self.buffered();
                 self.buf.copy_within(self.start..self.end, dst);
                 self.start = dst;
                 self.end = dst + len;
             }
-            let want = if self.block_device {
+            let mut want = if self.block_device {
                 cap - self.end
             } else {
                 room_needed.min(cap - self.end)
             };
+            if self.exact {
+                // Grow by what is asked, a step at a time: a length field claiming gigabytes
+                // costs one step beyond the bytes really there.
+                want = want.min(crate::walk::READ_STEP);
+                let need = self.end + want;
+                if need > self.buf.len() {
+                    self.buf.reserve_exact(need - self.buf.len());
+                    self.buf.resize(need, 0);
+                }
+            }
             match self
                 .src
                 .read_block(&mut self.buf[self.end..self.end + want])?
@@ -380,7 +463,7 @@ impl<S: BlockSource> Reader<S> {
             }
         }
         while left > 0 {
-            let have = self.fill((left as usize).min(self.read_ahead).max(1))?;
+            let have = self.fill((left as usize).min(self.data_ahead()).max(1))?;
             if have == 0 {
                 break;
             }
@@ -389,6 +472,14 @@ impl<S: BlockSource> Reader<S> {
             left -= k as u64;
         }
         Ok(n - left)
+    }
+
+    /// Queues an event to hand out before anything else is read (at `at`, or last). The queue
+    /// holds at most a few events; it grows one at a time, so that a short input costs only the
+    /// events it yields.
+    fn queue(&mut self, at: usize, ev: Event) {
+        self.pending.reserve_exact(1);
+        self.pending.insert(at.min(self.pending.len()), ev);
     }
 
     /// Records damage: in strict mode it is the error that ends the read; in resync mode an
@@ -412,7 +503,7 @@ impl<S: BlockSource> Reader<S> {
             self.state = State::Done;
             return Err(err);
         }
-        self.pending.push(Event::Damage(Damage {
+        self.queue(usize::MAX, Event::Damage(Damage {
             offset: self.pos,
             len: missing,
             reason: err,
@@ -441,7 +532,11 @@ impl<S: BlockSource> Reader<S> {
     pub fn next_event(&mut self) -> Result<Option<Event>> {
         loop {
             if !self.pending.is_empty() {
-                return Ok(Some(self.pending.remove(0)));
+                let ev = self.pending.remove(0);
+                if self.pending.is_empty() {
+                    self.pending = Vec::new();
+                }
+                return Ok(Some(ev));
             }
             match std::mem::replace(&mut self.state, State::Done) {
                 State::Done => return Ok(None),
@@ -477,7 +572,7 @@ impl<S: BlockSource> Reader<S> {
                     let pad = (align_up(self.pos, STREAM_ALIGN) - self.pos) as usize;
                     if pad > 0 {
                         let have = self.fill(pad)?;
-                        self.consume(have.min(pad));
+                        self.pass(have.min(pad), true);
                     }
                     self.state = if spad { State::Block } else { State::Streams };
                 }
@@ -509,7 +604,7 @@ impl<S: BlockSource> Reader<S> {
                 self.damage(e, false)?;
                 return Ok(None);
             }
-            self.consume(have);
+            self.pass(have, false);
             self.truncation(e, (DB_HDR_LEN - have) as u64)?;
             return Ok(None);
         }
@@ -532,7 +627,7 @@ impl<S: BlockSource> Reader<S> {
                 return Ok(None);
             }
         };
-        if len > self.buf.len() / 2 {
+        if len > self.cap / 2 {
             let e = Error::Invalid {
                 offset: self.pos + 8,
                 field: "block header region",
@@ -573,7 +668,7 @@ impl<S: BlockSource> Reader<S> {
                     self.state = State::Done;
                     return Err(e);
                 }
-                self.pending.push(Event::Damage(Damage {
+                self.queue(usize::MAX, Event::Damage(Damage {
                     offset,
                     len: 0,
                     reason: e,
@@ -589,13 +684,13 @@ impl<S: BlockSource> Reader<S> {
         };
         let ev = Event::Block { offset, dblk };
         if let Some(d) = cut_damage {
-            self.pending.insert(0, ev);
-            self.pending.insert(0, d);
+            self.queue(0, ev);
+            self.queue(0, d);
             Ok(None)
         } else if self.pending.is_empty() {
             Ok(Some(ev))
         } else {
-            self.pending.insert(0, ev);
+            self.queue(0, ev);
             Ok(None)
         }
     }
@@ -629,7 +724,7 @@ impl<S: BlockSource> Reader<S> {
         self.data_left = 0;
         self.cut = Some((self.pos, remaining));
         self.state = State::Block;
-        self.pending.push(Event::StreamCut {
+        self.queue(usize::MAX, Event::StreamCut {
             offset: self.pos,
             remaining,
         });
@@ -640,8 +735,8 @@ impl<S: BlockSource> Reader<S> {
     /// buffer can hold them (a source of unknown length reads that far ahead to confirm the
     /// end). 0 when not even one block fits: no cut is recognised then.
     fn cut_tail(&self, sfm: usize) -> u64 {
-        let fit = (self.buf.len() / 2).saturating_sub(1) / sfm.max(1);
-        (fit.min(8) * sfm) as u64
+        let fit = (self.cap / 2).saturating_sub(1) / sfm.max(1);
+        (fit.min(END_OF_MEDIUM_TAIL_BLOCKS) * sfm) as u64
     }
 
     /// How much of the current stream's data can be passed before an end-of-medium mark could
@@ -649,7 +744,7 @@ impl<S: BlockSource> Reader<S> {
     ///
     /// On soft-filemark media the writer that met the end of its medium wrote an SFMB and an
     /// EOTM on physical block boundaries inside what the stream header declared (see
-    /// [`crate::walk::is_end_of_medium_mark`]). A mark counts only within the medium's last
+    /// [`crate::spec::is_end_of_medium_mark`]). A mark counts only within the medium's last
     /// blocks ([`Self::cut_tail`]): on a source of known length everything before them is passed
     /// without looking (so seeking and kernel copies stay fast); on a pipe each block boundary in
     /// the buffered data is checked and a mark confirmed by reading ahead to the end. Both
@@ -682,7 +777,7 @@ impl<S: BlockSource> Reader<S> {
                 return Ok((tail_start - self.pos, false));
             }
         }
-        let have = self.fill((left.min(self.read_ahead as u64) as usize).max(1))?;
+        let have = self.fill((left.min(self.data_ahead() as u64) as usize).max(1))?;
         let span = (have as u64).min(left);
         let sfm64 = sfm as u64;
         let mut b = align_up(self.pos, sfm64);
@@ -706,7 +801,7 @@ impl<S: BlockSource> Reader<S> {
                     return Ok((at as u64, false));
                 }
                 if got >= need
-                    && crate::walk::is_end_of_medium_mark(&self.buf[self.start + at..self.end], sfm)
+                    && crate::spec::is_end_of_medium_mark(&self.buf[self.start + at..self.end], sfm)
                 {
                     if self.total_len.is_some() {
                         // Only the tail is looked at, so the medium ends soon enough.
@@ -744,7 +839,7 @@ impl<S: BlockSource> Reader<S> {
         self.params.flb_size = Some(flb);
         let sfm = t.soft_filemark_bytes();
         if sfm > 0 {
-            if sfm > self.buf.len() / 4 {
+            if sfm > self.cap / 4 {
                 return Err(Error::Invalid {
                     offset: offset + 64,
                     field: "soft filemark block size",
@@ -770,13 +865,22 @@ impl<S: BlockSource> Reader<S> {
                 self.damage(e, false)?;
                 return Ok(None);
             }
-            self.consume(have);
+            self.pass(have, false);
             self.truncation(e, (STREAM_HDR_LEN - have) as u64)?;
             return Ok(None);
         }
         let header = match StreamHeader::parse(&self.buf[self.start..self.end]) {
             Ok(h) => h,
             Err(e) => {
+                // Pre-1.00a writers let Offset To First Event (or a block's last stream) lead
+                // straight to the next block, with no SPAD (spec Appendix D): where a block
+                // header holds instead of a stream header, that block follows; no damage.
+                if self.fill(DB_HDR_LEN)? >= DB_HDR_LEN
+                    && DbHeader::looks_valid(&self.buf[self.start..self.end])
+                {
+                    self.state = State::Block;
+                    return Ok(None);
+                }
                 let here = self.pos % RESYNC_ALIGN == 0;
                 self.damage(e.at(self.pos), here)?;
                 return Ok(None);
@@ -811,6 +915,14 @@ impl<S: BlockSource> Reader<S> {
             }
         };
         loop {
+            if self.exact && self.pos - gap_start >= crate::walk::CHUNK as u64 {
+                // The walk hands out a long damaged range in pieces.
+                self.state = State::Resync {
+                    reason: None,
+                    allow_here: true,
+                };
+                return Ok(Some(Event::Damage(gap(self, &mut reason))));
+            }
             // Pass the bytes before the candidate.
             let dist = cand - self.pos;
             let passed = self.skip_read(dist)?;
@@ -828,7 +940,7 @@ impl<S: BlockSource> Reader<S> {
             }
             let have = self.fill(DB_HDR_LEN)?;
             if have < DB_HDR_LEN {
-                self.consume(have);
+                self.pass(have, false);
                 self.state = if self.filemark {
                     State::Block
                 } else {
@@ -855,16 +967,16 @@ impl<S: BlockSource> Reader<S> {
         }
     }
 
-    /// Passes `n` bytes by reading (the resync scan must look at every candidate).
+    /// Passes `n` damaged bytes by reading (the resync scan must look at every candidate).
     fn skip_read(&mut self, n: u64) -> io::Result<u64> {
         let mut left = n;
         while left > 0 {
-            let have = self.fill((left as usize).min(self.read_ahead).max(1))?;
+            let have = self.fill((left as usize).min(self.data_ahead()).max(1))?;
             if have == 0 {
                 break;
             }
             let k = (have as u64).min(left) as usize;
-            self.consume(k);
+            self.pass(k, false);
             left -= k as u64;
         }
         Ok(n - left)
@@ -911,6 +1023,11 @@ impl<S: BlockSource> Reader<S> {
     /// The next piece of the current stream's data (borrowed from the buffer), or `None` when
     /// the data is done (or cut short: the next event then reports the damage).
     pub fn read_data(&mut self) -> Result<Option<&[u8]>> {
+        self.read_data_up_to(usize::MAX)
+    }
+
+    /// [`Reader::read_data`], handing out at most `limit` bytes.
+    pub(crate) fn read_data_up_to(&mut self, limit: usize) -> Result<Option<&[u8]>> {
         if !matches!(self.state, State::Data { .. }) {
             return Ok(None);
         }
@@ -924,13 +1041,13 @@ impl<S: BlockSource> Reader<S> {
             return Ok(None);
         }
         if self.buffered() == 0 {
-            let want = (free.min(self.read_ahead as u64) as usize).max(1);
+            let want = (free.min(self.data_ahead() as u64) as usize).max(1);
             if self.fill(want)? == 0 {
                 self.data_truncated()?;
                 return Ok(None);
             }
         }
-        let n = (self.buffered() as u64).min(free) as usize;
+        let n = (self.buffered() as u64).min(free).min(limit as u64) as usize;
         let s = self.start;
         self.consume(n);
         self.data_left -= n as u64;
@@ -1022,7 +1139,7 @@ impl<S: BlockSource> Reader<S> {
             }
         }
         while left > 0 {
-            let have = self.fill((left.min(self.read_ahead as u64) as usize).max(1))?;
+            let have = self.fill((left.min(self.data_ahead() as u64) as usize).max(1))?;
             if have == 0 {
                 break;
             }
