@@ -27,6 +27,10 @@ pub mod text;
 pub mod walk;
 pub mod writer;
 
+/// The software name this library's writer records on its media (TAPE block), unless told
+/// otherwise: this project's own name and version.
+pub const SOFTWARE_NAME: &str = concat!("mtf (Rust) ", env!("CARGO_PKG_VERSION"));
+
 pub use block::{Body, Dblk};
 pub use date::{DateTime, MtfDateTime};
 pub use error::{Error, Result};

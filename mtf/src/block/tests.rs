@@ -14,7 +14,7 @@ fn sample_tape() -> Dblk {
         media_name: MtfText::encode("Weekly", st),
         media_description: MtfText::encode("", st),
         media_password: MtfText::default(),
-        software_name: MtfText::encode("mtf-rs", st),
+        software_name: MtfText::encode("writer", st),
         format_logical_block_size: 1024,
         software_vendor_id: 0,
         media_date: MtfDateTime::from_datetime(DateTime {
@@ -39,7 +39,7 @@ fn fixed_layout_places_strings_and_round_trips() {
     let mut d = sample_tape();
     let mut out = Vec::new();
     d.write_fixed(&mut out).unwrap();
-    // 94-byte fixed part, then "Weekly" (12 bytes) and "mtf-rs" (12 bytes), aligned to 4.
+    // 94-byte fixed part, then "Weekly" (12 bytes) and "writer" (12 bytes), aligned to 4.
     assert_eq!(out.len(), 120);
     assert_eq!(d.header.offset_to_first_event, 120);
     let Body::Tape(t) = &d.body else {
