@@ -10,26 +10,39 @@ pub enum OsData {
     /// No OS data (size 0).
     None,
     /// DIRB, Windows NT version 0: directory attributes.
-    NtDirectory0 { attributes: NtFileAttributes },
+    NtDirectory0 {
+        /// The attribute bits (unknown bits kept).
+        attributes: NtFileAttributes,
+    },
     /// DIRB, Windows NT version 1.
     NtDirectory1 {
+        /// The attribute bits (unknown bits kept).
         attributes: NtFileAttributes,
+        /// Offset of the short (8.3) name.
         short_name_offset: u16,
+        /// Size in bytes of the short (8.3) name.
         short_name_size: u16,
     },
     /// FILE, Windows NT version 0.
     NtFile0 {
+        /// The attribute bits (unknown bits kept).
         attributes: NtFileAttributes,
+        /// Offset of the short (8.3) name.
         short_name_offset: u16,
+        /// Size in bytes of the short (8.3) name.
         short_name_size: u16,
         /// "Link to previously written file".
         link: u16,
+        /// Reserved bytes, kept verbatim for the round trip.
         reserved: u16,
     },
     /// FILE, Windows NT version 1.
     NtFile1 {
+        /// The attribute bits (unknown bits kept).
         attributes: NtFileAttributes,
+        /// Offset of the short (8.3) name.
         short_name_offset: u16,
+        /// Size in bytes of the short (8.3) name.
         short_name_size: u16,
         /// BIT0 NT_FILE_LINK_FLAG, BIT16 NT_FILE_POSIX.
         flags: u32,
@@ -45,7 +58,9 @@ pub enum OsData {
     /// version 2: 12 bytes for a directory, 24 for a file). Every NT layout starts with the
     /// object's Win32 attributes, so those are read; the rest is kept as stored.
     NtLater {
+        /// The attribute bits (unknown bits kept).
         attributes: NtFileAttributes,
+        /// The bytes after the attributes, as stored.
         rest: Vec<u8>,
     },
     /// Any other OS or layout, kept as stored.

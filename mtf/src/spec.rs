@@ -243,13 +243,21 @@ four_cc! {
 pub struct OsId(pub u8);
 
 impl OsId {
+    /// NetWare (1).
     pub const NETWARE: OsId = OsId(1);
+    /// NetWare SMS / SME (13).
     pub const NETWARE_SMS: OsId = OsId(13);
+    /// Windows NT (14): the OS data layouts in [`crate::os_data`].
     pub const WINDOWS_NT: OsId = OsId(14);
+    /// DOS / Windows 3.x (24).
     pub const DOS: OsId = OsId(24);
+    /// OS/2 (25).
     pub const OS2: OsId = OsId(25);
+    /// Windows 95 (26).
     pub const WINDOWS_95: OsId = OsId(26);
+    /// Macintosh (27).
     pub const MACINTOSH: OsId = OsId(27);
+    /// UNIX (28).
     pub const UNIX: OsId = OsId(28);
 
     /// A human name for the id.
@@ -382,11 +390,17 @@ open_flags! {
 open_flags! {
     /// Data set operation attributes, shared by SSET (offset 52) and ESET (offset 52).
     SetAttributes: u32 {
+        /// Transfer (1 << 0).
         const TRANSFER = 1 << 0;
+        /// Copy (1 << 1).
         const COPY = 1 << 1;
+        /// Normal (1 << 2).
         const NORMAL = 1 << 2;
+        /// Differential (1 << 3).
         const DIFFERENTIAL = 1 << 3;
+        /// Incremental (1 << 4).
         const INCREMENTAL = 1 << 4;
+        /// Daily (1 << 5).
         const DAILY = 1 << 5;
     }
 }
@@ -394,11 +408,17 @@ open_flags! {
 open_flags! {
     /// VOLB attributes.
     VolumeAttributes: u32 {
+        /// No redirect restore (1 << 0).
         const NO_REDIRECT_RESTORE = 1 << 0;
+        /// Non volume (1 << 1).
         const NON_VOLUME = 1 << 1;
+        /// Dev drive (1 << 2).
         const DEV_DRIVE = 1 << 2;
+        /// Dev unc (1 << 3).
         const DEV_UNC = 1 << 3;
+        /// Dev os spec (1 << 4).
         const DEV_OS_SPEC = 1 << 4;
+        /// Dev vend spec (1 << 5).
         const DEV_VEND_SPEC = 1 << 5;
     }
 }
@@ -406,12 +426,19 @@ open_flags! {
 open_flags! {
     /// DIRB attributes.
     DirectoryAttributes: u32 {
+        /// Read only (1 << 8).
         const READ_ONLY = 1 << 8;
+        /// Hidden (1 << 9).
         const HIDDEN = 1 << 9;
+        /// System (1 << 10).
         const SYSTEM = 1 << 10;
+        /// Modified (1 << 11).
         const MODIFIED = 1 << 11;
+        /// Empty (1 << 16).
         const EMPTY = 1 << 16;
+        /// Path in stream (1 << 17).
         const PATH_IN_STREAM = 1 << 17;
+        /// Corrupt (1 << 18).
         const CORRUPT = 1 << 18;
     }
 }
@@ -419,12 +446,19 @@ open_flags! {
 open_flags! {
     /// FILE attributes.
     FileAttributes: u32 {
+        /// Read only (1 << 8).
         const READ_ONLY = 1 << 8;
+        /// Hidden (1 << 9).
         const HIDDEN = 1 << 9;
+        /// System (1 << 10).
         const SYSTEM = 1 << 10;
+        /// Modified (1 << 11).
         const MODIFIED = 1 << 11;
+        /// In use (1 << 16).
         const IN_USE = 1 << 16;
+        /// Name in stream (1 << 17).
         const NAME_IN_STREAM = 1 << 17;
+        /// Corrupt (1 << 18).
         const CORRUPT = 1 << 18;
     }
 }
@@ -432,8 +466,11 @@ open_flags! {
 open_flags! {
     /// CFIL attributes.
     CorruptAttributes: u32 {
+        /// Length change (1 << 16).
         const LENGTH_CHANGE = 1 << 16;
+        /// Unreadable blk (1 << 17).
         const UNREADABLE_BLK = 1 << 17;
+        /// Deadlock (1 << 18).
         const DEADLOCK = 1 << 18;
     }
 }
@@ -441,9 +478,13 @@ open_flags! {
 open_flags! {
     /// Stream file system attributes (stream header offset 4).
     StreamFsAttributes: u16 {
+        /// Modified by read (1 << 0).
         const MODIFIED_BY_READ = 1 << 0;
+        /// Contains security (1 << 1).
         const CONTAINS_SECURITY = 1 << 1;
+        /// Is non portable (1 << 2).
         const IS_NON_PORTABLE = 1 << 2;
+        /// Is sparse (1 << 3).
         const IS_SPARSE = 1 << 3;
     }
 }
@@ -457,7 +498,9 @@ open_flags! {
         const VARIABLE = 1 << 1;
         /// The last segment of a variable-length stream.
         const VAR_END = 1 << 2;
+        /// Encrypted (1 << 3).
         const ENCRYPTED = 1 << 3;
+        /// Compressed (1 << 4).
         const COMPRESSED = 1 << 4;
         /// A CSUM stream follows.
         const CHECKSUMED = 1 << 5;
@@ -469,18 +512,31 @@ open_flags! {
 open_flags! {
     /// Windows NT file attributes as GetFileAttributes returns them (OS-specific data).
     NtFileAttributes: u32 {
+        /// Readonly (0x1).
         const READONLY = 0x1;
+        /// Hidden (0x2).
         const HIDDEN = 0x2;
+        /// System (0x4).
         const SYSTEM = 0x4;
+        /// Directory (0x10).
         const DIRECTORY = 0x10;
+        /// Archive (0x20).
         const ARCHIVE = 0x20;
+        /// Normal (0x80).
         const NORMAL = 0x80;
+        /// Temporary (0x100).
         const TEMPORARY = 0x100;
+        /// Sparse file (0x200).
         const SPARSE_FILE = 0x200;
+        /// Reparse point (0x400).
         const REPARSE_POINT = 0x400;
+        /// Compressed (0x800).
         const COMPRESSED = 0x800;
+        /// Offline (0x1000).
         const OFFLINE = 0x1000;
+        /// Not content indexed (0x2000).
         const NOT_CONTENT_INDEXED = 0x2000;
+        /// Encrypted (0x4000).
         const ENCRYPTED = 0x4000;
     }
 }

@@ -33,23 +33,51 @@ pub const READ_STEP: usize = 8 * 1024;
 #[derive(Debug)]
 pub enum Event {
     /// A descriptor block's header region (everything before its first stream).
-    Block { offset: u64, dblk: Dblk },
+    Block {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// The block's header region, parsed.
+        dblk: Dblk,
+    },
     /// A stream header.
-    Stream { offset: u64, header: StreamHeader },
+    Stream {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// The header.
+        header: StreamHeader,
+    },
     /// A piece of the current stream's data (at most [`CHUNK`] bytes).
-    Data { offset: u64, bytes: Vec<u8> },
+    Data {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// The bytes, as read.
+        bytes: Vec<u8>,
+    },
     /// The bytes between a stream's data and the next 4-byte boundary (zero on valid media).
-    Pad { offset: u64, bytes: Vec<u8> },
+    Pad {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// The bytes, as read.
+        bytes: Vec<u8>,
+    },
     /// Bytes that form no valid structure. `reason` is set on the first piece of a gap.
     Gap {
+        /// Where on the medium (or in the structure) it starts.
         offset: u64,
+        /// The bytes, as read.
         bytes: Vec<u8>,
+        /// What was wrong.
         reason: Option<Error>,
     },
     /// The current stream's data stops here, at the end of the medium: a soft filemark
     /// followed by an EOTM stands where its data would go on. `remaining` bytes of it continue
     /// on the next medium (in a stream with the CONTINUE attribute). Carries no bytes.
-    StreamCut { offset: u64, remaining: u64 },
+    StreamCut {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// Bytes of the stream's declared length that are not on this medium (they continue on the next one).
+        remaining: u64,
+    },
 }
 
 impl Event {

@@ -25,6 +25,8 @@
 //! | [`st`] | the Linux st driver; `st::ioctl` binds MTIOCTOP/MTIOCGET/MTIOCPOS and SG_IO |
 //! | [`emulated`] | the emulated drive; `tap_format` (SIMH `.tap`, with a parser for arbitrary bytes), `faults` |
 
+#![deny(missing_docs)]
+
 pub mod device;
 pub mod emulated;
 pub mod eom;

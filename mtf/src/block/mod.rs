@@ -26,16 +26,25 @@ use crate::text::{MtfText, TapeAddress};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Body {
+    /// A TAPE entry or block.
     Tape(Tape),
+    /// A SSET entry or block.
     Sset(Sset),
+    /// A VOLB entry or block.
     Volb(Volb),
+    /// A DIRB entry or block.
     Dirb(Dirb),
+    /// A FILE entry or block.
     File(File),
+    /// A CFIL entry or block.
     Cfil(Cfil),
     /// ESPB has no fields of its own.
     Espb,
+    /// A ESET entry or block.
     Eset(Eset),
+    /// A EOTM entry or block.
     Eotm(Eotm),
+    /// A SFMB entry or block.
     Sfmb(Sfmb),
     /// A block type without a layout here (SQL Server's MSCI/MSDA/MSTL/MSLS, vendor blocks):
     /// everything after the common header is kept in the block's variable area.
@@ -90,7 +99,9 @@ impl Body {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Dblk {
+    /// The header.
     pub header: DbHeader,
+    /// The type-specific fixed part.
     pub body: Body,
     /// The OS-specific data the header's address names, decoded where the layout is known.
     pub os_data: OsData,

@@ -9,7 +9,9 @@ use crate::spec::{CorruptAttributes, SetAttributes};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Cfil {
+    /// The attribute bits (unknown bits kept).
     pub attributes: CorruptAttributes,
+    /// Reserved bytes, kept verbatim for the round trip.
     pub reserved: [u8; 8],
     /// Where the zero fill starts (uncompressed offset).
     pub stream_offset: u64,
@@ -50,12 +52,15 @@ impl Cfil {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Eset {
+    /// The attribute bits (unknown bits kept).
     pub attributes: SetAttributes,
+    /// Number of corrupt files.
     pub number_of_corrupt_files: u32,
     /// Type 1: PBA of the TFDD stream header; Type 2: PBA of this ESET.
     pub reserved_for_mbc1: u64,
     /// Type 1: PBA of the TSMP stream header.
     pub reserved_for_mbc2: u64,
+    /// Fdd media sequence number.
     pub fdd_media_sequence_number: u16,
     /// Same as the SSET's.
     pub data_set_number: u16,
@@ -137,7 +142,10 @@ pub enum SfmbLayout {
     /// The spec's: table at offset 60, `u32` entries.
     Spec,
     /// Table at offset the `u32` at 60 names, after `reserved` bytes; `u64` entries.
-    Extended { table_offset: u32 },
+    Extended {
+        /// Where the table starts in the block.
+        table_offset: u32,
+    },
     /// Table at offset 60, `u64` entries (SQL Server 2005).
     Wide,
 }
@@ -172,7 +180,9 @@ impl SfmbLayout {
 pub struct Sfmb {
     /// Capacity of the table.
     pub number_of_entries: u32,
+    /// Entries used.
     pub entries_used: u32,
+    /// Layout.
     pub layout: SfmbLayout,
     /// Positions of earlier filemarks, most recent first; `entries_used` of them are meaningful.
     /// The spec calls them PBAs; SQL Server writes byte offsets from the start of the medium.

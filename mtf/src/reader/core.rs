@@ -41,18 +41,36 @@ pub struct Damage {
 #[derive(Debug)]
 pub enum Event {
     /// A descriptor block (its header region; an SFMB is a whole soft filemark block).
-    Block { offset: u64, dblk: Dblk },
+    Block {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// The block's header region, parsed.
+        dblk: Dblk,
+    },
     /// A stream header; its data follows (read it with [`Reader::read_data`] or let it be
     /// skipped).
-    Stream { offset: u64, header: StreamHeader },
+    Stream {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// The header.
+        header: StreamHeader,
+    },
     /// A hardware filemark (from a tape source), before the byte at `offset`.
-    Filemark { offset: u64 },
+    Filemark {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+    },
     /// The current stream's data stops at `offset`, `remaining` bytes short of its declared
     /// length, because the medium ends there: the MTF end-of-medium procedure (a filemark, hard
     /// or soft, then EOTM) follows, and the data goes on in a stream with the CONTINUE
     /// attribute on the next medium. If no EOTM follows, the reader reports the cut as damage
     /// too.
-    StreamCut { offset: u64, remaining: u64 },
+    StreamCut {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// Bytes of the stream's declared length that are not on this medium (they continue on the next one).
+        remaining: u64,
+    },
     /// Damage that the reader stepped over (resync mode only).
     Damage(Damage),
 }

@@ -25,7 +25,9 @@ pub const TRAILER_WINDOW: u64 = 64 * 1024;
 /// A stream seen in a captured block, with its data when it is small.
 #[derive(Clone, Debug)]
 pub struct CapturedStream {
+    /// Where on the medium (or in the structure) it starts.
     pub offset: u64,
+    /// The header.
     pub header: StreamHeader,
     /// The data, when it was at most [`SMALL_STREAM`] bytes and read whole.
     pub data: Option<Vec<u8>>,
@@ -34,8 +36,11 @@ pub struct CapturedStream {
 /// A block kept by the listing, with its streams.
 #[derive(Clone, Debug)]
 pub struct CapturedBlock {
+    /// Where on the medium (or in the structure) it starts.
     pub offset: u64,
+    /// The block's header region, parsed.
     pub dblk: Dblk,
+    /// Streams.
     pub streams: Vec<CapturedStream>,
 }
 
@@ -58,8 +63,11 @@ impl CapturedBlock {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DamageInfo {
+    /// Where on the medium (or in the structure) it starts.
     pub offset: u64,
+    /// How many bytes.
     pub len: u64,
+    /// What was wrong.
     pub reason: String,
 }
 
@@ -76,7 +84,9 @@ impl From<&super::core::Damage> for DamageInfo {
 /// The media header: the TAPE block and its streams (RAID on SQL Server media).
 #[derive(Clone, Debug)]
 pub struct MediaHeader {
+    /// Tape.
     pub tape: CapturedBlock,
+    /// Params.
     pub params: MediumParams,
 }
 
@@ -106,6 +116,7 @@ impl MediaHeader {
 pub struct SetEntry {
     /// 1-based order among the sets on this medium.
     pub position: usize,
+    /// Sset.
     pub sset: CapturedBlock,
     /// The information blocks read with the set: VOLB, and vendor blocks such as SQL Server's
     /// MSCI (before the data) and MSLS (after it).
@@ -224,7 +235,9 @@ impl ListMethod {
 /// Everything the listing found on one medium.
 #[derive(Clone, Debug)]
 pub struct Listing {
+    /// The header.
     pub header: MediaHeader,
+    /// The data sets, in medium order.
     pub sets: Vec<SetEntry>,
     /// Filemark offsets (an SFMB's offset for a soft filemark).
     pub filemarks: Vec<u64>,
@@ -232,6 +245,7 @@ pub struct Listing {
     pub eotm: Option<u64>,
     /// Damage outside any set.
     pub damage: Vec<DamageInfo>,
+    /// Method.
     pub method: ListMethod,
     /// Bytes read from the source.
     pub bytes_read: u64,
@@ -305,10 +319,14 @@ pub fn is_info_block(t: BlockType) -> bool {
 /// Builds sets from the events of a medium (all of them, or the ones a catalog pointed at).
 #[derive(Debug, Default)]
 pub struct SetBuilder {
+    /// The data sets, in medium order.
     pub sets: Vec<SetEntry>,
     open: bool,
+    /// Filemark offsets.
     pub filemarks: Vec<u64>,
+    /// Eotm.
     pub eotm: Option<u64>,
+    /// Damaged ranges.
     pub damage: Vec<DamageInfo>,
     /// The block being captured (its streams are attached as they come).
     capturing: Option<Target>,

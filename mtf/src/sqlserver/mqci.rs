@@ -14,14 +14,18 @@ use std::fmt;
 /// A chunk: its tag and its whole bytes (header included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chunk<'a> {
+    /// Tag.
     pub tag: [u8; 4],
+    /// The bytes, as read.
     pub bytes: &'a [u8],
 }
 
 /// Why an MQCI stream could not be cut into chunks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChunkError {
+    /// Where on the medium (or in the structure) it starts.
     pub offset: usize,
+    /// What was wrong.
     pub reason: String,
 }
 
@@ -91,8 +95,11 @@ fn text_at(b: &[u8], o: usize) -> Option<String> {
 /// A log sequence number: virtual log file sequence, block, slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Lsn {
+    /// Vlf.
     pub vlf: u32,
+    /// Block.
     pub block: u32,
+    /// Slot.
     pub slot: u16,
 }
 
@@ -374,8 +381,11 @@ impl Sfin {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Mqci {
+    /// Scin.
     pub scin: Option<Scin>,
+    /// Filegroups.
     pub filegroups: Vec<Sfgi>,
+    /// Files.
     pub files: Vec<Sfin>,
     /// Tags of chunks this decoder does not know.
     pub other_chunks: Vec<String>,

@@ -95,6 +95,7 @@ pub struct FddHeader {
     pub length: u16,
     /// VOLB, DIRB, FILE or [`FEND`].
     pub entry_type: BlockType,
+    /// Media sequence number (1 for the first medium).
     pub media_sequence_number: u16,
     /// Copy of the DBLK's attribute word.
     pub block_attributes: BlockAttributes,
@@ -105,9 +106,13 @@ pub struct FddHeader {
     /// FILE: offset of its parent directory entry; VOLB: of the next VOLB; DIRB: of the next
     /// sibling; 0 for the last.
     pub link: i32,
+    /// OS id of the OS-specific data.
     pub os_id: OsId,
+    /// Version of the OS-specific data's layout.
     pub os_version: u8,
+    /// How the strings are encoded.
     pub string_type: StringType,
+    /// Padding, kept verbatim.
     pub pad: u8,
 }
 
@@ -183,12 +188,17 @@ impl FddHeader {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FddVolb {
+    /// The attribute bits (unknown bits kept).
     pub attributes: VolumeAttributes,
+    /// Device name, as stored (decode with the block's string type).
     pub device_name: MtfText,
+    /// Volume name, as stored (decode with the block's string type).
     pub volume_name: MtfText,
+    /// Machine name, as stored (decode with the block's string type).
     pub machine_name: MtfText,
     /// OS-specific data, raw; see [`FddEntry::os_data`].
     pub os_data: MtfText,
+    /// Media write date (all zero: unknown).
     pub media_write_date: MtfDateTime,
 }
 
@@ -231,7 +241,9 @@ impl FddVolb {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FddDirb {
+    /// The object's four dates.
     pub dates: ObjectDates,
+    /// The attribute bits (unknown bits kept).
     pub attributes: DirectoryAttributes,
     /// NUL-separated path, as in the DIRB.
     pub directory_name: MtfText,
@@ -243,8 +255,11 @@ pub struct FddDirb {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FddFile {
+    /// The object's four dates.
     pub dates: ObjectDates,
+    /// The attribute bits (unknown bits kept).
     pub attributes: FileAttributes,
+    /// File name, as stored (decode with the block's string type).
     pub file_name: MtfText,
     /// OS-specific data, raw; see [`FddEntry::os_data`].
     pub os_data: MtfText,
@@ -315,8 +330,11 @@ impl FddFile {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum FddBody {
+    /// A VOLB entry or block.
     Volb(FddVolb),
+    /// A DIRB entry or block.
     Dirb(FddDirb),
+    /// A FILE entry or block.
     File(FddFile),
     /// FEND: header only.
     End,
@@ -364,7 +382,9 @@ impl FddBody {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FddEntry {
+    /// The header.
     pub header: FddHeader,
+    /// The type-specific fixed part.
     pub body: FddBody,
     /// The bytes from the end of the fixed part to the entry's Length, verbatim (pads, strings,
     /// OS data; for FEND, any zero fill its Length covers).
@@ -549,6 +569,7 @@ impl Iterator for FddEntries<'_> {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Fdd {
+    /// The entries, in order.
     pub entries: Vec<FddEntry>,
     /// Bytes after the FEND entry (zero fill to a block boundary), verbatim.
     pub trailing: Vec<u8>,
@@ -628,40 +649,60 @@ pub struct SetMapEntry {
     /// The entry's size including strings (and, with [`VolumePlacement::InsideEntry`], its
     /// volume entries). As stored; the fixed writer recomputes it.
     pub length: u16,
+    /// Media sequence number (1 for the first medium).
     pub media_sequence_number: u16,
     /// Copy of the SSET's attribute word.
     pub block_attributes: BlockAttributes,
+    /// Sset attributes.
     pub sset_attributes: SetAttributes,
     /// Where the SSET is (SQL Server: its byte offset in the file).
     pub sset_pba: u64,
     /// Where the set's FDD is (0 when there is none).
     pub fdd_pba: u64,
+    /// Fdd media sequence number.
     pub fdd_media_sequence_number: u16,
+    /// Data set number (1-based in the family).
     pub data_set_number: u16,
+    /// Format logical address (FLB index from the set's start).
     pub format_logical_address: u64,
+    /// Number of directories.
     pub number_of_directories: u32,
+    /// Number of files.
     pub number_of_files: u32,
+    /// Number of corrupt files.
     pub number_of_corrupt_files: u32,
+    /// Data set displayable size.
     pub data_set_displayable_size: u64,
     /// As stored; the fixed writer sets it to `volumes.len()`.
     pub number_of_volumes: u16,
+    /// Password encryption algorithm.
     pub password_encryption_algorithm: u16,
+    /// Data set name, as stored (decode with the block's string type).
     pub data_set_name: MtfText,
     /// Note the order: password before description, unlike the SSET.
     pub data_set_password: MtfText,
+    /// Data set description, as stored (decode with the block's string type).
     pub data_set_description: MtfText,
+    /// User name, as stored (decode with the block's string type).
     pub user_name: MtfText,
+    /// Media write date (all zero: unknown).
     pub media_write_date: MtfDateTime,
     /// Offset from UTC in 15-minute units; 127 means local time.
     pub time_zone: i8,
+    /// OS id of the OS-specific data.
     pub os_id: OsId,
+    /// Version of the OS-specific data's layout.
     pub os_version: u8,
+    /// How the strings are encoded.
     pub string_type: StringType,
+    /// Mtf minor version.
     pub mtf_minor_version: u8,
+    /// Media catalog version.
     pub media_catalog_version: u8,
     /// Bytes from the end of the 91-byte fixed part to the entry's Length (after-entry volumes)
     /// or to the first volume entry (inside-entry volumes), verbatim: pad and strings.
     pub var_area: Vec<u8>,
+    /// Placement.
     pub placement: VolumePlacement,
     /// The set's volumes, FDD VOLB entries.
     pub volumes: Vec<FddEntry>,
@@ -935,7 +976,9 @@ pub struct SetMap {
     pub media_family_id: u32,
     /// As stored; the fixed writer sets it to `entries.len()`.
     pub number_of_entries: u16,
+    /// Padding, kept verbatim.
     pub pad: [u8; 2],
+    /// The entries, in order.
     pub entries: Vec<SetMapEntry>,
     /// Bytes after the last entry's volumes, verbatim (none in any SQL Server sample).
     pub trailing: Vec<u8>,

@@ -49,7 +49,10 @@
 //! [`StWarning`], because closing it rewinds and the next file would
 //! overwrite the first. EINTR is retried everywhere.
 
-pub mod ioctl;
+// The raw ioctl bindings issue requests on any descriptor: kept inside the crate, behind `St`.
+// The whole MTIOCTOP vocabulary is bound as the kernel defines it, used or not.
+#[allow(dead_code)]
+pub(crate) mod ioctl;
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
