@@ -1,7 +1,7 @@
 //! The Linux SCSI tape driver (st), through MTIOCTOP, MTIOCGET and MTIOCPOS.
 //!
 //! [`St`] presents st's contract as it really behaves on a real drive
-//! (`shared/tools/st-vm/README.md`, "Observed st semantics", checked again by
+//! (`docs/st-semantics.md` in this crate, checked again by
 //! the conformance suite in the VM), with the quirks resolved like this:
 //!
 //! * **End of medium.** An ENOSPC write may or may not be on the medium, and
