@@ -67,11 +67,12 @@ pub enum OsData {
     Raw(Vec<u8>),
 }
 
+// The layouts below are chosen by exact size, so every field read is in range.
 fn u16_at(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
+    crate::parse::u16_at(b, o).unwrap_or_default()
 }
 fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+    crate::parse::u32_at(b, o).unwrap_or_default()
 }
 
 impl OsData {

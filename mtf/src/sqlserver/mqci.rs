@@ -66,15 +66,7 @@ pub fn chunks(data: &[u8]) -> Result<Vec<Chunk<'_>>, ChunkError> {
     Ok(out)
 }
 
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
-}
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?))
-}
+use crate::parse::{u16_at, u32_at, u64_at};
 fn guid_at(b: &[u8], o: usize) -> Option<Guid> {
     Some(Guid(b.get(o..o + 16)?.try_into().ok()?))
 }

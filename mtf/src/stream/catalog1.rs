@@ -1139,7 +1139,7 @@ mod tests {
     }
 
     fn u16_at(b: &[u8], o: usize) -> u16 {
-        u16::from_le_bytes([b[o], b[o + 1]])
+        crate::parse::u16_at(b, o).expect("in range")
     }
 
     #[test]

@@ -87,8 +87,7 @@ impl NodeKind {
             return Ok(NodeKind::Other);
         }
         let rdev = m.rdev();
-        let major = ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff);
-        let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
+        let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
         Ok(if major != SCSI_TAPE_MAJOR {
             NodeKind::Other
         } else if minor & 0x80 != 0 {
