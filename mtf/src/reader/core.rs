@@ -147,6 +147,8 @@ pub struct Reader<S> {
     bytes_skipped: u64,
     /// A stream cut at end of medium (offset, bytes missing) whose EOTM has not been seen yet.
     cut: Option<(u64, u64)>,
+    /// The last thing read was a filemark (an SFMB, or a hardware one).
+    last_was_filemark: bool,
 }
 
 impl<S: BlockSource> Reader<S> {
@@ -190,6 +192,7 @@ impl<S: BlockSource> Reader<S> {
             reads: 0,
             bytes_skipped: 0,
             cut: None,
+            last_was_filemark: false,
             src,
         }
     }
@@ -609,11 +612,15 @@ impl<S: BlockSource> Reader<S> {
             if self.filemark {
                 self.filemark = false;
                 self.filemarks += 1;
+                self.last_was_filemark = true;
                 self.state = State::Block;
                 return Ok(Some(Event::Filemark { offset: self.pos }));
             }
             self.state = State::Done;
-            return self.cut_without_eotm();
+            if let Some(d) = self.cut_without_eotm()? {
+                return Ok(Some(d));
+            }
+            return self.end_without_filemark();
         }
         if have < DB_HDR_LEN {
             let e = self.truncated("block header", DB_HDR_LEN as u64, have as u64);
@@ -671,6 +678,7 @@ impl<S: BlockSource> Reader<S> {
         };
         let offset = self.pos;
         self.consume(len);
+        self.last_was_filemark = dblk.block_type() == BlockType::SFMB;
         // After a stream cut, the end-of-medium procedure: soft filemarks, then EOTM.
         let cut_damage = match dblk.block_type() {
             BlockType::EOTM => {
@@ -711,6 +719,29 @@ impl<S: BlockSource> Reader<S> {
             self.queue(0, ev);
             Ok(None)
         }
+    }
+
+    /// The data ends: on a soft-filemark medium it must end with a filemark (an SFMB), as every
+    /// section of an MTF medium does (the media header, each set, the end-of-medium procedure).
+    /// Data that ends anywhere else was cut short, even on a block boundary.
+    fn end_without_filemark(&mut self) -> Result<Option<Event>> {
+        if !self.params.soft_filemarks || self.last_was_filemark || self.pos == 0 {
+            return Ok(None);
+        }
+        let reason = Error::Truncated {
+            offset: self.pos,
+            what: "medium (it ends without its closing soft filemark)",
+            needed: self.params.soft_filemark_len.unwrap_or(0) as u64,
+            available: 0,
+        };
+        if self.mode == Mode::Strict {
+            return Err(reason);
+        }
+        Ok(Some(Event::Damage(Damage {
+            offset: self.pos,
+            len: 0,
+            reason,
+        })))
     }
 
     /// A stream was cut at end of medium but what follows is not the end-of-medium procedure
