@@ -82,7 +82,10 @@ fn every_ntbackup_medium_verifies_with_no_damage_and_one_complete_set() {
         let m = &v["media"][0];
         assert_eq!(m["damage"], Value::Array(vec![]), "{name}");
         assert_eq!(m["errors"], Value::Array(vec![]), "{name}");
-        assert_eq!((m["sets"].as_u64(), m["complete_sets"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(
+            (m["sets"].as_u64(), m["complete_sets"].as_u64()),
+            (Some(1), Some(1))
+        );
         let csums = m["csums"].as_array().unwrap();
         assert!(!csums.is_empty(), "{name}: NTBackup checksums its streams");
         assert!(csums.iter().all(|c| c["ok"] == true), "{name}");
@@ -94,9 +97,18 @@ fn every_ntbackup_medium_verifies_with_no_damage_and_one_complete_set() {
         let s = &sets[0];
         assert_eq!(s["complete"], true, "{name}");
         assert!(s["start_date"].is_string(), "{name}");
-        assert!(s["finish_date"].is_string(), "{name}: the ESET dates the set's end");
-        assert!(s["finish_date"].as_str() >= s["start_date"].as_str(), "{name}");
-        assert!(s["set_map"].is_object(), "{name}: the Type 1 set map was read");
+        assert!(
+            s["finish_date"].is_string(),
+            "{name}: the ESET dates the set's end"
+        );
+        assert!(
+            s["finish_date"].as_str() >= s["start_date"].as_str(),
+            "{name}"
+        );
+        assert!(
+            s["set_map"].is_object(),
+            "{name}: the Type 1 set map was read"
+        );
     }
 }
 
@@ -212,6 +224,9 @@ fn the_boot_ini_medium_shows_what_independent_readers_report() {
     let (_, blocks) = run_json(|o, w| dump::blocks::run(&paths, o, w));
     let text = blocks.to_string();
     for id in ["TFDD", "TSMP"] {
-        assert!(text.contains(id), "the set ends with its {id} catalog stream");
+        assert!(
+            text.contains(id),
+            "the set ends with its {id} catalog stream"
+        );
     }
 }

@@ -59,4 +59,3 @@ pub(crate) fn u32_at(b: &[u8], o: usize) -> Option<u32> {
 pub(crate) fn u64_at(b: &[u8], o: usize) -> Option<u64> {
     b.get(o..o.checked_add(8)?).map(LittleEndian::read_u64)
 }
-

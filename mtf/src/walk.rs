@@ -226,7 +226,7 @@ impl<R: Read> Walker<R> {
                         }))
                     }
                     Ok(None) => self.in_data = false,
-                        Err(e) => {
+                    Err(e) => {
                         self.done = true;
                         return Some(Err(e));
                     }
@@ -285,4 +285,3 @@ impl<R: Read> Iterator for Walker<R> {
         self.step()
     }
 }
-

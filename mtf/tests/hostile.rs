@@ -179,4 +179,3 @@ fn huge_length_fields_do_not_allocate() {
         "{err}"
     );
 }
-

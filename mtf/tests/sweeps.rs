@@ -20,9 +20,9 @@ mod common;
 
 use mtf::block::Body;
 use mtf::checksum::xor16;
+use mtf::reader::{Event as ReaderEvent, Reader, SeekSource};
 use mtf::spec::{BlockType, StreamId};
 use mtf::stream::catalog1::{Fdd, SetMap};
-use mtf::reader::{Event as ReaderEvent, Reader, SeekSource};
 use mtf::walk::{Event, Mode, Walker, READ_STEP};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -154,7 +154,12 @@ fn same_frames_as_the_dumper(input: &[u8], what: &dyn Fn() -> String) {
             _ => {}
         }
     }
-    assert_eq!(walked, read, "{}: the walk and the dumper's reader differ", what());
+    assert_eq!(
+        walked,
+        read,
+        "{}: the walk and the dumper's reader differ",
+        what()
+    );
 }
 
 /// The clean medium's data sets: (SSET offset, end of its header region). A cut sample's walk

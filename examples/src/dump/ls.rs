@@ -389,10 +389,7 @@ fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
                     size,
                     e.modified.clone().unwrap_or_else(|| "unknown".into()),
                     match &e.windows_attributes {
-                        Some(w) => format!(
-                            "{} win:{w}",
-                            e.attributes.clone().unwrap_or_default()
-                        ),
+                        Some(w) => format!("{} win:{w}", e.attributes.clone().unwrap_or_default()),
                         None => e.attributes.clone().unwrap_or_default(),
                     },
                     e.path,

@@ -524,11 +524,14 @@ impl<S: BlockSource> Reader<S> {
             self.state = State::Done;
             return Err(err);
         }
-        self.queue(usize::MAX, Event::Damage(Damage {
-            offset: self.pos,
-            len: missing,
-            reason: err,
-        }));
+        self.queue(
+            usize::MAX,
+            Event::Damage(Damage {
+                offset: self.pos,
+                len: missing,
+                reason: err,
+            }),
+        );
         self.state = if self.filemark {
             State::Block
         } else {
@@ -694,11 +697,14 @@ impl<S: BlockSource> Reader<S> {
                     self.state = State::Done;
                     return Err(e);
                 }
-                self.queue(usize::MAX, Event::Damage(Damage {
-                    offset,
-                    len: 0,
-                    reason: e,
-                }));
+                self.queue(
+                    usize::MAX,
+                    Event::Damage(Damage {
+                        offset,
+                        len: 0,
+                        reason: e,
+                    }),
+                );
             }
         }
         // The first stream header, like every other, starts on a 4-byte boundary: at Offset To
@@ -773,10 +779,13 @@ impl<S: BlockSource> Reader<S> {
         self.data_left = 0;
         self.cut = Some((self.pos, remaining));
         self.state = State::Block;
-        self.queue(usize::MAX, Event::StreamCut {
-            offset: self.pos,
-            remaining,
-        });
+        self.queue(
+            usize::MAX,
+            Event::StreamCut {
+                offset: self.pos,
+                remaining,
+            },
+        );
     }
 
     /// How close to the end of the medium an end-of-medium mark must lie: the procedure takes
