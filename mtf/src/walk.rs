@@ -184,6 +184,9 @@ impl<R: Read> Walker<R> {
     /// Queues the bytes the reader passed (pads, damage) as events; `reason` goes with the first
     /// damaged piece. Gives `reason` back if no damaged bytes took it.
     fn queue_passed(&mut self, mut reason: Option<Error>) -> Option<Error> {
+        if !self.reader.has_passed() {
+            return reason;
+        }
         for Passed { offset, bytes, pad } in self.reader.take_passed() {
             if pad {
                 self.push(Event::Pad { offset, bytes });

@@ -208,6 +208,11 @@ impl<S: BlockSource> Reader<S> {
         std::mem::take(&mut self.passed)
     }
 
+    /// Whether bytes were passed since the last [`Reader::take_passed`].
+    pub(crate) fn has_passed(&self) -> bool {
+        !self.passed.is_empty()
+    }
+
     /// Whether the reader has come to its end (nothing more will be read).
     pub(crate) fn is_done(&self) -> bool {
         matches!(self.state, State::Done) && self.pending.is_empty()
@@ -418,7 +423,13 @@ impl<S: BlockSource> Reader<S> {
             } else {
                 (n - self.buffered()).max(self.read_ahead.min(cap / 2))
             };
-            if cap - self.end < room_needed || (self.exact && self.start > 0) {
+            // Exact mode moves the unread bytes to the front before its buffer would grow (or
+            // once a read step's worth was consumed): memory follows what is unread.
+            let compact_exact = self.exact
+                && self.start > 0
+                && (self.end + room_needed.min(crate::walk::READ_STEP) > self.buf.len()
+                    || self.start >= crate::walk::READ_STEP);
+            if cap - self.end < room_needed || compact_exact {
                 let dst = self.aligned_index();
                 let len = self.buffered();
                 self.buf.copy_within(self.start..self.end, dst);
