@@ -269,7 +269,7 @@ fn truncations_and_flips_never_panic() {
         ]);
         let whole = set_ends(&bytes);
         assert!(!whole.is_empty(), "{name}: no closed set");
-        let mut expected = vec![name.clone(), "out".to_string()];
+        let mut expected = [name.clone(), "out".to_string()];
         expected.sort();
         for cut in cuts {
             let cut = cut.min(bytes.len());
