@@ -37,16 +37,16 @@ pub const READ_STEP: usize = 8 * 1024;
 pub enum Event {
     /// A descriptor block's header region (everything before its first stream).
     Block {
-        /// Where on the medium (or in the structure) it starts.
+        /// Medium offset of the block.
         offset: u64,
-        /// The block's header region, parsed.
+        /// The parsed header region, its bytes kept for [`Event::write_raw`].
         dblk: Dblk,
     },
     /// A stream header.
     Stream {
-        /// Where on the medium (or in the structure) it starts.
+        /// Medium offset of the stream header.
         offset: u64,
-        /// The header.
+        /// The parsed 22 bytes.
         header: StreamHeader,
     },
     /// A piece of the current stream's data (at most [`CHUNK`] bytes).

@@ -3,6 +3,9 @@
 
 use super::{is_info_block, CapturedBlock, CapturedStream, DamageInfo, SetEntry, SMALL_STREAM};
 use crate::block::Dblk;
+use crate::error::Result;
+use crate::reader::core::Reader;
+use crate::reader::source::BlockSource;
 use crate::spec::{BlockType, StreamId};
 use crate::stream::StreamHeader;
 
@@ -48,6 +51,23 @@ impl SetBuilder {
         self.capturing.is_some()
             && !matches!(header.id, StreamId::SPAD | StreamId::TFDD | StreamId::FDD2)
             && header.length <= SMALL_STREAM as u64
+    }
+
+    /// A stream of the current block, its data read into memory when the builder keeps it
+    /// ([`SetBuilder::wants_stream`]); else the data is left for the reader to skip.
+    pub(super) fn read_stream<S: BlockSource>(
+        &mut self,
+        reader: &mut Reader<S>,
+        offset: u64,
+        header: StreamHeader,
+    ) -> Result<()> {
+        let data = if self.wants_stream(&header) {
+            reader.read_data_to_vec(SMALL_STREAM)?
+        } else {
+            None
+        };
+        self.stream(offset, header, data);
+        Ok(())
     }
 
     /// A block.

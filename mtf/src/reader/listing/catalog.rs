@@ -2,8 +2,7 @@
 //! set's SSET and ESET can be read where the filemarks place them, without the data between.
 
 use super::{
-    is_info_block, DamageInfo, ListMethod, Listing, MediaHeader, SetBuilder, SMALL_STREAM,
-    TRAILER_WINDOW,
+    is_info_block, DamageInfo, ListMethod, Listing, MediaHeader, SetBuilder, TRAILER_WINDOW,
 };
 use crate::block::{Body, Dblk};
 use crate::error::Result;
@@ -195,14 +194,7 @@ pub(super) fn feed_region<S: BlockSource>(
                     break;
                 }
             }
-            Event::Stream { offset, header } => {
-                let data = if b.wants_stream(&header) {
-                    reader.read_data_to_vec(SMALL_STREAM)?
-                } else {
-                    None
-                };
-                b.stream(offset, header, data);
-            }
+            Event::Stream { offset, header } => b.read_stream(reader, offset, header)?,
             Event::Filemark { .. } | Event::StreamCut { .. } => break,
             Event::Damage(d) => {
                 b.damage(DamageInfo::from(&d));
@@ -274,14 +266,7 @@ pub(super) fn feed_trailer<S: BlockSource>(
                 seen = true;
                 b.block(offset, dblk);
             }
-            Event::Stream { offset, header } => {
-                let data = if b.wants_stream(&header) {
-                    reader.read_data_to_vec(SMALL_STREAM)?
-                } else {
-                    None
-                };
-                b.stream(offset, header, data);
-            }
+            Event::Stream { offset, header } => b.read_stream(reader, offset, header)?,
             Event::Filemark { .. } | Event::Damage(_) | Event::StreamCut { .. } => break,
         }
     }

@@ -1,7 +1,7 @@
 //! The listing strategy of last resort: read the medium block by block from the media header
 //! to its end, skipping stream data (by seeking where the source can).
 
-use super::{DamageInfo, ListMethod, Listing, MediaHeader, SetBuilder, SMALL_STREAM};
+use super::{DamageInfo, ListMethod, Listing, MediaHeader, SetBuilder};
 use crate::error::Result;
 use crate::reader::core::{Event, Reader};
 use crate::reader::source::BlockSource;
@@ -24,14 +24,7 @@ pub(super) fn scan<S: BlockSource>(reader: &mut Reader<S>, header: MediaHeader) 
                     b.filemark_end(offset, end);
                 }
             }
-            Event::Stream { offset, header } => {
-                let data = if b.wants_stream(&header) {
-                    reader.read_data_to_vec(SMALL_STREAM)?
-                } else {
-                    None
-                };
-                b.stream(offset, header, data);
-            }
+            Event::Stream { offset, header } => b.read_stream(reader, offset, header)?,
             Event::Filemark { offset } => b.filemark(offset),
             Event::Damage(d) => b.damage(DamageInfo::from(&d)),
             // The EOTM after it says the set continues.
