@@ -19,6 +19,10 @@ printf 'quarterly numbers\n%.0s' $(seq 1 200) > "$src/docs/reports/2026/q3.csv"
 python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 37 + 11) % 256 for i in range(100000)))' > "$src/photos/image.raw"
 printf 'grüße\n' > "$src/日本語/ファイル.txt"
 find "$src" -exec touch -h -d '2026-01-02 03:04:05 UTC' {} +
+# Access times: reading the tree (mtfpack does) would set them to the time of the run (relatime
+# updates an access time older than the change time), and the images record them. One in the
+# future is left alone, so the images do not depend on when they were made.
+find "$src" -exec touch -h -a -d '2099-01-01 00:00:00 UTC' {} +
 
 cd "$src"
 export USER=operator   # recorded as the sets' user name

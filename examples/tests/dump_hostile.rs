@@ -38,15 +38,47 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-fn run_all(paths: &[PathBuf], out_dir: &Path, strict: bool) {
+/// Runs every command; returns whether `verify` said the media are intact (exit 0).
+fn run_all(paths: &[PathBuf], out_dir: &Path, strict: bool) -> bool {
     let o = opts(strict);
     let mut sink = Vec::new();
     let _ = dump::label::run(paths, &o, &mut sink);
     let _ = dump::sets::run(paths, &o, &mut sink);
     let _ = dump::ls::run(paths, None, &o, &mut sink);
-    let _ = dump::verify::run(paths, &o, &mut sink);
+    let verified = matches!(dump::verify::run(paths, &o, &mut sink), Ok(r) if r.exit_code() == 0);
     let _ = dump::blocks::run(paths, &o, &mut sink);
     let _ = dump::extract::run(paths, 1, out_dir, &[], &o, &mut sink);
+    verified
+}
+
+/// The names directly in `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Where a medium may end and still be whole: just past each soft filemark that closes a set
+/// (an SFMB after an ESET), as the codec walk of the whole medium finds them.
+fn set_ends(bytes: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut after_eset = false;
+    for ev in mtf::walk::Walker::new(bytes).map_while(|e| e.ok()) {
+        if let mtf::walk::Event::Block { offset, dblk } = &ev {
+            match dblk.block_type() {
+                mtf::BlockType::ESET => after_eset = true,
+                mtf::BlockType::SFMB if after_eset => {
+                    ends.push((*offset + ev.len()) as usize);
+                    after_eset = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    ends
 }
 
 #[test]
@@ -216,8 +248,9 @@ fn truncations_and_flips_never_panic() {
     if own.exists() {
         inputs.push(("small.bkf".into(), std::fs::read(own).unwrap()));
     }
-    let tmp = tempfile::tempdir().unwrap();
     for (name, bytes) in inputs {
+        // A directory of its own per medium: only it and the target may appear there.
+        let tmp = tempfile::tempdir().unwrap();
         let step = (bytes.len() / 60).max(1);
         let mut cuts: Vec<usize> = (0..bytes.len()).step_by(step).collect();
         cuts.extend([
@@ -234,12 +267,28 @@ fn truncations_and_flips_never_panic() {
             1025,
             bytes.len() - 1,
         ]);
+        let whole = set_ends(&bytes);
+        assert!(!whole.is_empty(), "{name}: no closed set");
+        let mut expected = [name.clone(), "out".to_string()];
+        expected.sort();
         for cut in cuts {
-            let p = write(tmp.path(), &name, &bytes[..cut.min(bytes.len())]);
+            let cut = cut.min(bytes.len());
+            let p = write(tmp.path(), &name, &bytes[..cut]);
             let out = tmp.path().join("out");
             let _ = std::fs::remove_dir_all(&out);
-            run_all(std::slice::from_ref(&p), &out, false);
-            run_all(&[p], &out, true);
+            let ok = run_all(std::slice::from_ref(&p), &out, false);
+            let ok_strict = run_all(&[p], &out, true);
+            // A cut medium verifies only where it ends with a closed set (an earlier, whole
+            // medium: small.bkf before its second set was appended).
+            if cut < bytes.len() && !whole.contains(&cut) {
+                assert!(!ok && !ok_strict, "{name} cut at {cut} verified OK");
+            }
+            // Nothing was written beside the medium and the target directory.
+            let found = entries(tmp.path());
+            assert!(
+                found.iter().all(|e| expected.contains(e)),
+                "{name} cut at {cut}: {found:?} beside the target"
+            );
         }
         let flip_step = (bytes.len() / 80).max(1);
         for at in (0..bytes.len())
@@ -255,6 +304,11 @@ fn truncations_and_flips_never_panic() {
             let out = tmp.path().join("out");
             let _ = std::fs::remove_dir_all(&out);
             run_all(&[p], &out, false);
+            let found = entries(tmp.path());
+            assert!(
+                found.iter().all(|e| expected.contains(e)),
+                "{name} byte {at} flipped: {found:?} beside the target"
+            );
         }
     }
 }

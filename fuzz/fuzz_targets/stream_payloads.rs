@@ -179,7 +179,7 @@ fuzz_target!(|data: &[u8]| {
         BlockType::VOLB,
         BlockType::SSET,
     ] {
-        for v in 0..2 {
+        for v in 0..3 {
             let d = OsData::decode(t, OsId::WINDOWS_NT, v, data);
             if !data.is_empty() {
                 assert_eq!(d.encode(), data, "OS data round trip");

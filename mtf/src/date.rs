@@ -16,11 +16,17 @@ pub struct MtfDateTime(pub [u8; 5]);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DateTime {
+    /// Year.
     pub year: u16,
+    /// Month.
     pub month: u8,
+    /// Day.
     pub day: u8,
+    /// Hour.
     pub hour: u8,
+    /// Minute.
     pub minute: u8,
+    /// Second.
     pub second: u8,
 }
 

@@ -14,48 +14,71 @@ pub enum Error {
     /// The input ended before a structure was complete.
     #[error("at offset {offset}: truncated {what}: need {needed} bytes, have {available}")]
     Truncated {
+        /// Where on the medium (or in the structure) it starts.
         offset: u64,
+        /// What was cut short.
         what: &'static str,
+        /// Bytes it needs.
         needed: u64,
+        /// Bytes that were there.
         available: u64,
     },
     /// A descriptor block header's checksum does not hold.
     #[error("at offset {offset}: {block_type} block header checksum mismatch (stored {stored:#06x}, computed {computed:#06x})")]
     BlockChecksum {
+        /// Where on the medium (or in the structure) it starts.
         offset: u64,
+        /// The block type.
         block_type: BlockType,
+        /// The checksum as stored.
         stored: u16,
+        /// The checksum computed from the bytes.
         computed: u16,
     },
     /// A stream header's checksum does not hold.
     #[error("at offset {offset}: {id} stream header checksum mismatch (stored {stored:#06x}, computed {computed:#06x})")]
     StreamChecksum {
+        /// Where on the medium (or in the structure) it starts.
         offset: u64,
+        /// The stream id.
         id: StreamId,
+        /// The checksum as stored.
         stored: u16,
+        /// The checksum computed from the bytes.
         computed: u16,
     },
     /// A frame (compression or encryption) header's checksum does not hold.
     #[error("at offset {offset}: frame header checksum mismatch (stored {stored:#06x}, computed {computed:#06x})")]
     FrameChecksum {
+        /// Where on the medium (or in the structure) it starts.
         offset: u64,
+        /// The checksum as stored.
         stored: u16,
+        /// The checksum computed from the bytes.
         computed: u16,
     },
     /// A field holds a value the format does not allow.
     #[error("at offset {offset}: invalid {field}: {reason}")]
     Invalid {
+        /// Where on the medium (or in the structure) it starts.
         offset: u64,
+        /// The field at fault.
         field: &'static str,
+        /// What was wrong.
         reason: String,
     },
     /// A tape address points outside its block.
     #[error("at offset {offset}: {field} address (offset {addr_offset}, size {addr_size}) lies outside the {limit}-byte area")]
     AddressOutOfRange {
+        /// Where on the medium (or in the structure) it starts.
         offset: u64,
+        /// The field at fault.
         field: &'static str,
+        /// The address's offset.
         addr_offset: u16,
+        /// The address's size.
         addr_size: u16,
+        /// Where the area it must lie in ends.
         limit: usize,
     },
     /// Not MTF at all: a SQL Server compressed backup container.
@@ -63,10 +86,18 @@ pub enum Error {
     SqlServerCompressed,
     /// Not MTF: the first block is not a TAPE header.
     #[error("not MTF: expected a TAPE block at offset 0, found {found:02x?}")]
-    NotMtf { found: [u8; 4] },
+    NotMtf {
+        /// The first four bytes, found where `TAPE` belongs.
+        found: [u8; 4],
+    },
     /// A value does not fit the field it must be written into.
     #[error("cannot encode {field}: {reason}")]
-    Encode { field: &'static str, reason: String },
+    Encode {
+        /// The field at fault.
+        field: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
     /// The underlying reader or writer failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

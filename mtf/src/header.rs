@@ -13,11 +13,13 @@ use crate::text::TapeAddress;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct DbHeader {
+    /// The block type.
     pub block_type: BlockType,
     /// The whole attribute word: generic bits low, type-specific bits high.
     pub attributes: BlockAttributes,
     /// From the DBLK start to the first stream header.
     pub offset_to_first_event: u16,
+    /// OS id of the OS-specific data.
     pub os_id: OsId,
     /// Version of the OS-specific data structure (not of the OS).
     pub os_version: u8,
@@ -27,13 +29,17 @@ pub struct DbHeader {
     pub format_logical_address: u64,
     /// Zero, except in Type 2 catalog copies, where it is the media sequence number.
     pub reserved_for_mbc: u16,
+    /// Reserved1.
     pub reserved1: [u8; 6],
     /// 0 for SSET, then increasing within the data set.
     pub control_block_id: u32,
+    /// Reserved2.
     pub reserved2: [u8; 4],
     /// Where the OS-specific data lies in the block.
     pub os_data: TapeAddress,
+    /// How the strings are encoded.
     pub string_type: StringType,
+    /// Reserved3.
     pub reserved3: u8,
     /// As stored; the fixed writer recomputes it.
     pub checksum: u16,
@@ -123,9 +129,7 @@ impl DbHeader {
 
     /// Whether `bytes` starts with a header whose checksum holds (cheap; used to resync).
     pub fn looks_valid(bytes: &[u8]) -> bool {
-        bytes.len() >= DB_HDR_LEN
-            && bytes[..4] != [0; 4]
-            && xor16(&bytes[..DB_HDR_LEN - 2]) == u16::from_le_bytes([bytes[50], bytes[51]])
+        crate::spec::block_header_holds(bytes)
     }
 
     /// Writes the 52 bytes exactly as held (the stored checksum included).

@@ -10,26 +10,39 @@ pub enum OsData {
     /// No OS data (size 0).
     None,
     /// DIRB, Windows NT version 0: directory attributes.
-    NtDirectory0 { attributes: NtFileAttributes },
+    NtDirectory0 {
+        /// The attribute bits (unknown bits kept).
+        attributes: NtFileAttributes,
+    },
     /// DIRB, Windows NT version 1.
     NtDirectory1 {
+        /// The attribute bits (unknown bits kept).
         attributes: NtFileAttributes,
+        /// Offset of the short (8.3) name.
         short_name_offset: u16,
+        /// Size in bytes of the short (8.3) name.
         short_name_size: u16,
     },
     /// FILE, Windows NT version 0.
     NtFile0 {
+        /// The attribute bits (unknown bits kept).
         attributes: NtFileAttributes,
+        /// Offset of the short (8.3) name.
         short_name_offset: u16,
+        /// Size in bytes of the short (8.3) name.
         short_name_size: u16,
         /// "Link to previously written file".
         link: u16,
+        /// Reserved bytes, kept verbatim for the round trip.
         reserved: u16,
     },
     /// FILE, Windows NT version 1.
     NtFile1 {
+        /// The attribute bits (unknown bits kept).
         attributes: NtFileAttributes,
+        /// Offset of the short (8.3) name.
         short_name_offset: u16,
+        /// Size in bytes of the short (8.3) name.
         short_name_size: u16,
         /// BIT0 NT_FILE_LINK_FLAG, BIT16 NT_FILE_POSIX.
         flags: u32,
@@ -41,15 +54,25 @@ pub enum OsData {
         /// BIT0 NT_VOLB_IS_DR_CANDIDATE.
         backup_set_attributes: u32,
     },
+    /// DIRB or FILE, a Windows NT version after the two the spec lays out (NTBackup 5 writes
+    /// version 2: 12 bytes for a directory, 24 for a file). Every NT layout starts with the
+    /// object's Win32 attributes, so those are read; the rest is kept as stored.
+    NtLater {
+        /// The attribute bits (unknown bits kept).
+        attributes: NtFileAttributes,
+        /// The bytes after the attributes, as stored.
+        rest: Vec<u8>,
+    },
     /// Any other OS or layout, kept as stored.
     Raw(Vec<u8>),
 }
 
+// The layouts below are chosen by exact size, so every field read is in range.
 fn u16_at(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
+    crate::parse::u16_at(b, o).unwrap_or_default()
 }
 fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+    crate::parse::u32_at(b, o).unwrap_or_default()
 }
 
 impl OsData {
@@ -88,6 +111,10 @@ impl OsData {
             (BlockType::VOLB, 1, 8) => OsData::NtVolume1 {
                 file_system_flags: u32_at(b, 0),
                 backup_set_attributes: u32_at(b, 4),
+            },
+            (BlockType::DIRB | BlockType::FILE, 2.., 4..) => OsData::NtLater {
+                attributes: attrs(0),
+                rest: b[4..].to_vec(),
             },
             _ => OsData::Raw(b.to_vec()),
         }
@@ -141,6 +168,10 @@ impl OsData {
                 v.extend_from_slice(&file_system_flags.to_le_bytes());
                 v.extend_from_slice(&backup_set_attributes.to_le_bytes());
             }
+            OsData::NtLater { attributes, rest } => {
+                v.extend_from_slice(&attributes.bits().to_le_bytes());
+                v.extend_from_slice(rest);
+            }
             OsData::Raw(b) => v.extend_from_slice(b),
         }
         v
@@ -152,7 +183,8 @@ impl OsData {
             OsData::NtDirectory0 { attributes }
             | OsData::NtDirectory1 { attributes, .. }
             | OsData::NtFile0 { attributes, .. }
-            | OsData::NtFile1 { attributes, .. } => Some(*attributes),
+            | OsData::NtFile1 { attributes, .. }
+            | OsData::NtLater { attributes, .. } => Some(*attributes),
             _ => None,
         }
     }
@@ -195,6 +227,21 @@ mod tests {
         assert_eq!(
             OsData::decode(BlockType::FILE, OsId::UNIX, 0, &[9]),
             OsData::Raw(vec![9])
+        );
+        // NT version 2 (NTBackup 5): the leading Win32 attributes (hidden + system = 6), the
+        // rest kept.
+        let mut file2 = [0u8; 24];
+        file2[0] = 6;
+        file2[20] = 0xaa;
+        let d = OsData::decode(BlockType::FILE, OsId::WINDOWS_NT, 2, &file2);
+        assert_eq!(
+            d.nt_attributes(),
+            Some(NtFileAttributes::HIDDEN | NtFileAttributes::SYSTEM)
+        );
+        assert_eq!(d.encode(), file2);
+        assert_eq!(
+            OsData::decode(BlockType::FILE, OsId::WINDOWS_NT, 2, &file2[..3]),
+            OsData::Raw(file2[..3].to_vec())
         );
     }
 }

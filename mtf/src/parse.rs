@@ -2,6 +2,7 @@
 //! into this crate's typed errors with the offset of the failure.
 
 use crate::error::{Error, Result};
+use byteorder::{ByteOrder, LittleEndian};
 use nom::IResult;
 
 pub(crate) use nom::bytes::complete::take;
@@ -40,4 +41,21 @@ pub(crate) fn slice_at<'a>(
         .checked_add(len)
         .and_then(|end| buf.get(offset..end))
         .ok_or_else(|| Error::truncated(offset, what, len, buf.len().saturating_sub(offset)))
+}
+
+/// The little-endian `u16` at offset `o` of `b`, if those bytes are there. With [`u32_at`] and
+/// [`u64_at`], the one place fields are read out of a byte slice by offset (the parsers above
+/// read them in sequence).
+pub(crate) fn u16_at(b: &[u8], o: usize) -> Option<u16> {
+    b.get(o..o.checked_add(2)?).map(LittleEndian::read_u16)
+}
+
+/// The little-endian `u32` at offset `o` of `b`, if those bytes are there.
+pub(crate) fn u32_at(b: &[u8], o: usize) -> Option<u32> {
+    b.get(o..o.checked_add(4)?).map(LittleEndian::read_u32)
+}
+
+/// The little-endian `u64` at offset `o` of `b`, if those bytes are there.
+pub(crate) fn u64_at(b: &[u8], o: usize) -> Option<u64> {
+    b.get(o..o.checked_add(8)?).map(LittleEndian::read_u64)
 }

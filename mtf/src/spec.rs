@@ -22,6 +22,50 @@ pub const MAX_DBLK_LEN: usize = 1024;
 /// Soft filemark block sizes are counted in these units.
 pub const SOFT_FILEMARK_UNIT: usize = 512;
 
+/// How a reader treats damage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Report damage and carry on at the next valid block.
+    #[default]
+    Resync,
+    /// Stop with an error at the first damage.
+    Strict,
+}
+
+/// Magic of SQL Server's compressed backup container (not MTF).
+pub const MSSQLBAK_MAGIC: &[u8; 8] = b"MSSQLBAK";
+
+/// Granularity of the scan for the next block after damage: the smallest FLB (SQL Server places
+/// blocks on 512-byte boundaries even where its FLB is 1024).
+pub const RESYNC_ALIGN: u64 = 512;
+
+/// How many soft filemark blocks before the end of a medium an end-of-medium mark may lie: the
+/// procedure takes three (SFMB, EOTM, SFMB); up to eight are allowed.
+pub const END_OF_MEDIUM_TAIL_BLOCKS: usize = 8;
+
+/// Whether `bytes` start with a descriptor block header whose checksum holds: a non-zero type
+/// and the XOR of the 25 words before the checksum equal to it. Cheap; how readers find blocks.
+pub fn block_header_holds(bytes: &[u8]) -> bool {
+    bytes.len() >= DB_HDR_LEN
+        && bytes[..4] != [0; 4]
+        && crate::checksum::xor16(&bytes[..DB_HDR_LEN - 2])
+            == u16::from_le_bytes([bytes[DB_HDR_LEN - 2], bytes[DB_HDR_LEN - 1]])
+}
+
+/// Whether `bytes` (from a physical block boundary) begin with the mark a writer leaves where it
+/// met the end of a soft-filemark medium in the middle of a stream's data: an SFMB whose header
+/// checksum holds, and an EOTM whose header checksum holds one soft filemark block (`sfmb_len`
+/// bytes) later (spec §7: filemark, EOTM, filemark). Stream data that merely contains the
+/// letters `SFMB` is not taken for one. Readers also require the medium to end within
+/// [`END_OF_MEDIUM_TAIL_BLOCKS`] blocks of the mark.
+pub fn is_end_of_medium_mark(bytes: &[u8], sfmb_len: usize) -> bool {
+    bytes.starts_with(&BlockType::SFMB.0)
+        && block_header_holds(bytes)
+        && bytes.len() >= sfmb_len.saturating_add(DB_HDR_LEN)
+        && bytes[sfmb_len..].starts_with(&BlockType::EOTM.0)
+        && block_header_holds(&bytes[sfmb_len..])
+}
+
 /// Defines an open four-character code: a newtype over the little-endian `u32` of its ASCII
 /// bytes, with named constants and a `Display` that prints the characters (or hex if they are
 /// not printable).
@@ -199,13 +243,21 @@ four_cc! {
 pub struct OsId(pub u8);
 
 impl OsId {
+    /// NetWare (1).
     pub const NETWARE: OsId = OsId(1);
+    /// NetWare SMS / SME (13).
     pub const NETWARE_SMS: OsId = OsId(13);
+    /// Windows NT (14): the OS data layouts in [`crate::os_data`].
     pub const WINDOWS_NT: OsId = OsId(14);
+    /// DOS / Windows 3.x (24).
     pub const DOS: OsId = OsId(24);
+    /// OS/2 (25).
     pub const OS2: OsId = OsId(25);
+    /// Windows 95 (26).
     pub const WINDOWS_95: OsId = OsId(26);
+    /// Macintosh (27).
     pub const MACINTOSH: OsId = OsId(27);
+    /// UNIX (28).
     pub const UNIX: OsId = OsId(28);
 
     /// A human name for the id.
@@ -338,11 +390,17 @@ open_flags! {
 open_flags! {
     /// Data set operation attributes, shared by SSET (offset 52) and ESET (offset 52).
     SetAttributes: u32 {
+        /// Transfer (1 << 0).
         const TRANSFER = 1 << 0;
+        /// Copy (1 << 1).
         const COPY = 1 << 1;
+        /// Normal (1 << 2).
         const NORMAL = 1 << 2;
+        /// Differential (1 << 3).
         const DIFFERENTIAL = 1 << 3;
+        /// Incremental (1 << 4).
         const INCREMENTAL = 1 << 4;
+        /// Daily (1 << 5).
         const DAILY = 1 << 5;
     }
 }
@@ -350,11 +408,17 @@ open_flags! {
 open_flags! {
     /// VOLB attributes.
     VolumeAttributes: u32 {
+        /// No redirect restore (1 << 0).
         const NO_REDIRECT_RESTORE = 1 << 0;
+        /// Non volume (1 << 1).
         const NON_VOLUME = 1 << 1;
+        /// Dev drive (1 << 2).
         const DEV_DRIVE = 1 << 2;
+        /// Dev unc (1 << 3).
         const DEV_UNC = 1 << 3;
+        /// Dev os spec (1 << 4).
         const DEV_OS_SPEC = 1 << 4;
+        /// Dev vend spec (1 << 5).
         const DEV_VEND_SPEC = 1 << 5;
     }
 }
@@ -362,12 +426,19 @@ open_flags! {
 open_flags! {
     /// DIRB attributes.
     DirectoryAttributes: u32 {
+        /// Read only (1 << 8).
         const READ_ONLY = 1 << 8;
+        /// Hidden (1 << 9).
         const HIDDEN = 1 << 9;
+        /// System (1 << 10).
         const SYSTEM = 1 << 10;
+        /// Modified (1 << 11).
         const MODIFIED = 1 << 11;
+        /// Empty (1 << 16).
         const EMPTY = 1 << 16;
+        /// Path in stream (1 << 17).
         const PATH_IN_STREAM = 1 << 17;
+        /// Corrupt (1 << 18).
         const CORRUPT = 1 << 18;
     }
 }
@@ -375,12 +446,19 @@ open_flags! {
 open_flags! {
     /// FILE attributes.
     FileAttributes: u32 {
+        /// Read only (1 << 8).
         const READ_ONLY = 1 << 8;
+        /// Hidden (1 << 9).
         const HIDDEN = 1 << 9;
+        /// System (1 << 10).
         const SYSTEM = 1 << 10;
+        /// Modified (1 << 11).
         const MODIFIED = 1 << 11;
+        /// In use (1 << 16).
         const IN_USE = 1 << 16;
+        /// Name in stream (1 << 17).
         const NAME_IN_STREAM = 1 << 17;
+        /// Corrupt (1 << 18).
         const CORRUPT = 1 << 18;
     }
 }
@@ -388,8 +466,11 @@ open_flags! {
 open_flags! {
     /// CFIL attributes.
     CorruptAttributes: u32 {
+        /// Length change (1 << 16).
         const LENGTH_CHANGE = 1 << 16;
+        /// Unreadable blk (1 << 17).
         const UNREADABLE_BLK = 1 << 17;
+        /// Deadlock (1 << 18).
         const DEADLOCK = 1 << 18;
     }
 }
@@ -397,9 +478,13 @@ open_flags! {
 open_flags! {
     /// Stream file system attributes (stream header offset 4).
     StreamFsAttributes: u16 {
+        /// Modified by read (1 << 0).
         const MODIFIED_BY_READ = 1 << 0;
+        /// Contains security (1 << 1).
         const CONTAINS_SECURITY = 1 << 1;
+        /// Is non portable (1 << 2).
         const IS_NON_PORTABLE = 1 << 2;
+        /// Is sparse (1 << 3).
         const IS_SPARSE = 1 << 3;
     }
 }
@@ -413,7 +498,9 @@ open_flags! {
         const VARIABLE = 1 << 1;
         /// The last segment of a variable-length stream.
         const VAR_END = 1 << 2;
+        /// Encrypted (1 << 3).
         const ENCRYPTED = 1 << 3;
+        /// Compressed (1 << 4).
         const COMPRESSED = 1 << 4;
         /// A CSUM stream follows.
         const CHECKSUMED = 1 << 5;
@@ -425,18 +512,31 @@ open_flags! {
 open_flags! {
     /// Windows NT file attributes as GetFileAttributes returns them (OS-specific data).
     NtFileAttributes: u32 {
+        /// Readonly (0x1).
         const READONLY = 0x1;
+        /// Hidden (0x2).
         const HIDDEN = 0x2;
+        /// System (0x4).
         const SYSTEM = 0x4;
+        /// Directory (0x10).
         const DIRECTORY = 0x10;
+        /// Archive (0x20).
         const ARCHIVE = 0x20;
+        /// Normal (0x80).
         const NORMAL = 0x80;
+        /// Temporary (0x100).
         const TEMPORARY = 0x100;
+        /// Sparse file (0x200).
         const SPARSE_FILE = 0x200;
+        /// Reparse point (0x400).
         const REPARSE_POINT = 0x400;
+        /// Compressed (0x800).
         const COMPRESSED = 0x800;
+        /// Offline (0x1000).
         const OFFLINE = 0x1000;
+        /// Not content indexed (0x2000).
         const NOT_CONTENT_INDEXED = 0x2000;
+        /// Encrypted (0x4000).
         const ENCRYPTED = 0x4000;
     }
 }

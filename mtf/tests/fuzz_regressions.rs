@@ -290,7 +290,8 @@ fn sfmb_with_more_entries_than_its_block_holds_lays_out_as_a_fixed_point() {
     let body = Sfmb {
         number_of_entries: 0,
         entries_used: 0,
-        layout: SfmbLayout::Spec,
+        // The finding's layout: 8-byte entries at 60 (then called the spec layout).
+        layout: SfmbLayout::Wide,
         entries: vec![0x3530_8585],
     };
     let mut d = Dblk::new(BlockType::SFMB, Body::Sfmb(body));

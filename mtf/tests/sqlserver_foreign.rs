@@ -51,7 +51,7 @@ fn streams(path: &std::path::Path, id: StreamId) -> (u32, Vec<WithPreceding>) {
 #[test]
 fn raid_streams_name_the_media_set_and_the_family() {
     let mut raids: BTreeMap<String, (u32, Raid)> = BTreeMap::new();
-    for path in common::foreign_samples() {
+    for path in common::sql_server_samples() {
         if !std::fs::read(&path).unwrap().starts_with(b"TAPE") {
             continue;
         }
@@ -112,7 +112,7 @@ fn raid_streams_name_the_media_set_and_the_family() {
 #[test]
 fn sql_server_csum_is_its_own_checksum_not_mtf_xor32() {
     let mut checked = 0;
-    for path in common::foreign_samples() {
+    for path in common::sql_server_samples() {
         if !std::fs::read(&path).unwrap().starts_with(b"TAPE") {
             continue;
         }

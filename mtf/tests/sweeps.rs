@@ -20,6 +20,7 @@ mod common;
 
 use mtf::block::Body;
 use mtf::checksum::xor16;
+use mtf::reader::{Event as ReaderEvent, Reader, SeekSource};
 use mtf::spec::{BlockType, StreamId};
 use mtf::stream::catalog1::{Fdd, SetMap};
 use mtf::walk::{Event, Mode, Walker, READ_STEP};
@@ -126,7 +127,39 @@ fn walk(input: &[u8], what: &dyn Fn() -> String) -> Walked {
         what(),
         input.len()
     );
+    same_frames_as_the_dumper(input, what);
     Walked { ssets, peak }
+}
+
+/// The blocks and stream headers (offset and type) the codec walk finds, and those the reader
+/// finds as `mtfdump` runs it (over a seekable source, skipping data by seeking) must be the
+/// same: one framer serves both.
+fn same_frames_as_the_dumper(input: &[u8], what: &dyn Fn() -> String) {
+    let walked: Vec<(u64, String)> = Walker::new(input)
+        .map_while(|e| e.ok())
+        .filter_map(|e| match e {
+            Event::Block { offset, dblk } => Some((offset, dblk.block_type().to_string())),
+            Event::Stream { offset, header } => Some((offset, header.id.to_string())),
+            _ => None,
+        })
+        .collect();
+    let mut r = Reader::new(SeekSource::new(std::io::Cursor::new(input)));
+    let mut read = Vec::new();
+    while let Ok(Some(ev)) = r.next_event() {
+        match ev {
+            ReaderEvent::Block { offset, dblk } => {
+                read.push((offset, dblk.block_type().to_string()))
+            }
+            ReaderEvent::Stream { offset, header } => read.push((offset, header.id.to_string())),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        walked,
+        read,
+        "{}: the walk and the dumper's reader differ",
+        what()
+    );
 }
 
 /// The clean medium's data sets: (SSET offset, end of its header region). A cut sample's walk

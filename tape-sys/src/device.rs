@@ -1,7 +1,7 @@
 //! The device contract: the [`TapeDevice`] trait and the values it speaks.
 //!
 //! The contract is the Linux st driver's, as observed on the real driver
-//! (`shared/tools/st-vm/README.md`, "Observed st semantics"), with its quirks
+//! (`docs/st-semantics.md` in this crate), with its quirks
 //! resolved in one documented way so that code written against an
 //! [`EmulatedTape`](crate::EmulatedTape) behaves the same on a real drive.
 //!

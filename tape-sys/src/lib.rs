@@ -9,7 +9,7 @@
 //! errno.
 //!
 //! The contract is the st driver's as it really behaves (see
-//! `shared/tools/st-vm/README.md`, "Observed st semantics"), including end of
+//! `docs/st-semantics.md` in this crate), including end of
 //! medium, where st's answers are ambiguous and the position decides whether
 //! a block was written (module [`eom`]). The same conformance suite
 //! (`tests/conformance/`) runs on both backends: on [`EmulatedTape`] in
@@ -24,6 +24,8 @@
 //! | [`eom`] | deciding whether a write refused at end of medium is on the medium |
 //! | [`st`] | the Linux st driver; `st::ioctl` binds MTIOCTOP/MTIOCGET/MTIOCPOS and SG_IO |
 //! | [`emulated`] | the emulated drive; `tap_format` (SIMH `.tap`, with a parser for arbitrary bytes), `faults` |
+
+#![deny(missing_docs)]
 
 pub mod device;
 pub mod emulated;

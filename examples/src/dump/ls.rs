@@ -32,6 +32,23 @@ const FILE_FLAGS: &[(u32, &str)] = &[
     (1 << 18, "corrupt"),
 ];
 
+/// Win32 file attribute names (the OS data of NT blocks), as `attrib` and `dir /a` know them.
+const WIN_FLAGS: &[(u32, &str)] = &[
+    (0x1, "readonly"),
+    (0x2, "hidden"),
+    (0x4, "system"),
+    (0x10, "directory"),
+    (0x20, "archive"),
+    (0x80, "normal"),
+    (0x100, "temporary"),
+    (0x200, "sparse"),
+    (0x400, "reparse-point"),
+    (0x800, "compressed"),
+    (0x1000, "offline"),
+    (0x2000, "not-content-indexed"),
+    (0x4000, "encrypted"),
+];
+
 /// One line of a listing.
 #[derive(Debug, Serialize, Clone)]
 pub struct Entry {
@@ -41,6 +58,9 @@ pub struct Entry {
     pub path: String,
     pub size: Option<u64>,
     pub attributes: Option<String>,
+    /// The Windows (Win32) attributes from the block's NT OS data, when it has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows_attributes: Option<String>,
     pub modified: Option<String>,
     pub created: Option<String>,
     /// Stream ids of a file, or a SQL Server stream's block.
@@ -143,6 +163,10 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
                         path,
                         size: None,
                         attributes: None,
+                        windows_attributes: dblk
+                            .os_data
+                            .nt_attributes()
+                            .map(|a| flag_names(a.bits(), WIN_FLAGS)),
                         modified: None,
                         created: None,
                         streams: Vec::new(),
@@ -243,6 +267,7 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
                             path: format!("{block_name}@{block_offset}/{id}"),
                             size: Some(header.length),
                             attributes: None,
+                            windows_attributes: None,
                             modified: None,
                             created: None,
                             streams: vec![id.to_string()],
@@ -389,7 +414,11 @@ fn print(rep: &LsReport, out: &mut dyn Write) -> DumpResult<()> {
                     if kind == "dir" { "d" } else { "f" },
                     size,
                     e.modified.clone().unwrap_or_else(|| "unknown".into()),
-                    esc(e.attributes.as_deref().unwrap_or_default()),
+                    esc(&match &e.windows_attributes {
+                        Some(w) =>
+                            format!("{} win:{w}", e.attributes.as_deref().unwrap_or_default()),
+                        None => e.attributes.clone().unwrap_or_default(),
+                    }),
                     esc(&e.path),
                     if kind == "dir" { "/" } else { "" },
                     if e.streams.is_empty() {

@@ -218,7 +218,16 @@ pub fn set_row(media: &[Medium], m: &MergedSet, family_count: Option<u16>) -> Se
         },
         mtf_operation: operation(sset.attributes),
         start_date: date_opt(sset.media_write_date),
-        finish_date: scin.and_then(|s| s.backup_finish).and_then(date_opt),
+        finish_date: scin
+            .and_then(|s| s.backup_finish)
+            .or_else(|| {
+                // Else the ESET where the set ends.
+                let last = m.parts.last()?;
+                media[last.medium].listing.sets[last.set]
+                    .eset()
+                    .map(|e| e.media_write_date)
+            })
+            .and_then(date_opt),
         software_vendor_id: sset.software_vendor_id,
         software_version: version,
         user: sset.user_name.display(st),

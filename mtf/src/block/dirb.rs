@@ -10,9 +10,13 @@ use crate::text::{split_dir_path, MtfText, TapeAddress};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct ObjectDates {
+    /// Last modification (all zero: unknown).
     pub last_modification: MtfDateTime,
+    /// Creation (all zero: unknown).
     pub creation: MtfDateTime,
+    /// Backup (all zero: unknown).
     pub backup: MtfDateTime,
+    /// Last access (all zero: unknown).
     pub last_access: MtfDateTime,
 }
 
@@ -49,7 +53,9 @@ impl ObjectDates {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Dirb {
+    /// The attribute bits (unknown bits kept).
     pub attributes: DirectoryAttributes,
+    /// The object's four dates.
     pub dates: ObjectDates,
     /// 1 for the first directory of the set, +1 for each.
     pub directory_id: u32,

@@ -10,7 +10,9 @@ use crate::text::{MtfText, TapeAddress};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct File {
+    /// The attribute bits (unknown bits kept).
     pub attributes: FileAttributes,
+    /// The object's four dates.
     pub dates: ObjectDates,
     /// The governing DIRB's directory id.
     pub directory_id: u32,

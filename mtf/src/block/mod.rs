@@ -26,16 +26,25 @@ use crate::text::{MtfText, TapeAddress};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Body {
+    /// A TAPE entry or block.
     Tape(Tape),
+    /// A SSET entry or block.
     Sset(Sset),
+    /// A VOLB entry or block.
     Volb(Volb),
+    /// A DIRB entry or block.
     Dirb(Dirb),
+    /// A FILE entry or block.
     File(File),
+    /// A CFIL entry or block.
     Cfil(Cfil),
     /// ESPB has no fields of its own.
     Espb,
+    /// A ESET entry or block.
     Eset(Eset),
+    /// A EOTM entry or block.
     Eotm(Eotm),
+    /// A SFMB entry or block.
     Sfmb(Sfmb),
     /// A block type without a layout here (SQL Server's MSCI/MSDA/MSTL/MSLS, vendor blocks):
     /// everything after the common header is kept in the block's variable area.
@@ -90,7 +99,9 @@ impl Body {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Dblk {
+    /// The header.
     pub header: DbHeader,
+    /// The type-specific fixed part.
     pub body: Body,
     /// The OS-specific data the header's address names, decoded where the layout is known.
     pub os_data: OsData,
@@ -189,10 +200,7 @@ impl Dblk {
         if let Body::Sfmb(s) = &mut self.body {
             let block_len =
                 (fixed_end + self.var_area.len()).max(self.header.offset_to_first_event as usize);
-            let table_offset = match s.layout {
-                SfmbLayout::Spec => Sfmb::SPEC_TABLE_OFFSET,
-                SfmbLayout::Extended { table_offset } => table_offset as usize,
-            };
+            let table_offset = s.layout.table_offset();
             // The table must lie in the block (else laying it out would allocate up to 4 GiB of
             // zeros for a block of a few hundred bytes).
             if table_offset >= block_len {
@@ -201,29 +209,36 @@ impl Dblk {
                     reason: format!("{table_offset} lies beyond the {block_len}-byte block"),
                 });
             }
-            let spec_capacity = block_len.saturating_sub(Sfmb::SPEC_TABLE_OFFSET) / 8;
-            if matches!(s.layout, SfmbLayout::Extended { .. })
-                && (table_offset < 64 || (block_len - table_offset) / 8 == spec_capacity)
+            let capacity = s.layout.capacity(block_len);
+            // The layouts a reader tries before this one (it tries Spec, then Wide, then
+            // Extended).
+            let earlier: &[SfmbLayout] = match s.layout {
+                SfmbLayout::Spec => &[],
+                SfmbLayout::Wide => &[SfmbLayout::Spec],
+                SfmbLayout::Extended { .. } => &[SfmbLayout::Spec, SfmbLayout::Wide],
+            };
+            if (matches!(s.layout, SfmbLayout::Extended { .. }) && table_offset < 64)
+                || earlier.iter().any(|l| l.capacity(block_len) == capacity)
             {
-                // A reader tells the layouts apart by the entry count; here it would read the
-                // spec layout, so this one cannot be written.
+                // A reader tells the layouts apart by the entry count; here it would read
+                // another layout, so this one cannot be written.
                 return Err(Error::Encode {
                     field: "SFMB table offset",
                     reason: format!(
-                        "a table at {table_offset} in a {block_len}-byte block reads as the spec layout"
+                        "a {:?} table in a {block_len}-byte block reads as another layout",
+                        s.layout
                     ),
                 });
             }
             // The table fills the block with whole entries: the counts say so, entries beyond
             // it are dropped and missing ones are zero (what a reader sizes it by).
-            let capacity = (block_len - table_offset) / 8;
             s.entries.resize(capacity, 0);
             s.number_of_entries = u32::try_from(capacity).map_err(|_| Error::Encode {
                 field: "SFMB number of entries",
                 reason: format!("{capacity} entries do not fit 32 bits"),
             })?;
             s.entries_used = s.entries_used.min(s.number_of_entries);
-            self.var_area = s.table_bytes(block_len);
+            self.var_area = s.table_bytes(block_len)?;
             // An SFMB has no streams; readers size it from the TAPE block. OFE records the
             // block size where it fits 16 bits (as SQL Server does), else the largest
             // 512-byte multiple that does.

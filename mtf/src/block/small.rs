@@ -9,7 +9,9 @@ use crate::spec::{CorruptAttributes, SetAttributes};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Cfil {
+    /// The attribute bits (unknown bits kept).
     pub attributes: CorruptAttributes,
+    /// Reserved bytes, kept verbatim for the round trip.
     pub reserved: [u8; 8],
     /// Where the zero fill starts (uncompressed offset).
     pub stream_offset: u64,
@@ -50,12 +52,15 @@ impl Cfil {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Eset {
+    /// The attribute bits (unknown bits kept).
     pub attributes: SetAttributes,
+    /// Number of corrupt files.
     pub number_of_corrupt_files: u32,
     /// Type 1: PBA of the TFDD stream header; Type 2: PBA of this ESET.
     pub reserved_for_mbc1: u64,
     /// Type 1: PBA of the TSMP stream header.
     pub reserved_for_mbc2: u64,
+    /// Fdd media sequence number.
     pub fdd_media_sequence_number: u16,
     /// Same as the SSET's.
     pub data_set_number: u16,
@@ -122,20 +127,50 @@ impl Eotm {
     }
 }
 
-/// Where an SFMB's filemark table starts.
+/// Where an SFMB's filemark table starts and how wide its entries are.
 ///
-/// MTF 1.00a puts the table at offset 60. SQL Server 2008 and later write a longer SFMB header:
-/// the `u32` at offset 60 holds the table's offset (72), and bytes 64..72 are zero. SQL Server
-/// 2005 writes the spec layout. The entry count settles which: it always equals
-/// `(block size - table offset) / 8` on every sample (56 at 60 or 55 at 72 in 512-byte blocks,
-/// 503 at 72 in 4096-byte blocks).
+/// MTF 1.00a puts the table at offset 60, of `u32` entries, as many as fill the block: 241 in a
+/// 1 KiB block (`(1024 - 60) / 4`). NTBackup writes that layout. SQL Server writes 8-byte entries
+/// (byte offsets): SQL Server 2005 at offset 60 ([`SfmbLayout::Wide`]); 2008 and later after a
+/// longer header, where the `u32` at offset 60 holds the table's offset (72) and bytes 64..72 are
+/// zero ([`SfmbLayout::Extended`]). The entry count settles which: every producer sets it to the
+/// table's capacity, `(block size - table offset) / entry width`, and the three capacities differ
+/// in any block of 68 bytes or more (in 512-byte blocks: 113, 56 and 55).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum SfmbLayout {
-    /// Table at offset 60.
+    /// The spec's: table at offset 60, `u32` entries.
     Spec,
-    /// Table at the offset the `u32` at 60 names, after `reserved` bytes.
-    Extended { table_offset: u32 },
+    /// Table at offset the `u32` at 60 names, after `reserved` bytes; `u64` entries.
+    Extended {
+        /// Where the table starts in the block.
+        table_offset: u32,
+    },
+    /// Table at offset 60, `u64` entries (SQL Server 2005).
+    Wide,
+}
+
+impl SfmbLayout {
+    /// Where the table starts in the block.
+    pub fn table_offset(self) -> usize {
+        match self {
+            SfmbLayout::Spec | SfmbLayout::Wide => Sfmb::SPEC_TABLE_OFFSET,
+            SfmbLayout::Extended { table_offset } => table_offset as usize,
+        }
+    }
+
+    /// Bytes per table entry.
+    pub fn entry_width(self) -> usize {
+        match self {
+            SfmbLayout::Spec => 4,
+            SfmbLayout::Wide | SfmbLayout::Extended { .. } => 8,
+        }
+    }
+
+    /// How many whole entries fit a block of `block_len` bytes in this layout.
+    pub fn capacity(self, block_len: usize) -> usize {
+        block_len.saturating_sub(self.table_offset()) / self.entry_width()
+    }
 }
 
 /// SFMB: a soft filemark, standing in for a hardware filemark where the medium has none. It has
@@ -145,7 +180,9 @@ pub enum SfmbLayout {
 pub struct Sfmb {
     /// Capacity of the table.
     pub number_of_entries: u32,
+    /// Entries used.
     pub entries_used: u32,
+    /// Layout.
     pub layout: SfmbLayout,
     /// Positions of earlier filemarks, most recent first; `entries_used` of them are meaningful.
     /// The spec calls them PBAs; SQL Server writes byte offsets from the start of the medium.
@@ -167,26 +204,27 @@ impl Sfmb {
                 let (i, u) = le_u32(i)?;
                 Ok((i, (n, u)))
             })?;
-        let cap_at = |off: usize| block.len().saturating_sub(off) / 8;
         let ext = block
             .get(60..64)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .unwrap_or(0);
-        let (layout, table_offset) = if number_of_entries as usize
-            == cap_at(Self::SPEC_TABLE_OFFSET)
-        {
-            (SfmbLayout::Spec, Self::SPEC_TABLE_OFFSET)
+        let n = number_of_entries as usize;
+        let layout = if n == SfmbLayout::Spec.capacity(block.len()) {
+            SfmbLayout::Spec
+        } else if n == SfmbLayout::Wide.capacity(block.len()) {
+            SfmbLayout::Wide
         } else if ext as usize >= 64
             && (ext as usize) < block.len()
-            && number_of_entries as usize == cap_at(ext as usize)
+            && n == (SfmbLayout::Extended { table_offset: ext }).capacity(block.len())
         {
-            (SfmbLayout::Extended { table_offset: ext }, ext as usize)
+            SfmbLayout::Extended { table_offset: ext }
         } else {
             return Err(Error::invalid(
                 52,
                 "SFMB number of entries",
                 format!(
-                    "{number_of_entries} entries fit neither the spec layout nor a table at {ext} in a {}-byte block",
+                    "{number_of_entries} entries fit neither the spec layout (4-byte entries at 60), \
+                     8-byte entries at 60, nor 8-byte entries at {ext}, in a {}-byte block",
                     block.len()
                 ),
             ));
@@ -198,10 +236,15 @@ impl Sfmb {
                 format!("{entries_used} used of {number_of_entries}"),
             ));
         }
-        let entries = block[table_offset..]
-            .chunks_exact(8)
-            .take(number_of_entries as usize)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+        let width = layout.entry_width();
+        let entries = block[layout.table_offset()..]
+            .chunks_exact(width)
+            .take(n)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b[..width].copy_from_slice(c);
+                u64::from_le_bytes(b)
+            })
             .collect();
         Ok(Sfmb {
             number_of_entries,
@@ -222,21 +265,25 @@ impl Sfmb {
     }
 
     /// Rebuilds the bytes after the two counts for a block of `block_len` bytes: layout prefix,
-    /// table (padded with zero entries to capacity) and zero tail.
-    pub(crate) fn table_bytes(&self, block_len: usize) -> Vec<u8> {
+    /// table (padded with zero entries to capacity) and zero tail. An entry too wide for the
+    /// layout is refused.
+    pub(crate) fn table_bytes(&self, block_len: usize) -> Result<Vec<u8>> {
         let mut v = Vec::with_capacity(block_len.saturating_sub(60));
-        let table_offset = match self.layout {
-            SfmbLayout::Spec => Self::SPEC_TABLE_OFFSET,
-            SfmbLayout::Extended { table_offset } => {
-                v.extend_from_slice(&table_offset.to_le_bytes());
-                table_offset as usize
+        if let SfmbLayout::Extended { table_offset } = self.layout {
+            v.extend_from_slice(&table_offset.to_le_bytes());
+        }
+        v.resize(self.layout.table_offset().saturating_sub(60), 0);
+        let width = self.layout.entry_width();
+        for &e in &self.entries {
+            if width < 8 && e >> (8 * width) != 0 {
+                return Err(Error::Encode {
+                    field: "SFMB entry",
+                    reason: format!("{e} does not fit the layout's {width}-byte entries"),
+                });
             }
-        };
-        v.resize(table_offset.saturating_sub(60), 0);
-        for e in &self.entries {
-            v.extend_from_slice(&e.to_le_bytes());
+            v.extend_from_slice(&e.to_le_bytes()[..width]);
         }
         v.resize(block_len.saturating_sub(60), 0);
-        v
+        Ok(v)
     }
 }

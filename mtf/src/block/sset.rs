@@ -12,23 +12,35 @@ use crate::text::{MtfText, TapeAddress};
 pub struct Sset {
     /// The operation: one of COPY, NORMAL, DIFFERENTIAL, INCREMENTAL, DAILY (plus TRANSFER).
     pub attributes: SetAttributes,
+    /// Password encryption algorithm.
     pub password_encryption_algorithm: u16,
+    /// Software compression algorithm.
     pub software_compression_algorithm: u16,
+    /// Software vendor id.
     pub software_vendor_id: u16,
     /// 1-based within the media family; unchanged on continuation media.
     pub data_set_number: u16,
+    /// Data set name, as stored (decode with the block's string type).
     pub data_set_name: MtfText,
+    /// Data set description, as stored (decode with the block's string type).
     pub data_set_description: MtfText,
+    /// Data set password, as stored (decode with the block's string type).
     pub data_set_password: MtfText,
+    /// User name, as stored (decode with the block's string type).
     pub user_name: MtfText,
     /// Physical block address of this SSET, as the device gave it.
     pub physical_block_address: u64,
+    /// Media write date (all zero: unknown).
     pub media_write_date: MtfDateTime,
+    /// Software major version.
     pub software_major_version: u8,
+    /// Software minor version.
     pub software_minor_version: u8,
     /// Offset from UTC in 15-minute units (-48..=48); 127 means local time.
     pub time_zone: i8,
+    /// Mtf minor version.
     pub mtf_minor_version: u8,
+    /// Media catalog version.
     pub media_catalog_version: u8,
 }
 

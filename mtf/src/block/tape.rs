@@ -12,24 +12,31 @@ use crate::text::{MtfText, TapeAddress};
 pub struct Tape {
     /// Constant across the media family.
     pub media_family_id: u32,
+    /// The attribute bits (unknown bits kept).
     pub attributes: TapeAttributes,
     /// 1 for the first medium of the family, +1 for each continuation medium.
     pub media_sequence_number: u16,
+    /// Password encryption algorithm.
     pub password_encryption_algorithm: u16,
     /// Soft filemark block size in 512-byte units.
     pub soft_filemark_block_size: u16,
     /// See [`crate::spec::mbc_type`].
     pub media_based_catalog_type: u16,
+    /// Media name, as stored (decode with the block's string type).
     pub media_name: MtfText,
     /// The media description, or a media label if [`TapeAttributes::MEDIA_LABEL`] is set.
     pub media_description: MtfText,
+    /// Media password, as stored (decode with the block's string type).
     pub media_password: MtfText,
+    /// Software name, as stored (decode with the block's string type).
     pub software_name: MtfText,
     /// 512 or 1024.
     pub format_logical_block_size: u16,
+    /// Software vendor id.
     pub software_vendor_id: u16,
     /// When the medium was first written.
     pub media_date: MtfDateTime,
+    /// Mtf major version.
     pub mtf_major_version: u8,
 }
 

@@ -14,7 +14,7 @@ fn sample_tape() -> Dblk {
         media_name: MtfText::encode("Weekly", st),
         media_description: MtfText::encode("", st),
         media_password: MtfText::default(),
-        software_name: MtfText::encode("mtf-rs", st),
+        software_name: MtfText::encode("writer", st),
         format_logical_block_size: 1024,
         software_vendor_id: 0,
         media_date: MtfDateTime::from_datetime(DateTime {
@@ -39,7 +39,7 @@ fn fixed_layout_places_strings_and_round_trips() {
     let mut d = sample_tape();
     let mut out = Vec::new();
     d.write_fixed(&mut out).unwrap();
-    // 94-byte fixed part, then "Weekly" (12 bytes) and "mtf-rs" (12 bytes), aligned to 4.
+    // 94-byte fixed part, then "Weekly" (12 bytes) and "writer" (12 bytes), aligned to 4.
     assert_eq!(out.len(), 120);
     assert_eq!(d.header.offset_to_first_event, 120);
     let Body::Tape(t) = &d.body else {
@@ -113,10 +113,12 @@ fn string_address_outside_block_is_an_error() {
 }
 
 #[test]
-fn sfmb_spec_and_extended_layouts_round_trip() {
+fn sfmb_spec_wide_and_extended_layouts_round_trip() {
+    // Capacities from the spec's rule, (block - table offset) / entry width, in 512 bytes.
     for (layout, cap) in [
-        (SfmbLayout::Spec, 56u32),
-        (SfmbLayout::Extended { table_offset: 72 }, 55),
+        (SfmbLayout::Spec, (512u32 - 60) / 4),
+        (SfmbLayout::Wide, (512 - 60) / 8),
+        (SfmbLayout::Extended { table_offset: 72 }, (512 - 72) / 8),
     ] {
         let mut entries = vec![0u64; cap as usize];
         entries[0] = 0x3e00;
@@ -151,7 +153,7 @@ fn sfmb_fixed_layout_fits_the_table_to_the_block() {
     let s = Sfmb {
         number_of_entries: 0,
         entries_used: 7,
-        layout: SfmbLayout::Spec,
+        layout: SfmbLayout::Wide,
         entries: vec![0x3530_8585, 1, 2],
     };
     let mut d = Dblk::new(BlockType::SFMB, Body::Sfmb(s));
@@ -169,7 +171,7 @@ fn sfmb_fixed_layout_fits_the_table_to_the_block() {
     let s = Sfmb {
         number_of_entries: 3,
         entries_used: 99,
-        layout: SfmbLayout::Spec,
+        layout: SfmbLayout::Wide,
         entries: vec![0x400, 0x200],
     };
     let mut d = Dblk::new(BlockType::SFMB, Body::Sfmb(s));
@@ -182,6 +184,38 @@ fn sfmb_fixed_layout_fits_the_table_to_the_block() {
     };
     assert_eq!((s.number_of_entries, s.entries_used), (56, 56));
     assert_eq!(&s.entries[..3], &[0x400, 0x200, 0]);
+}
+
+/// The spec layout in a 1 KiB block, as NTBackup writes it: 241 four-byte entries at offset 60,
+/// most recent first (the bytes written here by hand from the spec's table, not by the writer).
+#[test]
+fn sfmb_spec_layout_has_241_four_byte_entries_in_a_kib() {
+    let mut block = vec![0u8; 1024];
+    block[..4].copy_from_slice(b"SFMB");
+    block[8..10].copy_from_slice(&1024u16.to_le_bytes());
+    block[52..56].copy_from_slice(&241u32.to_le_bytes());
+    block[56..60].copy_from_slice(&2u32.to_le_bytes());
+    block[60..64].copy_from_slice(&26u32.to_le_bytes());
+    block[64..68].copy_from_slice(&1u32.to_le_bytes());
+    let c = crate::checksum::xor16(&block[..50]);
+    block[50..52].copy_from_slice(&c.to_le_bytes());
+    let (mut d, len) = Dblk::parse(&block, Some(1024)).unwrap();
+    assert_eq!(len, 1024);
+    let Body::Sfmb(s) = &d.body else {
+        unreachable!()
+    };
+    assert_eq!(s.layout, SfmbLayout::Spec);
+    assert_eq!(s.used_entries(), &[26, 1]);
+    assert_eq!(s.entries.len(), 241);
+    let mut out = Vec::new();
+    d.write_fixed(&mut out).unwrap();
+    assert_eq!(out, block);
+    // An entry beyond 32 bits cannot be laid out in it.
+    if let Body::Sfmb(s) = &mut d.body {
+        s.entries[0] = 1 << 32;
+    }
+    let err = d.write_fixed(&mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("SFMB entry"), "{err}");
 }
 
 /// An extended layout that a reader would take for the spec one (the same number of whole

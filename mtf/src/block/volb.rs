@@ -10,11 +10,15 @@ use crate::text::{MtfText, TapeAddress};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Volb {
+    /// The attribute bits (unknown bits kept).
     pub attributes: VolumeAttributes,
     /// E.g. `C:` or `\\server\share`.
     pub device_name: MtfText,
+    /// Volume name, as stored (decode with the block's string type).
     pub volume_name: MtfText,
+    /// Machine name, as stored (decode with the block's string type).
     pub machine_name: MtfText,
+    /// Media write date (all zero: unknown).
     pub media_write_date: MtfDateTime,
 }
 

@@ -14,8 +14,8 @@ use crate::spec::{
     align_up, BlockType, StreamId, TapeAttributes, DB_HDR_LEN, STREAM_ALIGN, STREAM_HDR_LEN,
     VALID_FLB_SIZES,
 };
+use crate::spec::{Mode, END_OF_MEDIUM_TAIL_BLOCKS, MSSQLBAK_MAGIC, RESYNC_ALIGN};
 use crate::stream::StreamHeader;
-use crate::walk::{Mode, MSSQLBAK_MAGIC, RESYNC_ALIGN};
 use std::io::{self, Read, Write};
 
 /// Default buffer size.
@@ -41,18 +41,36 @@ pub struct Damage {
 #[derive(Debug)]
 pub enum Event {
     /// A descriptor block (its header region; an SFMB is a whole soft filemark block).
-    Block { offset: u64, dblk: Dblk },
+    Block {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// The block's header region, parsed.
+        dblk: Dblk,
+    },
     /// A stream header; its data follows (read it with [`Reader::read_data`] or let it be
     /// skipped).
-    Stream { offset: u64, header: StreamHeader },
+    Stream {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// The header.
+        header: StreamHeader,
+    },
     /// A hardware filemark (from a tape source), before the byte at `offset`.
-    Filemark { offset: u64 },
+    Filemark {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+    },
     /// The current stream's data stops at `offset`, `remaining` bytes short of its declared
     /// length, because the medium ends there: the MTF end-of-medium procedure (a filemark, hard
     /// or soft, then EOTM) follows, and the data goes on in a stream with the CONTINUE
     /// attribute on the next medium. If no EOTM follows, the reader reports the cut as damage
     /// too.
-    StreamCut { offset: u64, remaining: u64 },
+    StreamCut {
+        /// Where on the medium (or in the structure) it starts.
+        offset: u64,
+        /// Bytes of the stream's declared length that are not on this medium (they continue on the next one).
+        remaining: u64,
+    },
     /// Damage that the reader stepped over (resync mode only).
     Damage(Damage),
 }
@@ -87,10 +105,27 @@ pub struct MediumParams {
     pub soft_filemarks: bool,
 }
 
+/// Bytes the reader passed without handing them out in an event: alignment pads and damaged
+/// ranges. Kept only by the byte-exact walk ([`crate::walk::Walker`]), which returns every byte.
+#[derive(Debug)]
+pub(crate) struct Passed {
+    pub(crate) offset: u64,
+    pub(crate) bytes: Vec<u8>,
+    /// Alignment pad (else damage).
+    pub(crate) pad: bool,
+}
+
 /// The streaming reader. See the module documentation.
 pub struct Reader<S> {
     src: S,
+    /// The buffer; it grows up to `cap` as needed (allocated whole up front unless `exact`).
     buf: Vec<u8>,
+    cap: usize,
+    /// Byte-exact mode (the codec walk): every byte not handed out in an event is kept in
+    /// `passed`, nothing is skipped by seeking, the buffer grows only as data arrives, and a long
+    /// damaged range is reported in pieces of at most [`crate::walk::CHUNK`] bytes.
+    exact: bool,
+    passed: Vec<Passed>,
     start: usize,
     end: usize,
     pos: u64,
@@ -112,6 +147,8 @@ pub struct Reader<S> {
     bytes_skipped: u64,
     /// A stream cut at end of medium (offset, bytes missing) whose EOTM has not been seen yet.
     cut: Option<(u64, u64)>,
+    /// The last thing read was a filemark (an SFMB, or a hardware one).
+    last_was_filemark: bool,
 }
 
 impl<S: BlockSource> Reader<S> {
@@ -121,12 +158,20 @@ impl<S: BlockSource> Reader<S> {
     }
 
     /// A reader in the given mode at the start of a medium.
-    pub fn with_mode(mut src: S, mode: Mode) -> Self {
+    pub fn with_mode(src: S, mode: Mode) -> Self {
+        Self::build(src, mode, false)
+    }
+
+    fn build(mut src: S, mode: Mode, exact: bool) -> Self {
         let block_device = src.is_block_device();
         let cap = DEFAULT_BUFFER.max(src.max_block_len().saturating_mul(2) + 128 * 1024);
         let total_len = if block_device { None } else { src.total_len() };
         Reader {
-            buf: vec![0; cap],
+            // The exact mode grows its buffer as data arrives.
+            buf: if exact { Vec::new() } else { vec![0; cap] },
+            cap,
+            exact,
+            passed: Vec::new(),
             start: 0,
             end: 0,
             pos: 0,
@@ -139,7 +184,7 @@ impl<S: BlockSource> Reader<S> {
             data_left: 0,
             pending: Vec::new(),
             total_len,
-            read_ahead: DEFAULT_BUFFER,
+            read_ahead: if exact { 0 } else { DEFAULT_BUFFER },
             block_device,
             record_len: None,
             filemarks: 0,
@@ -147,14 +192,36 @@ impl<S: BlockSource> Reader<S> {
             reads: 0,
             bytes_skipped: 0,
             cut: None,
+            last_was_filemark: false,
             src,
         }
+    }
+
+    /// A reader in byte-exact mode (see the `exact` field): what [`crate::walk::Walker`] runs
+    /// on. Reads only what each step needs, so memory follows the input, not the buffer's cap.
+    pub(crate) fn exact(src: S, mode: Mode) -> Self {
+        Self::build(src, mode, true)
+    }
+
+    /// The bytes passed since the last call (pads and damaged ranges), in medium order.
+    pub(crate) fn take_passed(&mut self) -> Vec<Passed> {
+        std::mem::take(&mut self.passed)
+    }
+
+    /// Whether bytes were passed since the last [`Reader::take_passed`].
+    pub(crate) fn has_passed(&self) -> bool {
+        !self.passed.is_empty()
+    }
+
+    /// Whether the reader has come to its end (nothing more will be read).
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.state, State::Done) && self.pending.is_empty()
     }
 
     /// Sets how much a read asks for beyond what is needed: small when browsing headers (so
     /// listing reads little), large when reading data (fewer calls). Capped by the buffer.
     pub fn set_read_ahead(&mut self, n: usize) {
-        self.read_ahead = n.clamp(512, self.buf.len() / 2);
+        self.read_ahead = n.clamp(512, self.cap / 2);
     }
 
     /// The damage mode.
@@ -276,7 +343,7 @@ impl<S: BlockSource> Reader<S> {
         if !self.seek_to_block(offset, params)? {
             return Ok(None);
         }
-        let want = len.min(self.buf.len() / 2);
+        let want = len.min(self.cap / 2);
         let ahead = std::mem::replace(&mut self.read_ahead, 512);
         let have = self.fill(want);
         self.read_ahead = ahead;
@@ -289,8 +356,40 @@ impl<S: BlockSource> Reader<S> {
         Ok(Some(v))
     }
 
+    /// How much to ask for when reading data: the read-ahead, or in exact mode (which reads
+    /// only what headers need) a walk's chunk.
+    fn data_ahead(&self) -> usize {
+        if self.exact {
+            crate::walk::CHUNK
+        } else {
+            self.read_ahead
+        }
+    }
+
     fn buffered(&self) -> usize {
         self.end - self.start
+    }
+
+    /// Passes `n` buffered bytes that no event hands out (a pad, damaged bytes): in exact mode
+    /// they are kept for the walk.
+    fn pass(&mut self, n: usize, pad: bool) {
+        if self.exact && n > 0 {
+            let bytes = &self.buf[self.start..self.start + n];
+            match self.passed.last_mut() {
+                Some(p) if p.pad == pad && p.offset + p.bytes.len() as u64 == self.pos => {
+                    p.bytes.extend_from_slice(bytes)
+                }
+                _ => {
+                    self.passed.reserve_exact(1);
+                    self.passed.push(Passed {
+                        offset: self.pos,
+                        bytes: bytes.to_vec(),
+                        pad,
+                    })
+                }
+            }
+        }
+        self.consume(n);
     }
 
     fn consume(&mut self, n: usize) {
@@ -306,7 +405,7 @@ impl<S: BlockSource> Reader<S> {
     /// Where in the buffer the byte at `pos` should sit so that file offsets and buffer
     /// addresses agree modulo a page: the kernel copies into user space much faster then.
     fn aligned_index(&self) -> usize {
-        if self.block_device {
+        if self.block_device || self.exact {
             0
         } else {
             (self.pos % 4096) as usize
@@ -316,26 +415,42 @@ impl<S: BlockSource> Reader<S> {
     /// Makes up to `n` bytes available (fewer only at end of data or a filemark). `n` is capped
     /// by the buffer, so a length field cannot make it grow.
     fn fill(&mut self, n: usize) -> io::Result<usize> {
-        let n = n.min(self.buf.len() / 2);
+        let n = n.min(self.cap / 2);
         while self.buffered() < n && !self.eof && !self.filemark {
-            let cap = self.buf.len();
+            let cap = self.cap;
             let room_needed = if self.block_device {
                 self.src.max_block_len().min(cap / 2)
             } else {
                 (n - self.buffered()).max(self.read_ahead.min(cap / 2))
             };
-            if cap - self.end < room_needed {
+            // Exact mode moves the unread bytes to the front before its buffer would grow (or
+            // once a read step's worth was consumed): memory follows what is unread.
+            let compact_exact = self.exact
+                && self.start > 0
+                && (self.end + room_needed.min(crate::walk::READ_STEP) > self.buf.len()
+                    || self.start >= crate::walk::READ_STEP);
+            if cap - self.end < room_needed || compact_exact {
                 let dst = self.aligned_index();
                 let len = self.buffered();
                 self.buf.copy_within(self.start..self.end, dst);
                 self.start = dst;
                 self.end = dst + len;
             }
-            let want = if self.block_device {
+            let mut want = if self.block_device {
                 cap - self.end
             } else {
                 room_needed.min(cap - self.end)
             };
+            if self.exact {
+                // Grow by what is asked, a step at a time: a length field claiming gigabytes
+                // costs one step beyond the bytes really there.
+                want = want.min(crate::walk::READ_STEP);
+                let need = self.end + want;
+                if need > self.buf.len() {
+                    self.buf.reserve_exact(need - self.buf.len());
+                    self.buf.resize(need, 0);
+                }
+            }
             match self
                 .src
                 .read_block(&mut self.buf[self.end..self.end + want])?
@@ -380,7 +495,7 @@ impl<S: BlockSource> Reader<S> {
             }
         }
         while left > 0 {
-            let have = self.fill((left as usize).min(self.read_ahead).max(1))?;
+            let have = self.fill((left as usize).min(self.data_ahead()).max(1))?;
             if have == 0 {
                 break;
             }
@@ -389,6 +504,14 @@ impl<S: BlockSource> Reader<S> {
             left -= k as u64;
         }
         Ok(n - left)
+    }
+
+    /// Queues an event to hand out before anything else is read (at `at`, or last). The queue
+    /// holds at most a few events; it grows one at a time, so that a short input costs only the
+    /// events it yields.
+    fn queue(&mut self, at: usize, ev: Event) {
+        self.pending.reserve_exact(1);
+        self.pending.insert(at.min(self.pending.len()), ev);
     }
 
     /// Records damage: in strict mode it is the error that ends the read; in resync mode an
@@ -412,11 +535,14 @@ impl<S: BlockSource> Reader<S> {
             self.state = State::Done;
             return Err(err);
         }
-        self.pending.push(Event::Damage(Damage {
-            offset: self.pos,
-            len: missing,
-            reason: err,
-        }));
+        self.queue(
+            usize::MAX,
+            Event::Damage(Damage {
+                offset: self.pos,
+                len: missing,
+                reason: err,
+            }),
+        );
         self.state = if self.filemark {
             State::Block
         } else {
@@ -441,7 +567,11 @@ impl<S: BlockSource> Reader<S> {
     pub fn next_event(&mut self) -> Result<Option<Event>> {
         loop {
             if !self.pending.is_empty() {
-                return Ok(Some(self.pending.remove(0)));
+                let ev = self.pending.remove(0);
+                if self.pending.is_empty() {
+                    self.pending = Vec::new();
+                }
+                return Ok(Some(ev));
             }
             match std::mem::replace(&mut self.state, State::Done) {
                 State::Done => return Ok(None),
@@ -477,7 +607,7 @@ impl<S: BlockSource> Reader<S> {
                     let pad = (align_up(self.pos, STREAM_ALIGN) - self.pos) as usize;
                     if pad > 0 {
                         let have = self.fill(pad)?;
-                        self.consume(have.min(pad));
+                        self.pass(have.min(pad), true);
                     }
                     self.state = if spad { State::Block } else { State::Streams };
                 }
@@ -496,11 +626,15 @@ impl<S: BlockSource> Reader<S> {
             if self.filemark {
                 self.filemark = false;
                 self.filemarks += 1;
+                self.last_was_filemark = true;
                 self.state = State::Block;
                 return Ok(Some(Event::Filemark { offset: self.pos }));
             }
             self.state = State::Done;
-            return self.cut_without_eotm();
+            if let Some(d) = self.cut_without_eotm()? {
+                return Ok(Some(d));
+            }
+            return self.end_without_filemark();
         }
         if have < DB_HDR_LEN {
             let e = self.truncated("block header", DB_HDR_LEN as u64, have as u64);
@@ -509,7 +643,7 @@ impl<S: BlockSource> Reader<S> {
                 self.damage(e, false)?;
                 return Ok(None);
             }
-            self.consume(have);
+            self.pass(have, false);
             self.truncation(e, (DB_HDR_LEN - have) as u64)?;
             return Ok(None);
         }
@@ -532,7 +666,7 @@ impl<S: BlockSource> Reader<S> {
                 return Ok(None);
             }
         };
-        if len > self.buf.len() / 2 {
+        if len > self.cap / 2 {
             let e = Error::Invalid {
                 offset: self.pos + 8,
                 field: "block header region",
@@ -558,6 +692,7 @@ impl<S: BlockSource> Reader<S> {
         };
         let offset = self.pos;
         self.consume(len);
+        self.last_was_filemark = dblk.block_type() == BlockType::SFMB;
         // After a stream cut, the end-of-medium procedure: soft filemarks, then EOTM.
         let cut_damage = match dblk.block_type() {
             BlockType::EOTM => {
@@ -573,29 +708,57 @@ impl<S: BlockSource> Reader<S> {
                     self.state = State::Done;
                     return Err(e);
                 }
-                self.pending.push(Event::Damage(Damage {
-                    offset,
-                    len: 0,
-                    reason: e,
-                }));
+                self.queue(
+                    usize::MAX,
+                    Event::Damage(Damage {
+                        offset,
+                        len: 0,
+                        reason: e,
+                    }),
+                );
             }
         }
+        // The first stream header, like every other, starts on a 4-byte boundary: at Offset To
+        // First Event rounded up (NTBackup's ESET ends at 85, its SPAD is at 88).
         self.state = if dblk.block_type() == BlockType::SFMB {
             State::Block
         } else {
-            State::Streams
+            State::Pad { spad: false }
         };
         let ev = Event::Block { offset, dblk };
         if let Some(d) = cut_damage {
-            self.pending.insert(0, ev);
-            self.pending.insert(0, d);
+            self.queue(0, ev);
+            self.queue(0, d);
             Ok(None)
         } else if self.pending.is_empty() {
             Ok(Some(ev))
         } else {
-            self.pending.insert(0, ev);
+            self.queue(0, ev);
             Ok(None)
         }
+    }
+
+    /// The data ends: on a soft-filemark medium it must end with a filemark (an SFMB), as every
+    /// section of an MTF medium does (the media header, each set, the end-of-medium procedure).
+    /// Data that ends anywhere else was cut short, even on a block boundary.
+    fn end_without_filemark(&mut self) -> Result<Option<Event>> {
+        if !self.params.soft_filemarks || self.last_was_filemark || self.pos == 0 {
+            return Ok(None);
+        }
+        let reason = Error::Truncated {
+            offset: self.pos,
+            what: "medium (it ends without its closing soft filemark)",
+            needed: self.params.soft_filemark_len.unwrap_or(0) as u64,
+            available: 0,
+        };
+        if self.mode == Mode::Strict {
+            return Err(reason);
+        }
+        Ok(Some(Event::Damage(Damage {
+            offset: self.pos,
+            len: 0,
+            reason,
+        })))
     }
 
     /// A stream was cut at end of medium but what follows is not the end-of-medium procedure
@@ -627,10 +790,13 @@ impl<S: BlockSource> Reader<S> {
         self.data_left = 0;
         self.cut = Some((self.pos, remaining));
         self.state = State::Block;
-        self.pending.push(Event::StreamCut {
-            offset: self.pos,
-            remaining,
-        });
+        self.queue(
+            usize::MAX,
+            Event::StreamCut {
+                offset: self.pos,
+                remaining,
+            },
+        );
     }
 
     /// How close to the end of the medium an end-of-medium mark must lie: the procedure takes
@@ -638,8 +804,8 @@ impl<S: BlockSource> Reader<S> {
     /// buffer can hold them (a source of unknown length reads that far ahead to confirm the
     /// end). 0 when not even one block fits: no cut is recognised then.
     fn cut_tail(&self, sfm: usize) -> u64 {
-        let fit = (self.buf.len() / 2).saturating_sub(1) / sfm.max(1);
-        (fit.min(8) * sfm) as u64
+        let fit = (self.cap / 2).saturating_sub(1) / sfm.max(1);
+        (fit.min(END_OF_MEDIUM_TAIL_BLOCKS) * sfm) as u64
     }
 
     /// How much of the current stream's data can be passed before an end-of-medium mark could
@@ -647,7 +813,7 @@ impl<S: BlockSource> Reader<S> {
     ///
     /// On soft-filemark media the writer that met the end of its medium wrote an SFMB and an
     /// EOTM on physical block boundaries inside what the stream header declared (see
-    /// [`crate::walk::is_end_of_medium_mark`]). A mark counts only within the medium's last
+    /// [`crate::spec::is_end_of_medium_mark`]). A mark counts only within the medium's last
     /// blocks ([`Self::cut_tail`]): on a source of known length everything before them is passed
     /// without looking (so seeking and kernel copies stay fast); on a pipe each block boundary in
     /// the buffered data is checked and a mark confirmed by reading ahead to the end. Both
@@ -680,7 +846,7 @@ impl<S: BlockSource> Reader<S> {
                 return Ok((tail_start - self.pos, false));
             }
         }
-        let have = self.fill((left.min(self.read_ahead as u64) as usize).max(1))?;
+        let have = self.fill((left.min(self.data_ahead() as u64) as usize).max(1))?;
         let span = (have as u64).min(left);
         let sfm64 = sfm as u64;
         let mut b = align_up(self.pos, sfm64);
@@ -704,7 +870,7 @@ impl<S: BlockSource> Reader<S> {
                     return Ok((at as u64, false));
                 }
                 if got >= need
-                    && crate::walk::is_end_of_medium_mark(&self.buf[self.start + at..self.end], sfm)
+                    && crate::spec::is_end_of_medium_mark(&self.buf[self.start + at..self.end], sfm)
                 {
                     if self.total_len.is_some() {
                         // Only the tail is looked at, so the medium ends soon enough.
@@ -742,7 +908,7 @@ impl<S: BlockSource> Reader<S> {
         self.params.flb_size = Some(flb);
         let sfm = t.soft_filemark_bytes();
         if sfm > 0 {
-            if sfm > self.buf.len() / 4 {
+            if sfm > self.cap / 4 {
                 return Err(Error::Invalid {
                     offset: offset + 64,
                     field: "soft filemark block size",
@@ -768,13 +934,22 @@ impl<S: BlockSource> Reader<S> {
                 self.damage(e, false)?;
                 return Ok(None);
             }
-            self.consume(have);
+            self.pass(have, false);
             self.truncation(e, (STREAM_HDR_LEN - have) as u64)?;
             return Ok(None);
         }
         let header = match StreamHeader::parse(&self.buf[self.start..self.end]) {
             Ok(h) => h,
             Err(e) => {
+                // Pre-1.00a writers let Offset To First Event (or a block's last stream) lead
+                // straight to the next block, with no SPAD (spec Appendix D): where a block
+                // header holds instead of a stream header, that block follows; no damage.
+                if self.fill(DB_HDR_LEN)? >= DB_HDR_LEN
+                    && DbHeader::looks_valid(&self.buf[self.start..self.end])
+                {
+                    self.state = State::Block;
+                    return Ok(None);
+                }
                 let here = self.pos % RESYNC_ALIGN == 0;
                 self.damage(e.at(self.pos), here)?;
                 return Ok(None);
@@ -809,6 +984,14 @@ impl<S: BlockSource> Reader<S> {
             }
         };
         loop {
+            if self.exact && self.pos - gap_start >= crate::walk::CHUNK as u64 {
+                // The walk hands out a long damaged range in pieces.
+                self.state = State::Resync {
+                    reason: None,
+                    allow_here: true,
+                };
+                return Ok(Some(Event::Damage(gap(self, &mut reason))));
+            }
             // Pass the bytes before the candidate.
             let dist = cand - self.pos;
             let passed = self.skip_read(dist)?;
@@ -826,7 +1009,7 @@ impl<S: BlockSource> Reader<S> {
             }
             let have = self.fill(DB_HDR_LEN)?;
             if have < DB_HDR_LEN {
-                self.consume(have);
+                self.pass(have, false);
                 self.state = if self.filemark {
                     State::Block
                 } else {
@@ -853,16 +1036,16 @@ impl<S: BlockSource> Reader<S> {
         }
     }
 
-    /// Passes `n` bytes by reading (the resync scan must look at every candidate).
+    /// Passes `n` damaged bytes by reading (the resync scan must look at every candidate).
     fn skip_read(&mut self, n: u64) -> io::Result<u64> {
         let mut left = n;
         while left > 0 {
-            let have = self.fill((left as usize).min(self.read_ahead).max(1))?;
+            let have = self.fill((left as usize).min(self.data_ahead()).max(1))?;
             if have == 0 {
                 break;
             }
             let k = (have as u64).min(left) as usize;
-            self.consume(k);
+            self.pass(k, false);
             left -= k as u64;
         }
         Ok(n - left)
@@ -909,6 +1092,11 @@ impl<S: BlockSource> Reader<S> {
     /// The next piece of the current stream's data (borrowed from the buffer), or `None` when
     /// the data is done (or cut short: the next event then reports the damage).
     pub fn read_data(&mut self) -> Result<Option<&[u8]>> {
+        self.read_data_up_to(usize::MAX)
+    }
+
+    /// [`Reader::read_data`], handing out at most `limit` bytes.
+    pub(crate) fn read_data_up_to(&mut self, limit: usize) -> Result<Option<&[u8]>> {
         if !matches!(self.state, State::Data { .. }) {
             return Ok(None);
         }
@@ -922,13 +1110,13 @@ impl<S: BlockSource> Reader<S> {
             return Ok(None);
         }
         if self.buffered() == 0 {
-            let want = (free.min(self.read_ahead as u64) as usize).max(1);
+            let want = (free.min(self.data_ahead() as u64) as usize).max(1);
             if self.fill(want)? == 0 {
                 self.data_truncated()?;
                 return Ok(None);
             }
         }
-        let n = (self.buffered() as u64).min(free) as usize;
+        let n = (self.buffered() as u64).min(free).min(limit as u64) as usize;
         let s = self.start;
         self.consume(n);
         self.data_left -= n as u64;
@@ -1020,7 +1208,7 @@ impl<S: BlockSource> Reader<S> {
             }
         }
         while left > 0 {
-            let have = self.fill((left.min(self.read_ahead as u64) as usize).max(1))?;
+            let have = self.fill((left.min(self.data_ahead() as u64) as usize).max(1))?;
             if have == 0 {
                 break;
             }

@@ -56,6 +56,7 @@ impl MediumIdentity {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FamilyMedia {
+    /// Family number.
     pub family_number: u16,
     /// (media sequence number, index of the medium in the caller's list).
     pub media: Vec<(u16, usize)>,
@@ -65,8 +66,11 @@ pub struct FamilyMedia {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MediaSetGroup {
+    /// Media set id.
     pub media_set_id: Option<Guid>,
+    /// Family count.
     pub family_count: Option<u16>,
+    /// Families.
     pub families: Vec<FamilyMedia>,
     /// What is missing or doubled (families, media sequence numbers).
     pub problems: Vec<String>,
@@ -178,7 +182,9 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
 pub struct SetPart {
     /// Index of the medium in the caller's list.
     pub medium: usize,
+    /// Family number.
     pub family_number: u16,
+    /// Media sequence number (1 for the first medium).
     pub media_sequence_number: u16,
     /// Index of the set in that medium's listing.
     pub set: usize,
@@ -192,6 +198,7 @@ pub struct MergedSet {
     pub position: usize,
     /// The SSET data set number.
     pub data_set_number: u16,
+    /// Parts.
     pub parts: Vec<SetPart>,
     /// Families that hold a part.
     pub families_present: Vec<u16>,

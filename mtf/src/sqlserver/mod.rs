@@ -44,6 +44,7 @@ pub struct SqlSetInfo {
     pub backup_set_guid: Option<Guid>,
     /// The decoded MQCI and where it came from.
     pub mqci_source: Option<MqciSource>,
+    /// Mqci.
     pub mqci: Option<Mqci>,
     /// Why the MQCI could not be decoded, if it could not.
     pub mqci_error: Option<String>,

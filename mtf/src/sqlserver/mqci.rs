@@ -14,14 +14,18 @@ use std::fmt;
 /// A chunk: its tag and its whole bytes (header included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chunk<'a> {
+    /// Tag.
     pub tag: [u8; 4],
+    /// The bytes, as read.
     pub bytes: &'a [u8],
 }
 
 /// Why an MQCI stream could not be cut into chunks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChunkError {
+    /// Where on the medium (or in the structure) it starts.
     pub offset: usize,
+    /// What was wrong.
     pub reason: String,
 }
 
@@ -62,15 +66,7 @@ pub fn chunks(data: &[u8]) -> Result<Vec<Chunk<'_>>, ChunkError> {
     Ok(out)
 }
 
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
-}
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?))
-}
+use crate::parse::{u16_at, u32_at, u64_at};
 fn guid_at(b: &[u8], o: usize) -> Option<Guid> {
     Some(Guid(b.get(o..o + 16)?.try_into().ok()?))
 }
@@ -91,8 +87,11 @@ fn text_at(b: &[u8], o: usize) -> Option<String> {
 /// A log sequence number: virtual log file sequence, block, slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Lsn {
+    /// Vlf.
     pub vlf: u32,
+    /// Block.
     pub block: u32,
+    /// Slot.
     pub slot: u16,
 }
 
@@ -374,8 +373,11 @@ impl Sfin {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Mqci {
+    /// Scin.
     pub scin: Option<Scin>,
+    /// Filegroups.
     pub filegroups: Vec<Sfgi>,
+    /// Files.
     pub files: Vec<Sfin>,
     /// Tags of chunks this decoder does not know.
     pub other_chunks: Vec<String>,

@@ -53,6 +53,7 @@ impl fmt::Debug for FrameId {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FrameHeader {
+    /// The stream id.
     pub id: FrameId,
     /// The stream's media format attributes as they were before framing.
     pub media_attributes: StreamMediaAttributes,
@@ -65,6 +66,7 @@ pub struct FrameHeader {
     pub compressed_size: u32,
     /// Starts at 1 and wraps at 256. Reported, not enforced.
     pub sequence: u8,
+    /// Reserved bytes, kept verbatim for the round trip.
     pub reserved: u8,
     /// As stored; the fixed writer recomputes it.
     pub checksum: u16,
@@ -171,6 +173,7 @@ impl FrameHeader {
 pub struct Frame<'a> {
     /// Where the frame header starts in the stream's data.
     pub offset: usize,
+    /// The header.
     pub header: FrameHeader,
     /// The `compressed_size` bytes after the header.
     pub payload: &'a [u8],

@@ -25,8 +25,11 @@ use crate::spec::{StreamFsAttributes, StreamId, StreamMediaAttributes, STREAM_HD
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct StreamHeader {
+    /// The stream id.
     pub id: StreamId,
+    /// Fs attributes.
     pub fs_attributes: StreamFsAttributes,
+    /// Media attributes.
     pub media_attributes: StreamMediaAttributes,
     /// Data length, excluding this header and the alignment pad after the data.
     pub length: u64,

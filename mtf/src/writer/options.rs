@@ -40,7 +40,7 @@ impl MediumOptions {
             media_name: media_name.to_owned(),
             media_description: String::new(),
             media_family_id,
-            software_name: concat!("mtf-rs ", env!("CARGO_PKG_VERSION")).to_owned(),
+            software_name: crate::SOFTWARE_NAME.to_owned(),
             software_vendor_id: 0,
             media_date,
             string_type: StringType::UNICODE,

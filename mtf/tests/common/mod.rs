@@ -59,14 +59,40 @@ fn media_in(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     v
 }
 
-/// Every foreign sample (`.bak`, `.trn`, `.bkf`), sorted by name.
+/// The subfolders of the foreign folder whose media join the samples (the folder listing does
+/// not recurse, so each is named here).
+pub const FOREIGN_SUBFOLDERS: &[&str] = &["ntbackup"];
+
+/// Every foreign sample (`.bak`, `.trn`, `.bkf`), sorted by name: the SQL Server samples at the
+/// top of the folder, then the NTBackup media in `ntbackup/`.
 pub fn foreign_samples() -> Vec<PathBuf> {
     let Some(dir) = foreign_dir() else {
         return Vec::new();
     };
-    let v = media_in(&dir, &["bak", "trn", "bkf"]);
+    let mut v = media_in(&dir, &["bak", "trn", "bkf"]);
     assert!(!v.is_empty(), "no samples in {}", dir.display());
+    for sub in FOREIGN_SUBFOLDERS {
+        let found = media_in(&dir.join(sub), &["bkf"]);
+        assert!(!found.is_empty(), "no media in {}", dir.join(sub).display());
+        v.extend(found);
+    }
     v
+}
+
+/// The SQL Server samples (the top of the foreign folder), sorted by name: for tests of SQL
+/// Server's own habits.
+pub fn sql_server_samples() -> Vec<PathBuf> {
+    let Some(dir) = foreign_dir() else {
+        return Vec::new();
+    };
+    media_in(&dir, &["bak", "trn"])
+}
+
+/// The NTBackup media (`ntbackup/*.bkf`), sorted by name.
+pub fn ntbackup_samples() -> Vec<PathBuf> {
+    foreign_dir()
+        .map(|d| media_in(&d.join("ntbackup"), &["bkf"]))
+        .unwrap_or_default()
 }
 
 /// Every image this project made (`testdata/*.bkf`, `*.tap`, `*.mtf`), sorted by name.

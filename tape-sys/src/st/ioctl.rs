@@ -15,7 +15,9 @@ use nix::errno::Errno;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MtOp {
+    /// Mt op.
     pub mt_op: c_short,
+    /// Mt count.
     pub mt_count: c_int,
 }
 
@@ -23,13 +25,19 @@ pub struct MtOp {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MtGet {
+    /// Mt type.
     pub mt_type: c_long,
+    /// Mt resid.
     pub mt_resid: c_long,
+    /// Mt dsreg.
     pub mt_dsreg: c_long,
+    /// Mt gstat.
     pub mt_gstat: c_long,
+    /// Mt erreg.
     pub mt_erreg: c_long,
     /// `__kernel_daddr_t`, an `int`.
     pub mt_fileno: c_int,
+    /// Mt blkno.
     pub mt_blkno: c_int,
 }
 
@@ -37,6 +45,7 @@ pub struct MtGet {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MtPos {
+    /// Mt blkno.
     pub mt_blkno: c_long,
 }
 
@@ -44,59 +53,106 @@ pub struct MtPos {
 #[repr(C)]
 #[derive(Debug)]
 pub struct SgIoHdr {
+    /// Interface id.
     pub interface_id: c_int,
+    /// Dxfer direction.
     pub dxfer_direction: c_int,
+    /// Cmd len.
     pub cmd_len: c_uchar,
+    /// Mx sb len.
     pub mx_sb_len: c_uchar,
+    /// Iovec count.
     pub iovec_count: c_ushort,
+    /// Dxfer len.
     pub dxfer_len: c_uint,
+    /// Dxferp.
     pub dxferp: *mut c_void,
+    /// Cmdp.
     pub cmdp: *mut c_uchar,
+    /// Sbp.
     pub sbp: *mut c_uchar,
+    /// Timeout.
     pub timeout: c_uint,
+    /// Flags.
     pub flags: c_uint,
+    /// Pack id.
     pub pack_id: c_int,
+    /// Usr ptr.
     pub usr_ptr: *mut c_void,
+    /// Status.
     pub status: c_uchar,
+    /// Masked status.
     pub masked_status: c_uchar,
+    /// Msg status.
     pub msg_status: c_uchar,
+    /// Sb len wr.
     pub sb_len_wr: c_uchar,
+    /// Host status.
     pub host_status: c_ushort,
+    /// Driver status.
     pub driver_status: c_ushort,
+    /// Resid.
     pub resid: c_int,
+    /// Duration.
     pub duration: c_uint,
+    /// Info.
     pub info: c_uint,
 }
 
 // MTIOCTOP operations.
+/// MTFSF.
 pub const MTFSF: c_short = 1;
+/// MTBSF.
 pub const MTBSF: c_short = 2;
+/// MTFSR.
 pub const MTFSR: c_short = 3;
+/// MTBSR.
 pub const MTBSR: c_short = 4;
+/// MTWEOF.
 pub const MTWEOF: c_short = 5;
+/// MTREW.
 pub const MTREW: c_short = 6;
+/// MTOFFL.
 pub const MTOFFL: c_short = 7;
+/// MTNOP.
 pub const MTNOP: c_short = 8;
+/// MTBSFM.
 pub const MTBSFM: c_short = 10;
+/// MTFSFM.
 pub const MTFSFM: c_short = 11;
+/// MTEOM.
 pub const MTEOM: c_short = 12;
+/// MTERASE.
 pub const MTERASE: c_short = 13;
+/// MTSETBLK.
 pub const MTSETBLK: c_short = 20;
+/// MTSEEK.
 pub const MTSEEK: c_short = 22;
+/// MTLOAD.
 pub const MTLOAD: c_short = 30;
+/// MTCOMPRESSION.
 pub const MTCOMPRESSION: c_short = 32;
 
 // MTIOCGET mt_gstat bits.
+/// GMT EOF.
 pub const GMT_EOF: c_long = 0x8000_0000;
+/// GMT BOT.
 pub const GMT_BOT: c_long = 0x4000_0000;
+/// GMT EOT.
 pub const GMT_EOT: c_long = 0x2000_0000;
+/// GMT EOD.
 pub const GMT_EOD: c_long = 0x0800_0000;
+/// GMT WR PROT.
 pub const GMT_WR_PROT: c_long = 0x0400_0000;
+/// GMT ONLINE.
 pub const GMT_ONLINE: c_long = 0x0100_0000;
+/// GMT DR OPEN.
 pub const GMT_DR_OPEN: c_long = 0x0004_0000;
 
 // mt_dsreg layout.
+/// MT ST BLKSIZE MASK.
 pub const MT_ST_BLKSIZE_MASK: c_long = 0x00ff_ffff;
+/// MT ST DENSITY SHIFT.
 pub const MT_ST_DENSITY_SHIFT: u32 = 24;
 
 /// The st driver's character-device major.

@@ -1,7 +1,7 @@
 //! The Linux SCSI tape driver (st), through MTIOCTOP, MTIOCGET and MTIOCPOS.
 //!
 //! [`St`] presents st's contract as it really behaves on a real drive
-//! (`shared/tools/st-vm/README.md`, "Observed st semantics", checked again by
+//! (`docs/st-semantics.md` in this crate, checked again by
 //! the conformance suite in the VM), with the quirks resolved like this:
 //!
 //! * **End of medium.** An ENOSPC write may or may not be on the medium, and
@@ -49,7 +49,10 @@
 //! [`StWarning`], because closing it rewinds and the next file would
 //! overwrite the first. EINTR is retried everywhere.
 
-pub mod ioctl;
+// The raw ioctl bindings issue requests on any descriptor: kept inside the crate, behind `St`.
+// The whole MTIOCTOP vocabulary is bound as the kernel defines it, used or not.
+#[allow(dead_code)]
+pub(crate) mod ioctl;
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
@@ -84,8 +87,7 @@ impl NodeKind {
             return Ok(NodeKind::Other);
         }
         let rdev = m.rdev();
-        let major = ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff);
-        let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
+        let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
         Ok(if major != SCSI_TAPE_MAJOR {
             NodeKind::Other
         } else if minor & 0x80 != 0 {

@@ -251,7 +251,7 @@ copy_exe() { # path -> copies it to /test and its loader + libraries to their pa
             [ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
         done
         # One drive: the suite runs its cases in sequence anyway; one thread keeps the output tidy.
-        printf './%q --test-threads=1 --nocapture' "$(basename "$BIN")"
+        printf './%q --test-threads=1 --nocapture --include-ignored' "$(basename "$BIN")"
         for a in "$@"; do printf ' %q' "$a"; done
         echo
         echo 'rc=$?'
