@@ -13,7 +13,7 @@
 use super::{display_name, is_tape, open_source, write_json, DumpError, DumpResult, Outcome};
 use media::history::from_media::{self, ListedMedium};
 use media::history::sqlite::SqliteHistory;
-use media::history::{iso, msdb_csv, BackupHistory, BackupRecord, Recorded};
+use media::history::{iso, msdb_csv, printable, BackupHistory, BackupRecord, Recorded};
 use mtf::reader::{list_sets, Listing, Mode, Reader};
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -201,7 +201,7 @@ pub fn run_import(
             rep.sets_updated
         )?;
         for p in &rep.problems {
-            writeln!(out, "  problem: {p}")?;
+            writeln!(out, "  problem: {}", printable(p))?;
         }
     }
     Ok(if rep.problems.is_empty() {
@@ -275,14 +275,14 @@ pub fn run_list(
             writeln!(
                 out,
                 "{:<20} {:<12} {:<19} {:>25} {:>25}{}{}  {}",
-                r.database,
+                printable(&r.database),
                 r.backup_type,
                 r.finish.as_deref().unwrap_or("unknown"),
                 r.first_lsn.as_deref().unwrap_or("?"),
                 r.last_lsn.as_deref().unwrap_or("?"),
                 if r.damaged { " DAMAGED" } else { "" },
                 if r.incomplete { " INCOMPLETE" } else { "" },
-                r.files.join(", ")
+                printable(&r.files.join(", "))
             )?;
         }
     }

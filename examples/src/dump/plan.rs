@@ -12,7 +12,7 @@
 
 use super::history::{open_history, read_records};
 use super::{write_json, DumpError, DumpResult, Outcome};
-use media::history::{iso, parse_datetime, BackupHistory, BackupRecord};
+use media::history::{iso, parse_datetime, printable, BackupHistory, BackupRecord};
 use media::plan::tsql::{self, Move};
 use media::plan::{plan_all, Plan, Target};
 use serde::Serialize;
@@ -88,14 +88,15 @@ fn json_plan(p: &Plan) -> JsonPlan {
 
 fn print_text(plans: &[Plan], out: &mut dyn Write) -> DumpResult<()> {
     for p in plans {
-        writeln!(out, "{}: restore to {}", p.database, p.target)?;
+        // Names and paths come from media: never raw control characters on the terminal.
+        writeln!(out, "{}: restore to {}", printable(&p.database), p.target)?;
         for (i, s) in p.steps.iter().enumerate() {
             writeln!(
                 out,
                 "  {}. {:<12} {} (FILE = {}) LSN {}..{} {}{}",
                 i + 1,
                 s.kind.word(),
-                s.files.join(" + "),
+                printable(&s.files.join(" + ")),
                 s.position,
                 s.first_lsn,
                 s.last_lsn,
@@ -112,8 +113,9 @@ fn print_text(plans: &[Plan], out: &mut dyn Write) -> DumpResult<()> {
         for x in &p.problems {
             writeln!(
                 out,
-                "  {}: {x}",
-                if x.is_refusal() { "why" } else { "note" }
+                "  {}: {}",
+                if x.is_refusal() { "why" } else { "note" },
+                printable(&x.to_string())
             )?;
         }
     }
@@ -196,7 +198,7 @@ pub fn run(args: &PlanArgs, format: Format, out: &mut dyn Write) -> DumpResult<O
         Format::Text => print_text(&plans, out)?,
     }
     for p in &read_problems {
-        eprintln!("mtfdump: {p}");
+        eprintln!("mtfdump: {}", printable(p));
     }
     Ok(if plans.iter().all(Plan::is_valid) {
         Outcome::Ok

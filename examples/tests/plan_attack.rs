@@ -1,0 +1,92 @@
+//! `mtfdump plan` under attack: copies of the same set, hostile file and database names in the
+//! script and on the terminal. Expectations come from the restore rules and the chain's
+//! PROVENANCE (full + differential + 3 logs to the latest point), never from the planner.
+
+#[path = "../../mtf/tests/common/mod.rs"]
+mod common;
+
+use mtf_examples::dump::plan::{run, Format, PlanArgs};
+use mtf_examples::dump::Outcome;
+use std::path::PathBuf;
+
+fn chain_dir() -> Option<PathBuf> {
+    common::foreign_dir().map(|d| d.join("chains/restoretimeclean-2008r2"))
+}
+
+fn plan(paths: Vec<PathBuf>, stopat: Option<&str>, format: Format) -> (String, Outcome) {
+    let args = PlanArgs {
+        paths,
+        stopat: stopat.map(String::from),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let outcome = run(&args, format, &mut out).expect("plan runs");
+    (String::from_utf8(out).unwrap(), outcome)
+}
+
+/// A truncated copy of the differential lies next to the intact one (an interrupted copy to the
+/// share). The intact copy is the same set and restores: the plan is the one PROVENANCE gives
+/// for the latest point (full, differential, the differential's 3 logs), and it names the
+/// intact file, never the damaged one.
+#[test]
+fn a_damaged_copy_does_not_hide_an_intact_copy_of_the_same_set() {
+    let Some(dir) = chain_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
+    }
+    // Named to sort (and be found) before the intact copy.
+    let bytes = std::fs::read(dir.join("RestoreTimeClean2.bak")).unwrap();
+    std::fs::write(tmp.path().join("0-partial-copy.bak"), &bytes[..300_000]).unwrap();
+    let (out, outcome) = plan(vec![tmp.path().to_path_buf()], None, Format::Json);
+    assert_eq!(outcome, Outcome::Ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let steps: Vec<String> = v["plans"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let f = s["files"][0].as_str().unwrap();
+            f.rsplit('/').next().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "RestoreTimeClean.bak",
+            "RestoreTimeClean2.bak",
+            "RestoreTimeClean2_1.trn",
+            "RestoreTimeClean2_2.trn",
+            "RestoreTimeClean2_3.trn"
+        ]
+    );
+}
+
+/// A file name with a line break ends a `--` comment of the script: what follows would run as
+/// T-SQL. Every line of the script must be a comment or a RESTORE statement, and the script
+/// must carry no terminal control characters.
+#[test]
+fn hostile_file_names_cannot_break_out_of_the_scripts_comments() {
+    let Some(dir) = chain_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let evil = "x\nGO\nDROP DATABASE master;--\x1b[31m.trn";
+    std::fs::copy(dir.join("RestoreTimeClean.bak"), tmp.path().join("a.bak")).unwrap();
+    std::fs::copy(dir.join("RestoreTimeClean_1.trn"), tmp.path().join(evil)).unwrap();
+    std::fs::copy(dir.join("RestoreTimeClean_3.trn"), tmp.path().join("z.trn")).unwrap();
+    // The gap after the evil-named log is reported in comments naming it.
+    let (script, outcome) = plan(vec![tmp.path().to_path_buf()], None, Format::Tsql);
+    assert_eq!(outcome, Outcome::Problems);
+    assert!(script.contains("LSN gap"), "{script}");
+    for line in script.lines() {
+        assert!(
+            line.starts_with("--") || line.starts_with("RESTORE "),
+            "a line that is neither a comment nor a RESTORE: {line:?}\n{script}"
+        );
+    }
+    assert!(!script.contains('\x1b'), "{script:?}");
+    // The text form shows every plan line as one line, without raw control characters.
+    let (text, _) = plan(vec![tmp.path().to_path_buf()], None, Format::Text);
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert!(!text.lines().any(|l| l == "GO"), "{text}");
+}
