@@ -90,3 +90,28 @@ fn hostile_file_names_cannot_break_out_of_the_scripts_comments() {
     assert!(!text.contains('\x1b'), "{text:?}");
     assert!(!text.lines().any(|l| l == "GO"), "{text}");
 }
+
+/// A file whose name is not UTF-8 cannot be named in a T-SQL script, JSON or the history (its
+/// name would be replaced by U+FFFD: a file that does not exist). It is refused by name, never
+/// planned under a name that is not its own.
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_refused_by_name_not_mangled() {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(dir) = chain_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.bak");
+    std::fs::copy(dir.join("RestoreTimeClean.bak"), tmp.path().join(name)).unwrap();
+    let args = PlanArgs {
+        paths: vec![tmp.path().to_path_buf()],
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    match run(&args, Format::Tsql, &mut out) {
+        Ok(o) => panic!(
+            "planned ({o:?}) from a file it cannot name:\n{}",
+            String::from_utf8_lossy(&out)
+        ),
+        Err(e) => assert!(e.to_string().contains("not valid UTF-8"), "{e}"),
+    }
+}

@@ -106,6 +106,16 @@ pub fn read_records(paths: &[PathBuf]) -> DumpResult<(Vec<BackupRecord>, Vec<Str
         .collect();
     let mut listings: Vec<(PathBuf, Listing)> = Vec::with_capacity(found.media.len());
     for p in &found.media {
+        // A plan, a script and the history name files by text: a name that is not UTF-8
+        // would become another name (U+FFFD), a file that does not exist.
+        if p.to_str().is_none() {
+            problems.push(format!(
+                "{}: the file name is not valid UTF-8; a plan or the history cannot name it \
+                 (rename the file)",
+                p.display()
+            ));
+            continue;
+        }
         match super::compressed_container(p) {
             Ok(None) => {}
             Ok(Some(_)) => {
