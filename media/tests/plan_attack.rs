@@ -22,3 +22,107 @@ fn msdb_csv_position_below_one_is_refused_by_line_and_column() {
     .unwrap();
     assert_eq!(ok[0].position, 3);
 }
+
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
+use media::history::Lsn;
+use media::plan::{plan_database, Target};
+use synthetic::{day, Timeline};
+
+fn files(p: &media::plan::Plan) -> Vec<String> {
+    p.steps.iter().map(|s| s.files[0].clone()).collect()
+}
+
+/// After a restore to a point in time the database lives on in a new recovery fork; the
+/// backups of the fork it left (taken before the restore, with higher LSNs) are history. The
+/// latest point is the database as it is now: the newest backup's fork, never the abandoned
+/// one. (The reference documents: a restore to a point in time starts a new recovery branch;
+/// the plan never mixes forks.)
+#[test]
+fn latest_follows_the_fork_the_database_lives_on_after_a_point_in_time_restore() {
+    let mut t = Timeline::new();
+    t.full(day(0, 0, 0), "full.bak", false);
+    t.log(day(0, 1, 0), "a1.trn");
+    t.log(day(0, 2, 0), "a2.trn");
+    t.log(day(0, 3, 0), "a3.trn");
+    for r in &mut t.recs {
+        r.first_recovery_fork_guid = Some("A".into());
+        r.last_recovery_fork_guid = Some("A".into());
+    }
+    // At 04:00 the database was restored (full, a1, a2 STOPAT 01:30) and recovered: fork B
+    // begins inside a2's range. Its first log starts where a2 starts, in fork A, and ends in
+    // B; LSNs of fork B stay below the abandoned a3's.
+    let a2 = t.get("a2.trn").clone();
+    let (a2_first, a2_last) = (a2.first_lsn.unwrap().0, a2.last_lsn.unwrap().0);
+    let fork_point = (a2_first + a2_last) / 2;
+    let mut b1 = a2.clone();
+    b1.backup_set_guid = Some("00000000-0000-0000-0000-0000000000B1".into());
+    b1.media_set_guid = Some("11111111-0000-0000-0000-0000000000B1".into());
+    b1.families[0].media[0].path = "b1.trn".into();
+    b1.start = Some(synthetic::at(day(0, 5, 0)));
+    b1.finish = b1.start;
+    b1.last_lsn = Some(Lsn(fork_point + 100));
+    b1.last_recovery_fork_guid = Some("B".into());
+    b1.fork_point_lsn = Some(Lsn(fork_point));
+    let mut b2 = b1.clone();
+    b2.backup_set_guid = Some("00000000-0000-0000-0000-0000000000B2".into());
+    b2.media_set_guid = Some("11111111-0000-0000-0000-0000000000B2".into());
+    b2.families[0].media[0].path = "b2.trn".into();
+    b2.start = Some(synthetic::at(day(0, 6, 0)));
+    b2.finish = b2.start;
+    b2.first_lsn = b1.last_lsn;
+    b2.last_lsn = Some(Lsn(fork_point + 200));
+    b2.first_recovery_fork_guid = Some("B".into());
+    t.recs.push(b1);
+    t.recs.push(b2);
+    let p = plan_database(&t.recs, Target::Latest);
+    assert!(p.is_valid(), "{:?}", p.problems);
+    assert_eq!(files(&p), ["full.bak", "a1.trn", "b1.trn", "b2.trn"]);
+    // A point after the restore lies in fork B; a point before it, in fork A.
+    let after = synthetic::at(day(0, 5, 30));
+    let p = plan_database(&t.recs, Target::At(after));
+    assert!(p.is_valid(), "{:?}", p.problems);
+    assert_eq!(files(&p), ["full.bak", "a1.trn", "b1.trn", "b2.trn"]);
+    assert_eq!(p.steps[3].stopat, Some(after));
+    let before = synthetic::at(day(0, 2, 30));
+    let p = plan_database(&t.recs, Target::At(before));
+    assert!(p.is_valid(), "{:?}", p.problems);
+    assert_eq!(files(&p), ["full.bak", "a1.trn", "a2.trn", "a3.trn"]);
+    assert_eq!(p.steps[3].stopat, Some(before));
+}
+
+/// Two databases of the same name on two servers (a production server and a test copy
+/// created separately: each its own fork from its creation). Neither's backups make the other
+/// unrestorable, and no plan takes one's full with the other's logs.
+#[test]
+fn same_name_on_two_servers_is_planned_without_mixing_or_refusing() {
+    let mut prod = Timeline::new();
+    prod.full(day(0, 0, 0), "prod_full.bak", false);
+    prod.log(day(0, 1, 0), "prod_1.trn");
+    prod.log(day(0, 2, 0), "prod_2.trn");
+    for r in &mut prod.recs {
+        r.server = Some("PROD".into());
+        r.first_recovery_fork_guid = Some("P".into());
+        r.last_recovery_fork_guid = Some("P".into());
+    }
+    // The test copy: younger, smaller LSNs... and one full far ahead in LSN.
+    let mut test = Timeline::new();
+    test.full(day(3, 0, 0), "test_full.bak", false);
+    for r in &mut test.recs {
+        r.server = Some("TEST".into());
+        r.backup_set_guid = Some("22222222-0000-0000-0000-000000000001".into());
+        r.media_set_guid = Some("33333333-0000-0000-0000-000000000001".into());
+        r.first_recovery_fork_guid = Some("T".into());
+        r.last_recovery_fork_guid = Some("T".into());
+    }
+    let mut all = prod.recs.clone();
+    all.extend(test.recs.clone());
+    let plans = media::plan::plan_all(&all, None, Target::Latest);
+    for p in &plans {
+        let f = files(p);
+        assert!(p.is_valid(), "{f:?} {:?}", p.problems);
+        let prefixes: std::collections::BTreeSet<&str> = f.iter().map(|x| &x[..4]).collect();
+        assert_eq!(prefixes.len(), 1, "mixed: {f:?}");
+    }
+}

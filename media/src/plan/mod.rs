@@ -15,7 +15,9 @@
 //! A base that leads nowhere makes the planner fall back: to an older differential, to the full
 //! alone, then to an older full with a longer chain (the reference documents' lost 3 AM
 //! differential). Consecutive steps must stay in one recovery fork (each step starts in the fork
-//! the previous one ended in) when both forks are known. Under the simple recovery model (or,
+//! the previous one ended in) when both forks are known, and the chain follows the fork the
+//! target lies in (the latest point: the newest backup's fork), never the branch a restore to
+//! a point in time abandoned. Under the simple recovery model (or,
 //! when the model is not known, for a database with no log backups at all) there is no point in
 //! time: the plan stops at the last full or differential before the target and says so.
 //!
@@ -323,12 +325,33 @@ fn before_or_at(t: &Option<DateTime>, target: &Option<DateTime>) -> bool {
     }
 }
 
-/// The shortest log chain from `base` (the last of `bases`) towards the target.
+/// The recovery fork the target lies in, when the forks are known: the fork of the first log
+/// that finished at or after the target, else (and for the latest point) the fork of the newest
+/// backup. After a restore to a point in time the database lives on in a new fork; the
+/// backups of the fork it left, with LSNs beyond the fork point, lead elsewhere.
+fn target_fork<'a>(
+    usable: &[&'a BackupRecord],
+    logs: &[&'a BackupRecord],
+    target: Option<DateTime>,
+) -> Option<&'a String> {
+    let holding = target.and_then(|t| {
+        logs.iter()
+            .filter(|l| l.finish.is_some_and(|f| f >= t))
+            .min_by_key(|l| (l.finish, l.last_lsn))
+    });
+    holding
+        .or_else(|| usable.iter().max_by_key(|r| (r.finish, r.last_lsn)))
+        .and_then(|r| r.last_recovery_fork_guid.as_ref())
+}
+
+/// The shortest log chain from `base` (the last of `bases`) towards the target. Among logs
+/// that carry the chain on, those ending in the target's fork (`fork`) come first.
 fn chain<'a>(
     bases: &[&'a BackupRecord],
     logs: &[&'a BackupRecord],
     target: Option<DateTime>,
     newest: Lsn,
+    fork: Option<&String>,
 ) -> Attempt<'a> {
     let base = *bases.last().expect("a base");
     let mut steps: Vec<(&BackupRecord, Option<DateTime>)> =
@@ -365,14 +388,20 @@ fn chain<'a>(
         let cands = logs[..upto]
             .iter()
             .filter(|l| l.last_lsn.expect("usable") > cur && same_fork(last, l));
+        // A log ending in another fork does not hold the target, even if it finished later:
+        // its later records are that fork's.
+        let in_fork =
+            |l: &BackupRecord| fork.is_some() && l.last_recovery_fork_guid.as_ref() == fork;
+        let other_fork =
+            |l: &BackupRecord| fork.is_some() && l.last_recovery_fork_guid.is_some() && !in_fork(l);
         let mut best: Option<&BackupRecord> = None;
         let mut holding: Option<&BackupRecord> = None;
         for l in cands {
-            if reached_at(l) {
+            if reached_at(l) && !other_fork(l) {
                 if holding.is_none_or(|h| l.last_lsn < h.last_lsn) {
                     holding = Some(l);
                 }
-            } else if best.is_none_or(|b| l.last_lsn > b.last_lsn) {
+            } else if best.is_none_or(|b| (in_fork(l), l.last_lsn) > (in_fork(b), b.last_lsn)) {
                 best = Some(l);
             }
         }
@@ -578,9 +607,15 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         return finish_plan(database, target, steps, problems);
     }
 
-    // The newest point: the highest LSN any usable set reaches.
+    // The newest point: the highest LSN any usable set of the target's fork reaches.
+    let fork = target_fork(&usable, &logs, tgt);
     let newest = usable
         .iter()
+        .filter(|r| {
+            fork.is_none()
+                || r.last_recovery_fork_guid.is_none()
+                || r.last_recovery_fork_guid.as_ref() == fork
+        })
         .filter_map(|r| r.last_lsn)
         .max()
         .unwrap_or_default();
@@ -593,7 +628,7 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
             .collect();
         bases.push(vec![*f]);
         for b in &bases {
-            let a = chain(b, &logs, tgt, newest);
+            let a = chain(b, &logs, tgt, newest, fork);
             if a.reached {
                 let steps = a.steps.iter().map(|(r, s)| to_step(r, *s)).collect();
                 // Only the sets the plan could have used matter: those after its full began.
