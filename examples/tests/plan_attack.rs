@@ -115,3 +115,23 @@ fn a_file_name_that_is_not_utf8_is_refused_by_name_not_mangled() {
         Err(e) => assert!(e.to_string().contains("not valid UTF-8"), "{e}"),
     }
 }
+
+/// A folder of links to the backup files (a share arranged by links), with a link back to
+/// itself: the linked files are read like files, the loop is not followed, and the plan is
+/// PROVENANCE's for the latest point.
+#[cfg(unix)]
+#[test]
+fn a_folder_of_links_to_backups_plans_like_the_files_and_a_loop_is_not_followed() {
+    let Some(dir) = chain_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        std::os::unix::fs::symlink(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
+    }
+    std::os::unix::fs::symlink(tmp.path(), tmp.path().join("loop")).unwrap();
+    let (out, outcome) = plan(vec![tmp.path().to_path_buf()], None, Format::Json);
+    assert_eq!(outcome, Outcome::Ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["plans"].as_array().unwrap().len(), 1);
+    assert_eq!(v["plans"][0]["steps"].as_array().unwrap().len(), 5, "{out}");
+}

@@ -2,7 +2,8 @@
 //! msdb CSV exports, and listed.
 //!
 //! - `history import PATH… --history DB`: files, folders (walked recursively; files that do not
-//!   start with an MTF TAPE block are passed over), `.tap` images and tape devices; a `.csv` file
+//!   start with an MTF TAPE block are passed over; links to files are read, links to folders are
+//!   not followed), `.tap` images and tape devices; a `.csv` file
 //!   is read as an msdb export. Importing is idempotent, so the history can be rebuilt from the
 //!   media at any time (delete the file, import again).
 //! - `history list --history DB [--database NAME]`.
@@ -64,7 +65,11 @@ pub fn find(paths: &[PathBuf]) -> DumpResult<Found> {
         for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
             let entry = entry.map_err(|e| DumpError(format!("{}: {e}", p.display())))?;
             let path = entry.path().to_path_buf();
-            if !entry.file_type().is_file() {
+            // A link to a file is read like the file (backup shares are often links to the
+            // files' real places); links to folders are not followed (no loops).
+            let linked_file =
+                entry.path_is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_file());
+            if !entry.file_type().is_file() && !linked_file {
                 if is_tape(&path) {
                     found.media.push(path);
                 }
