@@ -126,3 +126,45 @@ fn same_name_on_two_servers_is_planned_without_mixing_or_refusing() {
         assert_eq!(prefixes.len(), 1, "mixed: {f:?}");
     }
 }
+
+/// Two imports start at once on a history that does not exist yet (two cron jobs, two
+/// administrators): both must open it and record, neither may fail on the other's half-made
+/// schema ("table media_set already exists").
+#[test]
+fn concurrent_first_opens_of_a_new_history_all_succeed() {
+    use media::history::sqlite::SqliteHistory;
+    use media::history::BackupHistory;
+    let rounds: usize = std::env::var("MEDIA_CONCURRENT_OPEN_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for round in 0..rounds {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("history.db");
+        let n = 6;
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut t = Timeline::new();
+                    t.full(day(0, 0, 0), &format!("full_{i}.bak"), false);
+                    let mut r = t.recs.remove(0);
+                    r.backup_set_guid = Some(format!("44444444-0000-0000-0000-{i:012}"));
+                    r.media_set_guid = Some(format!("55555555-0000-0000-0000-{i:012}"));
+                    barrier.wait();
+                    let mut h = SqliteHistory::open(&path).map_err(|e| e.to_string())?;
+                    h.record(&r).map_err(|e| e.to_string())?;
+                    Ok::<(), String>(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+        let h = SqliteHistory::open(&path).unwrap();
+        assert_eq!(h.backups(None).unwrap().len(), n, "round {round}");
+    }
+}
