@@ -153,11 +153,18 @@ pub fn records(
 pub fn run(args: &PlanArgs, format: Format, out: &mut dyn Write) -> DumpResult<Outcome> {
     let target = match &args.stopat {
         None => Target::Latest,
-        Some(s) => Target::At(parse_datetime(s).ok_or_else(|| {
-            DumpError(format!(
-                "--stopat {s:?}: expected YYYY-MM-DDTHH:MM:SS (the server's local time)"
-            ))
-        })?),
+        // Whole seconds only: a fraction dropped would stop before the time asked and lose
+        // the transactions committed in between.
+        Some(s) => Target::At(
+            parse_datetime(s)
+                .filter(|_| s.trim().len() <= "YYYY-MM-DDTHH:MM:SS".len())
+                .ok_or_else(|| {
+                    DumpError(format!(
+                        "--stopat {s:?}: expected YYYY-MM-DDTHH:MM:SS (the server's local \
+                         time, whole seconds)"
+                    ))
+                })?,
+        ),
     };
     let moves = args
         .moves
