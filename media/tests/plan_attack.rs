@@ -90,6 +90,22 @@ fn latest_follows_the_fork_the_database_lives_on_after_a_point_in_time_restore()
     assert!(p.is_valid(), "{:?}", p.problems);
     assert_eq!(files(&p), ["full.bak", "a1.trn", "a2.trn", "a3.trn"]);
     assert_eq!(p.steps[3].stopat, Some(before));
+    // A full taken on fork A at 03:30, before the restore: its LSNs are beyond all of fork
+    // B's, but it is the abandoned branch's, not the latest point.
+    let mut fa = t.get("full.bak").clone();
+    fa.backup_set_guid = Some("00000000-0000-0000-0000-0000000000FA".into());
+    fa.media_set_guid = Some("11111111-0000-0000-0000-0000000000FA".into());
+    fa.families[0].media[0].path = "full_a_0330.bak".into();
+    fa.start = Some(synthetic::at(day(0, 3, 30)));
+    fa.finish = fa.start;
+    let a3_last = t.get("a3.trn").last_lsn.unwrap().0;
+    fa.first_lsn = Some(Lsn(a3_last + 10));
+    fa.checkpoint_lsn = fa.first_lsn;
+    fa.last_lsn = Some(Lsn(a3_last + 20));
+    t.recs.push(fa);
+    let p = plan_database(&t.recs, Target::Latest);
+    assert!(p.is_valid(), "{:?}", p.problems);
+    assert_eq!(files(&p), ["full.bak", "a1.trn", "b1.trn", "b2.trn"]);
 }
 
 /// Two databases of the same name on two servers (a production server and a test copy

@@ -362,6 +362,11 @@ fn chain<'a>(
         (Some(t), Some(f)) => f >= t,
         _ => false,
     };
+    // A set ending in another fork does not hold or reach the target, even if it finished
+    // later or reaches further: its later records are that fork's.
+    let in_fork = |l: &BackupRecord| fork.is_some() && l.last_recovery_fork_guid.as_ref() == fork;
+    let other_fork =
+        |l: &BackupRecord| fork.is_some() && l.last_recovery_fork_guid.is_some() && !in_fork(l);
     if let Some(t) = target {
         if base.finish.as_ref() == Some(&t) {
             return Attempt {
@@ -374,7 +379,7 @@ fn chain<'a>(
         }
     }
     loop {
-        if target.is_none() && cur >= newest {
+        if target.is_none() && cur >= newest && !other_fork(last) {
             return Attempt {
                 steps,
                 reached: true,
@@ -388,12 +393,6 @@ fn chain<'a>(
         let cands = logs[..upto]
             .iter()
             .filter(|l| l.last_lsn.expect("usable") > cur && same_fork(last, l));
-        // A log ending in another fork does not hold the target, even if it finished later:
-        // its later records are that fork's.
-        let in_fork =
-            |l: &BackupRecord| fork.is_some() && l.last_recovery_fork_guid.as_ref() == fork;
-        let other_fork =
-            |l: &BackupRecord| fork.is_some() && l.last_recovery_fork_guid.is_some() && !in_fork(l);
         let mut best: Option<&BackupRecord> = None;
         let mut holding: Option<&BackupRecord> = None;
         for l in cands {
