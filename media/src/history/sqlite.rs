@@ -142,7 +142,7 @@ impl SqliteHistory {
                 let _ = conn.execute_batch("ROLLBACK;");
                 return Err(err(path, "create the history's tables", e));
             }
-            (version, tables) = state(&conn)?;
+            version = state(&conn)?.0;
         }
         match version {
             SCHEMA_VERSION => {}
