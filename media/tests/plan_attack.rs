@@ -228,3 +228,34 @@ fn concurrent_imports_into_one_history_wait_for_each_other() {
         assert_eq!(h.backups(None).unwrap().len(), recs.len(), "round {round}");
     }
 }
+
+/// The recovery model is the database's at the target, not today's: a database in the full
+/// model with log backups on Monday, switched to simple on Wednesday, can still be brought to
+/// Monday 01:30 with its logs (the reference documents: point-in-time restore needs the full
+/// or bulk-logged model *when the logs were taken*). The latest point is under simple.
+#[test]
+fn the_recovery_model_is_the_one_in_force_at_the_target() {
+    use media::history::RecoveryModel;
+    let mut t = Timeline::new();
+    t.full(day(0, 0, 0), "mon_full.bak", false);
+    t.log(day(0, 1, 0), "mon_0100.trn");
+    t.log(day(0, 2, 0), "mon_0200.trn");
+    for r in &mut t.recs {
+        r.recovery_model = Some(RecoveryModel::Full);
+    }
+    t.full(day(2, 0, 0), "wed_full.bak", false).recovery_model = Some(RecoveryModel::Simple);
+    let target = synthetic::at(day(0, 1, 30));
+    let p = plan_database(&t.recs, Target::At(target));
+    assert!(p.is_valid(), "{:?}", p.problems);
+    assert_eq!(files(&p), ["mon_full.bak", "mon_0100.trn", "mon_0200.trn"]);
+    assert_eq!(p.steps[2].stopat, Some(target));
+    let p = plan_database(&t.recs, Target::Latest);
+    assert_eq!(files(&p), ["wed_full.bak"]);
+    assert!(p.problems.iter().any(|x| matches!(
+        x,
+        media::plan::Problem::NoPointInTime {
+            simple_recovery: true,
+            ..
+        }
+    )));
+}

@@ -569,10 +569,12 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         return finish_plan(database, target, Vec::new(), problems);
     }
 
-    // The recovery model: the newest set's that says; unknown without logs looks like simple.
+    // The recovery model in force at the target: the newest set's, of those taken by the
+    // target, that says (a database switched to simple later keeps its earlier logs' points in
+    // time); unknown without logs looks like simple.
     let model = usable
         .iter()
-        .filter(|r| r.recovery_model.is_some())
+        .filter(|r| r.recovery_model.is_some() && before_or_at(&r.start, &tgt))
         .max_by_key(|r| r.last_lsn)
         .and_then(|r| r.recovery_model);
     let simple = model == Some(RecoveryModel::Simple);
