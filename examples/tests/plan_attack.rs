@@ -158,3 +158,36 @@ fn stopat_with_a_fraction_or_an_impossible_date_is_refused_not_truncated() {
         assert!(out.is_empty());
     }
 }
+
+/// The history is read later, from another folder or host (`plan --history`): a path
+/// recorded relative to the folder the import ran in would make the script name files that
+/// are not there. Like msdb's `physical_device_name`, the history records absolute paths.
+#[test]
+fn history_import_of_a_relative_path_records_absolute_paths() {
+    let Some(dir) = chain_dir() else { return };
+    let cwd = std::env::current_dir().unwrap();
+    let Some(rel) = cwd
+        .parent()
+        .and_then(|p| dir.strip_prefix(p).ok())
+        .map(|rest| PathBuf::from("..").join(rest))
+    else {
+        return;
+    };
+    assert!(rel.is_relative() && rel.is_dir());
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path().join("h.db");
+    let mut out = Vec::new();
+    mtf_examples::dump::history::run_import(&[rel], &h, false, &mut out).unwrap();
+    let mut out = Vec::new();
+    mtf_examples::dump::history::run_list(&h, None, true, &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let rows = v["backups"].as_array().unwrap();
+    assert_eq!(rows.len(), 8);
+    for r in rows {
+        for f in r["files"].as_array().unwrap() {
+            let f = f.as_str().unwrap();
+            assert!(std::path::Path::new(f).is_absolute(), "{f}");
+            assert!(std::path::Path::new(f).is_file(), "{f}");
+        }
+    }
+}

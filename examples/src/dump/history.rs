@@ -195,7 +195,13 @@ pub fn run_import(
     json: bool,
     out: &mut dyn Write,
 ) -> DumpResult<Outcome> {
-    let (recs, problems) = read_records(paths)?;
+    // The history is read later, from elsewhere: it records absolute paths, as msdb does
+    // (made absolute without resolving links, so a path through a link stays that path).
+    let paths = paths
+        .iter()
+        .map(|p| std::path::absolute(p).map_err(|e| DumpError(format!("{}: {e}", p.display()))))
+        .collect::<DumpResult<Vec<PathBuf>>>()?;
+    let (recs, problems) = read_records(&paths)?;
     let mut h = open_history(history)?;
     let done = h.record_all(&recs).map_err(|e| DumpError(e.to_string()))?;
     let rep = ImportReport {
