@@ -153,7 +153,7 @@ fn concurrent_first_opens_of_a_new_history_all_succeed() {
     let rounds: usize = std::env::var("MEDIA_CONCURRENT_OPEN_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(10);
     for round in 0..rounds {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("history.db");
@@ -195,7 +195,7 @@ fn concurrent_imports_into_one_history_wait_for_each_other() {
     let rounds: usize = std::env::var("MEDIA_CONCURRENT_OPEN_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(10);
     for round in 0..rounds {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("history.db");

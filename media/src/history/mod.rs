@@ -243,6 +243,21 @@ impl BackupRecord {
             .collect()
     }
 
+    /// A copy read from media with every family present, intact and complete: it can replace
+    /// a damaged or incomplete copy of the same set read from media. (Damage found when
+    /// reading belongs to the copy read; msdb's damaged flag belongs to the set.)
+    pub fn is_whole_media_copy(&self) -> bool {
+        self.source == "media"
+            && !self.damaged
+            && !self.incomplete
+            && self.missing_families().is_empty()
+    }
+
+    /// A copy read from media that is damaged or incomplete.
+    pub fn is_bad_media_copy(&self) -> bool {
+        self.source == "media" && (self.damaged || self.incomplete)
+    }
+
     /// Every path of the set, family by family, medium by medium.
     pub fn paths(&self) -> Vec<String> {
         let mut fams: Vec<&FamilyRecord> = self.families.iter().collect();
@@ -407,7 +422,8 @@ pub enum Recorded {
 /// ```
 pub trait BackupHistory {
     /// Records a set, or merges it into the record of the same set (same BackupSetGUID, media
-    /// set and position; paths are added, a damaged or incomplete mark is kept).
+    /// set and position; paths are added, a damaged or incomplete mark is kept, except that a
+    /// whole copy read from media replaces a damaged or incomplete copy read from media).
     fn record(&mut self, rec: &BackupRecord) -> Result<Recorded, HistoryError>;
 
     /// Records many sets at once, all or none.

@@ -284,6 +284,28 @@ fn record_in(tx: &Transaction<'_>, r: &BackupRecord) -> rusqlite::Result<Recorde
             (tx.last_insert_rowid(), Recorded::New)
         }
         Some(id) => {
+            // Damage found reading media is the copy's: a damaged copy adds nothing to an
+            // intact one read from media, and a whole copy replaces a damaged one (its marks
+            // and places; the damaged copy's places are not offered again).
+            let (source, damaged, incomplete): (String, bool, bool) = tx.query_row(
+                "SELECT source, is_damaged, is_incomplete FROM backup_set
+                 WHERE backup_set_id = ?1",
+                [id],
+                |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)),
+            )?;
+            if source == "media" {
+                if r.is_bad_media_copy() && !damaged && !incomplete {
+                    return Ok(Recorded::Updated);
+                }
+                if r.is_whole_media_copy() && (damaged || incomplete) {
+                    tx.execute(
+                        "UPDATE backup_set SET is_damaged = 0, is_incomplete = 0
+                         WHERE backup_set_id = ?1",
+                        [id],
+                    )?;
+                    tx.execute("DELETE FROM backup_medium WHERE backup_set_id = ?1", [id])?;
+                }
+            }
             // What one source knows fills what another left unknown; a damaged mark stays, a
             // complete copy clears the incomplete mark.
             let sets: Vec<String> = MERGED

@@ -194,7 +194,8 @@ pub fn plan_all(records: &[BackupRecord], database: Option<&str>, target: Target
 
 /// Merges records of the same set seen more than once (copies of the files in several places,
 /// a set imported from media and from msdb): families and media are united (the paths found on
-/// media first), a damaged mark is kept, a complete copy clears the incomplete mark.
+/// media first), a damaged mark is kept, a complete copy clears the incomplete mark; a whole
+/// copy read from media replaces a damaged or incomplete one read from media.
 pub fn merge_duplicates(records: &[BackupRecord]) -> Vec<BackupRecord> {
     let mut out: Vec<BackupRecord> = Vec::with_capacity(records.len());
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -207,6 +208,15 @@ pub fn merge_duplicates(records: &[BackupRecord]) -> Vec<BackupRecord> {
         match key.as_ref().and_then(|k| index.get(k)) {
             Some(&i) => {
                 let m = &mut out[i];
+                // A damaged copy read from media adds nothing to an intact one, and an intact
+                // one replaces it.
+                if m.is_whole_media_copy() && r.is_bad_media_copy() {
+                    continue;
+                }
+                if m.is_bad_media_copy() && r.is_whole_media_copy() {
+                    *m = r.clone();
+                    continue;
+                }
                 m.damaged |= r.damaged;
                 m.incomplete &= r.incomplete;
                 for fam in &r.families {
