@@ -24,6 +24,13 @@ fn plan(paths: Vec<PathBuf>, stopat: Option<&str>, format: Format) -> (String, O
     (String::from_utf8(out).unwrap(), outcome)
 }
 
+/// Does `f` to each file of `dir`.
+fn each_file(dir: &std::path::Path, f: impl Fn(&std::path::Path) -> std::io::Result<()>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        f(&e.unwrap().path()).unwrap();
+    }
+}
+
 /// A truncated copy of the differential lies next to the intact one (an interrupted copy to the
 /// share). The intact copy is the same set and restores: the plan is the one PROVENANCE gives
 /// for the latest point (full, differential, the differential's 3 logs), and it names the
@@ -32,10 +39,9 @@ fn plan(paths: Vec<PathBuf>, stopat: Option<&str>, format: Format) -> (String, O
 fn a_damaged_copy_does_not_hide_an_intact_copy_of_the_same_set() {
     let Some(dir) = chain_dir() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
-    }
+    each_file(&dir, |p| {
+        std::fs::copy(p, tmp.path().join(p.file_name().unwrap())).map(drop)
+    });
     // Named to sort (and be found) before the intact copy.
     let bytes = std::fs::read(dir.join("RestoreTimeClean2.bak")).unwrap();
     std::fs::write(tmp.path().join("0-partial-copy.bak"), &bytes[..300_000]).unwrap();
@@ -124,10 +130,9 @@ fn a_file_name_that_is_not_utf8_is_refused_by_name_not_mangled() {
 fn a_folder_of_links_to_backups_plans_like_the_files_and_a_loop_is_not_followed() {
     let Some(dir) = chain_dir() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        std::os::unix::fs::symlink(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
-    }
+    each_file(&dir, |p| {
+        std::os::unix::fs::symlink(p, tmp.path().join(p.file_name().unwrap()))
+    });
     std::os::unix::fs::symlink(tmp.path(), tmp.path().join("loop")).unwrap();
     let (out, outcome) = plan(vec![tmp.path().to_path_buf()], None, Format::Json);
     assert_eq!(outcome, Outcome::Ok, "{out}");
@@ -250,7 +255,8 @@ fn an_intact_copy_imported_before_or_after_a_damaged_one_makes_the_set_usable() 
     // The history knows only the damaged copy; the intact file is given with it.
     let h = tmp.path().join("hbad.db");
     let mut out = Vec::new();
-    mtf_examples::dump::history::run_import(&[bad_dir.clone()], &h, false, &mut out).unwrap();
+    mtf_examples::dump::history::run_import(std::slice::from_ref(&bad_dir), &h, false, &mut out)
+        .unwrap();
     check(
         PlanArgs {
             history: Some(h),

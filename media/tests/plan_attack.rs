@@ -143,35 +143,33 @@ fn same_name_on_two_servers_is_planned_without_mixing_or_refusing() {
     }
 }
 
-/// Two imports start at once on a history that does not exist yet (two cron jobs, two
-/// administrators): both must open it and record, neither may fail on the other's half-made
-/// schema ("table media_set already exists").
-#[test]
-fn concurrent_first_opens_of_a_new_history_all_succeed() {
-    use media::history::sqlite::SqliteHistory;
-    use media::history::BackupHistory;
+/// Runs `job(i)` on `n` threads released at once, `MEDIA_CONCURRENT_OPEN_ROUNDS` times
+/// (default 10) with a fresh history path each round (made first when `existing`), and returns
+/// the path of each round for checking.
+fn at_once(
+    n: usize,
+    existing: bool,
+    job: impl Fn(usize, &std::path::Path) -> Result<(), String> + Send + Sync + 'static,
+    check: impl Fn(&std::path::Path),
+) {
     let rounds: usize = std::env::var("MEDIA_CONCURRENT_OPEN_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
+    let job = std::sync::Arc::new(job);
     for round in 0..rounds {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("history.db");
-        let n = 6;
+        if existing {
+            media::history::sqlite::SqliteHistory::open(&path).unwrap();
+        }
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
         let handles: Vec<_> = (0..n)
             .map(|i| {
-                let (path, barrier) = (path.clone(), barrier.clone());
+                let (path, barrier, job) = (path.clone(), barrier.clone(), job.clone());
                 std::thread::spawn(move || {
-                    let mut t = Timeline::new();
-                    t.full(day(0, 0, 0), &format!("full_{i}.bak"), false);
-                    let mut r = t.recs.remove(0);
-                    r.backup_set_guid = Some(format!("44444444-0000-0000-0000-{i:012}"));
-                    r.media_set_guid = Some(format!("55555555-0000-0000-0000-{i:012}"));
                     barrier.wait();
-                    let mut h = SqliteHistory::open(&path).map_err(|e| e.to_string())?;
-                    h.record(&r).map_err(|e| e.to_string())?;
-                    Ok::<(), String>(())
+                    job(i, &path)
                 })
             })
             .collect();
@@ -180,9 +178,36 @@ fn concurrent_first_opens_of_a_new_history_all_succeed() {
                 .unwrap()
                 .unwrap_or_else(|e| panic!("round {round}: {e}"));
         }
-        let h = SqliteHistory::open(&path).unwrap();
-        assert_eq!(h.backups(None).unwrap().len(), n, "round {round}");
+        check(&path);
     }
+}
+
+/// Two imports start at once on a history that does not exist yet (two cron jobs, two
+/// administrators): both must open it and record, neither may fail on the other's half-made
+/// schema ("table media_set already exists").
+#[test]
+fn concurrent_first_opens_of_a_new_history_all_succeed() {
+    use media::history::sqlite::SqliteHistory;
+    use media::history::BackupHistory;
+    let n = 6;
+    at_once(
+        n,
+        false,
+        |i, path| {
+            let mut t = Timeline::new();
+            t.full(day(0, 0, 0), &format!("full_{i}.bak"), false);
+            let mut r = t.recs.remove(0);
+            r.backup_set_guid = Some(format!("44444444-0000-0000-0000-{i:012}"));
+            r.media_set_guid = Some(format!("55555555-0000-0000-0000-{i:012}"));
+            let mut h = SqliteHistory::open(path).map_err(|e| e.to_string())?;
+            h.record(&r).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+        |path| {
+            let h = SqliteHistory::open(path).unwrap();
+            assert_eq!(h.backups(None).unwrap().len(), n);
+        },
+    );
 }
 
 /// Imports running at once into one history (several hosts' jobs feeding a shared catalog):
@@ -192,41 +217,26 @@ fn concurrent_first_opens_of_a_new_history_all_succeed() {
 fn concurrent_imports_into_one_history_wait_for_each_other() {
     use media::history::sqlite::SqliteHistory;
     use media::history::BackupHistory;
-    let rounds: usize = std::env::var("MEDIA_CONCURRENT_OPEN_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
-    for round in 0..rounds {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("history.db");
-        SqliteHistory::open(&path).unwrap();
-        let mut t = Timeline::new();
-        t.full(day(0, 0, 0), "full.bak", false);
-        for h in 1..12 {
-            t.log(day(0, h, 0), &format!("log_{h}.trn"));
-        }
-        let recs = std::sync::Arc::new(t.recs);
-        let n = 4;
-        let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let (path, barrier, recs) = (path.clone(), barrier.clone(), recs.clone());
-                std::thread::spawn(move || {
-                    let mut h = SqliteHistory::open(&path).map_err(|e| e.to_string())?;
-                    barrier.wait();
-                    h.record_all(&recs).map_err(|e| e.to_string())?;
-                    Ok::<(), String>(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join()
-                .unwrap()
-                .unwrap_or_else(|e| panic!("round {round}: {e}"));
-        }
-        let h = SqliteHistory::open(&path).unwrap();
-        assert_eq!(h.backups(None).unwrap().len(), recs.len(), "round {round}");
+    let mut t = Timeline::new();
+    t.full(day(0, 0, 0), "full.bak", false);
+    for h in 1..12 {
+        t.log(day(0, h, 0), &format!("log_{h}.trn"));
     }
+    let recs = std::sync::Arc::new(t.recs);
+    let count = recs.len();
+    at_once(
+        4,
+        true,
+        move |_, path| {
+            let mut h = SqliteHistory::open(path).map_err(|e| e.to_string())?;
+            h.record_all(&recs).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+        |path| {
+            let h = SqliteHistory::open(path).unwrap();
+            assert_eq!(h.backups(None).unwrap().len(), count);
+        },
+    );
 }
 
 /// The recovery model is the database's at the target, not today's: a database in the full
