@@ -266,3 +266,18 @@ fn an_intact_copy_imported_before_or_after_a_damaged_one_makes_the_set_usable() 
         "history and media",
     );
 }
+
+/// An error naming a path the user gave (a typo, a hostile name pasted from a listing) must not
+/// carry its control characters raw to the terminal (an escape sequence can rewrite the
+/// screen or the window title); the exit status is 2.
+#[test]
+fn errors_print_paths_without_raw_control_characters() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mtfdump"))
+        .args(["plan", "/nonexistent/\x1b]0;pwned\x07\x1b[2J.bak"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nonexistent"), "{err}");
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+}

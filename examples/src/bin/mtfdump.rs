@@ -241,7 +241,14 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("mtfdump: {e}");
+            // Errors name paths and names from the user and from media: no raw control
+            // characters on the terminal (the message's own line breaks are kept).
+            let lines: Vec<String> = e
+                .to_string()
+                .split('\n')
+                .map(media::history::printable)
+                .collect();
+            eprintln!("mtfdump: {}", lines.join("\n"));
             ExitCode::from(2)
         }
     }
