@@ -269,3 +269,25 @@ fn the_recovery_model_is_the_one_in_force_at_the_target() {
         }
     )));
 }
+
+/// A set without a database name (a damaged or hostile header) cannot be restored by name:
+/// `RESTORE DATABASE []` is refused by SQL Server. It is left out with its reason, and no
+/// statement is made for it.
+#[test]
+fn a_set_without_a_database_name_is_left_out_not_scripted() {
+    let mut t = Timeline::new();
+    t.full(day(0, 0, 0), "noname.bak", false);
+    t.log(day(0, 1, 0), "noname.trn");
+    for r in &mut t.recs {
+        r.database = " ".into();
+    }
+    let plans = media::plan::plan_all(&t.recs, None, Target::Latest);
+    assert_eq!(plans.len(), 1);
+    assert!(plans[0].steps.is_empty(), "{:?}", plans[0].steps);
+    assert!(plans[0]
+        .problems
+        .iter()
+        .any(|p| p.to_string() == "noname.bak: left out: no database name"));
+    let script = media::plan::tsql::script(&plans[0], &[]);
+    assert!(!script.contains("RESTORE"), "{script}");
+}

@@ -255,6 +255,10 @@ pub fn merge_duplicates(records: &[BackupRecord]) -> Vec<BackupRecord> {
 
 /// Why a set cannot be restored, if it cannot.
 pub fn unusable_reason(r: &BackupRecord) -> Option<String> {
+    // RESTORE names the database: a set without a name cannot be restored by a script.
+    if r.database.trim().is_empty() {
+        return Some("no database name".into());
+    }
     if r.damaged {
         return Some("damaged".into());
     }
