@@ -243,11 +243,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Errors name paths and names from the user and from media: no raw control
             // characters on the terminal (the message's own line breaks are kept).
-            let lines: Vec<String> = e
-                .to_string()
-                .split('\n')
-                .map(media::history::printable)
-                .collect();
+            let lines: Vec<String> = e.split('\n').map(media::history::printable).collect();
             eprintln!("mtfdump: {}", lines.join("\n"));
             ExitCode::from(2)
         }
