@@ -291,3 +291,20 @@ fn a_set_without_a_database_name_is_left_out_not_scripted() {
     let script = media::plan::tsql::script(&plans[0], &[]);
     assert!(!script.contains("RESTORE"), "{script}");
 }
+
+/// Database names compare without case, as SQL Server's default (case-insensitive) collations
+/// compare them, for every letter: the plans group "Ärger" and "ärger" as one database, so
+/// `--database ärger` must find it too.
+#[test]
+fn database_names_compare_without_case_beyond_ascii() {
+    let mut t = Timeline::new();
+    t.full(day(0, 0, 0), "full.bak", false);
+    for r in &mut t.recs {
+        r.database = "Ärger".into();
+    }
+    let all = media::plan::plan_all(&t.recs, None, Target::Latest);
+    assert_eq!(all.len(), 1);
+    let one = media::plan::plan_all(&t.recs, Some("ärger"), Target::Latest);
+    assert_eq!(one.len(), 1, "--database ärger");
+    assert_eq!(files(&one[0]), ["full.bak"]);
+}

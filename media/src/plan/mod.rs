@@ -176,12 +176,15 @@ impl Plan {
 /// Plans every database found in `records` (one plan each, by name without case, in name
 /// order), or only `database`.
 pub fn plan_all(records: &[BackupRecord], database: Option<&str>, target: Target) -> Vec<Plan> {
+    // One comparison for grouping and choosing: without case, for every letter.
+    let wanted = database.map(str::to_lowercase);
     let mut by_db: BTreeMap<String, Vec<&BackupRecord>> = BTreeMap::new();
     for r in records {
-        if database.is_some_and(|d| !d.eq_ignore_ascii_case(&r.database)) {
+        let key = r.database.to_lowercase();
+        if wanted.as_ref().is_some_and(|d| *d != key) {
             continue;
         }
-        by_db.entry(r.database.to_lowercase()).or_default().push(r);
+        by_db.entry(key).or_default().push(r);
     }
     by_db
         .into_values()
