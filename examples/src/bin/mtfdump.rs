@@ -283,7 +283,10 @@ fn main() -> ExitCode {
                 // With --json, errors are JSON too (on standard output, where the report goes).
                 println!("{}", serde_json::json!({ "error": e }));
             } else {
-                eprintln!("mtfdump: {e}");
+                // Errors name paths and names from the user and from media: no raw control
+                // characters on the terminal (the message's own line breaks are kept).
+                let lines: Vec<String> = e.split('\n').map(media::history::printable).collect();
+                eprintln!("mtfdump: {}", lines.join("\n"));
             }
             ExitCode::from(2)
         }

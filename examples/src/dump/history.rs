@@ -2,7 +2,8 @@
 //! msdb CSV exports, and listed.
 //!
 //! - `history import PATH… --history DB`: files, folders (walked recursively; files that do not
-//!   start with an MTF TAPE block are passed over), `.tap` images and tape devices; a `.csv` file
+//!   start with an MTF TAPE block are passed over; links to files are read, links to folders are
+//!   not followed), `.tap` images and tape devices; a `.csv` file
 //!   is read as an msdb export. Importing is idempotent, so the history can be rebuilt from the
 //!   media at any time (delete the file, import again).
 //! - `history list --history DB [--database NAME]`.
@@ -13,7 +14,7 @@
 use super::{display_name, is_tape, open_source, write_json, DumpError, DumpResult, Outcome};
 use media::history::from_media::{self, ListedMedium};
 use media::history::sqlite::SqliteHistory;
-use media::history::{iso, msdb_csv, BackupHistory, BackupRecord, Recorded};
+use media::history::{iso, msdb_csv, printable, BackupHistory, BackupRecord, Recorded};
 use mtf::reader::{list_sets, Listing, Mode, Reader};
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -64,7 +65,11 @@ pub fn find(paths: &[PathBuf]) -> DumpResult<Found> {
         for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
             let entry = entry.map_err(|e| DumpError(format!("{}: {e}", p.display())))?;
             let path = entry.path().to_path_buf();
-            if !entry.file_type().is_file() {
+            // A link to a file is read like the file (backup shares are often links to the
+            // files' real places); links to folders are not followed (no loops).
+            let linked_file =
+                entry.path_is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_file());
+            if !entry.file_type().is_file() && !linked_file {
                 if is_tape(&path) {
                     found.media.push(path);
                 }
@@ -106,6 +111,16 @@ pub fn read_records(paths: &[PathBuf]) -> DumpResult<(Vec<BackupRecord>, Vec<Str
         .collect();
     let mut listings: Vec<(PathBuf, Listing)> = Vec::with_capacity(found.media.len());
     for p in &found.media {
+        // A plan, a script and the history name files by text: a name that is not UTF-8
+        // would become another name (U+FFFD), a file that does not exist.
+        if p.to_str().is_none() {
+            problems.push(format!(
+                "{}: the file name is not valid UTF-8; a plan or the history cannot name it \
+                 (rename the file)",
+                p.display()
+            ));
+            continue;
+        }
         match super::compressed_container(p) {
             Ok(None) => {}
             Ok(Some(_)) => {
@@ -180,7 +195,13 @@ pub fn run_import(
     json: bool,
     out: &mut dyn Write,
 ) -> DumpResult<Outcome> {
-    let (recs, problems) = read_records(paths)?;
+    // The history is read later, from elsewhere: it records absolute paths, as msdb does
+    // (made absolute without resolving links, so a path through a link stays that path).
+    let paths = paths
+        .iter()
+        .map(|p| std::path::absolute(p).map_err(|e| DumpError(format!("{}: {e}", p.display()))))
+        .collect::<DumpResult<Vec<PathBuf>>>()?;
+    let (recs, problems) = read_records(&paths)?;
     let mut h = open_history(history)?;
     let done = h.record_all(&recs).map_err(|e| DumpError(e.to_string()))?;
     let rep = ImportReport {
@@ -201,7 +222,7 @@ pub fn run_import(
             rep.sets_updated
         )?;
         for p in &rep.problems {
-            writeln!(out, "  problem: {p}")?;
+            writeln!(out, "  problem: {}", printable(p))?;
         }
     }
     Ok(if rep.problems.is_empty() {
@@ -275,14 +296,14 @@ pub fn run_list(
             writeln!(
                 out,
                 "{:<20} {:<12} {:<19} {:>25} {:>25}{}{}  {}",
-                r.database,
+                printable(&r.database),
                 r.backup_type,
                 r.finish.as_deref().unwrap_or("unknown"),
                 r.first_lsn.as_deref().unwrap_or("?"),
                 r.last_lsn.as_deref().unwrap_or("?"),
                 if r.damaged { " DAMAGED" } else { "" },
                 if r.incomplete { " INCOMPLETE" } else { "" },
-                r.files.join(", ")
+                printable(&r.files.join(", "))
             )?;
         }
     }

@@ -12,7 +12,7 @@
 
 use super::history::{open_history, read_records};
 use super::{write_json, DumpError, DumpResult, Outcome};
-use media::history::{iso, parse_datetime, BackupHistory, BackupRecord};
+use media::history::{iso, parse_datetime, printable, BackupHistory, BackupRecord};
 use media::plan::tsql::{self, Move};
 use media::plan::{plan_all, Plan, Target};
 use serde::Serialize;
@@ -88,14 +88,15 @@ fn json_plan(p: &Plan) -> JsonPlan {
 
 fn print_text(plans: &[Plan], out: &mut dyn Write) -> DumpResult<()> {
     for p in plans {
-        writeln!(out, "{}: restore to {}", p.database, p.target)?;
+        // Names and paths come from media: never raw control characters on the terminal.
+        writeln!(out, "{}: restore to {}", printable(&p.database), p.target)?;
         for (i, s) in p.steps.iter().enumerate() {
             writeln!(
                 out,
                 "  {}. {:<12} {} (FILE = {}) LSN {}..{} {}{}",
                 i + 1,
                 s.kind.word(),
-                s.files.join(" + "),
+                printable(&s.files.join(" + ")),
                 s.position,
                 s.first_lsn,
                 s.last_lsn,
@@ -112,8 +113,9 @@ fn print_text(plans: &[Plan], out: &mut dyn Write) -> DumpResult<()> {
         for x in &p.problems {
             writeln!(
                 out,
-                "  {}: {x}",
-                if x.is_refusal() { "why" } else { "note" }
+                "  {}: {}",
+                if x.is_refusal() { "why" } else { "note" },
+                printable(&x.to_string())
             )?;
         }
     }
@@ -151,11 +153,18 @@ pub fn records(
 pub fn run(args: &PlanArgs, format: Format, out: &mut dyn Write) -> DumpResult<Outcome> {
     let target = match &args.stopat {
         None => Target::Latest,
-        Some(s) => Target::At(parse_datetime(s).ok_or_else(|| {
-            DumpError(format!(
-                "--stopat {s:?}: expected YYYY-MM-DDTHH:MM:SS (the server's local time)"
-            ))
-        })?),
+        // Whole seconds only: a fraction dropped would stop before the time asked and lose
+        // the transactions committed in between.
+        Some(s) => Target::At(
+            parse_datetime(s)
+                .filter(|_| s.trim().len() <= "YYYY-MM-DDTHH:MM:SS".len())
+                .ok_or_else(|| {
+                    DumpError(format!(
+                        "--stopat {s:?}: expected YYYY-MM-DDTHH:MM:SS (the server's local \
+                         time, whole seconds)"
+                    ))
+                })?,
+        ),
     };
     let moves = args
         .moves
@@ -196,7 +205,7 @@ pub fn run(args: &PlanArgs, format: Format, out: &mut dyn Write) -> DumpResult<O
         Format::Text => print_text(&plans, out)?,
     }
     for p in &read_problems {
-        eprintln!("mtfdump: {p}");
+        eprintln!("mtfdump: {}", printable(p));
     }
     Ok(if plans.iter().all(Plan::is_valid) {
         Outcome::Ok

@@ -88,7 +88,30 @@ pub fn records(media: &[ListedMedium<'_>]) -> (Vec<BackupRecord>, Vec<Skipped>) 
     let mut skipped = Vec::new();
     for g in group_media(&ids) {
         for m in merge_sets(&g, &listings) {
-            let first = m.parts[0];
+            // One copy per medium: an intact one where there is one. Copies of the same file
+            // (a share and its mirror, an interrupted copy next to the original) are one
+            // medium; a damaged copy must not hide an intact one.
+            let whole = |p: &&mtf::reader::media::SetPart| {
+                let s = &listings[p.medium].sets[p.set];
+                s.damage.is_empty() && (s.is_complete() || p_continues(&listings, p))
+            };
+            let mut parts: Vec<&mtf::reader::media::SetPart> = Vec::new();
+            for p in &m.parts {
+                let key = (p.family_number, p.media_sequence_number);
+                match parts
+                    .iter_mut()
+                    .find(|q| (q.family_number, q.media_sequence_number) == key)
+                {
+                    Some(q) => {
+                        if !whole(q) && whole(&p) {
+                            *q = p;
+                        }
+                    }
+                    None => parts.push(p),
+                }
+            }
+            // The details come from the chosen copy of the first part.
+            let first = parts[0];
             let set = &listings[first.medium].sets[first.set];
             let file = media[first.medium].path.clone();
             if !SqlSetInfo::is_sql_server(set) {
@@ -149,16 +172,15 @@ pub fn records(media: &[ListedMedium<'_>]) -> (Vec<BackupRecord>, Vec<Skipped>) 
             r.media_set_guid = g.media_set_id.and_then(|x| normalize_guid(&x.to_string()));
             r.family_count = g.family_count;
             // Damage inside the set, or details only from the copy written before the data.
-            r.damaged = m
-                .parts
+            r.damaged = parts
                 .iter()
                 .any(|p| !listings[p.medium].sets[p.set].damage.is_empty());
             r.incomplete = m.continues_on_missing_medium
                 || info.mqci_source == Some(mtf::sqlserver::MqciSource::Msci)
-                || m.parts.iter().any(|p| {
+                || parts.iter().any(|p| {
                     !listings[p.medium].sets[p.set].is_complete() && !p_continues(&listings, p)
                 });
-            for p in &m.parts {
+            for p in parts {
                 let med = MediumRecord {
                     media_sequence_number: p.media_sequence_number,
                     path: media[p.medium].path.clone(),

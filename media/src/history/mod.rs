@@ -243,6 +243,21 @@ impl BackupRecord {
             .collect()
     }
 
+    /// A copy read from media with every family present, intact and complete: it can replace
+    /// a damaged or incomplete copy of the same set read from media. (Damage found when
+    /// reading belongs to the copy read; msdb's damaged flag belongs to the set.)
+    pub fn is_whole_media_copy(&self) -> bool {
+        self.source == "media"
+            && !self.damaged
+            && !self.incomplete
+            && self.missing_families().is_empty()
+    }
+
+    /// A copy read from media that is damaged or incomplete.
+    pub fn is_bad_media_copy(&self) -> bool {
+        self.source == "media" && (self.damaged || self.incomplete)
+    }
+
     /// Every path of the set, family by family, medium by medium.
     pub fn paths(&self) -> Vec<String> {
         let mut fams: Vec<&FamilyRecord> = self.families.iter().collect();
@@ -323,6 +338,24 @@ pub fn parse_datetime(s: &str) -> Option<DateTime> {
     d.is_valid().then_some(d)
 }
 
+/// Text safe to print on one line of a terminal or of a `--` comment in a T-SQL script: control
+/// characters (line breaks, escape sequences) are shown escaped (`\n`, `\u{1b}`), since names
+/// and paths come from media and file systems and a line break in a comment would end it.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The ISO text of a local time: `YYYY-MM-DDTHH:MM:SS`.
 pub fn iso(d: &DateTime) -> String {
     format!(
@@ -389,7 +422,8 @@ pub enum Recorded {
 /// ```
 pub trait BackupHistory {
     /// Records a set, or merges it into the record of the same set (same BackupSetGUID, media
-    /// set and position; paths are added, a damaged or incomplete mark is kept).
+    /// set and position; paths are added, a damaged or incomplete mark is kept, except that a
+    /// whole copy read from media replaces a damaged or incomplete copy read from media).
     fn record(&mut self, rec: &BackupRecord) -> Result<Recorded, HistoryError>;
 
     /// Records many sets at once, all or none.

@@ -100,8 +100,11 @@ pub fn read(input: impl Read, name: &str) -> Result<Vec<BackupRecord>, HistoryEr
             .map(BackupKind::from_letter)
             .ok_or_else(|| e(line, "no type".into()))?;
         let position = int("position")?.unwrap_or(1);
-        let position =
-            u32::try_from(position).map_err(|_| bad("position", &position.to_string()))?;
+        // Sets on the media count from 1 (`RESTORE … WITH FILE = n`).
+        let position = u32::try_from(position)
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| bad("position", &position.to_string()))?;
         let server = cell("server_name").map(str::to_string);
         let guid = cell("backup_set_uuid").and_then(normalize_guid);
         let key = match (&guid, cell("backup_set_id")) {

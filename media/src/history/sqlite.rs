@@ -112,19 +112,39 @@ impl SqliteHistory {
     }
 
     fn init(conn: Connection, path: &Path) -> Result<SqliteHistory, HistoryError> {
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| err(path, "read the history (not an SQLite database?)", e))?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| err(path, "read the history (not an SQLite database?)", e))?;
-        match version {
-            0 if tables == 0 => {
-                conn.execute_batch(&format!(
-                    "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                ))
+        // Version and tables read in one statement (one read transaction): another process
+        // may create the schema between two reads.
+        let state = |conn: &Connection| -> Result<(i64, i64), HistoryError> {
+            conn.query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version), \
+                        (SELECT count(*) FROM sqlite_master)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| err(path, "read the history (not an SQLite database?)", e))
+        };
+        let (mut version, mut tables) = state(&conn)?;
+        if (version, tables) == (0, 0) {
+            // A new file: create the schema under the write lock, and look again once it is
+            // held. Another process opening the same new file at the same time may have made
+            // the schema meanwhile; it is then used, not made twice.
+            conn.execute_batch("BEGIN IMMEDIATE;")
                 .map_err(|e| err(path, "create the history's tables", e))?;
+            (version, tables) = state(&conn)?;
+            let made = if (version, tables) == (0, 0) {
+                conn.execute_batch(&format!(
+                    "{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                ))
+            } else {
+                conn.execute_batch("COMMIT;")
+            };
+            if let Err(e) = made {
+                let _ = conn.execute_batch("ROLLBACK;");
+                return Err(err(path, "create the history's tables", e));
             }
+            version = state(&conn)?.0;
+        }
+        match version {
             SCHEMA_VERSION => {}
             0 => {
                 return Err(err(
@@ -264,6 +284,28 @@ fn record_in(tx: &Transaction<'_>, r: &BackupRecord) -> rusqlite::Result<Recorde
             (tx.last_insert_rowid(), Recorded::New)
         }
         Some(id) => {
+            // Damage found reading media is the copy's: a damaged copy adds nothing to an
+            // intact one read from media, and a whole copy replaces a damaged one (its marks
+            // and places; the damaged copy's places are not offered again).
+            let (source, damaged, incomplete): (String, bool, bool) = tx.query_row(
+                "SELECT source, is_damaged, is_incomplete FROM backup_set
+                 WHERE backup_set_id = ?1",
+                [id],
+                |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)),
+            )?;
+            if source == "media" {
+                if r.is_bad_media_copy() && !damaged && !incomplete {
+                    return Ok(Recorded::Updated);
+                }
+                if r.is_whole_media_copy() && (damaged || incomplete) {
+                    tx.execute(
+                        "UPDATE backup_set SET is_damaged = 0, is_incomplete = 0
+                         WHERE backup_set_id = ?1",
+                        [id],
+                    )?;
+                    tx.execute("DELETE FROM backup_medium WHERE backup_set_id = ?1", [id])?;
+                }
+            }
             // What one source knows fills what another left unknown; a damaged mark stays, a
             // complete copy clears the incomplete mark.
             let sets: Vec<String> = MERGED

@@ -15,7 +15,9 @@
 //! A base that leads nowhere makes the planner fall back: to an older differential, to the full
 //! alone, then to an older full with a longer chain (the reference documents' lost 3 AM
 //! differential). Consecutive steps must stay in one recovery fork (each step starts in the fork
-//! the previous one ended in) when both forks are known. Under the simple recovery model (or,
+//! the previous one ended in) when both forks are known, and the chain follows the fork the
+//! target lies in (the latest point: the newest backup's fork), never the branch a restore to
+//! a point in time abandoned. Under the simple recovery model (or,
 //! when the model is not known, for a database with no log backups at all) there is no point in
 //! time: the plan stops at the last full or differential before the target and says so.
 //!
@@ -174,12 +176,15 @@ impl Plan {
 /// Plans every database found in `records` (one plan each, by name without case, in name
 /// order), or only `database`.
 pub fn plan_all(records: &[BackupRecord], database: Option<&str>, target: Target) -> Vec<Plan> {
+    // One comparison for grouping and choosing: without case, for every letter.
+    let wanted = database.map(str::to_lowercase);
     let mut by_db: BTreeMap<String, Vec<&BackupRecord>> = BTreeMap::new();
     for r in records {
-        if database.is_some_and(|d| !d.eq_ignore_ascii_case(&r.database)) {
+        let key = r.database.to_lowercase();
+        if wanted.as_ref().is_some_and(|d| *d != key) {
             continue;
         }
-        by_db.entry(r.database.to_lowercase()).or_default().push(r);
+        by_db.entry(key).or_default().push(r);
     }
     by_db
         .into_values()
@@ -192,7 +197,8 @@ pub fn plan_all(records: &[BackupRecord], database: Option<&str>, target: Target
 
 /// Merges records of the same set seen more than once (copies of the files in several places,
 /// a set imported from media and from msdb): families and media are united (the paths found on
-/// media first), a damaged mark is kept, a complete copy clears the incomplete mark.
+/// media first), a damaged mark is kept, a complete copy clears the incomplete mark; a whole
+/// copy read from media replaces a damaged or incomplete one read from media.
 pub fn merge_duplicates(records: &[BackupRecord]) -> Vec<BackupRecord> {
     let mut out: Vec<BackupRecord> = Vec::with_capacity(records.len());
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -205,6 +211,15 @@ pub fn merge_duplicates(records: &[BackupRecord]) -> Vec<BackupRecord> {
         match key.as_ref().and_then(|k| index.get(k)) {
             Some(&i) => {
                 let m = &mut out[i];
+                // A damaged copy read from media adds nothing to an intact one, and an intact
+                // one replaces it.
+                if m.is_whole_media_copy() && r.is_bad_media_copy() {
+                    continue;
+                }
+                if m.is_bad_media_copy() && r.is_whole_media_copy() {
+                    *m = r.clone();
+                    continue;
+                }
                 m.damaged |= r.damaged;
                 m.incomplete &= r.incomplete;
                 for fam in &r.families {
@@ -243,6 +258,10 @@ pub fn merge_duplicates(records: &[BackupRecord]) -> Vec<BackupRecord> {
 
 /// Why a set cannot be restored, if it cannot.
 pub fn unusable_reason(r: &BackupRecord) -> Option<String> {
+    // RESTORE names the database: a set without a name cannot be restored by a script.
+    if r.database.trim().is_empty() {
+        return Some("no database name".into());
+    }
     if r.damaged {
         return Some("damaged".into());
     }
@@ -323,12 +342,33 @@ fn before_or_at(t: &Option<DateTime>, target: &Option<DateTime>) -> bool {
     }
 }
 
-/// The shortest log chain from `base` (the last of `bases`) towards the target.
+/// The recovery fork the target lies in, when the forks are known: the fork of the first log
+/// that finished at or after the target, else (and for the latest point) the fork of the newest
+/// backup. After a restore to a point in time the database lives on in a new fork; the
+/// backups of the fork it left, with LSNs beyond the fork point, lead elsewhere.
+fn target_fork<'a>(
+    usable: &[&'a BackupRecord],
+    logs: &[&'a BackupRecord],
+    target: Option<DateTime>,
+) -> Option<&'a String> {
+    let holding = target.and_then(|t| {
+        logs.iter()
+            .filter(|l| l.finish.is_some_and(|f| f >= t))
+            .min_by_key(|l| (l.finish, l.last_lsn))
+    });
+    holding
+        .or_else(|| usable.iter().max_by_key(|r| (r.finish, r.last_lsn)))
+        .and_then(|r| r.last_recovery_fork_guid.as_ref())
+}
+
+/// The shortest log chain from `base` (the last of `bases`) towards the target. Among logs
+/// that carry the chain on, those ending in the target's fork (`fork`) come first.
 fn chain<'a>(
     bases: &[&'a BackupRecord],
     logs: &[&'a BackupRecord],
     target: Option<DateTime>,
     newest: Lsn,
+    fork: Option<&String>,
 ) -> Attempt<'a> {
     let base = *bases.last().expect("a base");
     let mut steps: Vec<(&BackupRecord, Option<DateTime>)> =
@@ -339,6 +379,11 @@ fn chain<'a>(
         (Some(t), Some(f)) => f >= t,
         _ => false,
     };
+    // A set ending in another fork does not hold or reach the target, even if it finished
+    // later or reaches further: its later records are that fork's.
+    let in_fork = |l: &BackupRecord| fork.is_some() && l.last_recovery_fork_guid.as_ref() == fork;
+    let other_fork =
+        |l: &BackupRecord| fork.is_some() && l.last_recovery_fork_guid.is_some() && !in_fork(l);
     if let Some(t) = target {
         if base.finish.as_ref() == Some(&t) {
             return Attempt {
@@ -351,7 +396,7 @@ fn chain<'a>(
         }
     }
     loop {
-        if target.is_none() && cur >= newest {
+        if target.is_none() && cur >= newest && !other_fork(last) {
             return Attempt {
                 steps,
                 reached: true,
@@ -368,11 +413,11 @@ fn chain<'a>(
         let mut best: Option<&BackupRecord> = None;
         let mut holding: Option<&BackupRecord> = None;
         for l in cands {
-            if reached_at(l) {
+            if reached_at(l) && !other_fork(l) {
                 if holding.is_none_or(|h| l.last_lsn < h.last_lsn) {
                     holding = Some(l);
                 }
-            } else if best.is_none_or(|b| l.last_lsn > b.last_lsn) {
+            } else if best.is_none_or(|b| (in_fork(l), l.last_lsn) > (in_fork(b), b.last_lsn)) {
                 best = Some(l);
             }
         }
@@ -541,10 +586,12 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         return finish_plan(database, target, Vec::new(), problems);
     }
 
-    // The recovery model: the newest set's that says; unknown without logs looks like simple.
+    // The recovery model in force at the target: the newest set's, of those taken by the
+    // target, that says (a database switched to simple later keeps its earlier logs' points in
+    // time); unknown without logs looks like simple.
     let model = usable
         .iter()
-        .filter(|r| r.recovery_model.is_some())
+        .filter(|r| r.recovery_model.is_some() && before_or_at(&r.start, &tgt))
         .max_by_key(|r| r.last_lsn)
         .and_then(|r| r.recovery_model);
     let simple = model == Some(RecoveryModel::Simple);
@@ -578,9 +625,15 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         return finish_plan(database, target, steps, problems);
     }
 
-    // The newest point: the highest LSN any usable set reaches.
+    // The newest point: the highest LSN any usable set of the target's fork reaches.
+    let fork = target_fork(&usable, &logs, tgt);
     let newest = usable
         .iter()
+        .filter(|r| {
+            fork.is_none()
+                || r.last_recovery_fork_guid.is_none()
+                || r.last_recovery_fork_guid.as_ref() == fork
+        })
         .filter_map(|r| r.last_lsn)
         .max()
         .unwrap_or_default();
@@ -593,7 +646,7 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
             .collect();
         bases.push(vec![*f]);
         for b in &bases {
-            let a = chain(b, &logs, tgt, newest);
+            let a = chain(b, &logs, tgt, newest, fork);
             if a.reached {
                 let steps = a.steps.iter().map(|(r, s)| to_step(r, *s)).collect();
                 // Only the sets the plan could have used matter: those after its full began.

@@ -3,7 +3,7 @@
 //! gets `STOPAT` (when it holds the target) and `RECOVERY`.
 
 use super::{Plan, Step};
-use crate::history::{iso, BackupKind};
+use crate::history::{iso, printable, BackupKind};
 
 /// `MOVE` options: a logical file name and where it goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,9 +75,14 @@ fn statement(database: &str, step: &Step, moves: &[Move], first: bool) -> String
 
 /// The script for one plan. A plan without steps gives its problems as comments only.
 pub fn script(plan: &Plan, moves: &[Move]) -> String {
-    let mut out = format!("-- {}: restore to {}\n", plan.database, plan.target);
+    // Names and paths in comments come from media: a line break would end the comment.
+    let mut out = format!(
+        "-- {}: restore to {}\n",
+        printable(&plan.database),
+        plan.target
+    );
     for p in &plan.problems {
-        out.push_str(&format!("-- {p}\n"));
+        out.push_str(&format!("-- {}\n", printable(&p.to_string())));
     }
     for (i, s) in plan.steps.iter().enumerate() {
         out.push_str(&statement(&plan.database, s, moves, i == 0));
@@ -129,6 +134,24 @@ mod tests {
         assert_eq!(
             lines[2],
             "RESTORE LOG [O'Neil]]db] FROM DISK = N'/b/l.trn' WITH FILE = 2, STOPAT = '2017-06-01T13:22:44', RECOVERY;"
+        );
+        // A database name from a hostile medium: the header comment stays one comment line,
+        // the identifier keeps the real name (a line break is legal inside brackets).
+        let mut evil = plan.clone();
+        evil.database = "db\nDROP DATABASE master;--".into();
+        evil.problems = vec![crate::plan::Problem::NoFull];
+        let s = script(&evil, &[]);
+        for line in s.lines() {
+            assert!(
+                line.starts_with("--")
+                    || line.starts_with("RESTORE ")
+                    || line.starts_with("DROP DATABASE master;--] FROM"),
+                "{line:?}"
+            );
+        }
+        assert!(
+            s.starts_with("-- db\\nDROP DATABASE master;--: restore to latest\n"),
+            "{s}"
         );
         assert_eq!(Move::parse("noequals"), None);
         assert_eq!(Move::parse("=x"), None);
