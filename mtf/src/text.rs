@@ -172,9 +172,40 @@ pub fn join_dir_path<S: AsRef<str>>(components: &[S], string_type: StringType) -
     encode_str(&s, string_type)
 }
 
+/// Text from a medium (or a file system) made safe for a terminal or a one-line comment:
+/// control characters (ESC, newline, carriage return, DEL, C1 controls …) are shown as Rust
+/// escapes (`\u{1b}`, `\n`), so no name can forge lines, end a script comment or move the
+/// cursor. Everything else is unchanged, and nothing is copied when there is nothing to escape.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            o.extend(c.escape_default());
+        } else {
+            o.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(o)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_controls_shows_every_control_character_and_nothing_else() {
+        assert!(matches!(
+            escape_controls("plain é"),
+            std::borrow::Cow::Borrowed("plain é")
+        ));
+        assert_eq!(
+            escape_controls("a\nb\u{1b}[2J\u{7f}\u{85}c"),
+            "a\\nb\\u{1b}[2J\\u{7f}\\u{85}c"
+        );
+    }
 
     #[test]
     fn utf16_and_ansi_round_trip() {

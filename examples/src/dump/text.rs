@@ -22,23 +22,9 @@ pub fn text(t: &MtfText, st: StringType) -> String {
     esc(&t.display(st)).into_owned()
 }
 
-/// A string from a medium made safe for a terminal: control characters (ESC, newline, carriage
-/// return, DEL, C1 controls …) are shown as Rust escapes (`\u{1b}`), so no name can forge
-/// lines or move the cursor. Everything else is unchanged.
-pub fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            o.extend(c.escape_default());
-        } else {
-            o.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(o)
-}
+/// A string from a medium made safe for a terminal (control characters escaped): the one
+/// escaping rule, [`mtf::text::escape_controls`].
+pub use mtf::text::escape_controls as esc;
 
 /// The operation an SSET names (its attribute bits 0..5).
 pub fn operation(a: SetAttributes) -> String {

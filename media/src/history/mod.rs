@@ -342,18 +342,7 @@ pub fn parse_datetime(s: &str) -> Option<DateTime> {
 /// characters (line breaks, escape sequences) are shown escaped (`\n`, `\u{1b}`), since names
 /// and paths come from media and file systems and a line break in a comment would end it.
 pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    mtf::text::escape_controls(s).into_owned()
 }
 
 /// The ISO text of a local time: `YYYY-MM-DDTHH:MM:SS`.
