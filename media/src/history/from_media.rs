@@ -78,40 +78,16 @@ fn date(d: Option<mtf::MtfDateTime>) -> Option<super::DateTime> {
 }
 
 /// The records of every SQL Server set on the media, and what was skipped.
-pub fn records(media: &[ListedMedium<'_>]) -> (Vec<BackupRecord>, Vec<Skipped>) {
-    let ids: Vec<MediumIdentity> = media
-        .iter()
-        .map(|m| MediumIdentity::from_header(&m.listing.header))
-        .collect();
+pub fn records(given: &[ListedMedium<'_>]) -> (Vec<BackupRecord>, Vec<Skipped>) {
+    let (media, ids) = best_copies(given);
     let listings: Vec<&Listing> = media.iter().map(|m| m.listing).collect();
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for g in group_media(&ids) {
         for m in merge_sets(&g, &listings) {
-            // One copy per medium: an intact one where there is one. Copies of the same file
-            // (a share and its mirror, an interrupted copy next to the original) are one
-            // medium; a damaged copy must not hide an intact one.
-            let whole = |p: &&mtf::reader::media::SetPart| {
-                let s = &listings[p.medium].sets[p.set];
-                s.damage.is_empty() && (s.is_complete() || p_continues(&listings, p))
-            };
-            let mut parts: Vec<&mtf::reader::media::SetPart> = Vec::new();
-            for p in &m.parts {
-                let key = (p.family_number, p.media_sequence_number);
-                match parts
-                    .iter_mut()
-                    .find(|q| (q.family_number, q.media_sequence_number) == key)
-                {
-                    Some(q) => {
-                        if !whole(q) && whole(&p) {
-                            *q = p;
-                        }
-                    }
-                    None => parts.push(p),
-                }
-            }
             // The details come from the chosen copy of the first part.
-            let first = parts[0];
+            let parts = &m.parts;
+            let first = &parts[0];
             let set = &listings[first.medium].sets[first.set];
             let file = media[first.medium].path.clone();
             if !SqlSetInfo::is_sql_server(set) {
@@ -210,6 +186,43 @@ pub fn records(media: &[ListedMedium<'_>]) -> (Vec<BackupRecord>, Vec<Skipped>) 
 }
 
 /// A part that goes on to the next medium is finished there, not here.
+/// Copies of one medium (the same file on a share and on its mirror, an interrupted copy next
+/// to the original) are one medium to the planner, read from the wholest copy: fewest damaged
+/// ranges, then fewest sets cut short, then the first given. `group_media` reads the first of
+/// two copies, which is right for extraction (the user named both and is told), but would let a
+/// damaged copy hide an intact one here.
+fn best_copies<'a>(given: &[ListedMedium<'a>]) -> (Vec<ListedMedium<'a>>, Vec<MediumIdentity>) {
+    let flaws = |m: &ListedMedium<'_>| {
+        let l = m.listing;
+        let damage = l.damage.len() + l.sets.iter().map(|s| s.damage.len()).sum::<usize>();
+        let cut = l
+            .sets
+            .iter()
+            .filter(|s| !s.is_complete() && !s.continues)
+            .count();
+        (damage, cut)
+    };
+    let mut media: Vec<ListedMedium<'a>> = Vec::new();
+    let mut ids: Vec<MediumIdentity> = Vec::new();
+    for m in given {
+        let id = MediumIdentity::from_header(&m.listing.header);
+        let copy = ListedMedium {
+            path: m.path.clone(),
+            is_tape: m.is_tape,
+            listing: m.listing,
+        };
+        match ids.iter().position(|x| *x == id) {
+            Some(i) if flaws(m) < flaws(&media[i]) => media[i] = copy,
+            Some(_) => {}
+            None => {
+                ids.push(id);
+                media.push(copy);
+            }
+        }
+    }
+    (media, ids)
+}
+
 fn p_continues(listings: &[&Listing], p: &mtf::reader::media::SetPart) -> bool {
     listings[p.medium].sets[p.set].continues
 }
