@@ -2,3 +2,5 @@
 //! of `mtf` and `tape-sys`, and the reference engine that produces backup streams.
 //!
 //! Skeleton only: nothing here is implemented yet; the media-set issues build it.
+
+pub mod engine;

@@ -1,0 +1,97 @@
+//! The engine's transactions, splits, rollback, reopen and check, against a BTreeMap model.
+
+use std::collections::BTreeMap;
+
+use media::engine::check::digest_rows;
+use media::engine::{Database, FilegroupSpec, RecoveryModel};
+
+fn model_digest(m: &BTreeMap<(String, Vec<u8>), Vec<u8>>, order: &[&str]) -> [u8; 32] {
+    let mut rows = Vec::new();
+    for fg in order {
+        for ((g, k), v) in m {
+            if g == fg {
+                rows.push((g.as_str(), k.as_slice(), v.as_slice()));
+            }
+        }
+    }
+    digest_rows(rows)
+}
+
+#[test]
+fn commit_rollback_split_reopen_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("db");
+    let fgs = [FilegroupSpec { name: "sales".into(), read_only: false }];
+    let db = Database::create(&d, "test", RecoveryModel::Full, &fgs).unwrap();
+    let mut model = BTreeMap::new();
+    // Enough rows to split leaves and interior nodes several times.
+    for batch in 0..20u32 {
+        let mut t = db.begin();
+        for i in 0..200u32 {
+            let k = format!("key{:06}", (i * 7919 + batch * 31) % 5000);
+            let v = format!("value-{batch}-{i}-{}", "x".repeat((i % 50) as usize));
+            let fg = if i % 3 == 0 { "sales" } else { "PRIMARY" };
+            t.put(fg, k.as_bytes(), v.as_bytes()).unwrap();
+            model.insert((fg.to_string(), k.into_bytes()), v.into_bytes());
+        }
+        t.commit().unwrap();
+    }
+    // A rolled-back transaction leaves nothing, including its deletes.
+    let mut t = db.begin();
+    for ((fg, k), _) in model.iter().take(300) {
+        t.delete(fg, k).unwrap();
+    }
+    t.put("PRIMARY", b"ghost", b"boo").unwrap();
+    t.rollback().unwrap();
+    // Deletes that commit.
+    let gone: Vec<_> = model.keys().step_by(5).cloned().collect();
+    db.run(|t| {
+        for (fg, k) in &gone {
+            t.delete(fg, k)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    for k in &gone {
+        model.remove(k);
+    }
+    let r = db.check().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.rows, model.len() as u64);
+    assert_eq!(r.digest, model_digest(&model, &["PRIMARY", "sales"]));
+    assert_eq!(db.get("PRIMARY", b"ghost").unwrap(), None);
+    drop(db);
+    let db = Database::open(&d).unwrap();
+    let r = db.check().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.digest, model_digest(&model, &["PRIMARY", "sales"]));
+    let mut t = db.begin();
+    let scanned = t.scan("sales", None, None).unwrap();
+    let want: Vec<_> = model
+        .iter()
+        .filter(|((g, _), _)| g == "sales")
+        .map(|((_, k), v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(scanned, want);
+    t.commit().unwrap();
+}
+
+#[test]
+fn bad_directories_and_read_only_filegroups_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(Database::open(dir.path()).is_err());
+    std::fs::write(dir.path().join("primary.mdf"), b"not a database").unwrap();
+    std::fs::write(dir.path().join("log.ldf"), b"nor a log").unwrap();
+    let e = Database::open(dir.path()).err().unwrap().to_string();
+    assert!(e.contains("primary.mdf"), "{e}");
+    let d = dir.path().join("db");
+    let fgs = [FilegroupSpec { name: "archive".into(), read_only: true }];
+    let db = Database::create(&d, "t", RecoveryModel::Simple, &fgs).unwrap();
+    let mut t = db.begin();
+    assert!(t.put("archive", b"k", b"v").is_err());
+    assert!(t.put("nosuch", b"k", b"v").is_err());
+    t.commit().unwrap();
+    assert!(Database::open(&d).is_err(), "a second open while the first holds the lock");
+    drop(db);
+    assert!(Database::create(&d, "t", RecoveryModel::Simple, &[]).is_err(), "never overwrites");
+}
