@@ -4,8 +4,9 @@
 //! Workload output, one line per event, written and flushed only after the event happened:
 //! - `pending TXN OPS…` just before a transaction asks to commit (it may or may not be durable
 //!   if the process dies before the matching `commit` line);
-//! - `commit TIME lsn=LSN txn=TXN OPS…` once the commit is durable (acknowledged). `TIME` is
-//!   the commit timestamp, `YYYY-MM-DDTHH:MM:SS.fff` UTC;
+//! - `commit TIME lsn=LSN txn=TXN OPS…` once the commit is durable (acknowledged), before the
+//!   transaction's locks are released. `TIME` is the commit timestamp, `YYYY-MM-DDTHH:MM:SS.fff`
+//!   UTC;
 //! - `rollback txn=TXN` once a rollback finished.
 //!
 //! Each op is `put:FILEGROUP:KEY=VALUE` or `del:FILEGROUP:KEY`. Keys and values are printable
@@ -152,9 +153,12 @@ pub fn workload(db: &Database, spec: &WorkloadSpec, out: &Mutex<Box<dyn Write + 
                         emit(format!("rollback txn={id}"));
                     } else {
                         emit(format!("pending {id} {}", ops.join(" ")));
-                        let c = tx.commit()?;
+                        // Printed before the locks go, so lines of transactions that touch the
+                        // same keys come out in the order they committed.
+                        tx.commit_then(|c| {
+                            emit(format!("commit {} lsn={} txn={id} {}", format_ms(c.ts_ms), c.lsn, ops.join(" ")))
+                        })?;
                         commits.fetch_add(1, Ordering::Relaxed);
-                        emit(format!("commit {} lsn={} txn={id} {}", format_ms(c.ts_ms), c.lsn, ops.join(" ")));
                     }
                 }
             }));
