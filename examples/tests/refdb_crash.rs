@@ -167,20 +167,31 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
     let seed: u64 = std::env::var("REFDB_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20261203);
     let mut rng = Rng::new(seed);
     let tmp = tempfile::tempdir().unwrap();
+    // REFDB_CRASH_KEEP=1 keeps the databases for a post-mortem.
+    let tmp = if std::env::var_os("REFDB_CRASH_KEEP").is_some() {
+        let p = tmp.keep();
+        eprintln!("keeping {}", p.display());
+        tempfile::TempDir::new_in(p).unwrap()
+    } else {
+        tmp
+    };
     let mut stats: BTreeMap<&str, u64> = BTreeMap::new();
     let mut dir = tmp.path().join("db0");
     let mut model = Model::new();
+    // Debugging knobs: a fresh database every N runs, and one crash kind only.
+    let fresh_every: u64 = std::env::var("REFDB_CRASH_FRESH").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let only_kind: Option<u64> = std::env::var("REFDB_CRASH_KIND").ok().and_then(|v| v.parse().ok());
     for run in 0..runs {
         // A fresh database every 10 runs; in between, each run crashes a database that has
         // already been crashed and recovered.
-        if run % 10 == 0 {
+        if run % fresh_every == 0 {
             dir = tmp.path().join(format!("db{run}"));
             model.clear();
-            let model_name = ["full", "simple", "bulk-logged"][(run / 10 % 3) as usize];
+            let model_name = ["full", "simple", "bulk-logged"][(run / fresh_every % 3) as usize];
             let o = refdb(&["create", dir.to_str().unwrap(), "--recovery", model_name, "--filegroup", "sales"], &[]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         }
-        let kind = rng.below(5);
+        let kind = only_kind.unwrap_or_else(|| rng.below(5));
         let (label, crash) = match kind {
             0 => ("sigkill", None),
             1 => ("ckpt", Some(format!("ckpt:{}", 1 + rng.below(4)))),
@@ -203,9 +214,12 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
             std::thread::sleep(Duration::from_millis(20 + rng.below(600)));
             let _ = child.kill();
         }
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         let status = child.wait().unwrap();
         let lines = reader.join().unwrap();
         let crashed = status.signal().is_some();
+        assert!(crashed || status.success(), "run {run}: workload failed: {stderr}");
         *stats.entry(if crashed { label } else { "finished" }).or_default() += 1;
         let acks = read_acks(&lines);
         let ctx = format!("run {run} ({label} {crash:?}, workload seed {wseed}, {})", dir.display());
@@ -242,5 +256,136 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
         for k in ["sigkill", "ckpt", "pagewrite", "torn", "fsync", "undo-crash"] {
             assert!(stats.get(k).copied().unwrap_or(0) > 0, "no run crashed at {k}: {stats:?}");
         }
+    }
+}
+
+/// The pages of a data file whose checksum (or id) does not hold.
+fn bad_pages(file: &Path) -> Vec<u32> {
+    use media::engine::page::{Page, PageId, PAGE_SIZE};
+    let bytes = std::fs::read(file).unwrap();
+    bytes
+        .chunks(PAGE_SIZE)
+        .enumerate()
+        .filter(|(i, c)| {
+            let p = Page::from_slice(c).unwrap();
+            p.verify(PageId { file: 1, page: *i as u32 }).is_err()
+        })
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+fn run_workload(dir: &Path, args: &[&str], crash: Option<&str>) -> (Vec<String>, bool) {
+    let mut cmd = Command::new(REFDB);
+    cmd.arg("workload").arg(dir).args(args);
+    if let Some(c) = crash {
+        cmd.env("REFDB_CRASH", c);
+    }
+    let o = cmd.output().unwrap();
+    let lines = String::from_utf8(o.stdout).unwrap().lines().map(String::from).collect();
+    let crashed = o.status.signal().is_some();
+    assert!(crashed || o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (lines, crashed)
+}
+
+#[test]
+fn a_torn_page_is_found_by_its_checksum_and_rebuilt_from_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut repaired_any = false;
+    for n in [3u64, 9, 17, 30] {
+        let dir = tmp.path().join(format!("db{n}"));
+        assert!(refdb(&["create", dir.to_str().unwrap(), "--recovery", "simple"], &[]).status.success());
+        let mut model = Model::new();
+        let (lines, _) = run_workload(&dir, &["--ops", "1500", "--keys", "3000", "--value-pad", "100", "--threads", "1"], None);
+        let a = read_acks(&lines);
+        for (_, _, ops) in &a.commits {
+            apply(&mut model, ops);
+        }
+        // The Nth page write is cut after its first half: a torn page on disk.
+        let args = ["--ops", "3000", "--keys", "3000", "--value-pad", "100", "--pool-pages", "16", "--seed", "5", "--threads", "1"];
+        let (lines, crashed) = run_workload(&dir, &args, Some(&format!("torn:{n}")));
+        assert!(crashed, "torn:{n} did not happen");
+        let torn = bad_pages(&dir.join("primary.mdf"));
+        assert_eq!(torn.len(), 1, "exactly one torn page: {torn:?}");
+        let a = read_acks(&lines);
+        for (_, _, ops) in &a.commits {
+            apply(&mut model, ops);
+        }
+        let o = refdb(&["check", dir.to_str().unwrap()], &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains(&format!("repaired from the log: [1:{}]", torn[0])), "{err}");
+        repaired_any = true;
+        settle(&dir, &mut model, &a.pending, &format!("torn:{n}"));
+        check(&dir, &model);
+        assert!(bad_pages(&dir.join("primary.mdf")).is_empty());
+    }
+    assert!(repaired_any);
+}
+
+#[test]
+fn a_torn_page_without_an_image_in_the_log_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    assert!(refdb(&["create", dir.to_str().unwrap()], &[]).status.success());
+    run_workload(&dir, &["--ops", "3000", "--keys", "3000", "--value-pad", "50"], None);
+    // Closed cleanly: every page is on disk and the log holds no image of it. Tear the root
+    // (its first half replaced by another page's).
+    let path = dir.join("primary.mdf");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (root, other) = (2 * 8192, 3 * 8192);
+    let half: Vec<u8> = bytes[other..other + 4096].to_vec();
+    assert_ne!(half, bytes[root..root + 4096]);
+    bytes[root..root + 4096].copy_from_slice(&half);
+    std::fs::write(&path, &bytes).unwrap();
+    let o = refdb(&["check", dir.to_str().unwrap()], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success());
+    assert!(out.contains("primary.mdf: page 2: checksum mismatch"), "{out}");
+    let o = refdb(&["get", dir.to_str().unwrap(), "k000001"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("primary.mdf") && err.contains("page 2"), "{err}");
+}
+
+#[test]
+fn a_torn_log_tail_is_cut_at_the_last_whole_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(99);
+    for i in 0..6 {
+        let dir = tmp.path().join(format!("db{i}"));
+        assert!(refdb(&["create", dir.to_str().unwrap()], &[]).status.success());
+        let args = ["--ops", "3000", "--keys", "300", "--checkpoint-every", "1000000000", "--threads", "1"];
+        let crash = format!("fsync:{}", 20 + rng.below(100));
+        let (lines, crashed) = run_workload(&dir, &args, Some(&crash));
+        assert!(crashed);
+        let a = read_acks(&lines);
+        let mut model = Model::new();
+        for (_, _, ops) in &a.commits {
+            apply(&mut model, ops);
+        }
+        // The log header (documented in media::engine::wal) gives the LSN of the file's
+        // first record byte; a commit record is 37 bytes.
+        let log = dir.join("log.ldf");
+        let bytes = std::fs::read(&log).unwrap();
+        let base = u64::from_le_bytes(bytes[32..40].try_into().unwrap());
+        let acked_end = a.commits.iter().map(|c| 4096 + c.0 - base + 37).max().unwrap_or(4096);
+        let len = bytes.len() as u64;
+        assert!(acked_end <= len);
+        // Tear inside the part written after the last acknowledged commit: cut it, or
+        // overwrite it with garbage.
+        let cut = acked_end + rng.below(len - acked_end + 1);
+        let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+        if i % 2 == 0 {
+            f.set_len(cut).unwrap();
+        } else {
+            use std::os::unix::fs::FileExt;
+            let junk: Vec<u8> = (0..(len - cut).min(5000)).map(|_| rng.below(256) as u8).collect();
+            f.write_all_at(&junk, cut).unwrap();
+        }
+        drop(f);
+        let o = refdb(&["check", dir.to_str().unwrap()], &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        settle(&dir, &mut model, &a.pending, &format!("log cut at {cut} of {len}"));
+        check(&dir, &model);
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
 use media::engine::db::{guid_string, Options};
-use media::engine::{Database, FilegroupSpec, RecoveryModel};
+use media::engine::{Database, FilegroupSpec, RecordBody, RecoveryModel};
 use mtf_examples::refdb::{workload, WorkloadSpec};
 
 #[derive(Parser, Debug)]
@@ -80,7 +80,7 @@ enum Cmd {
         filegroup: String,
     },
     /// Print rows as KEY<TAB>VALUE in key order (all filegroups, each line prefixed with its
-    /// filegroup, unless one is chosen).
+    /// filegroup (FG<TAB>KEY<TAB>VALUE), unless one is chosen).
     Scan {
         dir: PathBuf,
         #[arg(long)]
@@ -128,6 +128,12 @@ enum Cmd {
         #[arg(long)]
         read_write: Option<String>,
     },
+    /// Print the log records from the start of the log (or LSN FROM).
+    Log {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+    },
     /// Load N generated rows into an empty filegroup's table in one step (minimally logged
     /// under bulk-logged).
     BulkLoad {
@@ -137,6 +143,26 @@ enum Cmd {
         #[arg(long)]
         rows: u64,
     },
+}
+
+fn describe(b: &RecordBody) -> String {
+    let s = |v: &Option<Vec<u8>>| v.as_ref().map_or("-".into(), |v| String::from_utf8_lossy(v).into_owned());
+    match b {
+        RecordBody::Update { page, key, before, after } => {
+            format!("update {page} {} {} -> {}", String::from_utf8_lossy(key), s(before), s(after))
+        }
+        RecordBody::Clr { page, key, after, undo_next } => {
+            format!("clr {page} {} -> {} undo-next={undo_next}", String::from_utf8_lossy(key), s(after))
+        }
+        RecordBody::Commit { ts_ms } => format!("commit {}", media::engine::time::format_ms(*ts_ms)),
+        RecordBody::Abort => "abort".into(),
+        RecordBody::Smo { ops, bulk } => format!("structure change ({} steps, {} bulk pages)", ops.len(), bulk.len()),
+        RecordBody::Fpi(p) => format!("page image {}", p.id()),
+        RecordBody::CkptBegin => "checkpoint begin".into(),
+        RecordBody::CkptEnd { begin, dpt, att, .. } => {
+            format!("checkpoint end (begin {begin}, {} dirty pages, {} active transactions)", dpt.len(), att.len())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -211,11 +237,11 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
         }
         Cmd::Scan { dir, filegroup, from, to } => {
             let db = open(&dir, None)?;
-            let fgs: Vec<String> = match filegroup {
-                Some(f) => vec![f],
+            let fgs: Vec<String> = match &filegroup {
+                Some(f) => vec![f.clone()],
                 None => db.info().filegroups.iter().map(|f| f.name.clone()).collect(),
             };
-            let all = fgs.len() > 1;
+            let all = filegroup.is_none();
             for fg in fgs {
                 let (rows, _) = db.run(|t| t.scan(&fg, from.as_deref().map(str::as_bytes), to.as_deref().map(str::as_bytes)))?;
                 for (k, v) in rows {
@@ -278,6 +304,14 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
                 db.set_filegroup_read_only(&f, false)?;
             }
             db.close()?;
+        }
+        Cmd::Log { dir, from } => {
+            let db = open(&dir, None)?;
+            let i = db.info();
+            db.read_log(from.max(i.log_start), i.log_end, |r| {
+                w(&mut out, format!("{} txn={} prev={} {}", r.lsn, r.txn, r.prev, describe(&r.body)));
+                Ok(())
+            })?;
         }
         Cmd::BulkLoad { dir, filegroup, rows } => {
             let db = open(&dir, None)?;

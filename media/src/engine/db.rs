@@ -828,11 +828,12 @@ impl Txn<'_> {
             Ok((CommitInfo { lsn, ts_ms }, end))
         })();
         let flushed = res.and_then(|(info, end)| self.db.log.flush_to(end).map(|()| info));
-        if let Ok(info) = &flushed {
-            acknowledged(info);
-        }
-        self.db.locks.release_all(self.id);
+        // If the commit record may not be durable, the transaction may yet be undone by
+        // recovery: its locks stay held (the log refuses all further work anyway), so nobody
+        // builds on changes that could be rolled back.
         let info = flushed?;
+        acknowledged(&info);
+        self.db.locks.release_all(self.id);
         self.db.maybe_checkpoint()?;
         Ok(info)
     }
@@ -851,7 +852,11 @@ impl Txn<'_> {
                 None => Ok(()),
             }
         };
-        self.db.locks.release_all(self.id);
+        // A rollback that failed half-way keeps its locks: recovery will finish it, and nobody
+        // may change those keys before.
+        if res.is_ok() {
+            self.db.locks.release_all(self.id);
+        }
         res
     }
 }

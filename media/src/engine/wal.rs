@@ -569,7 +569,11 @@ impl Log {
 
     /// Reads the record at `lsn` (from the buffer or the file).
     pub fn read(&self, lsn: Lsn) -> Result<LogRecord> {
-        let g = self.lock();
+        let mut g = self.lock();
+        // A record in the buffer a flush is writing right now is in neither place: wait.
+        while g.flushing && lsn < g.buf_start && lsn >= g.durable {
+            g = self.flushed.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
         let bad = || Error::corrupt(&self.path, format!("no valid log record at LSN {lsn}"));
         if lsn < g.header.base || lsn >= g.end {
             return Err(bad());
