@@ -208,6 +208,7 @@ pub struct Database {
     checkpointing: Mutex<()>,
     opts: Options,
     recovery: RecoveryReport,
+    checkpoint_on_drop: bool,
     _lock: File,
 }
 
@@ -332,11 +333,41 @@ impl Database {
         }
         let lock = lock_dir(dir)?;
         let pf = DataFile::open(1, &primary, true)?;
-        let boot = pf
-            .read_page(0)
-            .ok()
-            .and_then(|p| Boot::from_page(&p))
-            .ok_or_else(|| Error::corrupt(&primary, "page 0 is not a refdb boot page"))?;
+        let log_path = dir.join(LOG_FILE);
+        let (boot, log, opened) = match pf.read_page(0).ok().and_then(|p| Boot::from_page(&p)) {
+            Some(boot) => {
+                let (log, opened) = Log::open(&log_path, boot.db_guid)?;
+                (boot, log, opened)
+            }
+            None => {
+                // A boot page torn by a crash: the files it names are in the last image of it
+                // the log holds (recovery then repairs the page itself).
+                let guid = Log::peek_guid(&log_path)
+                    .map_err(|_| Error::corrupt(&primary, "page 0 is not a refdb boot page"))?;
+                let (log, opened) = Log::open(&log_path, guid)?;
+                let mut found = None;
+                log.for_each(0, |r| {
+                    let imgs: Vec<&super::page::Page> = match &r.body {
+                        RecordBody::Fpi(p) => vec![p],
+                        RecordBody::Smo { ops, .. } => ops
+                            .iter()
+                            .filter_map(|o| if let SmoOp::Image(p) = o { Some(p) } else { None })
+                            .collect(),
+                        _ => vec![],
+                    };
+                    for p in imgs {
+                        if p.id() == (PageId { file: 1, page: 0 }) {
+                            found = Boot::from_page(p).filter(|b| b.db_guid == guid);
+                        }
+                    }
+                    Ok(())
+                })?;
+                let boot = found.ok_or_else(|| {
+                    Error::corrupt(&primary, "page 0 (the boot page) is damaged and the log holds no image of it")
+                })?;
+                (boot, log, opened)
+            }
+        };
         let mut files = vec![pf];
         for g in &boot.filegroups[1..] {
             let path = dir.join(&g.file_name);
@@ -347,7 +378,6 @@ impl Database {
             }
             files.push(f);
         }
-        let (log, opened) = Log::open(&dir.join(LOG_FILE), boot.db_guid)?;
         let log = Arc::new(log);
         let mut core = Core {
             pool: Pool::new(opts.pool_pages, files, log.clone()),
@@ -377,6 +407,7 @@ impl Database {
             checkpointing: Mutex::new(()),
             opts,
             recovery: rep,
+            checkpoint_on_drop: true,
             _lock: lock,
         };
         db.checkpoint()?;
@@ -476,6 +507,12 @@ impl Database {
     pub fn close(self) -> Result<()> {
         self.checkpoint()?;
         Ok(())
+    }
+
+    /// Closes without a checkpoint and without writing anything more: what a crash at this
+    /// point leaves (log records not yet flushed are lost, as they would be). For tests.
+    pub fn abandon(mut self) {
+        self.checkpoint_on_drop = false;
     }
 
     /// What the database is.
@@ -741,7 +778,9 @@ impl Drop for Database {
     fn drop(&mut self) {
         // Best effort: a clean shutdown leaves nothing to redo. Failing here is a crash, which
         // recovery handles at the next open.
-        let _ = self.checkpoint();
+        if self.checkpoint_on_drop {
+            let _ = self.checkpoint();
+        }
     }
 }
 

@@ -425,6 +425,20 @@ impl Log {
         g.file.sync_all().map_err(|e| Error::io("fsync", &self.path, e))
     }
 
+    /// The database id a log file's header names (to find the database when its boot page
+    /// is unreadable).
+    pub fn peek_guid(path: &Path) -> Result<[u8; 16]> {
+        let f = File::open(path).map_err(|e| Error::io("open log", path, e))?;
+        let mut hb = vec![0u8; 1024];
+        let n = f.read_at(&mut hb, 0).map_err(|e| Error::io("read log header", path, e))?;
+        hb.truncate(n);
+        let a = hb.get(0..52).and_then(LogHeader::decode);
+        let b = hb.get(512..564).and_then(LogHeader::decode);
+        a.or(b)
+            .map(|h| h.db_guid)
+            .ok_or_else(|| Error::corrupt(path, "not a refdb log (no valid header)"))
+    }
+
     /// Opens a log, finds its end, and cuts a torn tail there.
     pub fn open(path: &Path, db_guid: [u8; 16]) -> Result<(Log, OpenReport)> {
         let tmp = path.with_extension("ldf.tmp");
