@@ -45,7 +45,11 @@ impl Rng {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     /// Insert or update.
-    Put { fg: String, key: String, value: String },
+    Put {
+        fg: String,
+        key: String,
+        value: String,
+    },
     /// Delete.
     Del { fg: String, key: String },
 }
@@ -68,9 +72,16 @@ impl std::str::FromStr for Op {
         match kind {
             "put" => {
                 let (k, v) = kv.split_once('=').ok_or_else(bad)?;
-                Ok(Op::Put { fg: fg.into(), key: k.into(), value: v.into() })
+                Ok(Op::Put {
+                    fg: fg.into(),
+                    key: k.into(),
+                    value: v.into(),
+                })
             }
-            "del" => Ok(Op::Del { fg: fg.into(), key: kv.into() }),
+            "del" => Ok(Op::Del {
+                fg: fg.into(),
+                key: kv.into(),
+            }),
             _ => Err(bad()),
         }
     }
@@ -94,9 +105,18 @@ pub struct WorkloadSpec {
 }
 
 /// Runs a workload on every writable filegroup, printing the line protocol to `out`.
-pub fn workload(db: &Database, spec: &WorkloadSpec, out: &Mutex<Box<dyn Write + Send>>) -> Result<u64> {
-    let fgs: Vec<String> =
-        db.info().filegroups.iter().filter(|f| !f.read_only).map(|f| f.name.clone()).collect();
+pub fn workload(
+    db: &Database,
+    spec: &WorkloadSpec,
+    out: &Mutex<Box<dyn Write + Send>>,
+) -> Result<u64> {
+    let fgs: Vec<String> = db
+        .info()
+        .filegroups
+        .iter()
+        .filter(|f| !f.read_only)
+        .map(|f| f.name.clone())
+        .collect();
     let remaining = AtomicU64::new(spec.ops);
     let commits = AtomicU64::new(0);
     let emit = |line: String| {
@@ -114,10 +134,16 @@ pub fn workload(db: &Database, spec: &WorkloadSpec, out: &Mutex<Box<dyn Write + 
                 let mut n = 0u64;
                 loop {
                     // Mostly small transactions, now and then a long one (long undo).
-                    let size = if rng.below(20) == 0 { 20 + rng.below(150) } else { 1 + rng.below(8) };
-                    let Ok(left) = remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
-                        (r > 0).then(|| r - size.min(r))
-                    }) else {
+                    let size = if rng.below(20) == 0 {
+                        20 + rng.below(150)
+                    } else {
+                        1 + rng.below(8)
+                    };
+                    let Ok(left) =
+                        remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+                            (r > 0).then(|| r - size.min(r))
+                        })
+                    else {
                         return Ok(());
                     };
                     let size = size.min(left);
@@ -139,11 +165,14 @@ pub fn workload(db: &Database, spec: &WorkloadSpec, out: &Mutex<Box<dyn Write + 
                         let op = if rng.below(100) < 20 {
                             Op::Del { fg, key }
                         } else {
-                            let value = format!("v{}.{id}.{n}{}", spec.seed, "x".repeat(spec.value_pad));
+                            let value =
+                                format!("v{}.{id}.{n}{}", spec.seed, "x".repeat(spec.value_pad));
                             Op::Put { fg, key, value }
                         };
                         match &op {
-                            Op::Put { fg, key, value } => tx.put(fg, key.as_bytes(), value.as_bytes())?,
+                            Op::Put { fg, key, value } => {
+                                tx.put(fg, key.as_bytes(), value.as_bytes())?
+                            }
                             Op::Del { fg, key } => tx.delete(fg, key.as_bytes())?,
                         }
                         ops.push(op.to_string());
@@ -156,7 +185,12 @@ pub fn workload(db: &Database, spec: &WorkloadSpec, out: &Mutex<Box<dyn Write + 
                         // Printed before the locks go, so lines of transactions that touch the
                         // same keys come out in the order they committed.
                         tx.commit_then(|c| {
-                            emit(format!("commit {} lsn={} txn={id} {}", format_ms(c.ts_ms), c.lsn, ops.join(" ")))
+                            emit(format!(
+                                "commit {} lsn={} txn={id} {}",
+                                format_ms(c.ts_ms),
+                                c.lsn,
+                                ops.join(" ")
+                            ))
                         })?;
                         commits.fetch_add(1, Ordering::Relaxed);
                     }
@@ -178,8 +212,15 @@ mod tests {
     #[test]
     fn ops_print_and_parse_back() {
         for op in [
-            Op::Put { fg: "PRIMARY".into(), key: "k000001".into(), value: "v1.2.3xx".into() },
-            Op::Del { fg: "sales".into(), key: "k000002".into() },
+            Op::Put {
+                fg: "PRIMARY".into(),
+                key: "k000001".into(),
+                value: "v1.2.3xx".into(),
+            },
+            Op::Del {
+                fg: "sales".into(),
+                key: "k000002".into(),
+            },
         ] {
             assert_eq!(op.to_string().parse::<Op>().unwrap(), op);
         }

@@ -25,7 +25,10 @@ const REFDB: &str = env!("CARGO_BIN_EXE_refdb");
 type Model = BTreeMap<(String, String), String>;
 
 fn runs() -> u64 {
-    std::env::var("REFDB_CRASH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(12)
+    std::env::var("REFDB_CRASH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12)
 }
 
 fn refdb(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
@@ -68,7 +71,10 @@ fn apply(m: &mut Model, ops: &[Op]) {
 }
 
 fn parse_ops(words: &[&str]) -> Vec<Op> {
-    words.iter().map(|w| w.parse().expect("workload op")).collect()
+    words
+        .iter()
+        .map(|w| w.parse().expect("workload op"))
+        .collect()
 }
 
 fn is_timestamp(s: &str) -> bool {
@@ -114,7 +120,11 @@ fn read_acks(lines: &[String]) -> Acks {
 
 fn scan(dir: &Path) -> Model {
     let o = refdb(&["scan", dir.to_str().unwrap()], &[]);
-    assert!(o.status.success(), "scan failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "scan failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let mut m = Model::new();
     for l in String::from_utf8(o.stdout).unwrap().lines() {
         let mut p = l.splitn(3, '\t');
@@ -127,9 +137,19 @@ fn scan(dir: &Path) -> Model {
 fn check(dir: &Path, model: &Model) {
     let o = refdb(&["check", dir.to_str().unwrap()], &[]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "check failed:\n{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "check failed:\n{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains(&format!("rows: {}\n", model.len())), "{out}");
-    assert!(out.contains(&format!("digest: {}\n", digest(model, &["PRIMARY", "sales"]))), "{out}");
+    assert!(
+        out.contains(&format!(
+            "digest: {}\n",
+            digest(model, &["PRIMARY", "sales"])
+        )),
+        "{out}"
+    );
 }
 
 /// Resolves the in-doubt transactions against what the database holds (each must be there
@@ -151,12 +171,23 @@ fn settle(dir: &Path, model: &mut Model, pending: &HashMap<u64, Vec<Op>>, ctx: &
         if now == after {
             *model = with;
         } else {
-            assert_eq!(now, before, "{ctx}: in-doubt transaction {txn} is half there");
+            assert_eq!(
+                now, before,
+                "{ctx}: in-doubt transaction {txn} is half there"
+            );
         }
     }
     if got != *model {
-        let missing: Vec<_> = model.iter().filter(|(k, v)| got.get(*k) != Some(v)).take(5).collect();
-        let extra: Vec<_> = got.iter().filter(|(k, v)| model.get(*k) != Some(v)).take(5).collect();
+        let missing: Vec<_> = model
+            .iter()
+            .filter(|(k, v)| got.get(*k) != Some(v))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = got
+            .iter()
+            .filter(|(k, v)| model.get(*k) != Some(v))
+            .take(5)
+            .collect();
         panic!("{ctx}: contents differ from the acknowledged commits; expected-but-not: {missing:?}; there-but-unexpected: {extra:?}");
     }
 }
@@ -164,7 +195,10 @@ fn settle(dir: &Path, model: &mut Model, pending: &HashMap<u64, Vec<Op>>, ctx: &
 #[test]
 fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
     let runs = runs();
-    let seed: u64 = std::env::var("REFDB_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20261203);
+    let seed: u64 = std::env::var("REFDB_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20261203);
     let mut rng = Rng::new(seed);
     let tmp = tempfile::tempdir().unwrap();
     // REFDB_CRASH_KEEP=1 keeps the databases for a post-mortem.
@@ -179,8 +213,13 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
     let mut dir = tmp.path().join("db0");
     let mut model = Model::new();
     // Debugging knobs: a fresh database every N runs, and one crash kind only.
-    let fresh_every: u64 = std::env::var("REFDB_CRASH_FRESH").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let only_kind: Option<u64> = std::env::var("REFDB_CRASH_KIND").ok().and_then(|v| v.parse().ok());
+    let fresh_every: u64 = std::env::var("REFDB_CRASH_FRESH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let only_kind: Option<u64> = std::env::var("REFDB_CRASH_KIND")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for run in 0..runs {
         // A fresh database every 10 runs; in between, each run crashes a database that has
         // already been crashed and recovered.
@@ -188,28 +227,67 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
             dir = tmp.path().join(format!("db{run}"));
             model.clear();
             let model_name = ["full", "simple", "bulk-logged"][(run / fresh_every % 3) as usize];
-            let o = refdb(&["create", dir.to_str().unwrap(), "--recovery", model_name, "--filegroup", "sales"], &[]);
+            let o = refdb(
+                &[
+                    "create",
+                    dir.to_str().unwrap(),
+                    "--recovery",
+                    model_name,
+                    "--filegroup",
+                    "sales",
+                ],
+                &[],
+            );
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         }
         let kind = only_kind.unwrap_or_else(|| rng.below(5));
         let (label, crash) = match kind {
             0 => ("sigkill", None),
             1 => ("ckpt", Some(format!("ckpt:{}", 1 + rng.below(4)))),
-            2 => ("pagewrite", Some(format!("pagewrite:{}", 1 + rng.below(150)))),
+            2 => (
+                "pagewrite",
+                Some(format!("pagewrite:{}", 1 + rng.below(150))),
+            ),
             3 => ("torn", Some(format!("torn:{}", 1 + rng.below(150)))),
             _ => ("fsync", Some(format!("fsync:{}", 1 + rng.below(200)))),
         };
         let wseed = rng.next_u64() % 1_000_000;
         let mut cmd = Command::new(REFDB);
-        cmd.args(["workload", dir.to_str().unwrap(), "--ops", "2500", "--seed", &wseed.to_string()]);
-        cmd.args(["--pool-pages", "16", "--checkpoint-every", &(32768 + rng.below(200_000)).to_string()]);
-        cmd.args(["--keys", "600", "--threads", &(1 + rng.below(3)).to_string()]);
+        cmd.args([
+            "workload",
+            dir.to_str().unwrap(),
+            "--ops",
+            "2500",
+            "--seed",
+            &wseed.to_string(),
+        ]);
+        cmd.args([
+            "--pool-pages",
+            "16",
+            "--checkpoint-every",
+            &(32768 + rng.below(200_000)).to_string(),
+        ]);
+        cmd.args([
+            "--keys",
+            "600",
+            "--threads",
+            &(1 + rng.below(3)).to_string(),
+        ]);
         if let Some(c) = &crash {
             cmd.env("REFDB_CRASH", c);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<_>>()
+        });
         if crash.is_none() {
             std::thread::sleep(Duration::from_millis(20 + rng.below(600)));
             let _ = child.kill();
@@ -219,10 +297,18 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
         let status = child.wait().unwrap();
         let lines = reader.join().unwrap();
         let crashed = status.signal().is_some();
-        assert!(crashed || status.success(), "run {run}: workload failed: {stderr}");
-        *stats.entry(if crashed { label } else { "finished" }).or_default() += 1;
+        assert!(
+            crashed || status.success(),
+            "run {run}: workload failed: {stderr}"
+        );
+        *stats
+            .entry(if crashed { label } else { "finished" })
+            .or_default() += 1;
         let acks = read_acks(&lines);
-        let ctx = format!("run {run} ({label} {crash:?}, workload seed {wseed}, {})", dir.display());
+        let ctx = format!(
+            "run {run} ({label} {crash:?}, workload seed {wseed}, {})",
+            dir.display()
+        );
         let mut last: Option<(u64, String)> = None;
         for (lsn, ts, ops) in &acks.commits {
             apply(&mut model, ops);
@@ -233,7 +319,10 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
             }
             if let Some((l, t)) = &last {
                 if lsn > l {
-                    assert!(ts >= t, "{ctx}: commit at LSN {lsn} has time {ts} before {t}");
+                    assert!(
+                        ts >= t,
+                        "{ctx}: commit at LSN {lsn} has time {ts} before {t}"
+                    );
                 }
             }
             last = Some((*lsn, ts.clone()));
@@ -241,11 +330,18 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
         // Sometimes crash the recovery itself in the middle of its undo, then recover again.
         if crashed && rng.below(2) == 0 {
             let n = 1 + rng.below(20);
-            let o = refdb(&["check", dir.to_str().unwrap()], &[("REFDB_CRASH", format!("undo:{n}"))]);
+            let o = refdb(
+                &["check", dir.to_str().unwrap()],
+                &[("REFDB_CRASH", format!("undo:{n}"))],
+            );
             if o.status.signal().is_some() {
                 *stats.entry("undo-crash").or_default() += 1;
             } else {
-                assert!(o.status.success(), "{ctx}: {}", String::from_utf8_lossy(&o.stderr));
+                assert!(
+                    o.status.success(),
+                    "{ctx}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
             }
         }
         settle(&dir, &mut model, &acks.pending, &ctx);
@@ -253,8 +349,18 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
     }
     eprintln!("crash runs: {runs}, seed {seed}: {stats:?}");
     if runs >= 50 {
-        for k in ["sigkill", "ckpt", "pagewrite", "torn", "fsync", "undo-crash"] {
-            assert!(stats.get(k).copied().unwrap_or(0) > 0, "no run crashed at {k}: {stats:?}");
+        for k in [
+            "sigkill",
+            "ckpt",
+            "pagewrite",
+            "torn",
+            "fsync",
+            "undo-crash",
+        ] {
+            assert!(
+                stats.get(k).copied().unwrap_or(0) > 0,
+                "no run crashed at {k}: {stats:?}"
+            );
         }
     }
 }
@@ -268,7 +374,11 @@ fn bad_pages(file: &Path) -> Vec<u32> {
         .enumerate()
         .filter(|(i, c)| {
             let p = Page::from_slice(c).unwrap();
-            p.verify(PageId { file: 1, page: *i as u32 }).is_err()
+            p.verify(PageId {
+                file: 1,
+                page: *i as u32,
+            })
+            .is_err()
         })
         .map(|(i, _)| i as u32)
         .collect()
@@ -281,9 +391,17 @@ fn run_workload(dir: &Path, args: &[&str], crash: Option<&str>) -> (Vec<String>,
         cmd.env("REFDB_CRASH", c);
     }
     let o = cmd.output().unwrap();
-    let lines = String::from_utf8(o.stdout).unwrap().lines().map(String::from).collect();
+    let lines = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     let crashed = o.status.signal().is_some();
-    assert!(crashed || o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        crashed || o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     (lines, crashed)
 }
 
@@ -293,15 +411,46 @@ fn a_torn_page_is_found_by_its_checksum_and_rebuilt_from_the_log() {
     let mut repaired_any = false;
     for n in [3u64, 9, 17, 30] {
         let dir = tmp.path().join(format!("db{n}"));
-        assert!(refdb(&["create", dir.to_str().unwrap(), "--recovery", "simple"], &[]).status.success());
+        assert!(refdb(
+            &["create", dir.to_str().unwrap(), "--recovery", "simple"],
+            &[]
+        )
+        .status
+        .success());
         let mut model = Model::new();
-        let (lines, _) = run_workload(&dir, &["--ops", "1500", "--keys", "3000", "--value-pad", "100", "--threads", "1"], None);
+        let (lines, _) = run_workload(
+            &dir,
+            &[
+                "--ops",
+                "1500",
+                "--keys",
+                "3000",
+                "--value-pad",
+                "100",
+                "--threads",
+                "1",
+            ],
+            None,
+        );
         let a = read_acks(&lines);
         for (_, _, ops) in &a.commits {
             apply(&mut model, ops);
         }
         // The Nth page write is cut after its first half: a torn page on disk.
-        let args = ["--ops", "3000", "--keys", "3000", "--value-pad", "100", "--pool-pages", "16", "--seed", "5", "--threads", "1"];
+        let args = [
+            "--ops",
+            "3000",
+            "--keys",
+            "3000",
+            "--value-pad",
+            "100",
+            "--pool-pages",
+            "16",
+            "--seed",
+            "5",
+            "--threads",
+            "1",
+        ];
         let (lines, crashed) = run_workload(&dir, &args, Some(&format!("torn:{n}")));
         assert!(crashed, "torn:{n} did not happen");
         let torn = bad_pages(&dir.join("primary.mdf"));
@@ -313,7 +462,10 @@ fn a_torn_page_is_found_by_its_checksum_and_rebuilt_from_the_log() {
         let o = refdb(&["check", dir.to_str().unwrap()], &[]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{err}");
-        assert!(err.contains(&format!("repaired from the log: [1:{}]", torn[0])), "{err}");
+        assert!(
+            err.contains(&format!("repaired from the log: [1:{}]", torn[0])),
+            "{err}"
+        );
         repaired_any = true;
         settle(&dir, &mut model, &a.pending, &format!("torn:{n}"));
         check(&dir, &model);
@@ -326,8 +478,14 @@ fn a_torn_page_is_found_by_its_checksum_and_rebuilt_from_the_log() {
 fn a_torn_page_without_an_image_in_the_log_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    assert!(refdb(&["create", dir.to_str().unwrap()], &[]).status.success());
-    run_workload(&dir, &["--ops", "3000", "--keys", "3000", "--value-pad", "50"], None);
+    assert!(refdb(&["create", dir.to_str().unwrap()], &[])
+        .status
+        .success());
+    run_workload(
+        &dir,
+        &["--ops", "3000", "--keys", "3000", "--value-pad", "50"],
+        None,
+    );
     // Closed cleanly: every page is on disk and the log holds no image of it. Tear the root
     // (its first half replaced by another page's).
     let path = dir.join("primary.mdf");
@@ -340,11 +498,17 @@ fn a_torn_page_without_an_image_in_the_log_is_reported() {
     let o = refdb(&["check", dir.to_str().unwrap()], &[]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(!o.status.success());
-    assert!(out.contains("primary.mdf: page 2: checksum mismatch"), "{out}");
+    assert!(
+        out.contains("primary.mdf: page 2: checksum mismatch"),
+        "{out}"
+    );
     let o = refdb(&["get", dir.to_str().unwrap(), "k000001"], &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("primary.mdf") && err.contains("page 2"), "{err}");
+    assert!(
+        err.contains("primary.mdf") && err.contains("page 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -353,8 +517,19 @@ fn a_torn_log_tail_is_cut_at_the_last_whole_record() {
     let mut rng = Rng::new(99);
     for i in 0..6 {
         let dir = tmp.path().join(format!("db{i}"));
-        assert!(refdb(&["create", dir.to_str().unwrap()], &[]).status.success());
-        let args = ["--ops", "3000", "--keys", "300", "--checkpoint-every", "1000000000", "--threads", "1"];
+        assert!(refdb(&["create", dir.to_str().unwrap()], &[])
+            .status
+            .success());
+        let args = [
+            "--ops",
+            "3000",
+            "--keys",
+            "300",
+            "--checkpoint-every",
+            "1000000000",
+            "--threads",
+            "1",
+        ];
         let crash = format!("fsync:{}", 20 + rng.below(100));
         let (lines, crashed) = run_workload(&dir, &args, Some(&crash));
         assert!(crashed);
@@ -368,7 +543,12 @@ fn a_torn_log_tail_is_cut_at_the_last_whole_record() {
         let log = dir.join("log.ldf");
         let bytes = std::fs::read(&log).unwrap();
         let base = u64::from_le_bytes(bytes[32..40].try_into().unwrap());
-        let acked_end = a.commits.iter().map(|c| 4096 + c.0 - base + 37).max().unwrap_or(4096);
+        let acked_end = a
+            .commits
+            .iter()
+            .map(|c| 4096 + c.0 - base + 37)
+            .max()
+            .unwrap_or(4096);
         let len = bytes.len() as u64;
         assert!(acked_end <= len);
         // Tear inside the part written after the last acknowledged commit: cut it, or
@@ -379,13 +559,20 @@ fn a_torn_log_tail_is_cut_at_the_last_whole_record() {
             f.set_len(cut).unwrap();
         } else {
             use std::os::unix::fs::FileExt;
-            let junk: Vec<u8> = (0..(len - cut).min(5000)).map(|_| rng.below(256) as u8).collect();
+            let junk: Vec<u8> = (0..(len - cut).min(5000))
+                .map(|_| rng.below(256) as u8)
+                .collect();
             f.write_all_at(&junk, cut).unwrap();
         }
         drop(f);
         let o = refdb(&["check", dir.to_str().unwrap()], &[]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        settle(&dir, &mut model, &a.pending, &format!("log cut at {cut} of {len}"));
+        settle(
+            &dir,
+            &mut model,
+            &a.pending,
+            &format!("log cut at {cut} of {len}"),
+        );
         check(&dir, &model);
     }
 }

@@ -21,7 +21,10 @@ fn model_digest(m: &BTreeMap<(String, Vec<u8>), Vec<u8>>, order: &[&str]) -> [u8
 fn commit_rollback_split_reopen_and_check() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("db");
-    let fgs = [FilegroupSpec { name: "sales".into(), read_only: false }];
+    let fgs = [FilegroupSpec {
+        name: "sales".into(),
+        read_only: false,
+    }];
     let db = Database::create(&d, "test", RecoveryModel::Full, &fgs).unwrap();
     let mut model = BTreeMap::new();
     // Enough rows to split leaves and interior nodes several times.
@@ -85,15 +88,24 @@ fn bad_directories_and_read_only_filegroups_are_refused() {
     let e = Database::open(dir.path()).err().unwrap().to_string();
     assert!(e.contains("primary.mdf"), "{e}");
     let d = dir.path().join("db");
-    let fgs = [FilegroupSpec { name: "archive".into(), read_only: true }];
+    let fgs = [FilegroupSpec {
+        name: "archive".into(),
+        read_only: true,
+    }];
     let db = Database::create(&d, "t", RecoveryModel::Simple, &fgs).unwrap();
     let mut t = db.begin();
     assert!(t.put("archive", b"k", b"v").is_err());
     assert!(t.put("nosuch", b"k", b"v").is_err());
     t.commit().unwrap();
-    assert!(Database::open(&d).is_err(), "a second open while the first holds the lock");
+    assert!(
+        Database::open(&d).is_err(),
+        "a second open while the first holds the lock"
+    );
     drop(db);
-    assert!(Database::create(&d, "t", RecoveryModel::Simple, &[]).is_err(), "never overwrites");
+    assert!(
+        Database::create(&d, "t", RecoveryModel::Simple, &[]).is_err(),
+        "never overwrites"
+    );
 }
 
 #[test]
@@ -112,7 +124,10 @@ fn a_torn_boot_page_is_rebuilt_from_the_log() {
     bytes[100..4096].fill(0xA5);
     std::fs::write(&p, &bytes).unwrap();
     let db = Database::open(&d).unwrap();
-    assert!(db.recovery_report().repaired_pages.contains(&media::engine::PageId { file: 1, page: 0 }));
+    assert!(db
+        .recovery_report()
+        .repaired_pages
+        .contains(&media::engine::PageId { file: 1, page: 0 }));
     assert_eq!(db.info().model, RecoveryModel::Simple);
     assert_eq!(db.get("PRIMARY", b"b").unwrap(), Some(b"2".to_vec()));
     assert!(db.check().unwrap().problems.is_empty());
@@ -126,7 +141,8 @@ fn an_abandoned_transaction_is_rolled_back_by_recovery() {
     db.run(|t| t.put("PRIMARY", b"keep", b"yes")).unwrap();
     let mut t = db.begin();
     for i in 0..500u32 {
-        t.put("PRIMARY", format!("tmp{i:04}").as_bytes(), &[b'z'; 300]).unwrap();
+        t.put("PRIMARY", format!("tmp{i:04}").as_bytes(), &[b'z'; 300])
+            .unwrap();
     }
     t.put("PRIMARY", b"keep", b"no").unwrap();
     // Make the uncommitted changes reach the disk (steal), then crash.

@@ -5,7 +5,10 @@ use media::engine::db::Options;
 use media::engine::{Database, FilegroupSpec, RecoveryModel};
 
 fn opts() -> Options {
-    Options { checkpoint_every: 256 << 10, ..Options::default() }
+    Options {
+        checkpoint_every: 256 << 10,
+        ..Options::default()
+    }
 }
 
 fn churn(db: &Database, txns: u32, salt: u32) {
@@ -22,7 +25,16 @@ fn churn(db: &Database, txns: u32, salt: u32) {
 }
 
 fn make(dir: &std::path::Path, model: RecoveryModel) -> Database {
-    Database::create(dir, "m", model, &[FilegroupSpec { name: "bulk".into(), read_only: false }]).unwrap();
+    Database::create(
+        dir,
+        "m",
+        model,
+        &[FilegroupSpec {
+            name: "bulk".into(),
+            read_only: false,
+        }],
+    )
+    .unwrap();
     Database::open_with(dir, opts()).unwrap()
 }
 
@@ -37,9 +49,18 @@ fn simple_keeps_the_log_bounded_full_keeps_it_until_a_log_backup() {
         max = max.max(db.log_file_len().unwrap());
     }
     let written = db.info().log_end;
-    assert!(written > 20 << 20, "the workload wrote {written} bytes of log");
-    assert!(max < 4 << 20, "simple: log file reached {max} bytes of {written} written");
-    assert!(db.note_log_backup(db.info().log_end).is_err(), "no log backups under simple");
+    assert!(
+        written > 20 << 20,
+        "the workload wrote {written} bytes of log"
+    );
+    assert!(
+        max < 4 << 20,
+        "simple: log file reached {max} bytes of {written} written"
+    );
+    assert!(
+        db.note_log_backup(db.info().log_end).is_err(),
+        "no log backups under simple"
+    );
 
     // Full, with a log backup chain started by a full backup: nothing is truncated...
     let db = make(&tmp.path().join("full"), RecoveryModel::Full);
@@ -50,16 +71,26 @@ fn simple_keeps_the_log_bounded_full_keeps_it_until_a_log_backup() {
     }
     db.checkpoint().unwrap();
     let i = db.info();
-    assert!(i.log_start <= start, "the log since the full backup is all there");
+    assert!(
+        i.log_start <= start,
+        "the log since the full backup is all there"
+    );
     let grown = db.log_file_len().unwrap();
-    assert!(grown >= i.log_end - start, "full: {grown} bytes on disk for {} logged", i.log_end - start);
+    assert!(
+        grown >= i.log_end - start,
+        "full: {grown} bytes on disk for {} logged",
+        i.log_end - start
+    );
     // ...until a log backup allows it.
     let upto = db.info().log_end;
     db.note_log_backup(upto).unwrap();
     churn(&db, 1, 0);
     db.checkpoint().unwrap();
     let after = db.log_file_len().unwrap();
-    assert!(after < grown / 10, "after the log backup: {after} bytes (was {grown})");
+    assert!(
+        after < grown / 10,
+        "after the log backup: {after} bytes (was {grown})"
+    );
     assert!(db.info().log_start <= upto);
     // The log kept is readable by LSN range, with commit timestamps.
     let mut commits = 0;
@@ -72,7 +103,10 @@ fn simple_keeps_the_log_bounded_full_keeps_it_until_a_log_backup() {
     })
     .unwrap();
     assert!(commits >= 1);
-    assert!(db.read_log(0, 10, |_| Ok(())).is_err(), "truncated LSNs are refused");
+    assert!(
+        db.read_log(0, 10, |_| Ok(())).is_err(),
+        "truncated LSNs are refused"
+    );
 }
 
 #[test]
@@ -108,8 +142,9 @@ fn full_without_a_full_backup_is_truncated_like_simple_and_switches_follow_the_r
 #[test]
 fn bulk_logged_loads_are_minimally_logged_and_marked() {
     let tmp = tempfile::tempdir().unwrap();
-    let rows: Vec<(Vec<u8>, Vec<u8>)> =
-        (0..3000u32).map(|i| (format!("row{i:06}").into_bytes(), vec![b'x'; 150])).collect();
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..3000u32)
+        .map(|i| (format!("row{i:06}").into_bytes(), vec![b'x'; 150]))
+        .collect();
     let mut growth = Vec::new();
     for model in [RecoveryModel::Full, RecoveryModel::BulkLogged] {
         let dir = tmp.path().join(model.name());
@@ -121,13 +156,22 @@ fn bulk_logged_loads_are_minimally_logged_and_marked() {
         growth.push(db.info().log_end - before);
         let marked = db.bulk_changed_extents().unwrap();
         if model == RecoveryModel::BulkLogged {
-            assert!(!marked.is_empty() && marked.iter().all(|(f, _)| *f == 2), "{marked:?}");
+            assert!(
+                !marked.is_empty() && marked.iter().all(|(f, _)| *f == 2),
+                "{marked:?}"
+            );
             db.note_log_backup(db.info().log_end).unwrap();
-            assert!(db.bulk_changed_extents().unwrap().is_empty(), "a log backup clears the marks");
+            assert!(
+                db.bulk_changed_extents().unwrap().is_empty(),
+                "a log backup clears the marks"
+            );
         } else {
             assert!(marked.is_empty());
         }
-        assert!(db.bulk_load("bulk", &rows[..1]).is_err(), "only into an empty table");
+        assert!(
+            db.bulk_load("bulk", &rows[..1]).is_err(),
+            "only into an empty table"
+        );
         drop(db);
         let db = Database::open(&dir).unwrap();
         let r = db.check().unwrap();
@@ -137,7 +181,10 @@ fn bulk_logged_loads_are_minimally_logged_and_marked() {
     }
     let (full, bulk) = (growth[0], growth[1]);
     assert!(full > 3000 * 150, "full logs the pages: {full}");
-    assert!(bulk * 20 < full, "bulk-logged logs allocations only: {bulk} vs {full}");
+    assert!(
+        bulk * 20 < full,
+        "bulk-logged logs allocations only: {bulk} vs {full}"
+    );
 }
 
 #[test]
@@ -153,7 +200,10 @@ fn the_allocation_map_answers_changed_since() {
     // One row in the other filegroup: only that file's extents change.
     db.run(|t| t.put("bulk", b"one", b"row")).unwrap();
     let changed = db.changed_extents(base).unwrap();
-    assert!(!changed.is_empty() && changed.iter().all(|(f, _)| *f == 2), "{changed:?}");
+    assert!(
+        !changed.is_empty() && changed.iter().all(|(f, _)| *f == 2),
+        "{changed:?}"
+    );
     // It survives a reopen (the map is on disk).
     drop(db);
     let db = Database::open(&tmp.path().join("db")).unwrap();

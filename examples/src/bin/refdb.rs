@@ -27,7 +27,10 @@ use media::engine::{Database, FilegroupSpec, RecordBody, RecoveryModel};
 use mtf_examples::refdb::{workload, WorkloadSpec};
 
 #[derive(Parser, Debug)]
-#[command(name = "refdb", about = "The reference engine: a small durable key-value database with a write-ahead log")]
+#[command(
+    name = "refdb",
+    about = "The reference engine: a small durable key-value database with a write-ahead log"
+)]
 struct Args {
     #[command(subcommand)]
     cmd: Cmd,
@@ -111,13 +114,9 @@ enum Cmd {
         tuning: Tuning,
     },
     /// Check every page, allocation map and index; print rows and digest.
-    Check {
-        dir: PathBuf,
-    },
+    Check { dir: PathBuf },
     /// Print what the database is.
-    Info {
-        dir: PathBuf,
-    },
+    Info { dir: PathBuf },
     /// Change the recovery model or a filegroup's read-only flag.
     Set {
         dir: PathBuf,
@@ -146,21 +145,55 @@ enum Cmd {
 }
 
 fn describe(b: &RecordBody) -> String {
-    let s = |v: &Option<Vec<u8>>| v.as_ref().map_or("-".into(), |v| String::from_utf8_lossy(v).into_owned());
+    let s = |v: &Option<Vec<u8>>| {
+        v.as_ref()
+            .map_or("-".into(), |v| String::from_utf8_lossy(v).into_owned())
+    };
     match b {
-        RecordBody::Update { page, key, before, after } => {
-            format!("update {page} {} {} -> {}", String::from_utf8_lossy(key), s(before), s(after))
+        RecordBody::Update {
+            page,
+            key,
+            before,
+            after,
+        } => {
+            format!(
+                "update {page} {} {} -> {}",
+                String::from_utf8_lossy(key),
+                s(before),
+                s(after)
+            )
         }
-        RecordBody::Clr { page, key, after, undo_next } => {
-            format!("clr {page} {} -> {} undo-next={undo_next}", String::from_utf8_lossy(key), s(after))
+        RecordBody::Clr {
+            page,
+            key,
+            after,
+            undo_next,
+        } => {
+            format!(
+                "clr {page} {} -> {} undo-next={undo_next}",
+                String::from_utf8_lossy(key),
+                s(after)
+            )
         }
-        RecordBody::Commit { ts_ms } => format!("commit {}", media::engine::time::format_ms(*ts_ms)),
+        RecordBody::Commit { ts_ms } => {
+            format!("commit {}", media::engine::time::format_ms(*ts_ms))
+        }
         RecordBody::Abort => "abort".into(),
-        RecordBody::Smo { ops, bulk } => format!("structure change ({} steps, {} bulk pages)", ops.len(), bulk.len()),
+        RecordBody::Smo { ops, bulk } => format!(
+            "structure change ({} steps, {} bulk pages)",
+            ops.len(),
+            bulk.len()
+        ),
         RecordBody::Fpi(p) => format!("page image {}", p.id()),
         RecordBody::CkptBegin => "checkpoint begin".into(),
-        RecordBody::CkptEnd { begin, dpt, att, .. } => {
-            format!("checkpoint end (begin {begin}, {} dirty pages, {} active transactions)", dpt.len(), att.len())
+        RecordBody::CkptEnd {
+            begin, dpt, att, ..
+        } => {
+            format!(
+                "checkpoint end (begin {begin}, {} dirty pages, {} active transactions)",
+                dpt.len(),
+                att.len()
+            )
         }
     }
 }
@@ -204,26 +237,53 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
         let _ = writeln!(out, "{s}");
     };
     match args.cmd {
-        Cmd::Create { dir, recovery, name, filegroups } => {
+        Cmd::Create {
+            dir,
+            recovery,
+            name,
+            filegroups,
+        } => {
             let name = name.unwrap_or_else(|| {
-                dir.file_name().map_or("refdb".into(), |n| n.to_string_lossy().into_owned())
+                dir.file_name()
+                    .map_or("refdb".into(), |n| n.to_string_lossy().into_owned())
             });
             let db = Database::create(&dir, &name, recovery, &filegroups)?;
             let i = db.info();
-            w(&mut out, format!("created {} ({}) in {}", i.name, guid_string(&i.db_guid), dir.display()));
+            w(
+                &mut out,
+                format!(
+                    "created {} ({}) in {}",
+                    i.name,
+                    guid_string(&i.db_guid),
+                    dir.display()
+                ),
+            );
             db.close()?;
         }
-        Cmd::Put { dir, key, value, filegroup } => {
+        Cmd::Put {
+            dir,
+            key,
+            value,
+            filegroup,
+        } => {
             let db = open(&dir, None)?;
             db.run(|t| t.put(&filegroup, key.as_bytes(), value.as_bytes()))?;
             db.close()?;
         }
-        Cmd::Delete { dir, key, filegroup } => {
+        Cmd::Delete {
+            dir,
+            key,
+            filegroup,
+        } => {
             let db = open(&dir, None)?;
             db.run(|t| t.delete(&filegroup, key.as_bytes()))?;
             db.close()?;
         }
-        Cmd::Get { dir, key, filegroup } => {
+        Cmd::Get {
+            dir,
+            key,
+            filegroup,
+        } => {
             let db = open(&dir, None)?;
             let (v, _) = db.run(|t| t.get(&filegroup, key.as_bytes()))?;
             db.close()?;
@@ -235,26 +295,65 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
                 }
             }
         }
-        Cmd::Scan { dir, filegroup, from, to } => {
+        Cmd::Scan {
+            dir,
+            filegroup,
+            from,
+            to,
+        } => {
             let db = open(&dir, None)?;
             let fgs: Vec<String> = match &filegroup {
                 Some(f) => vec![f.clone()],
-                None => db.info().filegroups.iter().map(|f| f.name.clone()).collect(),
+                None => db
+                    .info()
+                    .filegroups
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect(),
             };
             let all = filegroup.is_none();
             for fg in fgs {
-                let (rows, _) = db.run(|t| t.scan(&fg, from.as_deref().map(str::as_bytes), to.as_deref().map(str::as_bytes)))?;
+                let (rows, _) = db.run(|t| {
+                    t.scan(
+                        &fg,
+                        from.as_deref().map(str::as_bytes),
+                        to.as_deref().map(str::as_bytes),
+                    )
+                })?;
                 for (k, v) in rows {
                     let (k, v) = (String::from_utf8_lossy(&k), String::from_utf8_lossy(&v));
-                    w(&mut out, if all { format!("{fg}\t{k}\t{v}") } else { format!("{k}\t{v}") });
+                    w(
+                        &mut out,
+                        if all {
+                            format!("{fg}\t{k}\t{v}")
+                        } else {
+                            format!("{k}\t{v}")
+                        },
+                    );
                 }
             }
             db.close()?;
         }
-        Cmd::Workload { dir, ops, seed, threads, keys, rollback_pct, value_pad, tuning } => {
+        Cmd::Workload {
+            dir,
+            ops,
+            seed,
+            threads,
+            keys,
+            rollback_pct,
+            value_pad,
+            tuning,
+        } => {
             drop(out);
             let db = open(&dir, Some(&tuning))?;
-            let spec = WorkloadSpec { ops, seed, threads, keys: keys.max(1), rollback_pct, value_pad };
+            let spec = WorkloadSpec {
+                ops,
+                seed,
+                threads,
+                keys: keys.max(1),
+                rollback_pct,
+                value_pad,
+            };
             let sink: Mutex<Box<dyn Write + Send>> = Mutex::new(Box::new(std::io::stdout()));
             let commits = workload(&db, &spec, &sink)?;
             db.close()?;
@@ -272,7 +371,11 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
             }
             drop(db);
             if !r.problems.is_empty() {
-                eprintln!("refdb: {}: {} inconsistencies", dir.display(), r.problems.len());
+                eprintln!(
+                    "refdb: {}: {} inconsistencies",
+                    dir.display(),
+                    r.problems.len()
+                );
                 return Ok(ExitCode::from(1));
             }
         }
@@ -280,19 +383,52 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
             let db = open(&dir, None)?;
             let i = db.info();
             w(&mut out, format!("name: {}", i.name));
-            w(&mut out, format!("database id: {}", guid_string(&i.db_guid)));
-            w(&mut out, format!("recovery fork: {}", guid_string(&i.fork_guid)));
+            w(
+                &mut out,
+                format!("database id: {}", guid_string(&i.db_guid)),
+            );
+            w(
+                &mut out,
+                format!("recovery fork: {}", guid_string(&i.fork_guid)),
+            );
             w(&mut out, format!("recovery model: {}", i.model.name()));
             for f in &i.filegroups {
-                w(&mut out, format!("filegroup {} ({}){}", f.name, f.file_name, if f.read_only { " read-only" } else { "" }));
+                w(
+                    &mut out,
+                    format!(
+                        "filegroup {} ({}){}",
+                        f.name,
+                        f.file_name,
+                        if f.read_only { " read-only" } else { "" }
+                    ),
+                );
             }
-            w(&mut out, format!("log: LSN {}..{} ({} bytes on disk)", i.log_start, i.log_end, db.log_file_len()?));
+            w(
+                &mut out,
+                format!(
+                    "log: LSN {}..{} ({} bytes on disk)",
+                    i.log_start,
+                    i.log_end,
+                    db.log_file_len()?
+                ),
+            );
             w(&mut out, format!("last checkpoint: {}", i.checkpoint_lsn));
-            w(&mut out, format!("log chain: {} (backed up to {})", i.log_chain_lsn, i.log_backup_lsn));
+            w(
+                &mut out,
+                format!(
+                    "log chain: {} (backed up to {})",
+                    i.log_chain_lsn, i.log_backup_lsn
+                ),
+            );
             w(&mut out, format!("differential base: {}", i.diff_base_lsn));
             db.close()?;
         }
-        Cmd::Set { dir, recovery, read_only, read_write } => {
+        Cmd::Set {
+            dir,
+            recovery,
+            read_only,
+            read_write,
+        } => {
             let db = open(&dir, None)?;
             if let Some(m) = recovery {
                 db.set_recovery_model(m)?;
@@ -309,14 +445,33 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
             let db = open(&dir, None)?;
             let i = db.info();
             db.read_log(from.max(i.log_start), i.log_end, |r| {
-                w(&mut out, format!("{} txn={} prev={} {}", r.lsn, r.txn, r.prev, describe(&r.body)));
+                w(
+                    &mut out,
+                    format!(
+                        "{} txn={} prev={} {}",
+                        r.lsn,
+                        r.txn,
+                        r.prev,
+                        describe(&r.body)
+                    ),
+                );
                 Ok(())
             })?;
         }
-        Cmd::BulkLoad { dir, filegroup, rows } => {
+        Cmd::BulkLoad {
+            dir,
+            filegroup,
+            rows,
+        } => {
             let db = open(&dir, None)?;
-            let data: Vec<(Vec<u8>, Vec<u8>)> =
-                (0..rows).map(|i| (format!("b{i:09}").into_bytes(), format!("bulk{i}").into_bytes())).collect();
+            let data: Vec<(Vec<u8>, Vec<u8>)> = (0..rows)
+                .map(|i| {
+                    (
+                        format!("b{i:09}").into_bytes(),
+                        format!("bulk{i}").into_bytes(),
+                    )
+                })
+                .collect();
             let pages = db.bulk_load(&filegroup, &data)?;
             w(&mut out, format!("loaded {rows} rows in {pages} pages"));
             db.close()?;

@@ -33,7 +33,13 @@ const _: () = assert!(END <= super::page::BODY);
 /// A fresh allocation map for a file, with pages 0 (header), 1 (this map) and 2 (the table's
 /// root) in use.
 pub fn new_map(file: u16) -> Page {
-    let mut p = Page::new(PageId { file, page: ALLOC_PAGE }, PageType::AllocMap);
+    let mut p = Page::new(
+        PageId {
+            file,
+            page: ALLOC_PAGE,
+        },
+        PageType::AllocMap,
+    );
     p.body_mut()[0..4].copy_from_slice(&MAX_EXTENTS.to_le_bytes());
     for pg in 0..3 {
         set_allocated(&mut p, pg, true);
@@ -111,8 +117,7 @@ pub fn set_bulk_changed(map: &mut Page, extent: u32, on: bool) {
 
 /// Whether the page is a well-formed map (its capacity field matches this engine's).
 pub fn is_valid(map: &Page) -> bool {
-    map.page_type() == Some(PageType::AllocMap)
-        && map.body()[0..4] == MAX_EXTENTS.to_le_bytes()
+    map.page_type() == Some(PageType::AllocMap) && map.body()[0..4] == MAX_EXTENTS.to_le_bytes()
 }
 
 #[cfg(test)]

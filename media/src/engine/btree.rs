@@ -168,7 +168,10 @@ impl Node {
                 let sep = right[0].0.clone();
                 (Node::Leaf(rows), sep, Node::Leaf(right))
             }
-            Node::Internal { mut keys, mut children } => {
+            Node::Internal {
+                mut keys,
+                mut children,
+            } => {
                 let mut acc = 6;
                 let mut at = keys.len() / 2;
                 for (i, k) in keys.iter().enumerate() {
@@ -184,7 +187,10 @@ impl Node {
                 (
                     Node::Internal { keys, children },
                     sep,
-                    Node::Internal { keys: rkeys, children: rchildren },
+                    Node::Internal {
+                        keys: rkeys,
+                        children: rchildren,
+                    },
                 )
             }
         }
@@ -194,11 +200,17 @@ impl Node {
 /// Checks a key and value against the limits.
 pub fn check_row(key: &[u8], value: Option<&[u8]>) -> Result<()> {
     if key.is_empty() || key.len() > MAX_KEY {
-        return Err(Error::Invalid(format!("key length {} (1..={MAX_KEY})", key.len())));
+        return Err(Error::Invalid(format!(
+            "key length {} (1..={MAX_KEY})",
+            key.len()
+        )));
     }
     if let Some(v) = value {
         if v.len() > MAX_VALUE {
-            return Err(Error::Invalid(format!("value length {} (max {MAX_VALUE})", v.len())));
+            return Err(Error::Invalid(format!(
+                "value length {} (max {MAX_VALUE})",
+                v.len()
+            )));
         }
     }
     Ok(())
@@ -208,8 +220,12 @@ impl Core {
     fn node(&mut self, id: PageId) -> Result<Node> {
         let path = self.pool.file(id.file)?.path.clone();
         let f = self.pool.frame(id)?;
-        Node::from_page(&f.page)
-            .ok_or_else(|| Error::corrupt(path, format!("page {}: not a well-formed tree page", id.page)))
+        Node::from_page(&f.page).ok_or_else(|| {
+            Error::corrupt(
+                path,
+                format!("page {}: not a well-formed tree page", id.page),
+            )
+        })
     }
 
     /// The pages from the root to the leaf that holds (or would hold) `key`.
@@ -217,7 +233,10 @@ impl Core {
         let mut path = Vec::new();
         let mut no = ROOT;
         loop {
-            let n = self.node(PageId { file: table, page: no })?;
+            let n = self.node(PageId {
+                file: table,
+                page: no,
+            })?;
             let next = n.child_for(key);
             path.push((no, n));
             match next {
@@ -234,7 +253,10 @@ impl Core {
     /// The value of a key.
     pub fn tree_get(&mut self, table: u16, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let path = self.path_to(table, key)?;
-        Ok(path.last().and_then(|(_, n)| n.leaf_get(key)).map(<[u8]>::to_vec))
+        Ok(path
+            .last()
+            .and_then(|(_, n)| n.leaf_get(key))
+            .map(<[u8]>::to_vec))
     }
 
     /// Rows with keys in `[from, to)` (unbounded where `None`), in key order.
@@ -251,14 +273,21 @@ impl Core {
                 let p = self.pool.file(table)?.path.clone();
                 return Err(Error::corrupt(p, "tree deeper than 64 levels (a cycle?)"));
             }
-            match self.node(PageId { file: table, page: no })? {
+            match self.node(PageId {
+                file: table,
+                page: no,
+            })? {
                 Node::Leaf(rows) => out.extend(rows.into_iter().filter(|(k, _)| {
                     from.is_none_or(|f| k.as_slice() >= f) && to.is_none_or(|t| k.as_slice() < t)
                 })),
                 Node::Internal { keys, children } => {
                     // Push right to left so the leftmost child is visited first.
                     for i in (0..children.len()).rev() {
-                        let lo = if i == 0 { None } else { Some(keys[i - 1].as_slice()) };
+                        let lo = if i == 0 {
+                            None
+                        } else {
+                            Some(keys[i - 1].as_slice())
+                        };
                         let hi = keys.get(i).map(Vec::as_slice);
                         let before_from = matches!((hi, from), (Some(h), Some(f)) if h <= f);
                         let after_to = matches!((lo, to), (Some(l), Some(t)) if l >= t);
@@ -295,11 +324,24 @@ impl Core {
                 self.split(table, path)?;
                 continue;
             }
-            let page = PageId { file: table, page: *leaf_no };
+            let page = PageId {
+                file: table,
+                page: *leaf_no,
+            };
             let after = value.map(<[u8]>::to_vec);
             let body = match clr_undo_next {
-                None => RecordBody::Update { page, key: key.to_vec(), before, after },
-                Some(undo_next) => RecordBody::Clr { page, key: key.to_vec(), after, undo_next },
+                None => RecordBody::Update {
+                    page,
+                    key: key.to_vec(),
+                    before,
+                    after,
+                },
+                Some(undo_next) => RecordBody::Clr {
+                    page,
+                    key: key.to_vec(),
+                    after,
+                    undo_next,
+                },
             };
             self.log_txn(txn, body)?;
             return Ok(());
@@ -309,15 +351,23 @@ impl Core {
     /// Splits the last node of `path` (and its ancestors as needed), as one logged structure
     /// change.
     fn split(&mut self, table: u16, mut path: Vec<(u32, Node)>) -> Result<()> {
-        let map_id = PageId { file: table, page: alloc::ALLOC_PAGE };
+        let map_id = PageId {
+            file: table,
+            page: alloc::ALLOC_PAGE,
+        };
         let mut map = self.pool.read(map_id)?;
         let mut ops = Vec::new();
         let file_path = self.pool.file(table)?.path.clone();
         let mut allocate = |ops: &mut Vec<SmoOp>| -> Result<u32> {
-            let no = alloc::first_free(&map)
-                .ok_or(Error::FileFull { path: file_path.clone(), pages: alloc::MAX_PAGES })?;
+            let no = alloc::first_free(&map).ok_or(Error::FileFull {
+                path: file_path.clone(),
+                pages: alloc::MAX_PAGES,
+            })?;
             alloc::set_allocated(&mut map, no, true);
-            ops.push(SmoOp::Alloc(PageId { file: table, page: no }));
+            ops.push(SmoOp::Alloc(PageId {
+                file: table,
+                page: no,
+            }));
             Ok(no)
         };
         let mut images: Vec<(u32, Node)> = Vec::new();
@@ -330,14 +380,23 @@ impl Core {
                 let r = allocate(&mut ops)?;
                 images.push((l, left));
                 images.push((r, right));
-                images.push((no, Node::Internal { keys: vec![sep], children: vec![l, r] }));
+                images.push((
+                    no,
+                    Node::Internal {
+                        keys: vec![sep],
+                        children: vec![l, r],
+                    },
+                ));
                 break;
             };
             let r = allocate(&mut ops)?;
             images.push((no, left));
             images.push((r, right));
             if let Node::Internal { keys, children } = &mut parent {
-                let at = children.iter().position(|&c| c == no).expect("child is in its parent");
+                let at = children
+                    .iter()
+                    .position(|&c| c == no)
+                    .expect("child is in its parent");
                 keys.insert(at, sep);
                 children.insert(at + 1, r);
             }
@@ -348,9 +407,15 @@ impl Core {
             (no, node) = (parent_no, parent);
         }
         for (no, n) in images {
-            ops.push(SmoOp::Image(n.to_page(PageId { file: table, page: no })));
+            ops.push(SmoOp::Image(n.to_page(PageId {
+                file: table,
+                page: no,
+            })));
         }
-        self.log_system(RecordBody::Smo { ops, bulk: Vec::new() })?;
+        self.log_system(RecordBody::Smo {
+            ops,
+            bulk: Vec::new(),
+        })?;
         Ok(())
     }
 }

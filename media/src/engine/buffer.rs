@@ -69,7 +69,15 @@ impl Pool {
         if !self.frames.contains_key(&id) {
             let page = self.file(id.file)?.read_page(id.page)?;
             self.make_room()?;
-            self.frames.insert(id, Frame { page, dirty: false, rec_lsn: 0, used: 0 });
+            self.frames.insert(
+                id,
+                Frame {
+                    page,
+                    dirty: false,
+                    rec_lsn: 0,
+                    used: 0,
+                },
+            );
         }
         let f = self.frames.get_mut(&id).expect("just inserted");
         f.used = self.tick;
@@ -93,7 +101,15 @@ impl Pool {
         self.tick += 1;
         if !self.frames.contains_key(&id) {
             self.make_room()?;
-            self.frames.insert(id, Frame { page: Page::zeroed(), dirty: false, rec_lsn: 0, used: 0 });
+            self.frames.insert(
+                id,
+                Frame {
+                    page: Page::zeroed(),
+                    dirty: false,
+                    rec_lsn: 0,
+                    used: 0,
+                },
+            );
         }
         let f = self.frames.get_mut(&id).expect("just inserted");
         f.page = page;
@@ -137,7 +153,10 @@ impl Pool {
             return Ok(());
         }
         self.log.flush_to(f.page.lsn() + 1)?;
-        let file = self.files.get(&id.file).ok_or_else(|| Error::Invalid(format!("no file {}", id.file)))?;
+        let file = self
+            .files
+            .get(&id.file)
+            .ok_or_else(|| Error::Invalid(format!("no file {}", id.file)))?;
         file.write_page(&mut f.page)?;
         f.dirty = false;
         f.rec_lsn = 0;
@@ -147,8 +166,12 @@ impl Pool {
 
     /// The dirty page table: every dirty page and its recovery LSN.
     pub fn dirty_pages(&self) -> Vec<(PageId, Lsn)> {
-        let mut v: Vec<_> =
-            self.frames.iter().filter(|(_, f)| f.dirty).map(|(id, f)| (*id, f.rec_lsn)).collect();
+        let mut v: Vec<_> = self
+            .frames
+            .iter()
+            .filter(|(_, f)| f.dirty)
+            .map(|(id, f)| (*id, f.rec_lsn))
+            .collect();
         v.sort();
         v
     }

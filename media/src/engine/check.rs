@@ -17,6 +17,9 @@ use super::file::parse_header;
 use super::page::PageType;
 use super::Result;
 
+/// A tree page to visit: its number, the key bounds its parent gives, its depth.
+type Visit = (u32, Option<Vec<u8>>, Option<Vec<u8>>, usize);
+
 /// What the check found.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
@@ -63,7 +66,10 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
         let mut bad = BTreeSet::new();
         for no in 0..len.min(u32::MAX as u64) as u32 {
             let p = f.read_raw(no)?;
-            if let Err(e) = p.verify(super::page::PageId { file: g.id, page: no }) {
+            if let Err(e) = p.verify(super::page::PageId {
+                file: g.id,
+                page: no,
+            }) {
                 problems.push(format!("{path}: page {no}: {e}"));
                 bad.insert(no);
             }
@@ -83,7 +89,7 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
         // its parent's separators give, leaves all at one depth.
         let mut reached = BTreeSet::from([0u32, alloc::ALLOC_PAGE]);
         let mut leaf_depth = None;
-        let mut stack: Vec<(u32, Option<Vec<u8>>, Option<Vec<u8>>, usize)> = vec![(ROOT, None, None, 0)];
+        let mut stack: Vec<Visit> = vec![(ROOT, None, None, 0)];
         let mut rows = Vec::new();
         while let Some((no, lo, hi, depth)) = stack.pop() {
             if !reached.insert(no) {
@@ -94,7 +100,9 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
                 continue;
             }
             if !alloc::is_allocated(&map, no) {
-                problems.push(format!("{path}: page {no} is in the tree but free in the allocation map"));
+                problems.push(format!(
+                    "{path}: page {no} is in the tree but free in the allocation map"
+                ));
             }
             let p = f.read_raw(no)?;
             let ext = no / super::page::EXTENT_PAGES;
@@ -106,14 +114,21 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
                 ));
             }
             let Some(node) = Node::from_page(&p) else {
-                problems.push(format!("{path}: page {no} is not a well-formed tree page ({:?})", p.page_type()));
+                problems.push(format!(
+                    "{path}: page {no} is not a well-formed tree page ({:?})",
+                    p.page_type()
+                ));
                 continue;
             };
-            let in_bounds = |k: &[u8]| lo.as_deref().is_none_or(|l| k >= l) && hi.as_deref().is_none_or(|h| k < h);
+            let in_bounds = |k: &[u8]| {
+                lo.as_deref().is_none_or(|l| k >= l) && hi.as_deref().is_none_or(|h| k < h)
+            };
             match node {
                 Node::Leaf(r) => {
                     if *leaf_depth.get_or_insert(depth) != depth {
-                        problems.push(format!("{path}: leaf page {no} at depth {depth}, others at {leaf_depth:?}"));
+                        problems.push(format!(
+                            "{path}: leaf page {no} at depth {depth}, others at {leaf_depth:?}"
+                        ));
                     }
                     if r.windows(2).any(|w| w[0].0 >= w[1].0) {
                         problems.push(format!("{path}: leaf page {no}: keys out of order"));
@@ -128,14 +143,20 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
                 }
                 Node::Internal { keys, children } => {
                     if keys.windows(2).any(|w| w[0] >= w[1]) || keys.iter().any(|k| !in_bounds(k)) {
-                        problems.push(format!("{path}: interior page {no}: separators out of order or range"));
+                        problems.push(format!(
+                            "{path}: interior page {no}: separators out of order or range"
+                        ));
                     }
                     if depth > 64 {
                         problems.push(format!("{path}: tree deeper than 64 levels at page {no}"));
                         continue;
                     }
                     for i in (0..children.len()).rev() {
-                        let clo = if i == 0 { lo.clone() } else { Some(keys[i - 1].clone()) };
+                        let clo = if i == 0 {
+                            lo.clone()
+                        } else {
+                            Some(keys[i - 1].clone())
+                        };
                         let chi = keys.get(i).cloned().or_else(|| hi.clone());
                         stack.push((children[i], clo, chi, depth + 1));
                     }
@@ -146,7 +167,9 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
             if !reached.contains(&no) {
                 let ty = f.read_raw(no).ok().and_then(|p| p.page_type());
                 if ty != Some(PageType::FileHeader) {
-                    problems.push(format!("{path}: page {no} is allocated but not used by the table"));
+                    problems.push(format!(
+                        "{path}: page {no} is allocated but not used by the table"
+                    ));
                 }
             }
         }
@@ -156,6 +179,15 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
         }
         all_rows.extend(rows.into_iter().map(|(k, v)| (g.name.clone(), k, v)));
     }
-    let digest = digest_rows(all_rows.iter().map(|(g, k, v)| (g.as_str(), k.as_slice(), v.as_slice())));
-    Ok(CheckReport { rows: all_rows.len() as u64, digest, pages, problems })
+    let digest = digest_rows(
+        all_rows
+            .iter()
+            .map(|(g, k, v)| (g.as_str(), k.as_slice(), v.as_slice())),
+    );
+    Ok(CheckReport {
+        rows: all_rows.len() as u64,
+        digest,
+        pages,
+        problems,
+    })
 }

@@ -54,13 +54,21 @@ impl Core {
         }
         let img = self.pool.read(id)?;
         let (lsn, _) = self.log.append(0, 0, &RecordBody::Fpi(img.clone()));
-        self.apply(&LogRecord { lsn, prev: 0, txn: 0, body: RecordBody::Fpi(img), len: 0 })?;
+        self.apply(&LogRecord {
+            lsn,
+            prev: 0,
+            txn: 0,
+            body: RecordBody::Fpi(img),
+            len: 0,
+        })?;
         Ok(())
     }
 
     fn ensure_images(&mut self, body: &RecordBody) -> Result<()> {
         let (pages, maps): (Vec<PageId>, Vec<u16>) = match body {
-            RecordBody::Update { page, .. } | RecordBody::Clr { page, .. } => (vec![*page], vec![page.file]),
+            RecordBody::Update { page, .. } | RecordBody::Clr { page, .. } => {
+                (vec![*page], vec![page.file])
+            }
             RecordBody::Smo { ops, bulk } => {
                 let mut files: Vec<u16> = ops
                     .iter()
@@ -77,7 +85,10 @@ impl Core {
             _ => (vec![], vec![]),
         };
         for f in maps {
-            self.ensure_image(PageId { file: f, page: alloc::ALLOC_PAGE })?;
+            self.ensure_image(PageId {
+                file: f,
+                page: alloc::ALLOC_PAGE,
+            })?;
         }
         for p in pages {
             self.ensure_image(p)?;
@@ -90,8 +101,20 @@ impl Core {
         self.ensure_images(&body)?;
         let prev = self.att.get(&txn).map_or(0, |e| e.last);
         let (lsn, _) = self.log.append(prev, txn, &body);
-        self.att.entry(txn).or_insert(TxnEntry { first: lsn, last: lsn }).last = lsn;
-        self.apply(&LogRecord { lsn, prev, txn, body, len: 0 })?;
+        self.att
+            .entry(txn)
+            .or_insert(TxnEntry {
+                first: lsn,
+                last: lsn,
+            })
+            .last = lsn;
+        self.apply(&LogRecord {
+            lsn,
+            prev,
+            txn,
+            body,
+            len: 0,
+        })?;
         Ok(lsn)
     }
 
@@ -99,14 +122,23 @@ impl Core {
     pub(crate) fn log_system(&mut self, body: RecordBody) -> Result<Lsn> {
         self.ensure_images(&body)?;
         let (lsn, _) = self.log.append(0, 0, &body);
-        self.apply(&LogRecord { lsn, prev: 0, txn: 0, body, len: 0 })?;
+        self.apply(&LogRecord {
+            lsn,
+            prev: 0,
+            txn: 0,
+            body,
+            len: 0,
+        })?;
         Ok(lsn)
     }
 
     /// Changes the boot record (logged as the boot page's new image).
     fn set_boot(&mut self, boot: Boot) -> Result<Lsn> {
         let page = boot.to_page();
-        let lsn = self.log_system(RecordBody::Smo { ops: vec![SmoOp::Image(page)], bulk: vec![] })?;
+        let lsn = self.log_system(RecordBody::Smo {
+            ops: vec![SmoOp::Image(page)],
+            bulk: vec![],
+        })?;
         self.boot = boot;
         Ok(lsn)
     }
@@ -117,7 +149,10 @@ impl Core {
             .filegroup(name)
             .ok_or_else(|| Error::Invalid(format!("no filegroup {name:?}")))?;
         if write && fg.read_only {
-            return Err(Error::Invalid(format!("filegroup {:?} is read-only", fg.name)));
+            return Err(Error::Invalid(format!(
+                "filegroup {:?} is read-only",
+                fg.name
+            )));
         }
         Ok(fg.id)
     }
@@ -141,7 +176,10 @@ impl std::str::FromStr for FilegroupSpec {
             Some((_, other)) => return Err(format!("unknown filegroup flag {other:?} (readonly)")),
             None => (s, false),
         };
-        Ok(FilegroupSpec { name: name.to_string(), read_only: ro })
+        Ok(FilegroupSpec {
+            name: name.to_string(),
+            read_only: ro,
+        })
     }
 }
 
@@ -158,7 +196,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { pool_pages: 512, checkpoint_every: 4 << 20, lock_timeout: Duration::from_secs(10) }
+        Options {
+            pool_pages: 512,
+            checkpoint_every: 4 << 20,
+            lock_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -227,7 +269,14 @@ fn random_guid(dir: &Path) -> Result<[u8; 16]> {
 /// A GUID in its usual printed form.
 pub fn guid_string(g: &[u8; 16]) -> String {
     let h: String = g.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 fn lock_dir(dir: &Path) -> Result<File> {
@@ -245,7 +294,10 @@ fn lock_dir(dir: &Path) -> Result<File> {
     }
     let e = std::io::Error::last_os_error();
     if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        return Err(Error::Invalid(format!("{}: database is open in another process", dir.display())));
+        return Err(Error::Invalid(format!(
+            "{}: database is open in another process",
+            dir.display()
+        )));
     }
     Err(Error::io("lock", &p, e))
 }
@@ -259,7 +311,9 @@ impl Database {
         filegroups: &[FilegroupSpec],
     ) -> Result<Database> {
         if name.is_empty() || name.len() > 128 {
-            return Err(Error::Invalid("database name must be 1 to 128 bytes".into()));
+            return Err(Error::Invalid(
+                "database name must be 1 to 128 bytes".into(),
+            ));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         let mut groups = vec![FilegroupInfo {
@@ -270,15 +324,29 @@ impl Database {
         }];
         for (i, fg) in filegroups.iter().enumerate() {
             let file_name = format!("{}.ndf", fg.name);
-            if !file::valid_file_name(&fg.name) || groups.iter().any(|g| g.name.eq_ignore_ascii_case(&fg.name)) {
-                return Err(Error::Invalid(format!("bad or repeated filegroup name {:?}", fg.name)));
+            if !file::valid_file_name(&fg.name)
+                || groups.iter().any(|g| g.name.eq_ignore_ascii_case(&fg.name))
+            {
+                return Err(Error::Invalid(format!(
+                    "bad or repeated filegroup name {:?}",
+                    fg.name
+                )));
             }
-            groups.push(FilegroupInfo { id: i as u16 + 2, name: fg.name.clone(), read_only: fg.read_only, file_name });
+            groups.push(FilegroupInfo {
+                id: i as u16 + 2,
+                name: fg.name.clone(),
+                read_only: fg.read_only,
+                file_name,
+            });
         }
         if groups.len() > 64 {
             return Err(Error::Invalid("at most 64 filegroups".into()));
         }
-        for f in groups.iter().map(|g| g.file_name.as_str()).chain([LOG_FILE]) {
+        for f in groups
+            .iter()
+            .map(|g| g.file_name.as_str())
+            .chain([LOG_FILE])
+        {
             if dir.join(f).exists() {
                 return Err(Error::Invalid(format!(
                     "{}: already holds {f}; refusing to overwrite a database",
@@ -301,15 +369,24 @@ impl Database {
         };
         for g in &groups {
             let f = DataFile::create(g.id, &dir.join(&g.file_name))?;
-            let mut header = if g.id == 1 { boot.to_page() } else { file::header_page(db_guid, g.id) };
+            let mut header = if g.id == 1 {
+                boot.to_page()
+            } else {
+                file::header_page(db_guid, g.id)
+            };
             f.write_page(&mut header)?;
             f.write_page(&mut alloc::new_map(g.id))?;
-            f.write_page(&mut Node::empty().to_page(PageId { file: g.id, page: ROOT }))?;
+            f.write_page(&mut Node::empty().to_page(PageId {
+                file: g.id,
+                page: ROOT,
+            }))?;
             f.sync()?;
         }
         // The log last: a directory without it is not (yet) a database.
         Log::create(&dir.join(LOG_FILE), db_guid)?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("fsync directory", dir, e))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("fsync directory", dir, e))?;
         drop(_lock);
         Database::open(dir)
     }
@@ -322,7 +399,10 @@ impl Database {
     /// Opens a database with options, running crash recovery.
     pub fn open_with(dir: &Path, opts: Options) -> Result<Database> {
         if !dir.is_dir() {
-            return Err(Error::Invalid(format!("{}: not a directory", dir.display())));
+            return Err(Error::Invalid(format!(
+                "{}: not a directory",
+                dir.display()
+            )));
         }
         let primary = dir.join(PRIMARY_FILE);
         if !primary.exists() || !dir.join(LOG_FILE).exists() {
@@ -351,7 +431,13 @@ impl Database {
                         RecordBody::Fpi(p) => vec![p],
                         RecordBody::Smo { ops, .. } => ops
                             .iter()
-                            .filter_map(|o| if let SmoOp::Image(p) = o { Some(p) } else { None })
+                            .filter_map(|o| {
+                                if let SmoOp::Image(p) = o {
+                                    Some(p)
+                                } else {
+                                    None
+                                }
+                            })
                             .collect(),
                         _ => vec![],
                     };
@@ -363,7 +449,10 @@ impl Database {
                     Ok(())
                 })?;
                 let boot = found.ok_or_else(|| {
-                    Error::corrupt(&primary, "page 0 (the boot page) is damaged and the log holds no image of it")
+                    Error::corrupt(
+                        &primary,
+                        "page 0 (the boot page) is damaged and the log holds no image of it",
+                    )
                 })?;
                 (boot, log, opened)
             }
@@ -374,7 +463,10 @@ impl Database {
             let f = DataFile::open(g.id, &path, true)?;
             let h = f.read_page(0)?;
             if file::parse_header(&h) != Some((boot.db_guid, g.id)) {
-                return Err(Error::corrupt(&path, "file header does not belong to this database"));
+                return Err(Error::corrupt(
+                    &path,
+                    "file header does not belong to this database",
+                ));
             }
             files.push(f);
         }
@@ -387,7 +479,10 @@ impl Database {
             next_txn: 1,
             last_ts: 0,
         };
-        let mut rep = RecoveryReport { torn_log_bytes: opened.torn_bytes, ..Default::default() };
+        let mut rep = RecoveryReport {
+            torn_log_bytes: opened.torn_bytes,
+            ..Default::default()
+        };
         let h = log.header();
         let start = if h.ckpt != 0 { h.ckpt } else { h.base };
         let a = core.analyse(h.ckpt, start)?;
@@ -398,7 +493,8 @@ impl Database {
         core.undo(&a, &mut rep)?;
         // The boot record as recovery left it (a model switch may have been redone).
         let boot_page = core.pool.read(PageId { file: 1, page: 0 })?;
-        core.boot = Boot::from_page(&boot_page).ok_or_else(|| Error::corrupt(&primary, "boot page damaged"))?;
+        core.boot = Boot::from_page(&boot_page)
+            .ok_or_else(|| Error::corrupt(&primary, "boot page damaged"))?;
         let db = Database {
             dir: dir.to_path_buf(),
             core: Mutex::new(core),
@@ -433,7 +529,11 @@ impl Database {
         let mut c = self.core();
         let id = c.next_txn;
         c.next_txn += 1;
-        Txn { db: self, id, done: false }
+        Txn {
+            db: self,
+            id,
+            done: false,
+        }
     }
 
     /// Runs `f` in a transaction and commits it (rolls back on error).
@@ -473,7 +573,16 @@ impl Database {
                 .map(|d| d.1)
                 .chain(att.iter().map(|a| a.2))
                 .fold(begin, Lsn::min);
-            let (_, end) = self.log.append(0, 0, &RecordBody::CkptEnd { begin, dpt, att, next_txn: c.next_txn });
+            let (_, end) = self.log.append(
+                0,
+                0,
+                &RecordBody::CkptEnd {
+                    begin,
+                    dpt,
+                    att,
+                    next_txn: c.next_txn,
+                },
+            );
             // Pages written before the tables were taken must be on disk before the checkpoint
             // that no longer lists them counts.
             c.pool.sync_files()?;
@@ -579,7 +688,9 @@ impl Database {
     pub fn note_full_backup(&self, start_lsn: Lsn) -> Result<()> {
         let mut c = self.core();
         if start_lsn < self.log.header().base || start_lsn > self.log.end() {
-            return Err(Error::Invalid(format!("backup start LSN {start_lsn} is not in the log")));
+            return Err(Error::Invalid(format!(
+                "backup start LSN {start_lsn} is not in the log"
+            )));
         }
         let mut b = c.boot.clone();
         b.diff_base_lsn = start_lsn;
@@ -615,7 +726,10 @@ impl Database {
         b.log_backup_lsn = up_to;
         let mut ops = Vec::new();
         for fid in c.pool.file_ids() {
-            let mut m = c.pool.read(PageId { file: fid, page: alloc::ALLOC_PAGE })?;
+            let mut m = c.pool.read(PageId {
+                file: fid,
+                page: alloc::ALLOC_PAGE,
+            })?;
             for e in 0..alloc::MAX_EXTENTS {
                 alloc::set_bulk_changed(&mut m, e, false);
             }
@@ -629,12 +743,20 @@ impl Database {
 
     /// Calls `f` on every log record with `from <= lsn < to` (the range must still be in the
     /// log: after truncation its start is [`DbInfo::log_start`]).
-    pub fn read_log(&self, from: Lsn, to: Lsn, mut f: impl FnMut(&LogRecord) -> Result<()>) -> Result<()> {
+    pub fn read_log(
+        &self,
+        from: Lsn,
+        to: Lsn,
+        mut f: impl FnMut(&LogRecord) -> Result<()>,
+    ) -> Result<()> {
         let base = self.log.header().base;
         if from < base {
-            return Err(Error::Invalid(format!("LSN {from} was truncated (the log starts at {base})")));
+            return Err(Error::Invalid(format!(
+                "LSN {from} was truncated (the log starts at {base})"
+            )));
         }
-        self.log.for_each(from, |r| if r.lsn < to { f(&r) } else { Ok(()) })
+        self.log
+            .for_each(from, |r| if r.lsn < to { f(&r) } else { Ok(()) })
     }
 
     /// The extents (file id, extent number) changed after `since`: what a differential backup
@@ -652,8 +774,15 @@ impl Database {
         let mut c = self.core();
         let mut out = Vec::new();
         for fid in c.pool.file_ids() {
-            let m = c.pool.read(PageId { file: fid, page: alloc::ALLOC_PAGE })?;
-            out.extend((0..alloc::MAX_EXTENTS).filter(|&e| pick(&m, e)).map(|e| (fid, e)));
+            let m = c.pool.read(PageId {
+                file: fid,
+                page: alloc::ALLOC_PAGE,
+            })?;
+            out.extend(
+                (0..alloc::MAX_EXTENTS)
+                    .filter(|&e| pick(&m, e))
+                    .map(|e| (fid, e)),
+            );
         }
         Ok(out)
     }
@@ -666,7 +795,9 @@ impl Database {
     pub fn bulk_load(&self, filegroup: &str, rows: &[(Vec<u8>, Vec<u8>)]) -> Result<usize> {
         for w in rows.windows(2) {
             if w[0].0 >= w[1].0 {
-                return Err(Error::Invalid("bulk load rows must be sorted by key, without duplicates".into()));
+                return Err(Error::Invalid(
+                    "bulk load rows must be sorted by key, without duplicates".into(),
+                ));
             }
         }
         for (k, v) in rows {
@@ -674,14 +805,23 @@ impl Database {
         }
         let mut c = self.core();
         let t = c.table(filegroup, true)?;
-        if c.tree_scan(t, None, None)?.iter().next().is_some() || !matches!(c.node_at(t, ROOT)?, Node::Leaf(_)) {
-            return Err(Error::Invalid(format!("bulk load needs an empty table; {filegroup:?} is not")));
+        if !c.tree_scan(t, None, None)?.is_empty() || !matches!(c.node_at(t, ROOT)?, Node::Leaf(_))
+        {
+            return Err(Error::Invalid(format!(
+                "bulk load needs an empty table; {filegroup:?} is not"
+            )));
         }
         let minimal = c.boot.model == RecoveryModel::BulkLogged;
-        let mut map = c.pool.read(PageId { file: t, page: alloc::ALLOC_PAGE })?;
+        let mut map = c.pool.read(PageId {
+            file: t,
+            page: alloc::ALLOC_PAGE,
+        })?;
         let path = c.pool.file(t)?.path.clone();
         let mut allocate = || -> Result<u32> {
-            let no = alloc::first_free(&map).ok_or(Error::FileFull { path: path.clone(), pages: alloc::MAX_PAGES })?;
+            let no = alloc::first_free(&map).ok_or(Error::FileFull {
+                path: path.clone(),
+                pages: alloc::MAX_PAGES,
+            })?;
             alloc::set_allocated(&mut map, no, true);
             Ok(no)
         };
@@ -712,7 +852,13 @@ impl Database {
                 let no = allocate()?;
                 pages.push(node.to_page(PageId { file: t, page: no }));
                 if !children.is_empty() && size + 6 + low.len() > PAGE_SIZE * 3 / 4 {
-                    parents.push((first_key.clone(), Node::Internal { keys: std::mem::take(&mut keys), children: std::mem::take(&mut children) }));
+                    parents.push((
+                        first_key.clone(),
+                        Node::Internal {
+                            keys: std::mem::take(&mut keys),
+                            children: std::mem::take(&mut children),
+                        },
+                    ));
                     size = 6;
                 }
                 if children.is_empty() {
@@ -726,7 +872,10 @@ impl Database {
             parents.push((first_key, Node::Internal { keys, children }));
             level = parents;
         }
-        let root = level.pop().expect("one root").1.to_page(PageId { file: t, page: ROOT });
+        let root = level.pop().expect("one root").1.to_page(PageId {
+            file: t,
+            page: ROOT,
+        });
         let mut ops: Vec<SmoOp> = pages.iter().map(|p| SmoOp::Alloc(p.id())).collect();
         let bulk: Vec<PageId> = if minimal {
             let f = c.pool.file(t)?;
@@ -743,7 +892,9 @@ impl Database {
         let n = pages.len() + 1;
         let body = RecordBody::Smo { ops, bulk };
         if super::wal::encode(0, 0, 0, &body).len() > super::wal::MAX_RECORD {
-            return Err(Error::Invalid("bulk load too large for one log record (1 MiB)".into()));
+            return Err(Error::Invalid(
+                "bulk load too large for one log record (1 MiB)".into(),
+            ));
         }
         let lsn = c.log_system(body)?;
         drop(c);
@@ -770,7 +921,8 @@ impl Database {
 impl Core {
     pub(crate) fn node_at(&mut self, table: u16, page: u32) -> Result<Node> {
         let f = self.pool.frame(PageId { file: table, page })?;
-        Node::from_page(&f.page).ok_or_else(|| Error::Invalid(format!("page {table}:{page} is not a tree page")))
+        Node::from_page(&f.page)
+            .ok_or_else(|| Error::Invalid(format!("page {table}:{page} is not a tree page")))
     }
 }
 
@@ -859,11 +1011,20 @@ impl Txn<'_> {
         let res = (|| {
             let mut c = self.db.core();
             let Some(e) = c.att.remove(&self.id) else {
-                return Ok((CommitInfo { lsn: 0, ts_ms: time::now_ms() }, 0));
+                return Ok((
+                    CommitInfo {
+                        lsn: 0,
+                        ts_ms: time::now_ms(),
+                    },
+                    0,
+                ));
             };
             let ts_ms = time::now_ms().max(c.last_ts + 1);
             c.last_ts = ts_ms;
-            let (lsn, end) = self.db.log.append(e.last, self.id, &RecordBody::Commit { ts_ms });
+            let (lsn, end) = self
+                .db
+                .log
+                .append(e.last, self.id, &RecordBody::Commit { ts_ms });
             Ok((CommitInfo { lsn, ts_ms }, end))
         })();
         let flushed = res.and_then(|(info, end)| self.db.log.flush_to(end).map(|()| info));

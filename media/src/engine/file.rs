@@ -64,7 +64,9 @@ impl std::str::FromStr for RecoveryModel {
             "simple" => Ok(RecoveryModel::Simple),
             "full" => Ok(RecoveryModel::Full),
             "bulk-logged" | "bulk_logged" => Ok(RecoveryModel::BulkLogged),
-            _ => Err(format!("unknown recovery model {s:?} (simple, full, bulk-logged)")),
+            _ => Err(format!(
+                "unknown recovery model {s:?} (simple, full, bulk-logged)"
+            )),
         }
     }
 }
@@ -113,11 +115,15 @@ impl Boot {
         e.0.extend_from_slice(&self.fork_guid);
         e.bytes(self.name.as_bytes());
         e.u8(self.model.code());
-        e.u64(self.created_ms).u64(self.log_chain_lsn).u64(self.log_backup_lsn);
+        e.u64(self.created_ms)
+            .u64(self.log_chain_lsn)
+            .u64(self.log_backup_lsn);
         e.u64(self.diff_base_lsn);
         e.u16(self.filegroups.len() as u16);
         for fg in &self.filegroups {
-            e.u16(fg.id).bytes(fg.name.as_bytes()).u8(fg.read_only as u8);
+            e.u16(fg.id)
+                .bytes(fg.name.as_bytes())
+                .u8(fg.read_only as u8);
             e.bytes(fg.file_name.as_bytes());
         }
     }
@@ -138,7 +144,12 @@ impl Boot {
             if !valid_file_name(&file_name) {
                 return None;
             }
-            filegroups.push(FilegroupInfo { id, name, read_only, file_name });
+            filegroups.push(FilegroupInfo {
+                id,
+                name,
+                read_only,
+                file_name,
+            });
         }
         Some(Boot {
             db_guid,
@@ -178,7 +189,9 @@ impl Boot {
 
     /// The filegroup of a name (case-insensitive, as SQL Server names are).
     pub fn filegroup(&self, name: &str) -> Option<&FilegroupInfo> {
-        self.filegroups.iter().find(|f| f.name.eq_ignore_ascii_case(name))
+        self.filegroups
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -200,7 +213,10 @@ pub fn parse_header(p: &Page) -> Option<([u8; 16], u16)> {
     if p.page_type() != Some(PageType::FileHeader) || &b[0..8] != MAGIC {
         return None;
     }
-    Some((b[8..24].try_into().ok()?, u16::from_le_bytes([b[24], b[25]])))
+    Some((
+        b[8..24].try_into().ok()?,
+        u16::from_le_bytes([b[24], b[25]]),
+    ))
 }
 
 /// A name that stays inside the database directory.
@@ -209,7 +225,8 @@ pub fn valid_file_name(n: &str) -> bool {
         && n.len() <= 64
         && n != "."
         && n != ".."
-        && n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// One open data file.
@@ -230,7 +247,11 @@ impl DataFile {
             .create_new(true)
             .open(path)
             .map_err(|e| Error::io("create data file", path, e))?;
-        Ok(DataFile { id, path: path.to_path_buf(), file })
+        Ok(DataFile {
+            id,
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Opens an existing data file.
@@ -240,7 +261,11 @@ impl DataFile {
             .write(writable)
             .open(path)
             .map_err(|e| Error::io("open data file", path, e))?;
-        Ok(DataFile { id, path: path.to_path_buf(), file })
+        Ok(DataFile {
+            id,
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Reads a page as it is on disk, without checking it (pages past the end read as zeros).
@@ -262,7 +287,10 @@ impl DataFile {
     /// Reads and checks a page.
     pub fn read_page(&self, page: u32) -> Result<Page> {
         let p = self.read_raw(page)?;
-        let id = PageId { file: self.id, page };
+        let id = PageId {
+            file: self.id,
+            page,
+        };
         p.verify(id)
             .map_err(|f| Error::corrupt(&self.path, format!("page {page}: {f}")))?;
         Ok(p)
@@ -286,12 +314,18 @@ impl DataFile {
 
     /// Makes written pages durable.
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::io("fsync", &self.path, e))
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("fsync", &self.path, e))
     }
 
     /// Pages the file holds (its length in pages, rounded up).
     pub fn len_pages(&self) -> Result<u64> {
-        let len = self.file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len();
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat", &self.path, e))?
+            .len();
         Ok(len.div_ceil(PAGE_SIZE as u64))
     }
 }

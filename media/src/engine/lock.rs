@@ -46,7 +46,11 @@ pub struct LockManager {
 impl LockManager {
     /// A lock manager whose waits give up after `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        LockManager { table: Mutex::default(), released: Condvar::new(), timeout }
+        LockManager {
+            table: Mutex::default(),
+            released: Condvar::new(),
+            timeout,
+        }
     }
 
     /// Takes (or upgrades to) a lock for `txn`, waiting for conflicting holders.
@@ -125,7 +129,10 @@ mod tests {
         let k: Resource = (1, b"a".to_vec());
         lm.acquire(1, &k, Mode::Shared).unwrap();
         lm.acquire(2, &k, Mode::Shared).unwrap();
-        assert!(matches!(lm.acquire(2, &k, Mode::Exclusive), Err(Error::LockTimeout { .. })));
+        assert!(matches!(
+            lm.acquire(2, &k, Mode::Exclusive),
+            Err(Error::LockTimeout { .. })
+        ));
         lm.release_all(1);
         lm.acquire(2, &k, Mode::Exclusive).unwrap();
         let lm2 = lm.clone();

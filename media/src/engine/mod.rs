@@ -51,7 +51,7 @@ pub mod wal;
 pub use check::CheckReport;
 pub use db::{Database, DbInfo, FilegroupSpec, RecoveryModel, Txn};
 pub use page::PageId;
-pub use wal::{Lsn, LogRecord, RecordBody};
+pub use wal::{LogRecord, Lsn, RecordBody};
 
 use std::path::PathBuf;
 
@@ -101,10 +101,21 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub(crate) fn io(op: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { op: op.into(), path: path.into(), source }
+    pub(crate) fn io(
+        op: impl Into<String>,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            op: op.into(),
+            path: path.into(),
+            source,
+        }
     }
     pub(crate) fn corrupt(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
-        Error::Corrupt { path: path.into(), what: what.into() }
+        Error::Corrupt {
+            path: path.into(),
+            what: what.into(),
+        }
     }
 }

@@ -192,7 +192,10 @@ mod tests {
         p.body_mut()[100] = 42;
         p.seal();
         assert_eq!(p.verify(id), Ok(()));
-        assert!(matches!(p.verify(PageId { file: 1, page: 8 }), Err(PageFault::WrongId { .. })));
+        assert!(matches!(
+            p.verify(PageId { file: 1, page: 8 }),
+            Err(PageFault::WrongId { .. })
+        ));
         let mut torn = p.clone();
         torn.0[5000] ^= 1;
         assert!(matches!(torn.verify(id), Err(PageFault::Checksum { .. })));

@@ -85,7 +85,12 @@ impl Core {
         let lsn = rec.lsn;
         let mut applied = false;
         match &rec.body {
-            RecordBody::Update { page, key, after, .. } | RecordBody::Clr { page, key, after, .. } => {
+            RecordBody::Update {
+                page, key, after, ..
+            }
+            | RecordBody::Clr {
+                page, key, after, ..
+            } => {
                 if mode.wanted(*page, lsn) {
                     let file = self.pool.file(page.file)?.path.clone();
                     let f = match self.pool.frame(*page) {
@@ -100,7 +105,10 @@ impl Core {
                     };
                     if f.page.lsn() < lsn {
                         let mut node = Node::from_page(&f.page).ok_or_else(|| {
-                            Error::corrupt(&file, format!("page {}: not a leaf (LSN {lsn})", page.page))
+                            Error::corrupt(
+                                &file,
+                                format!("page {}: not a leaf (LSN {lsn})", page.page),
+                            )
                         })?;
                         node.leaf_set(key, after.as_deref());
                         let mut p = node.to_page(*page);
@@ -125,7 +133,9 @@ impl Core {
                         SmoOp::Alloc(id) | SmoOp::Free(id) => {
                             let on = matches!(op, SmoOp::Alloc(_));
                             if self.map_takes(&mut maps, id.file, lsn, mode)? {
-                                self.map_change(id.file, lsn, |m| alloc::set_allocated(m, id.page, on))?;
+                                self.map_change(id.file, lsn, |m| {
+                                    alloc::set_allocated(m, id.page, on)
+                                })?;
                                 applied = true;
                             }
                         }
@@ -173,18 +183,30 @@ impl Core {
         Ok(applied)
     }
 
-    fn map_takes(&mut self, seen: &mut HashMap<u16, bool>, file: u16, lsn: Lsn, mode: &Redo) -> Result<bool> {
+    fn map_takes(
+        &mut self,
+        seen: &mut HashMap<u16, bool>,
+        file: u16,
+        lsn: Lsn,
+        mode: &Redo,
+    ) -> Result<bool> {
         if let Some(&b) = seen.get(&file) {
             return Ok(b);
         }
-        let id = PageId { file, page: ALLOC_PAGE };
+        let id = PageId {
+            file,
+            page: ALLOC_PAGE,
+        };
         let b = mode.wanted(id, lsn) && self.pool.frame(id)?.page.lsn() < lsn;
         seen.insert(file, b);
         Ok(b)
     }
 
     fn map_change(&mut self, file: u16, lsn: Lsn, f: impl FnOnce(&mut Page)) -> Result<()> {
-        let fr = self.pool.frame(PageId { file, page: ALLOC_PAGE })?;
+        let fr = self.pool.frame(PageId {
+            file,
+            page: ALLOC_PAGE,
+        })?;
         f(&mut fr.page);
         fr.page.set_lsn(fr.page.lsn().max(lsn));
         Pool::mark_dirty(fr, lsn);
@@ -196,7 +218,10 @@ impl Core {
         if id.page == ALLOC_PAGE {
             return Ok(());
         }
-        let fr = self.pool.frame(PageId { file: id.file, page: ALLOC_PAGE })?;
+        let fr = self.pool.frame(PageId {
+            file: id.file,
+            page: ALLOC_PAGE,
+        })?;
         // A maximum: applying it again, or out of turn within a record, changes nothing.
         if alloc::note_change(&mut fr.page, id.page, lsn) {
             fr.page.set_lsn(fr.page.lsn().max(lsn));
@@ -207,7 +232,10 @@ impl Core {
 
     /// Analysis: from the checkpoint at `ckpt` (or the log's start) to the end.
     pub(crate) fn analyse(&self, ckpt: Lsn, start: Lsn) -> Result<Analysis> {
-        let mut a = Analysis { next_txn: 1, ..Default::default() };
+        let mut a = Analysis {
+            next_txn: 1,
+            ..Default::default()
+        };
         let mut ended = std::collections::HashSet::new();
         self.log.for_each(start, |r| {
             a.records += 1;
@@ -232,7 +260,13 @@ impl Core {
             for p in r.pages() {
                 a.dpt.entry(p).or_insert(r.lsn);
             }
-            if let RecordBody::CkptEnd { begin, dpt, att, next_txn } = &r.body {
+            if let RecordBody::CkptEnd {
+                begin,
+                dpt,
+                att,
+                next_txn,
+            } = &r.body
+            {
                 if *begin == ckpt {
                     for (p, l) in dpt {
                         let e = a.dpt.entry(*p).or_insert(*l);
@@ -283,7 +317,9 @@ impl Core {
                 ));
             }
             next = match r.body {
-                RecordBody::Update { page, key, before, .. } => {
+                RecordBody::Update {
+                    page, key, before, ..
+                } => {
                     self.tree_set(txn, page.file, &key, before.as_deref(), Some(r.prev))?;
                     if crash::hit(Point::Undo) {
                         let _ = self.log.flush_all();

@@ -30,7 +30,10 @@ mod tests {
     #[test]
     fn formats_utc_with_milliseconds() {
         // 2024-02-29T23:59:58.007Z is 1709251198007 ms (date -u -d @1709251198).
-        assert_eq!(super::format_ms(1_709_251_198_007), "2024-02-29T23:59:58.007");
+        assert_eq!(
+            super::format_ms(1_709_251_198_007),
+            "2024-02-29T23:59:58.007"
+        );
         assert_eq!(super::format_ms(0), "1970-01-01T00:00:00.000");
     }
 }

@@ -154,7 +154,10 @@ fn page_enc(e: &mut Enc, p: PageId) {
     e.u16(p.file).u32(p.page);
 }
 fn page_dec(d: &mut Dec) -> Option<PageId> {
-    Some(PageId { file: d.u16()?, page: d.u32()? })
+    Some(PageId {
+        file: d.u16()?,
+        page: d.u32()?,
+    })
 }
 fn image_dec(d: &mut Dec) -> Option<Page> {
     Page::from_slice(d.take(PAGE_SIZE)?)
@@ -165,12 +168,22 @@ pub fn encode(lsn: Lsn, prev: Lsn, txn: u64, body: &RecordBody) -> Vec<u8> {
     let mut e = Enc(Vec::with_capacity(64));
     e.u32(0).u32(0).u64(lsn).u64(prev).u64(txn);
     match body {
-        RecordBody::Update { page, key, before, after } => {
+        RecordBody::Update {
+            page,
+            key,
+            before,
+            after,
+        } => {
             e.u8(1);
             page_enc(&mut e, *page);
             e.bytes(key).opt(before.as_deref()).opt(after.as_deref());
         }
-        RecordBody::Clr { page, key, after, undo_next } => {
+        RecordBody::Clr {
+            page,
+            key,
+            after,
+            undo_next,
+        } => {
             e.u8(2);
             page_enc(&mut e, *page);
             e.bytes(key).opt(after.as_deref()).u64(*undo_next);
@@ -211,7 +224,12 @@ pub fn encode(lsn: Lsn, prev: Lsn, txn: u64, body: &RecordBody) -> Vec<u8> {
         RecordBody::CkptBegin => {
             e.u8(7);
         }
-        RecordBody::CkptEnd { begin, dpt, att, next_txn } => {
+        RecordBody::CkptEnd {
+            begin,
+            dpt,
+            att,
+            next_txn,
+        } => {
             e.u8(8).u64(*begin).u64(*next_txn).u32(dpt.len() as u32);
             for (p, l) in dpt {
                 page_enc(&mut e, *p);
@@ -284,14 +302,25 @@ fn decode(b: &[u8]) -> Option<LogRecord> {
             for _ in 0..n {
                 att.push((d.u64()?, d.u64()?, d.u64()?));
             }
-            RecordBody::CkptEnd { begin, dpt, att, next_txn }
+            RecordBody::CkptEnd {
+                begin,
+                dpt,
+                att,
+                next_txn,
+            }
         }
         _ => return None,
     };
     if d.remaining() != 0 {
         return None;
     }
-    Some(LogRecord { lsn, prev, txn, body, len })
+    Some(LogRecord {
+        lsn,
+        prev,
+        txn,
+        body,
+        len,
+    })
 }
 
 /// Checks and decodes the record that should be at `lsn`, given its bytes.
@@ -391,7 +420,12 @@ impl Log {
             .create_new(true)
             .open(path)
             .map_err(|e| Error::io("create log", path, e))?;
-        let header = LogHeader { seq: 1, db_guid, base: FIRST_LSN, ckpt: 0 };
+        let header = LogHeader {
+            seq: 1,
+            db_guid,
+            base: FIRST_LSN,
+            ckpt: 0,
+        };
         let log = Log::from_parts(path, file, header, FIRST_LSN);
         log.write_header_both()?;
         Ok(log)
@@ -422,7 +456,9 @@ impl Log {
                 .write_all_at(&b, off)
                 .map_err(|e| Error::io("write log header", &self.path, e))?;
         }
-        g.file.sync_all().map_err(|e| Error::io("fsync", &self.path, e))
+        g.file
+            .sync_all()
+            .map_err(|e| Error::io("fsync", &self.path, e))
     }
 
     /// The database id a log file's header names (to find the database when its boot page
@@ -430,7 +466,9 @@ impl Log {
     pub fn peek_guid(path: &Path) -> Result<[u8; 16]> {
         let f = File::open(path).map_err(|e| Error::io("open log", path, e))?;
         let mut hb = vec![0u8; 1024];
-        let n = f.read_at(&mut hb, 0).map_err(|e| Error::io("read log header", path, e))?;
+        let n = f
+            .read_at(&mut hb, 0)
+            .map_err(|e| Error::io("read log header", path, e))?;
         hb.truncate(n);
         let a = hb.get(0..52).and_then(LogHeader::decode);
         let b = hb.get(512..564).and_then(LogHeader::decode);
@@ -452,7 +490,9 @@ impl Log {
             .open(path)
             .map_err(|e| Error::io("open log", path, e))?;
         let mut hb = vec![0u8; 1024];
-        let n = file.read_at(&mut hb, 0).map_err(|e| Error::io("read log header", path, e))?;
+        let n = file
+            .read_at(&mut hb, 0)
+            .map_err(|e| Error::io("read log header", path, e))?;
         hb.truncate(n);
         let a = hb.get(0..52).and_then(LogHeader::decode);
         let b = hb.get(512..564).and_then(LogHeader::decode);
@@ -471,11 +511,18 @@ impl Log {
             return Err(Error::corrupt(path, "log belongs to another database"));
         }
         if header.ckpt != 0 && header.ckpt < header.base {
-            return Err(Error::corrupt(path, "checkpoint LSN before the start of the log"));
+            return Err(Error::corrupt(
+                path,
+                "checkpoint LSN before the start of the log",
+            ));
         }
         // Find the end: scan from the last checkpoint (records before it were durable when
         // it was taken), else from the start.
-        let start = if header.ckpt != 0 { header.ckpt } else { header.base };
+        let start = if header.ckpt != 0 {
+            header.ckpt
+        } else {
+            header.base
+        };
         let mut scan = Scan::new(&file, path, header.base, start)?;
         let mut end = start;
         for r in scan.by_ref() {
@@ -485,14 +532,23 @@ impl Log {
         if header.ckpt != 0 && end == header.ckpt {
             return Err(Error::corrupt(
                 path,
-                format!("the checkpoint record at LSN {} is missing or damaged", header.ckpt),
+                format!(
+                    "the checkpoint record at LSN {} is missing or damaged",
+                    header.ckpt
+                ),
             ));
         }
-        let len = file.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
         let want = FILE_HEADER + (end - header.base);
-        let report = OpenReport { torn_bytes: len.saturating_sub(want) };
+        let report = OpenReport {
+            torn_bytes: len.saturating_sub(want),
+        };
         if len != want {
-            file.set_len(want).map_err(|e| Error::io("cut torn tail of", path, e))?;
+            file.set_len(want)
+                .map_err(|e| Error::io("cut torn tail of", path, e))?;
             file.sync_all().map_err(|e| Error::io("fsync", path, e))?;
         }
         Ok((Log::from_parts(path, file, header, end), report))
@@ -530,7 +586,10 @@ impl Log {
     /// The log file's size in bytes.
     pub fn file_len(&self) -> Result<u64> {
         let g = self.lock();
-        Ok(g.file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len())
+        Ok(g.file
+            .metadata()
+            .map_err(|e| Error::io("stat", &self.path, e))?
+            .len())
     }
 
     /// Makes every record before `upto` durable. Callers that arrive while another thread is
@@ -539,7 +598,10 @@ impl Log {
         let mut g = self.lock();
         loop {
             if let Some(e) = &g.failed {
-                return Err(Error::Invalid(format!("{}: log unusable after: {e}", self.path.display())));
+                return Err(Error::Invalid(format!(
+                    "{}: log unusable after: {e}",
+                    self.path.display()
+                )));
             }
             if g.durable >= upto {
                 return Ok(());
@@ -599,13 +661,17 @@ impl Log {
         }
         let off = FILE_HEADER + (lsn - g.header.base);
         let mut h = [0u8; 4];
-        g.file.read_exact_at(&mut h, off).map_err(|e| Error::io("read log", &self.path, e))?;
+        g.file
+            .read_exact_at(&mut h, off)
+            .map_err(|e| Error::io("read log", &self.path, e))?;
         let len = u32::from_le_bytes(h) as usize;
         if !(REC_HEADER..=MAX_RECORD).contains(&len) {
             return Err(bad());
         }
         let mut b = vec![0u8; len];
-        g.file.read_exact_at(&mut b, off).map_err(|e| Error::io("read log", &self.path, e))?;
+        g.file
+            .read_exact_at(&mut b, off)
+            .map_err(|e| Error::io("read log", &self.path, e))?;
         check(lsn, &b).ok_or_else(bad)
     }
 
@@ -624,7 +690,12 @@ impl Log {
         self.flush_all()?;
         let (file, base) = {
             let g = self.lock();
-            (g.file.try_clone().map_err(|e| Error::io("reopen", &self.path, e))?, g.header.base)
+            (
+                g.file
+                    .try_clone()
+                    .map_err(|e| Error::io("reopen", &self.path, e))?,
+                g.header.base,
+            )
         };
         for r in Scan::new(&file, &self.path, base, from.max(base))? {
             f(r?)?;
@@ -642,7 +713,9 @@ impl Log {
         g.file
             .write_all_at(&b, slot)
             .map_err(|e| Error::io("write log header", &self.path, e))?;
-        g.file.sync_data().map_err(|e| Error::io("fsync", &self.path, e))
+        g.file
+            .sync_data()
+            .map_err(|e| Error::io("fsync", &self.path, e))
     }
 
     /// Truncates the log before `to` (a record boundary): the records from `to` on are copied
@@ -659,7 +732,9 @@ impl Log {
         // Write out the buffer first, so the copy below sees every record.
         let buf = std::mem::take(&mut g.buf);
         let off = FILE_HEADER + (g.buf_start - g.header.base);
-        g.file.write_all_at(&buf, off).map_err(|e| Error::io("write log", &self.path, e))?;
+        g.file
+            .write_all_at(&buf, off)
+            .map_err(|e| Error::io("write log", &self.path, e))?;
         g.buf_start = g.end;
         let tmp = self.path.with_extension("ldf.tmp");
         let new = OpenOptions::new()
@@ -674,13 +749,18 @@ impl Log {
         header.base = to;
         let hb = header.encode();
         for o in [0u64, 512] {
-            new.write_all_at(&hb, o).map_err(|e| Error::io("write log header", &tmp, e))?;
+            new.write_all_at(&hb, o)
+                .map_err(|e| Error::io("write log header", &tmp, e))?;
         }
-        let mut src = g.file.try_clone().map_err(|e| Error::io("reopen", &self.path, e))?;
+        let mut src = g
+            .file
+            .try_clone()
+            .map_err(|e| Error::io("reopen", &self.path, e))?;
         src.seek(SeekFrom::Start(FILE_HEADER + (to - g.header.base)))
             .map_err(|e| Error::io("seek", &self.path, e))?;
         let mut dst = new.try_clone().map_err(|e| Error::io("reopen", &tmp, e))?;
-        dst.seek(SeekFrom::Start(FILE_HEADER)).map_err(|e| Error::io("seek", &tmp, e))?;
+        dst.seek(SeekFrom::Start(FILE_HEADER))
+            .map_err(|e| Error::io("seek", &tmp, e))?;
         let want = g.end - to;
         let copied = std::io::copy(&mut src.take(want), &mut dst)
             .map_err(|e| Error::io("copy log into", &tmp, e))?;
@@ -713,7 +793,12 @@ impl<'a> Scan<'a> {
         let mut rd = BufReader::with_capacity(1 << 16, file);
         rd.seek(SeekFrom::Start(FILE_HEADER + (from - base)))
             .map_err(|e| Error::io("seek", path, e))?;
-        Ok(Scan { rd, path, lsn: from, done: false })
+        Ok(Scan {
+            rd,
+            path,
+            lsn: from,
+            done: false,
+        })
     }
 }
 
@@ -791,6 +876,9 @@ mod tests {
         assert_eq!(log.end(), c, "cut at the last whole record");
         assert_eq!(rep.torn_bytes, (end - c) - 3);
         assert_eq!(log.scan(0).unwrap().len(), 50);
-        assert!(Log::open(&path, [8u8; 16]).is_err(), "another database's log is refused");
+        assert!(
+            Log::open(&path, [8u8; 16]).is_err(),
+            "another database's log is refused"
+        );
     }
 }
