@@ -96,6 +96,11 @@ impl Node {
                 let mut rows = Vec::with_capacity(n as usize);
                 for _ in 0..n {
                     let (kl, vl) = (d.u16()? as usize, d.u16()? as usize);
+                    // Longer than this engine writes: not its page (and the split rules rely
+                    // on the limits).
+                    if kl > MAX_KEY || vl > MAX_VALUE {
+                        return None;
+                    }
                     rows.push((d.take(kl)?.to_vec(), d.take(vl)?.to_vec()));
                 }
                 Some(Node::Leaf(rows))
@@ -106,6 +111,9 @@ impl Node {
                 let mut keys = Vec::with_capacity(n as usize);
                 for _ in 0..n {
                     let kl = d.u16()? as usize;
+                    if kl > MAX_KEY {
+                        return None;
+                    }
                     keys.push(d.take(kl)?.to_vec());
                     children.push(d.u32()?);
                 }
@@ -268,10 +276,14 @@ impl Core {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
         let mut stack = vec![(ROOT, 0usize)];
+        let mut seen = std::collections::HashSet::new();
         while let Some((no, depth)) = stack.pop() {
-            if depth > 64 {
+            if depth > 64 || !seen.insert(no) {
                 let p = self.pool.file(table)?.path.clone();
-                return Err(Error::corrupt(p, "tree deeper than 64 levels (a cycle?)"));
+                return Err(Error::corrupt(
+                    p,
+                    format!("page {no} reached twice, or the tree is deeper than 64 levels"),
+                ));
             }
             match self.node(PageId {
                 file: table,

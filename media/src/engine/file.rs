@@ -151,6 +151,16 @@ impl Boot {
                 file_name,
             });
         }
+        // The primary filegroup first, ids unique: the engine indexes files by them.
+        let mut ids: Vec<u16> = filegroups.iter().map(|f| f.id).collect();
+        ids.sort();
+        ids.dedup();
+        if filegroups.first().map(|f| f.id) != Some(1)
+            || ids.len() != filegroups.len()
+            || ids.len() > 64
+        {
+            return None;
+        }
         Some(Boot {
             db_guid,
             fork_guid,

@@ -656,8 +656,15 @@ impl Log {
         }
         if lsn >= g.buf_start {
             let o = (lsn - g.buf_start) as usize;
-            let len = u32::from_le_bytes(g.buf[o..o + 4].try_into().unwrap()) as usize;
-            return check(lsn, &g.buf[o..o + len]).ok_or_else(bad);
+            let len = g
+                .buf
+                .get(o..o + 4)
+                .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()) as usize);
+            return g
+                .buf
+                .get(o..o + len)
+                .and_then(|b| check(lsn, b))
+                .ok_or_else(bad);
         }
         let off = FILE_HEADER + (lsn - g.header.base);
         let mut h = [0u8; 4];
