@@ -162,13 +162,20 @@ fn an_abandoned_transaction_is_rolled_back_by_recovery() {
 fn damaged_files_give_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let pristine = dir.path().join("pristine");
-    let fgs = [FilegroupSpec { name: "two".into(), read_only: false }];
+    let fgs = [FilegroupSpec {
+        name: "two".into(),
+        read_only: false,
+    }];
     let db = Database::create(&pristine, "hostile", RecoveryModel::Full, &fgs).unwrap();
     for b in 0..30u32 {
         db.run(|t| {
             for i in 0..40u32 {
                 let k = format!("k{:05}", (b * 977 + i * 13) % 3000);
-                t.put(if i % 2 == 0 { "PRIMARY" } else { "two" }, k.as_bytes(), &[b'q'; 60])?;
+                t.put(
+                    if i % 2 == 0 { "PRIMARY" } else { "two" },
+                    k.as_bytes(),
+                    &[b'q'; 60],
+                )?;
             }
             Ok(())
         })
@@ -198,7 +205,11 @@ fn damaged_files_give_errors_not_panics() {
         let len = bytes.len() as u64;
         for _ in 0..1 + next() % 8 {
             // Half the hits land in the first 64 bytes of a page (headers, counts, lengths).
-            let off = if next() % 2 == 0 { (next() % (len / 8192).max(1)) * 8192 + next() % 64 } else { next() % len };
+            let off = if next() % 2 == 0 {
+                (next() % (len / 8192).max(1)) * 8192 + next() % 64
+            } else {
+                next() % len
+            };
             if let Some(b) = bytes.get_mut(off as usize) {
                 *b = next() as u8;
             }

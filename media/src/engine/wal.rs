@@ -405,6 +405,32 @@ pub struct OpenReport {
     pub torn_bytes: u64,
 }
 
+/// Reads the header: the valid copy with the higher sequence number.
+fn read_header(file: &File, path: &Path) -> Result<LogHeader> {
+    let mut hb = vec![0u8; 1024];
+    let n = file
+        .read_at(&mut hb, 0)
+        .map_err(|e| Error::io("read log header", path, e))?;
+    hb.truncate(n);
+    let a = hb.get(0..52).and_then(LogHeader::decode);
+    let b = hb.get(512..564).and_then(LogHeader::decode);
+    match (a, b) {
+        (Some(a), Some(b)) => Ok(if a.seq >= b.seq { a } else { b }),
+        (Some(h), None) | (None, Some(h)) => Ok(h),
+        (None, None) => Err(Error::corrupt(path, "not a refdb log (no valid header)")),
+    }
+}
+
+/// Writes the header into the given slots (0 and/or 512) and makes it durable.
+fn write_header(file: &File, path: &Path, h: &LogHeader, slots: &[u64]) -> Result<()> {
+    let b = h.encode();
+    for &off in slots {
+        file.write_all_at(&b, off)
+            .map_err(|e| Error::io("write log header", path, e))?;
+    }
+    file.sync_data().map_err(|e| Error::io("fsync", path, e))
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -450,31 +476,14 @@ impl Log {
 
     fn write_header_both(&self) -> Result<()> {
         let g = self.lock();
-        let b = g.header.encode();
-        for off in [0u64, 512] {
-            g.file
-                .write_all_at(&b, off)
-                .map_err(|e| Error::io("write log header", &self.path, e))?;
-        }
-        g.file
-            .sync_all()
-            .map_err(|e| Error::io("fsync", &self.path, e))
+        write_header(&g.file, &self.path, &g.header, &[0, 512])
     }
 
     /// The database id a log file's header names (to find the database when its boot page
     /// is unreadable).
     pub fn peek_guid(path: &Path) -> Result<[u8; 16]> {
         let f = File::open(path).map_err(|e| Error::io("open log", path, e))?;
-        let mut hb = vec![0u8; 1024];
-        let n = f
-            .read_at(&mut hb, 0)
-            .map_err(|e| Error::io("read log header", path, e))?;
-        hb.truncate(n);
-        let a = hb.get(0..52).and_then(LogHeader::decode);
-        let b = hb.get(512..564).and_then(LogHeader::decode);
-        a.or(b)
-            .map(|h| h.db_guid)
-            .ok_or_else(|| Error::corrupt(path, "not a refdb log (no valid header)"))
+        Ok(read_header(&f, path)?.db_guid)
     }
 
     /// Opens a log, finds its end, and cuts a torn tail there.
@@ -489,24 +498,7 @@ impl Log {
             .write(true)
             .open(path)
             .map_err(|e| Error::io("open log", path, e))?;
-        let mut hb = vec![0u8; 1024];
-        let n = file
-            .read_at(&mut hb, 0)
-            .map_err(|e| Error::io("read log header", path, e))?;
-        hb.truncate(n);
-        let a = hb.get(0..52).and_then(LogHeader::decode);
-        let b = hb.get(512..564).and_then(LogHeader::decode);
-        let header = match (a, b) {
-            (Some(a), Some(b)) => {
-                if a.seq >= b.seq {
-                    a
-                } else {
-                    b
-                }
-            }
-            (Some(h), None) | (None, Some(h)) => h,
-            (None, None) => return Err(Error::corrupt(path, "not a refdb log (no valid header)")),
-        };
+        let header = read_header(&file, path)?;
         if header.db_guid != db_guid {
             return Err(Error::corrupt(path, "log belongs to another database"));
         }
@@ -716,13 +708,7 @@ impl Log {
         g.header.seq += 1;
         g.header.ckpt = ckpt;
         let slot = if g.header.seq % 2 == 0 { 0 } else { 512 };
-        let b = g.header.encode();
-        g.file
-            .write_all_at(&b, slot)
-            .map_err(|e| Error::io("write log header", &self.path, e))?;
-        g.file
-            .sync_data()
-            .map_err(|e| Error::io("fsync", &self.path, e))
+        write_header(&g.file, &self.path, &g.header, &[slot])
     }
 
     /// Truncates the log before `to` (a record boundary): the records from `to` on are copied
@@ -754,11 +740,7 @@ impl Log {
         let mut header = g.header;
         header.seq += 1;
         header.base = to;
-        let hb = header.encode();
-        for o in [0u64, 512] {
-            new.write_all_at(&hb, o)
-                .map_err(|e| Error::io("write log header", &tmp, e))?;
-        }
+        write_header(&new, &tmp, &header, &[0, 512])?;
         let mut src = g
             .file
             .try_clone()
