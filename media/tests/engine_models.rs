@@ -132,11 +132,15 @@ fn full_without_a_full_backup_is_truncated_like_simple_and_switches_follow_the_r
     assert_eq!(db.info().log_chain_lsn, 0);
     db.set_recovery_model(RecoveryModel::Full).unwrap();
     assert!(db.note_log_backup(db.info().log_end).is_err());
-    // The model and chain survive a reopen (the boot page is logged like any page).
+    let fork = db.info().fork_guid;
+    let new_fork = db.start_recovery_fork().unwrap();
+    assert_ne!(fork, new_fork);
+    // The model, chain and fork survive a reopen (the boot page is logged like any page).
     drop(db);
     let db = Database::open(&tmp.path().join("db")).unwrap();
     assert_eq!(db.info().model, RecoveryModel::Full);
     assert_eq!(db.info().log_chain_lsn, 0);
+    assert_eq!(db.info().fork_guid, new_fork);
 }
 
 #[test]

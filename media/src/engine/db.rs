@@ -703,6 +703,20 @@ impl Database {
         self.log.flush_all()
     }
 
+    /// For a restore that stops before the end of the log (issue 15): starts a new recovery
+    /// fork, so log backups taken from here on are never mixed with those of the abandoned
+    /// history. Returns the new fork id.
+    pub fn start_recovery_fork(&self) -> Result<[u8; 16]> {
+        let mut c = self.core();
+        let mut b = c.boot.clone();
+        b.fork_guid = random_guid(&self.dir)?;
+        let fork = b.fork_guid;
+        c.set_boot(b)?;
+        drop(c);
+        self.log.flush_all()?;
+        Ok(fork)
+    }
+
     /// For the log backup (issue 15): the log up to `up_to` has been backed up, so it may be
     /// truncated (at the next checkpoint), and the bulk-changed marks are cleared (the backup
     /// copied those extents). Refused under simple or without a chain: there is nothing for a
