@@ -43,14 +43,21 @@ echo "== recovery after a crash with ~${log_mb} MB of log"
 db=$work/recover
 rm -rf "$db"; "$refdb" create "$db" --recovery full >/dev/null
 # No checkpoint during the run (so the whole log is replayed), large values, then SIGKILL.
-"$refdb" workload "$db" --ops 100000000 --keys 20000 --value-pad 1500 --threads 2 \
+"$refdb" workload "$db" --ops 100000000 --keys 8000 --value-pad 1500 --threads 2 \
   --checkpoint-every 100000000000 --pool-pages 4096 > /dev/null 2>&1 &
 pid=$!
-while [ "$(stat -c %s "$db/log.ldf")" -lt $((log_mb << 20)) ]; do sleep 0.5; done
+while [ "$(stat -c %s "$db/log.ldf")" -lt $((log_mb << 20)) ]; do
+  kill -0 "$pid" 2>/dev/null || { echo "the workload stopped before writing ${log_mb} MB of log"; exit 1; }
+  sleep 0.5
+done
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
 log_bytes=$(stat -c %s "$db/log.ldf")
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 s=$(date +%s.%N); cat "$db/log.ldf" > /dev/null; e=$(date +%s.%N)
 echo "cat of the log ($log_bytes bytes): $(echo "$e - $s" | bc) s"
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-t "$refdb" check "$db" 2>&1 | grep -E 'recovered|rows|max RSS'
+echo "recovery (refdb info opens the database: analysis, redo, undo, checkpoint):"
+t "$refdb" info "$db" 2>&1 | grep -E 'recovered|max RSS'
+echo "check after recovery:"
+t "$refdb" check "$db" 2>&1 | grep -E 'rows|max RSS'
+echo "log after recovery: $(stat -c %s "$db/log.ldf") bytes"

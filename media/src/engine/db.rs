@@ -643,6 +643,12 @@ impl Database {
         }
     }
 
+    /// Log flushes since the database was opened (group commit makes them fewer than
+    /// commits).
+    pub fn log_fsyncs(&self) -> u64 {
+        self.log.fsyncs()
+    }
+
     /// The log file's size in bytes.
     pub fn log_file_len(&self) -> Result<u64> {
         self.log.file_len()
@@ -972,6 +978,14 @@ impl Txn<'_> {
     pub fn get(&mut self, filegroup: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let t = self.db.core().table(filegroup, false)?;
         self.lock(t, key, Mode::Shared)?;
+        self.db.core().tree_get(t, key)
+    }
+
+    /// Reads a key to change it: takes the exclusive lock at once, so two transactions doing
+    /// read-then-write on one key queue instead of deadlocking on a lock upgrade.
+    pub fn get_for_update(&mut self, filegroup: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let t = self.db.core().table(filegroup, true)?;
+        self.lock(t, key, Mode::Exclusive)?;
         self.db.core().tree_get(t, key)
     }
 

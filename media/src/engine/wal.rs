@@ -396,6 +396,7 @@ pub struct Log {
     path: PathBuf,
     inner: Mutex<Inner>,
     flushed: Condvar,
+    fsyncs: std::sync::atomic::AtomicU64,
 }
 
 /// What opening the log found.
@@ -471,6 +472,7 @@ impl Log {
                 failed: None,
             }),
             flushed: Condvar::new(),
+            fsyncs: Default::default(),
         }
     }
 
@@ -614,6 +616,8 @@ impl Log {
                 .and_then(|f| {
                     f.write_all_at(&buf, off)?;
                     crash::point(Point::Fsync);
+                    self.fsyncs
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     f.sync_data()
                 })
                 .map_err(|e| Error::io("write log", &self.path, e));
@@ -627,6 +631,12 @@ impl Log {
             }
             self.flushed.notify_all();
         }
+    }
+
+    /// Log flushes (write and fsync) since the log was opened: fewer than commits when
+    /// commits share them.
+    pub fn fsyncs(&self) -> u64 {
+        self.fsyncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Makes the whole log durable.
