@@ -413,13 +413,17 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
                 ),
             );
             w(&mut out, format!("last checkpoint: {}", i.checkpoint_lsn));
-            w(
-                &mut out,
-                format!(
-                    "log chain: {} (backed up to {})",
-                    i.log_chain_lsn, i.log_backup_lsn
-                ),
-            );
+            if i.log_chain_lsn == 0 {
+                w(&mut out, "log chain: none (the log is truncated at checkpoints until a full backup starts one)".into());
+            } else {
+                w(
+                    &mut out,
+                    format!(
+                        "log chain: from LSN {} (backed up to {})",
+                        i.log_chain_lsn, i.log_backup_lsn
+                    ),
+                );
+            }
             w(&mut out, format!("differential base: {}", i.diff_base_lsn));
             db.close()?;
         }

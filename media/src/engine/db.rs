@@ -315,7 +315,6 @@ impl Database {
                 "database name must be 1 to 128 bytes".into(),
             ));
         }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         let mut groups = vec![FilegroupInfo {
             id: 1,
             name: "PRIMARY".into(),
@@ -354,6 +353,7 @@ impl Database {
                 )));
             }
         }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         let _lock = lock_dir(dir)?;
         let db_guid = random_guid(dir)?;
         let boot = Boot {
