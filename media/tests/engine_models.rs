@@ -81,8 +81,9 @@ fn simple_keeps_the_log_bounded_full_keeps_it_until_a_log_backup() {
         "full: {grown} bytes on disk for {} logged",
         i.log_end - start
     );
-    // ...until a log backup allows it.
+    // ...until a log backup allows it (at a record boundary only).
     let upto = db.info().log_end;
+    assert!(db.note_log_backup(upto - 1).is_err());
     db.note_log_backup(upto).unwrap();
     churn(&db, 1, 0);
     db.checkpoint().unwrap();

@@ -693,7 +693,10 @@ impl Database {
     /// A copy-only backup must not call this.
     pub fn note_full_backup(&self, start_lsn: Lsn) -> Result<()> {
         let mut c = self.core();
-        if start_lsn < self.log.header().base || start_lsn > self.log.end() {
+        if start_lsn < self.log.header().base
+            || start_lsn > self.log.end()
+            || !self.is_record_boundary(start_lsn)
+        {
             return Err(Error::Invalid(format!(
                 "backup start LSN {start_lsn} is not in the log"
             )));
@@ -707,6 +710,12 @@ impl Database {
         c.set_boot(b)?;
         drop(c);
         self.log.flush_all()
+    }
+
+    /// Whether a record starts at `lsn` (or it is the end of the log): the log is only ever
+    /// cut at record boundaries.
+    fn is_record_boundary(&self, lsn: Lsn) -> bool {
+        lsn == self.log.end() || self.log.read(lsn).is_ok()
     }
 
     /// For a restore that stops before the end of the log (issue 15): starts a new recovery
@@ -736,7 +745,7 @@ impl Database {
                     .into(),
             ));
         }
-        if up_to < b.log_backup_lsn || up_to > self.log.end() {
+        if up_to < b.log_backup_lsn || up_to > self.log.end() || !self.is_record_boundary(up_to) {
             return Err(Error::Invalid(format!(
                 "log backup end {up_to} outside {}..={}",
                 b.log_backup_lsn,
