@@ -553,6 +553,10 @@ impl Database {
     /// allows. Returns the checkpoint's LSN.
     pub fn checkpoint(&self) -> Result<Lsn> {
         let _one = self.checkpointing.lock().unwrap_or_else(|e| e.into_inner());
+        self.checkpoint_locked()
+    }
+
+    fn checkpoint_locked(&self) -> Result<Lsn> {
         let (begin, dirty) = {
             let c = self.core();
             let (begin, _) = self.log.append(0, 0, &RecordBody::CkptBegin);
@@ -603,10 +607,19 @@ impl Database {
         Ok(begin)
     }
 
+    /// A checkpoint if enough log was written since the last one and no other thread is
+    /// taking one already.
     fn maybe_checkpoint(&self) -> Result<()> {
-        let h = self.log.header();
-        if self.log.end().saturating_sub(h.ckpt.max(h.base)) >= self.opts.checkpoint_every {
-            self.checkpoint()?;
+        let due = || {
+            let h = self.log.header();
+            self.log.end().saturating_sub(h.ckpt.max(h.base)) >= self.opts.checkpoint_every
+        };
+        if due() {
+            if let Ok(_one) = self.checkpointing.try_lock() {
+                if due() {
+                    self.checkpoint_locked()?;
+                }
+            }
         }
         Ok(())
     }
@@ -1071,7 +1084,9 @@ impl Txn<'_> {
         let info = flushed?;
         acknowledged(&info);
         self.db.locks.release_all(self.id);
-        self.db.maybe_checkpoint()?;
+        // The commit is durable whatever happens next: a checkpoint that fails here is not
+        // its failure (the next checkpoint, or `close`, reports the problem).
+        let _ = self.db.maybe_checkpoint();
         Ok(info)
     }
 
