@@ -3,7 +3,7 @@
 //! uncommitted row, and so undo may restore a row by its key wherever the row now lives.
 //!
 //! Waits are bounded: a transaction that waits longer than the timeout gets
-//! [`Error::LockTimeout`](super::Error::LockTimeout) and should roll back. That resolves
+//! [`Error::LockTimeout`] and should roll back. That resolves
 //! deadlocks simply, at the cost of waiting the timeout out.
 
 use std::collections::{HashMap, HashSet};

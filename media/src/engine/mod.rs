@@ -4,7 +4,7 @@
 //! It is built the way the documents describe a database engine, and the way ARIES describes
 //! recovery, so that every backup and restore concept has something real to act on:
 //!
-//! - **Files and filegroups** ([`file`]): a database directory holds one data file per filegroup
+//! - **Files and filegroups** ([`file`](mod@file)): a database directory holds one data file per filegroup
 //!   (`primary.mdf`, `NAME.ndf`) and one log file (`log.ldf`). A filegroup can be read-only.
 //!   Each filegroup holds one key-value table.
 //! - **Pages** ([`page`]): 8 KiB, each with its page id, the LSN of the last log record applied
@@ -26,13 +26,25 @@
 //!   crash in the middle of its write is repaired from the log.
 //! - **Recovery models** ([`db::RecoveryModel`]): simple, full, bulk-logged, with the log
 //!   truncation rules of each, and the hooks a backup calls ([`Database::note_full_backup`],
-//!   [`Database::note_log_backup`], [`Database::read_log`], [`Database::changed_extents`]).
+//!   [`Database::note_log_backup`], [`Database::read_log`], [`Database::changed_extents`],
+//!   [`Database::bulk_changed_extents`], [`Database::start_recovery_fork`]). As the reference
+//!   documents say, log backups need a database backup to follow on from: under full or
+//!   bulk-logged the log is kept from the first full backup on (the "log chain"); before it,
+//!   and after a switch to simple, the log is truncated at checkpoints like under simple.
 //! - **Consistency check** ([`check`]): page checksums, allocation maps against the pages, the
 //!   index against its rows, and a content digest of the visible rows.
 //!
-//! What is deliberately simple: one data file per filegroup, no page merges after deletes (an
-//! emptied leaf stays in its tree), one engine-wide latch around page work (transactions still
-//! run concurrently, waiting only on each other's key locks and sharing log flushes).
+//! What is deliberately simple: one data file per filegroup (of at most 55 MiB: one allocation
+//! map page), no page merges after deletes (an emptied leaf stays in its tree), one
+//! engine-wide latch around page work (transactions still run concurrently, waiting only on
+//! each other's key locks and sharing log flushes), lock waits that time out instead of a
+//! deadlock detector, bulk loads only into an empty table. Truncating the log rewrites its
+//! active part into a new file that replaces the old one atomically (SQL Server reuses virtual
+//! log files in place instead).
+//!
+//! Crash tests: `examples/tests/refdb_crash.rs` kills `refdb workload` processes at random
+//! points and through [`crash`]'s injected crash points, and compares what recovery leaves
+//! with the commits the workload acknowledged.
 
 pub mod alloc;
 pub mod btree;

@@ -12,7 +12,7 @@
 //!    compensation record pointing at the next change to undo, so a crash during undo resumes
 //!    where it stopped instead of undoing twice.
 //!
-//! Normal work uses the same [`Core::apply`] as redo: a change is logged, then applied by
+//! Normal work uses the same `Core::apply` as redo: a change is logged, then applied by
 //! applying its log record, so what redo does is what was done.
 
 use std::collections::HashMap;
