@@ -47,21 +47,29 @@ pub fn new_map(file: u16) -> Page {
     p
 }
 
+/// Bit `i` of the bitmap starting at body offset `at`.
+fn bit(map: &Page, at: usize, i: u32) -> bool {
+    map.body()[at + (i / 8) as usize] & (1 << (i % 8)) != 0
+}
+
+fn set_bit(map: &mut Page, at: usize, i: u32, on: bool) {
+    let b = &mut map.body_mut()[at + (i / 8) as usize];
+    if on {
+        *b |= 1 << (i % 8);
+    } else {
+        *b &= !(1 << (i % 8));
+    }
+}
+
 /// Whether a page is in use.
 pub fn is_allocated(map: &Page, page: u32) -> bool {
-    page < MAX_PAGES && map.body()[BITS + (page / 8) as usize] & (1 << (page % 8)) != 0
+    page < MAX_PAGES && bit(map, BITS, page)
 }
 
 /// Marks a page in use or free.
 pub fn set_allocated(map: &mut Page, page: u32, on: bool) {
-    if page >= MAX_PAGES {
-        return;
-    }
-    let b = &mut map.body_mut()[BITS + (page / 8) as usize];
-    if on {
-        *b |= 1 << (page % 8);
-    } else {
-        *b &= !(1 << (page % 8));
+    if page < MAX_PAGES {
+        set_bit(map, BITS, page, on);
     }
 }
 
@@ -99,19 +107,13 @@ pub fn note_change(map: &mut Page, page: u32, lsn: u64) -> bool {
 
 /// Whether a minimally logged operation changed the extent since the last log backup.
 pub fn bulk_changed(map: &Page, extent: u32) -> bool {
-    extent < MAX_EXTENTS && map.body()[BULK + (extent / 8) as usize] & (1 << (extent % 8)) != 0
+    extent < MAX_EXTENTS && bit(map, BULK, extent)
 }
 
 /// Marks an extent as changed by a minimally logged operation, or clears the mark.
 pub fn set_bulk_changed(map: &mut Page, extent: u32, on: bool) {
-    if extent >= MAX_EXTENTS {
-        return;
-    }
-    let b = &mut map.body_mut()[BULK + (extent / 8) as usize];
-    if on {
-        *b |= 1 << (extent % 8);
-    } else {
-        *b &= !(1 << (extent % 8));
+    if extent < MAX_EXTENTS {
+        set_bit(map, BULK, extent, on);
     }
 }
 
