@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use super::alloc::{self, ALLOC_PAGE};
 use super::btree::Node;
-use super::buffer::Pool;
+use super::buffer::{Frame, Pool};
 use super::crash::{self, Point};
 use super::db::{Core, TxnEntry};
 use super::page::{Page, PageId};
@@ -63,14 +63,23 @@ enum Redo<'a> {
     /// Normal work: every change applies.
     Live,
     /// Recovery: only pages in the dirty page table, from their recovery LSN on.
-    Recover(&'a Dpt, &'a mut Vec<PageId>),
+    Recover(Recovering<'a>),
+}
+
+struct Recovering<'a> {
+    dpt: &'a Dpt,
+    /// Torn pages rebuilt from an image.
+    repaired: Vec<PageId>,
+    /// Torn pages waiting for an image (with what is wrong): the changes to them before it are
+    /// skipped, since the image holds them.
+    torn: HashMap<PageId, String>,
 }
 
 impl Redo<'_> {
     fn wanted(&self, id: PageId, lsn: Lsn) -> bool {
         match self {
             Redo::Live => true,
-            Redo::Recover(dpt, _) => dpt.get(&id).is_some_and(|&r| lsn >= r),
+            Redo::Recover(r) => r.dpt.get(&id).is_some_and(|&l| lsn >= l),
         }
     }
 }
@@ -93,32 +102,24 @@ impl Core {
             } => {
                 if mode.wanted(*page, lsn) {
                     let file = self.pool.file(page.file)?.path.clone();
-                    let f = match self.pool.frame(*page) {
-                        Ok(f) => f,
-                        Err(Error::Corrupt { what, .. }) => {
-                            return Err(Error::corrupt(
-                                file,
-                                format!("{what}; no full image of page {} in the log before LSN {lsn} to repair it", page.page),
-                            ))
+                    if let Some(f) = self.frame_or_torn(*page, mode)? {
+                        if f.page.lsn() < lsn {
+                            let mut node = Node::from_page(&f.page).ok_or_else(|| {
+                                Error::corrupt(
+                                    &file,
+                                    format!("page {}: not a leaf (LSN {lsn})", page.page),
+                                )
+                            })?;
+                            node.leaf_set(key, after.as_deref());
+                            let mut p = node.to_page(*page);
+                            p.set_lsn(lsn);
+                            f.page = p;
+                            Pool::mark_dirty(f, lsn);
+                            applied = true;
                         }
-                        Err(e) => return Err(e),
-                    };
-                    if f.page.lsn() < lsn {
-                        let mut node = Node::from_page(&f.page).ok_or_else(|| {
-                            Error::corrupt(
-                                &file,
-                                format!("page {}: not a leaf (LSN {lsn})", page.page),
-                            )
-                        })?;
-                        node.leaf_set(key, after.as_deref());
-                        let mut p = node.to_page(*page);
-                        p.set_lsn(lsn);
-                        f.page = p;
-                        Pool::mark_dirty(f, lsn);
-                        applied = true;
                     }
                 }
-                self.note_change(*page, lsn)?;
+                self.note_change(*page, lsn, mode)?;
             }
             RecordBody::Fpi(img) => {
                 applied |= self.apply_image(img, lsn, mode)?;
@@ -147,7 +148,7 @@ impl Core {
                         self.map_change(id.file, lsn, |m| alloc::set_bulk_changed(m, ext, true))?;
                         applied = true;
                     }
-                    self.note_change(*id, lsn)?;
+                    self.note_change(*id, lsn, mode)?;
                 }
             }
             _ => {}
@@ -159,11 +160,14 @@ impl Core {
         let id = img.id();
         let mut applied = false;
         if mode.wanted(id, lsn) {
+            // An image replaces whatever is there: a torn page, or a never-used page's leftovers.
+            let torn = matches!(mode, Redo::Recover(r) if r.torn.contains_key(&id));
             let current = match self.pool.frame(id) {
-                Ok(f) => Some(f.page.lsn()),
-                Err(Error::Corrupt { .. }) => {
-                    if let Redo::Recover(_, repaired) = mode {
-                        repaired.push(id);
+                Ok(f) if !torn => Some(f.page.lsn()),
+                Ok(_) | Err(Error::Corrupt { .. }) => {
+                    if let Redo::Recover(r) = mode {
+                        r.torn.remove(&id);
+                        r.repaired.push(id);
                     }
                     None
                 }
@@ -178,7 +182,7 @@ impl Core {
             }
         }
         if id.page != ALLOC_PAGE {
-            self.note_change(id, lsn)?;
+            self.note_change(id, lsn, mode)?;
         }
         Ok(applied)
     }
@@ -188,7 +192,7 @@ impl Core {
         seen: &mut HashMap<u16, bool>,
         file: u16,
         lsn: Lsn,
-        mode: &Redo,
+        mode: &mut Redo,
     ) -> Result<bool> {
         if let Some(&b) = seen.get(&file) {
             return Ok(b);
@@ -197,7 +201,10 @@ impl Core {
             file,
             page: ALLOC_PAGE,
         };
-        let b = mode.wanted(id, lsn) && self.pool.frame(id)?.page.lsn() < lsn;
+        let b = mode.wanted(id, lsn)
+            && self
+                .frame_or_torn(id, mode)?
+                .is_some_and(|f| f.page.lsn() < lsn);
         seen.insert(file, b);
         Ok(b)
     }
@@ -213,15 +220,39 @@ impl Core {
         Ok(())
     }
 
+    /// A page's frame; in recovery, `None` for a torn page (remembered until an image of it
+    /// comes along in the log).
+    fn frame_or_torn(&mut self, id: PageId, mode: &mut Redo) -> Result<Option<&mut Frame>> {
+        if let Redo::Recover(r) = mode {
+            if r.torn.contains_key(&id) {
+                return Ok(None);
+            }
+        }
+        match self.pool.frame(id) {
+            Ok(f) => Ok(Some(f)),
+            Err(Error::Corrupt { path, what }) => match mode {
+                Redo::Recover(r) => {
+                    r.torn.insert(id, format!("{}: {what}", path.display()));
+                    Ok(None)
+                }
+                Redo::Live => Err(Error::Corrupt { path, what }),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
     /// Keeps the allocation map's per-extent change LSN (a maximum, so idempotent).
-    fn note_change(&mut self, id: PageId, lsn: Lsn) -> Result<()> {
+    fn note_change(&mut self, id: PageId, lsn: Lsn, mode: &mut Redo) -> Result<()> {
         if id.page == ALLOC_PAGE {
             return Ok(());
         }
-        let fr = self.pool.frame(PageId {
+        let map = PageId {
             file: id.file,
             page: ALLOC_PAGE,
-        })?;
+        };
+        let Some(fr) = self.frame_or_torn(map, mode)? else {
+            return Ok(());
+        };
         // A maximum: applying it again, or out of turn within a record, changes nothing.
         if alloc::note_change(&mut fr.page, id.page, lsn) {
             fr.page.set_lsn(fr.page.lsn().max(lsn));
@@ -292,16 +323,29 @@ impl Core {
             return Ok(());
         };
         let log = self.log.clone();
-        let mut repaired = Vec::new();
+        let mut mode = Redo::Recover(Recovering {
+            dpt: &a.dpt,
+            repaired: Vec::new(),
+            torn: HashMap::new(),
+        });
         log.for_each(start, |r| {
-            if self.apply_with(&r, &mut Redo::Recover(&a.dpt, &mut repaired))? {
+            if self.apply_with(&r, &mut mode)? {
                 rep.redone += 1;
             }
             Ok(())
         })?;
-        repaired.sort();
-        repaired.dedup();
-        rep.repaired_pages = repaired;
+        let Redo::Recover(mut r) = mode else {
+            unreachable!("made as Recover above")
+        };
+        if let Some((id, what)) = r.torn.iter().min_by_key(|(id, _)| **id) {
+            return Err(Error::corrupt(
+                self.log.path(),
+                format!("page {id} is damaged ({what}) and the log holds no full image of it to repair it"),
+            ));
+        }
+        r.repaired.sort();
+        r.repaired.dedup();
+        rep.repaired_pages = r.repaired;
         Ok(())
     }
 
