@@ -133,6 +133,12 @@ fn full_without_a_full_backup_is_truncated_like_simple_and_switches_follow_the_r
     assert_eq!(db.info().log_chain_lsn, 0);
     db.set_recovery_model(RecoveryModel::Full).unwrap();
     assert!(db.note_log_backup(db.info().log_end).is_err());
+    // A differential (on the earlier full backup) restarts the chain as well as a full would.
+    db.note_differential_backup(db.info().log_end).unwrap();
+    assert!(db.info().log_chain_lsn > chain);
+    db.note_log_backup(db.info().log_end).unwrap();
+    db.set_recovery_model(RecoveryModel::Simple).unwrap();
+    db.set_recovery_model(RecoveryModel::Full).unwrap();
     let fork = db.info().fork_guid;
     let new_fork = db.start_recovery_fork().unwrap();
     assert_ne!(fork, new_fork);

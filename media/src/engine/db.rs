@@ -725,6 +725,37 @@ impl Database {
         self.log.flush_all()
     }
 
+    /// For the differential backup (issue 15): records a differential taken from `start_lsn`.
+    /// Like a full backup it can start the log backup chain after a switch from simple (the
+    /// reference documents: "unless a database or differential database backup is created
+    /// after the transaction log truncation occurs"), provided there is a full backup to be
+    /// the differential's base. It does not move the differential base.
+    pub fn note_differential_backup(&self, start_lsn: Lsn) -> Result<()> {
+        let mut c = self.core();
+        if start_lsn < self.log.header().base
+            || start_lsn > self.log.end()
+            || !self.is_record_boundary(start_lsn)
+        {
+            return Err(Error::Invalid(format!(
+                "backup start LSN {start_lsn} is not in the log"
+            )));
+        }
+        let mut b = c.boot.clone();
+        if b.diff_base_lsn == 0 {
+            return Err(Error::Invalid(
+                "a differential backup needs a full backup first".into(),
+            ));
+        }
+        if b.model != RecoveryModel::Simple && b.log_chain_lsn == 0 {
+            b.log_chain_lsn = start_lsn;
+            b.log_backup_lsn = start_lsn;
+            c.set_boot(b)?;
+            drop(c);
+            self.log.flush_all()?;
+        }
+        Ok(())
+    }
+
     /// Whether a record starts at `lsn` (or it is the end of the log): the log is only ever
     /// cut at record boundaries.
     fn is_record_boundary(&self, lsn: Lsn) -> bool {
