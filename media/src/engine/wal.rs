@@ -740,11 +740,16 @@ impl Log {
             .map_err(|e| Error::io("write log", &self.path, e))?;
         g.buf_start = g.end;
         let tmp = self.path.with_extension("ldf.tmp");
+        // A fresh file, never one (or a link) found in the way.
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &tmp, e)),
+        }
         let new = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&tmp)
             .map_err(|e| Error::io("create", &tmp, e))?;
         let mut header = g.header;
