@@ -277,3 +277,59 @@ fn concurrent_commits_share_fsyncs_and_all_land() {
     );
     assert_eq!(db.check().unwrap().rows, commits + 1);
 }
+
+/// Keys and values up to the limits: deep trees, interior splits with long separators.
+#[test]
+fn rows_at_the_size_limits_split_cleanly() {
+    use media::engine::btree::{MAX_KEY, MAX_VALUE};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("db");
+    let db = Database::create(&d, "limits", RecoveryModel::Simple, &[]).unwrap();
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for _ in 0..40 {
+        let mut t = db.begin();
+        for _ in 0..50 {
+            let klen = 1 + next(MAX_KEY as u64) as usize;
+            let key: Vec<u8> = (0..klen)
+                .map(|i| b'a' + ((i as u64 + next(3)) % 26) as u8)
+                .collect();
+            if next(5) == 0 && !model.is_empty() {
+                let k = model
+                    .keys()
+                    .nth(next(model.len() as u64) as usize)
+                    .cloned()
+                    .unwrap();
+                t.delete("PRIMARY", &k).unwrap();
+                model.remove(&k);
+            } else {
+                let v = vec![b'0' + next(10) as u8; next(MAX_VALUE as u64 + 1) as usize];
+                t.put("PRIMARY", &key, &v).unwrap();
+                model.insert(key, v);
+            }
+        }
+        t.commit().unwrap();
+    }
+    assert!(db
+        .begin()
+        .put("PRIMARY", &vec![b'k'; MAX_KEY + 1], b"v")
+        .is_err());
+    assert!(db
+        .begin()
+        .put("PRIMARY", b"k", &vec![b'v'; MAX_VALUE + 1])
+        .is_err());
+    let r = db.check().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let want: BTreeMap<(String, Vec<u8>), Vec<u8>> = model
+        .into_iter()
+        .map(|(k, v)| (("PRIMARY".to_string(), k), v))
+        .collect();
+    assert_eq!(r.rows, want.len() as u64);
+    assert_eq!(r.digest, model_digest(&want, &["PRIMARY"]));
+}
