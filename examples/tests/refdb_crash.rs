@@ -246,9 +246,9 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
             1 => ("ckpt", Some(format!("ckpt:{}", 1 + rng.below(4)))),
             2 => (
                 "pagewrite",
-                Some(format!("pagewrite:{}", 1 + rng.below(150))),
+                Some(format!("pagewrite:{}", 1 + rng.below(40))),
             ),
-            3 => ("torn", Some(format!("torn:{}", 1 + rng.below(150)))),
+            3 => ("torn", Some(format!("torn:{}", 1 + rng.below(40)))),
             _ => ("fsync", Some(format!("fsync:{}", 1 + rng.below(200)))),
         };
         let wseed = rng.next_u64() % 1_000_000;
