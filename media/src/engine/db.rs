@@ -266,6 +266,14 @@ fn random_guid(dir: &Path) -> Result<[u8; 16]> {
     Ok(g)
 }
 
+/// Starts the log backup chain at `lsn` if the model keeps the log and there is none.
+fn start_chain(b: &mut Boot, lsn: Lsn) {
+    if b.model != RecoveryModel::Simple && b.log_chain_lsn == 0 {
+        b.log_chain_lsn = lsn;
+        b.log_backup_lsn = lsn;
+    }
+}
+
 /// A GUID in its usual printed form.
 pub fn guid_string(g: &[u8; 16]) -> String {
     let h: String = g.iter().map(|b| format!("{b:02x}")).collect();
@@ -673,31 +681,25 @@ impl Database {
     /// then the log is still truncated at checkpoints; between full and bulk-logged the chain
     /// continues.
     pub fn set_recovery_model(&self, model: RecoveryModel) -> Result<()> {
-        let mut c = self.core();
-        let mut b = c.boot.clone();
-        if b.model == model {
-            return Ok(());
-        }
-        if model == RecoveryModel::Simple {
-            b.log_chain_lsn = 0;
-            b.log_backup_lsn = 0;
-        }
-        b.model = model;
-        c.set_boot(b)?;
-        Ok(())
+        self.change_boot(|b| {
+            if b.model != model && model == RecoveryModel::Simple {
+                b.log_chain_lsn = 0;
+                b.log_backup_lsn = 0;
+            }
+            b.model = model;
+            Ok(())
+        })
     }
 
     /// Marks a filegroup read-only or read-write.
     pub fn set_filegroup_read_only(&self, name: &str, read_only: bool) -> Result<()> {
-        let mut c = self.core();
-        let id = c.table(name, false)?;
-        let mut b = c.boot.clone();
-        if let Some(fg) = b.filegroups.iter_mut().find(|f| f.id == id) {
-            fg.read_only = read_only;
-        }
-        c.set_boot(b)?;
-        drop(c);
-        self.log.flush_all()
+        let id = self.core().table(name, false)?;
+        self.change_boot(|b| {
+            if let Some(fg) = b.filegroups.iter_mut().find(|f| f.id == id) {
+                fg.read_only = read_only;
+            }
+            Ok(())
+        })
     }
 
     /// For the full backup (issue 15): records a full backup taken from `start_lsn`. It is the
@@ -705,24 +707,12 @@ impl Database {
     /// if there is none, and from then on the log is kept until a log backup has copied it.
     /// A copy-only backup must not call this.
     pub fn note_full_backup(&self, start_lsn: Lsn) -> Result<()> {
-        let mut c = self.core();
-        if start_lsn < self.log.header().base
-            || start_lsn > self.log.end()
-            || !self.is_record_boundary(start_lsn)
-        {
-            return Err(Error::Invalid(format!(
-                "backup start LSN {start_lsn} is not in the log"
-            )));
-        }
-        let mut b = c.boot.clone();
-        b.diff_base_lsn = start_lsn;
-        if b.model != RecoveryModel::Simple && b.log_chain_lsn == 0 {
-            b.log_chain_lsn = start_lsn;
-            b.log_backup_lsn = start_lsn;
-        }
-        c.set_boot(b)?;
-        drop(c);
-        self.log.flush_all()
+        self.check_backup_start(start_lsn)?;
+        self.change_boot(|b| {
+            b.diff_base_lsn = start_lsn;
+            start_chain(b, start_lsn);
+            Ok(())
+        })
     }
 
     /// For the differential backup (issue 15): records a differential taken from `start_lsn`.
@@ -731,7 +721,19 @@ impl Database {
     /// after the transaction log truncation occurs"), provided there is a full backup to be
     /// the differential's base. It does not move the differential base.
     pub fn note_differential_backup(&self, start_lsn: Lsn) -> Result<()> {
-        let mut c = self.core();
+        self.check_backup_start(start_lsn)?;
+        self.change_boot(|b| {
+            if b.diff_base_lsn == 0 {
+                return Err(Error::Invalid(
+                    "a differential backup needs a full backup first".into(),
+                ));
+            }
+            start_chain(b, start_lsn);
+            Ok(())
+        })
+    }
+
+    fn check_backup_start(&self, start_lsn: Lsn) -> Result<()> {
         if start_lsn < self.log.header().base
             || start_lsn > self.log.end()
             || !self.is_record_boundary(start_lsn)
@@ -740,20 +742,19 @@ impl Database {
                 "backup start LSN {start_lsn} is not in the log"
             )));
         }
-        let mut b = c.boot.clone();
-        if b.diff_base_lsn == 0 {
-            return Err(Error::Invalid(
-                "a differential backup needs a full backup first".into(),
-            ));
-        }
-        if b.model != RecoveryModel::Simple && b.log_chain_lsn == 0 {
-            b.log_chain_lsn = start_lsn;
-            b.log_backup_lsn = start_lsn;
-            c.set_boot(b)?;
-            drop(c);
-            self.log.flush_all()?;
-        }
         Ok(())
+    }
+
+    /// Changes the boot record (logged), if `f` changes it, and makes the change durable.
+    fn change_boot(&self, f: impl FnOnce(&mut Boot) -> Result<()>) -> Result<()> {
+        let mut c = self.core();
+        let mut b = c.boot.clone();
+        f(&mut b)?;
+        if b != c.boot {
+            c.set_boot(b)?;
+        }
+        drop(c);
+        self.log.flush_all()
     }
 
     /// Whether a record starts at `lsn` (or it is the end of the log): the log is only ever
@@ -766,13 +767,11 @@ impl Database {
     /// fork, so log backups taken from here on are never mixed with those of the abandoned
     /// history. Returns the new fork id.
     pub fn start_recovery_fork(&self) -> Result<[u8; 16]> {
-        let mut c = self.core();
-        let mut b = c.boot.clone();
-        b.fork_guid = random_guid(&self.dir)?;
-        let fork = b.fork_guid;
-        c.set_boot(b)?;
-        drop(c);
-        self.log.flush_all()?;
+        let fork = random_guid(&self.dir)?;
+        self.change_boot(|b| {
+            b.fork_guid = fork;
+            Ok(())
+        })?;
         Ok(fork)
     }
 
