@@ -1,0 +1,485 @@
+//! `refdb`: the reference engine's command line.
+//!
+//! ```text
+//! refdb create DIR [--recovery full|simple|bulk-logged] [--name NAME] [--filegroup NAME[:readonly]]…
+//! refdb put DIR KEY VALUE [--filegroup FG]
+//! refdb get DIR KEY [--filegroup FG]
+//! refdb delete DIR KEY [--filegroup FG]
+//! refdb scan DIR [--filegroup FG] [--from KEY] [--to KEY]
+//! refdb workload DIR --ops N [--seed S] [--threads T]
+//! refdb check DIR
+//! refdb info DIR
+//! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
+//! refdb bulk-load DIR --filegroup FG --rows N
+//! ```
+//!
+//! Every command opens the database, which runs crash recovery if the last run did not close
+//! it. Exit status: 0 done (for `check`: consistent), 1 an error or an inconsistency.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use clap::{Parser, Subcommand};
+use media::engine::db::{guid_string, Options};
+use media::engine::{Database, FilegroupSpec, RecordBody, RecoveryModel};
+use mtf_examples::refdb::{workload, WorkloadSpec};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "refdb",
+    about = "The reference engine: a small durable key-value database with a write-ahead log"
+)]
+struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Debug)]
+struct Tuning {
+    /// Buffer pool size in 8 KiB pages.
+    #[arg(long, default_value_t = 512)]
+    pool_pages: usize,
+    /// Checkpoint after this many bytes of log.
+    #[arg(long, default_value_t = 4 << 20)]
+    checkpoint_every: u64,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a database in DIR (created if missing; never overwrites one).
+    Create {
+        dir: PathBuf,
+        #[arg(long, default_value = "full")]
+        recovery: RecoveryModel,
+        /// Database name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// A filegroup besides PRIMARY: NAME or NAME:readonly (repeatable).
+        #[arg(long = "filegroup", value_name = "NAME[:readonly]")]
+        filegroups: Vec<FilegroupSpec>,
+    },
+    /// Insert or replace a row (one committed transaction).
+    Put {
+        dir: PathBuf,
+        key: String,
+        value: String,
+        #[arg(long, default_value = "PRIMARY")]
+        filegroup: String,
+    },
+    /// Print a row's value (exit 1 if absent).
+    Get {
+        dir: PathBuf,
+        key: String,
+        #[arg(long, default_value = "PRIMARY")]
+        filegroup: String,
+    },
+    /// Delete a row (one committed transaction).
+    Delete {
+        dir: PathBuf,
+        key: String,
+        #[arg(long, default_value = "PRIMARY")]
+        filegroup: String,
+    },
+    /// Print rows as KEY<TAB>VALUE in key order (all filegroups, each line prefixed with its
+    /// filegroup (FG<TAB>KEY<TAB>VALUE), unless one is chosen).
+    Scan {
+        dir: PathBuf,
+        #[arg(long)]
+        filegroup: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Random inserts, updates and deletes in transactions, some rolled back.
+    Workload {
+        dir: PathBuf,
+        #[arg(long)]
+        ops: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Distinct keys per filegroup.
+        #[arg(long, default_value_t = 2000)]
+        keys: u64,
+        #[arg(long, default_value_t = 10)]
+        rollback_pct: u64,
+        /// Extra bytes in each value.
+        #[arg(long, default_value_t = 0)]
+        value_pad: usize,
+        #[command(flatten)]
+        tuning: Tuning,
+    },
+    /// Check every page, allocation map and index; print rows and digest.
+    Check { dir: PathBuf },
+    /// Print what the database is.
+    Info { dir: PathBuf },
+    /// Change the recovery model or a filegroup's read-only flag.
+    Set {
+        dir: PathBuf,
+        #[arg(long)]
+        recovery: Option<RecoveryModel>,
+        #[arg(long)]
+        read_only: Option<String>,
+        #[arg(long)]
+        read_write: Option<String>,
+    },
+    /// Print the log records from the start of the log (or LSN FROM).
+    Log {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+    },
+    /// Load N generated rows into an empty filegroup's table in one step (minimally logged
+    /// under bulk-logged).
+    BulkLoad {
+        dir: PathBuf,
+        #[arg(long)]
+        filegroup: String,
+        #[arg(long)]
+        rows: u64,
+    },
+}
+
+fn describe(b: &RecordBody) -> String {
+    let s = |v: &Option<Vec<u8>>| {
+        v.as_ref()
+            .map_or("-".into(), |v| String::from_utf8_lossy(v).into_owned())
+    };
+    match b {
+        RecordBody::Update {
+            page,
+            key,
+            before,
+            after,
+        } => {
+            format!(
+                "update {page} {} {} -> {}",
+                String::from_utf8_lossy(key),
+                s(before),
+                s(after)
+            )
+        }
+        RecordBody::Clr {
+            page,
+            key,
+            after,
+            undo_next,
+        } => {
+            format!(
+                "clr {page} {} -> {} undo-next={undo_next}",
+                String::from_utf8_lossy(key),
+                s(after)
+            )
+        }
+        RecordBody::Commit { ts_ms } => {
+            format!("commit {}", media::engine::time::format_ms(*ts_ms))
+        }
+        RecordBody::Abort => "abort".into(),
+        RecordBody::Smo { ops, bulk } => format!(
+            "structure change ({} steps, {} bulk pages)",
+            ops.len(),
+            bulk.len()
+        ),
+        RecordBody::Fpi(p) => format!("page image {}", p.id()),
+        RecordBody::CkptBegin => "checkpoint begin".into(),
+        RecordBody::CkptEnd {
+            begin, dpt, att, ..
+        } => {
+            format!(
+                "checkpoint end (begin {begin}, {} dirty pages, {} active transactions)",
+                dpt.len(),
+                att.len()
+            )
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("refdb: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn open(dir: &std::path::Path, t: Option<&Tuning>) -> media::engine::Result<Database> {
+    let mut o = Options::default();
+    if let Some(t) = t {
+        o.pool_pages = t.pool_pages;
+        o.checkpoint_every = t.checkpoint_every;
+    }
+    let db = Database::open_with(dir, o)?;
+    let r = db.recovery_report();
+    if r.torn_log_bytes > 0 || r.undone_txns > 0 || !r.repaired_pages.is_empty() || r.redone > 0 {
+        let pages: Vec<String> = r.repaired_pages.iter().map(|p| p.to_string()).collect();
+        eprintln!(
+            "refdb: recovered {}: {} torn log bytes cut, {} records redone, {} transactions rolled back, torn pages repaired from the log: [{}]",
+            dir.display(),
+            r.torn_log_bytes,
+            r.redone,
+            r.undone_txns,
+            pages.join(", ")
+        );
+    }
+    Ok(db)
+}
+
+fn run(args: Args) -> media::engine::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let w = |out: &mut std::io::StdoutLock, s: String| {
+        let _ = writeln!(out, "{s}");
+    };
+    match args.cmd {
+        Cmd::Create {
+            dir,
+            recovery,
+            name,
+            filegroups,
+        } => {
+            let name = name.unwrap_or_else(|| {
+                dir.file_name()
+                    .map_or("refdb".into(), |n| n.to_string_lossy().into_owned())
+            });
+            let db = Database::create(&dir, &name, recovery, &filegroups)?;
+            let i = db.info();
+            w(
+                &mut out,
+                format!(
+                    "created {} ({}) in {}",
+                    i.name,
+                    guid_string(&i.db_guid),
+                    dir.display()
+                ),
+            );
+            db.close()?;
+        }
+        Cmd::Put {
+            dir,
+            key,
+            value,
+            filegroup,
+        } => {
+            let db = open(&dir, None)?;
+            db.run(|t| t.put(&filegroup, key.as_bytes(), value.as_bytes()))?;
+            db.close()?;
+        }
+        Cmd::Delete {
+            dir,
+            key,
+            filegroup,
+        } => {
+            let db = open(&dir, None)?;
+            db.run(|t| t.delete(&filegroup, key.as_bytes()))?;
+            db.close()?;
+        }
+        Cmd::Get {
+            dir,
+            key,
+            filegroup,
+        } => {
+            let db = open(&dir, None)?;
+            let (v, _) = db.run(|t| t.get(&filegroup, key.as_bytes()))?;
+            db.close()?;
+            match v {
+                Some(v) => w(&mut out, String::from_utf8_lossy(&v).into_owned()),
+                None => {
+                    eprintln!("refdb: {key:?}: no such key");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Cmd::Scan {
+            dir,
+            filegroup,
+            from,
+            to,
+        } => {
+            let db = open(&dir, None)?;
+            let fgs: Vec<String> = match &filegroup {
+                Some(f) => vec![f.clone()],
+                None => db
+                    .info()
+                    .filegroups
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect(),
+            };
+            let all = filegroup.is_none();
+            for fg in fgs {
+                let (rows, _) = db.run(|t| {
+                    t.scan(
+                        &fg,
+                        from.as_deref().map(str::as_bytes),
+                        to.as_deref().map(str::as_bytes),
+                    )
+                })?;
+                for (k, v) in rows {
+                    let (k, v) = (String::from_utf8_lossy(&k), String::from_utf8_lossy(&v));
+                    w(
+                        &mut out,
+                        if all {
+                            format!("{fg}\t{k}\t{v}")
+                        } else {
+                            format!("{k}\t{v}")
+                        },
+                    );
+                }
+            }
+            db.close()?;
+        }
+        Cmd::Workload {
+            dir,
+            ops,
+            seed,
+            threads,
+            keys,
+            rollback_pct,
+            value_pad,
+            tuning,
+        } => {
+            drop(out);
+            let db = open(&dir, Some(&tuning))?;
+            let spec = WorkloadSpec {
+                ops,
+                seed,
+                threads,
+                keys: keys.max(1),
+                rollback_pct,
+                value_pad,
+            };
+            let sink: Mutex<Box<dyn Write + Send>> = Mutex::new(Box::new(std::io::stdout()));
+            let commits = workload(&db, &spec, &sink)?;
+            db.close()?;
+            eprintln!("refdb: workload done: {commits} commits");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Check { dir } => {
+            let db = open(&dir, None)?;
+            let r = db.check()?;
+            w(&mut out, format!("pages: {}", r.pages));
+            w(&mut out, format!("rows: {}", r.rows));
+            w(&mut out, format!("digest: {}", r.digest_hex()));
+            for p in &r.problems {
+                w(&mut out, format!("problem: {p}"));
+            }
+            drop(db);
+            if !r.problems.is_empty() {
+                eprintln!(
+                    "refdb: {}: {} inconsistencies",
+                    dir.display(),
+                    r.problems.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Cmd::Info { dir } => {
+            let db = open(&dir, None)?;
+            let i = db.info();
+            w(&mut out, format!("name: {}", i.name));
+            w(
+                &mut out,
+                format!("database id: {}", guid_string(&i.db_guid)),
+            );
+            w(
+                &mut out,
+                format!("recovery fork: {}", guid_string(&i.fork_guid)),
+            );
+            w(&mut out, format!("recovery model: {}", i.model.name()));
+            for f in &i.filegroups {
+                w(
+                    &mut out,
+                    format!(
+                        "filegroup {} ({}){}",
+                        f.name,
+                        f.file_name,
+                        if f.read_only { " read-only" } else { "" }
+                    ),
+                );
+            }
+            w(
+                &mut out,
+                format!(
+                    "log: LSN {}..{} ({} bytes on disk)",
+                    i.log_start,
+                    i.log_end,
+                    db.log_file_len()?
+                ),
+            );
+            w(&mut out, format!("last checkpoint: {}", i.checkpoint_lsn));
+            if i.log_chain_lsn == 0 {
+                w(&mut out, "log chain: none (the log is truncated at checkpoints until a full backup starts one)".into());
+            } else {
+                w(
+                    &mut out,
+                    format!(
+                        "log chain: from LSN {} (backed up to {})",
+                        i.log_chain_lsn, i.log_backup_lsn
+                    ),
+                );
+            }
+            w(&mut out, format!("differential base: {}", i.diff_base_lsn));
+            db.close()?;
+        }
+        Cmd::Set {
+            dir,
+            recovery,
+            read_only,
+            read_write,
+        } => {
+            let db = open(&dir, None)?;
+            if let Some(m) = recovery {
+                db.set_recovery_model(m)?;
+            }
+            if let Some(f) = read_only {
+                db.set_filegroup_read_only(&f, true)?;
+            }
+            if let Some(f) = read_write {
+                db.set_filegroup_read_only(&f, false)?;
+            }
+            db.close()?;
+        }
+        Cmd::Log { dir, from } => {
+            let db = open(&dir, None)?;
+            let i = db.info();
+            db.read_log(from.max(i.log_start), i.log_end, |r| {
+                w(
+                    &mut out,
+                    format!(
+                        "{} txn={} prev={} {}",
+                        r.lsn,
+                        r.txn,
+                        r.prev,
+                        describe(&r.body)
+                    ),
+                );
+                Ok(())
+            })?;
+        }
+        Cmd::BulkLoad {
+            dir,
+            filegroup,
+            rows,
+        } => {
+            let db = open(&dir, None)?;
+            let data: Vec<(Vec<u8>, Vec<u8>)> = (0..rows)
+                .map(|i| {
+                    (
+                        format!("b{i:09}").into_bytes(),
+                        format!("bulk{i}").into_bytes(),
+                    )
+                })
+                .collect();
+            let pages = db.bulk_load(&filegroup, &data)?;
+            w(&mut out, format!("loaded {rows} rows in {pages} pages"));
+            db.close()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

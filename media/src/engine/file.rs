@@ -1,0 +1,341 @@
+//! Data files and filegroups, and the boot record that describes the database.
+//!
+//! A database directory holds `primary.mdf` (the primary filegroup's file), one `NAME.ndf` per
+//! other filegroup and `log.ldf`. Page 0 of every data file is its header: the database's id
+//! (a GUID made at creation, so a file from another database is refused) and the file's id.
+//! Page 0 of the primary file also holds the boot record ([`Boot`]): the database name, its
+//! recovery model, its recovery fork, the filegroups, and the LSNs the backups need. The boot
+//! page changes only through logged full-page images, so recovery restores it like any page.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::codec::{Dec, Enc};
+use super::crash::{self, Point};
+use super::page::{Page, PageId, PageType, PAGE_SIZE};
+use super::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"REFDBDAT";
+
+/// How much log the database keeps, and so which restores are possible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecoveryModel {
+    /// The log is truncated at each checkpoint: no log backups, restores to the last full or
+    /// differential backup only.
+    Simple,
+    /// The log is kept until a log backup has copied it: point-in-time restore.
+    Full,
+    /// As full, but bulk operations log only their allocations and mark the changed extents;
+    /// a log backup copies those extents instead, and cannot be restored to a point inside it.
+    BulkLogged,
+}
+
+impl RecoveryModel {
+    fn code(self) -> u8 {
+        match self {
+            RecoveryModel::Simple => 1,
+            RecoveryModel::Full => 2,
+            RecoveryModel::BulkLogged => 3,
+        }
+    }
+    fn from_code(c: u8) -> Option<Self> {
+        Some(match c {
+            1 => RecoveryModel::Simple,
+            2 => RecoveryModel::Full,
+            3 => RecoveryModel::BulkLogged,
+            _ => return None,
+        })
+    }
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecoveryModel::Simple => "simple",
+            RecoveryModel::Full => "full",
+            RecoveryModel::BulkLogged => "bulk-logged",
+        }
+    }
+}
+
+impl std::str::FromStr for RecoveryModel {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "simple" => Ok(RecoveryModel::Simple),
+            "full" => Ok(RecoveryModel::Full),
+            "bulk-logged" | "bulk_logged" => Ok(RecoveryModel::BulkLogged),
+            _ => Err(format!(
+                "unknown recovery model {s:?} (simple, full, bulk-logged)"
+            )),
+        }
+    }
+}
+
+/// One filegroup: a name, a read-only flag and its data file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilegroupInfo {
+    /// Its id, which is also its data file's id (1 = primary).
+    pub id: u16,
+    /// Its name (`PRIMARY` for the primary filegroup).
+    pub name: String,
+    /// Whether writes are refused.
+    pub read_only: bool,
+    /// The data file's name in the database directory.
+    pub file_name: String,
+}
+
+/// The database's boot record (page 0 of the primary file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Boot {
+    /// The database's id, made at creation.
+    pub db_guid: [u8; 16],
+    /// The recovery fork: made at creation; a restore that stops before the end of the log
+    /// (issue 15) starts a new one, so log backups of different histories are never mixed.
+    pub fork_guid: [u8; 16],
+    /// The database name.
+    pub name: String,
+    /// The recovery model.
+    pub model: RecoveryModel,
+    /// Milliseconds since the Unix epoch at creation.
+    pub created_ms: u64,
+    /// Where the log backup chain starts: set by a full backup under the full or bulk-logged
+    /// model, cleared by a switch to simple. 0 = no chain, and then the log is truncated at
+    /// checkpoints whatever the model (there is nothing a log backup could follow on from).
+    pub log_chain_lsn: u64,
+    /// The end of the last log backup (or the chain start): the log before it may go.
+    pub log_backup_lsn: u64,
+    /// The LSN of the last full backup (the base of differential backups); 0 = none.
+    pub diff_base_lsn: u64,
+    /// The filegroups, primary first.
+    pub filegroups: Vec<FilegroupInfo>,
+}
+
+impl Boot {
+    fn encode(&self, e: &mut Enc) {
+        e.0.extend_from_slice(&self.fork_guid);
+        e.bytes(self.name.as_bytes());
+        e.u8(self.model.code());
+        e.u64(self.created_ms)
+            .u64(self.log_chain_lsn)
+            .u64(self.log_backup_lsn);
+        e.u64(self.diff_base_lsn);
+        e.u16(self.filegroups.len() as u16);
+        for fg in &self.filegroups {
+            e.u16(fg.id)
+                .bytes(fg.name.as_bytes())
+                .u8(fg.read_only as u8);
+            e.bytes(fg.file_name.as_bytes());
+        }
+    }
+
+    fn decode(db_guid: [u8; 16], d: &mut Dec) -> Option<Boot> {
+        let fork_guid = d.take(16)?.try_into().ok()?;
+        let name = String::from_utf8(d.bytes()?).ok()?;
+        let model = RecoveryModel::from_code(d.u8()?)?;
+        let (created_ms, log_chain_lsn, log_backup_lsn) = (d.u64()?, d.u64()?, d.u64()?);
+        let diff_base_lsn = d.u64()?;
+        let n = d.u16()?;
+        let mut filegroups = Vec::new();
+        for _ in 0..n {
+            let id = d.u16()?;
+            let name = String::from_utf8(d.bytes()?).ok()?;
+            let read_only = d.u8()? != 0;
+            let file_name = String::from_utf8(d.bytes()?).ok()?;
+            if !valid_file_name(&file_name) {
+                return None;
+            }
+            filegroups.push(FilegroupInfo {
+                id,
+                name,
+                read_only,
+                file_name,
+            });
+        }
+        // The primary filegroup first, ids unique: the engine indexes files by them.
+        let mut ids: Vec<u16> = filegroups.iter().map(|f| f.id).collect();
+        ids.sort();
+        ids.dedup();
+        if filegroups.first().map(|f| f.id) != Some(1)
+            || ids.len() != filegroups.len()
+            || ids.len() > 64
+        {
+            return None;
+        }
+        Some(Boot {
+            db_guid,
+            fork_guid,
+            name,
+            model,
+            created_ms,
+            log_chain_lsn,
+            log_backup_lsn,
+            diff_base_lsn,
+            filegroups,
+        })
+    }
+
+    /// The header page of file 1 holding this boot record.
+    pub fn to_page(&self) -> Page {
+        let mut p = header_page(self.db_guid, 1);
+        let mut e = Enc::default();
+        self.encode(&mut e);
+        let body = p.body_mut();
+        body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(e.0.len() as u32).to_le_bytes());
+        body[HDR_LEN + 4..HDR_LEN + 4 + e.0.len()].copy_from_slice(&e.0);
+        p
+    }
+
+    /// Reads the boot record from the primary file's header page.
+    pub fn from_page(p: &Page) -> Option<Boot> {
+        let (guid, file) = parse_header(p)?;
+        if file != 1 {
+            return None;
+        }
+        let body = p.body();
+        let n = u32::from_le_bytes(body[HDR_LEN..HDR_LEN + 4].try_into().ok()?) as usize;
+        let b = body.get(HDR_LEN + 4..HDR_LEN + 4 + n)?;
+        Boot::decode(guid, &mut Dec::new(b))
+    }
+
+    /// The filegroup of a name (case-insensitive, as SQL Server names are).
+    pub fn filegroup(&self, name: &str) -> Option<&FilegroupInfo> {
+        self.filegroups
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+}
+
+const HDR_LEN: usize = 8 + 16 + 2;
+
+/// A data file's header page: magic, database id, file id.
+pub fn header_page(db_guid: [u8; 16], file: u16) -> Page {
+    let mut p = Page::new(PageId { file, page: 0 }, PageType::FileHeader);
+    let b = p.body_mut();
+    b[0..8].copy_from_slice(MAGIC);
+    b[8..24].copy_from_slice(&db_guid);
+    b[24..26].copy_from_slice(&file.to_le_bytes());
+    p
+}
+
+/// The database id and file id of a header page, if it is one of ours.
+pub fn parse_header(p: &Page) -> Option<([u8; 16], u16)> {
+    let b = p.body();
+    if p.page_type() != Some(PageType::FileHeader) || &b[0..8] != MAGIC {
+        return None;
+    }
+    Some((
+        b[8..24].try_into().ok()?,
+        u16::from_le_bytes([b[24], b[25]]),
+    ))
+}
+
+/// A name that stays inside the database directory.
+pub fn valid_file_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n != "."
+        && n != ".."
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// One open data file.
+pub struct DataFile {
+    /// Its id (= its filegroup's id).
+    pub id: u16,
+    /// Its path.
+    pub path: PathBuf,
+    file: File,
+}
+
+impl DataFile {
+    /// Creates a new data file (failing if it exists).
+    pub fn create(id: u16, path: &Path) -> Result<DataFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| Error::io("create data file", path, e))?;
+        Ok(DataFile {
+            id,
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Opens an existing data file.
+    pub fn open(id: u16, path: &Path, writable: bool) -> Result<DataFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(path)
+            .map_err(|e| Error::io("open data file", path, e))?;
+        Ok(DataFile {
+            id,
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Reads a page as it is on disk, without checking it (pages past the end read as zeros).
+    pub fn read_raw(&self, page: u32) -> Result<Page> {
+        let mut p = Page::zeroed();
+        let off = page as u64 * PAGE_SIZE as u64;
+        let mut done = 0;
+        while done < PAGE_SIZE {
+            match self.file.read_at(&mut p.0[done..], off + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(format!("read page {page} of"), &self.path, e)),
+            }
+        }
+        Ok(p)
+    }
+
+    /// Reads and checks a page.
+    pub fn read_page(&self, page: u32) -> Result<Page> {
+        let p = self.read_raw(page)?;
+        let id = PageId {
+            file: self.id,
+            page,
+        };
+        p.verify(id)
+            .map_err(|f| Error::corrupt(&self.path, format!("page {page}: {f}")))?;
+        Ok(p)
+    }
+
+    /// Seals (checksums) and writes a page. Not durable until [`DataFile::sync`].
+    pub fn write_page(&self, page: &mut Page) -> Result<()> {
+        page.seal();
+        let no = page.id().page;
+        let off = no as u64 * PAGE_SIZE as u64;
+        if crash::hit(Point::PageWrite) {
+            if crash::tearing() {
+                let _ = self.file.write_all_at(&page.0[..PAGE_SIZE / 2], off);
+            }
+            crash::die();
+        }
+        self.file
+            .write_all_at(&page.0[..], off)
+            .map_err(|e| Error::io(format!("write page {no} of"), &self.path, e))
+    }
+
+    /// Makes written pages durable.
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("fsync", &self.path, e))
+    }
+
+    /// Pages the file holds (its length in pages, rounded up).
+    pub fn len_pages(&self) -> Result<u64> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat", &self.path, e))?
+            .len();
+        Ok(len.div_ceil(PAGE_SIZE as u64))
+    }
+}
