@@ -511,7 +511,7 @@ impl Extractor {
             });
             return;
         }
-        if !self.opts.patterns.matches(&self.vol, &rel_path) {
+        if !self.opts.patterns.select(&self.vol, &rel_path) {
             return;
         }
         let mut dir_rel = vec![self.vol.clone()];
@@ -1020,6 +1020,14 @@ impl Extractor {
             }
             self.settle(d.f, reason);
         }
+        // A pattern that selected nothing is a typo or a medium name mistyped: never success.
+        let unmatched: Vec<String> = self
+            .opts
+            .patterns
+            .unmatched()
+            .map(|p| format!("pattern {p:?} selected no file of this set"))
+            .collect();
+        self.rep.problems.extend(unmatched);
         // Date directories deepest first, after their contents.
         let mut dates = std::mem::take(&mut self.dir_dates);
         dates.sort_by_key(|d| std::cmp::Reverse(d.0.len()));

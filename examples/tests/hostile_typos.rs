@@ -1,0 +1,121 @@
+//! A user's slips that must never look like success or cost a file: a pattern (or a mistyped
+//! medium name, which `extract` reads as a pattern) that selects nothing; an `mtfpack` output
+//! that is one of the files being backed up; a source given twice.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin(name: &str) -> Command {
+    Command::new(match name {
+        "mtfpack" => env!("CARGO_BIN_EXE_mtfpack"),
+        _ => env!("CARGO_BIN_EXE_mtfdump"),
+    })
+}
+
+fn run(mut c: Command) -> (i32, String) {
+    let o = c.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code().unwrap_or(-1), text)
+}
+
+fn tree(root: &Path) -> PathBuf {
+    let src = root.join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/a.txt"), b"alpha").unwrap();
+    std::fs::write(src.join("b.txt"), b"bravo").unwrap();
+    src
+}
+
+/// The one file named `name` under `dir` (the volume directory is named from the source path).
+fn find(dir: &Path, name: &str) -> Vec<u8> {
+    let hits: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.ends_with(name))
+        .collect();
+    assert_eq!(hits.len(), 1, "{name} under {}: {hits:?}", dir.display());
+    std::fs::read(&hits[0]).unwrap()
+}
+
+fn pack(src: &[&Path], out: &Path) -> (i32, String) {
+    let mut c = bin("mtfpack");
+    c.args(src).arg("-o").arg(out);
+    run(c)
+}
+
+#[test]
+fn a_pattern_or_mistyped_medium_that_selects_nothing_is_not_success() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    let m = tmp.path().join("m.bkf");
+    assert_eq!(pack(&[&src], &m).0, 0);
+    // `m.bkf m2.bkf` where m2.bkf does not exist: it is read as a pattern.
+    for (i, pat) in ["nomatch", "m2.bkf", "src/d/zz*"].iter().enumerate() {
+        let dir = tmp.path().join(format!("o{i}"));
+        let mut c = bin("mtfdump");
+        c.args(["extract", "--set", "1", "-C"])
+            .arg(&dir)
+            .arg(&m)
+            .arg(pat);
+        let (code, text) = run(c);
+        assert_eq!(code, 1, "{pat}: {text}");
+        assert!(text.contains(pat), "{pat} named: {text}");
+    }
+    // One pattern matching and one not: the good one is written, the run still says so.
+    let dir = tmp.path().join("mixed");
+    let mut c = bin("mtfdump");
+    c.args(["extract", "--set", "1", "-C"])
+        .arg(&dir)
+        .arg(&m)
+        .args(["b.txt", "typo.txt"]);
+    let (code, text) = run(c);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("typo.txt"), "{text}");
+    assert_eq!(find(&dir, "b.txt"), b"bravo");
+    // Every pattern matching: exit 0.
+    let dir = tmp.path().join("good");
+    let mut c = bin("mtfdump");
+    c.args(["extract", "--set", "1", "-C"])
+        .arg(&dir)
+        .arg(&m)
+        .args(["b.txt", "d"]);
+    let (code, text) = run(c);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(find(&dir, "d/a.txt"), b"alpha");
+}
+
+#[test]
+fn an_output_that_is_a_file_of_the_source_tree_is_refused_and_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    for out in [src.join("b.txt"), src.join("d/a.txt")] {
+        let before = std::fs::read(&out).unwrap();
+        let (code, text) = pack(&[&src], &out);
+        assert_eq!(code, 2, "{text}");
+        assert!(text.contains(&*out.to_string_lossy()), "{text}");
+        assert_eq!(std::fs::read(&out).unwrap(), before, "{}", out.display());
+    }
+    // A previous backup inside the tree is still replaced (and left out), as before.
+    let out = src.join("backup.bkf");
+    assert_eq!(pack(&[&src], &out).0, 0);
+    let (code, text) = pack(&[&src], &out);
+    assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn a_source_given_twice_is_refused_before_the_output_is_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    let out = tmp.path().join("m.bkf");
+    assert_eq!(pack(&[&src], &out).0, 0);
+    let before = std::fs::read(&out).unwrap();
+    let again = src.join("d/..");
+    let (code, text) = pack(&[&src, &again], &out);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("twice"), "{text}");
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+}
