@@ -108,10 +108,22 @@ pub fn check_sources(dirs: &[std::path::PathBuf]) -> Result<(), String> {
 /// being backed up: replacing that would lose it from both the tree and the backup.
 pub fn check_output(output: &Path, dirs: &[std::path::PathBuf]) -> Result<(), String> {
     use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
     let Ok(real) = fs::canonicalize(output) else {
         return Ok(()); // not there yet: nothing to lose
     };
-    if !fs::metadata(&real).is_ok_and(|m| m.is_file()) {
+    let Ok(ft) = fs::metadata(&real).map(|m| m.file_type()) else {
+        return Ok(());
+    };
+    // A FIFO, socket or block device would be replaced by a regular file of the same name.
+    if ft.is_fifo() || ft.is_socket() || ft.is_block_device() {
+        return Err(format!(
+            "{}: is a FIFO, socket or block device; the output is a file, a .tap image or a \
+             tape device",
+            output.display()
+        ));
+    }
+    if !ft.is_file() {
         return Ok(());
     }
     let Some(dir) = dirs

@@ -119,3 +119,18 @@ fn a_source_given_twice_is_refused_before_the_output_is_opened() {
     assert!(text.contains("twice"), "{text}");
     assert_eq!(std::fs::read(&out).unwrap(), before);
 }
+
+#[test]
+fn a_fifo_as_output_is_refused_not_replaced_by_a_file() {
+    use std::os::unix::fs::FileTypeExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    let fifo = tmp.path().join("pipe");
+    let ok = Command::new("mkfifo").arg(&fifo).status().unwrap().success();
+    assert!(ok);
+    let (code, text) = pack(&[&src], &fifo);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains(&*fifo.to_string_lossy()), "{text}");
+    let ft = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(ft.is_fifo(), "the FIFO was replaced");
+}
