@@ -134,3 +134,41 @@ fn a_fifo_as_output_is_refused_not_replaced_by_a_file() {
     let ft = std::fs::symlink_metadata(&fifo).unwrap().file_type();
     assert!(ft.is_fifo(), "the FIFO was replaced");
 }
+
+#[test]
+fn an_extraction_killed_midway_leaves_no_half_file_under_the_real_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let data: Vec<u8> = (0..64u32 << 20).map(|i| (i % 251) as u8 + 1).collect();
+    std::fs::write(src.join("big"), &data).unwrap();
+    let m = tmp.path().join("m.bkf");
+    assert_eq!(pack(&[&src], &m).0, 0);
+    let dir = tmp.path().join("out");
+    let mut child = bin("mtfdump")
+        .args(["extract", "--set", "1", "-C"])
+        .arg(&dir)
+        .arg(&m)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as any file appears in the target.
+    let seen = |d: &Path| {
+        walkdir::WalkDir::new(d)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_type().is_file())
+    };
+    let start = std::time::Instant::now();
+    while !seen(&dir) && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for e in walkdir::WalkDir::new(&dir).into_iter().filter_map(|e| e.ok()) {
+        if e.file_name() == "big" {
+            let got = std::fs::read(e.path()).unwrap();
+            assert!(got == data, "a half file under the real name");
+        }
+    }
+}
