@@ -172,3 +172,23 @@ fn an_extraction_killed_midway_leaves_no_half_file_under_the_real_name() {
         }
     }
 }
+
+#[test]
+fn an_empty_or_tiny_medium_is_called_so_never_given_invented_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        ("empty.bkf", b"", "0 bytes"),
+        ("two.bkf", b"TA", "2 bytes"),
+        ("empty.tap", b"", "0 bytes"),
+    ];
+    for (name, bytes, says) in cases {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let mut c = bin("mtfdump");
+        c.arg("label").arg(&p);
+        let (code, text) = run(c);
+        assert_eq!(code, 2, "{name}: {text}");
+        assert!(text.contains(name) && text.contains(says), "{name}: {text}");
+        assert!(!text.contains("00, 00"), "{name}: bytes invented: {text}");
+    }
+}
