@@ -126,7 +126,11 @@ fn a_fifo_as_output_is_refused_not_replaced_by_a_file() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tree(tmp.path());
     let fifo = tmp.path().join("pipe");
-    let ok = Command::new("mkfifo").arg(&fifo).status().unwrap().success();
+    let ok = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success();
     assert!(ok);
     let (code, text) = pack(&[&src], &fifo);
     assert_eq!(code, 2, "{text}");
@@ -165,7 +169,10 @@ fn an_extraction_killed_midway_leaves_no_half_file_under_the_real_name() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    for e in walkdir::WalkDir::new(&dir).into_iter().filter_map(|e| e.ok()) {
+    for e in walkdir::WalkDir::new(&dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
         if e.file_name() == "big" {
             let got = std::fs::read(e.path()).unwrap();
             assert!(got == data, "a half file under the real name");
