@@ -2,6 +2,9 @@
 //! medium name, which `extract` reads as a pattern) that selects nothing; an `mtfpack` output
 //! that is one of the files being backed up; a source given twice.
 
+mod support;
+use support::{run, tree};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,24 +13,6 @@ fn bin(name: &str) -> Command {
         "mtfpack" => env!("CARGO_BIN_EXE_mtfpack"),
         _ => env!("CARGO_BIN_EXE_mtfdump"),
     })
-}
-
-fn run(mut c: Command) -> (i32, String) {
-    let o = c.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().unwrap_or(-1), text)
-}
-
-fn tree(root: &Path) -> PathBuf {
-    let src = root.join("src");
-    std::fs::create_dir_all(src.join("d")).unwrap();
-    std::fs::write(src.join("d/a.txt"), b"alpha").unwrap();
-    std::fs::write(src.join("b.txt"), b"bravo").unwrap();
-    src
 }
 
 /// The one file named `name` under `dir` (the volume directory is named from the source path).
