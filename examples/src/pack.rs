@@ -79,16 +79,73 @@ fn storable_name(n: &std::ffi::OsStr) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-/// Checks that every source is an existing directory, before any output is opened.
+/// Checks that every source is an existing directory, given once (the same directory twice,
+/// however spelt, would back up twice into volumes that restore to one directory), before any
+/// output is opened.
 pub fn check_sources(dirs: &[std::path::PathBuf]) -> Result<(), String> {
+    let mut seen: Vec<(std::path::PathBuf, &Path)> = Vec::new();
     for d in dirs {
         match fs::metadata(d) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(format!("{}: not a directory", d.display())),
             Err(e) => return Err(format!("{}: {e}", d.display())),
         }
+        let real = fs::canonicalize(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        if let Some((_, first)) = seen.iter().find(|(r, _)| *r == real) {
+            return Err(format!(
+                "{} and {}: the same directory given twice",
+                first.display(),
+                d.display()
+            ));
+        }
+        seen.push((real, d));
     }
     Ok(())
+}
+
+/// Checks, before it is opened, that an existing file `output` inside a source tree is a
+/// medium (a previous backup, which the run replaces and leaves out), not one of the files
+/// being backed up: replacing that would lose it from both the tree and the backup.
+pub fn check_output(output: &Path, dirs: &[std::path::PathBuf]) -> Result<(), String> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(real) = fs::canonicalize(output) else {
+        return Ok(()); // not there yet: nothing to lose
+    };
+    let Ok(ft) = fs::metadata(&real).map(|m| m.file_type()) else {
+        return Ok(());
+    };
+    // A FIFO, socket or block device would be replaced by a regular file of the same name.
+    if ft.is_fifo() || ft.is_socket() || ft.is_block_device() {
+        return Err(format!(
+            "{}: is a FIFO, socket or block device; the output is a file, a .tap image or a \
+             tape device",
+            output.display()
+        ));
+    }
+    if !ft.is_file() {
+        return Ok(());
+    }
+    let Some(dir) = dirs
+        .iter()
+        .find(|d| fs::canonicalize(d).is_ok_and(|d| real.starts_with(d)))
+    else {
+        return Ok(());
+    };
+    let mut magic = [0u8; 4];
+    let is_medium = fs::File::open(&real)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"TAPE";
+    if is_medium {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: is a file inside the source {} and not a medium; writing the backup there would \
+         lose it",
+        output.display(),
+        dir.display()
+    ))
 }
 
 fn mtime(meta: &fs::Metadata) -> Option<DateTime> {

@@ -4,35 +4,20 @@
 //! read or change while read are named, marked on the medium, and give exit status 1; the
 //! other tools refuse to overwrite their input or create files for a query.
 
+mod support;
+use support::{run, tree};
+
 use mtf::date::DateTime;
 use mtf::writer::{FileSink, MediumOptions, Writer};
 use mtf_examples::dump::{self, Options, Outcome};
 use mtf_examples::pack::{pack_tree_with, set_options, Exclude};
 use std::io::{self, BufWriter, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn mtfpack() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mtfpack"))
-}
-
-fn run(mut c: Command) -> (i32, String) {
-    let o = c.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().unwrap_or(-1), text)
-}
-
-fn tree(root: &Path) -> PathBuf {
-    let src = root.join("src");
-    std::fs::create_dir_all(src.join("d")).unwrap();
-    std::fs::write(src.join("d/a.txt"), b"alpha").unwrap();
-    std::fs::write(src.join("b.txt"), b"bravo").unwrap();
-    src
 }
 
 fn verify(p: &Path) -> (Outcome, String) {

@@ -90,6 +90,15 @@ pub enum Error {
         /// The first four bytes, found where `TAPE` belongs.
         found: [u8; 4],
     },
+    /// Not MTF: the medium ends before a TAPE block could begin.
+    #[error("not MTF: the medium holds only {len} bytes, too few for a TAPE block")]
+    ShortMedium {
+        /// The bytes the medium holds.
+        len: usize,
+    },
+    /// Not MTF: a filemark or the end of the data comes before any TAPE block.
+    #[error("not MTF: no TAPE block before the first filemark or the end of the data")]
+    NoTapeBlock,
     /// A value does not fit the field it must be written into.
     #[error("cannot encode {field}: {reason}")]
     Encode {
@@ -113,7 +122,10 @@ impl Error {
             | Error::FrameChecksum { offset, .. }
             | Error::Invalid { offset, .. }
             | Error::AddressOutOfRange { offset, .. } => Some(*offset),
-            Error::SqlServerCompressed | Error::NotMtf { .. } => Some(0),
+            Error::SqlServerCompressed
+            | Error::NotMtf { .. }
+            | Error::ShortMedium { .. }
+            | Error::NoTapeBlock => Some(0),
             _ => None,
         }
     }

@@ -12,7 +12,7 @@ use mtf::writer::{
 };
 use mtf_examples::dump::TapeSource;
 use mtf_examples::pack::{
-    check_sources, now, pack_tree_with, parse_date, set_options, Exclude, PackStats,
+    check_output, check_sources, now, pack_tree_with, parse_date, set_options, Exclude, PackStats,
 };
 use mtf_examples::tape::{is_tape_path, open_tape, TapeSink};
 use std::fs::{File, OpenOptions};
@@ -90,6 +90,7 @@ fn run(cli: Cli) -> Result<Done, String> {
         None => now(),
     };
     check_sources(&cli.dirs)?;
+    check_output(&cli.output, &cli.dirs)?;
     let machine = cli.machine.clone().unwrap_or_else(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_owned())

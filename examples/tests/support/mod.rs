@@ -78,3 +78,23 @@ pub fn one_volume(block_size: usize, checksums: bool) -> Writer<MemorySink> {
     .unwrap();
     w
 }
+
+/// Runs a tool; its exit code and everything it printed (stdout then stderr).
+pub fn run(mut c: std::process::Command) -> (i32, String) {
+    let o = c.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code().unwrap_or(-1), text)
+}
+
+/// A small source tree under `root`: `src/d/a.txt` ("alpha") and `src/b.txt` ("bravo").
+pub fn tree(root: &std::path::Path) -> std::path::PathBuf {
+    let src = root.join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/a.txt"), b"alpha").unwrap();
+    std::fs::write(src.join("b.txt"), b"bravo").unwrap();
+    src
+}

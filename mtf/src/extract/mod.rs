@@ -511,7 +511,7 @@ impl Extractor {
             });
             return;
         }
-        if !self.opts.patterns.matches(&self.vol, &rel_path) {
+        if !self.opts.patterns.select(&self.vol, &rel_path) {
             return;
         }
         let mut dir_rel = vec![self.vol.clone()];
@@ -624,10 +624,12 @@ impl Extractor {
         shown: &str,
         offset: u64,
     ) -> Option<(File, Option<String>)> {
-        let made = if self.opts.replace {
-            target::create_temp(dir, name).map(|(f, t)| (f, Some(t)))
+        // Every file is written under a temporary name and renamed into place once whole;
+        // without `replace`, an existing entry is refused now (and again at the rename).
+        let made = if !self.opts.replace && target::exists(dir, name).unwrap_or(true) {
+            Err(io::Error::from(io::ErrorKind::AlreadyExists))
         } else {
-            target::create_new(dir, name).map(|f| (f, None))
+            target::create_temp(dir, name).map(|(f, t)| (f, Some(t)))
         };
         match made {
             Ok(f) => Some(f),
@@ -940,7 +942,12 @@ impl Extractor {
                 }
                 drop(f.file);
                 if let Some(tmp) = &f.tmp {
-                    if let Err(e) = target::replace(&f.dir, tmp, &f.name) {
+                    let renamed = if self.opts.replace {
+                        target::replace(&f.dir, tmp, &f.name)
+                    } else {
+                        target::rename_new(&f.dir, tmp, &f.name)
+                    };
+                    if let Err(e) = renamed {
                         self.rep
                             .errors
                             .push(format!("{}: rename into place: {e}", f.shown));
@@ -1020,6 +1027,14 @@ impl Extractor {
             }
             self.settle(d.f, reason);
         }
+        // A pattern that selected nothing is a typo or a medium name mistyped: never success.
+        let unmatched: Vec<String> = self
+            .opts
+            .patterns
+            .unmatched()
+            .map(|p| format!("pattern {p:?} selected no file of this set"))
+            .collect();
+        self.rep.problems.extend(unmatched);
         // Date directories deepest first, after their contents.
         let mut dates = std::mem::take(&mut self.dir_dates);
         dates.sort_by_key(|d| std::cmp::Reverse(d.0.len()));

@@ -7,17 +7,25 @@
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-/// A compiled set of patterns; empty matches everything.
+/// A compiled set of patterns; empty matches everything. It remembers which patterns have
+/// selected something ([`Patterns::select`]), so that a pattern that selects nothing (a typo,
+/// or a mistyped medium name read as a pattern) is reported rather than passing as success.
 #[derive(Clone, Debug)]
 pub struct Patterns {
     set: Option<GlobSet>,
+    given: Vec<String>,
+    hit: Vec<bool>,
 }
 
 impl Patterns {
     /// Compiles `patterns`; an invalid one is an error naming it.
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Patterns, String> {
         if patterns.is_empty() {
-            return Ok(Patterns { set: None });
+            return Ok(Patterns {
+                set: None,
+                given: Vec::new(),
+                hit: Vec::new(),
+            });
         }
         let mut b = GlobSetBuilder::new();
         for p in patterns {
@@ -30,7 +38,11 @@ impl Patterns {
             b.add(g);
         }
         let set = b.build().map_err(|e| e.to_string())?;
-        Ok(Patterns { set: Some(set) })
+        Ok(Patterns {
+            set: Some(set),
+            given: patterns.iter().map(|p| p.as_ref().to_owned()).collect(),
+            hit: vec![false; patterns.len()],
+        })
     }
 
     /// Whether every entry is wanted.
@@ -50,6 +62,36 @@ impl Patterns {
             |s: &str| set.is_match(s) || s.match_indices('/').any(|(i, _)| set.is_match(&s[..i]));
         hit(path) || hit(&full)
     }
+
+    /// [`Patterns::matches`], remembering every pattern that matched.
+    pub fn select(&mut self, volume: &str, path: &str) -> bool {
+        let Some(set) = &self.set else {
+            return true;
+        };
+        let full = format!("{volume}/{path}");
+        let mut found = Vec::new();
+        let mut any = false;
+        for s in [path, full.as_str()] {
+            let prefixes = s.match_indices('/').map(|(i, _)| &s[..i]);
+            for p in std::iter::once(s).chain(prefixes) {
+                set.matches_into(p, &mut found);
+                for &i in &found {
+                    self.hit[i] = true;
+                    any = true;
+                }
+            }
+        }
+        any
+    }
+
+    /// The patterns that have selected nothing so far, as given.
+    pub fn unmatched(&self) -> impl Iterator<Item = &str> {
+        self.given
+            .iter()
+            .zip(&self.hit)
+            .filter(|(_, h)| !**h)
+            .map(|(g, _)| g.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +110,19 @@ mod tests {
         assert!(p.matches("C", "a/b.txt"));
         assert!(!p.matches("D", "a/b.txt"));
         assert!(Patterns::new(&["a["]).is_err());
+    }
+
+    #[test]
+    fn select_remembers_which_patterns_matched() {
+        let mut p = Patterns::new(&["docs", "*.bak", "C/x/?"]).unwrap();
+        assert!(p.select("C", "docs/a.txt"));
+        assert!(!p.select("C", "other/a.txt"));
+        assert_eq!(p.unmatched().collect::<Vec<_>>(), ["*.bak", "C/x/?"]);
+        assert!(p.select("C", "x/y"));
+        assert_eq!(p.unmatched().collect::<Vec<_>>(), ["*.bak"]);
+        let mut all = Patterns::new::<&str>(&[]).unwrap();
+        assert!(all.select("C", "anything"));
+        assert_eq!(all.unmatched().count(), 0);
     }
 
     #[test]

@@ -143,6 +143,22 @@ pub fn replace(dir: &OwnedFd, from: &str, to: &str) -> io::Result<()> {
     renameat(dir, from, dir, to).map_err(io::Error::from)
 }
 
+/// Renames `from` to `to` in `dir` only if nothing is named `to` there (a new file takes its
+/// real name only once whole: a run killed midway leaves a `.mtf-part` file, never a half file
+/// under the real name).
+pub fn rename_new(dir: &OwnedFd, from: &str, to: &str) -> io::Result<()> {
+    renameat_with(dir, from, dir, to, rustix::fs::RenameFlags::NOREPLACE).map_err(io::Error::from)
+}
+
+/// Whether anything (a file, directory, link or special file) is named `name` in `dir`.
+pub fn exists(dir: &OwnedFd, name: &str) -> io::Result<bool> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(_) => Ok(true),
+        Err(rustix::io::Errno::NOENT) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Renames `from` to the first free one of `name.suffix`, `name.suffix.1`, … in `dir`, never
 /// over an existing entry; returns the name used.
 pub fn rename_aside(dir: &OwnedFd, from: &str, name: &str, suffix: &str) -> io::Result<String> {

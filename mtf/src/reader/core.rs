@@ -581,10 +581,12 @@ impl<S: BlockSource> Reader<S> {
                     if head == MSSQLBAK_MAGIC {
                         return Err(Error::SqlServerCompressed);
                     }
-                    if head.len() < 4 || head[..4] != BlockType::TAPE.0 {
+                    if head.len() < 4 {
+                        return Err(Error::ShortMedium { len: head.len() });
+                    }
+                    if head[..4] != BlockType::TAPE.0 {
                         let mut found = [0u8; 4];
-                        let k = head.len().min(4);
-                        found[..k].copy_from_slice(&head[..k]);
+                        found.copy_from_slice(&head[..4]);
                         return Err(Error::NotMtf { found });
                     }
                     self.state = State::Block;

@@ -314,7 +314,7 @@ pub fn read_media_header<S: BlockSource>(reader: &mut Reader<S>) -> Result<Media
             }
         }
     }
-    let tape = tape.ok_or(Error::NotMtf { found: [0; 4] })?;
+    let tape = tape.ok_or(Error::NoTapeBlock)?;
     Ok(MediaHeader {
         tape,
         params: reader.params(),
