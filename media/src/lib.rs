@@ -1,4 +1,22 @@
 //! Media sets and families (striping, continuation media, append/overwrite safety checks) on top
 //! of `mtf` and `tape-sys`, and the reference engine that produces backup streams.
 //!
-//! Skeleton only: nothing here is implemented yet; the media-set issues build it.
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`set`] | the model (media set, family, medium label) and its encoding on the TAPE block |
+//! | [`decision`] | the overwrite safety decision: may this medium be written, and why not |
+//! | [`clock`] | the injected clock the decision judges expiry against |
+//! | [`device`] | `mtf`'s block sink and source over a `tape-sys` tape |
+//! | [`changer`] | media changers: operator prompt, scripted, a directory library, `mtx` |
+//! | [`family`] | one family's writer: continuation through a changer, wrong media refused |
+//! | [`stripe`] | one backup set over N devices (a thread each) with mirrors |
+//! | [`restore`] | reading a media set back, with as few devices as one |
+
+pub mod changer;
+pub mod clock;
+pub mod decision;
+pub mod device;
+pub mod family;
+pub mod restore;
+pub mod set;
+pub mod stripe;
