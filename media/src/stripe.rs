@@ -1,1 +1,395 @@
-//! placeholder
+//! One backup set written over N devices at once (one family per device), with up to three
+//! mirrors of every family: the API a backup product links.
+//!
+//! Every device (family × mirror) has a thread of its own with a [`FamilyWriter`] and its own
+//! changer, fed through a bounded channel ([`StripeOptions::queue`] messages of at most
+//! [`StripeOptions::chunk`] bytes each), so memory stays bounded whatever is backed up. Each
+//! file goes whole to one family: to the next family in turn whose queue has room, so a device
+//! waiting for its next medium does not hold the others up; they stop only when every queue is
+//! full, or at the sync point, the end of the set. The mirrors of a family get the same
+//! messages and write the same bytes.
+//!
+//! Before any byte is written, every device's first medium is judged by the safety decision;
+//! if one is refused, none is written.
+
+use crate::changer::{MediaChanger, Mounted};
+use crate::decision::{Action, Operation};
+use crate::family::{judge, FamilyReport, FamilySpec, FamilyWriter, MediaError, Result};
+use crate::set::{Guid, MediaPassword, MediaSet};
+use mtf::writer::{EntryMeta, SetOptions, VolumeOptions};
+use std::io::{self, Read};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// One device: its first medium and the changer that supplies the rest.
+pub struct StripeDevice {
+    pub first: Mounted,
+    pub changer: Box<dyn MediaChanger>,
+}
+
+/// How the media set is written.
+#[derive(Clone, Debug)]
+pub struct StripeOptions {
+    pub operation: Operation,
+    pub skip: bool,
+    /// The media name to check (MEDIANAME) on init and append.
+    pub check_name: Option<String>,
+    /// The password that opens protected media.
+    pub password: Option<MediaPassword>,
+    /// Physical block size of new media.
+    pub block_size: usize,
+    /// Now, in Unix seconds (the expiry checks and the dates written).
+    pub now: i64,
+    /// Messages each device's queue holds.
+    pub queue: usize,
+    /// Bytes per data message.
+    pub chunk: usize,
+}
+
+impl StripeOptions {
+    /// Defaults: append, 64 KiB blocks, queues of 16 chunks of 256 KiB.
+    pub fn new(operation: Operation, now: i64) -> Self {
+        StripeOptions {
+            operation,
+            skip: false,
+            check_name: None,
+            password: None,
+            block_size: 64 * 1024,
+            now,
+            queue: 16,
+            chunk: 256 * 1024,
+        }
+    }
+}
+
+/// The backup set.
+#[derive(Clone, Debug)]
+pub struct BackupSet {
+    pub options: SetOptions,
+    /// When the set may be overwritten (Unix seconds).
+    pub expires: Option<i64>,
+    pub volume: VolumeOptions,
+}
+
+enum Msg {
+    Directory(Vec<String>, EntryMeta),
+    File {
+        dir: Vec<String>,
+        name: String,
+        meta: EntryMeta,
+        size: u64,
+    },
+    Data(Arc<[u8]>),
+}
+
+/// Writes one backup set over the devices.
+pub struct StripedWriter {
+    /// Per family, per mirror.
+    queues: Vec<Vec<SyncSender<Msg>>>,
+    threads: Vec<JoinHandle<Result<FamilyReport>>>,
+    next: usize,
+    chunk: usize,
+    media_set_id: Guid,
+}
+
+/// What the write did.
+#[derive(Clone, Debug)]
+pub struct StripeReport {
+    pub media_set_id: Guid,
+    /// One per device, family by family, mirror by mirror.
+    pub families: Vec<FamilyReport>,
+}
+
+impl StripedWriter {
+    /// Judges every device's first medium, and if all may be written, starts the set on each.
+    /// `devices[f][m]` is family `f + 1`'s mirror `m`. For format, `set` is the new media set
+    /// (its family count must be the number of families); for init and append, its name and id
+    /// are taken from the media, which must all be of one media set.
+    pub fn start(mut devices: Vec<Vec<StripeDevice>>, set: MediaSet, opts: &StripeOptions, backup: BackupSet) -> Result<Self> {
+        let mut set = set;
+        set.family_count = u16::try_from(devices.len()).unwrap_or(u16::MAX);
+        set.mirror_count = devices.first().map_or(1, |m| m.len()) as u8;
+        set.check().map_err(MediaError::Invalid)?;
+        if devices.iter().any(|m| m.len() != set.mirror_count as usize) {
+            return Err(MediaError::Invalid(
+                "every family needs the same number of mirrors".into(),
+            ));
+        }
+        let spec_of = |f: usize, m: usize, set: &MediaSet| FamilySpec {
+            set: set.clone(),
+            family_number: f as u16 + 1,
+            mirror: m as u8,
+            operation: opts.operation,
+            skip: opts.skip,
+            check_name: opts.check_name.clone(),
+            password: opts.password.clone(),
+            block_size: opts.block_size,
+            now: opts.now,
+        };
+        // Judge all before writing any.
+        let mut judged = Vec::new();
+        let mut refused = Vec::new();
+        let mut ids = Vec::new();
+        for (f, mirrors) in devices.iter_mut().enumerate() {
+            for (m, d) in mirrors.iter_mut().enumerate() {
+                let j = judge(&mut d.first, &spec_of(f, m, &set));
+                match j.decision.action {
+                    None => refused.push((d.first.name.clone(), j.decision.clone())),
+                    Some(Action::WriteHeader) => {}
+                    Some(_) => ids.push((d.first.name.clone(), j.inspection.label().and_then(|l| l.media_set_id))),
+                }
+                judged.push(j);
+            }
+        }
+        if let Some((_, first_id)) = ids.first().cloned() {
+            if let Some((name, _)) = ids.iter().find(|(_, id)| *id != first_id) {
+                refused.push((
+                    name.clone(),
+                    crate::decision::Decision {
+                        action: None,
+                        reasons: vec![crate::decision::Reason::WrongSet {
+                            wanted: first_id.unwrap_or_default(),
+                            found: ids.iter().find(|(n, _)| n == name).and_then(|x| x.1),
+                        }],
+                        overridden: Vec::new(),
+                    },
+                ));
+            }
+            if let Some(id) = first_id {
+                set.id = id;
+            }
+        }
+        if !refused.is_empty() {
+            for mirrors in devices {
+                for mut d in mirrors {
+                    let why = refused
+                        .iter()
+                        .find(|(n, _)| *n == d.first.name)
+                        .map(|(_, dec)| dec.explain())
+                        .unwrap_or_else(|| "another device of the set was refused".into());
+                    let _ = d.changer.refused(d.first, &why);
+                }
+            }
+            let (medium, decision) = refused.swap_remove(0);
+            return Err(MediaError::Refused { medium, decision });
+        }
+        let mut queues = Vec::new();
+        let mut threads = Vec::new();
+        let mut judged = judged.into_iter();
+        for (f, mirrors) in devices.into_iter().enumerate() {
+            let mut fq = Vec::new();
+            for (m, d) in mirrors.into_iter().enumerate() {
+                let j = judged.next().expect("one judgement per device");
+                let (tx, rx) = sync_channel::<Msg>(opts.queue.max(1));
+                fq.push(tx);
+                let spec = spec_of(f, m, &set);
+                let backup = backup.clone();
+                threads.push(
+                    std::thread::Builder::new()
+                        .name(format!("family {} mirror {m}", f + 1))
+                        .spawn(move || device_thread(d, spec, j, backup, rx))
+                        .map_err(MediaError::Io)?,
+                );
+            }
+            queues.push(fq);
+        }
+        Ok(StripedWriter {
+            queues,
+            threads,
+            next: 0,
+            chunk: opts.chunk.max(1),
+            media_set_id: set.id,
+        })
+    }
+
+    /// The media set written.
+    pub fn media_set_id(&self) -> Guid {
+        self.media_set_id
+    }
+
+    /// Adds a directory (to the first family, every mirror).
+    pub fn add_directory(&mut self, path: &[String], meta: &EntryMeta) -> Result<()> {
+        self.send_family(0, || Msg::Directory(path.to_vec(), *meta))
+    }
+
+    /// Adds a file of `size` bytes read from `data`, in directory `dir`, to one family.
+    pub fn add_file(&mut self, dir: &[String], name: &str, meta: &EntryMeta, size: u64, data: &mut dyn Read) -> Result<()> {
+        let family = self.pick_family(dir, name, meta, size)?;
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(self.chunk as u64) as usize;
+            let mut buf = vec![0u8; n];
+            let got = read_full(data, &mut buf)?;
+            buf.truncate(got);
+            if got == 0 {
+                break; // The writer zero-fills and records the file as corrupt.
+            }
+            left -= got as u64;
+            let chunk: Arc<[u8]> = buf.into();
+            self.send_family(family, || Msg::Data(chunk.clone()))?;
+        }
+        if left > 0 {
+            // Tell the device thread the source ended early: an empty chunk.
+            self.send_family(family, || Msg::Data(Arc::from(Vec::new())))?;
+        }
+        Ok(())
+    }
+
+    /// Sends the file's header to the next family in turn whose first queue has room.
+    fn pick_family(&mut self, dir: &[String], name: &str, meta: &EntryMeta, size: u64) -> Result<usize> {
+        let n = self.queues.len();
+        let mk = || Msg::File {
+            dir: dir.to_vec(),
+            name: name.to_owned(),
+            meta: *meta,
+            size,
+        };
+        let mut spins = 0u32;
+        loop {
+            for k in 0..n {
+                let f = (self.next + k) % n;
+                match self.queues[f][0].try_send(mk()) {
+                    Ok(()) => {
+                        for q in &self.queues[f][1..] {
+                            q.send(mk()).map_err(|_| self.device_failed())?;
+                        }
+                        self.next = (f + 1) % n;
+                        return Ok(f);
+                    }
+                    Err(TrySendError::Full(_)) => {}
+                    Err(TrySendError::Disconnected(_)) => return Err(self.device_failed()),
+                }
+            }
+            spins = spins.saturating_add(1);
+            std::thread::sleep(std::time::Duration::from_micros(if spins < 100 { 50 } else { 1000 }));
+        }
+    }
+
+    fn send_family(&mut self, f: usize, mk: impl Fn() -> Msg) -> Result<()> {
+        for q in &self.queues[f] {
+            q.send(mk()).map_err(|_| self.device_failed())?;
+        }
+        Ok(())
+    }
+
+    fn device_failed(&self) -> MediaError {
+        MediaError::Invalid("a device stopped (its error follows at finish)".into())
+    }
+
+    /// The sync point: ends the set on every device and waits for them. The first device error
+    /// is returned (the others' follow in its message).
+    pub fn finish(self) -> Result<StripeReport> {
+        drop(self.queues);
+        let mut reports = Vec::new();
+        let mut errors = Vec::new();
+        for t in self.threads {
+            match t.join() {
+                Ok(Ok(r)) => reports.push(r),
+                Ok(Err(e)) => errors.push(e),
+                Err(_) => errors.push(MediaError::Invalid("a device thread panicked".into())),
+            }
+        }
+        if !errors.is_empty() {
+            let first = errors.remove(0);
+            if errors.is_empty() {
+                return Err(first);
+            }
+            let rest: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            return Err(MediaError::Invalid(format!("{first}\n{}", rest.join("\n"))));
+        }
+        Ok(StripeReport {
+            media_set_id: self.media_set_id,
+            families: reports,
+        })
+    }
+
+    /// Abandons the write (a failure of the source): every device stops where it is. The media
+    /// hold a set that does not close; a restart ([`crate::stripe`] docs) begins again.
+    pub fn abandon(self) {
+        drop(self.queues);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads a file's data from the queue.
+struct QueueReader<'a> {
+    rx: &'a Receiver<Msg>,
+    cur: Arc<[u8]>,
+    at: usize,
+    ended: bool,
+}
+
+impl Read for QueueReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ended {
+            return Ok(0);
+        }
+        if self.at == self.cur.len() {
+            match self.rx.recv() {
+                Ok(Msg::Data(d)) if d.is_empty() => {
+                    self.ended = true;
+                    return Ok(0);
+                }
+                Ok(Msg::Data(d)) => {
+                    self.cur = d;
+                    self.at = 0;
+                }
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the source stopped inside a file",
+                    ))
+                }
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.at);
+        buf[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+fn device_thread(d: StripeDevice, spec: FamilySpec, judged: crate::family::Judged, backup: BackupSet, rx: Receiver<Msg>) -> Result<FamilyReport> {
+    let mut fw = FamilyWriter::open_judged(d.first, d.changer, spec, judged)?;
+    fw.begin_set(backup.options.clone(), backup.expires, &backup.volume)?;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Directory(path, meta) => fw.add_directory(&path, &meta)?,
+            Msg::File {
+                dir,
+                name,
+                meta,
+                size,
+            } => {
+                let mut r = QueueReader {
+                    rx: &rx,
+                    cur: Arc::from(Vec::new()),
+                    at: 0,
+                    ended: false,
+                };
+                fw.add_file(&dir, &name, &meta, size, &mut r)?;
+            }
+            Msg::Data(_) => {
+                return Err(MediaError::Invalid("data outside a file".into()));
+            }
+        }
+    }
+    fw.end_set()?;
+    fw.finish()
+}
+
+fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match src.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
