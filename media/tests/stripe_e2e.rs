@@ -1,0 +1,82 @@
+//! End to end: one backup set over 3 emulated tapes whose capacities force 2 to 4 continuation
+//! media per family, restored on 1 device and on 3, byte for byte, with every request naming
+//! the right family and sequence number.
+
+mod common;
+
+use common::*;
+use media::changer::dir::DirectoryLibrary;
+use media::changer::{ChangerEvent, MediaChanger};
+use media::restore::{restore, MemoryFiles, ReadSpec};
+use media::set::{inspect, MediumContents};
+
+#[test]
+fn three_families_with_continuation_restore_on_one_and_three_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tree(7, 60, 9000);
+    let total: usize = t.iter().map(|e| e.2.len()).sum();
+    // Each family gets about a third of the bytes; 3 to 5 media of this size each.
+    let cap = (total / 3 / 3 + 24 * 1024) as u64;
+    let (report, set) = backup_tree(dir.path(), 3, 1, cap, &t);
+    assert_eq!(report.families.len(), 3);
+    for fam in &report.families {
+        let n = fam.used.len();
+        assert!((3..=5).contains(&n), "family {} used {n} media", fam.family_number);
+        // The family's media are numbered 1, 2, 3... in the order written.
+        let seqs: Vec<u16> = fam.used.iter().map(|u| u.sequence).collect();
+        assert_eq!(seqs, (1..=n as u16).collect::<Vec<_>>());
+        assert!(fam.refusals.is_empty());
+    }
+    // Every medium's label names the set, its family and its sequence number.
+    for fam in &report.families {
+        for u in &fam.used {
+            let mut d = media::changer::open_path(u.name.as_ref(), false, Default::default()).unwrap();
+            let i = inspect(&mut d);
+            let MediumContents::Mtf { label, .. } = i.contents else {
+                panic!("{}: not MTF", u.name)
+            };
+            assert_eq!(label.media_set_id, Some(set.id));
+            assert_eq!(label.family_count, Some(3));
+            assert_eq!(label.family_number, Some(fam.family_number));
+            assert_eq!(label.media_sequence_number, u.sequence);
+        }
+    }
+    let want = expected(&t);
+    for devices in [1usize, 3] {
+        let changers: Vec<Box<dyn MediaChanger>> = (0..devices)
+            .map(|_| Box::new(DirectoryLibrary::new(dir.path(), Default::default()).unwrap()) as Box<dyn MediaChanger>)
+            .collect();
+        let mut out = MemoryFiles::default();
+        let r = restore(changers, &ReadSpec::default(), &mut out).unwrap();
+        assert!(out.duplicates.is_empty(), "{:?}", out.duplicates);
+        assert_eq!(out.files, want, "restore on {devices} devices");
+        // Requests: each device asks for its families in order, each family's media in order.
+        for d in 0..devices {
+            let mine: Vec<(u16, u16)> = r.requests.iter().filter(|x| x.0 == d).map(|x| (x.1, x.2)).collect();
+            let mut expect = Vec::new();
+            for fam in report.families.iter().filter(|f| (f.family_number as usize - 1) % devices == d) {
+                for u in &fam.used {
+                    expect.push((fam.family_number, u.sequence));
+                }
+            }
+            assert_eq!(mine, expect, "device {d} of {devices}");
+        }
+        assert!(r.refusals.is_empty(), "{:?}", r.refusals);
+    }
+}
+
+#[test]
+fn write_prompts_name_the_family_and_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tree(3, 20, 8000);
+    let total: usize = t.iter().map(|e| e.2.len()).sum();
+    let (report, _) = backup_tree(dir.path(), 2, 1, (total / 2 / 3 + 24 * 1024) as u64, &t);
+    // The library names its images after what was asked: family and sequence in the name.
+    for fam in &report.families {
+        for u in &fam.used {
+            let want = format!("-f{}-m{}.tap", fam.family_number, u.sequence);
+            assert!(u.name.ends_with(&want), "{} for {want}", u.name);
+        }
+    }
+    let _ = ChangerEvent::Done(String::new());
+}
