@@ -289,9 +289,10 @@ impl FamilyWriter {
 
     /// Starts the family's part of a backup set; `expires` (Unix seconds) is recorded with it.
     pub fn begin_set(&mut self, opts: SetOptions, expires: Option<i64>, volume: &VolumeOptions) -> Result<()> {
+        // The SSET reaches the sink with the first full block; the sink stamps it and clears
+        // the slot then.
         *self.expiry.lock().unwrap_or_else(|p| p.into_inner()) = expires;
         self.writer.begin_set(opts)?;
-        *self.expiry.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.writer.add_volume(volume)?;
         self.dir = None;
         Ok(())
