@@ -73,6 +73,11 @@ pub fn backup_set() -> BackupSet {
 /// Formats a media set of `families` × `mirrors` devices in `dir` (images of `cap` bytes)
 /// and backs `t` up.
 pub fn backup_tree(dir: &Path, families: u16, mirrors: u8, cap: u64, t: &[Entry]) -> (StripeReport, MediaSet) {
+    backup_tree_as(dir, families, mirrors, cap, t, backup_set())
+}
+
+/// [`backup_tree`] with the backup set given.
+pub fn backup_tree_as(dir: &Path, families: u16, mirrors: u8, cap: u64, t: &[Entry], b: BackupSet) -> (StripeReport, MediaSet) {
     let mut set = MediaSet::new("TESTSET", families);
     set.mirror_count = mirrors;
     let mut devices = Vec::new();
@@ -92,7 +97,7 @@ pub fn backup_tree(dir: &Path, families: u16, mirrors: u8, cap: u64, t: &[Entry]
     opts.block_size = BLOCK;
     opts.chunk = 3000;
     opts.queue = 4;
-    let mut w = StripedWriter::start(devices, set.clone(), &opts, backup_set()).unwrap();
+    let mut w = StripedWriter::start(devices, set.clone(), &opts, b).unwrap();
     for (d, n, b) in t {
         w.add_file(d, n, &EntryMeta::default(), b.len() as u64, &mut &b[..])
             .unwrap();
