@@ -77,6 +77,13 @@ impl MtxChanger {
         }
     }
 
+    /// Options for opening the drive when it is an emulated one (a `.tap` image): its capacity
+    /// and early-warning zone.
+    pub fn emulated_options(mut self, opts: EmulatedOptions) -> Self {
+        self.opts = opts;
+        self
+    }
+
     fn run(&self, args: &[String]) -> io::Result<String> {
         let out = Command::new(&self.mtx)
             .arg("-f")
