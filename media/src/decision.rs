@@ -22,6 +22,9 @@
 //!   does, but only if it is empty or holds nothing that matters: not a medium of the media
 //!   set being written, no unexpired set, no password, nothing foreign.
 //!
+//! - A **restart** may write again the media of the interrupted family from its first
+//!   incomplete medium on; other media are judged as continuation media.
+//!
 //! Expiry is judged against an injected [`Clock`](crate::clock::Clock).
 
 use crate::set::{Guid, Inspection, MediaPassword, MediumContents};
@@ -37,6 +40,10 @@ pub enum Operation {
     Append,
     /// Take the medium as the next medium of a family being written.
     Continuation,
+    /// Take the medium for a restarted family from medium `from_sequence` on: the media of
+    /// this family of this set from that sequence number on are the interrupted run's and may
+    /// be written again; anything else is judged as a continuation medium.
+    Restart { from_sequence: u16 },
 }
 
 /// The request, as the decision needs it.
@@ -288,7 +295,19 @@ pub fn decide(m: &Inspection, req: &Request) -> Decision {
                 overridden,
             };
         }
-        Operation::Continuation => {
+        Operation::Restart { from_sequence }
+            if req.media_set_id.is_some()
+                && label.media_set_id == req.media_set_id
+                && label.family() == req.family_number
+                && label.media_sequence_number >= from_sequence =>
+        {
+            return Decision {
+                action: Some(Action::WriteHeader),
+                reasons: Vec::new(),
+                overridden,
+            };
+        }
+        Operation::Continuation | Operation::Restart { .. } => {
             if let (Some(wanted), Some(found)) = (req.media_set_id, label.media_set_id) {
                 if wanted == found {
                     refuse.push(Reason::PartOfThisSet {

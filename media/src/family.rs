@@ -14,7 +14,7 @@ use crate::set::stamp::{ExpirySlot, StampSink};
 use crate::set::{inspect, MediaPassword, MediaSet};
 use mtf::block::Body;
 use mtf::reader::{Mode, Reader};
-use mtf::writer::{AppendPoint, EntryMeta, MediaSupplier, MediumOptions, SetOptions, SetSummary, VolumeOptions, Writer};
+use mtf::writer::{AppendPoint, BlockSink, EntryMeta, MediaSupplier, MediumOptions, SetOptions, SetSummary, VolumeOptions, WriteStatus, Writer};
 use std::io::{self, Read};
 use tape_sys::{BlockSize, ReadResult, Space};
 
@@ -85,6 +85,9 @@ pub struct FamilySpec {
     pub block_size: usize,
     /// Now, in Unix seconds.
     pub now: i64,
+    /// A restart ([`crate::restart`]): the first medium not completed by the interrupted run
+    /// (0 when not restarting).
+    pub replay_until: u16,
 }
 
 impl FamilySpec {
@@ -108,6 +111,46 @@ pub struct UsedMedium {
     pub name: String,
 }
 
+/// Where a family's blocks go: to the medium, or, when a restart replays the media the
+/// interrupted run completed, compared with what is on them.
+pub enum FamilySink {
+    Write(TapeSink),
+    Compare(crate::restart::CompareSink),
+}
+
+impl FamilySink {
+    fn into_device(self) -> Device {
+        match self {
+            FamilySink::Write(t) => t.device,
+            FamilySink::Compare(c) => c.into_device(),
+        }
+    }
+}
+
+impl BlockSink for FamilySink {
+    fn write_block(&mut self, block: &[u8]) -> io::Result<WriteStatus> {
+        match self {
+            FamilySink::Write(t) => t.write_block(block),
+            FamilySink::Compare(c) => c.write_block(block),
+        }
+    }
+    fn has_filemarks(&self) -> bool {
+        true
+    }
+    fn write_filemark(&mut self) -> io::Result<WriteStatus> {
+        match self {
+            FamilySink::Write(t) => t.write_filemark(),
+            FamilySink::Compare(c) => c.write_filemark(),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            FamilySink::Write(t) => t.flush(),
+            FamilySink::Compare(_) => Ok(()),
+        }
+    }
+}
+
 /// Asks a changer for continuation media.
 pub struct ChangerSupplier {
     changer: Box<dyn MediaChanger>,
@@ -118,12 +161,14 @@ pub struct ChangerSupplier {
     pub used: Vec<UsedMedium>,
     /// Media refused: (name, reasons).
     pub refusals: Vec<(String, String)>,
+    /// A restart: media below this sequence number are the interrupted run's complete media,
+    /// replayed (compared, not written); from it on media are written again.
+    replay_until: u16,
 }
 
 impl ChangerSupplier {
-    fn stamp(&self, device: Device, fresh: bool) -> StampSink<TapeSink> {
+    fn stamp(&self, sink: FamilySink, fresh: bool) -> StampSink<FamilySink> {
         let raid = self.spec.set.raid(self.spec.family_number);
-        let sink = TapeSink { device };
         if fresh {
             StampSink::new(sink, raid, self.spec.set.password.clone(), self.expiry.clone())
         } else {
@@ -132,16 +177,36 @@ impl ChangerSupplier {
     }
 }
 
-impl MediaSupplier<StampSink<TapeSink>> for ChangerSupplier {
-    fn next_medium(&mut self, sequence: u16) -> io::Result<StampSink<TapeSink>> {
+impl MediaSupplier<StampSink<FamilySink>> for ChangerSupplier {
+    fn next_medium(&mut self, sequence: u16) -> io::Result<StampSink<FamilySink>> {
         let req = self.spec.request(sequence);
+        if sequence < self.replay_until {
+            let (m, sink) = crate::restart::mount_for_replay(
+                &mut *self.changer,
+                &req,
+                &mut self.refusals,
+            )?;
+            self.current = m;
+            self.used.push(UsedMedium {
+                sequence,
+                name: self.current.clone(),
+            });
+            return Ok(self.stamp(FamilySink::Compare(sink), true));
+        }
+        let operation = if self.replay_until > 0 {
+            Operation::Restart {
+                from_sequence: self.replay_until,
+            }
+        } else {
+            Operation::Continuation
+        };
         for _ in 0..MAX_OFFERS {
             let mut m = self.changer.mount(&req)?;
             let insp = inspect(&mut m.device);
             let d = decide(
                 &insp,
                 &Request {
-                    operation: Operation::Continuation,
+                    operation,
                     skip: false,
                     media_name: None,
                     password: None,
@@ -163,15 +228,15 @@ impl MediaSupplier<StampSink<TapeSink>> for ChangerSupplier {
                 sequence,
                 name: m.name,
             });
-            return Ok(self.stamp(m.device, true));
+            return Ok(self.stamp(FamilySink::Write(TapeSink { device: m.device }), true));
         }
         Err(io::Error::other(format!(
             "{MAX_OFFERS} media offered for {req}, none usable"
         )))
     }
 
-    fn medium_done(&mut self, _sequence: u16, sink: StampSink<TapeSink>) -> io::Result<()> {
-        let device = sink.into_inner().device;
+    fn medium_done(&mut self, _sequence: u16, sink: StampSink<FamilySink>) -> io::Result<()> {
+        let device = sink.into_inner().into_device();
         let name = std::mem::take(&mut self.current);
         self.changer.done(Mounted { device, name })
     }
@@ -187,7 +252,7 @@ fn prepare(device: &mut Device, _fresh: bool) -> std::result::Result<(), String>
 
 /// Writes one family of a backup set.
 pub struct FamilyWriter {
-    writer: Writer<StampSink<TapeSink>, ChangerSupplier>,
+    writer: Writer<StampSink<FamilySink>, ChangerSupplier>,
     expiry: ExpirySlot,
     /// The directory the last DIRB named, per volume.
     dir: Option<Vec<String>>,
@@ -245,10 +310,20 @@ impl FamilyWriter {
                 name: first.name.clone(),
             }],
             refusals: Vec::new(),
+            replay_until: spec.replay_until,
         };
         let mut device = first.device;
         prepare(&mut device, true).map_err(MediaError::Invalid)?;
         let writer = match action {
+            Action::WriteHeader if spec.replay_until > 1 => {
+                // A restart replays the first medium: compare, do not write.
+                let mut opts = MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.now));
+                opts.media_description = spec.set.description.clone();
+                opts.block_size = Some(spec.block_size);
+                let sink = crate::restart::CompareSink::new(device, &first.name).map_err(MediaError::Io)?;
+                let sink = supplier.stamp(FamilySink::Compare(sink), true);
+                Writer::with_media(sink, opts, supplier)?
+            }
             Action::WriteHeader => {
                 let mut opts = MediumOptions::new(
                     &spec.set.name,
@@ -257,13 +332,13 @@ impl FamilyWriter {
                 );
                 opts.media_description = spec.set.description.clone();
                 opts.block_size = Some(spec.block_size);
-                let sink = supplier.stamp(device, true);
+                let sink = supplier.stamp(FamilySink::Write(TapeSink { device }), true);
                 Writer::with_media(sink, opts, supplier)?
             }
             Action::OverwriteSets => {
                 let point = after_header(&mut device)?;
                 supplier.used[0].sequence = point.tape.media_sequence_number;
-                let sink = supplier.stamp(device, false);
+                let sink = supplier.stamp(FamilySink::Write(TapeSink { device }), false);
                 Writer::append(sink, point, supplier)?
             }
             Action::AppendAfterLastSet => {
@@ -276,7 +351,7 @@ impl FamilyWriter {
                     .map_err(|_| MediaError::Invalid("too many filemarks".into()))?;
                 device.space(Space::Fsf, n).map_err(tape_io)?;
                 supplier.used[0].sequence = point.tape.media_sequence_number;
-                let sink = supplier.stamp(device, false);
+                let sink = supplier.stamp(FamilySink::Write(TapeSink { device }), false);
                 Writer::append(sink, point, supplier)?
             }
         };
@@ -324,7 +399,7 @@ impl FamilyWriter {
     /// media refused on the way.
     pub fn finish(self) -> Result<FamilyReport> {
         let (sink, mut supplier) = self.writer.into_parts()?;
-        let device = sink.into_inner().device;
+        let device = sink.into_inner().into_device();
         let name = std::mem::take(&mut supplier.current);
         supplier.changer.done(Mounted { device, name })?;
         Ok(FamilyReport {
@@ -348,16 +423,31 @@ pub struct Judged {
 /// Reads only.
 pub fn judge(first: &mut Mounted, spec: &FamilySpec) -> Judged {
     let inspection = inspect(&mut first.device);
+    if spec.replay_until > 1 {
+        // The first medium is replayed, not written: it must be this family's medium 1.
+        let decision = crate::restart::judge_replay(&inspection, spec, 1);
+        return Judged {
+            inspection,
+            decision,
+        };
+    }
+    let restarting = spec.replay_until > 0;
     let decision = decide(
         &inspection,
         &Request {
-            operation: spec.operation,
+            operation: if restarting {
+                Operation::Restart {
+                    from_sequence: spec.replay_until.max(1),
+                }
+            } else {
+                spec.operation
+            },
             skip: spec.skip,
             media_name: spec.check_name.clone(),
             password: spec.password.clone(),
             devices: spec.set.family_count,
             family_number: spec.family_number,
-            media_set_id: None,
+            media_set_id: restarting.then_some(spec.set.id),
             now: spec.now,
         },
     );

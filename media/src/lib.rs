@@ -10,6 +10,7 @@
 //! | [`changer`] | media changers: operator prompt, scripted, a directory library, `mtx` |
 //! | [`family`] | one family's writer: continuation through a changer, wrong media refused |
 //! | [`stripe`] | one backup set over N devices (a thread each) with mirrors |
+//! | [`restart`] | restarting an interrupted backup from its last completed media |
 //! | [`restore`] | reading a media set back, with as few devices as one |
 
 pub mod changer;
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod decision;
 pub mod device;
 pub mod family;
+pub mod restart;
 pub mod restore;
 pub mod set;
 pub mod stripe;

@@ -90,6 +90,10 @@ enum Out {
     End(u16),
     Request(usize, u16, u16),
     Refused(String, String),
+    /// A new backup set starts (listing the last set of a medium).
+    NewSet,
+    /// A directory (DIRB) not repeated from an earlier medium (listing a medium).
+    Dir(Vec<String>),
 }
 
 /// Reads a backup set with `changers.len()` devices into `sink`.
@@ -147,6 +151,7 @@ pub fn restore(mut changers: Vec<Box<dyn MediaChanger>>, spec: &ReadSpec, sink: 
                     report.refusals.push((n, w));
                     Ok(())
                 }
+                Out::NewSet | Out::Dir(_) => Ok(()),
             };
             if let Err(e) = r {
                 sink_err = Some(e);
@@ -203,6 +208,44 @@ fn mount_checked(changer: &mut dyn MediaChanger, req: &MediumRequest, refused: &
     Err(MediaError::Invalid(format!("{MAX_OFFERS} media offered for {req}, none of them it")))
 }
 
+/// Lists the files of the last backup set on one medium read on its own (a restart's
+/// checkpoint), in order, as `dir/.../name`, and whether the medium is complete (ends with the
+/// end-of-media procedure, the family going on on the next medium).
+/// The third value is the directory of a DIRB written after the last file (the next file's,
+/// which went on on the next medium), if any.
+pub(crate) fn list_medium(device: &mut Device, family: u16) -> Result<(Vec<String>, bool, Option<Vec<String>>)> {
+    let files = std::cell::RefCell::new(Vec::<String>::new());
+    let trailing = std::cell::RefCell::new(None::<Vec<String>>);
+    let mut fr = FamilyRead {
+        family,
+        data_set: None,
+        in_set: false,
+        done: false,
+        st: StringType::UNICODE,
+        dir: Vec::new(),
+        open_file: false,
+        pending_name: None,
+        skip_below: 0,
+    };
+    let send = |o: Out| {
+        match o {
+            Out::Start(_, p, _) => {
+                files.borrow_mut().push(p.join("/"));
+                *trailing.borrow_mut() = None;
+            }
+            Out::NewSet => {
+                files.borrow_mut().clear();
+                *trailing.borrow_mut() = None;
+            }
+            Out::Dir(d) => *trailing.borrow_mut() = Some(d),
+            _ => {}
+        }
+        Ok(())
+    };
+    let continues = read_medium(device, &mut fr, &send, true).map_err(|(_, e)| MediaError::Invalid(e))?;
+    Ok((files.into_inner(), continues, trailing.into_inner()))
+}
+
 /// State of one family's reading, carried from medium to medium.
 struct FamilyRead {
     family: u16,
@@ -252,7 +295,7 @@ fn read_family(changer: &mut dyn MediaChanger, device: usize, set: Option<Guid>,
         };
         fr.skip_below = 0;
         let continues = loop {
-            match read_medium(&mut m.device, &mut fr, &send) {
+            match read_medium(&mut m.device, &mut fr, &send, false) {
                 Ok(c) => break c,
                 Err((reached, e)) => {
                     // Damaged: ask for the same medium again (a mirror's copy) and go on from
@@ -292,7 +335,7 @@ fn read_family(changer: &mut dyn MediaChanger, device: usize, set: Option<Guid>,
 
 /// Reads one medium of a family. `Ok(continues)`: whether the family goes on to the next
 /// medium. `Err((offset, error))`: damage at `offset`; everything before it was delivered.
-fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> Result<()>) -> std::result::Result<bool, (u64, String)> {
+fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> Result<()>, last_set: bool) -> std::result::Result<bool, (u64, String)> {
     let skip_below = fr.skip_below;
     let fail = |at: u64, e: String| (at.max(skip_below), e);
     device.rewind().map_err(|e| fail(0, e.to_string()))?;
@@ -315,6 +358,13 @@ fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> R
                 let cont = dblk.header.attributes.contains(BlockAttributes::CONTINUATION);
                 let fresh = offset >= skip_below;
                 match &dblk.body {
+                    Body::Sset(s) if last_set => {
+                        if !cont {
+                            send(Out::NewSet).map_err(|e| fail(at, e.to_string()))?;
+                        }
+                        fr.in_set = true;
+                        fr.done = false;
+                    }
                     Body::Sset(s) => {
                         let want = fr.data_set.get_or_insert(s.data_set_number);
                         fr.in_set = *want == s.data_set_number && !fr.done;
@@ -327,16 +377,23 @@ fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> R
                         fr.in_set = false;
                         fr.done = true;
                     }
-                    Body::Dirb(d) if fr.in_set && !cont => {
-                        if fr.open_file && fresh {
-                            send(Out::End(fr.family)).map_err(|e| fail(at, e.to_string()))?;
+                    Body::Dirb(d) if fr.in_set => {
+                        // A repeated DIRB on a continuation medium names the directory again
+                        // (a medium read on its own learns it there); it ends nothing.
+                        if !cont {
+                            if fr.open_file && fresh {
+                                send(Out::End(fr.family)).map_err(|e| fail(at, e.to_string()))?;
+                            }
+                            fr.open_file = false;
                         }
-                        fr.open_file = false;
                         if d.directory_name.raw.is_empty() {
                             fr.pending_name = Some((false, 0));
                             fr.dir.clear();
                         } else {
                             fr.dir = split_dir_path(&d.directory_name.raw, fr.st);
+                            if !cont && last_set {
+                                send(Out::Dir(fr.dir.clone())).map_err(|e| fail(at, e.to_string()))?;
+                            }
                         }
                     }
                     Body::File(f) if fr.in_set && !cont => {

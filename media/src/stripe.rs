@@ -15,11 +15,14 @@
 use crate::changer::{MediaChanger, Mounted};
 use crate::decision::{Action, Operation};
 use crate::family::{judge, FamilyReport, FamilySpec, FamilyWriter, MediaError, Result};
+use crate::restart::RestartPlan;
 use crate::set::{Guid, MediaPassword, MediaSet};
 use mtf::writer::{EntryMeta, SetOptions, VolumeOptions};
 use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// One device: its first medium and the changer that supplies the rest.
@@ -88,6 +91,15 @@ pub struct StripedWriter {
     /// Per family, per mirror.
     queues: Vec<Vec<SyncSender<Msg>>>,
     threads: Vec<JoinHandle<Result<FamilyReport>>>,
+    /// Set when the write is abandoned: the devices stop where they are.
+    killed: Arc<AtomicBool>,
+    /// What the device threads that stopped said.
+    failures: Arc<Mutex<Vec<String>>>,
+    /// A restart: per family, the files its replayed media hold, still to be sent to it.
+    pending: Vec<VecDeque<String>>,
+    /// A restart: per family, the directory its next file must be in (see
+    /// [`crate::restart::FamilyCheckpoint::next_dir`]).
+    next_dir: Vec<Option<Vec<String>>>,
     next: usize,
     chunk: usize,
     media_set_id: Guid,
@@ -106,8 +118,39 @@ impl StripedWriter {
     /// `devices[f][m]` is family `f + 1`'s mirror `m`. For format, `set` is the new media set
     /// (its family count must be the number of families); for init and append, its name and id
     /// are taken from the media, which must all be of one media set.
-    pub fn start(mut devices: Vec<Vec<StripeDevice>>, set: MediaSet, opts: &StripeOptions, backup: BackupSet) -> Result<Self> {
+    pub fn start(devices: Vec<Vec<StripeDevice>>, set: MediaSet, opts: &StripeOptions, backup: BackupSet) -> Result<Self> {
+        Self::begin(devices, set, opts, backup, None)
+    }
+
+    /// Restarts an interrupted backup from its checkpoint ([`crate::restart`]): the same
+    /// source must follow, in the same order, with the same `backup`. `devices[f][m]` holds
+    /// each family's first medium. The media the interrupted run completed are replayed
+    /// (compared, not written); writing resumes on each family's first incomplete medium.
+    pub fn restart(devices: Vec<Vec<StripeDevice>>, plan: &RestartPlan, opts: &StripeOptions, backup: BackupSet) -> Result<Self> {
+        if opts.operation != Operation::Format {
+            return Err(MediaError::Invalid(
+                "only a backup that formatted its media can be restarted".into(),
+            ));
+        }
+        if plan.family_count as usize != devices.len() {
+            return Err(MediaError::Invalid(format!(
+                "the interrupted media set has {} families; {} devices given",
+                plan.family_count,
+                devices.len()
+            )));
+        }
+        let mut set = MediaSet::new(&plan.name, plan.family_count);
+        set.id = plan.media_set_id;
+        let mut opts = opts.clone();
+        opts.now = plan.written;
+        Self::begin(devices, set, &opts, backup, Some(plan))
+    }
+
+    fn begin(mut devices: Vec<Vec<StripeDevice>>, set: MediaSet, opts: &StripeOptions, backup: BackupSet, plan: Option<&RestartPlan>) -> Result<Self> {
         let mut set = set;
+        let resume = |f: usize| {
+            plan.and_then(|p| p.families.get(f)).map_or(0, |c| c.resume_at.max(1))
+        };
         set.family_count = u16::try_from(devices.len()).unwrap_or(u16::MAX);
         set.mirror_count = devices.first().map_or(1, |m| m.len()) as u8;
         set.check().map_err(MediaError::Invalid)?;
@@ -126,6 +169,7 @@ impl StripedWriter {
             password: opts.password.clone(),
             block_size: opts.block_size,
             now: opts.now,
+            replay_until: resume(f),
         };
         // Judge all before writing any.
         let mut judged = Vec::new();
@@ -177,6 +221,8 @@ impl StripedWriter {
         let mut queues = Vec::new();
         let mut threads = Vec::new();
         let mut judged = judged.into_iter();
+        let killed = Arc::new(AtomicBool::new(false));
+        let failures: Arc<Mutex<Vec<String>>> = Arc::default();
         for (f, mirrors) in devices.into_iter().enumerate() {
             let mut fq = Vec::new();
             for (m, d) in mirrors.into_iter().enumerate() {
@@ -185,18 +231,40 @@ impl StripedWriter {
                 fq.push(tx);
                 let spec = spec_of(f, m, &set);
                 let backup = backup.clone();
+                let killed = killed.clone();
+                let failures = failures.clone();
                 threads.push(
                     std::thread::Builder::new()
                         .name(format!("family {} mirror {m}", f + 1))
-                        .spawn(move || device_thread(d, spec, j, backup, rx))
+                        .spawn(move || {
+                            let r = device_thread(d, spec, j, backup, rx, killed);
+                            if let Err(e) = &r {
+                                failures.lock().unwrap_or_else(|p| p.into_inner()).push(e.to_string());
+                            }
+                            r
+                        })
                         .map_err(MediaError::Io)?,
                 );
             }
             queues.push(fq);
         }
+        let pending = (0..queues.len())
+            .map(|f| {
+                plan.and_then(|p| p.families.get(f))
+                    .map(|c| c.files.iter().cloned().collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let next_dir = (0..queues.len())
+            .map(|f| plan.and_then(|p| p.families.get(f)).and_then(|c| c.next_dir.clone()))
+            .collect();
         Ok(StripedWriter {
+            next_dir,
             queues,
             threads,
+            killed,
+            failures,
+            pending,
             next: 0,
             chunk: opts.chunk.max(1),
             media_set_id: set.id,
@@ -239,6 +307,40 @@ impl StripedWriter {
     /// Sends the file's header to the next family in turn whose first queue has room.
     fn pick_family(&mut self, dir: &[String], name: &str, meta: &EntryMeta, size: u64) -> Result<usize> {
         let n = self.queues.len();
+        let constrained = self.pending.iter().any(|p| !p.is_empty()) || self.next_dir.iter().any(Option::is_some);
+        if constrained {
+            // A restart: a file on a replayed medium goes to its family again; others only to
+            // families whose replayed files are all sent.
+            let path = if dir.is_empty() { name.to_owned() } else { format!("{}/{name}", dir.join("/")) };
+            if let Some(f) = self.pending.iter().position(|p| p.front() == Some(&path)) {
+                self.pending[f].pop_front();
+                self.send_family(f, || Msg::File {
+                    dir: dir.to_vec(),
+                    name: name.to_owned(),
+                    meta: *meta,
+                    size,
+                })?;
+                return Ok(f);
+            }
+            // A family whose replayed media end with this file's directory takes it.
+            if let Some(f) = (0..n).find(|&f| self.pending[f].is_empty() && self.next_dir[f].as_deref() == Some(dir)) {
+                self.next_dir[f] = None;
+                self.send_family(f, || Msg::File {
+                    dir: dir.to_vec(),
+                    name: name.to_owned(),
+                    meta: *meta,
+                    size,
+                })?;
+                return Ok(f);
+            }
+            if (0..n).all(|f| !self.pending[f].is_empty() || self.next_dir[f].is_some()) {
+                return Err(MediaError::Invalid(format!(
+                    "restart: {path} is not where the interrupted run had it; the source changed \
+                     since (start the backup again from the beginning)"
+                )));
+            }
+        }
+        let free: Vec<bool> = (0..n).map(|f| self.pending[f].is_empty() && self.next_dir[f].is_none()).collect();
         let mk = || Msg::File {
             dir: dir.to_vec(),
             name: name.to_owned(),
@@ -249,6 +351,9 @@ impl StripedWriter {
         loop {
             for k in 0..n {
                 let f = (self.next + k) % n;
+                if !free[f] {
+                    continue;
+                }
                 match self.queues[f][0].try_send(mk()) {
                     Ok(()) => {
                         for q in &self.queues[f][1..] {
@@ -274,12 +379,33 @@ impl StripedWriter {
     }
 
     fn device_failed(&self) -> MediaError {
-        MediaError::Invalid("a device stopped (its error follows at finish)".into())
+        // The thread records its error just before its queue closes; give it a moment.
+        for _ in 0..100 {
+            let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            if !f.is_empty() {
+                return MediaError::Invalid(format!("a device stopped: {}", f.join("; ")));
+            }
+            drop(f);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        MediaError::Invalid("a device stopped".into())
     }
 
     /// The sync point: ends the set on every device and waits for them. The first device error
     /// is returned (the others' follow in its message).
     pub fn finish(self) -> Result<StripeReport> {
+        if let Some(p) = self.pending.iter().find(|p| !p.is_empty()) {
+            return Err(MediaError::Invalid(format!(
+                "restart: the source ended before {} (on a replayed medium); it changed since",
+                p[0]
+            )));
+        }
+        if let Some(d) = self.next_dir.iter().flatten().next() {
+            return Err(MediaError::Invalid(format!(
+                "restart: no file in {} came where the interrupted run had one; the source changed since",
+                d.join("/")
+            )));
+        }
         drop(self.queues);
         let mut reports = Vec::new();
         let mut errors = Vec::new();
@@ -304,9 +430,10 @@ impl StripedWriter {
         })
     }
 
-    /// Abandons the write (a failure of the source): every device stops where it is. The media
-    /// hold a set that does not close; a restart ([`crate::stripe`] docs) begins again.
+    /// Abandons the write (a failure of the source, a kill): every device stops where it is,
+    /// without closing the set. [`StripedWriter::restart`] goes on from the media completed.
     pub fn abandon(self) {
+        self.killed.store(true, Ordering::SeqCst);
         drop(self.queues);
         for t in self.threads {
             let _ = t.join();
@@ -352,7 +479,7 @@ impl Read for QueueReader<'_> {
     }
 }
 
-fn device_thread(d: StripeDevice, spec: FamilySpec, judged: crate::family::Judged, backup: BackupSet, rx: Receiver<Msg>) -> Result<FamilyReport> {
+fn device_thread(d: StripeDevice, spec: FamilySpec, judged: crate::family::Judged, backup: BackupSet, rx: Receiver<Msg>, killed: Arc<AtomicBool>) -> Result<FamilyReport> {
     let mut fw = FamilyWriter::open_judged(d.first, d.changer, spec, judged)?;
     fw.begin_set(backup.options.clone(), backup.expires, &backup.volume)?;
     while let Ok(msg) = rx.recv() {
@@ -376,6 +503,9 @@ fn device_thread(d: StripeDevice, spec: FamilySpec, judged: crate::family::Judge
                 return Err(MediaError::Invalid("data outside a file".into()));
             }
         }
+    }
+    if killed.load(Ordering::SeqCst) {
+        return Err(MediaError::Invalid("abandoned".into()));
     }
     fw.end_set()?;
     fw.finish()

@@ -86,7 +86,7 @@ fn an_autoloader_supplies_continuation_media_and_the_full_cartridge_is_refused()
         open_path(&dir.path().join(format!("slots/{n}.tap")), true, Default::default()).unwrap();
     }
     let mut changer = MtxChanger::new("/dev/fake-sg".into(), 0, dir.path().join("drive.tap"))
-        .emulated_options(tape(48 * 1024));
+        .emulated_options(tape(64 * 1024));
     changer.mtx = mtx;
     let log = changer.log.clone();
     let set = MediaSet::new("AUTO", 1);
@@ -111,6 +111,7 @@ fn an_autoloader_supplies_continuation_media_and_the_full_cartridge_is_refused()
         password: None,
         block_size: BLOCK,
         now: NOW,
+        replay_until: 0,
     };
     let mut fw = FamilyWriter::open(first, Box::new(changer), spec).unwrap();
     let b = backup_set();
@@ -172,7 +173,7 @@ fn the_operator_is_asked_for_each_family_and_sequence_and_told_of_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let t = tree(9, 12, 9000);
     let total: usize = t.iter().map(|e| e.2.len()).sum();
-    let (report, set) = backup_tree(dir.path(), 1, 1, (total / 3 + 24 * 1024) as u64, &t);
+    let (report, set) = backup_tree(dir.path(), 1, 1, (total / 3 + 40 * 1024) as u64, &t);
     let used = &report.families[0].used;
     assert!(used.len() >= 3);
     // The operator mounts medium 2 where 1 is asked (refused), then the right ones.

@@ -118,6 +118,7 @@ fn spec(set: &MediaSet, op: Operation, skip: bool, check_name: Option<String>) -
         password: None,
         block_size: BLOCK,
         now: NOW,
+        replay_until: 0,
     }
 }
 
@@ -257,7 +258,7 @@ fn shape_checks_refuse_the_wrong_family_and_device_count_and_a_medium_that_conti
     // A 2-family set whose family 1 runs over several media.
     let t = tree(11, 30, 8000);
     let total: usize = t.iter().map(|e| e.2.len()).sum();
-    let (report, _) = backup_tree(dir.path(), 2, 1, (total / 2 / 3 + 24 * 1024) as u64, &t);
+    let (report, _) = backup_tree(dir.path(), 2, 1, (total / 2 / 3 + 40 * 1024) as u64, &t);
     let f1 = &report.families[0].used;
     assert!(f1.len() >= 2);
     let set = MediaSet::new("X", 2);

@@ -105,8 +105,11 @@ fn one_run(seed: u64) -> (usize, usize) {
     let total: usize = t.iter().map(|e| e.2.len()).sum();
     let per_family = total / families as usize;
     // From "everything fits" to several media per family.
-    let cap = (per_family / rng.usize(1..=4) + rng.usize(40..80) * 1024) as u64;
+    let cap = (per_family / rng.usize(1..=4) + rng.usize(60..100) * 1024) as u64;
     let tally = Arc::new(Mutex::new(Tally::default()));
+    if std::env::var("MEDIA_RANDOM_DEBUG").is_ok() {
+        eprintln!("seed {seed}: {families} families, {mirrors} copies, {} files, {total} bytes, capacity {cap}", t.len());
+    }
     // An unexpired medium of another set and a write-protected blank, to be offered wrongly.
     let other = dir.path().join("other.tap");
     {

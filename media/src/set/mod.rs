@@ -121,6 +121,8 @@ pub struct MediumLabel {
     pub password: Option<(u16, Vec<u8>)>,
     /// Physical block size recorded in the TAPE block.
     pub block_size: usize,
+    /// When the medium was labelled (the TAPE media date, as Unix seconds), if valid.
+    pub written: Option<i64>,
 }
 
 impl MediumLabel {
@@ -311,6 +313,7 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                             software_name: t.software_name.display(st),
                             password,
                             block_size: t.soft_filemark_bytes(),
+                            written: t.media_date.to_datetime().map(|d| d.to_unix()),
                         });
                     }
                     _ if label.is_none() => {

@@ -43,7 +43,7 @@ pub fn expected(t: &[Entry]) -> BTreeMap<String, Vec<u8>> {
 /// Tape options with `cap` bytes and an early-warning zone that holds the end-of-media
 /// procedure.
 pub fn tape(cap: u64) -> EmulatedOptions {
-    EmulatedOptions::new().capacity(cap).early_warning(4 * BLOCK as u64)
+    EmulatedOptions::new().capacity(cap).early_warning(8 * BLOCK as u64)
 }
 
 pub fn write_request(set: &MediaSet, family: u16, mirror: u8) -> MediumRequest {
