@@ -223,6 +223,68 @@ pub fn read_label(device: &mut Device) -> Result<MediumLabel, String> {
     }
 }
 
+/// Reads the label off any block source from its start (a `.bak` file through
+/// [`mtf::reader::FileSource`], a pipe): SQL Server's media read through the same code as
+/// ours.
+pub fn label_of<S: mtf::reader::BlockSource>(src: S) -> Result<MediumLabel, String> {
+    let mut reader = Reader::with_mode(src, Mode::Strict);
+    match scan(&mut reader, true) {
+        MediumContents::Mtf { label, .. } => Ok(label),
+        MediumContents::Empty => Err("the medium is empty".into()),
+        MediumContents::Foreign { reason } => Err(reason),
+    }
+}
+
+/// What is wrong with a list of media offered as one media set, in any order: families
+/// missing, media of a family missing or given twice, media of other sets, and the order
+/// (a family's media given out of sequence). Empty when the list is a whole media set.
+pub fn check_media_list(labels: &[MediumLabel]) -> Vec<String> {
+    use mtf::reader::media::{group_media, MediumIdentity};
+    let ids: Vec<MediumIdentity> = labels
+        .iter()
+        .map(|l| MediumIdentity {
+            media_set_id: l.media_set_id,
+            family_count: l.family_count,
+            family_number: l.family_number,
+            media_family_id: l.media_family_id,
+            media_sequence_number: l.media_sequence_number,
+        })
+        .collect();
+    let groups = group_media(&ids);
+    let mut problems: Vec<String> = Vec::new();
+    if groups.len() > 1 {
+        problems.push(format!(
+            "the media belong to {} media sets, not one",
+            groups.len()
+        ));
+    }
+    for g in &groups {
+        problems.extend(g.problems.iter().cloned());
+        for f in &g.families {
+            // The caller's order against the sequence numbers.
+            let given: Vec<u16> = {
+                let mut v: Vec<(usize, u16)> = f.media.iter().map(|&(s, i)| (i, s)).collect();
+                v.sort_unstable();
+                // A medium given twice is named as such, not as out of order.
+                let mut seen = std::collections::HashSet::new();
+                v.into_iter().map(|x| x.1).filter(|s| seen.insert(*s)).collect()
+            };
+            if given.windows(2).any(|w| w[0] > w[1]) {
+                problems.push(format!(
+                    "family {}: media given out of order ({}); read in sequence",
+                    f.family_number,
+                    given
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    problems
+}
+
 fn read_contents(device: &mut Device, header_only: bool) -> MediumContents {
     if let Err(e) = device.rewind() {
         return MediumContents::Foreign {
