@@ -16,11 +16,12 @@ fn three_families_with_continuation_restore_on_one_and_three_devices() {
     let t = tree(7, 60, 9000);
     let total: usize = t.iter().map(|e| e.2.len()).sum();
     // Each family gets about a third of the bytes; 3 to 5 media of this size each.
-    let cap = (total / 3 / 3 + 40 * 1024) as u64;
+    let cap = (total / 3 / 3 + 48 * 1024) as u64;
     let (report, set) = backup_tree(dir.path(), 3, 1, cap, &t);
     assert_eq!(report.families.len(), 3);
     for fam in &report.families {
         let n = fam.used.len();
+        eprintln!("family {} used {n} media", fam.family_number);
         assert!((3..=5).contains(&n), "family {} used {n} media", fam.family_number);
         // The family's media are numbered 1, 2, 3... in the order written.
         let seqs: Vec<u16> = fam.used.iter().map(|u| u.sequence).collect();
@@ -79,4 +80,57 @@ fn write_prompts_name_the_family_and_sequence() {
         }
     }
     let _ = ChangerEvent::Done(String::new());
+}
+
+#[test]
+fn a_mirrors_medium_stands_in_for_a_damaged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tree(13, 30, 9000);
+    let total: usize = t.iter().map(|e| e.2.len()).sum();
+    let (report, set) = backup_tree(dir.path(), 2, 2, (total / 2 / 3 + 40 * 1024) as u64, &t);
+    // Damage medium 2 of family 1 in the copy the library offers first (the mirror's name
+    // sorts first).
+    let orig = report
+        .families
+        .iter()
+        .find(|f| f.family_number == 1 && f.mirror == 1)
+        .unwrap();
+    let victim = &orig.used[1].name;
+    let mut bytes = std::fs::read(victim).unwrap();
+    let mid = bytes.len() / 2;
+    // Zero a stretch of records' contents (not the .tap length words: zero whole 4 KiB blocks
+    // from the start of a record found by walking the image).
+    let mut at = 0usize;
+    let mut starts = Vec::new();
+    while at + 4 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            at += 4;
+            continue;
+        }
+        if len == 0xFFFF_FFFF {
+            break;
+        }
+        starts.push(at + 4);
+        at += 4 + len + (len & 1) + 4;
+    }
+    // The last record that starts with a descriptor block other than TAPE or EOTM: its header
+    // zeroed, the strict reader stops there.
+    let s = *starts
+        .iter()
+        .rev()
+        .find(|&&s| bytes[s..s + 4].iter().all(|c| c.is_ascii_uppercase()) && &bytes[s..s + 4] != b"TAPE" && &bytes[s..s + 4] != b"EOTM")
+        .unwrap();
+    let _ = mid;
+    bytes[s..s + 52].fill(0);
+    std::fs::write(victim, &bytes).unwrap();
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(DirectoryLibrary::new(dir.path(), Default::default()).unwrap())];
+    let mut out = MemoryFiles::default();
+    let r = restore(changers, &ReadSpec { media_set_id: Some(set.id), data_set: None }, &mut out).unwrap();
+    assert_eq!(out.files, expected(&t));
+    assert!(out.duplicates.is_empty());
+    // The damaged medium was refused as damaged, and medium 2 of family 1 asked for again.
+    assert!(r.refusals.iter().any(|(n, w)| n == victim && w.starts_with("damaged")), "{:?}", r.refusals);
+    let again = r.requests.iter().filter(|x| (x.1, x.2) == (1, 2)).count();
+    assert_eq!(again, 2, "{:?}", r.requests);
 }
