@@ -137,7 +137,10 @@ impl std::fmt::Display for Reason {
                 Ok(())
             }
             Reason::NameMismatch { asked, found } => {
-                write!(f, "media name {found:?} is not the name asked for, {asked:?}")
+                write!(
+                    f,
+                    "media name {found:?} is not the name asked for, {asked:?}"
+                )
             }
             Reason::PasswordRequired => write!(f, "the medium is password-protected"),
             Reason::PasswordWrong => write!(f, "the media password given is not the medium's"),
@@ -146,7 +149,10 @@ impl std::fmt::Display for Reason {
                 "the media set has {families} families but {devices} devices are written"
             ),
             Reason::WrongFamily { wanted, found } => {
-                write!(f, "the medium is of family {found}, this device writes family {wanted}")
+                write!(
+                    f,
+                    "the medium is of family {found}, this device writes family {wanted}"
+                )
             }
             Reason::WrongSet { wanted, found } => match found {
                 Some(g) => write!(f, "the medium is of media set {g}, not {wanted}"),
@@ -339,11 +345,21 @@ pub fn decide(m: &Inspection, req: &Request) -> Decision {
     refuse.extend(shape);
     if op == Operation::Init {
         if !unexpired.is_empty() {
-            skippable(req.skip, Reason::Unexpired(unexpired), &mut refuse, &mut overridden);
+            skippable(
+                req.skip,
+                Reason::Unexpired(unexpired),
+                &mut refuse,
+                &mut overridden,
+            );
         }
         if let Some(d) = damage {
             // The expiry of sets past the damage cannot be known.
-            skippable(req.skip, Reason::Unreadable(d.clone()), &mut refuse, &mut overridden);
+            skippable(
+                req.skip,
+                Reason::Unreadable(d.clone()),
+                &mut refuse,
+                &mut overridden,
+            );
         }
     } else {
         if continues {

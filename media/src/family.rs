@@ -14,7 +14,10 @@ use crate::set::stamp::{ExpirySlot, StampSink};
 use crate::set::{inspect, MediaPassword, MediaSet};
 use mtf::block::Body;
 use mtf::reader::{Mode, Reader};
-use mtf::writer::{AppendPoint, BlockSink, EntryMeta, MediaSupplier, MediumOptions, SetOptions, SetSummary, VolumeOptions, WriteStatus, Writer};
+use mtf::writer::{
+    AppendPoint, BlockSink, EntryMeta, MediaSupplier, MediumOptions, SetOptions, SetSummary,
+    VolumeOptions, WriteStatus, Writer,
+};
 use std::io::{self, Read};
 use tape_sys::{BlockSize, ReadResult, Space};
 
@@ -25,7 +28,10 @@ pub const MAX_OFFERS: usize = 64;
 #[derive(Debug)]
 pub enum MediaError {
     /// The safety decision refused a medium.
-    Refused { medium: String, decision: Decision },
+    Refused {
+        medium: String,
+        decision: Decision,
+    },
     /// The format layer.
     Mtf(mtf::Error),
     Io(io::Error),
@@ -170,7 +176,12 @@ impl ChangerSupplier {
     fn stamp(&self, sink: FamilySink, fresh: bool) -> StampSink<FamilySink> {
         let raid = self.spec.set.raid(self.spec.family_number);
         if fresh {
-            StampSink::new(sink, raid, self.spec.set.password.clone(), self.expiry.clone())
+            StampSink::new(
+                sink,
+                raid,
+                self.spec.set.password.clone(),
+                self.expiry.clone(),
+            )
         } else {
             StampSink::appending(sink, raid, self.expiry.clone())
         }
@@ -181,11 +192,8 @@ impl MediaSupplier<StampSink<FamilySink>> for ChangerSupplier {
     fn next_medium(&mut self, sequence: u16) -> io::Result<StampSink<FamilySink>> {
         let req = self.spec.request(sequence);
         if sequence < self.replay_until {
-            let (m, sink) = crate::restart::mount_for_replay(
-                &mut *self.changer,
-                &req,
-                &mut self.refusals,
-            )?;
+            let (m, sink) =
+                crate::restart::mount_for_replay(&mut *self.changer, &req, &mut self.refusals)?;
             self.current = m;
             self.used.push(UsedMedium {
                 sequence,
@@ -262,7 +270,11 @@ impl FamilyWriter {
     /// Judges the first medium (already mounted) and, if allowed, opens it for writing as the
     /// spec says: a new header, the header kept and the sets overwritten, or after the last set.
     /// A refused medium is handed back to the changer unwritten.
-    pub fn open(mut first: Mounted, changer: Box<dyn MediaChanger>, spec: FamilySpec) -> Result<Self> {
+    pub fn open(
+        mut first: Mounted,
+        changer: Box<dyn MediaChanger>,
+        spec: FamilySpec,
+    ) -> Result<Self> {
         let judged = judge(&mut first, &spec);
         Self::open_judged(first, changer, spec, judged)
     }
@@ -275,7 +287,10 @@ impl FamilyWriter {
         mut spec: FamilySpec,
         judged: Judged,
     ) -> Result<Self> {
-        let Judged { inspection: insp, decision: d } = judged;
+        let Judged {
+            inspection: insp,
+            decision: d,
+        } = judged;
         let Some(action) = d.action else {
             let _ = changer.refused(
                 Mounted {
@@ -317,19 +332,18 @@ impl FamilyWriter {
         let writer = match action {
             Action::WriteHeader if spec.replay_until > 1 => {
                 // A restart replays the first medium: compare, do not write.
-                let mut opts = MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.now));
+                let mut opts =
+                    MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.now));
                 opts.media_description = spec.set.description.clone();
                 opts.block_size = Some(spec.block_size);
-                let sink = crate::restart::CompareSink::new(device, &first.name).map_err(MediaError::Io)?;
+                let sink = crate::restart::CompareSink::new(device, &first.name)
+                    .map_err(MediaError::Io)?;
                 let sink = supplier.stamp(FamilySink::Compare(sink), true);
                 Writer::with_media(sink, opts, supplier)?
             }
             Action::WriteHeader => {
-                let mut opts = MediumOptions::new(
-                    &spec.set.name,
-                    family_id(&spec),
-                    date_of(spec.now),
-                );
+                let mut opts =
+                    MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.now));
                 opts.media_description = spec.set.description.clone();
                 opts.block_size = Some(spec.block_size);
                 let sink = supplier.stamp(FamilySink::Write(TapeSink { device }), true);
@@ -343,7 +357,12 @@ impl FamilyWriter {
             }
             Action::AppendAfterLastSet => {
                 let point = {
-                    let mut r = Reader::with_mode(TapeSource { device: device.as_mut() }, Mode::Strict);
+                    let mut r = Reader::with_mode(
+                        TapeSource {
+                            device: device.as_mut(),
+                        },
+                        Mode::Strict,
+                    );
                     AppendPoint::scan_tape(&mut r)?
                 };
                 device.rewind().map_err(tape_io)?;
@@ -363,7 +382,12 @@ impl FamilyWriter {
     }
 
     /// Starts the family's part of a backup set; `expires` (Unix seconds) is recorded with it.
-    pub fn begin_set(&mut self, opts: SetOptions, expires: Option<i64>, volume: &VolumeOptions) -> Result<()> {
+    pub fn begin_set(
+        &mut self,
+        opts: SetOptions,
+        expires: Option<i64>,
+        volume: &VolumeOptions,
+    ) -> Result<()> {
         // The SSET reaches the sink with the first full block; the sink stamps it and clears
         // the slot then.
         *self.expiry.lock().unwrap_or_else(|p| p.into_inner()) = expires;
@@ -381,7 +405,14 @@ impl FamilyWriter {
     }
 
     /// Adds a file in directory `dir` (a DIRB is written first when the directory changes).
-    pub fn add_file(&mut self, dir: &[String], name: &str, meta: &EntryMeta, size: u64, data: &mut dyn Read) -> Result<()> {
+    pub fn add_file(
+        &mut self,
+        dir: &[String],
+        name: &str,
+        meta: &EntryMeta,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> Result<()> {
         if self.dir.as_deref() != Some(dir) {
             self.writer.add_directory(dir, &EntryMeta::default())?;
             self.dir = Some(dir.to_vec());
@@ -496,7 +527,9 @@ fn after_header(device: &mut Device) -> Result<AppendPoint> {
     };
     let (dblk, _) = mtf::Dblk::parse(&buf[..n], None)?;
     let Body::Tape(tape) = dblk.body else {
-        return Err(MediaError::Invalid("the first block is not a TAPE block".into()));
+        return Err(MediaError::Invalid(
+            "the first block is not a TAPE block".into(),
+        ));
     };
     if tape.soft_filemark_bytes() != n {
         return Err(MediaError::Invalid(format!(
@@ -506,7 +539,11 @@ fn after_header(device: &mut Device) -> Result<AppendPoint> {
     }
     match device.read_block(&mut buf).map_err(tape_io)? {
         ReadResult::Filemark => {}
-        _ => return Err(MediaError::Invalid("the media header is not followed by a filemark".into())),
+        _ => {
+            return Err(MediaError::Invalid(
+                "the media header is not followed by a filemark".into(),
+            ))
+        }
     }
     Ok(AppendPoint {
         string_type: dblk.header.string_type,

@@ -127,13 +127,18 @@ pub fn early_warning_block(device: &mut Device) -> io::Result<Option<u64>> {
 /// Whether an ESPB block header starts at a 512-byte boundary of the block (its header
 /// checksum must hold).
 fn has_espb(block: &[u8]) -> bool {
-    (0..block.len())
-        .step_by(512)
-        .any(|o| block[o..].starts_with(b"ESPB") && DbHeader::parse(&block[o..]).is_ok_and(|h| h.block_type == BlockType::ESPB))
+    (0..block.len()).step_by(512).any(|o| {
+        block[o..].starts_with(b"ESPB")
+            && DbHeader::parse(&block[o..]).is_ok_and(|h| h.block_type == BlockType::ESPB)
+    })
 }
 
 /// Mounts medium `req.sequence` of the family for replay, refusing other media.
-pub(crate) fn mount_for_replay(changer: &mut dyn MediaChanger, req: &MediumRequest, refusals: &mut Vec<(String, String)>) -> io::Result<(String, CompareSink)> {
+pub(crate) fn mount_for_replay(
+    changer: &mut dyn MediaChanger,
+    req: &MediumRequest,
+    refusals: &mut Vec<(String, String)>,
+) -> io::Result<(String, CompareSink)> {
     let req = MediumRequest {
         purpose: Purpose::Read,
         ..req.clone()
@@ -141,7 +146,11 @@ pub(crate) fn mount_for_replay(changer: &mut dyn MediaChanger, req: &MediumReque
     for _ in 0..MAX_OFFERS {
         let mut m = changer.mount(&req)?;
         let why = match read_label(&mut m.device) {
-            Ok(l) if l.media_set_id == req.media_set_id && l.family() == req.family_number && l.media_sequence_number == req.sequence => {
+            Ok(l)
+                if l.media_set_id == req.media_set_id
+                    && l.family() == req.family_number
+                    && l.media_sequence_number == req.sequence =>
+            {
                 let sink = CompareSink::new(m.device, &m.name)?;
                 return Ok((m.name, sink));
             }
@@ -151,7 +160,9 @@ pub(crate) fn mount_for_replay(changer: &mut dyn MediaChanger, req: &MediumReque
         refusals.push((m.name.clone(), why.clone()));
         changer.refused(m, &why)?;
     }
-    Err(io::Error::other(format!("{MAX_OFFERS} media offered for {req}, none of them it")))
+    Err(io::Error::other(format!(
+        "{MAX_OFFERS} media offered for {req}, none of them it"
+    )))
 }
 
 /// The decision for a medium a restart replays: it must be that medium.
@@ -239,19 +250,32 @@ impl RestartPlan {
                     sequence: seq,
                     mirror: 0,
                 };
-                let Ok(mut m) = changer.mount(&req) else { break };
+                let Ok(mut m) = changer.mount(&req) else {
+                    break;
+                };
                 let label = match read_label(&mut m.device) {
-                    Ok(l) if l.media_set_id == Some(set) && l.family() == f && l.media_sequence_number == seq => l,
+                    Ok(l)
+                        if l.media_set_id == Some(set)
+                            && l.family() == f
+                            && l.media_sequence_number == seq =>
+                    {
+                        l
+                    }
                     _ => {
                         changer.refused(m, "not the medium asked for")?;
                         break;
                     }
                 };
                 if header.is_none() {
-                    header = Some((label.name.clone(), label.family_count.unwrap_or(1), label.written.unwrap_or(0)));
+                    header = Some((
+                        label.name.clone(),
+                        label.family_count.unwrap_or(1),
+                        label.written.unwrap_or(0),
+                    ));
                 }
                 // A medium that does not read through (cut by the interruption) is incomplete.
-                let (files, complete, next_dir) = crate::restore::list_medium(&mut m.device, f).unwrap_or_default();
+                let (files, complete, next_dir) =
+                    crate::restore::list_medium(&mut m.device, f).unwrap_or_default();
                 changer.done(m)?;
                 if !complete {
                     break;
@@ -265,7 +289,8 @@ impl RestartPlan {
             families.push(cp);
             f += 1;
         }
-        let (name, family_count, written) = header.ok_or_else(|| MediaError::Invalid(format!("no medium of media set {set} found")))?;
+        let (name, family_count, written) = header
+            .ok_or_else(|| MediaError::Invalid(format!("no medium of media set {set} found")))?;
         Ok(RestartPlan {
             media_set_id: set,
             name,

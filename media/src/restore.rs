@@ -16,7 +16,7 @@ use crate::family::{MediaError, Result, MAX_OFFERS};
 use crate::set::{read_label, Guid, MediumLabel};
 use mtf::block::Body;
 use mtf::reader::{Event, Mode, Reader};
-use mtf::spec::{BlockAttributes, StreamId, StreamMediaAttributes, StringType};
+use mtf::spec::{BlockAttributes, StreamId, StringType};
 use mtf::text::{decode_str, split_dir_path};
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -54,7 +54,10 @@ impl RestoreSink for MemoryFiles {
             .current
             .get(&family)
             .ok_or_else(|| MediaError::Invalid("data before a file".into()))?;
-        self.files.entry(p.clone()).or_default().extend_from_slice(bytes);
+        self.files
+            .entry(p.clone())
+            .or_default()
+            .extend_from_slice(bytes);
         Ok(())
     }
     fn end(&mut self, family: u16) -> Result<()> {
@@ -97,7 +100,11 @@ enum Out {
 }
 
 /// Reads a backup set with `changers.len()` devices into `sink`.
-pub fn restore(mut changers: Vec<Box<dyn MediaChanger>>, spec: &ReadSpec, sink: &mut dyn RestoreSink) -> Result<RestoreReport> {
+pub fn restore(
+    mut changers: Vec<Box<dyn MediaChanger>>,
+    spec: &ReadSpec,
+    sink: &mut dyn RestoreSink,
+) -> Result<RestoreReport> {
     if changers.is_empty() {
         return Err(MediaError::Invalid("no device to read with".into()));
     }
@@ -120,12 +127,23 @@ pub fn restore(mut changers: Vec<Box<dyn MediaChanger>>, spec: &ReadSpec, sink: 
         let mut handles = Vec::new();
         for (d, changer) in changers.iter_mut().take(devices).enumerate() {
             let tx = tx.clone();
-            let families: Vec<u16> = (1..=family_count).filter(|f| (*f as usize - 1) % devices == d).collect();
+            let families: Vec<u16> = (1..=family_count)
+                .filter(|f| (*f as usize - 1) % devices == d)
+                .collect();
             let pre = if d == 0 { first.take() } else { None };
             handles.push(scope.spawn(move || -> Result<()> {
                 let mut pre = pre;
                 for f in families {
-                    read_family(&mut **changer, d, set_id, family_count, f, data_set, pre.take(), &tx)?;
+                    read_family(
+                        &mut **changer,
+                        d,
+                        set_id,
+                        family_count,
+                        f,
+                        data_set,
+                        pre.take(),
+                        &tx,
+                    )?;
                 }
                 Ok(())
             }));
@@ -189,14 +207,21 @@ fn request(set: Option<Guid>, family: u16, count: u16, sequence: u16) -> MediumR
 }
 
 /// Mounts the medium `req` asks for, refusing others.
-fn mount_checked(changer: &mut dyn MediaChanger, req: &MediumRequest, refused: &mut dyn FnMut(String, String)) -> Result<(Mounted, MediumLabel)> {
+fn mount_checked(
+    changer: &mut dyn MediaChanger,
+    req: &MediumRequest,
+    refused: &mut dyn FnMut(String, String),
+) -> Result<(Mounted, MediumLabel)> {
     for _ in 0..MAX_OFFERS {
         let mut m = changer.mount(req)?;
         let why = match read_label(&mut m.device) {
             Err(e) => format!("not a medium of an MTF media set: {e}"),
             Ok(l) => {
                 let set_ok = req.media_set_id.is_none() || l.media_set_id == req.media_set_id;
-                if set_ok && l.family() == req.family_number && l.media_sequence_number == req.sequence {
+                if set_ok
+                    && l.family() == req.family_number
+                    && l.media_sequence_number == req.sequence
+                {
                     return Ok((m, l));
                 }
                 format!("this is {}, not {req}", l.describe())
@@ -205,7 +230,9 @@ fn mount_checked(changer: &mut dyn MediaChanger, req: &MediumRequest, refused: &
         refused(m.name.clone(), why.clone());
         changer.refused(m, &why)?;
     }
-    Err(MediaError::Invalid(format!("{MAX_OFFERS} media offered for {req}, none of them it")))
+    Err(MediaError::Invalid(format!(
+        "{MAX_OFFERS} media offered for {req}, none of them it"
+    )))
 }
 
 /// Lists the files of the last backup set on one medium read on its own (a restart's
@@ -213,7 +240,10 @@ fn mount_checked(changer: &mut dyn MediaChanger, req: &MediumRequest, refused: &
 /// end-of-media procedure, the family going on on the next medium).
 /// The third value is the directory of a DIRB written after the last file (the next file's,
 /// which went on on the next medium), if any.
-pub(crate) fn list_medium(device: &mut Device, family: u16) -> Result<(Vec<String>, bool, Option<Vec<String>>)> {
+pub(crate) fn list_medium(
+    device: &mut Device,
+    family: u16,
+) -> Result<(Vec<String>, bool, Option<Vec<String>>)> {
     let files = std::cell::RefCell::new(Vec::<String>::new());
     let trailing = std::cell::RefCell::new(None::<Vec<String>>);
     let mut fr = FamilyRead {
@@ -242,7 +272,8 @@ pub(crate) fn list_medium(device: &mut Device, family: u16) -> Result<(Vec<Strin
         }
         Ok(())
     };
-    let continues = read_medium(device, &mut fr, &send, true).map_err(|(_, e)| MediaError::Invalid(e))?;
+    let continues =
+        read_medium(device, &mut fr, &send, true).map_err(|(_, e)| MediaError::Invalid(e))?;
     Ok((files.into_inner(), continues, trailing.into_inner()))
 }
 
@@ -264,8 +295,20 @@ struct FamilyRead {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn read_family(changer: &mut dyn MediaChanger, device: usize, set: Option<Guid>, count: u16, family: u16, data_set: Option<u16>, pre: Option<(Mounted, MediumLabel)>, tx: &mpsc::SyncSender<Out>) -> Result<()> {
-    let send = |o: Out| tx.send(o).map_err(|_| MediaError::Invalid("the restore stopped".into()));
+fn read_family(
+    changer: &mut dyn MediaChanger,
+    device: usize,
+    set: Option<Guid>,
+    count: u16,
+    family: u16,
+    data_set: Option<u16>,
+    pre: Option<(Mounted, MediumLabel)>,
+    tx: &mpsc::SyncSender<Out>,
+) -> Result<()> {
+    let send = |o: Out| {
+        tx.send(o)
+            .map_err(|_| MediaError::Invalid("the restore stopped".into()))
+    };
     let mut fr = FamilyRead {
         family,
         data_set,
@@ -335,11 +378,21 @@ fn read_family(changer: &mut dyn MediaChanger, device: usize, set: Option<Guid>,
 
 /// Reads one medium of a family. `Ok(continues)`: whether the family goes on to the next
 /// medium. `Err((offset, error))`: damage at `offset`; everything before it was delivered.
-fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> Result<()>, last_set: bool) -> std::result::Result<bool, (u64, String)> {
+fn read_medium(
+    device: &mut Device,
+    fr: &mut FamilyRead,
+    send: &dyn Fn(Out) -> Result<()>,
+    last_set: bool,
+) -> std::result::Result<bool, (u64, String)> {
     let skip_below = fr.skip_below;
     let fail = |at: u64, e: String| (at.max(skip_below), e);
     device.rewind().map_err(|e| fail(0, e.to_string()))?;
-    let mut reader = Reader::with_mode(TapeSource { device: device.as_mut() }, Mode::Strict);
+    let mut reader = Reader::with_mode(
+        TapeSource {
+            device: device.as_mut(),
+        },
+        Mode::Strict,
+    );
     let mut continues = false;
     let mut at = 0u64;
     // Whether the last stream header seen belongs to the open file's data.
@@ -355,7 +408,10 @@ fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> R
                 if dblk.header.string_type.0 != 0 {
                     fr.st = dblk.header.string_type;
                 }
-                let cont = dblk.header.attributes.contains(BlockAttributes::CONTINUATION);
+                let cont = dblk
+                    .header
+                    .attributes
+                    .contains(BlockAttributes::CONTINUATION);
                 let fresh = offset >= skip_below;
                 match &dblk.body {
                     Body::Sset(s) if last_set => {
@@ -392,7 +448,8 @@ fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> R
                         } else {
                             fr.dir = split_dir_path(&d.directory_name.raw, fr.st);
                             if !cont && last_set {
-                                send(Out::Dir(fr.dir.clone())).map_err(|e| fail(at, e.to_string()))?;
+                                send(Out::Dir(fr.dir.clone()))
+                                    .map_err(|e| fail(at, e.to_string()))?;
                             }
                         }
                     }
@@ -407,7 +464,8 @@ fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> R
                             let mut p = fr.dir.clone();
                             p.push(f.file_name.decode(fr.st));
                             if fresh {
-                                send(Out::Start(fr.family, p, size)).map_err(|e| fail(at, e.to_string()))?;
+                                send(Out::Start(fr.family, p, size))
+                                    .map_err(|e| fail(at, e.to_string()))?;
                             }
                         }
                         fr.open_file = true;
@@ -432,17 +490,17 @@ fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> R
                         let mut p = fr.dir.clone();
                         p.push(decode_str(&raw, fr.st));
                         if offset >= skip_below {
-                            send(Out::Start(fr.family, p, size)).map_err(|e| fail(at, e.to_string()))?;
+                            send(Out::Start(fr.family, p, size))
+                                .map_err(|e| fail(at, e.to_string()))?;
                         }
                     } else {
                         fr.dir = split_dir_path(&raw, fr.st);
                     }
                     continue;
                 }
-                let data = header.id == StreamId::STAN
-                    || (header.media_attributes.contains(StreamMediaAttributes::CONTINUE)
-                        && header.id == StreamId::STAN);
-                if !(data && fr.open_file) {
+                // The file's data: its STAN stream, and on a continuation medium the rest of it
+                // (the same id, with the CONTINUE attribute).
+                if !(header.id == StreamId::STAN && fr.open_file) {
                     continue;
                 }
                 let mut pos = offset + mtf::spec::STREAM_HDR_LEN as u64;
@@ -455,7 +513,8 @@ fn read_medium(device: &mut Device, fr: &mut FamilyRead, send: &dyn Fn(Out) -> R
                     let end = pos + chunk.len() as u64;
                     if end > skip_below {
                         let from = skip_below.saturating_sub(pos) as usize;
-                        send(Out::Data(fr.family, chunk[from..].to_vec())).map_err(|e| fail(pos, e.to_string()))?;
+                        send(Out::Data(fr.family, chunk[from..].to_vec()))
+                            .map_err(|e| fail(pos, e.to_string()))?;
                     }
                     pos = end;
                 }

@@ -18,10 +18,10 @@ use crate::family::{judge, FamilyReport, FamilySpec, FamilyWriter, MediaError, R
 use crate::restart::RestartPlan;
 use crate::set::{Guid, MediaPassword, MediaSet};
 use mtf::writer::{EntryMeta, SetOptions, VolumeOptions};
-use std::io::{self, Read};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::collections::VecDeque;
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -118,7 +118,12 @@ impl StripedWriter {
     /// `devices[f][m]` is family `f + 1`'s mirror `m`. For format, `set` is the new media set
     /// (its family count must be the number of families); for init and append, its name and id
     /// are taken from the media, which must all be of one media set.
-    pub fn start(devices: Vec<Vec<StripeDevice>>, set: MediaSet, opts: &StripeOptions, backup: BackupSet) -> Result<Self> {
+    pub fn start(
+        devices: Vec<Vec<StripeDevice>>,
+        set: MediaSet,
+        opts: &StripeOptions,
+        backup: BackupSet,
+    ) -> Result<Self> {
         Self::begin(devices, set, opts, backup, None)
     }
 
@@ -126,7 +131,12 @@ impl StripedWriter {
     /// source must follow, in the same order, with the same `backup`. `devices[f][m]` holds
     /// each family's first medium. The media the interrupted run completed are replayed
     /// (compared, not written); writing resumes on each family's first incomplete medium.
-    pub fn restart(devices: Vec<Vec<StripeDevice>>, plan: &RestartPlan, opts: &StripeOptions, backup: BackupSet) -> Result<Self> {
+    pub fn restart(
+        devices: Vec<Vec<StripeDevice>>,
+        plan: &RestartPlan,
+        opts: &StripeOptions,
+        backup: BackupSet,
+    ) -> Result<Self> {
         if opts.operation != Operation::Format {
             return Err(MediaError::Invalid(
                 "only a backup that formatted its media can be restarted".into(),
@@ -146,10 +156,17 @@ impl StripedWriter {
         Self::begin(devices, set, &opts, backup, Some(plan))
     }
 
-    fn begin(mut devices: Vec<Vec<StripeDevice>>, set: MediaSet, opts: &StripeOptions, backup: BackupSet, plan: Option<&RestartPlan>) -> Result<Self> {
+    fn begin(
+        mut devices: Vec<Vec<StripeDevice>>,
+        set: MediaSet,
+        opts: &StripeOptions,
+        backup: BackupSet,
+        plan: Option<&RestartPlan>,
+    ) -> Result<Self> {
         let mut set = set;
         let resume = |f: usize| {
-            plan.and_then(|p| p.families.get(f)).map_or(0, |c| c.resume_at.max(1))
+            plan.and_then(|p| p.families.get(f))
+                .map_or(0, |c| c.resume_at.max(1))
         };
         set.family_count = u16::try_from(devices.len()).unwrap_or(u16::MAX);
         set.mirror_count = devices.first().map_or(1, |m| m.len()) as u8;
@@ -181,7 +198,10 @@ impl StripedWriter {
                 match j.decision.action {
                     None => refused.push((d.first.name.clone(), j.decision.clone())),
                     Some(Action::WriteHeader) => {}
-                    Some(_) => ids.push((d.first.name.clone(), j.inspection.label().and_then(|l| l.media_set_id))),
+                    Some(_) => ids.push((
+                        d.first.name.clone(),
+                        j.inspection.label().and_then(|l| l.media_set_id),
+                    )),
                 }
                 judged.push(j);
             }
@@ -239,7 +259,10 @@ impl StripedWriter {
                         .spawn(move || {
                             let r = device_thread(d, spec, j, backup, rx, killed);
                             if let Err(e) = &r {
-                                failures.lock().unwrap_or_else(|p| p.into_inner()).push(e.to_string());
+                                failures
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .push(e.to_string());
                             }
                             r
                         })
@@ -256,7 +279,10 @@ impl StripedWriter {
             })
             .collect();
         let next_dir = (0..queues.len())
-            .map(|f| plan.and_then(|p| p.families.get(f)).and_then(|c| c.next_dir.clone()))
+            .map(|f| {
+                plan.and_then(|p| p.families.get(f))
+                    .and_then(|c| c.next_dir.clone())
+            })
             .collect();
         Ok(StripedWriter {
             next_dir,
@@ -282,7 +308,14 @@ impl StripedWriter {
     }
 
     /// Adds a file of `size` bytes read from `data`, in directory `dir`, to one family.
-    pub fn add_file(&mut self, dir: &[String], name: &str, meta: &EntryMeta, size: u64, data: &mut dyn Read) -> Result<()> {
+    pub fn add_file(
+        &mut self,
+        dir: &[String],
+        name: &str,
+        meta: &EntryMeta,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> Result<()> {
         let family = self.pick_family(dir, name, meta, size)?;
         let mut left = size;
         while left > 0 {
@@ -304,14 +337,60 @@ impl StripedWriter {
         Ok(())
     }
 
+    /// Adds a file whose data the caller already holds in shared buffers (a product that
+    /// reads into buffers of its own): the buffers go to the device threads as they are,
+    /// without a copy. Their lengths must add up to `size`; fewer bytes are zero-filled and
+    /// the file recorded as corrupt, as with [`StripedWriter::add_file`].
+    pub fn add_file_chunks(
+        &mut self,
+        dir: &[String],
+        name: &str,
+        meta: &EntryMeta,
+        size: u64,
+        chunks: &mut dyn Iterator<Item = Arc<[u8]>>,
+    ) -> Result<()> {
+        let family = self.pick_family(dir, name, meta, size)?;
+        let mut left = size;
+        for c in chunks {
+            if left == 0 {
+                break;
+            }
+            let c = if c.len() as u64 > left {
+                Arc::from(&c[..left as usize])
+            } else {
+                c
+            };
+            if c.is_empty() {
+                continue;
+            }
+            left -= c.len() as u64;
+            self.send_family(family, || Msg::Data(c.clone()))?;
+        }
+        if left > 0 {
+            self.send_family(family, || Msg::Data(Arc::from(Vec::new())))?;
+        }
+        Ok(())
+    }
+
     /// Sends the file's header to the next family in turn whose first queue has room.
-    fn pick_family(&mut self, dir: &[String], name: &str, meta: &EntryMeta, size: u64) -> Result<usize> {
+    fn pick_family(
+        &mut self,
+        dir: &[String],
+        name: &str,
+        meta: &EntryMeta,
+        size: u64,
+    ) -> Result<usize> {
         let n = self.queues.len();
-        let constrained = self.pending.iter().any(|p| !p.is_empty()) || self.next_dir.iter().any(Option::is_some);
+        let constrained =
+            self.pending.iter().any(|p| !p.is_empty()) || self.next_dir.iter().any(Option::is_some);
         if constrained {
             // A restart: a file on a replayed medium goes to its family again; others only to
             // families whose replayed files are all sent.
-            let path = if dir.is_empty() { name.to_owned() } else { format!("{}/{name}", dir.join("/")) };
+            let path = if dir.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{}/{name}", dir.join("/"))
+            };
             if let Some(f) = self.pending.iter().position(|p| p.front() == Some(&path)) {
                 self.pending[f].pop_front();
                 self.send_family(f, || Msg::File {
@@ -323,7 +402,9 @@ impl StripedWriter {
                 return Ok(f);
             }
             // A family whose replayed media end with this file's directory takes it.
-            if let Some(f) = (0..n).find(|&f| self.pending[f].is_empty() && self.next_dir[f].as_deref() == Some(dir)) {
+            if let Some(f) = (0..n)
+                .find(|&f| self.pending[f].is_empty() && self.next_dir[f].as_deref() == Some(dir))
+            {
                 self.next_dir[f] = None;
                 self.send_family(f, || Msg::File {
                     dir: dir.to_vec(),
@@ -340,7 +421,9 @@ impl StripedWriter {
                 )));
             }
         }
-        let free: Vec<bool> = (0..n).map(|f| self.pending[f].is_empty() && self.next_dir[f].is_none()).collect();
+        let free: Vec<bool> = (0..n)
+            .map(|f| self.pending[f].is_empty() && self.next_dir[f].is_none())
+            .collect();
         let mk = || Msg::File {
             dir: dir.to_vec(),
             name: name.to_owned(),
@@ -367,7 +450,11 @@ impl StripedWriter {
                 }
             }
             spins = spins.saturating_add(1);
-            std::thread::sleep(std::time::Duration::from_micros(if spins < 100 { 50 } else { 1000 }));
+            std::thread::sleep(std::time::Duration::from_micros(if spins < 100 {
+                50
+            } else {
+                1000
+            }));
         }
     }
 
@@ -479,7 +566,14 @@ impl Read for QueueReader<'_> {
     }
 }
 
-fn device_thread(d: StripeDevice, spec: FamilySpec, judged: crate::family::Judged, backup: BackupSet, rx: Receiver<Msg>, killed: Arc<AtomicBool>) -> Result<FamilyReport> {
+fn device_thread(
+    d: StripeDevice,
+    spec: FamilySpec,
+    judged: crate::family::Judged,
+    backup: BackupSet,
+    rx: Receiver<Msg>,
+    killed: Arc<AtomicBool>,
+) -> Result<FamilyReport> {
     let mut fw = FamilyWriter::open_judged(d.first, d.changer, spec, judged)?;
     fw.begin_set(backup.options.clone(), backup.expires, &backup.volume)?;
     while let Ok(msg) = rx.recv() {

@@ -79,11 +79,21 @@ fn an_autoloader_supplies_continuation_media_and_the_full_cartridge_is_refused()
     let mut b = backup_set();
     b.expires = Some(NOW + 86_400);
     backup_tree_as(&dir.path().join("other"), 1, 1, 1 << 30, &tree(1, 2, 10), b);
-    let other = std::fs::read_dir(dir.path().join("other")).unwrap().next().unwrap().unwrap().path();
+    let other = std::fs::read_dir(dir.path().join("other"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::copy(&other, dir.path().join("slots/2.tap")).unwrap();
     let slot2 = std::fs::read(dir.path().join("slots/2.tap")).unwrap();
     for n in [3, 4] {
-        open_path(&dir.path().join(format!("slots/{n}.tap")), true, Default::default()).unwrap();
+        open_path(
+            &dir.path().join(format!("slots/{n}.tap")),
+            true,
+            Default::default(),
+        )
+        .unwrap();
     }
     let mut changer = MtxChanger::new("/dev/fake-sg".into(), 0, dir.path().join("drive.tap"))
         .emulated_options(tape(64 * 1024));
@@ -117,32 +127,77 @@ fn an_autoloader_supplies_continuation_media_and_the_full_cartridge_is_refused()
     let b = backup_set();
     fw.begin_set(b.options, None, &b.volume).unwrap();
     let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    fw.add_file(&["d".into()], "f", &EntryMeta::default(), data.len() as u64, &mut &data[..]).unwrap();
+    fw.add_file(
+        &["d".into()],
+        "f",
+        &EntryMeta::default(),
+        data.len() as u64,
+        &mut &data[..],
+    )
+    .unwrap();
     fw.end_set().unwrap();
     let rep = fw.finish().unwrap();
     // Slot 1 filled; slot 2 (unexpired, another set) was refused; slot 3 took medium 2.
-    let names: Vec<(u16, &str)> = rep.used.iter().map(|u| (u.sequence, u.name.as_str())).collect();
+    let names: Vec<(u16, &str)> = rep
+        .used
+        .iter()
+        .map(|u| (u.sequence, u.name.as_str()))
+        .collect();
     assert_eq!(names, vec![(1, "slot 1"), (2, "slot 3")]);
     assert_eq!(rep.refusals.len(), 1);
     assert_eq!(rep.refusals[0].0, "slot 2");
-    assert!(rep.refusals[0].1.contains("unexpired"), "{}", rep.refusals[0].1);
+    assert!(
+        rep.refusals[0].1.contains("unexpired"),
+        "{}",
+        rep.refusals[0].1
+    );
     // The cartridges went back to their slots, labelled in sequence.
     for (slot, seq) in [(1, 1), (3, 2)] {
-        let mut d = open_path(&dir.path().join(format!("slots/{slot}.tap")), false, Default::default()).unwrap();
+        let mut d = open_path(
+            &dir.path().join(format!("slots/{slot}.tap")),
+            false,
+            Default::default(),
+        )
+        .unwrap();
         let l = read_label(&mut d).unwrap();
-        assert_eq!((l.media_set_id, l.media_sequence_number), (Some(set.id), seq));
+        assert_eq!(
+            (l.media_set_id, l.media_sequence_number),
+            (Some(set.id), seq)
+        );
     }
     let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
-    for c in ["load 1 0", "unload 1 0", "load 2 0", "unload 2 0", "load 3 0", "unload 3 0"] {
+    for c in [
+        "load 1 0",
+        "unload 1 0",
+        "load 2 0",
+        "unload 2 0",
+        "load 3 0",
+        "unload 3 0",
+    ] {
         assert!(calls.contains(c), "{c} missing from {calls}");
     }
-    assert_eq!(std::fs::read(dir.path().join("slots/2.tap")).unwrap(), slot2);
-    assert!(log.lock().unwrap().iter().any(|e| matches!(e, ChangerEvent::Done(n) if n == "slot 1")));
+    assert_eq!(
+        std::fs::read(dir.path().join("slots/2.tap")).unwrap(),
+        slot2
+    );
+    assert!(log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, ChangerEvent::Done(n) if n == "slot 1")));
     // And it reads back whole through the autoloader.
     let mut c = MtxChanger::new("/dev/fake-sg".into(), 0, dir.path().join("drive.tap"));
     c.mtx = dir.path().join("mtx");
     let mut out = MemoryFiles::default();
-    restore(vec![Box::new(c)], &ReadSpec { media_set_id: Some(set.id), data_set: None }, &mut out).unwrap();
+    restore(
+        vec![Box::new(c)],
+        &ReadSpec {
+            media_set_id: Some(set.id),
+            data_set: None,
+        },
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out.files.get("d/f"), Some(&data));
 }
 
@@ -153,19 +208,44 @@ fn an_autoloader_offers_the_next_cartridge_after_a_refusal() {
     // Families 1 and 2 of a set in slots 1 and 2; reading family 2 must refuse slot 1.
     let lib = dir.path().join("lib");
     let (report, set) = backup_tree(&lib, 2, 1, 1 << 30, &tree(5, 6, 3000));
-    std::fs::copy(&report.families[0].used[0].name, dir.path().join("slots/1.tap")).unwrap();
-    std::fs::copy(&report.families[1].used[0].name, dir.path().join("slots/2.tap")).unwrap();
+    std::fs::copy(
+        &report.families[0].used[0].name,
+        dir.path().join("slots/1.tap"),
+    )
+    .unwrap();
+    std::fs::copy(
+        &report.families[1].used[0].name,
+        dir.path().join("slots/2.tap"),
+    )
+    .unwrap();
     let mut c1 = MtxChanger::new("/dev/fake-sg".into(), 0, dir.path().join("drive.tap"));
     c1.mtx = mtx;
     let log = c1.log.clone();
     let mut out = MemoryFiles::default();
-    let r = restore(vec![Box::new(c1)], &ReadSpec { media_set_id: Some(set.id), data_set: None }, &mut out).unwrap();
+    let r = restore(
+        vec![Box::new(c1)],
+        &ReadSpec {
+            media_set_id: Some(set.id),
+            data_set: None,
+        },
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out.files, expected(&tree(5, 6, 3000)));
     // Family 1 from slot 1, then family 2: slot 1 is spent, slot 2 offered.
     assert_eq!(r.requests, vec![(0, 1, 1), (0, 2, 1)]);
     let events = log.lock().unwrap().clone();
-    let mounted: Vec<&ChangerEvent> = events.iter().filter(|e| matches!(e, ChangerEvent::Mounted(_))).collect();
-    assert_eq!(mounted, vec![&ChangerEvent::Mounted("slot 1".into()), &ChangerEvent::Mounted("slot 2".into())]);
+    let mounted: Vec<&ChangerEvent> = events
+        .iter()
+        .filter(|e| matches!(e, ChangerEvent::Mounted(_)))
+        .collect();
+    assert_eq!(
+        mounted,
+        vec![
+            &ChangerEvent::Mounted("slot 1".into()),
+            &ChangerEvent::Mounted("slot 2".into())
+        ]
+    );
 }
 
 #[test]
@@ -183,9 +263,20 @@ fn the_operator_is_asked_for_each_family_and_sequence_and_told_of_refusals() {
     }
     let screen = SharedBuf::default();
     {
-        let p = PromptChanger::new(std::io::Cursor::new(answers.into_bytes()), screen.clone(), Default::default());
+        let p = PromptChanger::new(
+            std::io::Cursor::new(answers.into_bytes()),
+            screen.clone(),
+            Default::default(),
+        );
         let mut out = MemoryFiles::default();
-        let r = restore(vec![Box::new(p)], &ReadSpec { media_set_id: Some(set.id), data_set: None }, &mut out);
+        let r = restore(
+            vec![Box::new(p)],
+            &ReadSpec {
+                media_set_id: Some(set.id),
+                data_set: None,
+            },
+            &mut out,
+        );
         let r = r.unwrap();
         assert_eq!(out.files, expected(&t));
         assert_eq!(r.refusals.len(), 1);
@@ -195,7 +286,10 @@ fn the_operator_is_asked_for_each_family_and_sequence_and_told_of_refusals() {
     assert!(prompts[0].contains("medium 1 of family 1 of 1"), "{screen}");
     assert!(prompts[1].contains("medium 1 of family 1 of 1"), "{screen}");
     for (k, p) in prompts[2..].iter().enumerate() {
-        assert!(p.contains(&format!("medium {} of family 1 of 1", k + 2)), "{screen}");
+        assert!(
+            p.contains(&format!("medium {} of family 1 of 1", k + 2)),
+            "{screen}"
+        );
     }
     assert!(screen.contains("refused"), "{screen}");
 }

@@ -34,7 +34,13 @@ enum Name {
 }
 
 /// The rules, as the reference documents state them.
-fn expected(op: Operation, skip: bool, expired: bool, name: Name, cond: Cond) -> (Option<Action>, Vec<&'static str>) {
+fn expected(
+    op: Operation,
+    skip: bool,
+    expired: bool,
+    name: Name,
+    cond: Cond,
+) -> (Option<Action>, Vec<&'static str>) {
     let mut refuse = Vec::new();
     match cond {
         // Nothing writes a write-protected medium, not even FORMAT.
@@ -63,7 +69,11 @@ fn expected(op: Operation, skip: bool, expired: bool, name: Name, cond: Cond) ->
         refuse.push("Unexpired");
     }
     if refuse.is_empty() {
-        let action = if op == Operation::Init { Action::OverwriteSets } else { Action::AppendAfterLastSet };
+        let action = if op == Operation::Init {
+            Action::OverwriteSets
+        } else {
+            Action::AppendAfterLastSet
+        };
         (Some(action), refuse)
     } else {
         (None, refuse)
@@ -95,14 +105,27 @@ fn make_mtf(path: &Path, expires: i64, password: Option<&str>) {
     let spec = spec(&set, Operation::Format, false, None);
     let dev = open_path(path, true, EmulatedOptions::new()).unwrap();
     let mut fw = FamilyWriter::open(
-        Mounted { device: dev, name: path.display().to_string() },
-        Box::new(ScriptedChanger::new(Vec::<PathBuf>::new(), EmulatedOptions::new())),
+        Mounted {
+            device: dev,
+            name: path.display().to_string(),
+        },
+        Box::new(ScriptedChanger::new(
+            Vec::<PathBuf>::new(),
+            EmulatedOptions::new(),
+        )),
         spec,
     )
     .unwrap();
     let b = backup_set();
     fw.begin_set(b.options, Some(expires), &b.volume).unwrap();
-    fw.add_file(&["d".into()], "old.txt", &EntryMeta::default(), 5, &mut &b"hello"[..]).unwrap();
+    fw.add_file(
+        &["d".into()],
+        "old.txt",
+        &EntryMeta::default(),
+        5,
+        &mut &b"hello"[..],
+    )
+    .unwrap();
     fw.end_set().unwrap();
     fw.finish().unwrap();
 }
@@ -133,18 +156,28 @@ fn every_combination_decides_as_the_rules_say() {
     make_mtf(&src("pw-unexpired.tap"), NOW + 30 * 86_400, Some("secret"));
     {
         let mut t = EmulatedTape::create(src("foreign.tap"), EmulatedOptions::new()).unwrap();
-        t.write_block(b"this is a tar archive, not MTF; ".repeat(32).as_slice()).unwrap();
+        t.write_block(b"this is a tar archive, not MTF; ".repeat(32).as_slice())
+            .unwrap();
         t.write_filemarks(1).unwrap();
         t.close().unwrap();
     }
-    EmulatedTape::create(src("empty.tap"), EmulatedOptions::new()).unwrap().close().unwrap();
+    EmulatedTape::create(src("empty.tap"), EmulatedOptions::new())
+        .unwrap()
+        .close()
+        .unwrap();
 
     let mut cases = 0;
     for op in [Operation::Format, Operation::Init, Operation::Append] {
         for skip in [false, true] {
             for expired in [true, false] {
                 for name in [Name::Matches, Name::Differs, Name::NotGiven] {
-                    for cond in [Cond::Password, Cond::Foreign, Cond::Empty, Cond::WriteProtected, Cond::Plain] {
+                    for cond in [
+                        Cond::Password,
+                        Cond::Foreign,
+                        Cond::Empty,
+                        Cond::WriteProtected,
+                        Cond::Plain,
+                    ] {
                         cases += 1;
                         let exp = if expired { "expired" } else { "unexpired" };
                         let from = match cond {
@@ -157,7 +190,8 @@ fn every_combination_decides_as_the_rules_say() {
                         let path = dir.path().join(format!("case{cases}.tap"));
                         std::fs::copy(src(&from), &path).unwrap();
                         let before = std::fs::read(&path).unwrap();
-                        let opts = EmulatedOptions::new().write_protected(cond == Cond::WriteProtected);
+                        let opts =
+                            EmulatedOptions::new().write_protected(cond == Cond::WriteProtected);
                         let check_name = match name {
                             Name::Matches => Some("SALES".to_string()),
                             Name::Differs => Some("PAYROLL".to_string()),
@@ -165,7 +199,10 @@ fn every_combination_decides_as_the_rules_say() {
                         };
                         let set = MediaSet::new("NEWSET", 1);
                         let s = spec(&set, op, skip, check_name);
-                        let mut m = Mounted { device: open_path(&path, false, opts).unwrap(), name: case.clone() };
+                        let mut m = Mounted {
+                            device: open_path(&path, false, opts).unwrap(),
+                            name: case.clone(),
+                        };
                         let j = judge(&mut m, &s);
                         let (want_action, want_reasons) = expected(op, skip, expired, name, cond);
                         let mut got: Vec<&str> = j.decision.reasons.iter().map(kind).collect();
@@ -177,27 +214,45 @@ fn every_combination_decides_as_the_rules_say() {
                         // Now through the write path itself.
                         let r = FamilyWriter::open(
                             m,
-                            Box::new(ScriptedChanger::new(Vec::<PathBuf>::new(), EmulatedOptions::new())),
+                            Box::new(ScriptedChanger::new(
+                                Vec::<PathBuf>::new(),
+                                EmulatedOptions::new(),
+                            )),
                             s,
                         );
                         match r {
                             Err(MediaError::Refused { .. }) => {
                                 assert!(want_action.is_none(), "{case}: refused by the write path");
-                                assert_eq!(std::fs::read(&path).unwrap(), before, "{case}: a refused medium changed");
+                                assert_eq!(
+                                    std::fs::read(&path).unwrap(),
+                                    before,
+                                    "{case}: a refused medium changed"
+                                );
                             }
                             Err(e) => panic!("{case}: {e}"),
                             Ok(mut fw) => {
                                 assert!(want_action.is_some(), "{case}: the write path wrote");
                                 let b = backup_set();
                                 fw.begin_set(b.options, None, &b.volume).unwrap();
-                                fw.add_file(&["n".into()], "new.txt", &EntryMeta::default(), 3, &mut &b"new"[..]).unwrap();
+                                fw.add_file(
+                                    &["n".into()],
+                                    "new.txt",
+                                    &EntryMeta::default(),
+                                    3,
+                                    &mut &b"new"[..],
+                                )
+                                .unwrap();
                                 fw.end_set().unwrap();
                                 fw.finish().unwrap();
-                                let mut d = open_path(&path, false, EmulatedOptions::new()).unwrap();
-                                let MediumContents::Mtf { label, sets, .. } = inspect(&mut d).contents else {
+                                let mut d =
+                                    open_path(&path, false, EmulatedOptions::new()).unwrap();
+                                let MediumContents::Mtf { label, sets, .. } =
+                                    inspect(&mut d).contents
+                                else {
                                     panic!("{case}: not MTF after writing")
                                 };
-                                let names: Vec<u16> = sets.iter().map(|s| s.data_set_number).collect();
+                                let names: Vec<u16> =
+                                    sets.iter().map(|s| s.data_set_number).collect();
                                 match want_action.unwrap() {
                                     Action::WriteHeader => {
                                         assert_eq!(label.name, "NEWSET", "{case}");
@@ -205,12 +260,23 @@ fn every_combination_decides_as_the_rules_say() {
                                         assert!(label.password.is_none(), "{case}");
                                     }
                                     Action::OverwriteSets => {
-                                        assert_eq!(label.name, "SALES", "{case}: init keeps the header");
-                                        assert_eq!(names, vec![1], "{case}: init leaves only the new set");
+                                        assert_eq!(
+                                            label.name, "SALES",
+                                            "{case}: init keeps the header"
+                                        );
+                                        assert_eq!(
+                                            names,
+                                            vec![1],
+                                            "{case}: init leaves only the new set"
+                                        );
                                     }
                                     Action::AppendAfterLastSet => {
                                         assert_eq!(label.name, "SALES", "{case}");
-                                        assert_eq!(names, vec![1, 2], "{case}: appended after set 1");
+                                        assert_eq!(
+                                            names,
+                                            vec![1, 2],
+                                            "{case}: appended after set 1"
+                                        );
                                     }
                                 }
                             }
@@ -233,7 +299,9 @@ fn the_right_password_opens_a_protected_medium_and_a_wrong_one_does_not() {
     // MEDIAPASSWORD sample.
     let mut d = open_path(&p, false, EmulatedOptions::new()).unwrap();
     let l = inspect(&mut d).contents;
-    let MediumContents::Mtf { label, .. } = l else { panic!() };
+    let MediumContents::Mtf { label, .. } = l else {
+        panic!()
+    };
     let (alg, field) = label.password.clone().unwrap();
     assert_eq!(alg, 5);
     assert_eq!(field.len(), 16);
@@ -242,7 +310,10 @@ fn the_right_password_opens_a_protected_medium_and_a_wrong_one_does_not() {
         let set = MediaSet::new("X", 1);
         let mut s = spec(&set, Operation::Append, false, None);
         s.password = Some(MediaPassword::new(given));
-        let mut m = Mounted { device: open_path(&p, false, EmulatedOptions::new()).unwrap(), name: given.into() };
+        let mut m = Mounted {
+            device: open_path(&p, false, EmulatedOptions::new()).unwrap(),
+            name: given.into(),
+        };
         let j = judge(&mut m, &s);
         assert_eq!(j.decision.allowed(), ok, "{given}: {:?}", j.decision);
         if !ok {
@@ -274,12 +345,20 @@ fn shape_checks_refuse_the_wrong_family_and_device_count_and_a_medium_that_conti
         let mut s = spec(&set, Operation::Append, true, None);
         s.set.family_count = devices;
         s.family_number = family;
-        let mut m = Mounted { device: open_path(name.as_ref(), false, EmulatedOptions::new()).unwrap(), name: name.to_string() };
+        let mut m = Mounted {
+            device: open_path(name.as_ref(), false, EmulatedOptions::new()).unwrap(),
+            name: name.to_string(),
+        };
         let j = judge(&mut m, &s);
         let got: Vec<&str> = j.decision.reasons.iter().map(kind).collect();
         assert_eq!(got, want, "{name} devices={devices} family={family}");
         assert_eq!(std::fs::read(name).unwrap(), before);
-        let _ = (&mut m as &mut Mounted, Box::new(ScriptedChanger::new(Vec::<PathBuf>::new(), Default::default())) as Box<dyn MediaChanger>);
+        let _ = (
+            &mut m as &mut Mounted,
+            Box::new(ScriptedChanger::new(
+                Vec::<PathBuf>::new(),
+                Default::default(),
+            )) as Box<dyn MediaChanger>,
+        );
     }
 }
-

@@ -12,19 +12,31 @@ use std::path::PathBuf;
 fn foreign(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("MTF_FOREIGN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/foreign")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/testdata/foreign"
+            ))
+        });
     let p = dir.join(name);
     if p.exists() {
         return Some(p);
     }
-    assert!(std::env::var("MTF_REQUIRE_FOREIGN").as_deref() != Ok("1"), "{} missing", p.display());
+    assert!(
+        std::env::var("MTF_REQUIRE_FOREIGN").as_deref() != Ok("1"),
+        "{} missing",
+        p.display()
+    );
     eprintln!("NOTICE: {} not found; skipping", p.display());
     None
 }
 
 #[test]
 fn sql_server_stripes_read_as_two_families_of_one_set() {
-    let (Some(a), Some(b)) = (foreign("sql2008r2_stripe_full_1of2.bak"), foreign("sql2008r2_stripe_full_2of2.bak")) else {
+    let (Some(a), Some(b)) = (
+        foreign("sql2008r2_stripe_full_1of2.bak"),
+        foreign("sql2008r2_stripe_full_2of2.bak"),
+    ) else {
         return;
     };
     let la = label_of(FileSource::open(&a).unwrap()).unwrap();
@@ -39,14 +51,19 @@ fn sql_server_stripes_read_as_two_families_of_one_set() {
     assert_eq!(la.media_sequence_number, 1);
     assert_eq!(la.software_name, "Microsoft SQL Server");
     // Both given, in either order: a whole set.
-    assert_eq!(check_media_list(&[lb.clone(), la.clone()]), Vec::<String>::new());
+    assert_eq!(
+        check_media_list(&[lb.clone(), la.clone()]),
+        Vec::<String>::new()
+    );
     let missing = check_media_list(&[la]);
     assert_eq!(missing, vec!["family 2 of 2 missing".to_string()]);
 }
 
 #[test]
 fn sql_server_media_password_reads_as_algorithm_5_with_a_16_byte_digest() {
-    let Some(p) = foreign("sql2008r2_full_mediapassword.bak") else { return };
+    let Some(p) = foreign("sql2008r2_full_mediapassword.bak") else {
+        return;
+    };
     let l = label_of(FileSource::open(&p).unwrap()).unwrap();
     // PROVENANCE: "TAPE DBLK has password-encryption-algorithm = 5 and a 16-byte media password
     // field".
@@ -67,7 +84,10 @@ fn a_media_list_names_missing_duplicated_and_out_of_order_media() {
         .map(|f| {
             f.used
                 .iter()
-                .map(|u| read_label(&mut open_path(u.name.as_ref(), false, Default::default()).unwrap()).unwrap())
+                .map(|u| {
+                    read_label(&mut open_path(u.name.as_ref(), false, Default::default()).unwrap())
+                        .unwrap()
+                })
                 .collect()
         })
         .collect();
@@ -79,18 +99,34 @@ fn a_media_list_names_missing_duplicated_and_out_of_order_media() {
     all.sort_by_key(|l| (l.family(), l.media_sequence_number));
     assert_eq!(check_media_list(&all), Vec::<String>::new());
     // Medium 2 of family 1 missing.
-    let gap: Vec<MediumLabel> = all.iter().filter(|l| !(l.family() == 1 && l.media_sequence_number == 2)).cloned().collect();
-    assert_eq!(check_media_list(&gap), vec!["family 1: media 2 to 2 missing".to_string()]);
+    let gap: Vec<MediumLabel> = all
+        .iter()
+        .filter(|l| !(l.family() == 1 && l.media_sequence_number == 2))
+        .cloned()
+        .collect();
+    assert_eq!(
+        check_media_list(&gap),
+        vec!["family 1: media 2 to 2 missing".to_string()]
+    );
     // Medium 1 of family 2 given twice.
     let mut twice = all.clone();
     twice.push(f2[0].clone());
-    assert_eq!(check_media_list(&twice), vec!["family 2: medium 1 given twice".to_string()]);
+    assert_eq!(
+        check_media_list(&twice),
+        vec!["family 2: medium 1 given twice".to_string()]
+    );
     // Family 1's media given backwards.
     let mut backwards: Vec<MediumLabel> = f1.iter().rev().cloned().collect();
     backwards.extend(f2.iter().cloned());
     let p = check_media_list(&backwards);
     assert_eq!(p.len(), 1, "{p:?}");
-    assert!(p[0].starts_with("family 1: media given out of order"), "{p:?}");
+    assert!(
+        p[0].starts_with("family 1: media given out of order"),
+        "{p:?}"
+    );
     // A whole family missing.
-    assert_eq!(check_media_list(f1), vec!["family 2 of 2 missing".to_string()]);
+    assert_eq!(
+        check_media_list(f1),
+        vec!["family 2 of 2 missing".to_string()]
+    );
 }

@@ -44,7 +44,13 @@ struct Mischief {
 fn family_seq(p: &Path) -> Option<(u16, u16)> {
     let s = p.file_name()?.to_str()?;
     let f = s.split("-f").nth(1)?.split('-').next()?.parse().ok()?;
-    let m = s.split("-m").nth(1)?.split(['.', '-']).next()?.parse().ok()?;
+    let m = s
+        .split("-m")
+        .nth(1)?
+        .split(['.', '-'])
+        .next()?
+        .parse()
+        .ok()?;
     Some((f, m))
 }
 
@@ -52,7 +58,12 @@ impl MediaChanger for Mischief {
     fn mount(&mut self, req: &MediumRequest) -> io::Result<Mounted> {
         if self.rng.f64() < self.p {
             let pool: Vec<PathBuf> = match req.purpose {
-                Purpose::Write => self.foreign.iter().chain(self.own.iter()).cloned().collect(),
+                Purpose::Write => self
+                    .foreign
+                    .iter()
+                    .chain(self.own.iter())
+                    .cloned()
+                    .collect(),
                 Purpose::Read => self
                     .all
                     .iter()
@@ -86,7 +97,11 @@ impl MediaChanger for Mischief {
 
     fn done(&mut self, m: Mounted) -> io::Result<()> {
         if m.name.starts_with("WRONG:") {
-            self.tally.lock().unwrap().accepted_wrong.push(m.name.clone());
+            self.tally
+                .lock()
+                .unwrap()
+                .accepted_wrong
+                .push(m.name.clone());
             return Ok(());
         }
         self.own.push(PathBuf::from(&m.name));
@@ -115,8 +130,20 @@ fn one_run(seed: u64) -> (usize, usize) {
     {
         let mut b = backup_set();
         b.expires = Some(NOW + 86_400);
-        backup_tree_as(&dir.path().join("o"), 1, 1, 1 << 30, &tree(seed ^ 1, 2, 100), b);
-        let made = std::fs::read_dir(dir.path().join("o")).unwrap().next().unwrap().unwrap().path();
+        backup_tree_as(
+            &dir.path().join("o"),
+            1,
+            1,
+            1 << 30,
+            &tree(seed ^ 1, 2, 100),
+            b,
+        );
+        let made = std::fs::read_dir(dir.path().join("o"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         std::fs::rename(made, &other).unwrap();
     }
     let wp = dir.path().join("wp-blank.tap");
@@ -153,9 +180,35 @@ fn one_run(seed: u64) -> (usize, usize) {
     let mut b = backup_set();
     b.options.checksums = rng.bool();
     let mut w = StripedWriter::start(devices, set.clone(), &opts, b).unwrap();
+    let shared = rng.bool();
     for (d, n, data) in &t {
-        w.add_file(d, n, &EntryMeta::default(), data.len() as u64, &mut &data[..])
+        if shared {
+            // The same bytes handed over as shared buffers of random sizes.
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            while at < data.len() {
+                let k = rng.usize(1..=data.len() - at);
+                chunks.push(Arc::<[u8]>::from(&data[at..at + k]));
+                at += k;
+            }
+            w.add_file_chunks(
+                d,
+                n,
+                &EntryMeta::default(),
+                data.len() as u64,
+                &mut chunks.into_iter(),
+            )
             .unwrap();
+        } else {
+            w.add_file(
+                d,
+                n,
+                &EntryMeta::default(),
+                data.len() as u64,
+                &mut &data[..],
+            )
+            .unwrap();
+        }
     }
     let report = w.finish().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     // Mirrors wrote the same bytes as their originals.
@@ -167,12 +220,24 @@ fn one_run(seed: u64) -> (usize, usize) {
             .unwrap();
         assert_eq!(f.used.len(), orig.used.len(), "seed {seed}");
         for (a, b) in f.used.iter().zip(&orig.used) {
-            let (x, y) = (std::fs::read(&a.name).unwrap_or_else(|e| panic!("{}: {e}", a.name)), std::fs::read(&b.name).unwrap_or_else(|e| panic!("{}: {e}", b.name)));
-            assert!(x == y, "seed {seed}: mirror {} differs from {}", a.name, b.name);
+            let (x, y) = (
+                std::fs::read(&a.name).unwrap_or_else(|e| panic!("{}: {e}", a.name)),
+                std::fs::read(&b.name).unwrap_or_else(|e| panic!("{}: {e}", b.name)),
+            );
+            assert!(
+                x == y,
+                "seed {seed}: mirror {} differs from {}",
+                a.name,
+                b.name
+            );
         }
     }
     // Restore with a random number of devices, mistakes included.
-    let all: Vec<PathBuf> = report.families.iter().flat_map(|f| f.used.iter().map(|u| PathBuf::from(&u.name))).collect();
+    let all: Vec<PathBuf> = report
+        .families
+        .iter()
+        .flat_map(|f| f.used.iter().map(|u| PathBuf::from(&u.name)))
+        .collect();
     let n_dev = rng.usize(1..=families as usize);
     let changers: Vec<Box<dyn MediaChanger>> = (0..n_dev)
         .map(|d| {
@@ -188,22 +253,50 @@ fn one_run(seed: u64) -> (usize, usize) {
         })
         .collect();
     let mut out = MemoryFiles::default();
-    restore(changers, &ReadSpec::default(), &mut out).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-    assert!(out.duplicates.is_empty(), "seed {seed}: duplicated {:?}", out.duplicates);
-    assert_eq!(out.files, expected(&t), "seed {seed}: restored bytes differ");
+    restore(changers, &ReadSpec::default(), &mut out)
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    assert!(
+        out.duplicates.is_empty(),
+        "seed {seed}: duplicated {:?}",
+        out.duplicates
+    );
+    assert_eq!(
+        out.files,
+        expected(&t),
+        "seed {seed}: restored bytes differ"
+    );
     let tally = tally.lock().unwrap();
-    assert!(tally.accepted_wrong.is_empty(), "seed {seed}: accepted {:?}", tally.accepted_wrong);
-    assert_eq!(tally.refused, tally.offered.len(), "seed {seed}: a wrong medium was not refused");
+    assert!(
+        tally.accepted_wrong.is_empty(),
+        "seed {seed}: accepted {:?}",
+        tally.accepted_wrong
+    );
+    assert_eq!(
+        tally.refused,
+        tally.offered.len(),
+        "seed {seed}: a wrong medium was not refused"
+    );
     for (p, before) in &tally.offered {
-        assert_eq!(&std::fs::read(p).unwrap(), before, "seed {seed}: {} changed", p.display());
+        assert_eq!(
+            &std::fs::read(p).unwrap(),
+            before,
+            "seed {seed}: {} changed",
+            p.display()
+        );
     }
     (tally.refused, all.len())
 }
 
 #[test]
 fn random_media_sets_lose_and_duplicate_nothing_and_refuse_every_wrong_medium() {
-    let runs: u64 = std::env::var("MEDIA_RANDOM_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let base: u64 = std::env::var("MEDIA_RANDOM_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let runs: u64 = std::env::var("MEDIA_RANDOM_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let base: u64 = std::env::var("MEDIA_RANDOM_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let (mut refused, mut media, mut multi) = (0, 0, 0);
     for i in 0..runs {
         let (r, m) = one_run(base + i);
@@ -213,6 +306,9 @@ fn random_media_sets_lose_and_duplicate_nothing_and_refuse_every_wrong_medium() 
     }
     eprintln!("{runs} runs: {media} media written, {refused} wrong media offered and refused, {multi} runs over more than 4 media");
     if runs >= 10 {
-        assert!(refused > 0 && multi > 0, "the runs exercised no mistakes or no continuation");
+        assert!(
+            refused > 0 && multi > 0,
+            "the runs exercised no mistakes or no continuation"
+        );
     }
 }

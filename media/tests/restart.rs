@@ -75,55 +75,127 @@ fn one_run(seed: u64) -> (usize, usize) {
     // The interrupted run: killed before file `k`, `inside` bytes into it.
     let k = rng.usize(0..t.len());
     let inside = rng.usize(0..=t[k].2.len());
-    let mut w = StripedWriter::start(devices(&lib, &set, mirrors, cap), set.clone(), &options(), backup_set()).unwrap();
+    let mut w = StripedWriter::start(
+        devices(&lib, &set, mirrors, cap),
+        set.clone(),
+        &options(),
+        backup_set(),
+    )
+    .unwrap();
     for (d, n, data) in &t[..k] {
-        w.add_file(d, n, &EntryMeta::default(), data.len() as u64, &mut &data[..]).unwrap();
+        w.add_file(
+            d,
+            n,
+            &EntryMeta::default(),
+            data.len() as u64,
+            &mut &data[..],
+        )
+        .unwrap();
     }
     let (d, n, data) = &t[k];
-    let r = w.add_file(d, n, &EntryMeta::default(), data.len() as u64, &mut Dying { data, left: inside });
+    let r = w.add_file(
+        d,
+        n,
+        &EntryMeta::default(),
+        data.len() as u64,
+        &mut Dying { data, left: inside },
+    );
     assert!(r.is_err() || inside == data.len());
     w.abandon();
     // The checkpoint, and the completed media as they are now.
     let mut reader = DirectoryLibrary::new(&lib, Default::default()).unwrap();
-    let plan = RestartPlan::read(&mut reader, set.id).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let plan =
+        RestartPlan::read(&mut reader, set.id).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     assert_eq!(plan.family_count, families);
     if std::env::var("MEDIA_RANDOM_DEBUG").is_ok() {
         eprintln!("seed {seed}: kill before file {k} at {inside}; plan {plan:?}");
-        eprintln!("files: {:?}", t.iter().map(|e| format!("{}/{}", e.0.join("/"), e.1)).collect::<Vec<_>>());
+        eprintln!(
+            "files: {:?}",
+            t.iter()
+                .map(|e| format!("{}/{}", e.0.join("/"), e.1))
+                .collect::<Vec<_>>()
+        );
     }
     let mut complete = Vec::new();
     for e in std::fs::read_dir(&lib).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_str().unwrap().to_owned();
-        let fam: u16 = name.split("-f").nth(1).unwrap().split('-').next().unwrap().parse().unwrap();
-        let seq: u16 = name.split("-m").nth(1).unwrap().split(['.', '-']).next().unwrap().parse().unwrap();
+        let fam: u16 = name
+            .split("-f")
+            .nth(1)
+            .unwrap()
+            .split('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let seq: u16 = name
+            .split("-m")
+            .nth(1)
+            .unwrap()
+            .split(['.', '-'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         if seq < plan.families[fam as usize - 1].resume_at {
             complete.push((p.clone(), std::fs::read(&p).unwrap()));
         }
     }
     // The restart: the same source, the same set.
-    let mut w = StripedWriter::restart(devices(&lib, &set, mirrors, cap), &plan, &options(), backup_set())
-        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let mut w = StripedWriter::restart(
+        devices(&lib, &set, mirrors, cap),
+        &plan,
+        &options(),
+        backup_set(),
+    )
+    .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     for (d, n, data) in &t {
-        w.add_file(d, n, &EntryMeta::default(), data.len() as u64, &mut &data[..])
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        w.add_file(
+            d,
+            n,
+            &EntryMeta::default(),
+            data.len() as u64,
+            &mut &data[..],
+        )
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
     w.finish().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     for (p, before) in &complete {
-        assert!(&std::fs::read(p).unwrap() == before, "seed {seed}: completed medium {} was rewritten", p.display());
+        assert!(
+            &std::fs::read(p).unwrap() == before,
+            "seed {seed}: completed medium {} was rewritten",
+            p.display()
+        );
     }
     let mut out = MemoryFiles::default();
-    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(DirectoryLibrary::new(&lib, Default::default()).unwrap())];
-    restore(changers, &ReadSpec::default(), &mut out).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+        DirectoryLibrary::new(&lib, Default::default()).unwrap(),
+    )];
+    restore(changers, &ReadSpec::default(), &mut out)
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     assert!(out.duplicates.is_empty(), "seed {seed}");
-    assert_eq!(out.files, expected(&t), "seed {seed}: the restarted backup restores differently");
-    (complete.len(), plan.families.iter().map(|f| f.files.len()).sum())
+    assert_eq!(
+        out.files,
+        expected(&t),
+        "seed {seed}: the restarted backup restores differently"
+    );
+    (
+        complete.len(),
+        plan.families.iter().map(|f| f.files.len()).sum(),
+    )
 }
 
 #[test]
 fn killed_striped_backups_restart_from_their_checkpoint_and_restore_whole() {
-    let runs: u64 = std::env::var("MEDIA_RESTART_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let base: u64 = std::env::var("MEDIA_RANDOM_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let runs: u64 = std::env::var("MEDIA_RESTART_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let base: u64 = std::env::var("MEDIA_RANDOM_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let (mut replayed, mut files) = (0, 0);
     for i in 0..runs {
         let (r, f) = one_run(base + i);

@@ -22,7 +22,11 @@ fn three_families_with_continuation_restore_on_one_and_three_devices() {
     for fam in &report.families {
         let n = fam.used.len();
         eprintln!("family {} used {n} media", fam.family_number);
-        assert!((3..=5).contains(&n), "family {} used {n} media", fam.family_number);
+        assert!(
+            (3..=5).contains(&n),
+            "family {} used {n} media",
+            fam.family_number
+        );
         // The family's media are numbered 1, 2, 3... in the order written.
         let seqs: Vec<u16> = fam.used.iter().map(|u| u.sequence).collect();
         assert_eq!(seqs, (1..=n as u16).collect::<Vec<_>>());
@@ -31,7 +35,8 @@ fn three_families_with_continuation_restore_on_one_and_three_devices() {
     // Every medium's label names the set, its family and its sequence number.
     for fam in &report.families {
         for u in &fam.used {
-            let mut d = media::changer::open_path(u.name.as_ref(), false, Default::default()).unwrap();
+            let mut d =
+                media::changer::open_path(u.name.as_ref(), false, Default::default()).unwrap();
             let i = inspect(&mut d);
             let MediumContents::Mtf { label, .. } = i.contents else {
                 panic!("{}: not MTF", u.name)
@@ -45,7 +50,10 @@ fn three_families_with_continuation_restore_on_one_and_three_devices() {
     let want = expected(&t);
     for devices in [1usize, 3] {
         let changers: Vec<Box<dyn MediaChanger>> = (0..devices)
-            .map(|_| Box::new(DirectoryLibrary::new(dir.path(), Default::default()).unwrap()) as Box<dyn MediaChanger>)
+            .map(|_| {
+                Box::new(DirectoryLibrary::new(dir.path(), Default::default()).unwrap())
+                    as Box<dyn MediaChanger>
+            })
             .collect();
         let mut out = MemoryFiles::default();
         let r = restore(changers, &ReadSpec::default(), &mut out).unwrap();
@@ -53,9 +61,18 @@ fn three_families_with_continuation_restore_on_one_and_three_devices() {
         assert_eq!(out.files, want, "restore on {devices} devices");
         // Requests: each device asks for its families in order, each family's media in order.
         for d in 0..devices {
-            let mine: Vec<(u16, u16)> = r.requests.iter().filter(|x| x.0 == d).map(|x| (x.1, x.2)).collect();
+            let mine: Vec<(u16, u16)> = r
+                .requests
+                .iter()
+                .filter(|x| x.0 == d)
+                .map(|x| (x.1, x.2))
+                .collect();
             let mut expect = Vec::new();
-            for fam in report.families.iter().filter(|f| (f.family_number as usize - 1) % devices == d) {
+            for fam in report
+                .families
+                .iter()
+                .filter(|f| (f.family_number as usize - 1) % devices == d)
+            {
                 for u in &fam.used {
                     expect.push((fam.family_number, u.sequence));
                 }
@@ -119,18 +136,38 @@ fn a_mirrors_medium_stands_in_for_a_damaged_one() {
     let s = *starts
         .iter()
         .rev()
-        .find(|&&s| bytes[s..s + 4].iter().all(|c| c.is_ascii_uppercase()) && &bytes[s..s + 4] != b"TAPE" && &bytes[s..s + 4] != b"EOTM")
+        .find(|&&s| {
+            bytes[s..s + 4].iter().all(|c| c.is_ascii_uppercase())
+                && &bytes[s..s + 4] != b"TAPE"
+                && &bytes[s..s + 4] != b"EOTM"
+        })
         .unwrap();
     let _ = mid;
     bytes[s..s + 52].fill(0);
     std::fs::write(victim, &bytes).unwrap();
-    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(DirectoryLibrary::new(dir.path(), Default::default()).unwrap())];
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+        DirectoryLibrary::new(dir.path(), Default::default()).unwrap(),
+    )];
     let mut out = MemoryFiles::default();
-    let r = restore(changers, &ReadSpec { media_set_id: Some(set.id), data_set: None }, &mut out).unwrap();
+    let r = restore(
+        changers,
+        &ReadSpec {
+            media_set_id: Some(set.id),
+            data_set: None,
+        },
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out.files, expected(&t));
     assert!(out.duplicates.is_empty());
     // The damaged medium was refused as damaged, and medium 2 of family 1 asked for again.
-    assert!(r.refusals.iter().any(|(n, w)| n == victim && w.starts_with("damaged")), "{:?}", r.refusals);
+    assert!(
+        r.refusals
+            .iter()
+            .any(|(n, w)| n == victim && w.starts_with("damaged")),
+        "{:?}",
+        r.refusals
+    );
     let again = r.requests.iter().filter(|x| (x.1, x.2) == (1, 2)).count();
     assert_eq!(again, 2, "{:?}", r.requests);
 }

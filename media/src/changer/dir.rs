@@ -7,7 +7,9 @@
 //! looks through its images' labels and mounts the first one that is the medium asked for; the
 //! caller still checks it.
 
-use super::{log, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted, Purpose};
+use super::{
+    log, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted, Purpose,
+};
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -42,7 +44,13 @@ impl DirectoryLibrary {
         let name: String = req
             .media_name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         if !name.is_empty() {
@@ -76,7 +84,10 @@ impl DirectoryLibrary {
             .expect("an unused name")
     }
 
-    fn find_for_read(&mut self, req: &MediumRequest) -> io::Result<Option<(PathBuf, crate::device::Device)>> {
+    fn find_for_read(
+        &mut self,
+        req: &MediumRequest,
+    ) -> io::Result<Option<(PathBuf, crate::device::Device)>> {
         let mut images: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "tap"))
@@ -89,7 +100,10 @@ impl DirectoryLibrary {
             };
             if let Ok(l) = crate::set::read_label(&mut dev) {
                 let set_ok = req.media_set_id.is_none() || l.media_set_id == req.media_set_id;
-                if set_ok && l.family() == req.family_number && l.media_sequence_number == req.sequence {
+                if set_ok
+                    && l.family() == req.family_number
+                    && l.media_sequence_number == req.sequence
+                {
                     return Ok(Some((p, dev)));
                 }
             }

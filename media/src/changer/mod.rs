@@ -109,7 +109,9 @@ pub fn open_path(path: &Path, create: bool, opts: EmulatedOptions) -> io::Result
     let err = |e: tape_sys::TapeError| io::Error::other(format!("{}: {e}", path.display()));
     let is_device = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device());
     if is_device {
-        return Ok(Box::new(St::open_with(path, StOptions::default()).map_err(err)?));
+        return Ok(Box::new(
+            St::open_with(path, StOptions::default()).map_err(err)?,
+        ));
     }
     if create && !path.exists() {
         Ok(Box::new(EmulatedTape::create(path, opts).map_err(err)?))

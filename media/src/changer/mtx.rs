@@ -26,8 +26,12 @@ pub fn parse_status(text: &str) -> MtxStatus {
     for line in text.lines() {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("Data Transfer Element ") {
-            let Some((d, state)) = rest.split_once(':') else { continue };
-            let Ok(d) = d.trim().parse::<u32>() else { continue };
+            let Some((d, state)) = rest.split_once(':') else {
+                continue;
+            };
+            let Ok(d) = d.trim().parse::<u32>() else {
+                continue;
+            };
             if let Some(s) = state
                 .split("Storage Element ")
                 .nth(1)
@@ -37,7 +41,9 @@ pub fn parse_status(text: &str) -> MtxStatus {
                 st.loaded.push((d, s));
             }
         } else if let Some(rest) = line.strip_prefix("Storage Element ") {
-            let Some((s, state)) = rest.split_once(':') else { continue };
+            let Some((s, state)) = rest.split_once(':') else {
+                continue;
+            };
             let s = s.trim().trim_end_matches(" IMPORT/EXPORT");
             if let (Ok(s), true) = (s.trim().parse::<u32>(), state.starts_with("Full")) {
                 st.full_slots.push(s);
@@ -109,7 +115,11 @@ impl MtxChanger {
 
     fn unload(&mut self) -> io::Result<()> {
         if let Some(slot) = self.loaded.take() {
-            self.run(&["unload".into(), slot.to_string(), self.drive_index.to_string()])?;
+            self.run(&[
+                "unload".into(),
+                slot.to_string(),
+                self.drive_index.to_string(),
+            ])?;
         }
         Ok(())
     }
@@ -137,7 +147,11 @@ impl MediaChanger for MtxChanger {
                     format!("the autoloader has no more cartridges to offer for {req}"),
                 )
             })?;
-        self.run(&["load".into(), slot.to_string(), self.drive_index.to_string()])?;
+        self.run(&[
+            "load".into(),
+            slot.to_string(),
+            self.drive_index.to_string(),
+        ])?;
         self.loaded = Some(slot);
         let device = open_path(&self.drive, false, self.opts.clone())?;
         let name = format!("slot {slot}");

@@ -1,7 +1,9 @@
 //! An operator at a terminal mounts the media: the changer prints what it needs and reads the
 //! path of the mounted medium (a tape device or a `.tap` image) from a line of input.
 
-use super::{log, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted, Purpose};
+use super::{
+    log, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted, Purpose,
+};
 use std::io::{self, BufRead, Write};
 use std::path::Path;
 use tape_sys::EmulatedOptions;
@@ -37,7 +39,10 @@ impl<I: BufRead + Send, O: Write + Send> MediaChanger for PromptChanger<I, O> {
     fn mount(&mut self, req: &MediumRequest) -> io::Result<Mounted> {
         log(&self.log, ChangerEvent::Asked(req.clone()));
         loop {
-            write!(self.output, "Mount {req}, then enter its path (empty to stop): ")?;
+            write!(
+                self.output,
+                "Mount {req}, then enter its path (empty to stop): "
+            )?;
             self.output.flush()?;
             let mut line = String::new();
             if self.input.read_line(&mut line)? == 0 || line.trim().is_empty() {
@@ -59,7 +64,12 @@ impl<I: BufRead + Send, O: Write + Send> MediaChanger for PromptChanger<I, O> {
     }
 
     fn refused(&mut self, medium: Mounted, why: &str) -> io::Result<()> {
-        writeln!(self.output, "{} refused:\n  {}", medium.name, why.replace('\n', "\n  "))?;
+        writeln!(
+            self.output,
+            "{} refused:\n  {}",
+            medium.name,
+            why.replace('\n', "\n  ")
+        )?;
         log(
             &self.log,
             ChangerEvent::Refused {

@@ -267,7 +267,10 @@ pub fn check_media_list(labels: &[MediumLabel]) -> Vec<String> {
                 v.sort_unstable();
                 // A medium given twice is named as such, not as out of order.
                 let mut seen = std::collections::HashSet::new();
-                v.into_iter().map(|x| x.1).filter(|s| seen.insert(*s)).collect()
+                v.into_iter()
+                    .map(|x| x.1)
+                    .filter(|s| seen.insert(*s))
+                    .collect()
             };
             if given.windows(2).any(|w| w[0] > w[1]) {
                 problems.push(format!(
@@ -426,8 +429,7 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                             l.family_number = Some(r.family_number);
                         }
                     }
-                } else if let (Some(s), Ok(b)) = (sets.last_mut(), <[u8; 8]>::try_from(&data[..]))
-                {
+                } else if let (Some(s), Ok(b)) = (sets.last_mut(), <[u8; 8]>::try_from(&data[..])) {
                     s.expires = Some(i64::from_le_bytes(b));
                 }
             }

@@ -33,12 +33,7 @@ pub struct StampSink<S> {
 
 impl<S: BlockSink> StampSink<S> {
     /// A sink for a medium that will be written from its start.
-    pub fn new(
-        inner: S,
-        raid: Raid,
-        password: Option<MediaPassword>,
-        expiry: ExpirySlot,
-    ) -> Self {
+    pub fn new(inner: S, raid: Raid, password: Option<MediaPassword>, expiry: ExpirySlot) -> Self {
         StampSink {
             inner,
             raid,

@@ -24,8 +24,15 @@ pub fn tree(seed: u64, n: usize, max: usize) -> Vec<Entry> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut out = Vec::new();
     for i in 0..n {
-        let dir = vec![format!("d{}", rng.usize(0..4)), format!("s{}", rng.usize(0..3))];
-        let len = if rng.u8(0..10) == 0 { 0 } else { rng.usize(0..=max) };
+        let dir = vec![
+            format!("d{}", rng.usize(0..4)),
+            format!("s{}", rng.usize(0..3)),
+        ];
+        let len = if rng.u8(0..10) == 0 {
+            0
+        } else {
+            rng.usize(0..=max)
+        };
         let mut data = vec![0u8; len];
         rng.fill(&mut data);
         out.push((dir, format!("f{i}.bin"), data));
@@ -43,7 +50,9 @@ pub fn expected(t: &[Entry]) -> BTreeMap<String, Vec<u8>> {
 /// Tape options with `cap` bytes and an early-warning zone that holds the end-of-media
 /// procedure.
 pub fn tape(cap: u64) -> EmulatedOptions {
-    EmulatedOptions::new().capacity(cap).early_warning(8 * BLOCK as u64)
+    EmulatedOptions::new()
+        .capacity(cap)
+        .early_warning(8 * BLOCK as u64)
 }
 
 pub fn write_request(set: &MediaSet, family: u16, mirror: u8) -> MediumRequest {
@@ -72,12 +81,25 @@ pub fn backup_set() -> BackupSet {
 
 /// Formats a media set of `families` × `mirrors` devices in `dir` (images of `cap` bytes)
 /// and backs `t` up.
-pub fn backup_tree(dir: &Path, families: u16, mirrors: u8, cap: u64, t: &[Entry]) -> (StripeReport, MediaSet) {
+pub fn backup_tree(
+    dir: &Path,
+    families: u16,
+    mirrors: u8,
+    cap: u64,
+    t: &[Entry],
+) -> (StripeReport, MediaSet) {
     backup_tree_as(dir, families, mirrors, cap, t, backup_set())
 }
 
 /// [`backup_tree`] with the backup set given.
-pub fn backup_tree_as(dir: &Path, families: u16, mirrors: u8, cap: u64, t: &[Entry], b: BackupSet) -> (StripeReport, MediaSet) {
+pub fn backup_tree_as(
+    dir: &Path,
+    families: u16,
+    mirrors: u8,
+    cap: u64,
+    t: &[Entry],
+    b: BackupSet,
+) -> (StripeReport, MediaSet) {
     let mut set = MediaSet::new("TESTSET", families);
     set.mirror_count = mirrors;
     let mut devices = Vec::new();
