@@ -3,5 +3,6 @@
 
 pub mod dump;
 pub mod pack;
+pub mod packset;
 pub mod roundtrip;
 pub mod tape;

@@ -33,10 +33,45 @@ fn entry_meta(meta: &fs::Metadata, backup: DateTime) -> EntryMeta {
     m
 }
 
+/// Where packed entries go: one medium's [`Writer`], or a striped media set
+/// (`media::stripe::StripedWriter`, in [`crate::packset`]).
+pub trait PackTarget {
+    fn add_volume(&mut self, v: &VolumeOptions) -> mtf::Result<()>;
+    fn add_directory(&mut self, components: &[String], meta: &EntryMeta) -> mtf::Result<()>;
+    /// A file in the directory last added.
+    fn add_file(
+        &mut self,
+        dir: &[String],
+        name: &str,
+        meta: &EntryMeta,
+        size: u64,
+        data: &mut dyn io::Read,
+    ) -> mtf::Result<()>;
+}
+
+impl<S: BlockSink, M: MediaSupplier<S>> PackTarget for Writer<S, M> {
+    fn add_volume(&mut self, v: &VolumeOptions) -> mtf::Result<()> {
+        Writer::add_volume(self, v)
+    }
+    fn add_directory(&mut self, components: &[String], meta: &EntryMeta) -> mtf::Result<()> {
+        Writer::add_directory(self, components, meta)
+    }
+    fn add_file(
+        &mut self,
+        _dir: &[String],
+        name: &str,
+        meta: &EntryMeta,
+        size: u64,
+        data: &mut dyn io::Read,
+    ) -> mtf::Result<()> {
+        Writer::add_file(self, name, meta, size, data)
+    }
+}
+
 /// Adds one tree as a volume of the open set: the root directory, then every directory in
 /// sorted order, each followed by its files.
-pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
-    w: &mut Writer<S, M>,
+pub fn pack_tree<T: PackTarget>(
+    w: &mut T,
     root: &Path,
     machine: &str,
     backup_date: DateTime,
@@ -118,7 +153,13 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
                         continue;
                     }
                 };
-            w.add_file(&name, &entry_meta(&meta, backup_date), meta.len(), &mut f)?;
+            w.add_file(
+                &comps,
+                &name,
+                &entry_meta(&meta, backup_date),
+                meta.len(),
+                &mut f,
+            )?;
             stats.files += 1;
             stats.bytes += meta.len();
         }

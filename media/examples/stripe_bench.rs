@@ -69,7 +69,7 @@ fn main() {
     let backup = BackupSet {
         options: SetOptions::new("bench", date),
         expires: None,
-        volume: VolumeOptions::default(),
+        volume: Some(VolumeOptions::default()),
     };
     let file: Vec<u8> = (0..8u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)

@@ -382,16 +382,18 @@ impl FamilyWriter {
     }
 
     /// Starts the family's part of a backup set; `expires` (Unix seconds) is recorded with it.
-    pub fn begin_set(
-        &mut self,
-        opts: SetOptions,
-        expires: Option<i64>,
-        volume: &VolumeOptions,
-    ) -> Result<()> {
+    /// A volume ([`FamilyWriter::add_volume`]) comes next.
+    pub fn begin_set(&mut self, opts: SetOptions, expires: Option<i64>) -> Result<()> {
         // The SSET reaches the sink with the first full block; the sink stamps it and clears
         // the slot then.
         *self.expiry.lock().unwrap_or_else(|p| p.into_inner()) = expires;
         self.writer.begin_set(opts)?;
+        self.dir = None;
+        Ok(())
+    }
+
+    /// Starts a volume; the directories and files that follow belong to it.
+    pub fn add_volume(&mut self, volume: &VolumeOptions) -> Result<()> {
         self.writer.add_volume(volume)?;
         self.dir = None;
         Ok(())

@@ -72,10 +72,13 @@ pub struct BackupSet {
     pub options: SetOptions,
     /// When the set may be overwritten (Unix seconds).
     pub expires: Option<i64>,
-    pub volume: VolumeOptions,
+    /// The volume the set starts with; `None` when the caller adds volumes itself
+    /// ([`StripedWriter::add_volume`]) before the first directory or file.
+    pub volume: Option<VolumeOptions>,
 }
 
 enum Msg {
+    Volume(VolumeOptions),
     Directory(Vec<String>, EntryMeta),
     File {
         dir: Vec<String>,
@@ -300,6 +303,14 @@ impl StripedWriter {
     /// The media set written.
     pub fn media_set_id(&self) -> Guid {
         self.media_set_id
+    }
+
+    /// Starts a volume (on every family: each family's directories and files belong to it).
+    pub fn add_volume(&mut self, volume: &VolumeOptions) -> Result<()> {
+        for f in 0..self.queues.len() {
+            self.send_family(f, || Msg::Volume(volume.clone()))?;
+        }
+        Ok(())
     }
 
     /// Adds a directory (to the first family, every mirror).
@@ -575,9 +586,13 @@ fn device_thread(
     killed: Arc<AtomicBool>,
 ) -> Result<FamilyReport> {
     let mut fw = FamilyWriter::open_judged(d.first, d.changer, spec, judged)?;
-    fw.begin_set(backup.options.clone(), backup.expires, &backup.volume)?;
+    fw.begin_set(backup.options.clone(), backup.expires)?;
+    if let Some(v) = &backup.volume {
+        fw.add_volume(v)?;
+    }
     while let Ok(msg) = rx.recv() {
         match msg {
+            Msg::Volume(v) => fw.add_volume(&v)?,
             Msg::Directory(path, meta) => fw.add_directory(&path, &meta)?,
             Msg::File {
                 dir,

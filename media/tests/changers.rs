@@ -125,7 +125,8 @@ fn an_autoloader_supplies_continuation_media_and_the_full_cartridge_is_refused()
     };
     let mut fw = FamilyWriter::open(first, Box::new(changer), spec).unwrap();
     let b = backup_set();
-    fw.begin_set(b.options, None, &b.volume).unwrap();
+    fw.begin_set(b.options, None).unwrap();
+    fw.add_volume(b.volume.as_ref().unwrap()).unwrap();
     let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
     fw.add_file(
         &["d".into()],

@@ -117,7 +117,8 @@ fn make_mtf(path: &Path, expires: i64, password: Option<&str>) {
     )
     .unwrap();
     let b = backup_set();
-    fw.begin_set(b.options, Some(expires), &b.volume).unwrap();
+    fw.begin_set(b.options, Some(expires)).unwrap();
+    fw.add_volume(b.volume.as_ref().unwrap()).unwrap();
     fw.add_file(
         &["d".into()],
         "old.txt",
@@ -233,7 +234,8 @@ fn every_combination_decides_as_the_rules_say() {
                             Ok(mut fw) => {
                                 assert!(want_action.is_some(), "{case}: the write path wrote");
                                 let b = backup_set();
-                                fw.begin_set(b.options, None, &b.volume).unwrap();
+                                fw.begin_set(b.options, None).unwrap();
+                                fw.add_volume(b.volume.as_ref().unwrap()).unwrap();
                                 fw.add_file(
                                     &["n".into()],
                                     "new.txt",

@@ -21,15 +21,52 @@ struct Cli {
     /// Directories to back up (one volume each).
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
-    /// The medium: a file, a `.tap` tape image, or a tape device such as /dev/nst0.
-    #[arg(short, long)]
-    output: PathBuf,
-    /// Add a data set after the existing ones instead of formatting the medium.
+    /// The medium: a file, a `.tap` tape image, or a tape device such as /dev/nst0. Several
+    /// `-o` (tapes or images) make a striped media set, one family per device.
+    #[arg(short, long, required = true)]
+    output: Vec<PathBuf>,
+    /// Add a data set after the existing ones instead of formatting the medium (the default
+    /// for media sets).
     #[arg(long)]
     append: bool,
-    /// Media name (when formatting).
-    #[arg(long, default_value = "mtfpack")]
-    media_name: String,
+    /// Media name: names a new medium; on a media set, the name the medium must have to be
+    /// appended to or initialised (MEDIANAME).
+    #[arg(long)]
+    media_name: Option<String>,
+    /// A mirror device per family, in the order of the `-o`s (repeat the list for more
+    /// copies, up to 4 in all).
+    #[arg(long)]
+    mirror: Vec<PathBuf>,
+    /// A directory of tape images acting as a library: a full medium's family continues on a
+    /// new image there (its name is printed).
+    #[arg(long)]
+    changer: Option<PathBuf>,
+    /// Capacity in bytes of the tape images created (the `-o` images and the changer's).
+    #[arg(long)]
+    capacity: Option<u64>,
+    /// Write a new media header on every device: a new media set (overrides every check but
+    /// write protection).
+    #[arg(long, conflicts_with_all = ["init", "append"])]
+    format: bool,
+    /// Overwrite the backup sets, keeping the media header.
+    #[arg(long, conflicts_with = "append")]
+    init: bool,
+    /// Skip the expiry and media name checks.
+    #[arg(long)]
+    skip: bool,
+    /// Media description of a new media set.
+    #[arg(long)]
+    media_description: Option<String>,
+    /// The set may be overwritten after N days (wins over --expire).
+    #[arg(long)]
+    retain_days: Option<u32>,
+    /// The set may be overwritten after DATE (UTC, YYYY-MM-DDTHH:MM:SS).
+    #[arg(long)]
+    expire: Option<String>,
+    /// Media password: set on a new media set, required to append to or initialise a
+    /// protected one.
+    #[arg(long)]
+    media_password: Option<String>,
     /// Data set name.
     #[arg(long, default_value = "mtfpack backup")]
     name: String,
@@ -77,14 +114,30 @@ fn run(cli: Cli) -> Result<(), String> {
             .map(|s| s.trim().to_owned())
             .unwrap_or_default()
     });
+    let set = set_options(&cli.name, &cli.description, date, cli.csum);
+    let media_set = cli.output.len() > 1
+        || !cli.mirror.is_empty()
+        || cli.changer.is_some()
+        || cli.capacity.is_some()
+        || cli.format
+        || cli.init
+        || cli.skip
+        || cli.media_description.is_some()
+        || cli.retain_days.is_some()
+        || cli.expire.is_some()
+        || cli.media_password.is_some();
+    if media_set {
+        return run_media_set(&cli, set, date, machine);
+    }
+    let output = &cli.output[0];
     let family_id = cli
         .family_id
         .unwrap_or_else(|| (date.to_unix() as u32) ^ std::process::id().rotate_left(16));
-    let mut opts = MediumOptions::new(&cli.media_name, family_id, date);
+    let media_name = cli.media_name.as_deref().unwrap_or("mtfpack");
+    let mut opts = MediumOptions::new(media_name, family_id, date);
     opts.block_size = cli.block_size;
     opts.flb_size = cli.flb;
     opts.catalog = !cli.no_catalog;
-    let set = set_options(&cli.name, &cli.description, date, cli.csum);
     let mut stderr = std::io::stderr();
     let e = |e: mtf::Error| e.to_string();
     let mut total = mtf_examples::pack::PackStats::default();
@@ -93,8 +146,8 @@ fn run(cli: Cli) -> Result<(), String> {
         total.files += t.files;
         total.bytes += t.bytes;
     };
-    if is_tape_path(&cli.output) && cli.append {
-        let (dev, point) = tape_append_point(&cli.output)?;
+    if is_tape_path(output) && cli.append {
+        let (dev, point) = tape_append_point(output)?;
         let mut w =
             Writer::append(TapeSink { device: dev }, point, mtf::writer::NoMoreMedia).map_err(e)?;
         w.begin_set(set).map_err(e)?;
@@ -103,9 +156,8 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         w.end_set().map_err(e)?;
         w.finish().map_err(e)?;
-    } else if is_tape_path(&cli.output) {
-        let dev =
-            open_tape(&cli.output, true).map_err(|e| format!("{}: {e}", cli.output.display()))?;
+    } else if is_tape_path(output) {
+        let dev = open_tape(output, true).map_err(|e| format!("{}: {e}", output.display()))?;
         let mut w = Writer::new(TapeSink { device: dev }, opts).map_err(e)?;
         w.begin_set(set).map_err(e)?;
         for d in &cli.dirs {
@@ -117,10 +169,10 @@ fn run(cli: Cli) -> Result<(), String> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&cli.output)
-            .map_err(|x| format!("{}: {x}", cli.output.display()))?;
+            .open(output)
+            .map_err(|x| format!("{}: {x}", output.display()))?;
         let point = AppendPoint::scan(std::io::BufReader::new(&file))
-            .map_err(|x| format!("{}: cannot append: {x}", cli.output.display()))?;
+            .map_err(|x| format!("{}: cannot append: {x}", output.display()))?;
         let mut f = file;
         f.set_len(point.offset).map_err(|x| x.to_string())?;
         f.seek(SeekFrom::Start(point.offset))
@@ -132,10 +184,9 @@ fn run(cli: Cli) -> Result<(), String> {
             add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
         }
         w.end_set().map_err(e)?;
-        durable(w.finish().map_err(e)?, &cli.output)?;
+        durable(w.finish().map_err(e)?, output)?;
     } else {
-        let f = std::fs::File::create(&cli.output)
-            .map_err(|x| format!("{}: {x}", cli.output.display()))?;
+        let f = std::fs::File::create(output).map_err(|x| format!("{}: {x}", output.display()))?;
         let mut w =
             Writer::new(FileSink::new(BufWriter::with_capacity(1 << 20, f)), opts).map_err(e)?;
         w.begin_set(set).map_err(e)?;
@@ -143,14 +194,72 @@ fn run(cli: Cli) -> Result<(), String> {
             add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
         }
         w.end_set().map_err(e)?;
-        durable(w.finish().map_err(e)?, &cli.output)?;
+        durable(w.finish().map_err(e)?, output)?;
     }
     eprintln!(
         "mtfpack: {} directories, {} files, {} bytes -> {}",
         total.directories,
         total.files,
         total.bytes,
-        cli.output.display()
+        output.display()
+    );
+    Ok(())
+}
+
+/// A media set: several devices, mirrors, a changer or the safety options.
+fn run_media_set(
+    cli: &Cli,
+    set: mtf::writer::SetOptions,
+    date: mtf::DateTime,
+    machine: String,
+) -> Result<(), String> {
+    use media::decision::Operation;
+    for o in cli.output.iter().chain(&cli.mirror) {
+        if !is_tape_path(o) {
+            return Err(format!(
+                "{}: a media set is written to tapes or .tap images",
+                o.display()
+            ));
+        }
+    }
+    let now = date.to_unix();
+    let expires = match (cli.retain_days, &cli.expire) {
+        (Some(d), _) => Some(now + i64::from(d) * 86_400),
+        (None, Some(e)) => Some(parse_date(e)?.to_unix()),
+        (None, None) => None,
+    };
+    let job = mtf_examples::packset::MediaSetJob {
+        outputs: cli.output.clone(),
+        mirrors: cli.mirror.clone(),
+        changer: cli.changer.clone(),
+        capacity: cli.capacity,
+        operation: if cli.format {
+            Operation::Format
+        } else if cli.init {
+            Operation::Init
+        } else {
+            Operation::Append
+        },
+        skip: cli.skip,
+        media_name: cli.media_name.clone(),
+        media_description: cli.media_description.clone().unwrap_or_default(),
+        password: cli.media_password.clone(),
+        expires,
+        block_size: cli
+            .block_size
+            .unwrap_or(mtf::writer::DEFAULT_TAPE_BLOCK_SIZE),
+        set,
+        machine,
+        dirs: cli.dirs.clone(),
+        now,
+    };
+    let t = mtf_examples::packset::pack_media_set(&job, &mut std::io::stderr())?;
+    eprintln!(
+        "mtfpack: {} directories, {} files, {} bytes -> {} device(s)",
+        t.directories,
+        t.files,
+        t.bytes,
+        cli.output.len() + cli.mirror.len()
     );
     Ok(())
 }

@@ -71,11 +71,11 @@ pub fn backup_set() -> BackupSet {
     BackupSet {
         options: SetOptions::new("test set", mtf::DateTime::from_unix(NOW).unwrap()),
         expires: None,
-        volume: VolumeOptions {
+        volume: Some(VolumeOptions {
             device: "/".into(),
             volume: "test".into(),
             machine: "host".into(),
-        },
+        }),
     }
 }
 

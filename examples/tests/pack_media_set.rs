@@ -1,0 +1,145 @@
+//! mtfpack's media-set path end to end: a tree striped over three tape images whose capacity
+//! forces continuation media from a `--changer` directory, read back through the `media` crate
+//! on one device and on three; a refused run (wrong media name on init) exits non-zero with the
+//! decision's reasons and leaves every image byte for byte as it was.
+
+use media::changer::dir::DirectoryLibrary;
+use media::changer::MediaChanger;
+use media::restore::{restore, MemoryFiles, ReadSpec};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut want = BTreeMap::new();
+    let mut rng = fastrand::Rng::with_seed(42);
+    for i in 0..60 {
+        let dir = format!("d{}", i % 4);
+        std::fs::create_dir_all(root.join(&dir)).unwrap();
+        let mut data = vec![0u8; 32 * 1024];
+        rng.fill(&mut data);
+        std::fs::write(root.join(&dir).join(format!("f{i:02}.bin")), &data).unwrap();
+        want.insert(format!("{dir}/f{i:02}.bin"), data);
+    }
+    want
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let want = tree(&src);
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mtfpack"))
+        .arg(&src)
+        .args(["-o", lib.join("a.tap").to_str().unwrap()])
+        .args(["-o", lib.join("b.tap").to_str().unwrap()])
+        .args(["-o", lib.join("c.tap").to_str().unwrap()])
+        .args(["--changer", lib.to_str().unwrap()])
+        .args(["--capacity", "400000", "--block-size", "16384"])
+        .args(["--media-name", "CLISET", "--retain-days", "7"])
+        .args(["--date", "2024-06-01T00:00:00"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // Every family went over 3 to 5 media, the changer's named as they were made.
+    for f in 1..=3 {
+        let media: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with(&format!("mtfpack: family {f}, medium")))
+            .collect();
+        assert!(
+            (3..=5).contains(&media.len()),
+            "family {f}: {media:?}\n{err}"
+        );
+        for (k, l) in media.iter().enumerate() {
+            assert!(l.contains(&format!("medium {}:", k + 1)), "{l}");
+        }
+    }
+    for devices in [1usize, 3] {
+        let changers: Vec<Box<dyn MediaChanger>> = (0..devices)
+            .map(|_| {
+                Box::new(DirectoryLibrary::new(&lib, Default::default()).unwrap())
+                    as Box<dyn MediaChanger>
+            })
+            .collect();
+        let mut got = MemoryFiles::default();
+        restore(changers, &ReadSpec::default(), &mut got).unwrap();
+        assert_eq!(got.files, want, "restore on {devices} device(s)");
+    }
+    // Init with another media name: refused, nothing touched.
+    let before = snapshot(&lib);
+    let out = Command::new(env!("CARGO_BIN_EXE_mtfpack"))
+        .arg(&src)
+        .args(["-o", lib.join("a.tap").to_str().unwrap()])
+        .args(["-o", lib.join("b.tap").to_str().unwrap()])
+        .args(["-o", lib.join("c.tap").to_str().unwrap()])
+        .args([
+            "--init",
+            "--media-name",
+            "OTHER",
+            "--date",
+            "2024-06-02T00:00:00",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("refused") && err.contains("OTHER"), "{err}");
+    assert_eq!(snapshot(&lib), before, "a refused run changed the media");
+    // The same media name but unexpired sets (retain 7 days): refused; with --skip, allowed.
+    let out = Command::new(env!("CARGO_BIN_EXE_mtfpack"))
+        .arg(&src)
+        .args([
+            "-o",
+            lib.join("a.tap").to_str().unwrap(),
+            "-o",
+            lib.join("b.tap").to_str().unwrap(),
+            "-o",
+            lib.join("c.tap").to_str().unwrap(),
+        ])
+        .args([
+            "--init",
+            "--media-name",
+            "CLISET",
+            "--date",
+            "2024-06-02T00:00:00",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("unexpired"), "{err}");
+    assert_eq!(snapshot(&lib), before);
+    // A device count that differs from the family count: refused too.
+    let out = Command::new(env!("CARGO_BIN_EXE_mtfpack"))
+        .arg(&src)
+        .args([
+            "-o",
+            lib.join("a.tap").to_str().unwrap(),
+            "-o",
+            lib.join("b.tap").to_str().unwrap(),
+        ])
+        .args(["--skip", "--date", "2024-06-02T00:00:00"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("3 families but 2 devices"), "{err}");
+    assert_eq!(snapshot(&lib), before);
+}
