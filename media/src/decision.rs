@@ -18,6 +18,7 @@
 //! - init and append keep the media set, so the medium must be of the set's shape: its family
 //!   count equal to the number of devices, the family the device writes, and (append) the
 //!   family's last medium (the one without EOTM). Skip does not override these either.
+//! - append also refuses a medium that ends inside a backup set (an interrupted write).
 //! - A **continuation** medium (asked for when a medium fills) is formatted, as SQL Server
 //!   does, but only if it is empty or holds nothing that matters: not a medium of the media
 //!   set being written, no unexpired set, no password, nothing foreign.
@@ -121,6 +122,11 @@ pub enum Reason {
     NotLastMedium {
         sequence: u16,
     },
+    /// The medium ends inside backup set `position` (an interrupted write): appending after
+    /// it would bury an unfinished set.
+    UnfinishedSet {
+        position: usize,
+    },
 }
 
 impl std::fmt::Display for Reason {
@@ -161,6 +167,10 @@ impl std::fmt::Display for Reason {
             Reason::PartOfThisSet { family, sequence } => write!(
                 f,
                 "the medium is medium {sequence} of family {family} of the media set being written"
+            ),
+            Reason::UnfinishedSet { position } => write!(
+                f,
+                "cannot append: the medium ends inside backup set {position}, which never closed"
             ),
             Reason::NotLastMedium { sequence } => write!(
                 f,
@@ -365,6 +375,10 @@ pub fn decide(m: &Inspection, req: &Request) -> Decision {
         if continues {
             refuse.push(Reason::NotLastMedium {
                 sequence: label.media_sequence_number,
+            });
+        } else if let Some(last) = sets.last().filter(|s| !s.closed) {
+            refuse.push(Reason::UnfinishedSet {
+                position: last.position,
             });
         }
         if let Some(d) = damage {

@@ -94,6 +94,7 @@ fn kind(r: &Reason) -> &'static str {
         Reason::WrongSet { .. } => "WrongSet",
         Reason::PartOfThisSet { .. } => "PartOfThisSet",
         Reason::NotLastMedium { .. } => "NotLastMedium",
+        Reason::UnfinishedSet { .. } => "UnfinishedSet",
     }
 }
 

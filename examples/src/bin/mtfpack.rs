@@ -3,9 +3,8 @@
 
 use clap::Parser;
 use mtf::writer::{AppendPoint, FileSink, MediumOptions, Writer};
-use mtf_examples::dump::TapeSource;
 use mtf_examples::pack::{now, pack_tree, parse_date, set_options};
-use mtf_examples::tape::{is_tape_path, open_tape, TapeSink};
+use mtf_examples::tape::is_tape_path;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -115,7 +114,10 @@ fn run(cli: Cli) -> Result<(), String> {
             .unwrap_or_default()
     });
     let set = set_options(&cli.name, &cli.description, date, cli.csum);
-    let media_set = cli.output.len() > 1
+    // Tapes go through the media crate (the safety decision before any write); files keep the
+    // single-medium writer.
+    let media_set = cli.output.iter().all(|o| is_tape_path(o))
+        || cli.output.len() > 1
         || !cli.mirror.is_empty()
         || cli.changer.is_some()
         || cli.capacity.is_some()
@@ -146,26 +148,7 @@ fn run(cli: Cli) -> Result<(), String> {
         total.files += t.files;
         total.bytes += t.bytes;
     };
-    if is_tape_path(output) && cli.append {
-        let (dev, point) = tape_append_point(output)?;
-        let mut w =
-            Writer::append(TapeSink { device: dev }, point, mtf::writer::NoMoreMedia).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        for d in &cli.dirs {
-            add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
-        }
-        w.end_set().map_err(e)?;
-        w.finish().map_err(e)?;
-    } else if is_tape_path(output) {
-        let dev = open_tape(output, true).map_err(|e| format!("{}: {e}", output.display()))?;
-        let mut w = Writer::new(TapeSink { device: dev }, opts).map_err(e)?;
-        w.begin_set(set).map_err(e)?;
-        for d in &cli.dirs {
-            add(pack_tree(&mut w, d, &machine, date, &mut stderr).map_err(e)?);
-        }
-        w.end_set().map_err(e)?;
-        w.finish().map_err(e)?;
-    } else if cli.append {
+    if cli.append {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -214,6 +197,9 @@ fn run_media_set(
     machine: String,
 ) -> Result<(), String> {
     use media::decision::Operation;
+    if cli.family_id.is_some() || cli.no_catalog || cli.flb != 1024 {
+        return Err("--family-id, --flb and --no-catalog apply to a single file medium".into());
+    }
     for o in cli.output.iter().chain(&cli.mirror) {
         if !is_tape_path(o) {
             return Err(format!(
@@ -283,28 +269,4 @@ fn durable(sink: FileSink<BufWriter<std::fs::File>>, path: &std::path::Path) -> 
         .map_err(|x| format!("{}: {}", path.display(), x.error()))?;
     f.sync_all()
         .map_err(|x| format!("{}: syncing to disk: {x}", path.display()))
-}
-
-/// Reads a tape from its beginning to find where a new set may go (after the filemark that
-/// closes its last complete set), refusing a tape that is damaged, ends inside a set or whose
-/// family goes on to another tape; then positions the tape there.
-fn tape_append_point(
-    path: &std::path::Path,
-) -> Result<(Box<dyn tape_sys::TapeDevice>, AppendPoint), String> {
-    use mtf::reader::{Mode, Reader};
-    use tape_sys::Space;
-    let shown = path.display();
-    let mut dev = open_tape(path, false).map_err(|x| format!("{shown}: {x}"))?;
-    dev.rewind()
-        .map_err(|x| format!("{shown}: rewinding: {x}"))?;
-    let mut reader = Reader::with_mode(TapeSource::new(dev), Mode::Strict);
-    let point =
-        AppendPoint::scan_tape(&mut reader).map_err(|x| format!("{shown}: cannot append: {x}"))?;
-    let mut dev = reader.into_source().into_device();
-    dev.rewind()
-        .map_err(|x| format!("{shown}: rewinding: {x}"))?;
-    let marks = u32::try_from(point.filemarks.len()).map_err(|_| "too many filemarks")?;
-    dev.space(Space::Fsf, marks)
-        .map_err(|x| format!("{shown}: spacing over {marks} filemarks: {x}"))?;
-    Ok((dev, point))
 }
