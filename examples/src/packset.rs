@@ -5,8 +5,7 @@
 use crate::pack::{pack_tree, PackStats, PackTarget};
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{open_path, MediaChanger, Mounted, ScriptedChanger};
-use media::decision::Operation;
-use media::family::MediaError;
+use media::family::{MediaError, WriteOptions};
 use media::set::{MediaPassword, MediaSet};
 use media::stripe::{BackupSet, StripeDevice, StripeOptions, StripedWriter};
 use mtf::writer::{EntryMeta, SetOptions, VolumeOptions};
@@ -24,20 +23,18 @@ pub struct MediaSetJob {
     pub changer: Option<PathBuf>,
     /// Capacity of the tape images created (and of the `-o` images).
     pub capacity: Option<u64>,
-    pub operation: Operation,
-    pub skip: bool,
+    /// The operation, skip, block size and now (the name and password checked come from
+    /// `media_name` and `password`).
+    pub write: WriteOptions,
     /// MEDIANAME: the new set's name on format, the name to match on init and append.
     pub media_name: Option<String>,
     pub media_description: String,
     pub password: Option<String>,
     /// When the set may be overwritten (Unix seconds).
     pub expires: Option<i64>,
-    pub block_size: usize,
     pub set: SetOptions,
     pub machine: String,
     pub dirs: Vec<PathBuf>,
-    /// Now, in Unix seconds.
-    pub now: i64,
 }
 
 /// The emulated-tape options for the images mtfpack opens or creates: the capacity, with an
@@ -91,7 +88,7 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
         ));
     }
     let copies = 1 + job.mirrors.len() / families;
-    let opts = tape_options(job.capacity, job.block_size);
+    let opts = tape_options(job.capacity, job.write.block_size);
     let mut created: Vec<PathBuf> = Vec::new();
     let mut devices: Vec<Vec<StripeDevice>> = Vec::new();
     let cleanup = |created: &[PathBuf]| {
@@ -139,11 +136,10 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
     );
     set.description = job.media_description.clone();
     set.password = job.password.as_deref().map(MediaPassword::new);
-    let mut sopts = StripeOptions::new(job.operation, job.now);
-    sopts.skip = job.skip;
-    sopts.check_name = job.media_name.clone();
-    sopts.password = set.password.clone();
-    sopts.block_size = job.block_size;
+    let mut sopts = StripeOptions::new(job.write.operation, job.write.now);
+    sopts.write = job.write.clone();
+    sopts.write.check_name = job.media_name.clone();
+    sopts.write.password = set.password.clone();
     let backup = BackupSet {
         options: job.set.clone(),
         expires: job.expires,

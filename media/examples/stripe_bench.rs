@@ -64,7 +64,7 @@ fn main() {
         })
         .collect();
     let mut opts = StripeOptions::new(Operation::Format, 1_717_200_000);
-    opts.block_size = 256 * 1024;
+    opts.write.block_size = 256 * 1024;
     let date = mtf::DateTime::from_unix(1_717_200_000).unwrap();
     let backup = BackupSet {
         options: SetOptions::new("bench", date),

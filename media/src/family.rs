@@ -73,14 +73,10 @@ impl From<io::Error> for MediaError {
 /// Result alias.
 pub type Result<T> = std::result::Result<T, MediaError>;
 
-/// How a family is to be written.
+/// How media are to be written: the operation and what the safety checks take, the same for
+/// every device of a media set.
 #[derive(Clone, Debug)]
-pub struct FamilySpec {
-    /// The media set (its id, name, family count, password for new headers).
-    pub set: MediaSet,
-    pub family_number: u16,
-    /// Which copy (0 = the first).
-    pub mirror: u8,
+pub struct WriteOptions {
     pub operation: Operation,
     pub skip: bool,
     /// The media name to check against the medium (MEDIANAME), when given.
@@ -89,8 +85,33 @@ pub struct FamilySpec {
     pub password: Option<MediaPassword>,
     /// Physical block size for new media.
     pub block_size: usize,
-    /// Now, in Unix seconds.
+    /// Now, in Unix seconds (the expiry checks and the dates written).
     pub now: i64,
+}
+
+impl WriteOptions {
+    /// `operation` at `now`, no skip, no name or password, 64 KiB blocks.
+    pub fn new(operation: Operation, now: i64) -> Self {
+        WriteOptions {
+            operation,
+            skip: false,
+            check_name: None,
+            password: None,
+            block_size: 64 * 1024,
+            now,
+        }
+    }
+}
+
+/// How a family is to be written.
+#[derive(Clone, Debug)]
+pub struct FamilySpec {
+    /// The media set (its id, name, family count, password for new headers).
+    pub set: MediaSet,
+    pub family_number: u16,
+    /// Which copy (0 = the first).
+    pub mirror: u8,
+    pub write: WriteOptions,
     /// A restart ([`crate::restart`]): the first medium not completed by the interrupted run
     /// (0 when not restarting).
     pub replay_until: u16,
@@ -221,7 +242,7 @@ impl MediaSupplier<StampSink<FamilySink>> for ChangerSupplier {
                     devices: self.spec.set.family_count,
                     family_number: self.spec.family_number,
                     media_set_id: Some(self.spec.set.id),
-                    now: self.spec.now,
+                    now: self.spec.write.now,
                 },
             );
             if !d.allowed() {
@@ -333,9 +354,9 @@ impl FamilyWriter {
             Action::WriteHeader if spec.replay_until > 1 => {
                 // A restart replays the first medium: compare, do not write.
                 let mut opts =
-                    MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.now));
+                    MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.write.now));
                 opts.media_description = spec.set.description.clone();
-                opts.block_size = Some(spec.block_size);
+                opts.block_size = Some(spec.write.block_size);
                 let sink = crate::restart::CompareSink::new(device, &first.name)
                     .map_err(MediaError::Io)?;
                 let sink = supplier.stamp(FamilySink::Compare(sink), true);
@@ -343,9 +364,9 @@ impl FamilyWriter {
             }
             Action::WriteHeader => {
                 let mut opts =
-                    MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.now));
+                    MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.write.now));
                 opts.media_description = spec.set.description.clone();
-                opts.block_size = Some(spec.block_size);
+                opts.block_size = Some(spec.write.block_size);
                 let sink = supplier.stamp(FamilySink::Write(TapeSink { device }), true);
                 Writer::with_media(sink, opts, supplier)?
             }
@@ -473,15 +494,15 @@ pub fn judge(first: &mut Mounted, spec: &FamilySpec) -> Judged {
                     from_sequence: spec.replay_until.max(1),
                 }
             } else {
-                spec.operation
+                spec.write.operation
             },
-            skip: spec.skip,
-            media_name: spec.check_name.clone(),
-            password: spec.password.clone(),
+            skip: spec.write.skip,
+            media_name: spec.write.check_name.clone(),
+            password: spec.write.password.clone(),
             devices: spec.set.family_count,
             family_number: spec.family_number,
             media_set_id: restarting.then_some(spec.set.id),
-            now: spec.now,
+            now: spec.write.now,
         },
     );
     Judged {

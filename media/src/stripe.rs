@@ -14,9 +14,11 @@
 
 use crate::changer::{MediaChanger, Mounted};
 use crate::decision::{Action, Operation};
-use crate::family::{judge, FamilyReport, FamilySpec, FamilyWriter, MediaError, Result};
+use crate::family::{
+    judge, FamilyReport, FamilySpec, FamilyWriter, MediaError, Result, WriteOptions,
+};
 use crate::restart::RestartPlan;
-use crate::set::{Guid, MediaPassword, MediaSet};
+use crate::set::{Guid, MediaSet};
 use mtf::writer::{EntryMeta, SetOptions, VolumeOptions};
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -34,16 +36,7 @@ pub struct StripeDevice {
 /// How the media set is written.
 #[derive(Clone, Debug)]
 pub struct StripeOptions {
-    pub operation: Operation,
-    pub skip: bool,
-    /// The media name to check (MEDIANAME) on init and append.
-    pub check_name: Option<String>,
-    /// The password that opens protected media.
-    pub password: Option<MediaPassword>,
-    /// Physical block size of new media.
-    pub block_size: usize,
-    /// Now, in Unix seconds (the expiry checks and the dates written).
-    pub now: i64,
+    pub write: WriteOptions,
     /// Messages each device's queue holds.
     pub queue: usize,
     /// Bytes per data message.
@@ -51,15 +44,10 @@ pub struct StripeOptions {
 }
 
 impl StripeOptions {
-    /// Defaults: append, 64 KiB blocks, queues of 16 chunks of 256 KiB.
+    /// Defaults: 64 KiB blocks, queues of 16 chunks of 256 KiB.
     pub fn new(operation: Operation, now: i64) -> Self {
         StripeOptions {
-            operation,
-            skip: false,
-            check_name: None,
-            password: None,
-            block_size: 64 * 1024,
-            now,
+            write: WriteOptions::new(operation, now),
             queue: 16,
             chunk: 256 * 1024,
         }
@@ -140,7 +128,7 @@ impl StripedWriter {
         opts: &StripeOptions,
         backup: BackupSet,
     ) -> Result<Self> {
-        if opts.operation != Operation::Format {
+        if opts.write.operation != Operation::Format {
             return Err(MediaError::Invalid(
                 "only a backup that formatted its media can be restarted".into(),
             ));
@@ -155,7 +143,7 @@ impl StripedWriter {
         let mut set = MediaSet::new(&plan.name, plan.family_count);
         set.id = plan.media_set_id;
         let mut opts = opts.clone();
-        opts.now = plan.written;
+        opts.write.now = plan.written;
         Self::begin(devices, set, &opts, backup, Some(plan))
     }
 
@@ -183,12 +171,7 @@ impl StripedWriter {
             set: set.clone(),
             family_number: f as u16 + 1,
             mirror: m as u8,
-            operation: opts.operation,
-            skip: opts.skip,
-            check_name: opts.check_name.clone(),
-            password: opts.password.clone(),
-            block_size: opts.block_size,
-            now: opts.now,
+            write: opts.write.clone(),
             replay_until: resume(f),
         };
         // Judge all before writing any.
@@ -330,10 +313,9 @@ impl StripedWriter {
         let family = self.pick_family(dir, name, meta, size)?;
         let mut left = size;
         while left > 0 {
-            let n = left.min(self.chunk as u64) as usize;
-            let mut buf = vec![0u8; n];
-            let got = read_full(data, &mut buf)?;
-            buf.truncate(got);
+            let n = left.min(self.chunk as u64);
+            let mut buf = Vec::with_capacity(n as usize);
+            let got = data.take(n).read_to_end(&mut buf)?;
             if got == 0 {
                 break; // The writer zero-fills and records the file as corrupt.
             }
@@ -618,17 +600,4 @@ fn device_thread(
     }
     fw.end_set()?;
     fw.finish()
-}
-
-fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match src.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }

@@ -9,7 +9,7 @@ use media::changer::mtx::{parse_status, MtxChanger, MtxStatus};
 use media::changer::prompt::PromptChanger;
 use media::changer::{open_path, ChangerEvent, MediaChanger, MediumRequest, Purpose};
 use media::decision::Operation;
-use media::family::{FamilySpec, FamilyWriter};
+use media::family::{FamilySpec, FamilyWriter, WriteOptions};
 use media::restore::{restore, MemoryFiles, ReadSpec};
 use media::set::{read_label, MediaSet};
 use mtf::writer::EntryMeta;
@@ -115,12 +115,14 @@ fn an_autoloader_supplies_continuation_media_and_the_full_cartridge_is_refused()
         set: set.clone(),
         family_number: 1,
         mirror: 0,
-        operation: Operation::Format,
-        skip: false,
-        check_name: None,
-        password: None,
-        block_size: BLOCK,
-        now: NOW,
+        write: WriteOptions {
+            operation: Operation::Format,
+            skip: false,
+            check_name: None,
+            password: None,
+            block_size: BLOCK,
+            now: NOW,
+        },
         replay_until: 0,
     };
     let mut fw = FamilyWriter::open(first, Box::new(changer), spec).unwrap();

@@ -11,7 +11,7 @@ use common::*;
 use media::changer::{open_path, ScriptedChanger};
 use media::changer::{MediaChanger, Mounted};
 use media::decision::{Action, Operation, Reason};
-use media::family::{judge, FamilySpec, FamilyWriter, MediaError};
+use media::family::{judge, FamilySpec, FamilyWriter, MediaError, WriteOptions};
 use media::set::{inspect, MediaPassword, MediaSet, MediumContents};
 use mtf::writer::EntryMeta;
 use std::path::{Path, PathBuf};
@@ -137,12 +137,14 @@ fn spec(set: &MediaSet, op: Operation, skip: bool, check_name: Option<String>) -
         set: set.clone(),
         family_number: 1,
         mirror: 0,
-        operation: op,
-        skip,
-        check_name,
-        password: None,
-        block_size: BLOCK,
-        now: NOW,
+        write: WriteOptions {
+            operation: op,
+            skip,
+            check_name,
+            password: None,
+            block_size: BLOCK,
+            now: NOW,
+        },
         replay_until: 0,
     }
 }
@@ -312,7 +314,7 @@ fn the_right_password_opens_a_protected_medium_and_a_wrong_one_does_not() {
     for (given, ok) in [("wrong", false), ("secret", true)] {
         let set = MediaSet::new("X", 1);
         let mut s = spec(&set, Operation::Append, false, None);
-        s.password = Some(MediaPassword::new(given));
+        s.write.password = Some(MediaPassword::new(given));
         let mut m = Mounted {
             device: open_path(&p, false, EmulatedOptions::new()).unwrap(),
             name: given.into(),

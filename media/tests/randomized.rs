@@ -174,7 +174,7 @@ fn one_run(seed: u64) -> (usize, usize) {
         devices.push(ms);
     }
     let mut opts = StripeOptions::new(Operation::Format, NOW);
-    opts.block_size = BLOCK;
+    opts.write.block_size = BLOCK;
     opts.chunk = rng.usize(500..5000);
     opts.queue = rng.usize(1..6);
     let mut b = backup_set();

@@ -55,7 +55,7 @@ fn devices(dir: &Path, set: &MediaSet, mirrors: u8, cap: u64) -> Vec<Vec<StripeD
 
 fn options() -> StripeOptions {
     let mut o = StripeOptions::new(Operation::Format, NOW);
-    o.block_size = BLOCK;
+    o.write.block_size = BLOCK;
     o.chunk = 2000;
     o.queue = 2;
     o

@@ -219,25 +219,29 @@ fn run_media_set(
         mirrors: cli.mirror.clone(),
         changer: cli.changer.clone(),
         capacity: cli.capacity,
-        operation: if cli.format {
-            Operation::Format
-        } else if cli.init {
-            Operation::Init
-        } else {
-            Operation::Append
+        write: media::family::WriteOptions {
+            skip: cli.skip,
+            block_size: cli
+                .block_size
+                .unwrap_or(mtf::writer::DEFAULT_TAPE_BLOCK_SIZE),
+            ..media::family::WriteOptions::new(
+                if cli.format {
+                    Operation::Format
+                } else if cli.init {
+                    Operation::Init
+                } else {
+                    Operation::Append
+                },
+                now,
+            )
         },
-        skip: cli.skip,
         media_name: cli.media_name.clone(),
         media_description: cli.media_description.clone().unwrap_or_default(),
         password: cli.media_password.clone(),
         expires,
-        block_size: cli
-            .block_size
-            .unwrap_or(mtf::writer::DEFAULT_TAPE_BLOCK_SIZE),
         set,
         machine,
         dirs: cli.dirs.clone(),
-        now,
     };
     let t = mtf_examples::packset::pack_media_set(&job, &mut std::io::stderr())?;
     eprintln!(

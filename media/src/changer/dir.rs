@@ -8,7 +8,8 @@
 //! caller still checks it.
 
 use super::{
-    log, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted, Purpose,
+    log, log_refused, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted,
+    Purpose,
 };
 use std::collections::HashSet;
 use std::io;
@@ -137,13 +138,7 @@ impl MediaChanger for DirectoryLibrary {
     }
 
     fn refused(&mut self, medium: Mounted, why: &str) -> io::Result<()> {
-        log(
-            &self.log,
-            ChangerEvent::Refused {
-                name: medium.name.clone(),
-                why: why.to_owned(),
-            },
-        );
+        log_refused(&self.log, &medium.name, why);
         self.spent.insert(PathBuf::from(&medium.name));
         Ok(())
     }

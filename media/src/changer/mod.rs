@@ -136,6 +136,17 @@ pub(crate) fn log(log: &ChangerLog, ev: ChangerEvent) {
     log.lock().unwrap_or_else(|p| p.into_inner()).push(ev);
 }
 
+/// Logs a refusal.
+pub(crate) fn log_refused(l: &ChangerLog, name: &str, why: &str) {
+    log(
+        l,
+        ChangerEvent::Refused {
+            name: name.to_owned(),
+            why: why.to_owned(),
+        },
+    );
+}
+
 /// Hands out `.tap` images from a list, in order, whatever was asked; logs everything. Refused
 /// images are not offered again.
 pub struct ScriptedChanger {
@@ -171,13 +182,7 @@ impl MediaChanger for ScriptedChanger {
     }
 
     fn refused(&mut self, medium: Mounted, why: &str) -> io::Result<()> {
-        log(
-            &self.log,
-            ChangerEvent::Refused {
-                name: medium.name.clone(),
-                why: why.to_owned(),
-            },
-        );
+        log_refused(&self.log, &medium.name, why);
         drop(medium.device);
         Ok(())
     }

@@ -3,7 +3,9 @@
 //! `mtx -f CHANGER unload SLOT DRIVE` to move cartridges; the drive itself is then opened by its
 //! path. Slots are offered in order; a refused or finished cartridge is not offered again.
 
-use super::{log, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted};
+use super::{
+    log, log_refused, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted,
+};
 use std::collections::HashSet;
 use std::io;
 use std::path::PathBuf;
@@ -160,13 +162,7 @@ impl MediaChanger for MtxChanger {
     }
 
     fn refused(&mut self, medium: Mounted, why: &str) -> io::Result<()> {
-        log(
-            &self.log,
-            ChangerEvent::Refused {
-                name: medium.name.clone(),
-                why: why.to_owned(),
-            },
-        );
+        log_refused(&self.log, &medium.name, why);
         drop(medium.device);
         if let Some(s) = self.loaded {
             self.spent.insert(s);

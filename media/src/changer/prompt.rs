@@ -2,7 +2,8 @@
 //! path of the mounted medium (a tape device or a `.tap` image) from a line of input.
 
 use super::{
-    log, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted, Purpose,
+    log, log_refused, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted,
+    Purpose,
 };
 use std::io::{self, BufRead, Write};
 use std::path::Path;
@@ -70,13 +71,7 @@ impl<I: BufRead + Send, O: Write + Send> MediaChanger for PromptChanger<I, O> {
             medium.name,
             why.replace('\n', "\n  ")
         )?;
-        log(
-            &self.log,
-            ChangerEvent::Refused {
-                name: medium.name,
-                why: why.to_owned(),
-            },
-        );
+        log_refused(&self.log, &medium.name, why);
         Ok(())
     }
 

@@ -116,7 +116,7 @@ pub fn backup_tree_as(
         devices.push(ms);
     }
     let mut opts = StripeOptions::new(Operation::Format, NOW);
-    opts.block_size = BLOCK;
+    opts.write.block_size = BLOCK;
     opts.chunk = 3000;
     // Queues deep enough that files go to the families strictly in turn (the counts of media
     // per family the tests expect do not depend on timing).
