@@ -24,6 +24,21 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     want
 }
 
+/// Runs mtfpack on `src` with the three images of `lib` (or the first `devices`) and `args`;
+/// returns (success, stderr).
+fn mtfpack(src: &Path, lib: &Path, devices: usize, args: &[&str]) -> (bool, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mtfpack"));
+    c.arg(src);
+    for n in ["a.tap", "b.tap", "c.tap"].iter().take(devices) {
+        c.arg("-o").arg(lib.join(n));
+    }
+    let out = c.args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -44,19 +59,26 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
     let want = tree(&src);
     let lib = tmp.path().join("lib");
     std::fs::create_dir_all(&lib).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mtfpack"))
-        .arg(&src)
-        .args(["-o", lib.join("a.tap").to_str().unwrap()])
-        .args(["-o", lib.join("b.tap").to_str().unwrap()])
-        .args(["-o", lib.join("c.tap").to_str().unwrap()])
-        .args(["--changer", lib.to_str().unwrap()])
-        .args(["--capacity", "400000", "--block-size", "16384"])
-        .args(["--media-name", "CLISET", "--retain-days", "7"])
-        .args(["--date", "2024-06-01T00:00:00"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        3,
+        &[
+            "--changer",
+            lib.to_str().unwrap(),
+            "--capacity",
+            "400000",
+            "--block-size",
+            "16384",
+            "--media-name",
+            "CLISET",
+            "--retain-days",
+            "7",
+            "--date",
+            "2024-06-01T00:00:00",
+        ],
+    );
+    assert!(ok, "{err}");
     // Every family went over 3 to 5 media, the changer's named as they were made.
     for f in 1..=3 {
         let media: Vec<&str> = err
@@ -84,62 +106,39 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
     }
     // Init with another media name: refused, nothing touched.
     let before = snapshot(&lib);
-    let out = Command::new(env!("CARGO_BIN_EXE_mtfpack"))
-        .arg(&src)
-        .args(["-o", lib.join("a.tap").to_str().unwrap()])
-        .args(["-o", lib.join("b.tap").to_str().unwrap()])
-        .args(["-o", lib.join("c.tap").to_str().unwrap()])
-        .args([
-            "--init",
-            "--media-name",
-            "OTHER",
-            "--date",
-            "2024-06-02T00:00:00",
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let day2 = ["--date", "2024-06-02T00:00:00"];
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        3,
+        &[&["--init", "--media-name", "OTHER"][..], &day2].concat(),
+    );
+    assert!(!ok);
     assert!(err.contains("refused") && err.contains("OTHER"), "{err}");
     assert_eq!(snapshot(&lib), before, "a refused run changed the media");
-    // The same media name but unexpired sets (retain 7 days): refused; with --skip, allowed.
-    let out = Command::new(env!("CARGO_BIN_EXE_mtfpack"))
-        .arg(&src)
-        .args([
-            "-o",
-            lib.join("a.tap").to_str().unwrap(),
-            "-o",
-            lib.join("b.tap").to_str().unwrap(),
-            "-o",
-            lib.join("c.tap").to_str().unwrap(),
-        ])
-        .args([
-            "--init",
-            "--media-name",
-            "CLISET",
-            "--date",
-            "2024-06-02T00:00:00",
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    // The same media name but unexpired sets (retain 7 days): refused.
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        3,
+        &[&["--init", "--media-name", "CLISET"][..], &day2].concat(),
+    );
+    assert!(!ok, "{err}");
     assert!(err.contains("unexpired"), "{err}");
     assert_eq!(snapshot(&lib), before);
-    // A device count that differs from the family count: refused too.
-    let out = Command::new(env!("CARGO_BIN_EXE_mtfpack"))
-        .arg(&src)
-        .args([
-            "-o",
-            lib.join("a.tap").to_str().unwrap(),
-            "-o",
-            lib.join("b.tap").to_str().unwrap(),
-        ])
-        .args(["--skip", "--date", "2024-06-02T00:00:00"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    // A device count that differs from the family count: refused even with --skip.
+    let (ok, err) = mtfpack(&src, &lib, 2, &[&["--skip"][..], &day2].concat());
+    assert!(!ok, "{err}");
     assert!(err.contains("3 families but 2 devices"), "{err}");
     assert_eq!(snapshot(&lib), before);
+    // --skip overrides the expiry: init writes the set again over the first media, keeping
+    // their headers.
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        3,
+        &[&["--init", "--skip", "--media-name", "CLISET"][..], &day2].concat(),
+    );
+    assert!(ok, "{err}");
+    assert_ne!(snapshot(&lib), before);
 }

@@ -246,17 +246,7 @@ pub(crate) fn list_medium(
 ) -> Result<(Vec<String>, bool, Option<Vec<String>>)> {
     let files = std::cell::RefCell::new(Vec::<String>::new());
     let trailing = std::cell::RefCell::new(None::<Vec<String>>);
-    let mut fr = FamilyRead {
-        family,
-        data_set: None,
-        in_set: false,
-        done: false,
-        st: StringType::UNICODE,
-        dir: Vec::new(),
-        open_file: false,
-        pending_name: None,
-        skip_below: 0,
-    };
+    let mut fr = FamilyRead::new(family, None);
     let send = |o: Out| {
         match o {
             Out::Start(_, p, _) => {
@@ -294,6 +284,22 @@ struct FamilyRead {
     skip_below: u64,
 }
 
+impl FamilyRead {
+    fn new(family: u16, data_set: Option<u16>) -> Self {
+        FamilyRead {
+            family,
+            data_set,
+            in_set: false,
+            done: false,
+            st: StringType::UNICODE,
+            dir: Vec::new(),
+            open_file: false,
+            pending_name: None,
+            skip_below: 0,
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn read_family(
     changer: &mut dyn MediaChanger,
@@ -309,17 +315,7 @@ fn read_family(
         tx.send(o)
             .map_err(|_| MediaError::Invalid("the restore stopped".into()))
     };
-    let mut fr = FamilyRead {
-        family,
-        data_set,
-        in_set: false,
-        done: false,
-        st: StringType::UNICODE,
-        dir: Vec::new(),
-        open_file: false,
-        pending_name: None,
-        skip_below: 0,
-    };
+    let mut fr = FamilyRead::new(family, data_set);
     let mut pre = pre;
     let mut sequence = 1u16;
     loop {

@@ -384,21 +384,19 @@ impl StripedWriter {
             } else {
                 format!("{}/{name}", dir.join("/"))
             };
-            if let Some(f) = self.pending.iter().position(|p| p.front() == Some(&path)) {
-                self.pending[f].pop_front();
-                self.send_family(f, || Msg::File {
-                    dir: dir.to_vec(),
-                    name: name.to_owned(),
-                    meta: *meta,
-                    size,
-                })?;
-                return Ok(f);
-            }
-            // A family whose replayed media end with this file's directory takes it.
-            if let Some(f) = (0..n)
-                .find(|&f| self.pending[f].is_empty() && self.next_dir[f].as_deref() == Some(dir))
-            {
-                self.next_dir[f] = None;
+            let replayed = self.pending.iter().position(|p| p.front() == Some(&path));
+            // Else a family whose replayed media end with this file's directory takes it.
+            let by_dir = || {
+                (0..n).find(|&f| {
+                    self.pending[f].is_empty() && self.next_dir[f].as_deref() == Some(dir)
+                })
+            };
+            if let Some(f) = replayed.or_else(by_dir) {
+                if replayed.is_some() {
+                    self.pending[f].pop_front();
+                } else {
+                    self.next_dir[f] = None;
+                }
                 self.send_family(f, || Msg::File {
                     dir: dir.to_vec(),
                     name: name.to_owned(),
