@@ -104,6 +104,16 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
             } else {
                 job.mirrors[(m - 1) * families + f].clone()
             };
+            let changer: Box<dyn MediaChanger> = match &job.changer {
+                Some(dir) => match DirectoryLibrary::new(dir, opts.clone()) {
+                    Ok(l) => Box::new(l),
+                    Err(e) => {
+                        cleanup(&created);
+                        return Err(e.to_string());
+                    }
+                },
+                None => Box::new(ScriptedChanger::new(Vec::<PathBuf>::new(), opts.clone())),
+            };
             if !path.exists() {
                 created.push(path.clone());
             }
@@ -113,12 +123,6 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
                     cleanup(&created);
                     return Err(e.to_string());
                 }
-            };
-            let changer: Box<dyn MediaChanger> = match &job.changer {
-                Some(dir) => {
-                    Box::new(DirectoryLibrary::new(dir, opts.clone()).map_err(|e| e.to_string())?)
-                }
-                None => Box::new(ScriptedChanger::new(Vec::<PathBuf>::new(), opts.clone())),
             };
             ms.push(StripeDevice {
                 first: Mounted {

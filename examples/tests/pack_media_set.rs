@@ -93,6 +93,33 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
             assert!(l.contains(&format!("medium {}:", k + 1)), "{l}");
         }
     }
+    // The dumper, an independent reader, verifies the media set whole from its images given in
+    // any order, and its label shows the media set identity.
+    let mut images: Vec<std::path::PathBuf> = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    images.sort();
+    images.reverse();
+    let o = mtf_examples::dump::Options {
+        json: false,
+        strict: true,
+        progress: false,
+    };
+    let mut text = Vec::new();
+    let verdict = mtf_examples::dump::verify::run(&images, &o, &mut text).unwrap();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    assert_eq!(verdict, mtf_examples::dump::Outcome::Ok, "{text}");
+    let mut label = Vec::new();
+    mtf_examples::dump::label::run(&[lib.join("b.tap")], &o, &mut label).unwrap();
+    let label = String::from_utf8_lossy(&label).into_owned();
+    for want in [
+        "\"CLISET\"",
+        "family count:            3",
+        "family number:           2",
+    ] {
+        assert!(label.contains(want), "{want} not in {label}");
+    }
     for devices in [1usize, 3] {
         let changers: Vec<Box<dyn MediaChanger>> = (0..devices)
             .map(|_| {
