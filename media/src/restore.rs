@@ -15,6 +15,7 @@ use crate::device::{Device, TapeSource};
 use crate::family::{MediaError, Result, MAX_OFFERS};
 use crate::set::{read_label, Guid, MediumLabel};
 use mtf::block::Body;
+use mtf::checksum::FastXor32;
 use mtf::reader::{Event, Mode, Reader};
 use mtf::spec::{BlockAttributes, StreamId, StringType};
 use mtf::text::{decode_str, split_dir_path};
@@ -29,6 +30,9 @@ pub trait RestoreSink {
     fn data(&mut self, family: u16, bytes: &[u8]) -> Result<()>;
     /// The family's current file is complete.
     fn end(&mut self, family: u16) -> Result<()>;
+    /// The family's current file failed its checksum: forget what was delivered of it (it comes
+    /// again from a mirror's copy, or the restore fails).
+    fn discard(&mut self, family: u16) -> Result<()>;
 }
 
 /// Files collected in memory by path (tests, small restores).
@@ -64,6 +68,12 @@ impl RestoreSink for MemoryFiles {
         self.current.remove(&family);
         Ok(())
     }
+    fn discard(&mut self, family: u16) -> Result<()> {
+        if let Some(p) = self.current.remove(&family) {
+            self.files.remove(&p);
+        }
+        Ok(())
+    }
 }
 
 /// Which set to read.
@@ -85,6 +95,8 @@ pub struct RestoreReport {
     /// Media refused: (name, why).
     pub refusals: Vec<(String, String)>,
     pub files: u64,
+    /// CSUM streams checked (every one read must hold, or the medium counts as damaged).
+    pub csum_checked: u64,
 }
 
 enum Out {
@@ -97,6 +109,10 @@ enum Out {
     NewSet,
     /// A directory (DIRB) not repeated from an earlier medium (listing a medium).
     Dir(Vec<String>),
+    /// A family's CSUM streams checked.
+    Checked(u64),
+    /// The family's current file failed its checksum.
+    Discard(u16),
 }
 
 /// Reads a backup set with `changers.len()` devices into `sink`.
@@ -167,6 +183,11 @@ pub fn restore(
                 }
                 Out::Refused(n, w) => {
                     report.refusals.push((n, w));
+                    Ok(())
+                }
+                Out::Discard(f) => sink.discard(f),
+                Out::Checked(n) => {
+                    report.csum_checked += n;
                     Ok(())
                 }
                 Out::NewSet | Out::Dir(_) => Ok(()),
@@ -267,6 +288,9 @@ pub(crate) fn list_medium(
     Ok((files.into_inner(), continues, trailing.into_inner()))
 }
 
+/// The damage offset that says no stand-in can help.
+const UNRECOVERABLE: u64 = u64::MAX;
+
 /// State of one family's reading, carried from medium to medium.
 struct FamilyRead {
     family: u16,
@@ -282,6 +306,15 @@ struct FamilyRead {
     pending_name: Option<(bool, u64)>,
     /// On a stand-in medium, medium offsets below this were already delivered.
     skip_below: u64,
+    /// XOR-32 of the open file's data so far, for its CSUM (carried from medium to medium).
+    xor: FastXor32,
+    /// `xor` as it was when the current medium started (a stand-in reads it again).
+    xor_at_start: FastXor32,
+    /// CSUM streams checked.
+    checked: u64,
+    /// Offset of the open file's FILE block on this medium (`None` when the file began on an
+    /// earlier medium).
+    file_at: Option<u64>,
 }
 
 impl FamilyRead {
@@ -296,6 +329,10 @@ impl FamilyRead {
             open_file: false,
             pending_name: None,
             skip_below: 0,
+            xor: FastXor32::new(),
+            xor_at_start: FastXor32::new(),
+            checked: 0,
+            file_at: None,
         }
     }
 }
@@ -333,9 +370,17 @@ fn read_family(
             }
         };
         fr.skip_below = 0;
+        fr.xor_at_start = fr.xor;
         let continues = loop {
             match read_medium(&mut m.device, &mut fr, &send, false) {
                 Ok(c) => break c,
+                Err((UNRECOVERABLE, e)) => {
+                    return Err(MediaError::Invalid(format!(
+                        "{}: {e}; the file began on an earlier medium, so another copy of this \
+                         one cannot replace it",
+                        m.name
+                    )))
+                }
                 Err((reached, e)) => {
                     // Damaged: ask for the same medium again (a mirror's copy) and go on from
                     // where this one failed.
@@ -350,6 +395,7 @@ fn read_family(
                     }
                     m = r?.0;
                     fr.skip_below = reached;
+                    fr.xor = fr.xor_at_start;
                 }
             }
         };
@@ -364,6 +410,7 @@ fn read_family(
     if fr.open_file {
         send(Out::End(family))?;
     }
+    send(Out::Checked(fr.checked))?;
     if !fr.done {
         return Err(MediaError::Invalid(format!(
             "family {family}: the backup set does not close on its last medium (medium {sequence})"
@@ -391,6 +438,7 @@ fn read_medium(
     );
     let mut continues = false;
     let mut at = 0u64;
+    fr.file_at = None;
     // Whether the last stream header seen belongs to the open file's data.
     loop {
         let ev = match reader.next_event() {
@@ -453,6 +501,7 @@ fn read_medium(
                         if fr.open_file && fresh {
                             send(Out::End(fr.family)).map_err(|e| fail(at, e.to_string()))?;
                         }
+                        fr.file_at = Some(offset);
                         let size = dblk.header.displayable_size;
                         if f.file_name.raw.is_empty() {
                             fr.pending_name = Some((true, size));
@@ -494,10 +543,41 @@ fn read_medium(
                     }
                     continue;
                 }
+                if header.id == StreamId::CSUM && fr.open_file {
+                    let stored = reader
+                        .read_data_to_vec(16)
+                        .map_err(|e| fail(at, e.to_string()))?
+                        .and_then(|d| <[u8; 4]>::try_from(&d[..]).ok())
+                        .map(u32::from_le_bytes);
+                    if stored != Some(fr.xor.value()) {
+                        // What was delivered of the file is withdrawn; a stand-in reads it again
+                        // from its FILE block when the file began on this medium.
+                        send(Out::Discard(fr.family)).map_err(|e| fail(at, e.to_string()))?;
+                        fr.open_file = false;
+                        let again = fr.file_at.unwrap_or(UNRECOVERABLE);
+                        return Err((
+                            again,
+                            format!(
+                                "family {}: the CSUM at {offset} does not match the file's data \
+                                 (stored {stored:?}, computed {:#010x})",
+                                fr.family,
+                                fr.xor.value()
+                            ),
+                        ));
+                    }
+                    fr.checked += 1;
+                    continue;
+                }
                 // The file's data: its STAN stream, and on a continuation medium the rest of it
                 // (the same id, with the CONTINUE attribute).
                 if !(header.id == StreamId::STAN && fr.open_file) {
                     continue;
+                }
+                if !header
+                    .media_attributes
+                    .contains(mtf::spec::StreamMediaAttributes::CONTINUE)
+                {
+                    fr.xor = FastXor32::new();
                 }
                 let mut pos = offset + mtf::spec::STREAM_HDR_LEN as u64;
                 loop {
@@ -507,6 +587,7 @@ fn read_medium(
                         Err(e) => return Err(fail(pos, e.to_string())),
                     };
                     let end = pos + chunk.len() as u64;
+                    fr.xor.update(chunk);
                     if end > skip_below {
                         let from = skip_below.saturating_sub(pos) as usize;
                         send(Out::Data(fr.family, chunk[from..].to_vec()))

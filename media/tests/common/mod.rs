@@ -68,8 +68,10 @@ pub fn write_request(set: &MediaSet, family: u16, mirror: u8) -> MediumRequest {
 }
 
 pub fn backup_set() -> BackupSet {
+    let mut options = SetOptions::new("test set", mtf::DateTime::from_unix(NOW).unwrap());
+    options.checksums = true;
     BackupSet {
-        options: SetOptions::new("test set", mtf::DateTime::from_unix(NOW).unwrap()),
+        options,
         expires: None,
         volume: Some(VolumeOptions {
             device: "/".into(),
