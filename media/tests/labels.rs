@@ -130,3 +130,68 @@ fn a_media_list_names_missing_duplicated_and_out_of_order_media() {
         vec!["family 2 of 2 missing".to_string()]
     );
 }
+
+#[test]
+fn sets_are_listed_from_the_on_media_catalog_with_positions_counting_every_set() {
+    use media::changer::{Mounted, ScriptedChanger};
+    use media::decision::Operation;
+    use media::family::{FamilySpec, FamilyWriter, WriteOptions};
+    use media::set::{list_sets, MediaSet};
+    use mtf::reader::ListMethod;
+    use mtf::writer::EntryMeta;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.tap");
+    // Three sets appended one after another on one medium.
+    for k in 0..3 {
+        let set = MediaSet::new("CAT", 1);
+        let op = if k == 0 {
+            Operation::Format
+        } else {
+            Operation::Append
+        };
+        let spec = FamilySpec {
+            set,
+            family_number: 1,
+            mirror: 0,
+            write: WriteOptions {
+                block_size: BLOCK,
+                ..WriteOptions::new(op, NOW)
+            },
+            replay_until: 0,
+        };
+        let dev = open_path(&p, true, Default::default()).unwrap();
+        let mut fw = FamilyWriter::open(
+            Mounted {
+                device: dev,
+                name: "m".into(),
+            },
+            Box::new(ScriptedChanger::new(
+                Vec::<PathBuf>::new(),
+                Default::default(),
+            )),
+            spec,
+        )
+        .unwrap();
+        let mut b = backup_set();
+        b.options.name = format!("set {k}");
+        fw.begin_set(b.options, None).unwrap();
+        fw.add_volume(b.volume.as_ref().unwrap()).unwrap();
+        fw.add_file(
+            &["d".into()],
+            "f",
+            &EntryMeta::default(),
+            4,
+            &mut &b"data"[..],
+        )
+        .unwrap();
+        fw.end_set().unwrap();
+        fw.finish().unwrap();
+    }
+    let mut d = open_path(&p, false, Default::default()).unwrap();
+    let l = list_sets(&mut d).unwrap();
+    assert_eq!(l.method, ListMethod::SetMap, "{:?}", l.notes);
+    let numbers: Vec<u16> = l.sets.iter().map(|s| s.sset().data_set_number).collect();
+    assert_eq!(numbers, vec![1, 2, 3]);
+    let positions: Vec<usize> = l.sets.iter().map(|s| s.position).collect();
+    assert_eq!(positions, vec![1, 2, 3]);
+}

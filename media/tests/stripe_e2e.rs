@@ -242,3 +242,35 @@ fn a_changed_data_byte_fails_its_csum_and_a_mirror_stands_in() {
     let e = restore(changers, &spec, &mut MemoryFiles::default()).unwrap_err();
     assert!(e.to_string().contains("no image holds"), "{e}");
 }
+
+#[test]
+fn a_csum_mismatch_in_a_file_that_spans_media_fails_the_restore_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tree(19, 1, 10);
+    t[0].2 = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+    let (report, set) = backup_tree(dir.path(), 1, 1, 100 * 1024, &t);
+    let used = &report.families[0].used;
+    assert!(used.len() >= 2);
+    let victim = &used[0].name;
+    let mut bytes = std::fs::read(victim).unwrap();
+    let (at, _) = *records(&bytes)
+        .iter()
+        .find(|(at, len)| {
+            *len == BLOCK && !bytes[*at..*at + 4].iter().all(|c| c.is_ascii_uppercase())
+        })
+        .unwrap();
+    bytes[at + 7] ^= 1;
+    std::fs::write(victim, &bytes).unwrap();
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+        DirectoryLibrary::new(dir.path(), Default::default()).unwrap(),
+    )];
+    let mut out = MemoryFiles::default();
+    let spec = ReadSpec {
+        media_set_id: Some(set.id),
+        data_set: None,
+    };
+    let e = restore(changers, &spec, &mut out).unwrap_err().to_string();
+    assert!(e.contains("CSUM") && e.contains("earlier medium"), "{e}");
+    // Nothing of the bad file was left in the sink.
+    assert!(out.files.is_empty(), "{:?}", out.files.keys());
+}

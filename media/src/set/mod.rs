@@ -223,6 +223,20 @@ pub fn read_label(device: &mut Device) -> Result<MediumLabel, String> {
     }
 }
 
+/// Lists the backup sets of a mounted medium from its on-media catalog (the set map at the
+/// last set's end, reached by spacing over filemarks) instead of reading the whole tape, as
+/// `mtf::reader::list_sets` does; falls back to a scan and says so in the listing's notes.
+/// Leaves the tape rewound.
+pub fn list_sets(device: &mut Device) -> Result<mtf::reader::Listing, String> {
+    device.rewind().map_err(|e| e.to_string())?;
+    let listing = mtf::reader::list_sets(Reader::new(TapeSource {
+        device: device.as_mut(),
+    }))
+    .map_err(|e| e.to_string());
+    let _ = device.rewind();
+    listing
+}
+
 /// Reads the label off any block source from its start (a `.bak` file through
 /// [`mtf::reader::FileSource`], a pipe): SQL Server's media read through the same code as
 /// ours.
