@@ -91,6 +91,10 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
         );
         for (k, l) in media.iter().enumerate() {
             assert!(l.contains(&format!("medium {}:", k + 1)), "{l}");
+            // The changer was asked for this family's next medium by number: its image says so.
+            if k > 0 {
+                assert!(l.ends_with(&format!("CLISET-f{f}-m{}.tap", k + 1)), "{l}");
+            }
         }
     }
     // The dumper, an independent reader, verifies the media set whole from its images given in
