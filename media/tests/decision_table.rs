@@ -367,3 +367,109 @@ fn shape_checks_refuse_the_wrong_family_and_device_count_and_a_medium_that_conti
         );
     }
 }
+
+/// Continuation media, by the rule "formatted only when empty or holding nothing that
+/// matters": judged on inspections made by hand (the rule's inputs), not on media.
+#[test]
+fn continuation_media_are_taken_only_when_nothing_on_them_matters() {
+    use media::decision::{decide, Request};
+    use media::set::{Guid, Inspection, MediumLabel, SetOnMedium};
+    let this: Guid = "11111111-2222-4333-8444-555555555555".parse().unwrap();
+    let other: Guid = "99999999-2222-4333-8444-555555555555".parse().unwrap();
+    let label = |set: Guid, password: bool| MediumLabel {
+        media_set_id: Some(set),
+        family_count: Some(2),
+        family_number: Some(1),
+        media_family_id: 7,
+        media_sequence_number: 1,
+        name: "X".into(),
+        description: String::new(),
+        software_name: String::new(),
+        password: password.then(|| (5, vec![0; 16])),
+        block_size: 4096,
+        written: None,
+    };
+    let mtf = |set: Guid, expires: i64, password: bool| MediumContents::Mtf {
+        label: label(set, password),
+        sets: vec![SetOnMedium {
+            position: 1,
+            data_set_number: 1,
+            name: String::new(),
+            expires: Some(expires),
+            continued_from_earlier: false,
+            closed: true,
+        }],
+        continues: false,
+        damage: None,
+    };
+    let cases: Vec<(&str, bool, MediumContents, Option<&str>)> = vec![
+        ("empty", false, MediumContents::Empty, None),
+        (
+            "write-protected empty",
+            true,
+            MediumContents::Empty,
+            Some("WriteProtected"),
+        ),
+        (
+            "foreign",
+            false,
+            MediumContents::Foreign {
+                reason: "tar".into(),
+            },
+            Some("ForeignHeader"),
+        ),
+        (
+            "this set, expired",
+            false,
+            mtf(this, NOW - 1, false),
+            Some("PartOfThisSet"),
+        ),
+        (
+            "other set, unexpired",
+            false,
+            mtf(other, NOW + 1, false),
+            Some("Unexpired"),
+        ),
+        (
+            "other set, expired",
+            false,
+            mtf(other, NOW - 1, false),
+            None,
+        ),
+        (
+            "other set, expired, password",
+            false,
+            mtf(other, NOW - 1, true),
+            Some("PasswordRequired"),
+        ),
+    ];
+    for (what, wp, contents, refused) in cases {
+        let d = decide(
+            &Inspection {
+                write_protected: wp,
+                contents,
+            },
+            &Request {
+                operation: Operation::Continuation,
+                skip: true, // skip never lets a continuation overwrite what matters
+                media_name: None,
+                password: None,
+                devices: 2,
+                family_number: 1,
+                media_set_id: Some(this),
+                now: NOW,
+            },
+        );
+        match refused {
+            None => assert_eq!(d.action, Some(Action::WriteHeader), "{what}: {d:?}"),
+            Some(k) => {
+                assert_eq!(d.action, None, "{what}");
+                assert_eq!(
+                    d.reasons.iter().map(kind).collect::<Vec<_>>(),
+                    vec![k],
+                    "{what}"
+                );
+            }
+        }
+    }
+}
