@@ -12,12 +12,16 @@
 //! | [`stripe`] | one backup set over N devices (a thread each) with mirrors |
 //! | [`restart`] | restarting an interrupted backup from its last completed media |
 //! | [`restore`] | reading a media set back, with as few devices as one |
+//! | [`history`] | the backup history (a durable catalog like msdb, SQLite by default) and its import from media and from msdb exports |
+//! | [`plan`] | the restore planner over that history |
 
 pub mod changer;
 pub mod clock;
 pub mod decision;
 pub mod device;
 pub mod family;
+pub mod history;
+pub mod plan;
 pub mod restart;
 pub mod restore;
 pub mod set;

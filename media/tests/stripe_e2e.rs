@@ -9,7 +9,6 @@ use media::changer::dir::DirectoryLibrary;
 use media::changer::{ChangerEvent, MediaChanger};
 use media::restore::{restore, MemoryFiles, ReadSpec};
 use media::set::{inspect, MediumContents};
-use mtf::writer::EntryMeta;
 
 #[test]
 fn three_families_with_continuation_restore_on_one_and_three_devices() {
@@ -274,91 +273,4 @@ fn a_csum_mismatch_in_a_file_that_spans_media_fails_the_restore_clearly() {
     assert!(e.contains("CSUM") && e.contains("earlier medium"), "{e}");
     // Nothing of the bad file was left in the sink.
     assert!(out.files.is_empty(), "{:?}", out.files.keys());
-}
-
-/// Holds the mount of a continuation medium until released.
-struct Gate {
-    inner: DirectoryLibrary,
-    release: std::sync::mpsc::Receiver<()>,
-    waited: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl MediaChanger for Gate {
-    fn mount(
-        &mut self,
-        req: &media::changer::MediumRequest,
-    ) -> std::io::Result<media::changer::Mounted> {
-        if req.sequence == 2 {
-            self.waited.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = self.release.recv();
-        }
-        self.inner.mount(req)
-    }
-    fn refused(&mut self, m: media::changer::Mounted, why: &str) -> std::io::Result<()> {
-        self.inner.refused(m, why)
-    }
-    fn done(&mut self, m: media::changer::Mounted) -> std::io::Result<()> {
-        self.inner.done(m)
-    }
-}
-
-#[test]
-fn a_device_waiting_for_its_next_medium_does_not_stop_the_others() {
-    use media::decision::Operation;
-    use media::set::MediaSet;
-    use media::stripe::{StripeDevice, StripeOptions, StripedWriter};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    let dir = tempfile::tempdir().unwrap();
-    let set = MediaSet::new("GATE", 2);
-    let (release, gate_rx) = std::sync::mpsc::channel();
-    let waited = Arc::new(AtomicBool::new(false));
-    // Family 1 on small media (it soon waits for medium 2), family 2 on a large one.
-    let mut lib1 = DirectoryLibrary::new(dir.path(), tape(64 * 1024)).unwrap();
-    let first1 = lib1.mount(&write_request(&set, 1, 0)).unwrap();
-    let mut lib2 = DirectoryLibrary::new(dir.path(), tape(64 << 20)).unwrap();
-    let first2 = lib2.mount(&write_request(&set, 2, 0)).unwrap();
-    let devices = vec![
-        vec![StripeDevice {
-            first: first1,
-            changer: Box::new(Gate {
-                inner: lib1,
-                release: gate_rx,
-                waited: waited.clone(),
-            }),
-        }],
-        vec![StripeDevice {
-            first: first2,
-            changer: Box::new(lib2),
-        }],
-    ];
-    let mut opts = StripeOptions::new(Operation::Format, NOW);
-    opts.write.block_size = BLOCK;
-    opts.queue = 2;
-    opts.chunk = 4096;
-    let t = tree(23, 200, 8000);
-    let mut w = StripedWriter::start(devices, set, &opts, backup_set()).unwrap();
-    for (d, n, b) in &t {
-        w.add_file(d, n, &EntryMeta::default(), b.len() as u64, &mut &b[..])
-            .unwrap();
-    }
-    // Every file was taken while family 1 still waited for its medium 2.
-    assert!(
-        waited.load(Ordering::SeqCst),
-        "family 1 never needed a second medium"
-    );
-    release.send(()).unwrap();
-    let report = w.finish().unwrap();
-    let f2 = report
-        .families
-        .iter()
-        .find(|f| f.family_number == 2)
-        .unwrap();
-    assert_eq!(f2.used.len(), 1);
-    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
-        DirectoryLibrary::new(dir.path(), Default::default()).unwrap(),
-    )];
-    let mut out = MemoryFiles::default();
-    restore(changers, &ReadSpec::default(), &mut out).unwrap();
-    assert_eq!(out.files, expected(&t));
 }

@@ -70,6 +70,12 @@ enum Cmd {
     },
     /// Every block and stream with its offset, for debugging.
     Blocks(Common),
+    /// The restore sequence for each database, to the latest point or to --stopat, from the
+    /// media (files, folders, tape images, devices) and/or a backup history.
+    Plan(PlanCmd),
+    /// The backup history (an SQLite catalog like msdb): import media or msdb CSV exports, list.
+    #[command(subcommand)]
+    History(HistoryCmd),
     /// Parse every block and stream, re-encode it, and compare with the original.
     /// Exits 0 only when the re-encoding is identical.
     Roundtrip {
@@ -78,6 +84,47 @@ enum Cmd {
         /// Also write the re-encoded bytes here.
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct PlanCmd {
+    /// Media files, folders (recursive), tape images, tape devices, msdb CSV exports.
+    paths: Vec<PathBuf>,
+    /// The point in time, in the server's local time: YYYY-MM-DDTHH:MM:SS.
+    #[arg(long)]
+    stopat: Option<String>,
+    /// Only this database.
+    #[arg(long)]
+    database: Option<String>,
+    /// Plan from this backup history (too).
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Print the T-SQL script.
+    #[arg(long, conflicts_with = "json")]
+    tsql: bool,
+    /// MOVE a logical file to a path on the first step (the full) of the script (repeatable).
+    #[arg(long = "move", value_name = "LOGICAL=PATH")]
+    moves: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum HistoryCmd {
+    /// Record the backup sets found under the paths (files, folders, tape images, devices,
+    /// msdb CSV exports). Idempotent: the history can be rebuilt from the media.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The history file (created if missing).
+        #[arg(long, required = true)]
+        history: PathBuf,
+    },
+    /// List the recorded backup sets.
+    List {
+        #[arg(long, required = true)]
+        history: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
     },
 }
 
@@ -124,6 +171,27 @@ fn run(cli: Cli) -> Result<u8, String> {
         }
         Cmd::Verify(c) => dump(json, c.strict, |o, w| dump::verify::run(&c.files, o, w)),
         Cmd::Blocks(c) => dump(json, c.strict, |o, w| dump::blocks::run(&c.files, o, w)),
+        Cmd::Plan(p) => {
+            let format = match (json, p.tsql) {
+                (true, _) => dump::plan::Format::Json,
+                (_, true) => dump::plan::Format::Tsql,
+                _ => dump::plan::Format::Text,
+            };
+            let args = dump::plan::PlanArgs {
+                paths: p.paths,
+                stopat: p.stopat,
+                database: p.database,
+                history: p.history,
+                moves: p.moves,
+            };
+            dump(json, false, |_, w| dump::plan::run(&args, format, w))
+        }
+        Cmd::History(HistoryCmd::Import { paths, history }) => dump(json, false, |o, w| {
+            dump::history::run_import(&paths, &history, o.json, w)
+        }),
+        Cmd::History(HistoryCmd::List { history, database }) => dump(json, false, |o, w| {
+            dump::history::run_list(&history, database.as_deref(), o.json, w)
+        }),
         Cmd::Extract {
             set,
             dir,

@@ -9,8 +9,10 @@
 pub mod blocks;
 pub mod copyjobs;
 pub mod extract;
+pub mod history;
 pub mod label;
 pub mod ls;
+pub mod plan;
 pub mod progress;
 pub mod sets;
 pub mod text;
