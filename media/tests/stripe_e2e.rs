@@ -116,23 +116,7 @@ fn a_mirrors_medium_stands_in_for_a_damaged_one() {
         .unwrap();
     let victim = &orig.used[1].name;
     let mut bytes = std::fs::read(victim).unwrap();
-    let mid = bytes.len() / 2;
-    // Zero a stretch of records' contents (not the .tap length words: zero whole 4 KiB blocks
-    // from the start of a record found by walking the image).
-    let mut at = 0usize;
-    let mut starts = Vec::new();
-    while at + 4 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        if len == 0 {
-            at += 4;
-            continue;
-        }
-        if len == 0xFFFF_FFFF {
-            break;
-        }
-        starts.push(at + 4);
-        at += 4 + len + (len & 1) + 4;
-    }
+    let starts: Vec<usize> = records(&bytes).iter().map(|r| r.0).collect();
     // The last record that starts with a descriptor block other than TAPE or EOTM: its header
     // zeroed, the strict reader stops there.
     let s = *starts
@@ -144,7 +128,6 @@ fn a_mirrors_medium_stands_in_for_a_damaged_one() {
                 && &bytes[s..s + 4] != b"EOTM"
         })
         .unwrap();
-    let _ = mid;
     bytes[s..s + 52].fill(0);
     std::fs::write(victim, &bytes).unwrap();
     let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
