@@ -3,6 +3,7 @@
 
 pub mod dump;
 pub mod pack;
+pub mod packset;
 pub mod refdb;
 pub mod roundtrip;
 pub mod tape;

@@ -2,7 +2,9 @@
 //! backup: one volume per tree, each directory (full path, NUL-separated) before its files.
 
 use mtf::date::DateTime;
-use mtf::writer::{BlockSink, EntryMeta, MediaSupplier, SetOptions, VolumeOptions, Writer};
+use mtf::writer::{
+    BlockSink, EntryMeta, FileOutcome, MediaSupplier, SetOptions, VolumeOptions, Writer,
+};
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -163,10 +165,46 @@ fn entry_meta(meta: &fs::Metadata, backup: DateTime) -> EntryMeta {
     m
 }
 
+/// Where packed entries go: one medium's [`Writer`], or a striped media set
+/// (`media::stripe::StripedWriter`, in [`crate::packset`]).
+pub trait PackTarget {
+    fn add_volume(&mut self, v: &VolumeOptions) -> mtf::Result<()>;
+    fn add_directory(&mut self, components: &[String], meta: &EntryMeta) -> mtf::Result<()>;
+    /// A file in the directory last added; what its source gave (a file that failed or changed
+    /// length while read went in zero-filled or cut, and marked).
+    fn add_file(
+        &mut self,
+        dir: &[String],
+        name: &str,
+        meta: &EntryMeta,
+        size: u64,
+        data: &mut dyn io::Read,
+    ) -> mtf::Result<FileOutcome>;
+}
+
+impl<S: BlockSink, M: MediaSupplier<S>> PackTarget for Writer<S, M> {
+    fn add_volume(&mut self, v: &VolumeOptions) -> mtf::Result<()> {
+        Writer::add_volume(self, v)
+    }
+    fn add_directory(&mut self, components: &[String], meta: &EntryMeta) -> mtf::Result<()> {
+        Writer::add_directory(self, components, meta)
+    }
+    fn add_file(
+        &mut self,
+        _dir: &[String],
+        name: &str,
+        meta: &EntryMeta,
+        size: u64,
+        data: &mut dyn io::Read,
+    ) -> mtf::Result<FileOutcome> {
+        Writer::add_file(self, name, meta, size, data)
+    }
+}
+
 /// Adds one tree as a volume of the open set: the root directory, then every directory in
 /// sorted order, each followed by its files.
-pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
-    w: &mut Writer<S, M>,
+pub fn pack_tree<T: PackTarget>(
+    w: &mut T,
     root: &Path,
     machine: &str,
     backup_date: DateTime,
@@ -188,8 +226,8 @@ pub fn pack_tree<S: BlockSink, M: MediaSupplier<S>>(
 /// opened, or whose name would not restore, is left out and named; one that fails or changes
 /// length while read goes in zero-filled and marked (CFIL), and is named. The caller's exit
 /// status says so ([`PackStats::is_whole`]).
-pub fn pack_tree_with<S: BlockSink, M: MediaSupplier<S>>(
-    w: &mut Writer<S, M>,
+pub fn pack_tree_with<T: PackTarget>(
+    w: &mut T,
     root: &Path,
     machine: &str,
     backup_date: DateTime,
@@ -312,7 +350,7 @@ pub fn pack_tree_with<S: BlockSink, M: MediaSupplier<S>>(
                     p.display()
                 ));
             }
-            let got = w.add_file(&name, &em, meta.len(), &mut f)?;
+            let got = w.add_file(&comps, &name, &em, meta.len(), &mut f)?;
             if !got.is_whole() {
                 let why = match (&got.read_error, got.grew) {
                     (Some(e), _) => format!("read failed after {} bytes: {e}", got.bytes_read),

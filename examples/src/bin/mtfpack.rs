@@ -10,11 +10,10 @@ use clap::Parser;
 use mtf::writer::{
     check_options, AppendPoint, BlockSink, FileSink, MediaSupplier, MediumOptions, Writer,
 };
-use mtf_examples::dump::TapeSource;
 use mtf_examples::pack::{
     check_output, check_sources, now, pack_tree_with, parse_date, set_options, Exclude, PackStats,
 };
-use mtf_examples::tape::{is_tape_path, open_tape, TapeSink};
+use mtf_examples::tape::is_tape_path;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -30,15 +29,52 @@ struct Cli {
     /// Directories to back up (one volume each).
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
-    /// The medium: a file, a `.tap` tape image, or a tape device such as /dev/nst0.
-    #[arg(short, long)]
-    output: PathBuf,
-    /// Add a data set after the existing ones instead of formatting the medium.
+    /// The medium: a file, a `.tap` tape image, or a tape device such as /dev/nst0. Several
+    /// `-o` (tapes or images) make a striped media set, one family per device.
+    #[arg(short, long, required = true)]
+    output: Vec<PathBuf>,
+    /// Add a data set after the existing ones instead of formatting the medium (the default
+    /// for media sets).
     #[arg(long)]
     append: bool,
-    /// Media name (when formatting).
-    #[arg(long, default_value = "mtfpack")]
-    media_name: String,
+    /// Media name: names a new medium; on a media set, the name the medium must have to be
+    /// appended to or initialised (MEDIANAME).
+    #[arg(long)]
+    media_name: Option<String>,
+    /// A mirror device per family, in the order of the `-o`s (repeat the list for more
+    /// copies, up to 4 in all).
+    #[arg(long)]
+    mirror: Vec<PathBuf>,
+    /// A directory of tape images acting as a library: a full medium's family continues on a
+    /// new image there (its name is printed).
+    #[arg(long)]
+    changer: Option<PathBuf>,
+    /// Capacity in bytes of the tape images created (the `-o` images and the changer's).
+    #[arg(long)]
+    capacity: Option<u64>,
+    /// Write a new media header on every device: a new media set (overrides every check but
+    /// write protection).
+    #[arg(long, conflicts_with_all = ["init", "append"])]
+    format: bool,
+    /// Overwrite the backup sets, keeping the media header.
+    #[arg(long, conflicts_with = "append")]
+    init: bool,
+    /// Skip the expiry and media name checks.
+    #[arg(long)]
+    skip: bool,
+    /// Media description of a new media set.
+    #[arg(long)]
+    media_description: Option<String>,
+    /// The set may be overwritten after N days (wins over --expire).
+    #[arg(long)]
+    retain_days: Option<u32>,
+    /// The set may be overwritten after DATE (UTC, YYYY-MM-DDTHH:MM:SS).
+    #[arg(long)]
+    expire: Option<String>,
+    /// Media password: set on a new media set, required to append to or initialise a
+    /// protected one.
+    #[arg(long)]
+    media_password: Option<String>,
     /// Data set name.
     #[arg(long, default_value = "mtfpack backup")]
     name: String,
@@ -90,7 +126,12 @@ fn run(cli: Cli) -> Result<Done, String> {
         None => now(),
     };
     check_sources(&cli.dirs)?;
-    check_output(&cli.output, &cli.dirs)?;
+    for o in cli.output.iter().chain(&cli.mirror) {
+        check_output(o, &cli.dirs)?;
+        if std::fs::metadata(o).is_ok_and(|m| m.is_dir()) {
+            return Err(format!("{}: is a directory", o.display()));
+        }
+    }
     let machine = cli.machine.clone().unwrap_or_else(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_owned())
@@ -99,54 +140,57 @@ fn run(cli: Cli) -> Result<Done, String> {
     let family_id = cli
         .family_id
         .unwrap_or_else(|| (date.to_unix() as u32) ^ std::process::id().rotate_left(16));
-    let mut opts = MediumOptions::new(&cli.media_name, family_id, date);
+    let media_name = cli.media_name.as_deref().unwrap_or("mtfpack");
+    let mut opts = MediumOptions::new(media_name, family_id, date);
     opts.block_size = cli.block_size;
     opts.flb_size = cli.flb;
     opts.catalog = !cli.no_catalog;
     let set = set_options(&cli.name, &cli.description, date, cli.csum);
-    let tape = is_tape_path(&cli.output);
-    check_options(&opts, &set, tape).map_err(|x| format!("invalid options: {x}"))?;
-    if std::fs::metadata(&cli.output).is_ok_and(|m| m.is_dir()) {
-        return Err(format!("{}: is a directory", cli.output.display()));
+    // Tapes go through the media crate (the safety decision before any write); files keep the
+    // single-medium writer.
+    let media_set = cli.output.iter().all(|o| is_tape_path(o))
+        || cli.output.len() > 1
+        || !cli.mirror.is_empty()
+        || cli.changer.is_some()
+        || cli.capacity.is_some()
+        || cli.format
+        || cli.init
+        || cli.skip
+        || cli.media_description.is_some()
+        || cli.retain_days.is_some()
+        || cli.expire.is_some()
+        || cli.media_password.is_some();
+    check_options(&opts, &set, media_set).map_err(|x| format!("invalid options: {x}"))?;
+    if media_set {
+        return run_media_set(&cli, set, date, machine);
     }
+    let output = &cli.output[0];
     let e = |e: mtf::Error| e.to_string();
     let total: PackStats;
     let mut exclude = Exclude::default();
-    exclude.add_path(&cli.output);
-    if tape && cli.append {
-        let (dev, point) = tape_append_point(&cli.output)?;
-        let mut w =
-            Writer::append(TapeSink { device: dev }, point, mtf::writer::NoMoreMedia).map_err(e)?;
-        total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
-        w.finish().map_err(e)?;
-    } else if tape {
-        let dev =
-            open_tape(&cli.output, true).map_err(|e| format!("{}: {e}", cli.output.display()))?;
-        let mut w = Writer::new(TapeSink { device: dev }, opts).map_err(e)?;
-        total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
-        w.finish().map_err(e)?;
-    } else if cli.append {
-        total = append_to_file(&cli, set, &machine, date, &exclude)?;
+    exclude.add_path(output);
+    if cli.append {
+        total = append_to_file(&cli, output, set, &machine, date, &exclude)?;
     } else {
         // A new file is written beside the output under a temporary name and renamed over it
         // only once whole and on disk: a failed run leaves the old medium as it was.
-        let (tmp, f) = temp_beside(&cli.output)?;
+        let (tmp, f) = temp_beside(output)?;
         exclude.add_path(&tmp);
         let result = (|| -> Result<PackStats, String> {
             let mut w = Writer::new(FileSink::new(BufWriter::with_capacity(1 << 20, f)), opts)
                 .map_err(e)?;
             let total = pack_set(&mut w, set, &cli.dirs, &machine, date, &exclude)?;
             durable(w.finish().map_err(e)?, &tmp)?;
-            std::fs::rename(&tmp, &cli.output)
-                .map_err(|x| format!("{}: renaming into place: {x}", cli.output.display()))?;
-            sync_parent(&cli.output)?;
+            std::fs::rename(&tmp, output)
+                .map_err(|x| format!("{}: renaming into place: {x}", output.display()))?;
+            sync_parent(output)?;
             Ok(total)
         })();
         match result {
             Ok(t) => total = t,
             Err(msg) => {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(format!("{msg} ({} left as it was)", cli.output.display()));
+                return Err(format!("{msg} ({} left as it was)", output.display()));
             }
         }
     }
@@ -155,8 +199,13 @@ fn run(cli: Cli) -> Result<Done, String> {
         total.directories,
         total.files,
         total.bytes,
-        cli.output.display()
+        output.display()
     );
+    finish(&total)
+}
+
+/// The exit for what went in: whole, or some entries left out or not whole (named above).
+fn finish(total: &PackStats) -> Result<Done, String> {
     if total.is_whole() {
         Ok(Done::Whole)
     } else {
@@ -167,6 +216,71 @@ fn run(cli: Cli) -> Result<Done, String> {
         );
         Ok(Done::Partial)
     }
+}
+
+/// A media set: several devices, mirrors, a changer or the safety options.
+fn run_media_set(
+    cli: &Cli,
+    set: mtf::writer::SetOptions,
+    date: mtf::DateTime,
+    machine: String,
+) -> Result<Done, String> {
+    use media::decision::Operation;
+    if cli.family_id.is_some() || cli.no_catalog || cli.flb != 1024 {
+        return Err("--family-id, --flb and --no-catalog apply to a single file medium".into());
+    }
+    for o in cli.output.iter().chain(&cli.mirror) {
+        if !is_tape_path(o) {
+            return Err(format!(
+                "{}: a media set is written to tapes or .tap images",
+                o.display()
+            ));
+        }
+    }
+    let now = date.to_unix();
+    let expires = match (cli.retain_days, &cli.expire) {
+        (Some(d), _) => Some(now + i64::from(d) * 86_400),
+        (None, Some(e)) => Some(parse_date(e)?.to_unix()),
+        (None, None) => None,
+    };
+    let job = mtf_examples::packset::MediaSetJob {
+        outputs: cli.output.clone(),
+        mirrors: cli.mirror.clone(),
+        changer: cli.changer.clone(),
+        capacity: cli.capacity,
+        write: media::family::WriteOptions {
+            skip: cli.skip,
+            block_size: cli
+                .block_size
+                .unwrap_or(mtf::writer::DEFAULT_TAPE_BLOCK_SIZE),
+            ..media::family::WriteOptions::new(
+                if cli.format {
+                    Operation::Format
+                } else if cli.init {
+                    Operation::Init
+                } else {
+                    Operation::Append
+                },
+                now,
+            )
+        },
+        media_name: cli.media_name.clone(),
+        media_description: cli.media_description.clone().unwrap_or_default(),
+        password: cli.media_password.clone(),
+        expires,
+        set,
+        machine,
+        dirs: cli.dirs.clone(),
+    };
+    let t = mtf_examples::packset::pack_media_set(&job, &mut std::io::stderr())?;
+    eprintln!(
+        "mtfpack: {} directories, {} files, {} bytes -> {} device(s)",
+        t.directories,
+        t.files,
+        t.bytes,
+        cli.output.len() + cli.mirror.len()
+    );
+    finish(&t)
 }
 
 /// Writes one set of every source tree; what went in, or the first error.
@@ -244,17 +358,18 @@ const MAX_TAIL: u64 = 64 << 20;
 /// the run fails, so the existing sets stay as they were.
 fn append_to_file(
     cli: &Cli,
+    output: &Path,
     set: mtf::writer::SetOptions,
     machine: &str,
     date: mtf::date::DateTime,
     exclude: &Exclude,
 ) -> Result<PackStats, String> {
-    let shown = cli.output.display();
+    let shown = output.display();
     let e = |e: mtf::Error| e.to_string();
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .open(&cli.output)
+        .open(output)
         .map_err(|x| format!("{shown}: open: {x}"))?;
     let point = AppendPoint::scan(std::io::BufReader::new(&file))
         .map_err(|x| format!("{shown}: cannot append: {x}"))?;
@@ -284,7 +399,7 @@ fn append_to_file(
         let sink = FileSink::new(BufWriter::with_capacity(1 << 20, f)).resume(point.offset);
         let mut w = Writer::append(sink, point.clone(), mtf::writer::NoMoreMedia).map_err(e)?;
         let total = pack_set(&mut w, set, &cli.dirs, machine, date, exclude)?;
-        durable(w.finish().map_err(e)?, &cli.output)?;
+        durable(w.finish().map_err(e)?, output)?;
         Ok(total)
     })();
     result
@@ -312,28 +427,4 @@ fn durable(sink: FileSink<BufWriter<std::fs::File>>, path: &std::path::Path) -> 
         .map_err(|x| format!("{}: {}", path.display(), x.error()))?;
     f.sync_all()
         .map_err(|x| format!("{}: syncing to disk: {x}", path.display()))
-}
-
-/// Reads a tape from its beginning to find where a new set may go (after the filemark that
-/// closes its last complete set), refusing a tape that is damaged, ends inside a set or whose
-/// family goes on to another tape; then positions the tape there.
-fn tape_append_point(
-    path: &std::path::Path,
-) -> Result<(Box<dyn tape_sys::TapeDevice>, AppendPoint), String> {
-    use mtf::reader::{Mode, Reader};
-    use tape_sys::Space;
-    let shown = path.display();
-    let mut dev = open_tape(path, false).map_err(|x| format!("{shown}: {x}"))?;
-    dev.rewind()
-        .map_err(|x| format!("{shown}: rewinding: {x}"))?;
-    let mut reader = Reader::with_mode(TapeSource::new(dev), Mode::Strict);
-    let point =
-        AppendPoint::scan_tape(&mut reader).map_err(|x| format!("{shown}: cannot append: {x}"))?;
-    let mut dev = reader.into_source().into_device();
-    dev.rewind()
-        .map_err(|x| format!("{shown}: rewinding: {x}"))?;
-    let marks = u32::try_from(point.filemarks.len()).map_err(|_| "too many filemarks")?;
-    dev.space(Space::Fsf, marks)
-        .map_err(|x| format!("{shown}: spacing over {marks} filemarks: {x}"))?;
-    Ok((dev, point))
 }

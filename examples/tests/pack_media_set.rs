@@ -1,0 +1,175 @@
+//! mtfpack's media-set path end to end: a tree striped over three tape images whose capacity
+//! forces continuation media from a `--changer` directory, read back through the `media` crate
+//! on one device and on three; a refused run (wrong media name on init) exits non-zero with the
+//! decision's reasons and leaves every image byte for byte as it was.
+
+use media::changer::dir::DirectoryLibrary;
+use media::changer::MediaChanger;
+use media::restore::{restore, MemoryFiles, ReadSpec};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut want = BTreeMap::new();
+    let mut rng = fastrand::Rng::with_seed(42);
+    for i in 0..60 {
+        let dir = format!("d{}", i % 4);
+        std::fs::create_dir_all(root.join(&dir)).unwrap();
+        let mut data = vec![0u8; 32 * 1024];
+        rng.fill(&mut data);
+        std::fs::write(root.join(&dir).join(format!("f{i:02}.bin")), &data).unwrap();
+        want.insert(format!("{dir}/f{i:02}.bin"), data);
+    }
+    want
+}
+
+/// Runs mtfpack on `src` with the three images of `lib` (or the first `devices`) and `args`;
+/// returns (success, stderr).
+fn mtfpack(src: &Path, lib: &Path, devices: usize, args: &[&str]) -> (bool, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mtfpack"));
+    c.arg(src);
+    for n in ["a.tap", "b.tap", "c.tap"].iter().take(devices) {
+        c.arg("-o").arg(lib.join(n));
+    }
+    let out = c.args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let want = tree(&src);
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        3,
+        &[
+            "--changer",
+            lib.to_str().unwrap(),
+            "--capacity",
+            "400000",
+            "--block-size",
+            "16384",
+            "--media-name",
+            "CLISET",
+            "--retain-days",
+            "7",
+            "--date",
+            "2024-06-01T00:00:00",
+        ],
+    );
+    assert!(ok, "{err}");
+    // Every family went over 3 to 5 media, the changer's named as they were made.
+    for f in 1..=3 {
+        let media: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with(&format!("mtfpack: family {f}, medium")))
+            .collect();
+        assert!(
+            (3..=5).contains(&media.len()),
+            "family {f}: {media:?}\n{err}"
+        );
+        for (k, l) in media.iter().enumerate() {
+            assert!(l.contains(&format!("medium {}:", k + 1)), "{l}");
+            // The changer was asked for this family's next medium by number: its image says so.
+            if k > 0 {
+                assert!(l.ends_with(&format!("CLISET-f{f}-m{}.tap", k + 1)), "{l}");
+            }
+        }
+    }
+    // The dumper, an independent reader, verifies the media set whole from its images given in
+    // any order, and its label shows the media set identity.
+    let mut images: Vec<std::path::PathBuf> = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    images.sort();
+    images.reverse();
+    let o = mtf_examples::dump::Options {
+        json: false,
+        strict: true,
+        progress: false,
+    };
+    let mut text = Vec::new();
+    let verdict = mtf_examples::dump::verify::run(&images, &o, &mut text).unwrap();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    assert_eq!(verdict, mtf_examples::dump::Outcome::Ok, "{text}");
+    let mut label = Vec::new();
+    mtf_examples::dump::label::run(&[lib.join("b.tap")], &o, &mut label).unwrap();
+    let label = String::from_utf8_lossy(&label).into_owned();
+    for want in [
+        "\"CLISET\"",
+        "family count:            3",
+        "family number:           2",
+    ] {
+        assert!(label.contains(want), "{want} not in {label}");
+    }
+    for devices in [1usize, 3] {
+        let changers: Vec<Box<dyn MediaChanger>> = (0..devices)
+            .map(|_| {
+                Box::new(DirectoryLibrary::new(&lib, Default::default()).unwrap())
+                    as Box<dyn MediaChanger>
+            })
+            .collect();
+        let mut got = MemoryFiles::default();
+        restore(changers, &ReadSpec::default(), &mut got).unwrap();
+        assert_eq!(got.files, want, "restore on {devices} device(s)");
+    }
+    // Init with another media name: refused, nothing touched.
+    let before = snapshot(&lib);
+    let day2 = ["--date", "2024-06-02T00:00:00"];
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        3,
+        &[&["--init", "--media-name", "OTHER"][..], &day2].concat(),
+    );
+    assert!(!ok);
+    assert!(err.contains("refused") && err.contains("OTHER"), "{err}");
+    assert_eq!(snapshot(&lib), before, "a refused run changed the media");
+    // The same media name but unexpired sets (retain 7 days): refused.
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        3,
+        &[&["--init", "--media-name", "CLISET"][..], &day2].concat(),
+    );
+    assert!(!ok, "{err}");
+    assert!(err.contains("unexpired"), "{err}");
+    assert_eq!(snapshot(&lib), before);
+    // A device count that differs from the family count: refused even with --skip.
+    let (ok, err) = mtfpack(&src, &lib, 2, &[&["--skip"][..], &day2].concat());
+    assert!(!ok, "{err}");
+    assert!(err.contains("3 families but 2 devices"), "{err}");
+    assert_eq!(snapshot(&lib), before);
+    // --skip overrides the expiry: init writes the set again over the first media, keeping
+    // their headers.
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        3,
+        &[&["--init", "--skip", "--media-name", "CLISET"][..], &day2].concat(),
+    );
+    assert!(ok, "{err}");
+    assert_ne!(snapshot(&lib), before);
+}

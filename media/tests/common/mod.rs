@@ -1,0 +1,132 @@
+//! Helpers shared by the media tests: trees of files, backing them up over emulated tapes in a
+//! directory library, restoring them.
+#![allow(dead_code)]
+
+use media::changer::dir::DirectoryLibrary;
+use media::changer::{MediaChanger, MediumRequest, Purpose};
+use media::decision::Operation;
+use media::set::MediaSet;
+use media::stripe::{BackupSet, StripeDevice, StripeOptions, StripeReport, StripedWriter};
+use mtf::writer::{EntryMeta, SetOptions, VolumeOptions};
+use std::collections::BTreeMap;
+use std::path::Path;
+use tape_sys::EmulatedOptions;
+
+pub const BLOCK: usize = 4096;
+/// 2024-06-01 00:00:00 UTC.
+pub const NOW: i64 = 1_717_200_000;
+
+/// A file to back up: directory components, name, bytes.
+pub type Entry = (Vec<String>, String, Vec<u8>);
+
+/// A tree of `n` files of up to `max` bytes in a few directories, from `seed`.
+pub fn tree(seed: u64, n: usize, max: usize) -> Vec<Entry> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut out = Vec::new();
+    for i in 0..n {
+        let dir = vec![
+            format!("d{}", rng.usize(0..4)),
+            format!("s{}", rng.usize(0..3)),
+        ];
+        let len = if rng.u8(0..10) == 0 {
+            0
+        } else {
+            rng.usize(0..=max)
+        };
+        let mut data = vec![0u8; len];
+        rng.fill(&mut data);
+        out.push((dir, format!("f{i}.bin"), data));
+    }
+    out
+}
+
+/// The tree as a map of path to bytes (what a restore should give).
+pub fn expected(t: &[Entry]) -> BTreeMap<String, Vec<u8>> {
+    t.iter()
+        .map(|(d, n, b)| (format!("{}/{n}", d.join("/")), b.clone()))
+        .collect()
+}
+
+/// Tape options with `cap` bytes and an early-warning zone that holds the end-of-media
+/// procedure.
+pub fn tape(cap: u64) -> EmulatedOptions {
+    EmulatedOptions::new()
+        .capacity(cap)
+        .early_warning(8 * BLOCK as u64)
+}
+
+pub fn write_request(set: &MediaSet, family: u16, mirror: u8) -> MediumRequest {
+    MediumRequest {
+        purpose: Purpose::Write,
+        media_set_id: Some(set.id),
+        media_name: set.name.clone(),
+        family_number: family,
+        family_count: set.family_count,
+        sequence: 1,
+        mirror,
+    }
+}
+
+pub fn backup_set() -> BackupSet {
+    let mut options = SetOptions::new("test set", mtf::DateTime::from_unix(NOW).unwrap());
+    options.checksums = true;
+    BackupSet {
+        options,
+        expires: None,
+        volume: Some(VolumeOptions {
+            device: "/".into(),
+            volume: "test".into(),
+            machine: "host".into(),
+        }),
+    }
+}
+
+/// Formats a media set of `families` × `mirrors` devices in `dir` (images of `cap` bytes)
+/// and backs `t` up.
+pub fn backup_tree(
+    dir: &Path,
+    families: u16,
+    mirrors: u8,
+    cap: u64,
+    t: &[Entry],
+) -> (StripeReport, MediaSet) {
+    backup_tree_as(dir, families, mirrors, cap, t, backup_set())
+}
+
+/// [`backup_tree`] with the backup set given.
+pub fn backup_tree_as(
+    dir: &Path,
+    families: u16,
+    mirrors: u8,
+    cap: u64,
+    t: &[Entry],
+    b: BackupSet,
+) -> (StripeReport, MediaSet) {
+    let mut set = MediaSet::new("TESTSET", families);
+    set.mirror_count = mirrors;
+    let mut devices = Vec::new();
+    for f in 1..=families {
+        let mut ms = Vec::new();
+        for m in 0..mirrors {
+            let mut lib = DirectoryLibrary::new(dir, tape(cap)).unwrap();
+            let first = lib.mount(&write_request(&set, f, m)).unwrap();
+            ms.push(StripeDevice {
+                first,
+                changer: Box::new(lib),
+            });
+        }
+        devices.push(ms);
+    }
+    let mut opts = StripeOptions::new(Operation::Format, NOW);
+    opts.write.block_size = BLOCK;
+    opts.chunk = 3000;
+    // Queues deep enough that files go to the families strictly in turn (the counts of media
+    // per family the tests expect do not depend on timing).
+    opts.queue = 256;
+    let mut w = StripedWriter::start(devices, set.clone(), &opts, b).unwrap();
+    for (d, n, b) in t {
+        w.add_file(d, n, &EntryMeta::default(), b.len() as u64, &mut &b[..])
+            .unwrap();
+    }
+    (w.finish().unwrap(), set)
+}

@@ -1,0 +1,212 @@
+//! Restart: a striped backup killed at a random point (between files or inside one) restarts
+//! from its checkpoint (the media it completed); the result restores the same as an
+//! uninterrupted run, the completed media are only read, never rewritten. `MEDIA_RESTART_RUNS`
+//! sets the number of runs (default 20).
+
+mod common;
+
+use common::*;
+use media::changer::dir::DirectoryLibrary;
+use media::changer::MediaChanger;
+use media::decision::Operation;
+use media::restart::RestartPlan;
+use media::restore::{restore, MemoryFiles, ReadSpec};
+use media::set::MediaSet;
+use media::stripe::{StripeDevice, StripeOptions, StripedWriter};
+use mtf::writer::EntryMeta;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// A source that fails after `left` bytes (the kill inside a file).
+struct Dying<'a> {
+    data: &'a [u8],
+    left: usize,
+}
+
+impl Read for Dying<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::other("killed"));
+        }
+        let n = buf.len().min(self.left).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+fn devices(dir: &Path, set: &MediaSet, mirrors: u8, cap: u64) -> Vec<Vec<StripeDevice>> {
+    (1..=set.family_count)
+        .map(|f| {
+            (0..mirrors)
+                .map(|m| {
+                    let mut lib = DirectoryLibrary::new(dir, tape(cap)).unwrap();
+                    let first = lib.mount(&write_request(set, f, m)).unwrap();
+                    StripeDevice {
+                        first,
+                        changer: Box::new(lib),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn options() -> StripeOptions {
+    let mut o = StripeOptions::new(Operation::Format, NOW);
+    o.write.block_size = BLOCK;
+    o.chunk = 2000;
+    o.queue = 2;
+    o
+}
+
+fn one_run(seed: u64) -> (usize, usize) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let families = rng.u16(1..=3);
+    let mirrors = rng.u8(1..=2);
+    let t = tree(seed, rng.usize(5..30), rng.usize(2000..15_000));
+    let total: usize = t.iter().map(|e| e.2.len()).sum();
+    let cap = (total / families as usize / rng.usize(2..5) + 40 * 1024) as u64;
+    let mut set = MediaSet::new("RESTART", families);
+    set.mirror_count = mirrors;
+    // The interrupted run: killed before file `k`, `inside` bytes into it.
+    let k = rng.usize(0..t.len());
+    let inside = rng.usize(0..=t[k].2.len());
+    let mut w = StripedWriter::start(
+        devices(&lib, &set, mirrors, cap),
+        set.clone(),
+        &options(),
+        backup_set(),
+    )
+    .unwrap();
+    for (d, n, data) in &t[..k] {
+        w.add_file(
+            d,
+            n,
+            &EntryMeta::default(),
+            data.len() as u64,
+            &mut &data[..],
+        )
+        .unwrap();
+    }
+    let (d, n, data) = &t[k];
+    let r = w.add_file(
+        d,
+        n,
+        &EntryMeta::default(),
+        data.len() as u64,
+        &mut Dying { data, left: inside },
+    );
+    // A source that fails is named in the outcome (the set goes on, the file marked corrupt);
+    // the kill itself is the abandon below.
+    let got = r.expect("a failing source is reported, not fatal");
+    assert_eq!(got.read_error.is_some(), inside < data.len());
+    w.abandon();
+    // The checkpoint, and the completed media as they are now.
+    let mut reader = DirectoryLibrary::new(&lib, Default::default()).unwrap();
+    let plan =
+        RestartPlan::read(&mut reader, set.id).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    assert_eq!(plan.family_count, families);
+    if std::env::var("MEDIA_RANDOM_DEBUG").is_ok() {
+        eprintln!("seed {seed}: kill before file {k} at {inside}; plan {plan:?}");
+        eprintln!(
+            "files: {:?}",
+            t.iter()
+                .map(|e| format!("{}/{}", e.0.join("/"), e.1))
+                .collect::<Vec<_>>()
+        );
+    }
+    let mut complete = Vec::new();
+    for e in std::fs::read_dir(&lib).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        let fam: u16 = name
+            .split("-f")
+            .nth(1)
+            .unwrap()
+            .split('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let seq: u16 = name
+            .split("-m")
+            .nth(1)
+            .unwrap()
+            .split(['.', '-'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if seq < plan.families[fam as usize - 1].resume_at {
+            complete.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    // The restart: the same source, the same set.
+    let mut w = StripedWriter::restart(
+        devices(&lib, &set, mirrors, cap),
+        &plan,
+        &options(),
+        backup_set(),
+    )
+    .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    for (d, n, data) in &t {
+        w.add_file(
+            d,
+            n,
+            &EntryMeta::default(),
+            data.len() as u64,
+            &mut &data[..],
+        )
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    }
+    w.finish().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    for (p, before) in &complete {
+        assert!(
+            &std::fs::read(p).unwrap() == before,
+            "seed {seed}: completed medium {} was rewritten",
+            p.display()
+        );
+    }
+    let mut out = MemoryFiles::default();
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+        DirectoryLibrary::new(&lib, Default::default()).unwrap(),
+    )];
+    restore(changers, &ReadSpec::default(), &mut out)
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    assert!(out.duplicates.is_empty(), "seed {seed}");
+    assert_eq!(
+        out.files,
+        expected(&t),
+        "seed {seed}: the restarted backup restores differently"
+    );
+    (
+        complete.len(),
+        plan.families.iter().map(|f| f.files.len()).sum(),
+    )
+}
+
+#[test]
+fn killed_striped_backups_restart_from_their_checkpoint_and_restore_whole() {
+    let runs: u64 = std::env::var("MEDIA_RESTART_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let base: u64 = std::env::var("MEDIA_RANDOM_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let (mut replayed, mut files) = (0, 0);
+    for i in 0..runs {
+        let (r, f) = one_run(base + i);
+        replayed += r;
+        files += f;
+    }
+    eprintln!("{runs} restarts: {replayed} completed media replayed (not rewritten), {files} files on them");
+    if runs >= 10 {
+        assert!(replayed > 0, "no run had completed media to replay");
+    }
+}
