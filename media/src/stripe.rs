@@ -534,6 +534,13 @@ impl StripedWriter {
         })
     }
 
+    /// A switch that abandons this write from anywhere (another thread, a signal handler's
+    /// watcher), even in the middle of [`StripedWriter::add_file`]: every device stops where
+    /// it is, as at [`StripedWriter::abandon`], which the owner still calls to join them.
+    pub fn abandon_switch(&self) -> AbandonSwitch {
+        AbandonSwitch(self.killed.clone())
+    }
+
     /// Abandons the write (a failure of the source, a kill): every device stops where it is,
     /// without closing the set. [`StripedWriter::restart`] goes on from the media completed.
     pub fn abandon(self) {
@@ -542,6 +549,17 @@ impl StripedWriter {
         for t in self.threads {
             let _ = t.join();
         }
+    }
+}
+
+/// Abandons a striped write from anywhere: see [`StripedWriter::abandon_switch`].
+#[derive(Clone, Debug)]
+pub struct AbandonSwitch(Arc<AtomicBool>);
+
+impl AbandonSwitch {
+    /// Stops every device of the write where it is: each refuses any further write.
+    pub fn abandon(&self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 

@@ -116,12 +116,8 @@ fn an_autoloader_supplies_continuation_media_and_the_full_cartridge_is_refused()
         family_number: 1,
         mirror: 0,
         write: WriteOptions {
-            operation: Operation::Format,
-            skip: false,
-            check_name: None,
-            password: None,
             block_size: BLOCK,
-            now: NOW,
+            ..WriteOptions::new(Operation::Format, NOW)
         },
         replay_until: 0,
     };

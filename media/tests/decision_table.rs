@@ -138,12 +138,10 @@ fn spec(set: &MediaSet, op: Operation, skip: bool, check_name: Option<String>) -
         family_number: 1,
         mirror: 0,
         write: WriteOptions {
-            operation: op,
             skip,
             check_name,
-            password: None,
             block_size: BLOCK,
-            now: NOW,
+            ..WriteOptions::new(op, NOW)
         },
         replay_until: 0,
     }
