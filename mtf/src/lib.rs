@@ -154,8 +154,6 @@ pub mod stream;
 pub mod text;
 pub mod verify;
 pub mod walk;
-// The writer's documentation is being completed with its split into modules (issue 10).
-#[allow(missing_docs)]
 pub mod writer;
 
 /// The software name this library's writer records on its media (TAPE block), unless told

@@ -13,23 +13,37 @@ use crate::text::encode_str;
 /// What the set map records about one data set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SetRecord {
+    /// The set's number on the medium family (SSET Data Set Number).
     pub data_set_number: u16,
     /// Medium on which the set starts.
     pub media_sequence_number: u16,
+    /// Physical block address of the set's SSET.
     pub sset_pba: u64,
+    /// Physical block address of the set's first FDD entry.
     pub fdd_pba: u64,
+    /// Media sequence number of the medium holding the FDD.
     pub fdd_sequence: u16,
+    /// The SSET attributes (backup kind).
     pub attributes: SetAttributes,
+    /// Data set name.
     pub name: String,
+    /// Data set description.
     pub description: String,
+    /// User name.
     pub user: String,
+    /// When the set was written.
     pub date: MtfDateTime,
+    /// Offset from UTC in 15-minute units, or [`crate::block::Sset::LOCAL_TZ`].
     pub time_zone: i8,
+    /// Directories in the set.
     pub directories: u32,
+    /// Files in the set.
     pub files: u32,
+    /// Files recorded as corrupt.
     pub corrupt_files: u32,
     /// Sum of the files' sizes.
     pub size: u64,
+    /// The set's volumes, written after its set map entry.
     pub volumes: Vec<VolumeOptions>,
 }
 

@@ -9,7 +9,7 @@
 //!
 //! The strategies live in their own modules, tried in this order by [`list_sets`]: the set map
 //! (`set_map`), the soft filemark catalog (`catalog`), the scan (`scan`); all three feed a
-//! [`SetBuilder`] (`builder`).
+//! `SetBuilder` (`builder`).
 
 use super::core::{Event, MediumParams, Reader, HEADER_READ_AHEAD};
 use super::source::BlockSource;
@@ -42,7 +42,7 @@ pub struct CapturedStream {
     pub offset: u64,
     /// The header.
     pub header: StreamHeader,
-    /// The data, when it was at most [`SMALL_STREAM`] bytes and read whole.
+    /// The data, when it was at most 64 KiB and read whole.
     pub data: Option<Vec<u8>>,
 }
 
