@@ -91,6 +91,10 @@ impl Dirb {
         self.directory_name.addr.write(out);
     }
 
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![&self.directory_name]
+    }
+
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {
         vec![&mut self.directory_name]
     }

@@ -52,6 +52,10 @@ impl File {
         self.file_name.addr.write(out);
     }
 
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![&self.file_name]
+    }
+
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {
         vec![&mut self.file_name]
     }

@@ -122,6 +122,15 @@ impl Sset {
         ]);
     }
 
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![
+            &self.data_set_name,
+            &self.data_set_description,
+            &self.data_set_password,
+            &self.user_name,
+        ]
+    }
+
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {
         vec![
             &mut self.data_set_name,

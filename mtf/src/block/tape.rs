@@ -113,6 +113,15 @@ impl Tape {
         out.push(self.mtf_major_version);
     }
 
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![
+            &self.media_name,
+            &self.media_description,
+            &self.media_password,
+            &self.software_name,
+        ]
+    }
+
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {
         vec![
             &mut self.media_name,

@@ -53,6 +53,10 @@ impl Volb {
         out.extend_from_slice(&self.media_write_date.0);
     }
 
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![&self.device_name, &self.volume_name, &self.machine_name]
+    }
+
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {
         vec![
             &mut self.device_name,
