@@ -80,7 +80,8 @@ fuzz_target!(|item: Item| {
                 Ok((back, len)) => {
                     assert_eq!(len, bytes.len());
                     let mut raw = Vec::new();
-                    back.write_raw(&mut raw);
+                    back.write_raw(&mut raw)
+                        .expect("a parsed block writes back");
                     assert_eq!(raw, bytes, "a parsed block writes back differently");
                     let mut again = Vec::new();
                     let mut back = back;
