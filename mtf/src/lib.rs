@@ -142,6 +142,7 @@
 pub mod block;
 pub mod checksum;
 pub mod date;
+mod encode;
 pub mod error;
 pub mod extract;
 pub mod header;

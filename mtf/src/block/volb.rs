@@ -1,6 +1,7 @@
 //! VOLB: a volume (drive, share) whose directories and files follow.
 
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::error::Result;
 use crate::parse::{array, le_u32, run};
 use crate::spec::VolumeAttributes;
@@ -46,7 +47,7 @@ impl Volb {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         self.device_name.addr.write(out);
         self.volume_name.addr.write(out);
         self.machine_name.addr.write(out);

@@ -7,6 +7,7 @@
 use super::options::VolumeOptions;
 use crate::block::{Body, Dblk};
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::spec::{BlockType, OsId, SetAttributes, StringType};
 use crate::text::encode_str;
 
@@ -72,13 +73,13 @@ pub(crate) struct FddBuilder {
 }
 
 fn fdd_header(out: &mut Vec<u8>, kind: BlockType, seq: u16, d: &Dblk, fla: u64) {
-    out.extend_from_slice(&0u16.to_le_bytes()); // length, patched later
+    out.put_le(0u16); // length, patched later
     out.extend_from_slice(&kind.0);
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&d.header.attributes.bits().to_le_bytes());
-    out.extend_from_slice(&fla.to_le_bytes());
-    out.extend_from_slice(&d.header.displayable_size.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes()); // link, patched later
+    out.put_le(seq);
+    out.put_le(d.header.attributes.bits());
+    out.put_le(fla);
+    out.put_le(d.header.displayable_size);
+    out.put_le(0i32); // link, patched later
     out.push(d.header.os_id.0);
     out.push(d.header.os_version);
     out.push(d.header.string_type.0);
@@ -108,7 +109,7 @@ fn place_strings(e: &mut Vec<u8>, slots: &[(usize, &[u8])]) {
 fn volume_entry(seq: u16, d: &Dblk, fla: u64, v: &crate::block::Volb, os: &[u8]) -> Vec<u8> {
     let mut e = Vec::with_capacity(FDD_VOLB_FIXED + 64);
     fdd_header(&mut e, BlockType::VOLB, seq, d, fla);
-    e.extend_from_slice(&v.attributes.bits().to_le_bytes());
+    e.put_le(v.attributes.bits());
     e.resize(56, 0); // four TAPE_ADDRESS slots at 40, 44, 48, 52
     e.extend_from_slice(&v.media_write_date.0);
     place_strings(
@@ -141,7 +142,7 @@ impl FddBuilder {
                 let mut e = Vec::with_capacity(FDD_OBJECT_FIXED + 64);
                 fdd_header(&mut e, BlockType::DIRB, seq, d, fla);
                 x.dates.write(&mut e);
-                e.extend_from_slice(&x.attributes.bits().to_le_bytes());
+                e.put_le(x.attributes.bits());
                 e.resize(FDD_OBJECT_FIXED, 0);
                 place_strings(&mut e, &[(60, &x.directory_name.raw), (64, &os)]);
                 self.entries.push(FddEntry {
@@ -156,7 +157,7 @@ impl FddBuilder {
                 let mut e = Vec::with_capacity(FDD_OBJECT_FIXED + 64);
                 fdd_header(&mut e, BlockType::FILE, seq, d, fla);
                 x.dates.write(&mut e);
-                e.extend_from_slice(&x.attributes.bits().to_le_bytes());
+                e.put_le(x.attributes.bits());
                 e.resize(FDD_OBJECT_FIXED, 0);
                 place_strings(&mut e, &[(60, &x.file_name.raw), (64, &os)]);
                 self.entries.push(FddEntry {
@@ -236,26 +237,26 @@ impl FddBuilder {
 /// The set map stream data for the family so far.
 pub(crate) fn set_map(family_id: u32, sets: &[SetRecord], st: StringType) -> Vec<u8> {
     let mut out = Vec::new();
-    out.extend_from_slice(&family_id.to_le_bytes());
-    out.extend_from_slice(&(sets.len() as u16).to_le_bytes());
+    out.put_le(family_id);
+    out.put_le(sets.len() as u16);
     out.extend_from_slice(&[0, 0]);
     for s in sets {
         let mut e = Vec::with_capacity(SM_ENTRY_FIXED + 64);
-        e.extend_from_slice(&0u16.to_le_bytes());
-        e.extend_from_slice(&s.media_sequence_number.to_le_bytes());
-        e.extend_from_slice(&0u32.to_le_bytes());
-        e.extend_from_slice(&s.attributes.bits().to_le_bytes());
-        e.extend_from_slice(&s.sset_pba.to_le_bytes());
-        e.extend_from_slice(&s.fdd_pba.to_le_bytes());
-        e.extend_from_slice(&s.fdd_sequence.to_le_bytes());
-        e.extend_from_slice(&s.data_set_number.to_le_bytes());
-        e.extend_from_slice(&0u64.to_le_bytes()); // FLA of the SSET
-        e.extend_from_slice(&s.directories.to_le_bytes());
-        e.extend_from_slice(&s.files.to_le_bytes());
-        e.extend_from_slice(&s.corrupt_files.to_le_bytes());
-        e.extend_from_slice(&s.size.to_le_bytes());
-        e.extend_from_slice(&(s.volumes.len() as u16).to_le_bytes());
-        e.extend_from_slice(&0u16.to_le_bytes());
+        e.put_le(0u16);
+        e.put_le(s.media_sequence_number);
+        e.put_le(0u32);
+        e.put_le(s.attributes.bits());
+        e.put_le(s.sset_pba);
+        e.put_le(s.fdd_pba);
+        e.put_le(s.fdd_sequence);
+        e.put_le(s.data_set_number);
+        e.put_le(0u64); // FLA of the SSET
+        e.put_le(s.directories);
+        e.put_le(s.files);
+        e.put_le(s.corrupt_files);
+        e.put_le(s.size);
+        e.put_le(s.volumes.len() as u16);
+        e.put_le(0u16);
         e.resize(80, 0); // name, password, description, user addresses at 64..80
         e.extend_from_slice(&s.date.0);
         e.push(s.time_zone as u8);
