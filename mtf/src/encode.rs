@@ -36,9 +36,18 @@ impl PutLe for Vec<u8> {
     }
 }
 
+/// Overwrites the bytes at `at` with `v` in little-endian byte order (a field patched after
+/// the structure around it was laid out). Panics if `buf` is too short: callers patch their own
+/// freshly written structures.
+pub(crate) fn patch_le<T: LeInt>(buf: &mut [u8], at: usize, v: T) {
+    let mut b = Vec::with_capacity(8);
+    b.put_le(v);
+    buf[at..at + b.len()].copy_from_slice(&b);
+}
+
 #[cfg(test)]
 mod tests {
-    use super::PutLe;
+    use super::{patch_le, PutLe};
 
     #[test]
     fn integers_are_written_little_endian() {
@@ -51,5 +60,7 @@ mod tests {
             v,
             [2, 1, 6, 5, 4, 3, 0xfe, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a, 0x09, 0x08, 0x07]
         );
+        patch_le(&mut v, 1, 0xaabbu16);
+        assert_eq!(v[..4], [2, 0xbb, 0xaa, 5]);
     }
 }

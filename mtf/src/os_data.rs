@@ -126,9 +126,7 @@ impl OsData {
         let mut v = Vec::new();
         match self {
             OsData::None => {}
-            OsData::NtDirectory0 { attributes } => {
-                v.extend_from_slice(&attributes.bits().to_le_bytes())
-            }
+            OsData::NtDirectory0 { attributes } => v.put_le(attributes.bits()),
             OsData::NtDirectory1 {
                 attributes,
                 short_name_offset,

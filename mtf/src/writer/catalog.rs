@@ -7,7 +7,7 @@
 use super::options::VolumeOptions;
 use crate::block::{Body, Dblk};
 use crate::date::MtfDateTime;
-use crate::encode::PutLe;
+use crate::encode::{patch_le, PutLe};
 use crate::spec::{BlockType, OsId, SetAttributes, StringType};
 use crate::text::encode_str;
 
@@ -95,15 +95,15 @@ fn place_strings(e: &mut Vec<u8>, slots: &[(usize, &[u8])]) {
         } else {
             (s.len() as u16, e.len() as u16)
         };
-        e[*slot..*slot + 2].copy_from_slice(&size.to_le_bytes());
-        e[*slot + 2..*slot + 4].copy_from_slice(&off.to_le_bytes());
+        patch_le(e, *slot, size);
+        patch_le(e, *slot + 2, off);
         e.extend_from_slice(s);
     }
     if e.len() % 2 == 1 {
         e.push(0);
     }
     let len = e.len() as u16;
-    e[0..2].copy_from_slice(&len.to_le_bytes());
+    patch_le(e, 0, len);
 }
 
 fn volume_entry(seq: u16, d: &Dblk, fla: u64, v: &crate::block::Volb, os: &[u8]) -> Vec<u8> {
@@ -224,10 +224,10 @@ impl FddBuilder {
         for (e, link) in self.entries.iter().zip(links) {
             let start = out.len();
             out.extend_from_slice(&e.bytes);
-            out[start + 28..start + 32].copy_from_slice(&link.to_le_bytes());
+            patch_le(&mut out, start + 28, link);
         }
         let mut fend = vec![0u8; FDD_HDR_LEN];
-        fend[0..2].copy_from_slice(&(FDD_HDR_LEN as u16).to_le_bytes());
+        patch_le(&mut fend, 0, FDD_HDR_LEN as u16);
         fend[2..6].copy_from_slice(b"FEND");
         out.extend_from_slice(&fend);
         out
