@@ -230,3 +230,42 @@ fn the_boot_ini_medium_shows_what_independent_readers_report() {
         );
     }
 }
+
+/// `extract` names every stream it did not restore, for directories as for files: each NT
+/// stream `ls` lists on a DIRB (NTQU, NACL, NTOI ...) or on a FILE (NACL ...) is counted in the
+/// report, directories apart. Only the file data (STAN), the CSUMs that check streams, and the
+/// padding and name streams are restored or are not data.
+#[test]
+fn every_ntbackup_stream_not_restored_is_named_for_directories_and_files() {
+    for path in samples() {
+        let paths = vec![path.clone()];
+        let name = path.display().to_string();
+        let (_, ls) = run_json(|o, w| dump::ls::run(&paths, None, o, w));
+        let mut expected = std::collections::BTreeMap::<String, u64>::new();
+        for e in ls["sets"][0]["entries"].as_array().unwrap() {
+            let suffix = match e["kind"].as_str().unwrap() {
+                "dir" => " (on directories)",
+                "file" => "",
+                _ => continue,
+            };
+            for s in e["streams"].as_array().unwrap() {
+                let id = s.as_str().unwrap().split(' ').next().unwrap();
+                if !["STAN", "CSUM", "SPAD", "PNAM", "FNAM"].contains(&id) {
+                    *expected.entry(format!("{id}{suffix}")).or_default() += 1;
+                }
+            }
+        }
+        assert!(
+            expected.keys().any(|k| k.ends_with("(on directories)")),
+            "{name}: NTBackup records its directories' security and quota streams: {expected:?}"
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let (code, rep) = run_json(|o, w| dump::extract::run(&paths, 1, &out, &[], o, w));
+        assert_eq!(code, 0, "{name}: {rep:#}");
+        let got: std::collections::BTreeMap<String, u64> =
+            serde_json::from_value(rep["streams_not_restored"].clone())
+                .unwrap_or_else(|e| panic!("{name}: {e}: {rep:#}"));
+        assert_eq!(got, expected, "{name}");
+    }
+}

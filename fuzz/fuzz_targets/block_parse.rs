@@ -17,14 +17,15 @@ fn parse_block(bytes: &[u8], sfmb_len: Option<usize>) {
             assert!(len <= bytes.len());
             assert_eq!(d.encoded_len(), len);
             let mut raw = Vec::new();
-            d.write_raw(&mut raw);
+            d.write_raw(&mut raw).expect("a parsed block writes back");
             assert_eq!(raw, &bytes[..len], "raw write must give back the block");
             let _ = format!("{d:?}");
             let mut fixed = Vec::new();
             if d.write_fixed(&mut fixed).is_ok() {
                 // `self` is updated to what was written: a raw write now gives the same bytes.
                 let mut again = Vec::new();
-                d.write_raw(&mut again);
+                d.write_raw(&mut again)
+                    .expect("a laid-out block writes back");
                 assert_eq!(again, fixed, "fixed write and the updated value disagree");
                 assert!(DbHeader::looks_valid(&fixed));
             }

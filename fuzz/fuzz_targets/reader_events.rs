@@ -31,7 +31,7 @@ fn read_all<S: BlockSource>(src: S, mode: Mode, read_mask: u8, medium: &[u8]) ->
         match r.next_event() {
             Ok(Some(Event::Block { offset, dblk })) => {
                 let mut v = Vec::new();
-                dblk.write_raw(&mut v);
+                dblk.write_raw(&mut v).expect("a parsed block writes back");
                 let at = offset as usize;
                 assert_eq!(&medium[at..at + v.len()], &v[..], "block at {at}");
                 out.push(Seen::Block(offset, v));

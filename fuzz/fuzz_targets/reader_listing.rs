@@ -29,7 +29,7 @@ fn check(l: &Listing, len: usize) {
         let _ = s
             .sset()
             .data_set_name
-            .display(s.sset.dblk.header.string_type);
+            .display(s.sset_block().dblk.header.string_type);
     }
     for d in &l.damage {
         let _ = format!("{d:?}");

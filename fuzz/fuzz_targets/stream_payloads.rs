@@ -71,7 +71,11 @@ fuzz_target!(|data: &[u8]| {
     // Type 2 catalog.
     match PackedBlocks::decode(data) {
         Ok(mut p) => {
-            assert_eq!(p.encode_raw(), data, "packed blocks raw round trip");
+            assert_eq!(
+                p.encode_raw().expect("decoded copies write back"),
+                data,
+                "packed blocks raw round trip"
+            );
             let offsets = p.offsets();
             assert_eq!(offsets.len(), p.blocks.len());
             for (b, o) in p.blocks.iter().zip(&offsets) {
@@ -86,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = p.trailing_is_zero();
             if let Ok(fixed) = p.encode_fixed() {
                 assert_eq!(
-                    p.encode_raw(),
+                    p.encode_raw().expect("laid-out copies write back"),
                     fixed,
                     "packed blocks fixed write vs updated value"
                 );

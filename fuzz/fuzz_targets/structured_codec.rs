@@ -80,7 +80,8 @@ fuzz_target!(|item: Item| {
                 Ok((back, len)) => {
                     assert_eq!(len, bytes.len());
                     let mut raw = Vec::new();
-                    back.write_raw(&mut raw);
+                    back.write_raw(&mut raw)
+                        .expect("a parsed block writes back");
                     assert_eq!(raw, bytes, "a parsed block writes back differently");
                     let mut again = Vec::new();
                     let mut back = back;
@@ -140,7 +141,7 @@ fuzz_target!(|item: Item| {
         Item::Packed(mut p) => {
             let Ok(b) = p.encode_fixed() else { return };
             match PackedBlocks::decode(&b) {
-                Ok(back) => assert_eq!(back.encode_raw(), b),
+                Ok(back) => assert_eq!(back.encode_raw().expect("decoded copies write back"), b),
                 Err(e) => assert!(e.offset().is_some(), "{e}"),
             }
         }

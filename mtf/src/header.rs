@@ -4,6 +4,7 @@
 //! the block's header region spans (Offset To First Event), before any per-type parsing.
 
 use crate::checksum::xor16;
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::parse::{array, le_u16, le_u32, le_u64, le_u8, run};
 use crate::spec::{BlockAttributes, BlockType, OsId, StringType, DB_HDR_LEN};
@@ -135,20 +136,20 @@ impl DbHeader {
     /// Writes the 52 bytes exactly as held (the stored checksum included).
     pub fn write_raw(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.block_type.0);
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.offset_to_first_event.to_le_bytes());
+        out.put_le(self.attributes.bits());
+        out.put_le(self.offset_to_first_event);
         out.push(self.os_id.0);
         out.push(self.os_version);
-        out.extend_from_slice(&self.displayable_size.to_le_bytes());
-        out.extend_from_slice(&self.format_logical_address.to_le_bytes());
-        out.extend_from_slice(&self.reserved_for_mbc.to_le_bytes());
+        out.put_le(self.displayable_size);
+        out.put_le(self.format_logical_address);
+        out.put_le(self.reserved_for_mbc);
         out.extend_from_slice(&self.reserved1);
-        out.extend_from_slice(&self.control_block_id.to_le_bytes());
+        out.put_le(self.control_block_id);
         out.extend_from_slice(&self.reserved2);
         self.os_data.write(out);
         out.push(self.string_type.0);
         out.push(self.reserved3);
-        out.extend_from_slice(&self.checksum.to_le_bytes());
+        out.put_le(self.checksum);
     }
 
     /// The checksum the header's other fields call for.

@@ -142,6 +142,7 @@
 pub mod block;
 pub mod checksum;
 pub mod date;
+mod encode;
 pub mod error;
 pub mod extract;
 pub mod header;
@@ -154,8 +155,6 @@ pub mod stream;
 pub mod text;
 pub mod verify;
 pub mod walk;
-// The writer's documentation is being completed with its split into modules (issue 10).
-#[allow(missing_docs)]
 pub mod writer;
 
 /// The software name this library's writer records on its media (TAPE block), unless told

@@ -1,6 +1,7 @@
 //! OS-specific data of VOLB, DIRB and FILE blocks: typed for Windows NT where the layout is
 //! known (MTF Appendix A), raw bytes otherwise.
 
+use crate::encode::PutLe;
 use crate::spec::{BlockType, NtFileAttributes, OsId};
 
 /// Decoded OS-specific data.
@@ -125,17 +126,15 @@ impl OsData {
         let mut v = Vec::new();
         match self {
             OsData::None => {}
-            OsData::NtDirectory0 { attributes } => {
-                v.extend_from_slice(&attributes.bits().to_le_bytes())
-            }
+            OsData::NtDirectory0 { attributes } => v.put_le(attributes.bits()),
             OsData::NtDirectory1 {
                 attributes,
                 short_name_offset,
                 short_name_size,
             } => {
-                v.extend_from_slice(&attributes.bits().to_le_bytes());
-                v.extend_from_slice(&short_name_offset.to_le_bytes());
-                v.extend_from_slice(&short_name_size.to_le_bytes());
+                v.put_le(attributes.bits());
+                v.put_le(short_name_offset);
+                v.put_le(short_name_size);
             }
             OsData::NtFile0 {
                 attributes,
@@ -144,11 +143,11 @@ impl OsData {
                 link,
                 reserved,
             } => {
-                v.extend_from_slice(&attributes.bits().to_le_bytes());
-                v.extend_from_slice(&short_name_offset.to_le_bytes());
-                v.extend_from_slice(&short_name_size.to_le_bytes());
-                v.extend_from_slice(&link.to_le_bytes());
-                v.extend_from_slice(&reserved.to_le_bytes());
+                v.put_le(attributes.bits());
+                v.put_le(short_name_offset);
+                v.put_le(short_name_size);
+                v.put_le(link);
+                v.put_le(reserved);
             }
             OsData::NtFile1 {
                 attributes,
@@ -156,20 +155,20 @@ impl OsData {
                 short_name_size,
                 flags,
             } => {
-                v.extend_from_slice(&attributes.bits().to_le_bytes());
-                v.extend_from_slice(&short_name_offset.to_le_bytes());
-                v.extend_from_slice(&short_name_size.to_le_bytes());
-                v.extend_from_slice(&flags.to_le_bytes());
+                v.put_le(attributes.bits());
+                v.put_le(short_name_offset);
+                v.put_le(short_name_size);
+                v.put_le(flags);
             }
             OsData::NtVolume1 {
                 file_system_flags,
                 backup_set_attributes,
             } => {
-                v.extend_from_slice(&file_system_flags.to_le_bytes());
-                v.extend_from_slice(&backup_set_attributes.to_le_bytes());
+                v.put_le(file_system_flags);
+                v.put_le(backup_set_attributes);
             }
             OsData::NtLater { attributes, rest } => {
-                v.extend_from_slice(&attributes.bits().to_le_bytes());
+                v.put_le(attributes.bits());
                 v.extend_from_slice(rest);
             }
             OsData::Raw(b) => v.extend_from_slice(b),

@@ -5,6 +5,7 @@
 //! block's String Type. [`MtfText`] keeps the address *and* the raw bytes, so a block can be
 //! written back exactly, and decodes on demand.
 
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::parse::le_u16;
 use crate::spec::StringType;
@@ -30,8 +31,8 @@ impl TapeAddress {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.size.to_le_bytes());
-        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.put_le(self.size);
+        out.put_le(self.offset);
     }
 
     /// The bytes this address names inside `area` (which starts at the structure's offset 0).

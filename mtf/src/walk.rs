@@ -118,7 +118,8 @@ impl Event {
         match self {
             Event::Block { dblk, .. } => {
                 let mut v = Vec::with_capacity(dblk.encoded_len());
-                dblk.write_raw(&mut v);
+                dblk.write_raw(&mut v)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 out.write_all(&v)
             }
             Event::Stream { header, .. } => {

@@ -505,7 +505,7 @@ fn media_set_identity_matches_the_evidence() {
         assert_eq!(id.media_set_id, Some(set_id.parse().unwrap()), "{file}");
         assert_eq!(id.family_count, Some(count), "{file}");
         assert_eq!(id.family_number, Some(number), "{file}");
-        assert!(l.header.tape.stream_data(StreamId::RAID).is_some());
+        assert!(l.header.tape_block().stream_data(StreamId::RAID).is_some());
     }
     // The media password: TAPE password algorithm 5 (MD5) in that sample only.
     let l = listing("sql2008r2_full_mediapassword.bak").unwrap();

@@ -147,7 +147,7 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<LabelReport> {
         let h =
             read_media_header(&mut r).map_err(|e| DumpError(format!("{file}: {}", mtf_err(e))))?;
         let t = h.tape();
-        let st = h.tape.dblk.header.string_type;
+        let st = h.tape_block().dblk.header.string_type;
         let id = MediumIdentity::from_header(&h);
         media.push(MediumLabel {
             file: file.clone(),

@@ -114,7 +114,7 @@ fn name_of(raw: &[u8], st: StringType) -> String {
 pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<SetListing> {
     let first = m.parts[0];
     let head = &media[first.medium].listing.sets[first.set];
-    let st0 = head.sset.dblk.header.string_type;
+    let st0 = head.sset_block().dblk.header.string_type;
     let mut entries: Vec<Entry> = Vec::new();
     let mut damage = Vec::new();
     let database_files = SqlSetInfo::is_sql_server(head).then(|| {

@@ -171,7 +171,7 @@ pub fn set_row(media: &[Medium], m: &MergedSet, family_count: Option<u16>) -> Se
     let first = m.parts[0];
     let set: &SetEntry = &media[first.medium].listing.sets[first.set];
     let sset = set.sset();
-    let st = set.sset.dblk.header.string_type;
+    let st = set.sset_block().dblk.header.string_type;
     let volb_st = set
         .blocks
         .iter()
@@ -181,7 +181,7 @@ pub fn set_row(media: &[Medium], m: &MergedSet, family_count: Option<u16>) -> Se
     let is_sql = SqlSetInfo::is_sql_server(set);
     let info = is_sql.then(|| SqlSetInfo::from_set(set));
     let scin = info.as_ref().and_then(|i| i.scin());
-    let attrs = set.sset.dblk.header.attributes;
+    let attrs = set.sset_block().dblk.header.attributes;
     let parts: Vec<PartRow> = m
         .parts
         .iter()

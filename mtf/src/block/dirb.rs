@@ -1,6 +1,7 @@
 //! DIRB: a directory. Its name is the full path from the volume root, NUL-separated.
 
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::error::Result;
 use crate::parse::{array, le_u32, run};
 use crate::spec::{DirectoryAttributes, StringType};
@@ -85,10 +86,14 @@ impl Dirb {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         self.dates.write(out);
-        out.extend_from_slice(&self.directory_id.to_le_bytes());
+        out.put_le(self.directory_id);
         self.directory_name.addr.write(out);
+    }
+
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![&self.directory_name]
     }
 
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {

@@ -1,6 +1,7 @@
 //! FILE: a file; its data follows in streams (STAN and others).
 
 use super::dirb::ObjectDates;
+use crate::encode::PutLe;
 use crate::error::Result;
 use crate::parse::{le_u32, run};
 use crate::spec::FileAttributes;
@@ -45,11 +46,15 @@ impl File {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         self.dates.write(out);
-        out.extend_from_slice(&self.directory_id.to_le_bytes());
-        out.extend_from_slice(&self.file_id.to_le_bytes());
+        out.put_le(self.directory_id);
+        out.put_le(self.file_id);
         self.file_name.addr.write(out);
+    }
+
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![&self.file_name]
     }
 
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {

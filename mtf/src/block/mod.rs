@@ -83,6 +83,17 @@ impl Body {
         }
     }
 
+    fn texts(&self) -> Vec<&MtfText> {
+        match self {
+            Body::Tape(b) => b.texts(),
+            Body::Sset(b) => b.texts(),
+            Body::Volb(b) => b.texts(),
+            Body::Dirb(b) => b.texts(),
+            Body::File(b) => b.texts(),
+            _ => Vec::new(),
+        }
+    }
+
     fn texts_mut(&mut self) -> Vec<&mut MtfText> {
         match self {
             Body::Tape(b) => b.texts_mut(),
@@ -106,8 +117,9 @@ pub struct Dblk {
     /// The OS-specific data the header's address names, decoded where the layout is known.
     pub os_data: OsData,
     /// The bytes from the end of the fixed part to Offset To First Event (for an SFMB, to the end
-    /// of the block), verbatim. OS data and strings live here; the raw writer returns them as
-    /// they were, the fixed writer rebuilds them.
+    /// of the block), verbatim. OS data and strings live here. The typed strings and OS data are
+    /// the truth: the fixed writer rebuilds this area from them, and the raw writer, which
+    /// returns it as it was, refuses a block whose strings or OS data say otherwise.
     pub var_area: Vec<u8>,
 }
 
@@ -184,11 +196,52 @@ impl Dblk {
     }
 
     /// Writes the header region exactly as held: header (stored checksum), fixed part (stored
-    /// addresses), variable area.
-    pub fn write_raw(&self, out: &mut Vec<u8>) {
+    /// addresses), variable area. The area is written only when it agrees with the typed fields:
+    /// every string's address names its bytes there, and the OS data address names the OS data's
+    /// encoding. A block edited without [`Dblk::write_fixed`] (a string or OS data changed, the
+    /// area not) is an [`Error::Encode`], and nothing is appended to `out`.
+    pub fn write_raw(&self, out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
         self.header.write_raw(out);
         self.body.write(out);
         out.extend_from_slice(&self.var_area);
+        if let Err(e) = self.check_area(&out[start..]) {
+            out.truncate(start);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Whether the typed strings and OS data are what `region` (the header region as written)
+    /// holds at their addresses.
+    fn check_area(&self, region: &[u8]) -> Result<()> {
+        for t in self.body.texts() {
+            if t.addr.resolve(region, "string").ok() != Some(&t.raw[..]) {
+                return Err(Error::Encode {
+                    field: "string",
+                    reason: format!(
+                        "the {} block's string at offset {} ({} bytes) differs from the variable                          area; lay the block out with write_fixed",
+                        self.header.block_type, t.addr.offset, t.addr.size
+                    ),
+                });
+            }
+        }
+        // OS data decodes exactly (a layout it does not know is kept whole), so only an edit
+        // makes the two differ. An SFMB's area is its table, which owns every byte.
+        if !matches!(self.body, Body::Sfmb(_))
+            && self.header.os_data.resolve(region, "OS specific data").ok()
+                != Some(&self.os_data.encode()[..])
+        {
+            return Err(Error::Encode {
+                field: "OS specific data",
+                reason: format!(
+                    "the {} block's OS data differs from the variable area; lay the block out \
+                     with write_fixed",
+                    self.header.block_type
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Lays the block out afresh and writes it: OS data then strings in field order after the

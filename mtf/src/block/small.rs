@@ -1,6 +1,7 @@
 //! The small fixed-layout blocks: CFIL, ESET, EOTM and SFMB (ESPB has no fields of its own).
 
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::parse::{array, le_u16, le_u32, le_u64, run};
 use crate::spec::{CorruptAttributes, SetAttributes};
@@ -40,10 +41,10 @@ impl Cfil {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         out.extend_from_slice(&self.reserved);
-        out.extend_from_slice(&self.stream_offset.to_le_bytes());
-        out.extend_from_slice(&self.corrupt_stream_number.to_le_bytes());
+        out.put_le(self.stream_offset);
+        out.put_le(self.corrupt_stream_number);
     }
 }
 
@@ -95,12 +96,12 @@ impl Eset {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.number_of_corrupt_files.to_le_bytes());
-        out.extend_from_slice(&self.reserved_for_mbc1.to_le_bytes());
-        out.extend_from_slice(&self.reserved_for_mbc2.to_le_bytes());
-        out.extend_from_slice(&self.fdd_media_sequence_number.to_le_bytes());
-        out.extend_from_slice(&self.data_set_number.to_le_bytes());
+        out.put_le(self.attributes.bits());
+        out.put_le(self.number_of_corrupt_files);
+        out.put_le(self.reserved_for_mbc1);
+        out.put_le(self.reserved_for_mbc2);
+        out.put_le(self.fdd_media_sequence_number);
+        out.put_le(self.data_set_number);
         out.extend_from_slice(&self.media_write_date.0);
     }
 }
@@ -123,7 +124,7 @@ impl Eotm {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.last_eset_pba.to_le_bytes());
+        out.put_le(self.last_eset_pba);
     }
 }
 
@@ -260,8 +261,8 @@ impl Sfmb {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.number_of_entries.to_le_bytes());
-        out.extend_from_slice(&self.entries_used.to_le_bytes());
+        out.put_le(self.number_of_entries);
+        out.put_le(self.entries_used);
     }
 
     /// Rebuilds the bytes after the two counts for a block of `block_len` bytes: layout prefix,
@@ -270,7 +271,7 @@ impl Sfmb {
     pub(crate) fn table_bytes(&self, block_len: usize) -> Result<Vec<u8>> {
         let mut v = Vec::with_capacity(block_len.saturating_sub(60));
         if let SfmbLayout::Extended { table_offset } = self.layout {
-            v.extend_from_slice(&table_offset.to_le_bytes());
+            v.put_le(table_offset);
         }
         v.resize(self.layout.table_offset().saturating_sub(60), 0);
         let width = self.layout.entry_width();

@@ -1,6 +1,7 @@
 //! SSET: start of a data set.
 
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::error::Result;
 use crate::parse::{array, le_u16, le_u32, le_u64, run};
 use crate::spec::SetAttributes;
@@ -98,20 +99,20 @@ impl Sset {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         for v in [
             self.password_encryption_algorithm,
             self.software_compression_algorithm,
             self.software_vendor_id,
             self.data_set_number,
         ] {
-            out.extend_from_slice(&v.to_le_bytes());
+            out.put_le(v);
         }
         self.data_set_name.addr.write(out);
         self.data_set_description.addr.write(out);
         self.data_set_password.addr.write(out);
         self.user_name.addr.write(out);
-        out.extend_from_slice(&self.physical_block_address.to_le_bytes());
+        out.put_le(self.physical_block_address);
         out.extend_from_slice(&self.media_write_date.0);
         out.extend_from_slice(&[
             self.software_major_version,
@@ -120,6 +121,15 @@ impl Sset {
             self.mtf_minor_version,
             self.media_catalog_version,
         ]);
+    }
+
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![
+            &self.data_set_name,
+            &self.data_set_description,
+            &self.data_set_password,
+            &self.user_name,
+        ]
     }
 
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {

@@ -1,6 +1,7 @@
 //! TAPE: the media header, first block of every medium.
 
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::error::Result;
 use crate::parse::{array, le_u16, le_u32, le_u8, run};
 use crate::spec::TapeAttributes;
@@ -97,20 +98,29 @@ impl Tape {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.media_family_id.to_le_bytes());
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.media_sequence_number.to_le_bytes());
-        out.extend_from_slice(&self.password_encryption_algorithm.to_le_bytes());
-        out.extend_from_slice(&self.soft_filemark_block_size.to_le_bytes());
-        out.extend_from_slice(&self.media_based_catalog_type.to_le_bytes());
+        out.put_le(self.media_family_id);
+        out.put_le(self.attributes.bits());
+        out.put_le(self.media_sequence_number);
+        out.put_le(self.password_encryption_algorithm);
+        out.put_le(self.soft_filemark_block_size);
+        out.put_le(self.media_based_catalog_type);
         self.media_name.addr.write(out);
         self.media_description.addr.write(out);
         self.media_password.addr.write(out);
         self.software_name.addr.write(out);
-        out.extend_from_slice(&self.format_logical_block_size.to_le_bytes());
-        out.extend_from_slice(&self.software_vendor_id.to_le_bytes());
+        out.put_le(self.format_logical_block_size);
+        out.put_le(self.software_vendor_id);
         out.extend_from_slice(&self.media_date.0);
         out.push(self.mtf_major_version);
+    }
+
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![
+            &self.media_name,
+            &self.media_description,
+            &self.media_password,
+            &self.software_name,
+        ]
     }
 
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {

@@ -64,7 +64,7 @@ fn fixed_layout_places_strings_and_round_trips() {
     assert_eq!(len, 120);
     assert_eq!(parsed, d);
     let mut again = Vec::new();
-    parsed.write_raw(&mut again);
+    parsed.write_raw(&mut again).unwrap();
     assert_eq!(again, out);
     let Body::Tape(t) = parsed.body else {
         unreachable!()
@@ -334,4 +334,74 @@ fn every_block_type_lays_out_and_parses_back() {
         assert_eq!(len, out.len());
         assert_eq!(p, d, "{ty}");
     }
+}
+
+/// The typed strings and OS data are the truth: a block edited without laying it out again
+/// cannot be written raw with its old variable area (the two would disagree on the medium).
+#[test]
+fn raw_write_refuses_strings_or_os_data_that_disagree_with_the_area() {
+    let mut d = sample_tape();
+    let mut laid = Vec::new();
+    d.write_fixed(&mut laid).unwrap();
+    let (parsed, _) = Dblk::parse(&laid, None).unwrap();
+
+    // A string changed, the area not: refused, nothing appended.
+    let mut edited = parsed.clone();
+    let Body::Tape(t) = &mut edited.body else {
+        unreachable!()
+    };
+    t.media_name = MtfText::encode("Monthly", StringType::UNICODE);
+    let mut out = b"before".to_vec();
+    let e = edited.write_raw(&mut out).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Encode {
+                field: "string",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(out, b"before");
+    // Same length, other bytes (the address still fits): refused too.
+    let Body::Tape(t) = &mut edited.body else {
+        unreachable!()
+    };
+    t.media_name = MtfText {
+        addr: t.media_name.addr,
+        raw: MtfText::encode("Wookly", StringType::UNICODE).raw,
+    };
+    assert!(edited.write_raw(&mut Vec::new()).is_err());
+    // Laid out afresh, the edit is written, and reads back.
+    let mut fixed = Vec::new();
+    edited.write_fixed(&mut fixed).unwrap();
+    let mut raw = Vec::new();
+    edited.write_raw(&mut raw).unwrap();
+    assert_eq!(raw, fixed);
+    let (back, _) = Dblk::parse(&fixed, None).unwrap();
+    let Body::Tape(t) = &back.body else {
+        unreachable!()
+    };
+    assert_eq!(t.media_name.decode(StringType::UNICODE), "Wookly");
+
+    // OS data changed, the area not: refused.
+    let mut edited = parsed.clone();
+    edited.os_data = OsData::Raw(vec![1, 2, 3, 4]);
+    let e = edited.write_raw(&mut Vec::new()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Encode {
+                field: "OS specific data",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    // Untouched, the raw write gives the bytes back.
+    let mut again = Vec::new();
+    parsed.write_raw(&mut again).unwrap();
+    assert_eq!(again, laid);
 }

@@ -1,6 +1,7 @@
 //! VOLB: a volume (drive, share) whose directories and files follow.
 
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::error::Result;
 use crate::parse::{array, le_u32, run};
 use crate::spec::VolumeAttributes;
@@ -46,11 +47,15 @@ impl Volb {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         self.device_name.addr.write(out);
         self.volume_name.addr.write(out);
         self.machine_name.addr.write(out);
         out.extend_from_slice(&self.media_write_date.0);
+    }
+
+    pub(crate) fn texts(&self) -> Vec<&MtfText> {
+        vec![&self.device_name, &self.volume_name, &self.machine_name]
     }
 
     pub(crate) fn texts_mut(&mut self) -> Vec<&mut MtfText> {

@@ -139,7 +139,8 @@ pub struct ExtractReport {
     pub refused: Vec<Refusal>,
     /// Files written that are not whole.
     pub damaged_files: Vec<DamagedFile>,
-    /// Streams not restored (security, alternate data, compressed ...), by id: count.
+    /// Streams not restored (security, alternate data, compressed ...), by id: count. The
+    /// streams of directories are counted apart, as `"<id> (on directories)"`.
     pub streams_not_restored: BTreeMap<String, u64>,
     /// Damage the reader stepped over.
     pub damage: Vec<DamageInfo>,
@@ -174,6 +175,17 @@ pub struct Part {
     /// The medium as a plain file, with its length, when it is one: large stream data is then
     /// copied from it by the workers.
     pub source: Option<(Arc<File>, u64)>,
+}
+
+/// Which kind of descriptor block the streams being read belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StreamOwner {
+    /// A FILE: its streams are the file's data, or are reported as not restored.
+    File,
+    /// A DIRB: its streams (NACL, NTQU, NTOI ...) are reported as not restored.
+    Dirb,
+    /// Any other block (TAPE, SSET, VOLB, ESET ...): its streams are not the user's data.
+    Other,
 }
 
 /// A file being restored.
@@ -258,7 +270,8 @@ pub struct Extractor {
     carried: Option<OpenFile>,
     pending: Option<PendingFile>,
     block_label: String,
-    in_file: bool,
+    /// The descriptor block whose streams come now: a FILE, a DIRB, or neither.
+    owner: StreamOwner,
     file_size: u64,
     last_job: Option<usize>,
     sql_index: usize,
@@ -296,7 +309,7 @@ impl Extractor {
             carried: None,
             pending: None,
             block_label: String::new(),
-            in_file: false,
+            owner: StreamOwner::Other,
             file_size: 0,
             last_job: None,
             sql_index: 0,
@@ -333,7 +346,7 @@ impl Extractor {
         self.vol = "volume0".into();
         self.cur_dir = Some(Vec::new());
         self.pending = None;
-        self.in_file = false;
+        self.owner = StreamOwner::Other;
         self.last_job = None;
     }
 
@@ -404,7 +417,11 @@ impl Extractor {
         }
         self.close_out();
         self.pending = None;
-        self.in_file = matches!(dblk.body, Body::File(_));
+        self.owner = match dblk.body {
+            Body::File(_) => StreamOwner::File,
+            Body::Dirb(_) => StreamOwner::Dirb,
+            _ => StreamOwner::Other,
+        };
         self.st = dblk.header.string_type;
         self.block_label = dblk.block_type().to_string();
         let st = self.st;
@@ -678,12 +695,17 @@ impl Extractor {
             return self.sql_stream(r, offset, id);
         }
         let Some(o) = self.out.as_mut() else {
-            if self.in_file && id != StreamId::SPAD && header.length > 0 {
-                *self
-                    .rep
-                    .streams_not_restored
-                    .entry(id.to_string())
-                    .or_default() += 1;
+            let key = match self.owner {
+                StreamOwner::File if id != StreamId::SPAD => Some(id.to_string()),
+                // A directory's own data (security, quota, object id) is not restored either;
+                // its CSUMs only check those streams.
+                StreamOwner::Dirb if !matches!(id, StreamId::SPAD | StreamId::CSUM) => {
+                    Some(format!("{id} (on directories)"))
+                }
+                _ => None,
+            };
+            if let Some(key) = key.filter(|_| header.length > 0) {
+                *self.rep.streams_not_restored.entry(key).or_default() += 1;
             }
             return Ok(());
         };

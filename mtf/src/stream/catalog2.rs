@@ -84,19 +84,21 @@ impl PackedBlocks {
         })
     }
 
-    /// Writes every copy exactly as held, then the trailing bytes.
-    pub fn write_raw(&self, out: &mut Vec<u8>) {
+    /// Writes every copy exactly as held, then the trailing bytes. A copy whose strings or OS
+    /// data disagree with its variable area is an error ([`Dblk::write_raw`]).
+    pub fn write_raw(&self, out: &mut Vec<u8>) -> Result<()> {
         for b in &self.blocks {
-            b.write_raw(out);
+            b.write_raw(out)?;
         }
         out.extend_from_slice(&self.trailing);
+        Ok(())
     }
 
     /// The payload as held.
-    pub fn encode_raw(&self) -> Vec<u8> {
+    pub fn encode_raw(&self) -> Result<Vec<u8>> {
         let mut v = Vec::new();
-        self.write_raw(&mut v);
-        v
+        self.write_raw(&mut v)?;
+        Ok(v)
     }
 
     /// Lays every copy out afresh (see [`Dblk::write_fixed`]: Offset To First Event becomes the
@@ -220,7 +222,7 @@ mod tests {
         let d = PackedBlocks::decode(&bytes).unwrap();
         assert_eq!(d, p);
         assert_eq!(d.offsets(), [0, 100]);
-        assert_eq!(d.encode_raw(), bytes);
+        assert_eq!(d.encode_raw().unwrap(), bytes);
         assert_eq!(
             d.blocks
                 .iter()
@@ -244,14 +246,14 @@ mod tests {
         let d = PackedBlocks::decode(&bytes).unwrap();
         assert_eq!(d.trailing.len(), 10);
         assert!(d.trailing_is_zero());
-        assert_eq!(d.encode_raw(), bytes);
+        assert_eq!(d.encode_raw().unwrap(), bytes);
         // 60 bytes that are not a valid header: kept too.
         let (_, mut bytes) = sample();
         bytes.extend(1..=60u8);
         let d = PackedBlocks::decode(&bytes).unwrap();
         assert_eq!(d.blocks.len(), 2);
         assert!(!d.trailing_is_zero());
-        assert_eq!(d.encode_raw(), bytes);
+        assert_eq!(d.encode_raw().unwrap(), bytes);
         assert_eq!(PackedBlocks::decode(&[]).unwrap(), PackedBlocks::default());
     }
 
@@ -276,7 +278,7 @@ mod tests {
         for cut in 0..bytes.len() {
             let r = PackedBlocks::decode(&bytes[..cut]);
             if cut == 0 || cut == 100 {
-                assert_eq!(r.unwrap().encode_raw(), &bytes[..cut]);
+                assert_eq!(r.unwrap().encode_raw().unwrap(), &bytes[..cut]);
             } else {
                 let e = r.unwrap_err();
                 assert!(e.offset().is_some(), "cut {cut}: {e}");
@@ -292,7 +294,7 @@ mod tests {
                 let mut b = bytes.clone();
                 b[i] ^= x;
                 match PackedBlocks::decode(&b) {
-                    Ok(d) => assert_eq!(d.encode_raw(), b, "byte {i} ^ {x:#x}"),
+                    Ok(d) => assert_eq!(d.encode_raw().unwrap(), b, "byte {i} ^ {x:#x}"),
                     Err(e) => assert!(e.offset().is_some(), "{e}"),
                 }
             }

@@ -11,6 +11,7 @@
 //! algorithm per data set (the SSET names it).
 
 use crate::checksum::xor16;
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::parse::{le_u16, le_u32, le_u64, le_u8, run};
 use crate::spec::StreamMediaAttributes;
@@ -139,14 +140,14 @@ impl FrameHeader {
 
     /// Writes the 24 bytes exactly as held.
     pub fn write_raw(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.id.0.to_le_bytes());
-        out.extend_from_slice(&self.media_attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.remaining_size.to_le_bytes());
-        out.extend_from_slice(&self.uncompressed_size.to_le_bytes());
-        out.extend_from_slice(&self.compressed_size.to_le_bytes());
+        out.put_le(self.id.0);
+        out.put_le(self.media_attributes.bits());
+        out.put_le(self.remaining_size);
+        out.put_le(self.uncompressed_size);
+        out.put_le(self.compressed_size);
         out.push(self.sequence);
         out.push(self.reserved);
-        out.extend_from_slice(&self.checksum.to_le_bytes());
+        out.put_le(self.checksum);
     }
 
     /// The checksum the other fields call for.

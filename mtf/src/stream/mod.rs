@@ -17,6 +17,7 @@ pub use simple::{is_zero_pad, AdatHeader, Crpt, Csum, NameStream, SparHeader};
 pub use sqlserver::{BackupChecksum, Guid, Raid};
 
 use crate::checksum::xor16;
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::parse::{array, le_u16, le_u64, run};
 use crate::spec::{StreamFsAttributes, StreamId, StreamMediaAttributes, STREAM_HDR_LEN};
@@ -99,12 +100,12 @@ impl StreamHeader {
     /// Writes the 22 bytes exactly as held.
     pub fn write_raw(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.id.0);
-        out.extend_from_slice(&self.fs_attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.media_attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.length.to_le_bytes());
-        out.extend_from_slice(&self.encryption_algorithm.to_le_bytes());
-        out.extend_from_slice(&self.compression_algorithm.to_le_bytes());
-        out.extend_from_slice(&self.checksum.to_le_bytes());
+        out.put_le(self.fs_attributes.bits());
+        out.put_le(self.media_attributes.bits());
+        out.put_le(self.length);
+        out.put_le(self.encryption_algorithm);
+        out.put_le(self.compression_algorithm);
+        out.put_le(self.checksum);
     }
 
     /// Writes the header with a recomputed checksum (stored back into `self`).

@@ -7,6 +7,7 @@
 //! Offsets in errors are relative to the start of the data slice.
 
 use crate::checksum::Xor32;
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::parse::{le_u32, le_u64, run, slice_at};
 use crate::spec::{align_up, StringType, STREAM_HDR_LEN};
@@ -49,7 +50,7 @@ impl Csum {
 
     /// Writes the four bytes.
     pub fn write_raw(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.value.to_le_bytes());
+        out.put_le(self.value);
     }
 
     /// The stream data as bytes.
@@ -198,7 +199,7 @@ impl SparHeader {
 
     /// Writes the 8-byte header (the chunk bytes follow it in the stream).
     pub fn write_raw(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.put_le(self.offset);
     }
 
     /// The stream length of a SPAR carrying `data_len` bytes.
@@ -265,7 +266,7 @@ impl AdatHeader {
             field: "ADAT name size",
             reason: format!("{} bytes do not fit 32 bits", self.raw_name.len()),
         })?;
-        out.extend_from_slice(&size.to_le_bytes());
+        out.put_le(size);
         out.extend_from_slice(&self.raw_name);
         Ok(())
     }

@@ -20,6 +20,7 @@
 //! The media family id of each family's TAPE block differs between the families of one media
 //! set; the media set id is what ties them together.
 
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::parse::{array, le_u16, le_u32, run};
 use std::fmt;
@@ -176,12 +177,12 @@ impl Raid {
     /// Writes the data exactly as held.
     pub fn write_raw(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.media_set_id.0);
-        out.extend_from_slice(&self.unknown_16.to_le_bytes());
-        out.extend_from_slice(&self.family_count.to_le_bytes());
-        out.extend_from_slice(&self.unknown_22.to_le_bytes());
-        out.extend_from_slice(&self.family_number.to_le_bytes());
+        out.put_le(self.unknown_16);
+        out.put_le(self.family_count);
+        out.put_le(self.unknown_22);
+        out.put_le(self.family_number);
         out.extend_from_slice(&self.reserved);
-        out.extend_from_slice(&self.unknown_30.to_le_bytes());
+        out.put_le(self.unknown_30);
         out.extend_from_slice(&self.extra);
     }
 
@@ -359,7 +360,7 @@ mod tests {
         let mut s0 = vec![0u8; 512];
         s0[8..12].copy_from_slice(&0x8000_0001u32.to_le_bytes());
         data.extend_from_slice(&s0);
-        data.extend_from_slice(&0x1234_5678u32.to_le_bytes());
+        data.put_le(0x1234_5678u32);
         let expected = 0xC000_0000 ^ 0x048D_159E;
         assert_eq!(BackupChecksum::of(&data), expected);
         let mut c = BackupChecksum::new();
@@ -371,7 +372,7 @@ mod tests {
         assert_eq!(BackupChecksum::of(&[]), 0);
         // Sector 31 rotates by 0.
         let mut long = vec![0u8; 2 + 31 * 512];
-        long.extend_from_slice(&5u32.to_le_bytes());
+        long.put_le(5u32);
         assert_eq!(BackupChecksum::of(&long), 5);
     }
 }

@@ -7,29 +7,44 @@
 use super::options::VolumeOptions;
 use crate::block::{Body, Dblk};
 use crate::date::MtfDateTime;
+use crate::encode::{patch_le, PutLe};
 use crate::spec::{BlockType, OsId, SetAttributes, StringType};
 use crate::text::encode_str;
 
 /// What the set map records about one data set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SetRecord {
+    /// The set's number on the medium family (SSET Data Set Number).
     pub data_set_number: u16,
     /// Medium on which the set starts.
     pub media_sequence_number: u16,
+    /// Physical block address of the set's SSET.
     pub sset_pba: u64,
+    /// Physical block address of the set's first FDD entry.
     pub fdd_pba: u64,
+    /// Media sequence number of the medium holding the FDD.
     pub fdd_sequence: u16,
+    /// The SSET attributes (backup kind).
     pub attributes: SetAttributes,
+    /// Data set name.
     pub name: String,
+    /// Data set description.
     pub description: String,
+    /// User name.
     pub user: String,
+    /// When the set was written.
     pub date: MtfDateTime,
+    /// Offset from UTC in 15-minute units, or [`crate::block::Sset::LOCAL_TZ`].
     pub time_zone: i8,
+    /// Directories in the set.
     pub directories: u32,
+    /// Files in the set.
     pub files: u32,
+    /// Files recorded as corrupt.
     pub corrupt_files: u32,
     /// Sum of the files' sizes.
     pub size: u64,
+    /// The set's volumes, written after its set map entry.
     pub volumes: Vec<VolumeOptions>,
 }
 
@@ -58,13 +73,13 @@ pub(crate) struct FddBuilder {
 }
 
 fn fdd_header(out: &mut Vec<u8>, kind: BlockType, seq: u16, d: &Dblk, fla: u64) {
-    out.extend_from_slice(&0u16.to_le_bytes()); // length, patched later
+    out.put_le(0u16); // length, patched later
     out.extend_from_slice(&kind.0);
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&d.header.attributes.bits().to_le_bytes());
-    out.extend_from_slice(&fla.to_le_bytes());
-    out.extend_from_slice(&d.header.displayable_size.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes()); // link, patched later
+    out.put_le(seq);
+    out.put_le(d.header.attributes.bits());
+    out.put_le(fla);
+    out.put_le(d.header.displayable_size);
+    out.put_le(0i32); // link, patched later
     out.push(d.header.os_id.0);
     out.push(d.header.os_version);
     out.push(d.header.string_type.0);
@@ -80,21 +95,21 @@ fn place_strings(e: &mut Vec<u8>, slots: &[(usize, &[u8])]) {
         } else {
             (s.len() as u16, e.len() as u16)
         };
-        e[*slot..*slot + 2].copy_from_slice(&size.to_le_bytes());
-        e[*slot + 2..*slot + 4].copy_from_slice(&off.to_le_bytes());
+        patch_le(e, *slot, size);
+        patch_le(e, *slot + 2, off);
         e.extend_from_slice(s);
     }
     if e.len() % 2 == 1 {
         e.push(0);
     }
     let len = e.len() as u16;
-    e[0..2].copy_from_slice(&len.to_le_bytes());
+    patch_le(e, 0, len);
 }
 
 fn volume_entry(seq: u16, d: &Dblk, fla: u64, v: &crate::block::Volb, os: &[u8]) -> Vec<u8> {
     let mut e = Vec::with_capacity(FDD_VOLB_FIXED + 64);
     fdd_header(&mut e, BlockType::VOLB, seq, d, fla);
-    e.extend_from_slice(&v.attributes.bits().to_le_bytes());
+    e.put_le(v.attributes.bits());
     e.resize(56, 0); // four TAPE_ADDRESS slots at 40, 44, 48, 52
     e.extend_from_slice(&v.media_write_date.0);
     place_strings(
@@ -127,7 +142,7 @@ impl FddBuilder {
                 let mut e = Vec::with_capacity(FDD_OBJECT_FIXED + 64);
                 fdd_header(&mut e, BlockType::DIRB, seq, d, fla);
                 x.dates.write(&mut e);
-                e.extend_from_slice(&x.attributes.bits().to_le_bytes());
+                e.put_le(x.attributes.bits());
                 e.resize(FDD_OBJECT_FIXED, 0);
                 place_strings(&mut e, &[(60, &x.directory_name.raw), (64, &os)]);
                 self.entries.push(FddEntry {
@@ -142,7 +157,7 @@ impl FddBuilder {
                 let mut e = Vec::with_capacity(FDD_OBJECT_FIXED + 64);
                 fdd_header(&mut e, BlockType::FILE, seq, d, fla);
                 x.dates.write(&mut e);
-                e.extend_from_slice(&x.attributes.bits().to_le_bytes());
+                e.put_le(x.attributes.bits());
                 e.resize(FDD_OBJECT_FIXED, 0);
                 place_strings(&mut e, &[(60, &x.file_name.raw), (64, &os)]);
                 self.entries.push(FddEntry {
@@ -209,10 +224,10 @@ impl FddBuilder {
         for (e, link) in self.entries.iter().zip(links) {
             let start = out.len();
             out.extend_from_slice(&e.bytes);
-            out[start + 28..start + 32].copy_from_slice(&link.to_le_bytes());
+            patch_le(&mut out, start + 28, link);
         }
         let mut fend = vec![0u8; FDD_HDR_LEN];
-        fend[0..2].copy_from_slice(&(FDD_HDR_LEN as u16).to_le_bytes());
+        patch_le(&mut fend, 0, FDD_HDR_LEN as u16);
         fend[2..6].copy_from_slice(b"FEND");
         out.extend_from_slice(&fend);
         out
@@ -222,26 +237,26 @@ impl FddBuilder {
 /// The set map stream data for the family so far.
 pub(crate) fn set_map(family_id: u32, sets: &[SetRecord], st: StringType) -> Vec<u8> {
     let mut out = Vec::new();
-    out.extend_from_slice(&family_id.to_le_bytes());
-    out.extend_from_slice(&(sets.len() as u16).to_le_bytes());
+    out.put_le(family_id);
+    out.put_le(sets.len() as u16);
     out.extend_from_slice(&[0, 0]);
     for s in sets {
         let mut e = Vec::with_capacity(SM_ENTRY_FIXED + 64);
-        e.extend_from_slice(&0u16.to_le_bytes());
-        e.extend_from_slice(&s.media_sequence_number.to_le_bytes());
-        e.extend_from_slice(&0u32.to_le_bytes());
-        e.extend_from_slice(&s.attributes.bits().to_le_bytes());
-        e.extend_from_slice(&s.sset_pba.to_le_bytes());
-        e.extend_from_slice(&s.fdd_pba.to_le_bytes());
-        e.extend_from_slice(&s.fdd_sequence.to_le_bytes());
-        e.extend_from_slice(&s.data_set_number.to_le_bytes());
-        e.extend_from_slice(&0u64.to_le_bytes()); // FLA of the SSET
-        e.extend_from_slice(&s.directories.to_le_bytes());
-        e.extend_from_slice(&s.files.to_le_bytes());
-        e.extend_from_slice(&s.corrupt_files.to_le_bytes());
-        e.extend_from_slice(&s.size.to_le_bytes());
-        e.extend_from_slice(&(s.volumes.len() as u16).to_le_bytes());
-        e.extend_from_slice(&0u16.to_le_bytes());
+        e.put_le(0u16);
+        e.put_le(s.media_sequence_number);
+        e.put_le(0u32);
+        e.put_le(s.attributes.bits());
+        e.put_le(s.sset_pba);
+        e.put_le(s.fdd_pba);
+        e.put_le(s.fdd_sequence);
+        e.put_le(s.data_set_number);
+        e.put_le(0u64); // FLA of the SSET
+        e.put_le(s.directories);
+        e.put_le(s.files);
+        e.put_le(s.corrupt_files);
+        e.put_le(s.size);
+        e.put_le(s.volumes.len() as u16);
+        e.put_le(0u16);
         e.resize(80, 0); // name, password, description, user addresses at 64..80
         e.extend_from_slice(&s.date.0);
         e.push(s.time_zone as u8);

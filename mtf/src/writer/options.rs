@@ -18,14 +18,19 @@ pub struct MediumOptions {
     /// [`DEFAULT_TAPE_BLOCK_SIZE`] by whether the sink has hardware filemarks. A multiple of the
     /// FLB size, at most 32 MiB; it is recorded in the TAPE block (soft filemark block size).
     pub block_size: Option<usize>,
+    /// Media name (TAPE block).
     pub media_name: String,
+    /// Media description (TAPE block).
     pub media_description: String,
     /// Constant across the family. Pick something unique (e.g. from the time and host).
     pub media_family_id: u32,
+    /// The writing software's name (defaults to [`crate::SOFTWARE_NAME`]).
     pub software_name: String,
+    /// The writing software's vendor id (0: none registered).
     pub software_vendor_id: u16,
     /// When the medium is first written (local civil time, as NTBackup records it).
     pub media_date: DateTime,
+    /// How the strings are encoded (ANSI or Unicode) on every block.
     pub string_type: StringType,
     /// Write a Type 1 media based catalog (FDD and set map) at every set's end.
     pub catalog: bool,
@@ -52,10 +57,15 @@ impl MediumOptions {
 /// What kind of backup a data set holds (the SSET operation bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackupKind {
+    /// Every selected file; archive bits cleared.
     Normal,
+    /// Every selected file; archive bits left alone.
     Copy,
+    /// Files changed since the last normal backup.
     Differential,
+    /// Files changed since the last normal or incremental backup.
     Incremental,
+    /// Files changed today.
     Daily,
 }
 
@@ -75,14 +85,19 @@ impl BackupKind {
 /// A data set (SSET).
 #[derive(Clone, Debug)]
 pub struct SetOptions {
+    /// Data set name.
     pub name: String,
+    /// Data set description.
     pub description: String,
+    /// User name.
     pub user: String,
+    /// The kind of backup (SSET attributes).
     pub kind: BackupKind,
     /// When the set is written.
     pub date: DateTime,
     /// Offset from UTC in 15-minute units, or [`crate::block::Sset::LOCAL_TZ`].
     pub time_zone: i8,
+    /// The writing software's (major, minor) version (SSET).
     pub software_version: (u8, u8),
     /// Follow every data stream with a CSUM stream.
     pub checksums: bool,
@@ -109,17 +124,22 @@ impl SetOptions {
 pub struct VolumeOptions {
     /// E.g. `C:`, `\\server\share`, or a Unix mount point.
     pub device: String,
+    /// Volume name.
     pub volume: String,
+    /// Machine name.
     pub machine: String,
 }
 
 /// Metadata of a directory or file.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EntryMeta {
+    /// Modification, creation, backup and access dates.
     pub dates: ObjectDates,
     /// Windows attributes, recorded in the NT OS-specific data.
     pub nt_attributes: NtFileAttributes,
+    /// The MTF read-only attribute.
     pub read_only: bool,
+    /// The MTF hidden attribute.
     pub hidden: bool,
 }
 

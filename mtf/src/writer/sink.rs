@@ -134,7 +134,9 @@ pub trait MediaSupplier<S> {
 /// warning zone and kind of filemarks), and the finished ones are kept in order in `done`.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryMedia {
+    /// What each new medium starts as.
     pub blank: MemorySink,
+    /// The finished media, in order.
     pub done: Vec<MemorySink>,
 }
 

@@ -4,7 +4,7 @@
 //! # How it matches the real driver
 //!
 //! [`EmulatedTape`] follows what the st driver does on a real drive
-//! (`shared/tools/st-vm/README.md`, "Observed st semantics"): every block and
+//! (`tape-sys/docs/st-semantics.md`): every block and
 //! filemark is one logical position; reading a filemark returns
 //! [`ReadResult::Filemark`] and moves past it; writing anywhere makes that the
 //! new end of data; rewind, seek, bsf, bsfm, unload and closing directly

@@ -11,7 +11,7 @@ use crate::stream::StreamHeader;
 
 /// Builds sets from the events of a medium (all of them, or the ones a catalog pointed at).
 #[derive(Debug, Default)]
-pub struct SetBuilder {
+pub(crate) struct SetBuilder {
     /// The data sets, in medium order.
     pub sets: Vec<SetEntry>,
     open: bool,

@@ -9,7 +9,7 @@
 //!
 //! The strategies live in their own modules, tried in this order by [`list_sets`]: the set map
 //! (`set_map`), the soft filemark catalog (`catalog`), the scan (`scan`); all three feed a
-//! [`SetBuilder`] (`builder`).
+//! `SetBuilder` (`builder`).
 
 use super::core::{Event, MediumParams, Reader, HEADER_READ_AHEAD};
 use super::source::BlockSource;
@@ -23,17 +23,17 @@ mod catalog;
 mod scan;
 mod set_map;
 
-pub use builder::SetBuilder;
+pub(crate) use builder::SetBuilder;
 use catalog::from_catalog;
 use scan::scan;
 use set_map::from_set_map;
 
 /// Streams up to this size are kept in memory when captured (RAID, MQCI, TSMP, ...).
-pub const SMALL_STREAM: usize = 64 * 1024;
+pub(crate) const SMALL_STREAM: usize = 64 * 1024;
 /// The largest set map (TSMP stream) read into memory: a few hundred bytes per data set.
-pub const SET_MAP_LIMIT: u64 = 4 << 20;
+pub(crate) const SET_MAP_LIMIT: u64 = 4 << 20;
 /// How far before a data-end filemark the catalog path looks for trailer blocks (MSLS).
-pub const TRAILER_WINDOW: u64 = 64 * 1024;
+pub(crate) const TRAILER_WINDOW: u64 = 64 * 1024;
 
 /// A stream seen in a captured block, with its data when it is small.
 #[derive(Clone, Debug)]
@@ -42,7 +42,7 @@ pub struct CapturedStream {
     pub offset: u64,
     /// The header.
     pub header: StreamHeader,
-    /// The data, when it was at most [`SMALL_STREAM`] bytes and read whole.
+    /// The data, when it was at most 64 KiB and read whole.
     pub data: Option<Vec<u8>>,
 }
 
@@ -97,13 +97,18 @@ impl From<&super::core::Damage> for DamageInfo {
 /// The media header: the TAPE block and its streams (RAID on SQL Server media).
 #[derive(Clone, Debug)]
 pub struct MediaHeader {
-    /// Tape.
-    pub tape: CapturedBlock,
+    /// The TAPE block (private: [`MediaHeader::tape`] relies on it being one).
+    pub(crate) tape: CapturedBlock,
     /// Params.
     pub params: MediumParams,
 }
 
 impl MediaHeader {
+    /// The TAPE block as captured: its offset, common header and streams (RAID and the like).
+    pub fn tape_block(&self) -> &CapturedBlock {
+        &self.tape
+    }
+
     /// The TAPE fields.
     pub fn tape(&self) -> &crate::block::Tape {
         match &self.tape.dblk.body {
@@ -129,8 +134,8 @@ impl MediaHeader {
 pub struct SetEntry {
     /// 1-based order among the sets on this medium.
     pub position: usize,
-    /// Sset.
-    pub sset: CapturedBlock,
+    /// The SSET block (private: [`SetEntry::sset`] relies on it being one).
+    pub(crate) sset: CapturedBlock,
     /// The information blocks read with the set: VOLB, and vendor blocks such as SQL Server's
     /// MSCI (before the data) and MSLS (after it).
     pub blocks: Vec<CapturedBlock>,
@@ -170,6 +175,11 @@ impl SetEntry {
             Body::Sset(s) => s,
             _ => unreachable!("a SetEntry holds an SSET block"),
         }
+    }
+
+    /// The SSET block as captured: its offset, common header and streams.
+    pub fn sset_block(&self) -> &CapturedBlock {
+        &self.sset
     }
 
     /// The SSET's offset on the medium.
@@ -322,7 +332,7 @@ pub fn read_media_header<S: BlockSource>(reader: &mut Reader<S>) -> Result<Media
 }
 
 /// Block types whose blocks a listing keeps with their small streams.
-pub fn is_info_block(t: BlockType) -> bool {
+pub(crate) fn is_info_block(t: BlockType) -> bool {
     matches!(
         t,
         BlockType::VOLB | BlockType::MSCI | BlockType::MSLS | BlockType::SSET | BlockType::ESET

@@ -4,6 +4,7 @@
 use super::{lay_out, resolve, to_u16, FDD_HDR_LEN, FEND};
 use crate::block::ObjectDates;
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::os_data::OsData;
 use crate::parse::{array, le_i32, le_u16, le_u32, le_u64, le_u8, run, slice_at};
@@ -96,13 +97,13 @@ impl FddHeader {
 
     /// Writes the 36 bytes exactly as held.
     pub fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.length.to_le_bytes());
+        out.put_le(self.length);
         out.extend_from_slice(&self.entry_type.0);
-        out.extend_from_slice(&self.media_sequence_number.to_le_bytes());
-        out.extend_from_slice(&self.block_attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.format_logical_address.to_le_bytes());
-        out.extend_from_slice(&self.displayable_size.to_le_bytes());
-        out.extend_from_slice(&self.link.to_le_bytes());
+        out.put_le(self.media_sequence_number);
+        out.put_le(self.block_attributes.bits());
+        out.put_le(self.format_logical_address);
+        out.put_le(self.displayable_size);
+        out.put_le(self.link);
         out.push(self.os_id.0);
         out.push(self.os_version);
         out.push(self.string_type.0);
@@ -154,7 +155,7 @@ impl FddVolb {
     }
 
     fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         self.device_name.addr.write(out);
         self.volume_name.addr.write(out);
         self.machine_name.addr.write(out);
@@ -227,7 +228,7 @@ impl FddDirb {
 
     fn write(&self, out: &mut Vec<u8>) {
         self.dates.write(out);
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         self.directory_name.addr.write(out);
         self.os_data.addr.write(out);
     }
@@ -249,7 +250,7 @@ impl FddFile {
 
     fn write(&self, out: &mut Vec<u8>) {
         self.dates.write(out);
-        out.extend_from_slice(&self.attributes.bits().to_le_bytes());
+        out.put_le(self.attributes.bits());
         self.file_name.addr.write(out);
         self.os_data.addr.write(out);
     }

@@ -3,6 +3,7 @@
 use super::fdd::*;
 use super::{lay_out, resolve, to_u16, SM_HDR_LEN};
 use crate::date::MtfDateTime;
+use crate::encode::PutLe;
 use crate::error::{Error, Result};
 use crate::parse::{array, le_u16, le_u32, le_u64, run, slice_at};
 use crate::spec::{BlockAttributes, BlockType, OsId, SetAttributes, StringType};
@@ -230,21 +231,21 @@ impl SetMapEntry {
     }
 
     pub(super) fn write_fixed_part(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.length.to_le_bytes());
-        out.extend_from_slice(&self.media_sequence_number.to_le_bytes());
-        out.extend_from_slice(&self.block_attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.sset_attributes.bits().to_le_bytes());
-        out.extend_from_slice(&self.sset_pba.to_le_bytes());
-        out.extend_from_slice(&self.fdd_pba.to_le_bytes());
-        out.extend_from_slice(&self.fdd_media_sequence_number.to_le_bytes());
-        out.extend_from_slice(&self.data_set_number.to_le_bytes());
-        out.extend_from_slice(&self.format_logical_address.to_le_bytes());
-        out.extend_from_slice(&self.number_of_directories.to_le_bytes());
-        out.extend_from_slice(&self.number_of_files.to_le_bytes());
-        out.extend_from_slice(&self.number_of_corrupt_files.to_le_bytes());
-        out.extend_from_slice(&self.data_set_displayable_size.to_le_bytes());
-        out.extend_from_slice(&self.number_of_volumes.to_le_bytes());
-        out.extend_from_slice(&self.password_encryption_algorithm.to_le_bytes());
+        out.put_le(self.length);
+        out.put_le(self.media_sequence_number);
+        out.put_le(self.block_attributes.bits());
+        out.put_le(self.sset_attributes.bits());
+        out.put_le(self.sset_pba);
+        out.put_le(self.fdd_pba);
+        out.put_le(self.fdd_media_sequence_number);
+        out.put_le(self.data_set_number);
+        out.put_le(self.format_logical_address);
+        out.put_le(self.number_of_directories);
+        out.put_le(self.number_of_files);
+        out.put_le(self.number_of_corrupt_files);
+        out.put_le(self.data_set_displayable_size);
+        out.put_le(self.number_of_volumes);
+        out.put_le(self.password_encryption_algorithm);
         self.data_set_name.addr.write(out);
         self.data_set_password.addr.write(out);
         self.data_set_description.addr.write(out);
@@ -393,8 +394,8 @@ impl SetMap {
 
     /// Writes the set map exactly as held.
     pub fn write_raw(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.media_family_id.to_le_bytes());
-        out.extend_from_slice(&self.number_of_entries.to_le_bytes());
+        out.put_le(self.media_family_id);
+        out.put_le(self.number_of_entries);
         out.extend_from_slice(&self.pad);
         for e in &self.entries {
             e.write_raw(out);
@@ -413,8 +414,8 @@ impl SetMap {
     /// entries, and writes the set map; the trailing bytes are kept. `self` is updated.
     pub fn write_fixed(&mut self, out: &mut Vec<u8>) -> Result<()> {
         self.number_of_entries = to_u16(self.entries.len(), "number of set map entries")?;
-        out.extend_from_slice(&self.media_family_id.to_le_bytes());
-        out.extend_from_slice(&self.number_of_entries.to_le_bytes());
+        out.put_le(self.media_family_id);
+        out.put_le(self.number_of_entries);
         out.extend_from_slice(&self.pad);
         for e in &mut self.entries {
             e.write_fixed(out)?;
