@@ -179,3 +179,22 @@ fn huge_length_fields_do_not_allocate() {
         "{err}"
     );
 }
+
+/// Fuzz finding (walk_chunked): in the byte-exact mode of the one framer, the bytes passed over
+/// in a long damaged run were collected in a vector that doubled, and the walk of this 16 KiB
+/// input peaked at 65,355 bytes of heap, past the target's bound of twice the input plus three
+/// read steps and 4 KiB. The input's first 4 bytes are the target's read schedule.
+#[test]
+fn a_long_damaged_run_is_held_about_once() {
+    let data = include_bytes!(
+        "../../fuzz/regressions/walk_chunked/walk-passed-bytes-doubled-past-the-heap-bound"
+    );
+    let medium = &data[4..];
+    let peak = walk_checked(medium);
+    let fuzz_bound = 2 * medium.len() as isize + 3 * mtf::walk::READ_STEP as isize + 4096;
+    assert!(
+        peak <= fuzz_bound,
+        "peak heap {peak} for a {}-byte input (bound {fuzz_bound})",
+        medium.len()
+    );
+}

@@ -377,6 +377,11 @@ impl<S: BlockSource> Reader<S> {
             let bytes = &self.buf[self.start..self.start + n];
             match self.passed.last_mut() {
                 Some(p) if p.pad == pad && p.offset + p.bytes.len() as u64 == self.pos => {
+                    // Grown by half again at most, not doubled: a long damaged run is held
+                    // about once, which keeps the walk's heap within its bound (fuzz finding).
+                    if p.bytes.len() + bytes.len() > p.bytes.capacity() {
+                        p.bytes.reserve_exact((p.bytes.len() / 2).max(bytes.len()));
+                    }
                     p.bytes.extend_from_slice(bytes)
                 }
                 _ => {
