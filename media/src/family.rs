@@ -200,6 +200,13 @@ pub struct ChangerSupplier {
 }
 
 impl ChangerSupplier {
+    /// The sink that writes a mounted medium: a tape sink that honours the write's stop
+    /// switch, stamped with the set's label.
+    fn write_sink(&self, device: Device, fresh: bool) -> StampSink<FamilySink> {
+        let stop = self.spec.write.stop.clone();
+        self.stamp(FamilySink::Write(TapeSink { device, stop }), fresh)
+    }
+
     fn stamp(&self, sink: FamilySink, fresh: bool) -> StampSink<FamilySink> {
         let raid = self.spec.set.raid(self.spec.family_number);
         if fresh {
@@ -263,13 +270,7 @@ impl MediaSupplier<StampSink<FamilySink>> for ChangerSupplier {
                 sequence,
                 name: m.name,
             });
-            return Ok(self.stamp(
-                FamilySink::Write(TapeSink {
-                    device: m.device,
-                    stop: self.spec.write.stop.clone(),
-                }),
-                true,
-            ));
+            return Ok(self.write_sink(m.device, true));
         }
         Err(io::Error::other(format!(
             "{MAX_OFFERS} media offered for {req}, none usable"
@@ -379,25 +380,13 @@ impl FamilyWriter {
                     MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.write.now));
                 opts.media_description = spec.set.description.clone();
                 opts.block_size = Some(spec.write.block_size);
-                let sink = supplier.stamp(
-                    FamilySink::Write(TapeSink {
-                        device,
-                        stop: spec.write.stop.clone(),
-                    }),
-                    true,
-                );
+                let sink = supplier.write_sink(device, true);
                 Writer::with_media(sink, opts, supplier)?
             }
             Action::OverwriteSets => {
                 let point = after_header(&mut device)?;
                 supplier.used[0].sequence = point.tape.media_sequence_number;
-                let sink = supplier.stamp(
-                    FamilySink::Write(TapeSink {
-                        device,
-                        stop: spec.write.stop.clone(),
-                    }),
-                    false,
-                );
+                let sink = supplier.write_sink(device, false);
                 Writer::append(sink, point, supplier)?
             }
             Action::AppendAfterLastSet => {
@@ -415,13 +404,7 @@ impl FamilyWriter {
                     .map_err(|_| MediaError::Invalid("too many filemarks".into()))?;
                 device.space(Space::Fsf, n).map_err(tape_io)?;
                 supplier.used[0].sequence = point.tape.media_sequence_number;
-                let sink = supplier.stamp(
-                    FamilySink::Write(TapeSink {
-                        device,
-                        stop: spec.write.stop.clone(),
-                    }),
-                    false,
-                );
+                let sink = supplier.write_sink(device, false);
                 Writer::append(sink, point, supplier)?
             }
         };
