@@ -1,6 +1,8 @@
 //! The table: a B+tree per filegroup, rows (key, value) in its leaves, separator keys in its
-//! interior nodes. The root is always page 2 of the filegroup's file, so nothing needs to
-//! remember where it is: when the root splits, its contents move down into two new pages.
+//! interior nodes. The root is always page 2 of the filegroup's first file, so nothing needs to
+//! remember where it is: when the root splits, its contents move down into two new pages. The
+//! other pages may be in any of the filegroup's files (children are `FILE:PAGE` addresses);
+//! new pages go to the files in turn ([`Core::allocate`](super::db::Core)).
 //!
 //! Row changes are logged as physiological records (one leaf page, the row's key, its value
 //! before and after); splits are logged as one structure-change record with the after-images
@@ -8,7 +10,6 @@
 //! does not change what the table holds). Pages are not merged after deletes: an empty leaf
 //! stays in the tree, which keeps every structure change a split.
 
-use super::alloc;
 use super::codec::Dec;
 use super::db::Core;
 use super::page::{Page, PageId, PageType, BODY};
@@ -31,8 +32,8 @@ pub enum Node {
     Internal {
         /// Separators, sorted.
         keys: Vec<Vec<u8>>,
-        /// Child page numbers, one more than the keys.
-        children: Vec<u32>,
+        /// Child pages (in any file of the filegroup), one more than the keys.
+        children: Vec<PageId>,
     },
 }
 
@@ -50,7 +51,7 @@ impl Node {
     pub fn size(&self) -> usize {
         match self {
             Node::Leaf(rows) => 2 + rows.iter().map(|(k, v)| entry_size(k, v)).sum::<usize>(),
-            Node::Internal { keys, .. } => 6 + keys.iter().map(|k| 6 + k.len()).sum::<usize>(),
+            Node::Internal { keys, .. } => 8 + keys.iter().map(|k| 8 + k.len()).sum::<usize>(),
         }
     }
 
@@ -73,12 +74,16 @@ impl Node {
                 }
             }
             Node::Internal { keys, children } => {
+                let child = |out: &mut Vec<u8>, c: &PageId| {
+                    out.extend_from_slice(&c.file.to_le_bytes());
+                    out.extend_from_slice(&c.page.to_le_bytes());
+                };
                 out.extend_from_slice(&(keys.len() as u16).to_le_bytes());
-                out.extend_from_slice(&children[0].to_le_bytes());
+                child(&mut out, &children[0]);
                 for (k, c) in keys.iter().zip(&children[1..]) {
                     out.extend_from_slice(&(k.len() as u16).to_le_bytes());
                     out.extend_from_slice(k);
-                    out.extend_from_slice(&c.to_le_bytes());
+                    child(&mut out, c);
                 }
             }
         }
@@ -106,8 +111,14 @@ impl Node {
                 Some(Node::Leaf(rows))
             }
             PageType::Internal => {
+                let child = |d: &mut Dec| {
+                    Some(PageId {
+                        file: d.u16()?,
+                        page: d.u32()?,
+                    })
+                };
                 let n = d.u16()?;
-                let mut children = vec![d.u32()?];
+                let mut children = vec![child(&mut d)?];
                 let mut keys = Vec::with_capacity(n as usize);
                 for _ in 0..n {
                     let kl = d.u16()? as usize;
@@ -115,7 +126,7 @@ impl Node {
                         return None;
                     }
                     keys.push(d.take(kl)?.to_vec());
-                    children.push(d.u32()?);
+                    children.push(child(&mut d)?);
                 }
                 Some(Node::Internal { keys, children })
             }
@@ -149,7 +160,7 @@ impl Node {
     }
 
     /// The child to follow for a key.
-    fn child_for(&self, key: &[u8]) -> Option<u32> {
+    fn child_for(&self, key: &[u8]) -> Option<PageId> {
         match self {
             Node::Internal { keys, children } => {
                 Some(children[keys.partition_point(|k| k.as_slice() <= key)])
@@ -180,10 +191,10 @@ impl Node {
                 mut keys,
                 mut children,
             } => {
-                let mut acc = 6;
+                let mut acc = 8;
                 let mut at = keys.len() / 2;
                 for (i, k) in keys.iter().enumerate() {
-                    acc += 6 + k.len();
+                    acc += 8 + k.len();
                     if acc >= half {
                         at = i.clamp(1, keys.len() - 2);
                         break;
@@ -237,14 +248,11 @@ impl Core {
     }
 
     /// The pages from the root to the leaf that holds (or would hold) `key`.
-    fn path_to(&mut self, table: u16, key: &[u8]) -> Result<Vec<(u32, Node)>> {
+    fn path_to(&mut self, table: u16, key: &[u8]) -> Result<Vec<(PageId, Node)>> {
         let mut path = Vec::new();
-        let mut no = ROOT;
+        let mut no = root(table);
         loop {
-            let n = self.node(PageId {
-                file: table,
-                page: no,
-            })?;
+            let n = self.node(no)?;
             let next = n.child_for(key);
             path.push((no, n));
             match next {
@@ -275,7 +283,7 @@ impl Core {
         to: Option<&[u8]>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
-        let mut stack = vec![(ROOT, 0usize)];
+        let mut stack = vec![(root(table), 0usize)];
         let mut seen = std::collections::HashSet::new();
         while let Some((no, depth)) = stack.pop() {
             if depth > 64 || !seen.insert(no) {
@@ -285,10 +293,7 @@ impl Core {
                     format!("page {no} reached twice, or the tree is deeper than 64 levels"),
                 ));
             }
-            match self.node(PageId {
-                file: table,
-                page: no,
-            })? {
+            match self.node(no)? {
                 Node::Leaf(rows) => out.extend(rows.into_iter().filter(|(k, _)| {
                     from.is_none_or(|f| k.as_slice() >= f) && to.is_none_or(|t| k.as_slice() < t)
                 })),
@@ -325,7 +330,7 @@ impl Core {
     ) -> Result<()> {
         loop {
             let path = self.path_to(table, key)?;
-            let (leaf_no, leaf) = path.last().expect("a path has a leaf");
+            let (page, leaf) = path.last().expect("a path has a leaf");
             let before = leaf.leaf_get(key).map(<[u8]>::to_vec);
             if before.is_none() && value.is_none() && clr_undo_next.is_none() {
                 return Ok(());
@@ -336,10 +341,7 @@ impl Core {
                 self.split(table, path)?;
                 continue;
             }
-            let page = PageId {
-                file: table,
-                page: *leaf_no,
-            };
+            let page = *page;
             let after = value.map(<[u8]>::to_vec);
             let body = match clr_undo_next {
                 None => RecordBody::Update {
@@ -362,34 +364,16 @@ impl Core {
 
     /// Splits the last node of `path` (and its ancestors as needed), as one logged structure
     /// change.
-    fn split(&mut self, table: u16, mut path: Vec<(u32, Node)>) -> Result<()> {
-        let map_id = PageId {
-            file: table,
-            page: alloc::ALLOC_PAGE,
-        };
-        let mut map = self.pool.read(map_id)?;
-        let mut ops = Vec::new();
-        let file_path = self.pool.file(table)?.path.clone();
-        let mut allocate = |ops: &mut Vec<SmoOp>| -> Result<u32> {
-            let no = alloc::first_free(&map).ok_or(Error::FileFull {
-                path: file_path.clone(),
-                pages: alloc::MAX_PAGES,
-            })?;
-            alloc::set_allocated(&mut map, no, true);
-            ops.push(SmoOp::Alloc(PageId {
-                file: table,
-                page: no,
-            }));
-            Ok(no)
-        };
-        let mut images: Vec<(u32, Node)> = Vec::new();
+    fn split(&mut self, table: u16, mut path: Vec<(PageId, Node)>) -> Result<()> {
+        let mut a = super::db::Allocation::default();
+        let mut images: Vec<(PageId, Node)> = Vec::new();
         let (mut no, mut node) = path.pop().expect("a path has a leaf");
         loop {
             let (left, sep, right) = node.split();
             let Some((parent_no, mut parent)) = path.pop() else {
                 // The root: its halves move to two new pages, it becomes their parent.
-                let l = allocate(&mut ops)?;
-                let r = allocate(&mut ops)?;
+                let l = self.allocate(table, &mut a)?;
+                let r = self.allocate(table, &mut a)?;
                 images.push((l, left));
                 images.push((r, right));
                 images.push((
@@ -401,7 +385,7 @@ impl Core {
                 ));
                 break;
             };
-            let r = allocate(&mut ops)?;
+            let r = self.allocate(table, &mut a)?;
             images.push((no, left));
             images.push((r, right));
             if let Node::Internal { keys, children } = &mut parent {
@@ -418,16 +402,22 @@ impl Core {
             }
             (no, node) = (parent_no, parent);
         }
-        for (no, n) in images {
-            ops.push(SmoOp::Image(n.to_page(PageId {
-                file: table,
-                page: no,
-            })));
+        let mut ops = a.into_ops();
+        for (id, n) in images {
+            ops.push(SmoOp::Image(n.to_page(id)));
         }
         self.log_system(RecordBody::Smo {
             ops,
             bulk: Vec::new(),
         })?;
         Ok(())
+    }
+}
+
+/// The root page of a filegroup's table: page [`ROOT`] of its first file.
+pub fn root(table: u16) -> PageId {
+    PageId {
+        file: table,
+        page: ROOT,
     }
 }

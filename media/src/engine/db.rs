@@ -10,9 +10,10 @@ use std::time::Duration;
 use super::alloc;
 use super::btree::{self, Node, ROOT};
 use super::buffer::Pool;
-use super::file::{self, Boot, DataFile, FilegroupInfo};
+use super::alloc::MapLayout;
+use super::file::{self, Boot, DataFile, DataFileInfo, FilegroupInfo};
 use super::lock::{LockManager, Mode};
-use super::page::{PageId, PAGE_SIZE};
+use super::page::{Page, PageId, PAGE_SIZE};
 use super::recovery::RecoveryReport;
 use super::time;
 use super::wal::{Log, LogRecord, Lsn, RecordBody, SmoOp};
@@ -43,6 +44,37 @@ pub struct Core {
     pub(crate) att: HashMap<u64, TxnEntry>,
     next_txn: u64,
     last_ts: u64,
+    /// Where the allocation maps are (fixed at creation; kept apart from the boot record,
+    /// which recovery replaces).
+    pub(crate) layout: MapLayout,
+    /// Allocation maps per data file (intervals the file has grown to).
+    pub(crate) maps: HashMap<u16, u32>,
+    /// Per data file, the first map that may have a free page (all before it are full).
+    pub(crate) free_hint: HashMap<u16, u32>,
+    /// Per filegroup, the turn of its files for the next allocation.
+    next_file: HashMap<u16, usize>,
+}
+
+/// The pages one structure change takes, before it is logged: working copies of the maps it
+/// allocates from, and the maps it creates when a file grows by an interval.
+#[derive(Default)]
+pub(crate) struct Allocation {
+    maps: HashMap<PageId, Page>,
+    new_maps: Vec<Page>,
+    allocs: Vec<PageId>,
+    grown: HashMap<u16, u32>,
+}
+
+impl Allocation {
+    /// The log operations: the new maps' images first (the allocations in them apply to
+    /// them), then the allocations.
+    pub(crate) fn into_ops(self) -> Vec<SmoOp> {
+        self.new_maps
+            .into_iter()
+            .map(SmoOp::Image)
+            .chain(self.allocs.into_iter().map(SmoOp::Alloc))
+            .collect()
+    }
 }
 
 impl Core {
@@ -64,36 +96,160 @@ impl Core {
         Ok(())
     }
 
+    /// The allocation map that describes a page.
+    pub(crate) fn map_of(&self, id: PageId) -> PageId {
+        PageId {
+            file: id.file,
+            page: self.layout.map_for(id.page),
+        }
+    }
+
     fn ensure_images(&mut self, body: &RecordBody) -> Result<()> {
-        let (pages, maps): (Vec<PageId>, Vec<u16>) = match body {
+        let (pages, mut maps): (Vec<PageId>, Vec<PageId>) = match body {
             RecordBody::Update { page, .. } | RecordBody::Clr { page, .. } => {
-                (vec![*page], vec![page.file])
+                (vec![*page], vec![self.map_of(*page)])
             }
             RecordBody::Smo { ops, bulk } => {
-                let mut files: Vec<u16> = ops
+                let maps = ops
                     .iter()
                     .map(|o| match o {
-                        SmoOp::Image(p) => p.id().file,
-                        SmoOp::Alloc(id) | SmoOp::Free(id) => id.file,
+                        SmoOp::Image(p) => p.id(),
+                        SmoOp::Alloc(id) | SmoOp::Free(id) => *id,
                     })
-                    .chain(bulk.iter().map(|b| b.file))
+                    .chain(bulk.iter().copied())
+                    .map(|id| self.map_of(id))
+                    // A map this record creates (or replaces whole) needs no image before.
+                    .filter(|m| {
+                        !ops.iter()
+                            .any(|o| matches!(o, SmoOp::Image(p) if p.id() == *m))
+                    })
                     .collect();
-                files.sort();
-                files.dedup();
-                (vec![], files)
+                (vec![], maps)
             }
             _ => (vec![], vec![]),
         };
-        for f in maps {
-            self.ensure_image(PageId {
-                file: f,
-                page: alloc::ALLOC_PAGE,
-            })?;
+        maps.sort();
+        maps.dedup();
+        for m in maps {
+            self.ensure_image(m)?;
         }
         for p in pages {
             self.ensure_image(p)?;
         }
         Ok(())
+    }
+
+    /// Takes a free page for a filegroup's table, from its files in turn (SQL Server fills a
+    /// filegroup's files proportionally; in turn is the simple form of it). A file whose
+    /// intervals are all full is passed over while another has room; when all are full, the
+    /// file whose turn it is grows by an interval (a new allocation map, logged with the
+    /// change). The pages are taken in `a`, and in the maps when `a`'s operations are logged.
+    pub(crate) fn allocate(&mut self, table: u16, a: &mut Allocation) -> Result<PageId> {
+        let files = self.boot.files_of(table);
+        if files.is_empty() {
+            return Err(Error::Invalid(format!("no data files for filegroup {table}")));
+        }
+        let turn = self.next_file.get(&table).copied().unwrap_or(0) % files.len();
+        self.next_file.insert(table, turn + 1);
+        for i in 0..files.len() {
+            if let Some(id) = self.free_page(files[(turn + i) % files.len()], a)? {
+                return Ok(id);
+            }
+        }
+        let file = files[turn];
+        let k = self.map_count(file, a);
+        if k >= self.layout.max_maps() {
+            return Err(Error::FileFull {
+                path: self.pool.file(file)?.path.clone(),
+                pages: k.saturating_mul(self.layout.pages()),
+            });
+        }
+        let id = PageId {
+            file,
+            page: self.layout.map_page(k),
+        };
+        let map = alloc::new_map(id, self.layout.extents);
+        a.new_maps.push(map.clone());
+        a.maps.insert(id, map);
+        a.grown.insert(file, k + 1);
+        self.free_page(file, a)?
+            .ok_or_else(|| Error::Invalid(format!("a new allocation map {id} has no free page")))
+    }
+
+    fn map_count(&self, file: u16, a: &Allocation) -> u32 {
+        a.grown
+            .get(&file)
+            .or(self.maps.get(&file))
+            .copied()
+            .unwrap_or(1)
+    }
+
+    fn free_page(&mut self, file: u16, a: &mut Allocation) -> Result<Option<PageId>> {
+        let from = self.free_hint.get(&file).copied().unwrap_or(0);
+        for k in from..self.map_count(file, a) {
+            let id = PageId {
+                file,
+                page: self.layout.map_page(k),
+            };
+            if !a.maps.contains_key(&id) {
+                let m = self.pool.read(id)?;
+                if alloc::first_free(&m).is_none() {
+                    // Full as logged: no later allocation can free it (pages are not freed;
+                    // a logged free lowers the hint again).
+                    if self.free_hint.get(&file).copied().unwrap_or(0) == k {
+                        self.free_hint.insert(file, k + 1);
+                    }
+                    continue;
+                }
+                a.maps.insert(id, m);
+            }
+            let m = a.maps.get_mut(&id).expect("inserted above");
+            if let Some(no) = alloc::first_free(m) {
+                alloc::set_allocated(m, no, true);
+                let p = PageId { file, page: no };
+                a.allocs.push(p);
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Counts each data file's allocation maps (after redo, which may have made some): the
+    /// maps at their places up to the first place that holds none. A damaged map counts, so
+    /// the check reports it.
+    fn count_maps(&mut self) -> Result<()> {
+        for file in self.pool.file_ids() {
+            let mut k = 0;
+            while k < self.layout.max_maps() {
+                let id = PageId {
+                    file,
+                    page: self.layout.map_page(k),
+                };
+                match self.pool.frame(id) {
+                    Ok(f) if f.page.page_type() == Some(super::page::PageType::AllocMap) => {}
+                    Ok(_) => break,
+                    Err(Error::Corrupt { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                k += 1;
+            }
+            self.maps.insert(file, k.max(1));
+        }
+        Ok(())
+    }
+
+    /// Every allocation map of every data file, in file and page order.
+    pub(crate) fn all_maps(&self) -> Vec<PageId> {
+        let mut out = Vec::new();
+        for file in self.pool.file_ids() {
+            for k in 0..self.maps.get(&file).copied().unwrap_or(1) {
+                out.push(PageId {
+                    file,
+                    page: self.layout.map_page(k),
+                });
+            }
+        }
+        out
     }
 
     /// Logs and applies a transaction's change.
@@ -183,6 +339,65 @@ impl std::str::FromStr for FilegroupSpec {
     }
 }
 
+/// A further data file of a filegroup: `FILEGROUP:LOGICAL_NAME` on the command line. Its file
+/// is `LOGICAL_NAME.ndf`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataFileSpec {
+    /// The filegroup's name (`PRIMARY` or one being created).
+    pub filegroup: String,
+    /// The logical name (letters, digits, `_`, `-`; unique among the database's files).
+    pub logical_name: String,
+}
+
+impl std::str::FromStr for DataFileSpec {
+    type Err = String;
+    /// `FILEGROUP:LOGICAL_NAME`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.split_once(':') {
+            Some((fg, name)) if !fg.is_empty() && !name.is_empty() => Ok(DataFileSpec {
+                filegroup: fg.to_string(),
+                logical_name: name.to_string(),
+            }),
+            _ => Err(format!("{s:?}: expected FILEGROUP:LOGICAL_NAME")),
+        }
+    }
+}
+
+/// What a new database is made of beyond its filegroups.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    /// Further data files (each filegroup has one already).
+    pub files: Vec<DataFileSpec>,
+    /// Extents per allocation map interval (1..=[`alloc::MAX_EXTENTS`], the default): small
+    /// intervals make a small database cross many maps, for tests.
+    pub map_extents: u32,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            files: Vec::new(),
+            map_extents: alloc::MAX_EXTENTS,
+        }
+    }
+}
+
+/// A data file as it is now: for backups, which read every file's extents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataFileStatus {
+    /// Its id (the `FILE` of `FILE:PAGE`).
+    pub id: u16,
+    /// Its logical name.
+    pub logical_name: String,
+    /// Its filegroup's name.
+    pub filegroup: String,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its length in pages on disk (pages past it read as unformatted; a backup checkpoints
+    /// first so that the files hold every change).
+    pub pages: u64,
+}
+
 /// Tuning knobs, with defaults for a small database.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -217,6 +432,10 @@ pub struct DbInfo {
     pub model: RecoveryModel,
     /// The filegroups.
     pub filegroups: Vec<FilegroupInfo>,
+    /// The data files, by id.
+    pub files: Vec<DataFileInfo>,
+    /// Extents per allocation map interval.
+    pub map_extents: u32,
     /// The first LSN still in the log file (everything before was truncated).
     pub log_start: Lsn,
     /// The next LSN.
@@ -311,55 +530,91 @@ fn lock_dir(dir: &Path) -> Result<File> {
 }
 
 impl Database {
-    /// Creates a database in `dir` (created if missing; it must hold no database files).
+    /// Creates a database in `dir` (created if missing; it must hold no database files), with
+    /// one data file per filegroup and allocation maps at the default interval.
     pub fn create(
         dir: &Path,
         name: &str,
         model: RecoveryModel,
         filegroups: &[FilegroupSpec],
     ) -> Result<Database> {
+        Database::create_with(dir, name, model, filegroups, &CreateOptions::default())
+    }
+
+    /// Creates a database with further data files in its filegroups, or another allocation
+    /// map interval.
+    pub fn create_with(
+        dir: &Path,
+        name: &str,
+        model: RecoveryModel,
+        filegroups: &[FilegroupSpec],
+        opts: &CreateOptions,
+    ) -> Result<Database> {
         if name.is_empty() || name.len() > 128 {
             return Err(Error::Invalid(
                 "database name must be 1 to 128 bytes".into(),
             ));
         }
+        let layout = MapLayout::new(opts.map_extents).ok_or_else(|| {
+            Error::Invalid(format!(
+                "allocation map interval {} extents (1..={})",
+                opts.map_extents,
+                alloc::MAX_EXTENTS
+            ))
+        })?;
         let mut groups = vec![FilegroupInfo {
             id: 1,
             name: "PRIMARY".into(),
             read_only: false,
+        }];
+        let mut files = vec![DataFileInfo {
+            id: 1,
+            logical_name: "primary".into(),
+            filegroup: 1,
             file_name: PRIMARY_FILE.into(),
         }];
         for (i, fg) in filegroups.iter().enumerate() {
-            let file_name = format!("{}.ndf", fg.name);
-            if !file::valid_file_name(&fg.name)
-                || groups.iter().any(|g| g.name.eq_ignore_ascii_case(&fg.name))
-            {
-                return Err(Error::Invalid(format!(
-                    "bad or repeated filegroup name {:?}",
-                    fg.name
-                )));
+            if !file::valid_file_name(&fg.name) || fg.name.contains('.') {
+                return Err(Error::Invalid(format!("bad filegroup name {:?}", fg.name)));
             }
+            let id = u16::try_from(i + 2)
+                .map_err(|_| Error::Invalid("too many filegroups".into()))?;
             groups.push(FilegroupInfo {
-                id: i as u16 + 2,
+                id,
                 name: fg.name.clone(),
                 read_only: fg.read_only,
-                file_name,
+            });
+            files.push(DataFileInfo {
+                id,
+                logical_name: fg.name.clone(),
+                filegroup: id,
+                file_name: format!("{}.ndf", fg.name),
             });
         }
-        if groups.len() > 64 {
-            return Err(Error::Invalid("at most 64 filegroups".into()));
-        }
-        for f in groups
-            .iter()
-            .map(|g| g.file_name.as_str())
-            .chain([LOG_FILE])
-        {
-            if dir.join(f).exists() {
+        for f in &opts.files {
+            let fg = groups
+                .iter()
+                .find(|g| g.name.eq_ignore_ascii_case(&f.filegroup))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "data file {:?}: no filegroup {:?}",
+                        f.logical_name, f.filegroup
+                    ))
+                })?;
+            if !file::valid_file_name(&f.logical_name) || f.logical_name.contains('.') {
                 return Err(Error::Invalid(format!(
-                    "{}: already holds {f}; refusing to overwrite a database",
-                    dir.display()
+                    "bad logical file name {:?} (letters, digits, _ and -)",
+                    f.logical_name
                 )));
             }
+            let id = u16::try_from(files.len() + 1)
+                .map_err(|_| Error::Invalid("too many data files".into()))?;
+            files.push(DataFileInfo {
+                id,
+                logical_name: f.logical_name.clone(),
+                filegroup: fg.id,
+                file_name: format!("{}.ndf", f.logical_name),
+            });
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         let _lock = lock_dir(dir)?;
@@ -373,9 +628,24 @@ impl Database {
             log_chain_lsn: 0,
             log_backup_lsn: 0,
             diff_base_lsn: 0,
-            filegroups: groups.clone(),
+            filegroups: groups,
+            files: files.clone(),
+            layout,
         };
-        for g in &groups {
+        boot.validate().map_err(Error::Invalid)?;
+        for f in files
+            .iter()
+            .map(|f| f.file_name.as_str())
+            .chain([LOG_FILE])
+        {
+            if dir.join(f).exists() {
+                return Err(Error::Invalid(format!(
+                    "{}: already holds {f}; refusing to overwrite a database",
+                    dir.display()
+                )));
+            }
+        }
+        for g in &files {
             let f = DataFile::create(g.id, &dir.join(&g.file_name))?;
             let mut header = if g.id == 1 {
                 boot.to_page()
@@ -383,11 +653,20 @@ impl Database {
                 file::header_page(db_guid, g.id)
             };
             f.write_page(&mut header)?;
-            f.write_page(&mut alloc::new_map(g.id))?;
-            f.write_page(&mut Node::empty().to_page(PageId {
-                file: g.id,
-                page: ROOT,
-            }))?;
+            let mut map = alloc::new_map(
+                PageId {
+                    file: g.id,
+                    page: alloc::ALLOC_PAGE,
+                },
+                layout.extents,
+            );
+            alloc::set_allocated(&mut map, 0, true);
+            // The first file of a filegroup holds its table's root.
+            if g.id == g.filegroup {
+                alloc::set_allocated(&mut map, ROOT, true);
+                f.write_page(&mut Node::empty().to_page(btree::root(g.id)))?;
+            }
+            f.write_page(&mut map)?;
             f.sync()?;
         }
         // The log last: a directory without it is not (yet) a database.
@@ -466,7 +745,7 @@ impl Database {
             }
         };
         let mut files = vec![pf];
-        for g in &boot.filegroups[1..] {
+        for g in boot.files.iter().filter(|f| f.id != 1) {
             let path = dir.join(&g.file_name);
             let f = DataFile::open(g.id, &path, true)?;
             let h = f.read_page(0)?;
@@ -479,6 +758,7 @@ impl Database {
             files.push(f);
         }
         let log = Arc::new(log);
+        let boot_layout = boot.layout;
         let mut core = Core {
             pool: Pool::new(opts.pool_pages, files, log.clone()),
             log: log.clone(),
@@ -486,6 +766,10 @@ impl Database {
             att: HashMap::new(),
             next_txn: 1,
             last_ts: 0,
+            layout: boot_layout,
+            maps: HashMap::new(),
+            free_hint: HashMap::new(),
+            next_file: HashMap::new(),
         };
         let mut rep = RecoveryReport {
             torn_log_bytes: opened.torn_bytes,
@@ -498,6 +782,7 @@ impl Database {
         core.next_txn = a.next_txn;
         core.last_ts = a.last_ts;
         core.redo(&a, &mut rep)?;
+        core.count_maps()?;
         core.undo(&a, &mut rep)?;
         // The boot record as recovery left it (a model switch may have been redone).
         let boot_page = core.pool.read(PageId { file: 1, page: 0 })?;
@@ -655,6 +940,8 @@ impl Database {
             fork_guid: c.boot.fork_guid,
             model: c.boot.model,
             filegroups: c.boot.filegroups.clone(),
+            files: c.boot.files.clone(),
+            map_extents: c.layout.extents,
             log_start: h.base,
             log_end: self.log.end(),
             log_chain_lsn: c.boot.log_chain_lsn,
@@ -796,18 +1083,21 @@ impl Database {
             )));
         }
         b.log_backup_lsn = up_to;
+        // The maps with marks get their cleared image, in records of a bounded size.
         let mut ops = Vec::new();
-        for fid in c.pool.file_ids() {
-            let mut m = c.pool.read(PageId {
-                file: fid,
-                page: alloc::ALLOC_PAGE,
-            })?;
-            for e in 0..alloc::MAX_EXTENTS {
-                alloc::set_bulk_changed(&mut m, e, false);
+        for id in c.all_maps() {
+            let mut m = c.pool.read(id)?;
+            if alloc::clear_bulk_changed(&mut m) {
+                ops.push(SmoOp::Image(m));
             }
-            ops.push(SmoOp::Image(m));
+            if ops.len() == 64 {
+                let ops = std::mem::take(&mut ops);
+                c.log_system(RecordBody::Smo { ops, bulk: vec![] })?;
+            }
         }
-        c.log_system(RecordBody::Smo { ops, bulk: vec![] })?;
+        if !ops.is_empty() {
+            c.log_system(RecordBody::Smo { ops, bulk: vec![] })?;
+        }
         c.set_boot(b)?;
         drop(c);
         self.log.flush_all()
@@ -842,20 +1132,38 @@ impl Database {
         self.extents(alloc::bulk_changed)
     }
 
-    fn extents(&self, pick: impl Fn(&super::page::Page, u32) -> bool) -> Result<Vec<(u16, u32)>> {
+    /// The extents (file id, extent number in the file) of every allocation map that `pick`
+    /// chooses, in file and extent order.
+    fn extents(&self, pick: impl Fn(&Page, u32) -> bool) -> Result<Vec<(u16, u32)>> {
         let mut c = self.core();
         let mut out = Vec::new();
-        for fid in c.pool.file_ids() {
-            let m = c.pool.read(PageId {
-                file: fid,
-                page: alloc::ALLOC_PAGE,
-            })?;
+        for id in c.all_maps() {
+            let m = c.pool.read(id)?;
             out.extend(
-                (0..alloc::MAX_EXTENTS)
+                alloc::extents(&m)
                     .filter(|&e| pick(&m, e))
-                    .map(|e| (fid, e)),
+                    .map(|e| (id.file, e)),
             );
         }
+        Ok(out)
+    }
+
+    /// The data files, by id, with their logical names, filegroups, paths and lengths.
+    pub fn data_files(&self) -> Result<Vec<DataFileStatus>> {
+        let c = self.core();
+        let mut out = Vec::new();
+        for f in &c.boot.files {
+            let df = c.pool.file(f.id)?;
+            let fg = c.boot.filegroups.iter().find(|g| g.id == f.filegroup);
+            out.push(DataFileStatus {
+                id: f.id,
+                logical_name: f.logical_name.clone(),
+                filegroup: fg.map_or_else(String::new, |g| g.name.clone()),
+                path: df.path.clone(),
+                pages: df.len_pages()?,
+            });
+        }
+        out.sort_by_key(|f| f.id);
         Ok(out)
     }
 
@@ -884,19 +1192,7 @@ impl Database {
             )));
         }
         let minimal = c.boot.model == RecoveryModel::BulkLogged;
-        let mut map = c.pool.read(PageId {
-            file: t,
-            page: alloc::ALLOC_PAGE,
-        })?;
-        let path = c.pool.file(t)?.path.clone();
-        let mut allocate = || -> Result<u32> {
-            let no = alloc::first_free(&map).ok_or(Error::FileFull {
-                path: path.clone(),
-                pages: alloc::MAX_PAGES,
-            })?;
-            alloc::set_allocated(&mut map, no, true);
-            Ok(no)
-        };
+        let mut a = Allocation::default();
         // Build bottom-up: full leaves (three quarters, leaving room to grow), then parents.
         let mut level: Vec<(Vec<u8>, Node)> = Vec::new();
         let mut cur: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -917,12 +1213,12 @@ impl Database {
         while level.len() > 1 {
             let mut parents: Vec<(Vec<u8>, Node)> = Vec::new();
             let mut keys: Vec<Vec<u8>> = Vec::new();
-            let mut children: Vec<u32> = Vec::new();
+            let mut children: Vec<PageId> = Vec::new();
             let mut first_key = Vec::new();
             let mut size = 6;
             for (low, node) in level {
-                let no = allocate()?;
-                pages.push(node.to_page(PageId { file: t, page: no }));
+                let no = c.allocate(t, &mut a)?;
+                pages.push(node.to_page(no));
                 if !children.is_empty() && size + 6 + low.len() > PAGE_SIZE * 3 / 4 {
                     parents.push((
                         first_key.clone(),
@@ -944,17 +1240,20 @@ impl Database {
             parents.push((first_key, Node::Internal { keys, children }));
             level = parents;
         }
-        let root = level.pop().expect("one root").1.to_page(PageId {
-            file: t,
-            page: ROOT,
-        });
-        let mut ops: Vec<SmoOp> = pages.iter().map(|p| SmoOp::Alloc(p.id())).collect();
+        let root = level.pop().expect("one root").1.to_page(btree::root(t));
+        let mut ops = a.into_ops();
         let bulk: Vec<PageId> = if minimal {
-            let f = c.pool.file(t)?;
+            let mut written = Vec::new();
             for p in pages.iter_mut() {
+                let f = c.pool.file(p.id().file)?;
                 f.write_page(p)?;
+                written.push(p.id().file);
             }
-            f.sync()?;
+            written.sort();
+            written.dedup();
+            for f in written {
+                c.pool.file(f)?.sync()?;
+            }
             pages.iter().map(|p| p.id()).collect()
         } else {
             ops.extend(pages.iter().cloned().map(SmoOp::Image));

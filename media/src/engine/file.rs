@@ -1,16 +1,21 @@
 //! Data files and filegroups, and the boot record that describes the database.
 //!
-//! A database directory holds `primary.mdf` (the primary filegroup's file), one `NAME.ndf` per
-//! other filegroup and `log.ldf`. Page 0 of every data file is its header: the database's id
-//! (a GUID made at creation, so a file from another database is refused) and the file's id.
-//! Page 0 of the primary file also holds the boot record ([`Boot`]): the database name, its
-//! recovery model, its recovery fork, the filegroups, and the LSNs the backups need. The boot
-//! page changes only through logged full-page images, so recovery restores it like any page.
+//! A database directory holds `primary.mdf` (the primary filegroup's first file), one
+//! `NAME.ndf` per other filegroup, one `LOGICAL.ndf` per further file of a filegroup, and
+//! `log.ldf`. Every data file has an id and a logical name (its file name without the
+//! extension: `primary`, the filegroup's name, or the name given at creation); the first file
+//! of filegroup `n` has id `n`, further files the ids after the last filegroup. Page 0 of every
+//! data file is its header: the database's id (a GUID made at creation, so a file from another
+//! database is refused) and the file's id. Page 0 of the primary file also holds the boot
+//! record ([`Boot`]): the database name, its recovery model, its recovery fork, the filegroups
+//! and their files, the allocation map interval, and the LSNs the backups need. The boot page
+//! changes only through logged full-page images, so recovery restores it like any page.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::alloc::MapLayout;
 use super::codec::{Dec, Enc};
 use super::crash::{self, Point};
 use super::page::{Page, PageId, PageType, PAGE_SIZE};
@@ -71,16 +76,28 @@ impl std::str::FromStr for RecoveryModel {
     }
 }
 
-/// One filegroup: a name, a read-only flag and its data file.
+/// One filegroup: a name and a read-only flag. Its data files are the [`DataFileInfo`]s that
+/// name it; its table's root is page 2 of its first file (whose id is the filegroup's).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilegroupInfo {
-    /// Its id, which is also its data file's id (1 = primary).
+    /// Its id, which is also its first data file's id (1 = primary).
     pub id: u16,
     /// Its name (`PRIMARY` for the primary filegroup).
     pub name: String,
     /// Whether writes are refused.
     pub read_only: bool,
-    /// The data file's name in the database directory.
+}
+
+/// One data file of a filegroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataFileInfo {
+    /// Its id (the `FILE` of a `FILE:PAGE` page address).
+    pub id: u16,
+    /// Its logical name (what a restore's MOVE names): its file name without the extension.
+    pub logical_name: String,
+    /// The id of its filegroup.
+    pub filegroup: u16,
+    /// Its file name in the database directory.
     pub file_name: String,
 }
 
@@ -108,6 +125,10 @@ pub struct Boot {
     pub diff_base_lsn: u64,
     /// The filegroups, primary first.
     pub filegroups: Vec<FilegroupInfo>,
+    /// The data files, by id; every filegroup has at least one.
+    pub files: Vec<DataFileInfo>,
+    /// Where the allocation maps are.
+    pub layout: MapLayout,
 }
 
 impl Boot {
@@ -124,7 +145,13 @@ impl Boot {
             e.u16(fg.id)
                 .bytes(fg.name.as_bytes())
                 .u8(fg.read_only as u8);
-            e.bytes(fg.file_name.as_bytes());
+        }
+        e.u32(self.layout.extents);
+        e.u16(self.files.len() as u16);
+        for f in &self.files {
+            e.u16(f.id).u16(f.filegroup);
+            e.bytes(f.logical_name.as_bytes())
+                .bytes(f.file_name.as_bytes());
         }
     }
 
@@ -140,28 +167,27 @@ impl Boot {
             let id = d.u16()?;
             let name = String::from_utf8(d.bytes()?).ok()?;
             let read_only = d.u8()? != 0;
-            let file_name = String::from_utf8(d.bytes()?).ok()?;
-            if !valid_file_name(&file_name) {
-                return None;
-            }
             filegroups.push(FilegroupInfo {
                 id,
                 name,
                 read_only,
+            });
+        }
+        let layout = MapLayout::new(d.u32()?)?;
+        let n = d.u16()?;
+        let mut files = Vec::new();
+        for _ in 0..n {
+            let (id, filegroup) = (d.u16()?, d.u16()?);
+            let logical_name = String::from_utf8(d.bytes()?).ok()?;
+            let file_name = String::from_utf8(d.bytes()?).ok()?;
+            files.push(DataFileInfo {
+                id,
+                logical_name,
+                filegroup,
                 file_name,
             });
         }
-        // The primary filegroup first, ids unique: the engine indexes files by them.
-        let mut ids: Vec<u16> = filegroups.iter().map(|f| f.id).collect();
-        ids.sort();
-        ids.dedup();
-        if filegroups.first().map(|f| f.id) != Some(1)
-            || ids.len() != filegroups.len()
-            || ids.len() > 64
-        {
-            return None;
-        }
-        Some(Boot {
+        let boot = Boot {
             db_guid,
             fork_guid,
             name,
@@ -171,7 +197,62 @@ impl Boot {
             log_backup_lsn,
             diff_base_lsn,
             filegroups,
-        })
+            files,
+            layout,
+        };
+        boot.validate().ok()?;
+        Some(boot)
+    }
+
+    /// Checks what the engine relies on: the primary filegroup first; filegroup and file ids
+    /// unique; every filegroup's first file has its id; every file in a filegroup; file names
+    /// that stay in the directory; names unique; the record fits its page.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let fgs = &self.filegroups;
+        if fgs.first().map(|f| f.id) != Some(1) {
+            return Err("the primary filegroup must come first".into());
+        }
+        if fgs.len() > MAX_FILES || self.files.len() > MAX_FILES {
+            return Err(format!("at most {MAX_FILES} filegroups and data files"));
+        }
+        for (i, fg) in fgs.iter().enumerate() {
+            if fg.id as usize != i + 1 {
+                return Err(format!("filegroup {:?} has id {}", fg.name, fg.id));
+            }
+            if fgs[..i].iter().any(|g| g.name.eq_ignore_ascii_case(&fg.name)) {
+                return Err(format!("filegroup name {:?} repeated", fg.name));
+            }
+            if self.files.iter().find(|f| f.filegroup == fg.id).map(|f| f.id) != Some(fg.id) {
+                return Err(format!(
+                    "filegroup {:?}: its first data file must have its id",
+                    fg.name
+                ));
+            }
+        }
+        for (i, f) in self.files.iter().enumerate() {
+            if !valid_file_name(&f.file_name) || f.logical_name.is_empty() {
+                return Err(format!("bad data file name {:?}", f.file_name));
+            }
+            if f.id == 0 || !fgs.iter().any(|g| g.id == f.filegroup) {
+                return Err(format!("data file {:?}: no filegroup {}", f.file_name, f.filegroup));
+            }
+            if self.files[..i].iter().any(|g| {
+                g.id == f.id
+                    || g.file_name.eq_ignore_ascii_case(&f.file_name)
+                    || g.logical_name.eq_ignore_ascii_case(&f.logical_name)
+            }) {
+                return Err(format!(
+                    "data file {:?} (id {}) repeats another's id or name",
+                    f.logical_name, f.id
+                ));
+            }
+        }
+        let mut e = Enc::default();
+        self.encode(&mut e);
+        if HDR_LEN + 4 + e.0.len() > super::page::BODY {
+            return Err("too many filegroups and files for the boot page".into());
+        }
+        Ok(())
     }
 
     /// The header page of file 1 holding this boot record.
@@ -203,7 +284,19 @@ impl Boot {
             .iter()
             .find(|f| f.name.eq_ignore_ascii_case(name))
     }
+
+    /// The ids of a filegroup's data files, first file first.
+    pub fn files_of(&self, filegroup: u16) -> Vec<u16> {
+        self.files
+            .iter()
+            .filter(|f| f.filegroup == filegroup)
+            .map(|f| f.id)
+            .collect()
+    }
 }
+
+/// The most filegroups, and the most data files, a database has.
+pub const MAX_FILES: usize = 64;
 
 const HDR_LEN: usize = 8 + 16 + 2;
 
@@ -241,7 +334,7 @@ pub fn valid_file_name(n: &str) -> bool {
 
 /// One open data file.
 pub struct DataFile {
-    /// Its id (= its filegroup's id).
+    /// Its id.
     pub id: u16,
     /// Its path.
     pub path: PathBuf,

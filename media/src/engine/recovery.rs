@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use super::alloc::{self, ALLOC_PAGE};
+use super::alloc;
 use super::btree::Node;
 use super::buffer::{Frame, Pool};
 use super::crash::{self, Point};
@@ -126,26 +126,40 @@ impl Core {
             }
             RecordBody::Smo { ops, bulk } => {
                 // Whether a map page takes this record is decided once, before any of the
-                // record's changes to it (they all carry the same LSN).
-                let mut maps: HashMap<u16, bool> = HashMap::new();
+                // record's changes to it (they all carry the same LSN; a map the record
+                // creates gets its image first and then its allocations).
+                let mut maps: HashMap<PageId, bool> = HashMap::new();
+                for op in ops {
+                    if let SmoOp::Alloc(id) | SmoOp::Free(id) = op {
+                        self.map_takes(&mut maps, self.map_of(*id), lsn, mode)?;
+                    }
+                }
+                for id in bulk {
+                    self.map_takes(&mut maps, self.map_of(*id), lsn, mode)?;
+                }
                 for op in ops {
                     match op {
                         SmoOp::Image(img) => applied |= self.apply_image(img, lsn, mode)?,
                         SmoOp::Alloc(id) | SmoOp::Free(id) => {
                             let on = matches!(op, SmoOp::Alloc(_));
-                            if self.map_takes(&mut maps, id.file, lsn, mode)? {
-                                self.map_change(id.file, lsn, |m| {
+                            let map = self.map_of(*id);
+                            if maps.get(&map) == Some(&true) {
+                                self.map_change(map, lsn, |m| {
                                     alloc::set_allocated(m, id.page, on)
                                 })?;
                                 applied = true;
+                            }
+                            if !on {
+                                self.free_hint.remove(&id.file);
                             }
                         }
                     }
                 }
                 for id in bulk {
                     let ext = id.page / super::page::EXTENT_PAGES;
-                    if self.map_takes(&mut maps, id.file, lsn, mode)? {
-                        self.map_change(id.file, lsn, |m| alloc::set_bulk_changed(m, ext, true))?;
+                    let map = self.map_of(*id);
+                    if maps.get(&map) == Some(&true) {
+                        self.map_change(map, lsn, |m| alloc::set_bulk_changed(m, ext, true))?;
                         applied = true;
                     }
                     self.note_change(*id, lsn, mode)?;
@@ -181,39 +195,37 @@ impl Core {
                 applied = true;
             }
         }
-        if id.page != ALLOC_PAGE {
+        if !self.layout.is_map(id.page) {
             self.note_change(id, lsn, mode)?;
+        } else if img.page_type() == Some(super::page::PageType::AllocMap) {
+            // A file grown by an interval (in normal work or in redo).
+            let n = self.layout.interval(id.page) + 1;
+            let e = self.maps.entry(id.file).or_insert(1);
+            *e = (*e).max(n);
         }
         Ok(applied)
     }
 
     fn map_takes(
         &mut self,
-        seen: &mut HashMap<u16, bool>,
-        file: u16,
+        seen: &mut HashMap<PageId, bool>,
+        id: PageId,
         lsn: Lsn,
         mode: &mut Redo,
     ) -> Result<bool> {
-        if let Some(&b) = seen.get(&file) {
+        if let Some(&b) = seen.get(&id) {
             return Ok(b);
         }
-        let id = PageId {
-            file,
-            page: ALLOC_PAGE,
-        };
         let b = mode.wanted(id, lsn)
             && self
                 .frame_or_torn(id, mode)?
                 .is_some_and(|f| f.page.lsn() < lsn);
-        seen.insert(file, b);
+        seen.insert(id, b);
         Ok(b)
     }
 
-    fn map_change(&mut self, file: u16, lsn: Lsn, f: impl FnOnce(&mut Page)) -> Result<()> {
-        let fr = self.pool.frame(PageId {
-            file,
-            page: ALLOC_PAGE,
-        })?;
+    fn map_change(&mut self, map: PageId, lsn: Lsn, f: impl FnOnce(&mut Page)) -> Result<()> {
+        let fr = self.pool.frame(map)?;
         f(&mut fr.page);
         fr.page.set_lsn(fr.page.lsn().max(lsn));
         Pool::mark_dirty(fr, lsn);
@@ -243,13 +255,10 @@ impl Core {
 
     /// Keeps the allocation map's per-extent change LSN (a maximum, so idempotent).
     fn note_change(&mut self, id: PageId, lsn: Lsn, mode: &mut Redo) -> Result<()> {
-        if id.page == ALLOC_PAGE {
+        if self.layout.is_map(id.page) {
             return Ok(());
         }
-        let map = PageId {
-            file: id.file,
-            page: ALLOC_PAGE,
-        };
+        let map = self.map_of(id);
         let Some(fr) = self.frame_or_torn(map, mode)? else {
             return Ok(());
         };
@@ -288,7 +297,7 @@ impl Core {
                     }
                 }
             }
-            for p in r.pages() {
+            for p in r.pages(self.layout) {
                 a.dpt.entry(p).or_insert(r.lsn);
             }
             if let RecordBody::CkptEnd {

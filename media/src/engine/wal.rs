@@ -130,8 +130,9 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// The pages the record changes (for the dirty page table and redo).
-    pub fn pages(&self) -> Vec<PageId> {
+    /// The pages the record changes (for the dirty page table and redo); `layout` says which
+    /// allocation map an allocation changes.
+    pub fn pages(&self, layout: super::alloc::MapLayout) -> Vec<PageId> {
         match &self.body {
             RecordBody::Update { page, .. } | RecordBody::Clr { page, .. } => vec![*page],
             RecordBody::Fpi(p) => vec![p.id()],
@@ -141,7 +142,7 @@ impl LogRecord {
                     SmoOp::Image(p) => p.id(),
                     SmoOp::Alloc(id) | SmoOp::Free(id) => PageId {
                         file: id.file,
-                        page: super::alloc::ALLOC_PAGE,
+                        page: layout.map_for(id.page),
                     },
                 })
                 .collect(),
