@@ -227,17 +227,21 @@ fn crash_anywhere_keeps_every_acknowledged_commit_and_nothing_else() {
             dir = tmp.path().join(format!("db{run}"));
             model.clear();
             let model_name = ["full", "simple", "bulk-logged"][(run / fresh_every % 3) as usize];
-            let o = refdb(
-                &[
-                    "create",
-                    dir.to_str().unwrap(),
-                    "--recovery",
-                    model_name,
-                    "--filegroup",
-                    "sales",
-                ],
-                &[],
-            );
+            let mut args = vec![
+                "create",
+                dir.to_str().unwrap(),
+                "--recovery",
+                model_name,
+                "--filegroup",
+                "sales",
+            ];
+            // Every other database: several files per filegroup and one allocation map per
+            // extent, so crashes hit files growing by a map and trees spanning files.
+            if run / fresh_every % 2 == 1 {
+                args.extend(["--file", "sales:sales2", "--file", "PRIMARY:primary2"]);
+                args.extend(["--map-extents", "1"]);
+            }
+            let o = refdb(&args, &[]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         }
         let kind = only_kind.unwrap_or_else(|| rng.below(5));

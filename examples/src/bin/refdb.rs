@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! refdb create DIR [--recovery full|simple|bulk-logged] [--name NAME] [--filegroup NAME[:readonly]]…
+//!                  [--file FILEGROUP:LOGICAL_NAME]… [--map-extents N]
 //! refdb put DIR KEY VALUE [--filegroup FG]
 //! refdb get DIR KEY [--filegroup FG]
 //! refdb delete DIR KEY [--filegroup FG]
@@ -22,7 +23,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
-use media::engine::db::{guid_string, Options};
+use media::engine::db::{guid_string, CreateOptions, DataFileSpec, Options};
 use media::engine::{Database, FilegroupSpec, RecordBody, RecoveryModel};
 use mtf_examples::refdb::{workload, WorkloadSpec};
 
@@ -56,9 +57,18 @@ enum Cmd {
         /// Database name (default: the directory's name).
         #[arg(long)]
         name: Option<String>,
-        /// A filegroup besides PRIMARY: NAME or NAME:readonly (repeatable).
+        /// A filegroup besides PRIMARY: NAME or NAME:readonly (repeatable). Its first data
+        /// file is NAME.ndf (PRIMARY's is primary.mdf), with the logical name NAME.
         #[arg(long = "filegroup", value_name = "NAME[:readonly]")]
         filegroups: Vec<FilegroupSpec>,
+        /// A further data file of a filegroup, LOGICAL_NAME.ndf (repeatable): new pages go to
+        /// a filegroup's files in turn.
+        #[arg(long = "file", value_name = "FILEGROUP:LOGICAL_NAME")]
+        files: Vec<DataFileSpec>,
+        /// Extents per allocation map (1 to 880, the default: one map page per 55 MiB of
+        /// a data file). Small values make small databases cross many maps, for tests.
+        #[arg(long, default_value_t = 880)]
+        map_extents: u32,
     },
     /// Insert or replace a row (one committed transaction).
     Put {
@@ -242,12 +252,15 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
             recovery,
             name,
             filegroups,
+            files,
+            map_extents,
         } => {
             let name = name.unwrap_or_else(|| {
                 dir.file_name()
                     .map_or("refdb".into(), |n| n.to_string_lossy().into_owned())
             });
-            let db = Database::create(&dir, &name, recovery, &filegroups)?;
+            let opts = CreateOptions { files, map_extents };
+            let db = Database::create_with(&dir, &name, recovery, &filegroups, &opts)?;
             let i = db.info();
             w(
                 &mut out,
@@ -396,13 +409,29 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
                 w(
                     &mut out,
                     format!(
-                        "filegroup {} ({}){}",
+                        "filegroup {}{}",
                         f.name,
-                        f.file_name,
                         if f.read_only { " read-only" } else { "" }
                     ),
                 );
             }
+            for f in db.data_files()? {
+                w(
+                    &mut out,
+                    format!(
+                        "file {} {} filegroup {} {} ({} pages)",
+                        f.id,
+                        f.logical_name,
+                        f.filegroup,
+                        f.path.display(),
+                        f.pages
+                    ),
+                );
+            }
+            w(
+                &mut out,
+                format!("allocation map interval: {} extents", i.map_extents),
+            );
             w(
                 &mut out,
                 format!(

@@ -616,12 +616,9 @@ impl Database {
                 file_name: format!("{}.ndf", f.logical_name),
             });
         }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-        let _lock = lock_dir(dir)?;
-        let db_guid = random_guid(dir)?;
-        let boot = Boot {
-            db_guid,
-            fork_guid: random_guid(dir)?,
+        let mut boot = Boot {
+            db_guid: [0; 16],
+            fork_guid: [0; 16],
             name: name.to_string(),
             model,
             created_ms: time::now_ms(),
@@ -632,6 +629,7 @@ impl Database {
             files: files.clone(),
             layout,
         };
+        // Everything refused is refused before anything is made.
         boot.validate().map_err(Error::Invalid)?;
         for f in files
             .iter()
@@ -645,6 +643,11 @@ impl Database {
                 )));
             }
         }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        let _lock = lock_dir(dir)?;
+        let db_guid = random_guid(dir)?;
+        boot.db_guid = db_guid;
+        boot.fork_guid = random_guid(dir)?;
         for g in &files {
             let f = DataFile::create(g.id, &dir.join(&g.file_name))?;
             let mut header = if g.id == 1 {

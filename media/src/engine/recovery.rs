@@ -373,7 +373,20 @@ impl Core {
                 RecordBody::Update {
                     page, key, before, ..
                 } => {
-                    self.tree_set(txn, page.file, &key, before.as_deref(), Some(r.prev))?;
+                    // The table is the page's filegroup (the leaf may be in any of its files).
+                    let table = self
+                        .boot
+                        .files
+                        .iter()
+                        .find(|f| f.id == page.file)
+                        .map(|f| f.filegroup)
+                        .ok_or_else(|| {
+                            Error::corrupt(
+                                self.log.path(),
+                                format!("LSN {next} changes page {page} of no data file"),
+                            )
+                        })?;
+                    self.tree_set(txn, table, &key, before.as_deref(), Some(r.prev))?;
                     if crash::hit(Point::Undo) {
                         let _ = self.log.flush_all();
                         crash::die();

@@ -1,0 +1,285 @@
+//! Data files that grow past many allocation maps, and filegroups of several files: the check,
+//! crash recovery and the changed-extent questions of differential and log backups, with the
+//! map interval made small (1 or 2 extents) so that small databases cross many maps.
+//!
+//! The expected changed extents are computed from the files' bytes by the documented layout
+//! (page LSN at bytes 12..20 of each 8 KiB page; allocation maps at page `k × interval + 1`),
+//! not by asking the engine.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use media::engine::check::digest_rows;
+use media::engine::db::{CreateOptions, DataFileSpec, Options};
+use media::engine::{Database, FilegroupSpec, RecoveryModel};
+
+type Model = BTreeMap<(String, Vec<u8>), Vec<u8>>;
+
+fn model_digest(m: &Model, order: &[&str]) -> [u8; 32] {
+    let mut rows = Vec::new();
+    for fg in order {
+        for ((g, k), v) in m {
+            if g == fg {
+                rows.push((g.as_str(), k.as_slice(), v.as_slice()));
+            }
+        }
+    }
+    digest_rows(rows)
+}
+
+fn opts() -> Options {
+    Options {
+        pool_pages: 16,
+        checkpoint_every: 128 << 10,
+        ..Options::default()
+    }
+}
+
+fn spec(s: &str) -> DataFileSpec {
+    s.parse().unwrap()
+}
+
+fn create(dir: &Path, model: RecoveryModel, map_extents: u32) -> Database {
+    let fgs = [FilegroupSpec {
+        name: "sales".into(),
+        read_only: false,
+    }];
+    let co = CreateOptions {
+        files: vec![spec("PRIMARY:primary2"), spec("sales:sales2"), spec("sales:sales3")],
+        map_extents,
+    };
+    Database::create_with(dir, "grow", model, &fgs, &co).unwrap();
+    Database::open_with(dir, opts()).unwrap()
+}
+
+/// Every page's LSN, per (file id, page), read from the files.
+fn page_lsns(db: &Database) -> BTreeMap<(u16, u32), u64> {
+    let mut out = BTreeMap::new();
+    for f in db.data_files().unwrap() {
+        let bytes = std::fs::read(&f.path).unwrap();
+        for (no, p) in bytes.chunks(8192).enumerate() {
+            out.insert(
+                (f.id, no as u32),
+                u64::from_le_bytes(p[12..20].try_into().unwrap()),
+            );
+        }
+    }
+    out
+}
+
+/// The extents holding a page (not an allocation map) whose LSN is after `since`.
+fn expected_changed(db: &Database, since: u64, interval_pages: u32) -> Vec<(u16, u32)> {
+    let set: BTreeSet<(u16, u32)> = page_lsns(db)
+        .into_iter()
+        .filter(|((_, no), lsn)| no % interval_pages != 1 && *lsn > since)
+        .map(|((f, no), _)| (f, no / 8))
+        .collect();
+    set.into_iter().collect()
+}
+
+fn put_rows(db: &Database, m: &mut Model, fg: &str, keys: std::ops::Range<u32>, salt: u8) {
+    let keys: Vec<u32> = keys.collect();
+    for chunk in keys.chunks(40) {
+        db.run(|t| {
+            for k in chunk {
+                let key = format!("k{k:06}");
+                let v = vec![b'a' + (k % 26) as u8 ^ salt; 150 + (k % 7) as usize * 20];
+                t.put(fg, key.as_bytes(), &v)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        for k in chunk {
+            let v = vec![b'a' + (k % 26) as u8 ^ salt; 150 + (k % 7) as usize * 20];
+            m.insert((fg.to_string(), format!("k{k:06}").into_bytes()), v);
+        }
+    }
+}
+
+#[test]
+fn a_database_grown_past_many_maps_checks_survives_a_crash_and_reports_changed_extents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    // One extent per map: 8 pages per interval.
+    let db = create(&dir, RecoveryModel::Full, 1);
+    let mut m = Model::new();
+    put_rows(&db, &mut m, "PRIMARY", 0..1500, 0);
+    put_rows(&db, &mut m, "sales", 0..2400, 1);
+    let r = db.check().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.digest, model_digest(&m, &["PRIMARY", "sales"]));
+    // Every file grew past two maps, and the filegroups' pages are spread over their files.
+    let files = db.data_files().unwrap();
+    let names: Vec<(u16, &str, &str)> = files
+        .iter()
+        .map(|f| (f.id, f.logical_name.as_str(), f.filegroup.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (1, "primary", "PRIMARY"),
+            (2, "sales", "sales"),
+            (3, "primary2", "PRIMARY"),
+            (4, "sales2", "sales"),
+            (5, "sales3", "sales"),
+        ]
+    );
+    for f in &files {
+        assert!(f.pages > 2 * 8 + 1, "{} has {} pages", f.logical_name, f.pages);
+        assert!(f.path.ends_with(if f.id == 1 {
+            "primary.mdf".to_string()
+        } else {
+            format!("{}.ndf", f.logical_name)
+        }));
+    }
+
+    // A differential's question after a checkpoint: changes to some rows.
+    db.checkpoint().unwrap();
+    let since = db.info().log_end;
+    assert!(db.changed_extents(since).unwrap().is_empty());
+    put_rows(&db, &mut m, "sales", 300..340, 2);
+    put_rows(&db, &mut m, "PRIMARY", 650..660, 3);
+    db.check().unwrap();
+    let want = expected_changed(&db, since, 8);
+    assert!(
+        want.iter().map(|e| e.0).collect::<BTreeSet<_>>().len() >= 2,
+        "the changes touch several files: {want:?}"
+    );
+    assert_eq!(db.changed_extents(since).unwrap(), want);
+    // Since the start: every extent with a page in use.
+    let all = db.changed_extents(0).unwrap();
+    assert_eq!(all, expected_changed(&db, 0, 8));
+
+    // A crash: committed work (growing the files further) and an unfinished transaction.
+    put_rows(&db, &mut m, "sales", 2400..2800, 4);
+    let mut t = db.begin();
+    for k in 0..200u32 {
+        t.put("PRIMARY", format!("u{k:05}").as_bytes(), &[b'x'; 300])
+            .unwrap();
+    }
+    std::mem::forget(t);
+    db.abandon();
+    let db = Database::open_with(&dir, opts()).unwrap();
+    assert_eq!(db.recovery_report().undone_txns, 1);
+    let r = db.check().unwrap();
+    for fg in ["PRIMARY", "sales"] {
+        let (rows, _) = db.run(|t| t.scan(fg, None, None)).unwrap();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = m
+            .iter()
+            .filter(|((g, _), _)| g == fg)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect();
+        let missing: Vec<String> = want.iter().filter(|r| !rows.contains(r)).map(|r| String::from_utf8_lossy(&r.0).into_owned()).take(5).collect();
+        let extra: Vec<String> = rows.iter().filter(|r| !want.contains(r)).map(|r| String::from_utf8_lossy(&r.0).into_owned()).take(5).collect();
+        assert_eq!(rows.len(), want.len(), "{fg}: missing {missing:?} extra {extra:?} {:?}", db.recovery_report());
+    }
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.digest, model_digest(&m, &["PRIMARY", "sales"]));
+    assert_eq!(
+        db.changed_extents(since).unwrap(),
+        expected_changed(&db, since, 8)
+    );
+    db.close().unwrap();
+}
+
+#[test]
+fn bulk_changed_extents_span_every_map_and_file_and_a_log_backup_clears_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let db = create(&dir, RecoveryModel::BulkLogged, 2);
+    db.note_full_backup(db.info().log_end).unwrap();
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..3000u32)
+        .map(|i| (format!("b{i:06}").into_bytes(), vec![b'q'; 120]))
+        .collect();
+    let pages = db.bulk_load("sales", &rows).unwrap();
+    assert!(pages > 50, "{pages}");
+    db.check().unwrap();
+    // The loaded pages other than the root (logged whole) are the bulk-changed ones.
+    let mut want = BTreeSet::new();
+    for f in db.data_files().unwrap() {
+        if f.filegroup != "sales" {
+            continue;
+        }
+        let bytes = std::fs::read(&f.path).unwrap();
+        for (no, p) in bytes.chunks(8192).enumerate() {
+            let tree_page = p[4] == 3 || p[4] == 4;
+            if tree_page && !(f.id == 2 && no == 2) {
+                want.insert((f.id, no as u32 / 8));
+            }
+        }
+    }
+    let got = db.bulk_changed_extents().unwrap();
+    assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    assert_eq!(
+        got.iter().map(|e| e.0).collect::<BTreeSet<_>>(),
+        BTreeSet::from([2, 4, 5]),
+        "all of sales' files"
+    );
+    assert!(got.iter().any(|e| e.1 >= 4), "past the second map: {got:?}");
+    // The marks survive a crash, and a log backup clears them.
+    db.abandon();
+    let db = Database::open_with(&dir, opts()).unwrap();
+    assert_eq!(db.bulk_changed_extents().unwrap(), got);
+    let r = db.check().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.rows, 3000);
+    db.note_log_backup(db.info().log_end).unwrap();
+    assert!(db.bulk_changed_extents().unwrap().is_empty());
+    db.abandon();
+    let db = Database::open_with(&dir, opts()).unwrap();
+    assert!(db.bulk_changed_extents().unwrap().is_empty());
+    db.close().unwrap();
+}
+
+#[test]
+fn a_damaged_later_map_is_reported_by_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let db = create(&dir, RecoveryModel::Simple, 1);
+    let mut m = Model::new();
+    put_rows(&db, &mut m, "sales", 0..2400, 0);
+    db.close().unwrap();
+    // Map of interval 2 of sales2.ndf: page 17.
+    let p = dir.join("sales2.ndf");
+    let mut bytes = std::fs::read(&p).unwrap();
+    assert!(bytes.len() > 18 * 8192);
+    bytes[17 * 8192 + 100] ^= 0xff;
+    std::fs::write(&p, &bytes).unwrap();
+    let db = Database::open_with(&dir, opts()).unwrap();
+    let r = db.check().unwrap();
+    assert!(
+        r.problems.iter().any(|s| s.contains("sales2.ndf: page 17")),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn bad_file_specs_are_refused_before_anything_is_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (files, extents, why) in [
+        (vec!["nosuch:x"], 880, "no filegroup"),
+        (vec!["PRIMARY:sales"], 880, "repeats"),
+        (vec!["PRIMARY:a", "sales:A"], 880, "repeats"),
+        (vec!["PRIMARY:../x"], 880, "bad logical file name"),
+        (vec![], 0, "interval"),
+        (vec![], 881, "interval"),
+    ] {
+        let dir = tmp.path().join("d");
+        let co = CreateOptions {
+            files: files.iter().map(|s| spec(s)).collect(),
+            map_extents: extents,
+        };
+        let fgs = [FilegroupSpec {
+            name: "sales".into(),
+            read_only: false,
+        }];
+        let e = Database::create_with(&dir, "x", RecoveryModel::Full, &fgs, &co)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains(why), "{files:?}: {e}");
+        assert!(!dir.exists(), "{files:?}: nothing made");
+    }
+    assert!("nocolon".parse::<DataFileSpec>().is_err());
+}
