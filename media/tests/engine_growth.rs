@@ -45,7 +45,11 @@ fn create(dir: &Path, model: RecoveryModel, map_extents: u32) -> Database {
         read_only: false,
     }];
     let co = CreateOptions {
-        files: vec![spec("PRIMARY:primary2"), spec("sales:sales2"), spec("sales:sales3")],
+        files: vec![
+            spec("PRIMARY:primary2"),
+            spec("sales:sales2"),
+            spec("sales:sales3"),
+        ],
         map_extents,
     };
     Database::create_with(dir, "grow", model, &fgs, &co).unwrap();
@@ -77,21 +81,26 @@ fn expected_changed(db: &Database, since: u64, interval_pages: u32) -> Vec<(u16,
     set.into_iter().collect()
 }
 
+fn value(k: u32, salt: u8) -> Vec<u8> {
+    vec![(b'a' + (k % 26) as u8) ^ salt; 150 + (k % 7) as usize * 20]
+}
+
 fn put_rows(db: &Database, m: &mut Model, fg: &str, keys: std::ops::Range<u32>, salt: u8) {
     let keys: Vec<u32> = keys.collect();
     for chunk in keys.chunks(40) {
         db.run(|t| {
             for k in chunk {
                 let key = format!("k{k:06}");
-                let v = vec![b'a' + (k % 26) as u8 ^ salt; 150 + (k % 7) as usize * 20];
-                t.put(fg, key.as_bytes(), &v)?;
+                t.put(fg, key.as_bytes(), &value(*k, salt))?;
             }
             Ok(())
         })
         .unwrap();
         for k in chunk {
-            let v = vec![b'a' + (k % 26) as u8 ^ salt; 150 + (k % 7) as usize * 20];
-            m.insert((fg.to_string(), format!("k{k:06}").into_bytes()), v);
+            m.insert(
+                (fg.to_string(), format!("k{k:06}").into_bytes()),
+                value(*k, salt),
+            );
         }
     }
 }
@@ -125,7 +134,12 @@ fn a_database_grown_past_many_maps_checks_survives_a_crash_and_reports_changed_e
         ]
     );
     for f in &files {
-        assert!(f.pages > 2 * 8 + 1, "{} has {} pages", f.logical_name, f.pages);
+        assert!(
+            f.pages > 2 * 8 + 1,
+            "{} has {} pages",
+            f.logical_name,
+            f.pages
+        );
         assert!(f.path.ends_with(if f.id == 1 {
             "primary.mdf".to_string()
         } else {
@@ -169,9 +183,24 @@ fn a_database_grown_past_many_maps_checks_survives_a_crash_and_reports_changed_e
             .filter(|((g, _), _)| g == fg)
             .map(|((_, k), v)| (k.clone(), v.clone()))
             .collect();
-        let missing: Vec<String> = want.iter().filter(|r| !rows.contains(r)).map(|r| String::from_utf8_lossy(&r.0).into_owned()).take(5).collect();
-        let extra: Vec<String> = rows.iter().filter(|r| !want.contains(r)).map(|r| String::from_utf8_lossy(&r.0).into_owned()).take(5).collect();
-        assert_eq!(rows.len(), want.len(), "{fg}: missing {missing:?} extra {extra:?} {:?}", db.recovery_report());
+        let missing: Vec<String> = want
+            .iter()
+            .filter(|r| !rows.contains(r))
+            .map(|r| String::from_utf8_lossy(&r.0).into_owned())
+            .take(5)
+            .collect();
+        let extra: Vec<String> = rows
+            .iter()
+            .filter(|r| !want.contains(r))
+            .map(|r| String::from_utf8_lossy(&r.0).into_owned())
+            .take(5)
+            .collect();
+        assert_eq!(
+            rows.len(),
+            want.len(),
+            "{fg}: missing {missing:?} extra {extra:?} {:?}",
+            db.recovery_report()
+        );
     }
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.digest, model_digest(&m, &["PRIMARY", "sales"]));
@@ -282,4 +311,103 @@ fn bad_file_specs_are_refused_before_anything_is_made() {
         assert!(!dir.exists(), "{files:?}: nothing made");
     }
     assert!("nocolon".parse::<DataFileSpec>().is_err());
+}
+
+/// By hand: `REFDB_BIG_MIB=220 cargo test -p media --test engine_growth -- --ignored
+/// --nocapture`: a real database of that size at the default interval (one map per 55 MiB),
+/// two files in PRIMARY; check, crash with an unfinished transaction, recover, check, and the
+/// changed extents against the files' bytes.
+#[test]
+#[ignore = "slow: run by hand with REFDB_BIG_MIB"]
+fn a_real_file_grows_past_several_maps() {
+    let mib: u64 = std::env::var("REFDB_BIG_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(220);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let co = CreateOptions {
+        files: vec![spec("PRIMARY:primary2")],
+        ..CreateOptions::default()
+    };
+    Database::create_with(&dir, "big", RecoveryModel::Simple, &[], &co).unwrap();
+    let o = Options {
+        checkpoint_every: 64 << 20,
+        pool_pages: 2048,
+        ..Options::default()
+    };
+    let db = Database::open_with(&dir, o.clone()).unwrap();
+    let started = std::time::Instant::now();
+    let mut m = Model::new();
+    let mut k = 0u32;
+    let size = |db: &Database| {
+        db.data_files()
+            .unwrap()
+            .iter()
+            .map(|f| f.pages * 8192)
+            .sum::<u64>()
+    };
+    while size(&db) < mib << 20 {
+        db.run(|t| {
+            for i in k..k + 500 {
+                t.put("PRIMARY", format!("k{i:08}").as_bytes(), &[b'v'; 2000])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        for i in k..k + 500 {
+            m.insert(
+                ("PRIMARY".into(), format!("k{i:08}").into_bytes()),
+                vec![b'v'; 2000],
+            );
+        }
+        k += 500;
+        if k % 20_000 == 0 {
+            db.checkpoint().unwrap();
+        }
+    }
+    db.checkpoint().unwrap();
+    eprintln!(
+        "{} rows, {} MiB of data files in {:?}",
+        k,
+        size(&db) >> 20,
+        started.elapsed()
+    );
+    let since = db.info().log_end;
+    put_rows(&db, &mut m, "PRIMARY", 0..200, 9);
+    let r = db.check().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let want = expected_changed(&db, since, 880 * 8);
+    assert_eq!(db.changed_extents(since).unwrap(), want);
+    let mut t = db.begin();
+    for i in 0..300u32 {
+        t.put("PRIMARY", format!("z{i:05}").as_bytes(), &[b'x'; 1500])
+            .unwrap();
+    }
+    std::mem::forget(t);
+    db.abandon();
+    let t0 = std::time::Instant::now();
+    let db = Database::open_with(&dir, o).unwrap();
+    eprintln!("recovery {:?}: {:?}", t0.elapsed(), db.recovery_report());
+    let r = db.check().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.digest, model_digest(&m, &["PRIMARY"]));
+    assert_eq!(
+        db.changed_extents(since).unwrap(),
+        expected_changed(&db, since, 880 * 8)
+    );
+    for f in db.data_files().unwrap() {
+        eprintln!(
+            "{} {} pages ({} maps)",
+            f.logical_name,
+            f.pages,
+            f.pages.div_ceil(880 * 8)
+        );
+    }
+    eprintln!(
+        "check: {} pages, {} rows, total {:?}",
+        r.pages,
+        r.rows,
+        started.elapsed()
+    );
 }

@@ -71,9 +71,15 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
             pages += len as u64;
             for no in 0..len {
                 let p = f.read_raw(no)?;
-                if let Err(e) = p.verify(PageId { file: fid, page: no }) {
+                if let Err(e) = p.verify(PageId {
+                    file: fid,
+                    page: no,
+                }) {
                     problems.push(format!("{path}: page {no}: {e}"));
-                    bad.insert(PageId { file: fid, page: no });
+                    bad.insert(PageId {
+                        file: fid,
+                        page: no,
+                    });
                 }
             }
             match f.read_page(0).ok().and_then(|p| parse_header(&p)) {
@@ -99,10 +105,8 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
             paths.insert(fid, path);
         }
         let map_of = |id: PageId| {
-            maps.get(&id.file).and_then(|ms| {
-                ms.iter()
-                    .find(|m| m.id().page == layout.map_for(id.page))
-            })
+            maps.get(&id.file)
+                .and_then(|ms| ms.iter().find(|m| m.id().page == layout.map_for(id.page)))
         };
         let name = |id: PageId| {
             format!(
@@ -134,7 +138,9 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
                 continue;
             }
             let Some(map) = map_of(id) else {
-                problems.push(format!("{at} is in the tree but past the file's allocation maps"));
+                problems.push(format!(
+                    "{at} is in the tree but past the file's allocation maps"
+                ));
                 continue;
             };
             if !alloc::is_allocated(map, id.page) || layout.is_map(id.page) || id.page == 0 {
@@ -208,11 +214,17 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
                         page: no,
                     };
                     if no != 0 && !layout.is_map(no) && !reached.contains(&id) {
-                        problems.push(format!("{} is allocated but not used by the table", name(id)));
+                        problems.push(format!(
+                            "{} is allocated but not used by the table",
+                            name(id)
+                        ));
                     }
                 }
                 if !alloc::is_allocated(m, m.id().page) {
-                    problems.push(format!("{}: the allocation map is free in itself", name(m.id())));
+                    problems.push(format!(
+                        "{}: the allocation map is free in itself",
+                        name(m.id())
+                    ));
                 }
             }
         }

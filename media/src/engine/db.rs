@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::alloc;
+use super::alloc::MapLayout;
 use super::btree::{self, Node, ROOT};
 use super::buffer::Pool;
-use super::alloc::MapLayout;
 use super::file::{self, Boot, DataFile, DataFileInfo, FilegroupInfo};
 use super::lock::{LockManager, Mode};
 use super::page::{Page, PageId, PAGE_SIZE};
@@ -147,7 +147,9 @@ impl Core {
     pub(crate) fn allocate(&mut self, table: u16, a: &mut Allocation) -> Result<PageId> {
         let files = self.boot.files_of(table);
         if files.is_empty() {
-            return Err(Error::Invalid(format!("no data files for filegroup {table}")));
+            return Err(Error::Invalid(format!(
+                "no data files for filegroup {table}"
+            )));
         }
         let turn = self.next_file.get(&table).copied().unwrap_or(0) % files.len();
         self.next_file.insert(table, turn + 1);
@@ -191,19 +193,21 @@ impl Core {
                 file,
                 page: self.layout.map_page(k),
             };
-            if !a.maps.contains_key(&id) {
-                let m = self.pool.read(id)?;
-                if alloc::first_free(&m).is_none() {
-                    // Full as logged: no later allocation can free it (pages are not freed;
-                    // a logged free lowers the hint again).
-                    if self.free_hint.get(&file).copied().unwrap_or(0) == k {
-                        self.free_hint.insert(file, k + 1);
+            let m = match a.maps.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let m = self.pool.read(id)?;
+                    if alloc::first_free(&m).is_none() {
+                        // Full as logged: no later allocation can free it (pages are not
+                        // freed; a logged free lowers the hint again).
+                        if self.free_hint.get(&file).copied().unwrap_or(0) == k {
+                            self.free_hint.insert(file, k + 1);
+                        }
+                        continue;
                     }
-                    continue;
+                    v.insert(m)
                 }
-                a.maps.insert(id, m);
-            }
-            let m = a.maps.get_mut(&id).expect("inserted above");
+            };
             if let Some(no) = alloc::first_free(m) {
                 alloc::set_allocated(m, no, true);
                 let p = PageId { file, page: no };
@@ -577,8 +581,8 @@ impl Database {
             if !file::valid_file_name(&fg.name) || fg.name.contains('.') {
                 return Err(Error::Invalid(format!("bad filegroup name {:?}", fg.name)));
             }
-            let id = u16::try_from(i + 2)
-                .map_err(|_| Error::Invalid("too many filegroups".into()))?;
+            let id =
+                u16::try_from(i + 2).map_err(|_| Error::Invalid("too many filegroups".into()))?;
             groups.push(FilegroupInfo {
                 id,
                 name: fg.name.clone(),
@@ -631,11 +635,7 @@ impl Database {
         };
         // Everything refused is refused before anything is made.
         boot.validate().map_err(Error::Invalid)?;
-        for f in files
-            .iter()
-            .map(|f| f.file_name.as_str())
-            .chain([LOG_FILE])
-        {
+        for f in files.iter().map(|f| f.file_name.as_str()).chain([LOG_FILE]) {
             if dir.join(f).exists() {
                 return Err(Error::Invalid(format!(
                     "{}: already holds {f}; refusing to overwrite a database",

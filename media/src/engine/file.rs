@@ -219,10 +219,19 @@ impl Boot {
             if fg.id as usize != i + 1 {
                 return Err(format!("filegroup {:?} has id {}", fg.name, fg.id));
             }
-            if fgs[..i].iter().any(|g| g.name.eq_ignore_ascii_case(&fg.name)) {
+            if fgs[..i]
+                .iter()
+                .any(|g| g.name.eq_ignore_ascii_case(&fg.name))
+            {
                 return Err(format!("filegroup name {:?} repeated", fg.name));
             }
-            if self.files.iter().find(|f| f.filegroup == fg.id).map(|f| f.id) != Some(fg.id) {
+            if self
+                .files
+                .iter()
+                .find(|f| f.filegroup == fg.id)
+                .map(|f| f.id)
+                != Some(fg.id)
+            {
                 return Err(format!(
                     "filegroup {:?}: its first data file must have its id",
                     fg.name
@@ -234,7 +243,10 @@ impl Boot {
                 return Err(format!("bad data file name {:?}", f.file_name));
             }
             if f.id == 0 || !fgs.iter().any(|g| g.id == f.filegroup) {
-                return Err(format!("data file {:?}: no filegroup {}", f.file_name, f.filegroup));
+                return Err(format!(
+                    "data file {:?}: no filegroup {}",
+                    f.file_name, f.filegroup
+                ));
             }
             if self.files[..i].iter().any(|g| {
                 g.id == f.id

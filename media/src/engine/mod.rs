@@ -4,14 +4,19 @@
 //! It is built the way the documents describe a database engine, and the way ARIES describes
 //! recovery, so that every backup and restore concept has something real to act on:
 //!
-//! - **Files and filegroups** ([`file`](mod@file)): a database directory holds one data file per filegroup
-//!   (`primary.mdf`, `NAME.ndf`) and one log file (`log.ldf`). A filegroup can be read-only.
-//!   Each filegroup holds one key-value table.
+//! - **Files and filegroups** ([`file`](mod@file)): a database directory holds the data files
+//!   of its filegroups (`primary.mdf`, `NAME.ndf` for each further filegroup, `LOGICAL.ndf` for
+//!   each further file of a filegroup) and one log file (`log.ldf`). Each data file has an id
+//!   (the `FILE` of a `FILE:PAGE` address) and a logical name; [`Database::data_files`] lists
+//!   them with their paths and lengths. A filegroup can be read-only. Each filegroup holds one
+//!   key-value table, whose pages are taken from its files in turn.
 //! - **Pages** ([`page`]): 8 KiB, each with its page id, the LSN of the last log record applied
 //!   to it and a CRC-32C, so a torn or rotten page is found when it is read. Pages are grouped in
-//!   extents of 8; each file's allocation map ([`alloc`]) says which pages are in use and, per
-//!   extent, the newest LSN that changed it: a differential backup asks "which extents changed
-//!   since LSN x?" without reading the data.
+//!   extents of 8; a file is cut into intervals of up to 880 extents (55 MiB), each described
+//!   by an allocation map page at a fixed place ([`alloc`]), which says which pages are in use
+//!   and, per extent, the newest LSN that changed it: a differential backup asks "which extents
+//!   changed since LSN x?" without reading the data. A file grows by an interval (and a map)
+//!   when its maps are full, up to `u32` pages.
 //! - **The log** ([`wal`]): records with LSNs (byte positions in the log stream), transaction
 //!   ids, previous-LSN links, commit timestamps and a CRC. Commits are acknowledged only after
 //!   `fsync`; concurrent commits share one `fsync` (group commit). A torn tail is cut at the last
@@ -34,9 +39,11 @@
 //! - **Consistency check** ([`check`]): page checksums, allocation maps against the pages, the
 //!   index against its rows, and a content digest of the visible rows.
 //!
-//! What is deliberately simple: one data file per filegroup (of at most 55 MiB: one allocation
-//! map page), no page merges after deletes (an emptied leaf stays in its tree), one
-//! engine-wide latch around page work (transactions still run concurrently, waiting only on
+//! What is deliberately simple: a filegroup's files are filled in turn, page by page, rather
+//! than in proportion to their free space, and files grow (one interval at a time) but never
+//! shrink; a file is found full only when every one of its maps is (the scan starts at a
+//! remembered first non-full map); no page merges after deletes (an emptied leaf stays in its
+//! tree), one engine-wide latch around page work (transactions still run concurrently, waiting only on
 //! each other's key locks and sharing log flushes), lock waits that time out instead of a
 //! deadlock detector, bulk loads only into an empty table. Truncating the log rewrites its
 //! active part into a new file that replaces the old one atomically (SQL Server reuses virtual
@@ -61,7 +68,11 @@ pub mod time;
 pub mod wal;
 
 pub use check::CheckReport;
-pub use db::{Database, DbInfo, FilegroupSpec, RecoveryModel, Txn};
+pub use db::{
+    CreateOptions, DataFileSpec, DataFileStatus, Database, DbInfo, FilegroupSpec, RecoveryModel,
+    Txn,
+};
+pub use file::{DataFileInfo, FilegroupInfo};
 pub use page::PageId;
 pub use wal::{LogRecord, Lsn, RecordBody};
 
@@ -99,7 +110,8 @@ pub enum Error {
         /// The key, lossily printed.
         key: String,
     },
-    /// A data file is full (its allocation map covers a fixed number of extents).
+    /// A data file is full (it has as many allocation map intervals as `u32` page numbers
+    /// allow).
     #[error("{path}: data file full ({pages} pages)")]
     FileFull {
         /// The file.
