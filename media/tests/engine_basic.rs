@@ -1,21 +1,11 @@
 //! The engine's transactions, splits, rollback, reopen and check, against a BTreeMap model.
 
+mod common;
+use common::model_digest;
+
 use std::collections::BTreeMap;
 
-use media::engine::check::digest_rows;
 use media::engine::{Database, FilegroupSpec, RecoveryModel};
-
-fn model_digest(m: &BTreeMap<(String, Vec<u8>), Vec<u8>>, order: &[&str]) -> [u8; 32] {
-    let mut rows = Vec::new();
-    for fg in order {
-        for ((g, k), v) in m {
-            if g == fg {
-                rows.push((g.as_str(), k.as_slice(), v.as_slice()));
-            }
-        }
-    }
-    digest_rows(rows)
-}
 
 #[test]
 fn commit_rollback_split_reopen_and_check() {

@@ -6,26 +6,16 @@
 //! (page LSN at bytes 12..20 of each 8 KiB page; allocation maps at page `k × interval + 1`),
 //! not by asking the engine.
 
+mod common;
+use common::model_digest;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use media::engine::check::digest_rows;
 use media::engine::db::{CreateOptions, DataFileSpec, Options};
 use media::engine::{Database, FilegroupSpec, RecoveryModel};
 
 type Model = BTreeMap<(String, Vec<u8>), Vec<u8>>;
-
-fn model_digest(m: &Model, order: &[&str]) -> [u8; 32] {
-    let mut rows = Vec::new();
-    for fg in order {
-        for ((g, k), v) in m {
-            if g == fg {
-                rows.push((g.as_str(), k.as_slice(), v.as_slice()));
-            }
-        }
-    }
-    digest_rows(rows)
-}
 
 fn opts() -> Options {
     Options {

@@ -130,3 +130,17 @@ pub fn backup_tree_as(
     }
     (w.finish().unwrap(), set)
 }
+
+/// The reference engine's content digest (see `media::engine::check`) of a model of its rows:
+/// (filegroup, key) → value, digested filegroup by filegroup in `order`.
+pub fn model_digest(m: &BTreeMap<(String, Vec<u8>), Vec<u8>>, order: &[&str]) -> [u8; 32] {
+    let mut rows = Vec::new();
+    for fg in order {
+        for ((g, k), v) in m {
+            if g == fg {
+                rows.push((g.as_str(), k.as_slice(), v.as_slice()));
+            }
+        }
+    }
+    media::engine::check::digest_rows(rows)
+}
