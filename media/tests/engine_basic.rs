@@ -323,3 +323,47 @@ fn rows_at_the_size_limits_split_cleanly() {
     assert_eq!(r.rows, want.len() as u64);
     assert_eq!(r.digest, model_digest(&want, &["PRIMARY"]));
 }
+
+#[test]
+fn a_deadlock_between_transactions_is_refused_at_once_and_the_other_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::create(dir.path(), "dl", RecoveryModel::Full, &[]).unwrap();
+    let started = std::time::Instant::now();
+    let mut t1 = db.begin();
+    let mut t2 = db.begin();
+    t1.put("PRIMARY", b"a", b"1").unwrap();
+    t2.put("PRIMARY", b"b", b"2").unwrap();
+    // Each then wants the other's key: whichever waits second closes the cycle, is refused
+    // at once, and rolls back; the other gets its lock and commits.
+    let run = |mut t: media::engine::Txn, key: &[u8], v: &[u8]| match t.put("PRIMARY", key, v) {
+        Ok(()) => {
+            t.commit().unwrap();
+            None
+        }
+        Err(e) => {
+            t.rollback().unwrap();
+            Some(e)
+        }
+    };
+    let (e1, e2) = std::thread::scope(|s| {
+        let h = s.spawn(|| run(t1, b"b", b"1"));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let e2 = run(t2, b"a", b"2");
+        (h.join().unwrap(), e2)
+    });
+    let (winner, e) = match (e1, e2) {
+        (None, Some(e)) => (b"1", e),
+        (Some(e), None) => (b"2", e),
+        other => panic!("exactly one victim expected: {other:?}"),
+    };
+    assert!(matches!(e, media::engine::Error::Deadlock { .. }), "{e}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "not the 10 s timeout"
+    );
+    for k in [b"a", b"b"] {
+        assert_eq!(db.get("PRIMARY", k).unwrap().as_deref(), Some(&winner[..]));
+    }
+    let r = db.check().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+}

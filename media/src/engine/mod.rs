@@ -44,8 +44,9 @@
 //! shrink; a file is found full only when every one of its maps is (the scan starts at a
 //! remembered first non-full map); no page merges after deletes (an emptied leaf stays in its
 //! tree), one engine-wide latch around page work (transactions still run concurrently, waiting only on
-//! each other's key locks and sharing log flushes), lock waits that time out instead of a
-//! deadlock detector, bulk loads only into an empty table. Truncating the log rewrites its
+//! each other's key locks and sharing log flushes), a deadlock's victim is the transaction
+//! whose wait closes the cycle (not the cheapest to roll back), bulk loads only into an empty
+//! table. Truncating the log rewrites its
 //! active part into a new file that replaces the old one atomically (SQL Server reuses virtual
 //! log files in place instead).
 //!
@@ -106,6 +107,15 @@ pub enum Error {
     #[error("lock wait timed out on key {key:?} (transaction {txn})")]
     LockTimeout {
         /// The waiting transaction.
+        txn: u64,
+        /// The key, lossily printed.
+        key: String,
+    },
+    /// Waiting for a key lock would close a cycle of transactions waiting for each other
+    /// (the transaction should roll back, and may be retried).
+    #[error("deadlock: transaction {txn} waiting for key {key:?} would wait for itself; roll back and retry")]
+    Deadlock {
+        /// The transaction chosen to give way (the one whose wait closed the cycle).
         txn: u64,
         /// The key, lossily printed.
         key: String,
