@@ -282,6 +282,17 @@ impl Core {
         from: Option<&[u8]>,
         to: Option<&[u8]>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.tree_walk(table, from, to, &mut Vec::new())
+    }
+
+    /// The rows with keys in `[from, to)`, and in `pages` the tree pages visited.
+    pub(crate) fn tree_walk(
+        &mut self,
+        table: u16,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+        pages: &mut Vec<PageId>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
         let mut stack = vec![(root(table), 0usize)];
         let mut seen = std::collections::HashSet::new();
@@ -293,6 +304,7 @@ impl Core {
                     format!("page {no} reached twice, or the tree is deeper than 64 levels"),
                 ));
             }
+            pages.push(no);
             match self.node(no)? {
                 Node::Leaf(rows) => out.extend(rows.into_iter().filter(|(k, _)| {
                     from.is_none_or(|f| k.as_slice() >= f) && to.is_none_or(|t| k.as_slice() < t)

@@ -192,6 +192,11 @@ impl Pool {
         Ok(())
     }
 
+    /// Drops a page's frame without writing it (the page was written to its file directly).
+    pub fn forget(&mut self, id: PageId) {
+        self.frames.remove(&id);
+    }
+
     /// Drops every frame without writing (after a failure, or to re-read from disk).
     pub fn discard_all(&mut self) {
         self.frames.clear();

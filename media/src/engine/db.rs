@@ -1170,11 +1170,15 @@ impl Database {
         Ok(out)
     }
 
-    /// Loads rows (sorted by key, no duplicates) into an empty table in one atomic step. Under
-    /// the bulk-logged model it is minimally logged: the new pages are written to the data
-    /// file and made durable first, and the log gets only their allocation and a mark on their
-    /// extents (which the next log backup copies). Under full and simple every page's image is
-    /// logged. Returns the number of pages written.
+    /// Loads rows (sorted by key, no duplicates, none already in the table) into a table in
+    /// one atomic step. The table is rebuilt from its rows and the new ones into new pages (its
+    /// old pages are freed and its root page rewritten), so it takes the whole database for
+    /// itself: it is refused while any transaction has changes in flight (SQL Server's bulk
+    /// insert with a table lock waits for them instead). Under the bulk-logged model it is
+    /// minimally logged: the new pages are written to the data files and made durable first,
+    /// and the log gets only their allocation, the freeing of the old pages, the root's image
+    /// and a mark on the new pages' extents (which the next log backup copies). Under full and
+    /// simple every page's image is logged. Returns the number of pages written.
     pub fn bulk_load(&self, filegroup: &str, rows: &[(Vec<u8>, Vec<u8>)]) -> Result<usize> {
         for w in rows.windows(2) {
             if w[0].0 >= w[1].0 {
@@ -1188,12 +1192,30 @@ impl Database {
         }
         let mut c = self.core();
         let t = c.table(filegroup, true)?;
-        if !c.tree_scan(t, None, None)?.is_empty() || !matches!(c.node_at(t, ROOT)?, Node::Leaf(_))
-        {
+        if !c.att.is_empty() {
             return Err(Error::Invalid(format!(
-                "bulk load needs an empty table; {filegroup:?} is not"
+                "bulk load into {filegroup:?} refused: {} transaction(s) have changes in flight",
+                c.att.len()
             )));
         }
+        let mut old_pages = Vec::new();
+        let existing = c.tree_walk(t, None, None, &mut old_pages)?;
+        let mut merged = Vec::with_capacity(existing.len() + rows.len());
+        let mut new_rows = rows.iter().peekable();
+        for row in existing {
+            while let Some(r) = new_rows.next_if(|r| r.0 < row.0) {
+                merged.push(r.clone());
+            }
+            if new_rows.peek().is_some_and(|r| r.0 == row.0) {
+                return Err(Error::Invalid(format!(
+                    "bulk load into {filegroup:?}: key {:?} is already in the table",
+                    String::from_utf8_lossy(&row.0)
+                )));
+            }
+            merged.push(row);
+        }
+        merged.extend(new_rows.cloned());
+        let rows = &merged;
         let minimal = c.boot.model == RecoveryModel::BulkLogged;
         let mut a = Allocation::default();
         // Build bottom-up: full leaves (three quarters, leaving room to grow), then parents.
@@ -1245,9 +1267,24 @@ impl Database {
         }
         let root = level.pop().expect("one root").1.to_page(btree::root(t));
         let mut ops = a.into_ops();
+        let root_id = btree::root(t);
+        ops.extend(
+            old_pages
+                .into_iter()
+                .filter(|&p| p != root_id)
+                .map(SmoOp::Free),
+        );
         let bulk: Vec<PageId> = if minimal {
             let mut written = Vec::new();
+            // The new pages carry an LSN past every record before this load: a page freed
+            // earlier may have older records in the redo range, which must not be applied to
+            // its new contents (the load's own record comes after this LSN).
+            let lsn = self.log.end();
             for p in pages.iter_mut() {
+                // A page freed earlier may still have a frame: it must not be written over
+                // the new page later.
+                c.pool.forget(p.id());
+                p.set_lsn(lsn);
                 let f = c.pool.file(p.id().file)?;
                 f.write_page(p)?;
                 written.push(p.id().file);
@@ -1289,14 +1326,6 @@ impl Database {
         let mut c = self.core();
         let t = c.table(filegroup, false)?;
         c.tree_get(t, key)
-    }
-}
-
-impl Core {
-    pub(crate) fn node_at(&mut self, table: u16, page: u32) -> Result<Node> {
-        let f = self.pool.frame(PageId { file: table, page })?;
-        Node::from_page(&f.page)
-            .ok_or_else(|| Error::Invalid(format!("page {table}:{page} is not a tree page")))
     }
 }
 

@@ -45,8 +45,9 @@
 //! remembered first non-full map); no page merges after deletes (an emptied leaf stays in its
 //! tree), one engine-wide latch around page work (transactions still run concurrently, waiting only on
 //! each other's key locks and sharing log flushes), a deadlock's victim is the transaction
-//! whose wait closes the cycle (not the cheapest to roll back), bulk loads only into an empty
-//! table. Truncating the log rewrites its
+//! whose wait closes the cycle (not the cheapest to roll back), a bulk load rebuilds its whole
+//! table (into a non-empty one too) and is refused while any transaction has changes in flight
+//! (rather than waiting for a table lock). Truncating the log rewrites its
 //! active part into a new file that replaces the old one atomically (SQL Server reuses virtual
 //! log files in place instead).
 //!
