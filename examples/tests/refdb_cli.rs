@@ -75,8 +75,14 @@ fn create_put_get_delete_scan_info_set() {
     assert!(info.contains("filegroup old\n"), "{info}");
     assert!(info.contains("file 3 old filegroup old "), "{info}");
     assert_eq!(refdb(&["put", ds, "k", "v", "--filegroup", "old"]).0, 0);
-    let (c, out, _) = refdb(&["bulk-load", ds, "--filegroup", "sales", "--rows", "10"]);
-    assert_eq!(c, 1, "sales is not empty: {out}");
+    let (c, out, err) = refdb(&["bulk-load", ds, "--filegroup", "sales", "--rows", "10"]);
+    assert_eq!(c, 0, "into a table that has a row: {out}{err}");
+    let (c, _, err) = refdb(&["bulk-load", ds, "--filegroup", "sales", "--rows", "10"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("already in the table"), "{err}");
+    let (c, out, _) = refdb(&["check", ds]);
+    assert_eq!(c, 0);
+    assert!(out.contains("rows: 12\n"), "{out}");
     let (c, log, _) = refdb(&["log", ds]);
     assert_eq!(c, 0);
     assert!(log.contains("checkpoint end"), "{log}");

@@ -143,8 +143,8 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         from: u64,
     },
-    /// Load N generated rows into an empty filegroup's table in one step (minimally logged
-    /// under bulk-logged).
+    /// Load N generated rows (keys b000000000, b000000001, …) into a filegroup's table in
+    /// one step (minimally logged under bulk-logged); refused if one of the keys is there.
     BulkLoad {
         dir: PathBuf,
         #[arg(long)]
