@@ -126,3 +126,61 @@ fn errors_name_the_directory_and_never_overwrite() {
     assert_eq!(c, 1);
     assert!(err.contains("not a directory"), "{err}");
 }
+
+#[test]
+fn files_added_to_filegroups_are_listed_filled_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("multi");
+    let ds = d.to_str().unwrap();
+    let (c, _, err) = refdb(&[
+        "create",
+        ds,
+        "--filegroup",
+        "sales",
+        "--file",
+        "sales:sales2",
+        "--file",
+        "PRIMARY:extra",
+        "--map-extents",
+        "1",
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let (c, _, err) = refdb(&["workload", ds, "--ops", "4000", "--value-pad", "1000"]);
+    assert_eq!(c, 0, "{err}");
+    let (c, out, err) = refdb(&["check", ds]);
+    assert_eq!(c, 0, "{out}{err}");
+    let (_, info, _) = refdb(&["info", ds]);
+    assert!(
+        info.contains("allocation map interval: 1 extents\n"),
+        "{info}"
+    );
+    // Both files of each filegroup hold pages past their first interval (8 pages).
+    let pages = |name: &str| -> u64 {
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("file ") && l.split(' ').nth(2) == Some(name))
+            .unwrap_or_else(|| panic!("{name} not listed: {info}"));
+        let n = line.rsplit('(').next().unwrap();
+        n.split(' ').next().unwrap().parse().unwrap()
+    };
+    for (name, path) in [
+        ("primary", "primary.mdf"),
+        ("sales", "sales.ndf"),
+        ("sales2", "sales2.ndf"),
+        ("extra", "extra.ndf"),
+    ] {
+        assert!(pages(name) > 9, "{name}: {info}");
+        assert!(d.join(path).exists());
+    }
+    for bad in ["nosuch:x", "sales", "sales:bad.name"] {
+        let (c, _, err) = refdb(&[
+            "create",
+            tmp.path().join("e").to_str().unwrap(),
+            "--file",
+            bad,
+        ]);
+        assert_ne!(c, 0, "{bad}");
+        assert!(!err.is_empty());
+        assert!(!tmp.path().join("e").exists(), "{bad}: nothing made");
+    }
+}
