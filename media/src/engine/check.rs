@@ -1,6 +1,7 @@
 //! The consistency check: every page's checksum, every allocation map of every data file
-//! against the pages the tables use (in any of their filegroup's files), every tree page's keys against its parent's separators (the index against its
-//! rows), and a digest of the visible rows so two databases can be compared.
+//! against the pages the tables use (in any of their filegroup's files), every tree page's
+//! keys against its parent's separators (the index against its rows), and a digest of the
+//! visible rows so two databases can be compared.
 //!
 //! The digest is SHA-256 over the rows of every filegroup (in the boot record's order, primary
 //! first), each row in key order as: filegroup name, key, value, each preceded by its length

@@ -22,8 +22,9 @@
 //!   `fsync`; concurrent commits share one `fsync` (group commit). A torn tail is cut at the last
 //!   whole record when the database opens.
 //! - **Transactions** ([`db`]): begin, commit, rollback, strict two-phase key locks
-//!   ([`lock`]), a bounded buffer pool ([`buffer`]) that may write uncommitted pages (steal) and
-//!   does not write pages at commit (no-force), a B+tree per table ([`btree`]).
+//!   ([`lock`], which finds a deadlock when it forms, from the wait-for graph), a bounded
+//!   buffer pool ([`buffer`]) that may write uncommitted pages (steal) and does not write
+//!   pages at commit (no-force), a B+tree per table ([`btree`]).
 //! - **Checkpoints and recovery** ([`recovery`]): fuzzy checkpoints record the dirty page table
 //!   and the active transaction table; recovery runs analysis, redo (skipping pages whose page
 //!   LSN is already newer) and undo with compensation log records, so a crash during undo is
@@ -40,16 +41,15 @@
 //!   index against its rows, and a content digest of the visible rows.
 //!
 //! What is deliberately simple: a filegroup's files are filled in turn, page by page, rather
-//! than in proportion to their free space, and files grow (one interval at a time) but never
-//! shrink; a file is found full only when every one of its maps is (the scan starts at a
-//! remembered first non-full map); no page merges after deletes (an emptied leaf stays in its
-//! tree), one engine-wide latch around page work (transactions still run concurrently, waiting only on
-//! each other's key locks and sharing log flushes), a deadlock's victim is the transaction
-//! whose wait closes the cycle (not the cheapest to roll back), a bulk load rebuilds its whole
-//! table (into a non-empty one too) and is refused while any transaction has changes in flight
-//! (rather than waiting for a table lock). Truncating the log rewrites its
-//! active part into a new file that replaces the old one atomically (SQL Server reuses virtual
-//! log files in place instead).
+//! than in proportion to their free space; files grow (one interval at a time) but never
+//! shrink, and the interval is fixed when the database is created; no page merges after
+//! deletes (an emptied leaf stays in its tree); one engine-wide latch around page work
+//! (transactions still run concurrently, waiting only on each other's key locks and sharing
+//! log flushes); a deadlock's victim is the transaction whose wait closes the cycle (not the
+//! cheapest to roll back); a bulk load rebuilds its whole table (a non-empty one too) and is
+//! refused while any transaction has changes in flight (rather than waiting for a table lock).
+//! Truncating the log rewrites its active part into a new file that replaces the old one
+//! atomically (SQL Server reuses virtual log files in place instead).
 //!
 //! Crash tests: `examples/tests/refdb_crash.rs` kills `refdb workload` processes at random
 //! points and through [`crash`]'s injected crash points, and compares what recovery leaves
