@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A directory handle, shared by the files created in it.
 pub type DirFd = Arc<OwnedFd>;
@@ -126,9 +126,12 @@ pub fn create_new(dir: &OwnedFd, name: &str) -> io::Result<File> {
 /// file is whole. Returns the file and its temporary name.
 pub fn create_temp(dir: &OwnedFd, name: &str) -> io::Result<(File, String)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // Asked once: `getpid` is a system call per file otherwise.
+    static PID: OnceLock<u32> = OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = format!(".{name}.{}.{n}.mtf-part", std::process::id());
+        let tmp = format!(".{name}.{pid}.{n}.mtf-part");
         match create_new(dir, &tmp) {
             Ok(f) => return Ok((f, tmp)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
