@@ -146,9 +146,9 @@ pub fn replace(dir: &OwnedFd, from: &str, to: &str) -> io::Result<()> {
     renameat(dir, from, dir, to).map_err(io::Error::from)
 }
 
-/// Renames `from` to `to` in `dir` only if nothing is named `to` there (a new file takes its
-/// real name only once whole: a run killed midway leaves a `.mtf-part` file, never a half file
-/// under the real name).
+/// Renames `from` to `to` in `dir` only if nothing is named `to` there (a new file with data
+/// takes its real name only once whole: a run killed midway leaves a `.mtf-part` file, never a
+/// half file under the real name; a file with no data is made with [`create_new`] instead).
 pub fn rename_new(dir: &OwnedFd, from: &str, to: &str) -> io::Result<()> {
     renameat_with(dir, from, dir, to, rustix::fs::RenameFlags::NOREPLACE).map_err(io::Error::from)
 }
