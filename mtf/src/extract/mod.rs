@@ -650,7 +650,7 @@ impl Extractor {
     /// Creates the output of `f` (when not created yet) and gives it its entry in the report.
     /// A file that gets data is written under a temporary name and renamed into place once
     /// whole; without `replace`, an existing entry is refused before any data is written (and
-    /// again at the rename). A file that is `whole` with no data (`final_name`) is created
+    /// again at the rename). With `final_name` (a whole file with no data) it is created
     /// directly under its real name, exclusively, which refuses an existing entry, link or
     /// special file the same way (in replace mode it too goes through a temporary name).
     /// Returns false when it was refused or failed (said in the report).
@@ -777,11 +777,11 @@ impl Extractor {
                     && self.opts.parallel_copy
                     && !self.opts.replace
             });
-        if let Some((src, src_len)) = to_workers {
+        // A stream with data has its output created (above).
+        if let (Some((src, src_len)), Some(c)) = (to_workers, o.file.as_mut()) {
             // Planned now, copied by the workers after the walk; the walk seeks on. Only what
             // the medium holds (a cut-short medium reports the damage).
             let len = header.length.min(src_len.saturating_sub(data_at));
-            let c = o.file.as_mut().expect("created at its first data");
             match c.file.try_clone() {
                 Ok(dest) => {
                     let dest_offset = c.pos;
