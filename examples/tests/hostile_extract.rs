@@ -13,7 +13,7 @@ use mtf::extract::{DamagedFiles, ExtractOptions};
 use mtf::writer::*;
 use mtf_examples::dump::{self, Options, Outcome};
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use support::*;
 
@@ -41,6 +41,8 @@ fn state(root: &Path) -> BTreeMap<PathBuf, String> {
                 "link -> {}",
                 std::fs::read_link(e.path()).unwrap().display()
             )
+        } else if md.file_type().is_fifo() {
+            format!("fifo ino {}", md.ino())
         } else if md.is_dir() {
             "dir".to_string()
         } else {
@@ -92,6 +94,8 @@ enum Plant {
     DanglingSymlink,
     HardLink,
     Regular,
+    Fifo,
+    Directory,
 }
 
 /// Plants `what` at every output file name (and, for symlinks, at every directory name, deepest
@@ -123,6 +127,12 @@ fn planted_everywhere(media: &[PathBuf], set: usize, what: Plant, dirs_too: bool
             }
             Plant::HardLink => std::fs::hard_link(victim.join("precious"), &at).unwrap(),
             Plant::Regular => std::fs::write(&at, b"the user's own file").unwrap(),
+            Plant::Fifo => assert!(std::process::Command::new("mkfifo")
+                .arg(&at)
+                .status()
+                .unwrap()
+                .success()),
+            Plant::Directory => std::fs::create_dir(&at).unwrap(),
         }
     }
     let before_victim = state(&victim);
@@ -163,11 +173,20 @@ fn planted_everywhere(media: &[PathBuf], set: usize, what: Plant, dirs_too: bool
 fn links_and_files_planted_at_every_output_name_are_never_written_through() {
     let m = [small_bkf()];
     for set in [1, 2] {
+        // Files with data and a file with none (created by another path: directly under its
+        // name as its entry ends) are both planted over.
+        let tmp = tempfile::tempdir().unwrap();
+        let (o, text) = extract(&m, set, tmp.path(), ExtractOptions::default());
+        assert_eq!(o, Outcome::Ok, "{text}");
+        assert!(text.contains("docs/empty.txt (0 bytes)"), "{text}");
+        assert!(text.contains("docs/readme.txt (13 bytes)"), "{text}");
         for what in [
             Plant::Symlink,
             Plant::DanglingSymlink,
             Plant::HardLink,
             Plant::Regular,
+            Plant::Fifo,
+            Plant::Directory,
         ] {
             planted_everywhere(&m, set, what, false);
         }
@@ -436,6 +455,61 @@ fn a_csum_mismatch_fails_and_names_the_file() {
     assert!(out.join("volume1/photos/image.raw.corrupt").exists());
     assert!(!out.join("volume1/photos/image.raw").exists());
     assert!(out.join("volume1/docs/readme.txt").exists());
+}
+
+/// A file with no data is created only as its entry ends, directly under its real name; one
+/// that is not whole (its CSUM does not match) must still never take that name.
+#[test]
+fn an_empty_file_that_is_not_whole_never_takes_its_real_name() {
+    let mut m = std::fs::read(small_bkf()).unwrap();
+    // Set 2 has CSUMs: change the stored CSUM of docs/empty.txt (its data, none, gives 0).
+    let mut in_empty = false;
+    let mut csum = None;
+    for e in mtf::walk::Walker::new(&m[..]) {
+        match e.unwrap() {
+            mtf::walk::Event::Block { dblk, .. } => {
+                in_empty = matches!(&dblk.body, mtf::block::Body::File(f)
+                    if f.file_name.display(dblk.header.string_type) == "empty.txt");
+            }
+            mtf::walk::Event::Stream { offset, header }
+                if in_empty && header.id == mtf::spec::StreamId::CSUM =>
+            {
+                csum = Some(offset as usize);
+            }
+            _ => {}
+        }
+    }
+    let at = csum.expect("set 2's empty.txt has a CSUM") + 22;
+    assert_eq!(m[at..at + 4], [0; 4], "the CSUM of no data");
+    m[at] ^= 0x5a;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bad.bkf");
+    std::fs::write(&p, &m).unwrap();
+    for damaged in [DamagedFiles::KeepAside, DamagedFiles::Remove] {
+        let out = tmp.path().join(format!("out-{damaged:?}"));
+        let eo = ExtractOptions {
+            damaged,
+            ..ExtractOptions::default()
+        };
+        let (o, text) = extract(std::slice::from_ref(&p), 2, &out, eo);
+        assert_eq!(o, Outcome::Problems, "{text}");
+        assert!(
+            text.contains("NOT WHOLE: volume1/docs/empty.txt: CSUM mismatch"),
+            "{text}"
+        );
+        assert!(!out.join("volume1/docs/empty.txt").exists(), "{text}");
+        assert_eq!(
+            out.join("volume1/docs/empty.txt.corrupt").exists(),
+            damaged == DamagedFiles::KeepAside,
+            "{text}"
+        );
+        // The other files are whole, and no temporary file is left.
+        assert!(out.join("volume1/docs/readme.txt").exists(), "{text}");
+        for e in walkdir::WalkDir::new(&out) {
+            let e = e.unwrap();
+            assert!(!e.file_name().to_string_lossy().ends_with(".mtf-part"));
+        }
+    }
 }
 
 #[test]

@@ -46,7 +46,7 @@ use crate::MtfDateTime;
 use copy::CopyJob;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -190,18 +190,20 @@ enum StreamOwner {
 
 /// A file being restored.
 struct OpenFile {
-    file: File,
+    /// The output, once created. A file is created when its first data arrives (under a
+    /// temporary name), or, when it has none, as its entry ends (directly under its real
+    /// name: a file with no data has no half state, and the exclusive create refuses any
+    /// existing entry exactly as the rename would).
+    file: Option<Created>,
     dir: DirFd,
     /// Directory components in the target (volume directory first).
     dir_rel: Vec<String>,
     name: String,
-    /// The temporary name while it is written (replace mode).
-    tmp: Option<String>,
     /// Its path in the target, for the report.
     shown: String,
+    /// The FILE block (or stream) that named it, for a refusal.
+    offset: u64,
     date: MtfDateTime,
-    /// Its entry in the report's files.
-    index: usize,
     family: u16,
     sequence: u16,
     /// Its data stream was cut by the end of the medium: it goes on on the next one.
@@ -215,6 +217,21 @@ struct OpenFile {
     sparse_size: Option<u64>,
     /// Why it is not whole.
     damaged: Option<String>,
+}
+
+/// An output file created in the target.
+struct Created {
+    file: File,
+    /// Its temporary name while it is written (renamed to the real name once whole); `None`
+    /// when it was created under its real name.
+    tmp: Option<String>,
+    /// Its entry in the report's files.
+    index: usize,
+    /// Where the next data goes: writes are positioned (`pwrite`), so the position and the
+    /// length are known here without asking the kernel.
+    pos: u64,
+    /// The end of what is written so far: the file's length.
+    len: u64,
 }
 
 /// A file whose data the copy workers write; checked and dated after them.
@@ -242,9 +259,18 @@ struct Sink<'a> {
 impl Write for Sink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.f.xor.update(buf);
-        if self.failed.is_none() && self.f.damaged.is_none() {
-            if let Err(e) = self.f.file.write_all(buf) {
-                self.failed = Some(e);
+        if self.failed.is_none() && self.f.damaged.is_none() && !buf.is_empty() {
+            // The output is created before a stream with data is copied.
+            let Some(c) = self.f.file.as_mut() else {
+                self.failed = Some(io::Error::other("the output was not created"));
+                return Ok(buf.len());
+            };
+            match c.file.write_all_at(buf, c.pos) {
+                Ok(()) => {
+                    c.pos += buf.len() as u64;
+                    c.len = c.len.max(c.pos);
+                }
+                Err(e) => self.failed = Some(e),
             }
         }
         Ok(buf.len())
@@ -390,11 +416,9 @@ impl Extractor {
         if let Some(i) = self.last_job.take() {
             let job = &mut self.jobs[i];
             let kept = job.len.min(offset.saturating_sub(job.src_offset));
-            if let Some(o) = self.out.as_mut() {
-                self.rep.files[o.index].bytes -= job.len - kept;
-                if let Err(e) = o.file.seek(SeekFrom::Start(job.dest_offset + kept)) {
-                    o.damaged.get_or_insert(format!("seek: {e}"));
-                }
+            if let Some(c) = self.out.as_mut().and_then(|o| o.file.as_mut()) {
+                self.rep.files[c.index].bytes -= job.len - kept;
+                c.pos = job.dest_offset + kept;
             }
             job.len = kept;
         }
@@ -585,42 +609,33 @@ impl Extractor {
                 return;
             }
         };
-        let Some((file, tmp)) = self.create(&dir_fd, name, &shown, p.offset) else {
-            return;
-        };
-        let f = self.start_file(file, dir_fd, dir_rel, name.to_string(), tmp, shown, p.date);
+        // Created when its first data arrives, or as its entry ends.
+        let f = self.start_file(dir_fd, dir_rel, name.to_string(), shown, p.offset, p.date);
         self.out = Some(f);
     }
 
-    /// A file just created: its entry in the report, and what is known of it.
-    #[allow(clippy::too_many_arguments)]
+    /// A file to restore, not created yet: what is known of it.
     fn start_file(
-        &mut self,
-        file: File,
+        &self,
         dir: DirFd,
         dir_rel: Vec<String>,
         name: String,
-        tmp: Option<String>,
         shown: String,
+        offset: u64,
         date: MtfDateTime,
     ) -> OpenFile {
-        self.rep.files.push(Written {
-            path: shown.clone(),
-            bytes: 0,
-        });
         let (family, sequence) = self
             .part
             .as_ref()
             .map_or((1, 1), |p| (p.family, p.sequence));
         OpenFile {
-            file,
+            file: None,
             dir,
             dir_rel,
             name,
-            tmp,
             shown,
+            offset,
             date,
-            index: self.rep.files.len() - 1,
             family,
             sequence,
             cut: false,
@@ -632,36 +647,51 @@ impl Extractor {
         }
     }
 
-    /// Creates the output `name` in `dir`: exclusively, or (replace mode) under a temporary
-    /// name beside it. An existing entry without replace mode is a refusal.
-    fn create(
-        &mut self,
-        dir: &DirFd,
-        name: &str,
-        shown: &str,
-        offset: u64,
-    ) -> Option<(File, Option<String>)> {
-        // Every file is written under a temporary name and renamed into place once whole;
-        // without `replace`, an existing entry is refused now (and again at the rename).
-        let made = if !self.opts.replace && target::exists(dir, name).unwrap_or(true) {
+    /// Creates the output of `f` (when not created yet) and gives it its entry in the report.
+    /// A file that gets data is written under a temporary name and renamed into place once
+    /// whole; without `replace`, an existing entry is refused before any data is written (and
+    /// again at the rename). With `final_name` (a whole file with no data) it is created
+    /// directly under its real name, exclusively, which refuses an existing entry, link or
+    /// special file the same way (in replace mode it too goes through a temporary name).
+    /// Returns false when it was refused or failed (said in the report).
+    fn create(&mut self, f: &mut OpenFile, final_name: bool) -> bool {
+        if f.file.is_some() {
+            return true;
+        }
+        let made = if final_name && !self.opts.replace {
+            target::create_new(&f.dir, &f.name).map(|file| (file, None))
+        } else if !self.opts.replace && target::exists(&f.dir, &f.name).unwrap_or(true) {
             Err(io::Error::from(io::ErrorKind::AlreadyExists))
         } else {
-            target::create_temp(dir, name).map(|(f, t)| (f, Some(t)))
+            target::create_temp(&f.dir, &f.name).map(|(file, t)| (file, Some(t)))
         };
         match made {
-            Ok(f) => Some(f),
+            Ok((file, tmp)) => {
+                self.rep.files.push(Written {
+                    path: f.shown.clone(),
+                    bytes: 0,
+                });
+                f.file = Some(Created {
+                    file,
+                    tmp,
+                    index: self.rep.files.len() - 1,
+                    pos: 0,
+                    len: 0,
+                });
+                true
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 self.rep.refused.push(Refusal {
-                    name: shown.to_string(),
+                    name: f.shown.clone(),
                     reason: "exists in the target (never written over; replacing is an option)"
                         .into(),
-                    offset,
+                    offset: f.offset,
                 });
-                None
+                false
             }
             Err(e) => {
-                self.rep.errors.push(format!("{shown}: create: {e}"));
-                None
+                self.rep.errors.push(format!("{}: create: {e}", f.shown));
+                false
             }
         }
     }
@@ -694,6 +724,18 @@ impl Extractor {
         if sql && matches!(id, StreamId::MQDA | StreamId::MQTL) && header.length > 0 {
             return self.sql_stream(r, offset, id);
         }
+        let coded = header
+            .media_attributes
+            .intersects(StreamMediaAttributes::COMPRESSED | StreamMediaAttributes::ENCRYPTED);
+        let data = header.length > 0 && !coded && matches!(id, StreamId::STAN | StreamId::SPAR);
+        if data && self.out.as_ref().is_some_and(|o| o.file.is_none()) {
+            // The file's first data: its output is created now (a refused one is dropped, and
+            // its data counted as not restored, before any of it is written).
+            let mut o = self.out.take().expect("a file being restored");
+            if self.create(&mut o, false) {
+                self.out = Some(o);
+            }
+        }
         let Some(o) = self.out.as_mut() else {
             let key = match self.owner {
                 StreamOwner::File if id != StreamId::SPAD => Some(id.to_string()),
@@ -709,9 +751,6 @@ impl Extractor {
             }
             return Ok(());
         };
-        let coded = header
-            .media_attributes
-            .intersects(StreamMediaAttributes::COMPRESSED | StreamMediaAttributes::ENCRYPTED);
         if id == StreamId::CSUM {
             if let Some(d) = r.read_data_to_vec(64)? {
                 match <[u8; 4]>::try_from(&d[..]) {
@@ -738,20 +777,15 @@ impl Extractor {
                     && self.opts.parallel_copy
                     && !self.opts.replace
             });
-        if let Some((src, src_len)) = to_workers {
+        // A stream with data has its output created (above).
+        if let (Some((src, src_len)), Some(c)) = (to_workers, o.file.as_mut()) {
             // Planned now, copied by the workers after the walk; the walk seeks on. Only what
             // the medium holds (a cut-short medium reports the damage).
             let len = header.length.min(src_len.saturating_sub(data_at));
-            let planned = o
-                .file
-                .stream_position()
-                .and_then(|at| Ok((at, o.file.try_clone()?)))
-                .and_then(|(at, dest)| {
-                    o.file.seek(SeekFrom::Start(at + len))?;
-                    Ok((at, dest))
-                });
-            match planned {
-                Ok((dest_offset, dest)) => {
+            match c.file.try_clone() {
+                Ok(dest) => {
+                    let dest_offset = c.pos;
+                    c.pos += len;
                     self.jobs.push(CopyJob {
                         src,
                         src_offset: data_at,
@@ -763,10 +797,11 @@ impl Extractor {
                     self.job_file.push(usize::MAX);
                     self.last_job = Some(self.jobs.len() - 1);
                     o.has_jobs = true;
-                    self.rep.files[o.index].bytes += len;
+                    self.rep.files[c.index].bytes += len;
                 }
                 Err(e) => {
-                    o.damaged.get_or_insert(format!("seek: {e}"));
+                    o.damaged
+                        .get_or_insert(format!("{}: duplicate handle: {e}", o.shown));
                 }
             }
             r.skip_data()?;
@@ -778,7 +813,9 @@ impl Extractor {
                 o.damaged.get_or_insert(msg.clone());
                 self.rep.errors.push(msg);
             }
-            self.rep.files[o.index].bytes += n;
+            if let Some(c) = &o.file {
+                self.rep.files[c.index].bytes += n;
+            }
         } else if id == StreamId::SPAR && !coded {
             self.sparse(r, offset)?;
         } else if id != StreamId::SPAD && header.length > 0 {
@@ -824,14 +861,19 @@ impl Extractor {
                 ));
                 continue;
             }
-            if let Err(e) = o.file.write_all_at(c, at) {
+            // Created before a SPAR stream with data is read.
+            let Some(cr) = o.file.as_mut() else {
+                continue;
+            };
+            if let Err(e) = cr.file.write_all_at(c, at) {
                 let msg = format!("{}: write: {e}", o.shown);
                 o.damaged = Some(msg.clone());
                 self.rep.errors.push(msg);
                 continue;
             }
             at += c.len() as u64;
-            let w = &mut self.rep.files[o.index].bytes;
+            cr.len = cr.len.max(at);
+            let w = &mut self.rep.files[cr.index].bytes;
             *w = (*w).max(at);
         }
         Ok(())
@@ -874,10 +916,10 @@ impl Extractor {
                 return Ok(());
             }
         };
-        let Some((file, tmp)) = self.create(&dir, &name, &shown, offset) else {
+        let mut f = self.start_file(dir, rel, name, shown, offset, MtfDateTime::default());
+        if !self.create(&mut f, false) {
             return Ok(());
-        };
-        let mut f = self.start_file(file, dir, rel, name, tmp, shown, MtfDateTime::default());
+        }
         let mut sink = Sink {
             f: &mut f,
             failed: None,
@@ -888,7 +930,9 @@ impl Extractor {
             f.damaged = Some(msg.clone());
             self.rep.errors.push(msg);
         }
-        self.rep.files[f.index].bytes = n;
+        if let Some(c) = &f.file {
+            self.rep.files[c.index].bytes = n;
+        }
         self.finalize(f, None);
         Ok(())
     }
@@ -916,14 +960,21 @@ impl Extractor {
     fn finalize(&mut self, mut f: OpenFile, reason: Option<String>) {
         // Data planned for the copy workers lies beyond what is written so far: the file takes
         // its planned length now. A sparse file takes its declared size.
-        let mut want = f.file.stream_position().unwrap_or(0);
+        let mut want = f.file.as_ref().map_or(0, |c| c.pos);
         if let Some(n) = f.sparse_size {
             want = want.max(n);
         }
-        if f.file.metadata().is_ok_and(|m| m.len() < want) {
-            if let Err(e) = f.file.set_len(want) {
-                f.damaged
-                    .get_or_insert(format!("{}: set length: {e}", f.shown));
+        // A file that is all hole has a length but no data: it is created as one with data.
+        if want > 0 && !self.create(&mut f, false) {
+            return;
+        }
+        if let Some(c) = f.file.as_mut().filter(|c| c.len < want) {
+            match c.file.set_len(want) {
+                Ok(()) => c.len = want,
+                Err(e) => {
+                    f.damaged
+                        .get_or_insert(format!("{}: set length: {e}", f.shown));
+                }
             }
         }
         let reason = reason.or(f.damaged.take());
@@ -951,19 +1002,24 @@ impl Extractor {
         self.settle(f, reason);
     }
 
-    /// Dates and names a finished file, or sets it aside when it is not whole.
-    fn settle(&mut self, f: OpenFile, reason: Option<String>) {
+    /// Dates and names a finished file, or sets it aside when it is not whole. A file with no
+    /// data is created now: when whole, directly under its real name.
+    fn settle(&mut self, mut f: OpenFile, reason: Option<String>) {
+        if !self.create(&mut f, reason.is_none()) {
+            return;
+        }
+        let c = f.file.take().expect("created");
         match reason {
             None => {
                 if let Some(s) = unix_secs(f.date) {
-                    if let Err(e) = target::set_mtime(&f.file, s) {
+                    if let Err(e) = target::set_mtime(&c.file, s) {
                         self.rep
                             .errors
                             .push(format!("{}: set modification time: {e}", f.shown));
                     }
                 }
-                drop(f.file);
-                if let Some(tmp) = &f.tmp {
+                drop(c.file);
+                if let Some(tmp) = &c.tmp {
                     let renamed = if self.opts.replace {
                         target::replace(&f.dir, tmp, &f.name)
                     } else {
@@ -978,8 +1034,8 @@ impl Extractor {
                 }
             }
             Some(reason) => {
-                drop(f.file);
-                let current = f.tmp.as_deref().unwrap_or(&f.name);
+                drop(c.file);
+                let current = c.tmp.as_deref().unwrap_or(&f.name);
                 let kept_as = match self.opts.damaged {
                     DamagedFiles::KeepAside => {
                         match target::rename_aside(&f.dir, current, &f.name, "corrupt") {
@@ -1036,16 +1092,15 @@ impl Extractor {
         progress(total, total);
         for d in std::mem::take(&mut self.deferred) {
             let mut reason = d.reason;
-            if reason.is_none() {
-                if let Some(e) = d.f.expected {
-                    reason = match read_back_xor(&d.f.file) {
-                        Ok(v) if v == e => None,
-                        Ok(v) => Some(format!(
-                            "CSUM mismatch: stored {e:#010x}, the data gives {v:#010x}"
-                        )),
-                        Err(err) => Some(format!("{}: read back: {err}", d.f.shown)),
-                    };
-                }
+            // A file with work for the copy workers was created at its first data.
+            if let (None, Some(e), Some(c)) = (&reason, d.f.expected, &d.f.file) {
+                reason = match read_back_xor(&c.file) {
+                    Ok(v) if v == e => None,
+                    Ok(v) => Some(format!(
+                        "CSUM mismatch: stored {e:#010x}, the data gives {v:#010x}"
+                    )),
+                    Err(err) => Some(format!("{}: read back: {err}", d.f.shown)),
+                };
             }
             self.settle(d.f, reason);
         }

@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A directory handle, shared by the files created in it.
 pub type DirFd = Arc<OwnedFd>;
@@ -126,9 +126,12 @@ pub fn create_new(dir: &OwnedFd, name: &str) -> io::Result<File> {
 /// file is whole. Returns the file and its temporary name.
 pub fn create_temp(dir: &OwnedFd, name: &str) -> io::Result<(File, String)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // Asked once: `getpid` is a system call per file otherwise.
+    static PID: OnceLock<u32> = OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = format!(".{name}.{}.{n}.mtf-part", std::process::id());
+        let tmp = format!(".{name}.{pid}.{n}.mtf-part");
         match create_new(dir, &tmp) {
             Ok(f) => return Ok((f, tmp)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -143,9 +146,9 @@ pub fn replace(dir: &OwnedFd, from: &str, to: &str) -> io::Result<()> {
     renameat(dir, from, dir, to).map_err(io::Error::from)
 }
 
-/// Renames `from` to `to` in `dir` only if nothing is named `to` there (a new file takes its
-/// real name only once whole: a run killed midway leaves a `.mtf-part` file, never a half file
-/// under the real name).
+/// Renames `from` to `to` in `dir` only if nothing is named `to` there (a new file with data
+/// takes its real name only once whole: a run killed midway leaves a `.mtf-part` file, never a
+/// half file under the real name; a file with no data is made with [`create_new`] instead).
 pub fn rename_new(dir: &OwnedFd, from: &str, to: &str) -> io::Result<()> {
     renameat_with(dir, from, dir, to, rustix::fs::RenameFlags::NOREPLACE).map_err(io::Error::from)
 }
