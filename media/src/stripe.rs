@@ -140,6 +140,14 @@ impl StripedWriter {
                 devices.len()
             )));
         }
+        if devices.iter().any(|m| m.len() != plan.mirror_count as usize) {
+            return Err(MediaError::Invalid(format!(
+                "the interrupted media set has {} cop{} of each medium; give as many devices \
+                 per family",
+                plan.mirror_count,
+                if plan.mirror_count == 1 { "y" } else { "ies" }
+            )));
+        }
         let mut set = MediaSet::new(&plan.name, plan.family_count);
         set.id = plan.media_set_id;
         let mut opts = opts.clone();

@@ -10,6 +10,9 @@
 //!   `mtf::stream::sqlserver::Raid`, so SQL Server's striped media and ours read alike), the media
 //!   sequence number in the TAPE block, and a media password as an MD5 digest in the TAPE
 //!   block's password field with algorithm 5 (as SQL Server's `MEDIAPASSWORD` sample has it).
+//! - The mirror count goes in a small stream of our own after the RAID stream on TAPE
+//!   ([`MIRROR_STREAM`]): every copy of a medium says how many copies the set has, so a restart
+//!   or a verify knows how many to look for.
 //! - A backup set's expiry (EXPIREDATE / RETAINDAYS) goes in a small stream on its SSET
 //!   ([`EXPIRY_STREAM`]), where other MTF readers skip it.
 //!
@@ -31,6 +34,10 @@ use tape_sys::ReadResult;
 /// The SSET stream that holds a backup set's expiry: 8 bytes, seconds since the Unix epoch
 /// (UTC), little-endian signed. Not an MTF stream; readers that do not know it skip it.
 pub const EXPIRY_STREAM: StreamId = StreamId(*b"MXPR");
+
+/// The TAPE stream that holds the media set's mirror count (copies written at once, 1 to 4):
+/// 2 bytes, little-endian. Not an MTF stream; readers that do not know it skip it.
+pub const MIRROR_STREAM: StreamId = StreamId(*b"MMIR");
 
 /// A media set as the writer creates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +118,9 @@ pub struct MediumLabel {
     pub media_set_id: Option<Guid>,
     pub family_count: Option<u16>,
     pub family_number: Option<u16>,
+    /// Copies of the media set written at once ([`MIRROR_STREAM`]); `None` on media written
+    /// without it (SQL Server's, NTBackup's).
+    pub mirror_count: Option<u8>,
     pub media_family_id: u32,
     /// 1 = first medium of the family.
     pub media_sequence_number: u16,
@@ -385,6 +395,7 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                             media_set_id: None,
                             family_count: None,
                             family_number: None,
+                            mirror_count: None,
                             media_family_id: t.media_family_id,
                             media_sequence_number: t.media_sequence_number,
                             name: t.media_name.display(st),
@@ -426,7 +437,8 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                 }
             }
             Event::Stream { header, .. } => {
-                let wanted = (in_block == Some(BlockType::TAPE) && header.id == StreamId::RAID)
+                let wanted = (in_block == Some(BlockType::TAPE)
+                    && (header.id == StreamId::RAID || header.id == MIRROR_STREAM))
                     || (in_block == Some(BlockType::SSET) && header.id == EXPIRY_STREAM);
                 if !wanted {
                     continue;
@@ -442,6 +454,12 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                             l.family_count = Some(r.family_count);
                             l.family_number = Some(r.family_number);
                         }
+                    }
+                } else if header.id == MIRROR_STREAM {
+                    if let (Some(l), Ok(b)) = (label.as_mut(), <[u8; 2]>::try_from(&data[..])) {
+                        l.mirror_count = u8::try_from(u16::from_le_bytes(b))
+                            .ok()
+                            .filter(|n| (1..=MediaSet::MAX_MIRRORS).contains(n));
                     }
                 } else if let (Some(s), Ok(b)) = (sets.last_mut(), <[u8; 8]>::try_from(&data[..])) {
                     s.expires = Some(i64::from_le_bytes(b));
