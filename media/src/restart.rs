@@ -203,9 +203,9 @@ pub(crate) fn judge_replay(m: &Inspection, spec: &FamilySpec, sequence: u16) -> 
 
 /// What a complete medium holds for the checkpoint: its files and the directory after its
 /// last file ([`FamilyCheckpoint`]); `None` if the medium is not complete. A medium is complete
-/// when it ends with the whole end-of-media procedure ([`early_warning_block`] finds where its
-/// warning came): one cut after its EOTM but before the last filemark is not, for its replay
-/// would have no warning to cut at.
+/// when it names its continuation (EOTM) and ends with the whole end-of-media procedure, the
+/// layout its replay finds its early warning in ([`early_warning_block`]): the plan and the
+/// replay judge a medium by one rule.
 fn medium_checkpoint(device: &mut Device, family: u16) -> Option<(Vec<String>, Option<Vec<String>>)> {
     // A medium that does not read through (cut by the interruption) is incomplete.
     let (files, continues, next_dir) = crate::restore::list_medium(device, family).ok()?;
