@@ -107,7 +107,10 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
     // Every family went onto 2 to 4 continuation media, the changer's named as they were
     // made; the files went to the families in turn, so the count follows from the tree.
     let (lo, hi) = media_bounds();
-    assert!(lo >= 3 && hi <= 5, "the tree does not force 2 to 4 continuation media");
+    assert!(
+        lo >= 3 && hi <= 5,
+        "the tree does not force 2 to 4 continuation media"
+    );
     let mut written = Vec::new();
     for f in 1..=3u16 {
         let media: Vec<&str> = err

@@ -206,7 +206,10 @@ pub(crate) fn judge_replay(m: &Inspection, spec: &FamilySpec, sequence: u16) -> 
 /// when it names its continuation (EOTM) and ends with the whole end-of-media procedure, the
 /// layout its replay finds its early warning in ([`early_warning_block`]): the plan and the
 /// replay judge a medium by one rule.
-fn medium_checkpoint(device: &mut Device, family: u16) -> Option<(Vec<String>, Option<Vec<String>>)> {
+fn medium_checkpoint(
+    device: &mut Device,
+    family: u16,
+) -> Option<(Vec<String>, Option<Vec<String>>)> {
     // A medium that does not read through (cut by the interruption) is incomplete.
     let (files, continues, next_dir) = crate::restore::list_medium(device, family).ok()?;
     let complete = continues && early_warning_block(device).ok()?.is_some();

@@ -142,7 +142,10 @@ impl StripedWriter {
                 devices.len()
             )));
         }
-        if devices.iter().any(|m| m.len() != plan.mirror_count as usize) {
+        if devices
+            .iter()
+            .any(|m| m.len() != plan.mirror_count as usize)
+        {
             return Err(MediaError::Invalid(format!(
                 "the interrupted media set has {} cop{} of each medium; give as many devices \
                  per family",

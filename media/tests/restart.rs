@@ -130,7 +130,10 @@ fn one_run(seed: u64) -> (usize, usize) {
     };
     if let Some(plan) = &plan {
         assert_eq!(plan.family_count, families);
-        assert_eq!(plan.mirror_count, mirrors, "seed {seed}: the media name their copies");
+        assert_eq!(
+            plan.mirror_count, mirrors,
+            "seed {seed}: the media name their copies"
+        );
     }
     if std::env::var("MEDIA_RANDOM_DEBUG").is_ok() {
         eprintln!("seed {seed}: kill before file {k} at {inside}; plan {plan:?}");
@@ -318,12 +321,22 @@ fn restart_after_a_cut(mirrors: u8, cut: impl Fn(&Path, u64)) {
     )
     .unwrap();
     for (d, n, data) in &t {
-        w.add_file(d, n, &EntryMeta::default(), data.len() as u64, &mut &data[..])
-            .unwrap();
+        w.add_file(
+            d,
+            n,
+            &EntryMeta::default(),
+            data.len() as u64,
+            &mut &data[..],
+        )
+        .unwrap();
     }
     w.finish().unwrap();
     for (before, p) in &m1 {
-        assert!(&std::fs::read(p).unwrap() == before, "{} rewritten", p.display());
+        assert!(
+            &std::fs::read(p).unwrap() == before,
+            "{} rewritten",
+            p.display()
+        );
     }
     let mut out = MemoryFiles::default();
     let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(

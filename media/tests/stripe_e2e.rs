@@ -38,8 +38,15 @@ fn three_families_with_continuation_restore_on_one_and_three_devices() {
         let mine: Vec<&Entry> = t.iter().skip(f).step_by(3).collect();
         let bytes: u64 = mine.iter().map(|e| e.2.len() as u64).sum();
         let (lo, hi) = media_bounds(bytes, mine.len() as u64, cap);
-        eprintln!("family {}: {bytes} bytes in {} files: {lo} to {hi} media", f + 1, mine.len());
-        assert!(lo >= 3 && hi <= 5, "the tree does not force 2 to 4 continuation media");
+        eprintln!(
+            "family {}: {bytes} bytes in {} files: {lo} to {hi} media",
+            f + 1,
+            mine.len()
+        );
+        assert!(
+            lo >= 3 && hi <= 5,
+            "the tree does not force 2 to 4 continuation media"
+        );
     }
     let (report, set) = backup_tree_in_turn(dir.path(), 3, cap, &t);
     assert_eq!(report.families.len(), 3);
@@ -58,7 +65,11 @@ fn three_families_with_continuation_restore_on_one_and_three_devices() {
             .collect();
         let bytes: u64 = mine.iter().map(|e| e.2.len() as u64).sum();
         let (lo, hi) = media_bounds(bytes, mine.len() as u64, cap);
-        assert!((lo..=hi).contains(&(n as u64)), "family {}", fam.family_number);
+        assert!(
+            (lo..=hi).contains(&(n as u64)),
+            "family {}",
+            fam.family_number
+        );
         // The family's media are numbered 1, 2, 3... in the order written.
         let seqs: Vec<u16> = fam.used.iter().map(|u| u.sequence).collect();
         assert_eq!(seqs, (1..=n as u16).collect::<Vec<_>>());

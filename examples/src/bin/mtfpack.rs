@@ -7,13 +7,13 @@
 //! beside it and renamed into place, a failed append puts the old tail back).
 
 use clap::Parser;
+use media::device::is_tape_path;
 use mtf::writer::{
     check_options, AppendPoint, BlockSink, FileSink, MediaSupplier, MediumOptions, Writer,
 };
 use mtf_examples::pack::{
     check_output, check_sources, now, pack_tree_with, parse_date, set_options, Exclude, PackStats,
 };
-use mtf_examples::tape::is_tape_path;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};

@@ -115,69 +115,8 @@ pub fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// A tape device or image behind `mtf`'s block source trait.
-pub struct TapeSource {
-    device: Box<dyn tape_sys::TapeDevice>,
-}
-
-impl TapeSource {
-    /// Reads blocks from `device`, from where it is positioned.
-    pub fn new(device: Box<dyn tape_sys::TapeDevice>) -> Self {
-        TapeSource { device }
-    }
-
-    /// The device back (to write after reading, say).
-    pub fn into_device(self) -> Box<dyn tape_sys::TapeDevice> {
-        self.device
-    }
-}
-
-impl BlockSource for TapeSource {
-    fn read_block(&mut self, buf: &mut [u8]) -> io::Result<BlockRead> {
-        match self.device.read_block(buf) {
-            Ok(tape_sys::ReadResult::Data(n)) => Ok(BlockRead::Data(n)),
-            Ok(tape_sys::ReadResult::Filemark) => Ok(BlockRead::Filemark),
-            Ok(tape_sys::ReadResult::EndOfData) => Ok(BlockRead::EndOfData),
-            Err(e) => Err(io::Error::other(e.to_string())),
-        }
-    }
-
-    fn max_block_len(&self) -> usize {
-        1 << 20
-    }
-
-    fn is_block_device(&self) -> bool {
-        true
-    }
-
-    fn end_of_data(&mut self) -> io::Result<bool> {
-        self.device.end_of_data().map_err(tape_io)?;
-        Ok(true)
-    }
-
-    fn space_filemarks_back(&mut self, n: u32) -> io::Result<bool> {
-        self.device
-            .space(tape_sys::Space::Bsfm, n)
-            .map_err(tape_io)?;
-        Ok(true)
-    }
-
-    fn space_filemarks_forward(&mut self, n: u32) -> io::Result<bool> {
-        self.device
-            .space(tape_sys::Space::Fsf, n)
-            .map_err(tape_io)?;
-        Ok(true)
-    }
-
-    fn rewind(&mut self) -> io::Result<bool> {
-        self.device.rewind().map_err(tape_io)?;
-        Ok(true)
-    }
-}
-
-fn tape_io(e: tape_sys::TapeError) -> io::Error {
-    io::Error::other(e.to_string())
-}
+/// A tape device or image behind `mtf`'s block source trait (the `media` crate's).
+pub type TapeSource = media::device::TapeSource<Box<dyn tape_sys::TapeDevice>>;
 
 /// A medium opened for reading: a file, a tape (device or `.tap` image), or a stream (a pipe,
 /// standard input as `-`) read once from start to end.
