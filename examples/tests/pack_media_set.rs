@@ -17,8 +17,8 @@ const CAP: u64 = 400_000;
 const BLOCK: u64 = 4096;
 
 /// Bounds on the media a family fills, from the layout rules and mtfpack's documented tape
-/// images alone (not from the writer): with `--stripe-in-turn` file k goes to family k mod 3
-/// + 1, so each family holds 20 files, 983,040 bytes. A medium holds at most `CAP - BLOCK`
+/// images alone (not from the writer): with `--stripe-in-turn` file k goes to family
+/// `k mod 3 + 1`, so each family holds 20 files, 983,040 bytes. A medium holds at most `CAP - BLOCK`
 /// bytes of data (its TAPE header takes a block): 983,040 / 395,904 = 2.48, so at least 3
 /// media. Every medium but the last is written up to the early warning, which mtfpack's images
 /// give 1/32 of the capacity before the end but at least 8 blocks (32,768 bytes), and gives at

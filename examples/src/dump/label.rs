@@ -5,7 +5,8 @@ use super::{
     compressed_container, display_name, mtf_err, open_source, write_json, DumpError, DumpResult,
     Options, Outcome,
 };
-use mtf::reader::{group_media, read_media_header, MediumIdentity, Reader};
+use media::set::group::{group_media, MediumIdentity};
+use mtf::reader::{read_media_header, Reader};
 use mtf::spec::TapeAttributes;
 use serde::Serialize;
 use std::io::Write;

@@ -19,6 +19,7 @@
 //! [`inspect`] reads all of that back off a mounted medium, for the safety decision and for
 //! reading.
 
+pub mod group;
 pub mod password;
 pub mod stamp;
 
@@ -263,7 +264,7 @@ pub fn label_of<S: mtf::reader::BlockSource>(src: S) -> Result<MediumLabel, Stri
 /// missing, media of a family missing or given twice, media of other sets, and the order
 /// (a family's media given out of sequence). Empty when the list is a whole media set.
 pub fn check_media_list(labels: &[MediumLabel]) -> Vec<String> {
-    use mtf::reader::media::{group_media, MediumIdentity};
+    use group::{group_media, MediumIdentity};
     let ids: Vec<MediumIdentity> = labels
         .iter()
         .map(|l| MediumIdentity {

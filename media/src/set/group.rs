@@ -1,4 +1,4 @@
-//! Several media read as one media set: the families of a striped set, and the continuation
+//! Several media read as one media set, given in any order: the families of a striped set, and the continuation
 //! media of each family, put in order and checked.
 //!
 //! A medium's identity comes from its TAPE block (media family id, media sequence number) and,
@@ -8,14 +8,13 @@
 //! sequence number. Data sets are matched across families and media by their data set number
 //! and write date.
 
-use super::listing::{Listing, MediaHeader, SetEntry};
-use crate::spec::StreamId;
-use crate::stream::sqlserver::{Guid, Raid};
+use mtf::reader::{Listing, MediaHeader, SetEntry};
+use mtf::spec::StreamId;
+use mtf::stream::sqlserver::{Guid, Raid};
 use std::collections::BTreeMap;
 
 /// Who a medium is: which media set, which family, which medium of the family.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MediumIdentity {
     /// The media set id (SQL Server's RAID stream), when the medium carries one.
     pub media_set_id: Option<Guid>,
@@ -34,7 +33,7 @@ impl MediumIdentity {
     pub fn from_header(h: &MediaHeader) -> Self {
         let t = h.tape();
         let raid = h
-            .tape
+            .tape_block()
             .stream_data(StreamId::RAID)
             .and_then(|d| Raid::decode(d).ok());
         MediumIdentity {
@@ -54,7 +53,6 @@ impl MediumIdentity {
 
 /// One family of a media set: its media, by sequence number, as indices into the caller's list.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FamilyMedia {
     /// Family number.
     pub family_number: u16,
@@ -64,7 +62,6 @@ pub struct FamilyMedia {
 
 /// Media grouped into one media set.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MediaSetGroup {
     /// Media set id.
     pub media_set_id: Option<Guid>,
@@ -178,7 +175,6 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
 
 /// One piece of a data set: the set as found on one medium.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SetPart {
     /// Index of the medium in the caller's list.
     pub medium: usize,
@@ -192,7 +188,6 @@ pub struct SetPart {
 
 /// A data set of a media set: its parts on every family and medium.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MergedSet {
     /// 1-based position in the media set.
     pub position: usize,
