@@ -147,6 +147,18 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
     let verdict = mtf_examples::dump::verify::run(&images, &o, &mut text).unwrap();
     let text = String::from_utf8_lossy(&text).into_owned();
     assert_eq!(verdict, mtf_examples::dump::Outcome::Ok, "{text}");
+    // Without family 2's second medium, the dumper names it as missing.
+    let without: Vec<std::path::PathBuf> = images
+        .iter()
+        .filter(|p| !p.ends_with("CLISET-f2-m2.tap"))
+        .cloned()
+        .collect();
+    assert_eq!(without.len() + 1, images.len());
+    let mut text = Vec::new();
+    let verdict = mtf_examples::dump::verify::run(&without, &o, &mut text).unwrap();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    assert_ne!(verdict, mtf_examples::dump::Outcome::Ok, "{text}");
+    assert!(text.contains("family 2: media 2 to 2 missing"), "{text}");
     let mut label = Vec::new();
     mtf_examples::dump::label::run(&[lib.join("b.tap")], &o, &mut label).unwrap();
     let label = String::from_utf8_lossy(&label).into_owned();
@@ -154,6 +166,7 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
         "\"CLISET\"",
         "family count:            3",
         "family number:           2",
+        "mirror count:            1",
     ] {
         assert!(label.contains(want), "{want} not in {label}");
     }
@@ -222,4 +235,66 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
     );
     assert!(ok, "{err}");
     assert_ne!(snapshot(&lib), before);
+}
+
+/// A mirrored media set: every copy of a medium carries the same identity (media set id,
+/// family count and number) and says how many copies the set has; the dumper shows it, and
+/// either copy restores the set.
+#[test]
+fn every_copy_of_a_mirrored_set_carries_its_identity_and_mirror_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let want = tree(&src);
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let (ok, err) = mtfpack(
+        &src,
+        &lib,
+        2,
+        &[
+            "--mirror",
+            lib.join("a2.tap").to_str().unwrap(),
+            "--mirror",
+            lib.join("b2.tap").to_str().unwrap(),
+            "--media-name",
+            "MIRRORED",
+            "--date",
+            "2024-06-01T00:00:00",
+        ],
+    );
+    assert!(ok, "{err}");
+    let o = mtf_examples::dump::Options {
+        json: true,
+        strict: true,
+        progress: false,
+    };
+    let mut out = Vec::new();
+    let files: Vec<std::path::PathBuf> = ["a.tap", "b.tap", "a2.tap", "b2.tap"]
+        .iter()
+        .map(|n| lib.join(n))
+        .collect();
+    mtf_examples::dump::label::run(&files, &o, &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let media = v["media"].as_array().unwrap();
+    assert_eq!(media.len(), 4);
+    for (m, family) in media.iter().zip([1, 2, 1, 2]) {
+        assert_eq!(m["media_set_id"], media[0]["media_set_id"], "{m}");
+        assert_eq!(m["family_count"], 2, "{m}");
+        assert_eq!(m["family_number"], family, "{m}");
+        assert_eq!(m["mirror_count"], 2, "{m}");
+        assert_eq!(m["media_name"], "MIRRORED", "{m}");
+    }
+    // A mirror's copy is its original byte for byte.
+    assert!(
+        std::fs::read(lib.join("a.tap")).unwrap() == std::fs::read(lib.join("a2.tap")).unwrap()
+    );
+    assert!(
+        std::fs::read(lib.join("b.tap")).unwrap() == std::fs::read(lib.join("b2.tap")).unwrap()
+    );
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+        DirectoryLibrary::new(&lib, Default::default()).unwrap(),
+    )];
+    let mut got = MemoryFiles::default();
+    restore(changers, &ReadSpec::default(), &mut got).unwrap();
+    assert_eq!(got.files, want);
 }

@@ -40,6 +40,23 @@ pub const EXPIRY_STREAM: StreamId = StreamId(*b"MXPR");
 /// 2 bytes, little-endian. Not an MTF stream; readers that do not know it skip it.
 pub const MIRROR_STREAM: StreamId = StreamId(*b"MMIR");
 
+/// The mirror count a [`MIRROR_STREAM`]'s data holds, if it is one (1 to 4).
+pub fn decode_mirror_count(data: &[u8]) -> Option<u8> {
+    let b = <[u8; 2]>::try_from(data).ok()?;
+    u8::try_from(u16::from_le_bytes(b))
+        .ok()
+        .filter(|n| (1..=MediaSet::MAX_MIRRORS).contains(n))
+}
+
+/// The mirror count a media header read by `mtf` carries ([`MIRROR_STREAM`] on its TAPE
+/// block), if any.
+pub fn mirror_count_of(header: &mtf::reader::MediaHeader) -> Option<u8> {
+    header
+        .tape_block()
+        .stream_data(MIRROR_STREAM)
+        .and_then(decode_mirror_count)
+}
+
 /// A media set as the writer creates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaSet {
@@ -457,10 +474,8 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                         }
                     }
                 } else if header.id == MIRROR_STREAM {
-                    if let (Some(l), Ok(b)) = (label.as_mut(), <[u8; 2]>::try_from(&data[..])) {
-                        l.mirror_count = u8::try_from(u16::from_le_bytes(b))
-                            .ok()
-                            .filter(|n| (1..=MediaSet::MAX_MIRRORS).contains(n));
+                    if let Some(l) = label.as_mut() {
+                        l.mirror_count = decode_mirror_count(&data);
                     }
                 } else if let (Some(s), Ok(b)) = (sets.last_mut(), <[u8; 8]>::try_from(&data[..])) {
                     s.expires = Some(i64::from_le_bytes(b));
