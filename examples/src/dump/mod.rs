@@ -202,15 +202,7 @@ impl BlockSource for Source {
 }
 
 /// Whether a path names a tape: a character device, or a SIMH `.tap` image.
-pub fn is_tape(path: &Path) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    std::fs::metadata(path)
-        .map(|m| m.file_type().is_char_device())
-        .unwrap_or(false)
-        || path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("tap"))
-}
+pub use media::device::is_tape_path as is_tape;
 
 /// The path to open for a medium argument: `-` is standard input.
 fn real_path(path: &Path) -> &Path {
