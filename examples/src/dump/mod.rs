@@ -204,6 +204,11 @@ impl BlockSource for Source {
 /// Whether a path names a tape: a character device, or a SIMH `.tap` image.
 pub use media::device::is_tape_path as is_tape;
 
+fn is_char_device(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device())
+}
+
 /// The path to open for a medium argument: `-` is standard input.
 fn real_path(path: &Path) -> &Path {
     if path.as_os_str() == "-" {
@@ -248,24 +253,21 @@ pub fn open_source(path: &Path) -> DumpResult<Source> {
         return Ok(Source::Stream(StreamSource::new(f)));
     }
     if is_tape(path) {
-        use std::os::unix::fs::FileTypeExt;
-        let is_dev = std::fs::metadata(path)
-            .map(|m| m.file_type().is_char_device())
-            .unwrap_or(false);
-        let device: Box<dyn tape_sys::TapeDevice> = if is_dev {
-            Box::new(tape_sys::St::open(path).map_err(|e| {
+        // Read-only, and an image cut short (a copy stopped midway) yields every block before
+        // the cut, as a cut file medium does; the reader reports what is missing.
+        let opts = tape_sys::EmulatedOptions::default()
+            .write_protected(true)
+            .recover_truncated(true);
+        let tape = media::device::open_tape(path, false, true, opts).map_err(|e| {
+            if is_char_device(path) {
                 err(&format!(
                     "open as a tape drive: {e} (a character device that is not an st tape)"
                 ))
-            })?)
-        } else {
-            // Read-only, and an image cut short (a copy stopped midway) yields every block
-            // before the cut, as a cut file medium does; the reader reports what is missing.
-            let opts = tape_sys::EmulatedOptions::default()
-                .write_protected(true)
-                .recover_truncated(true);
-            Box::new(tape_sys::EmulatedTape::open(path, opts).map_err(|e| err(&e))?)
-        };
+            } else {
+                err(&e)
+            }
+        })?;
+        let device: Box<dyn tape_sys::TapeDevice> = tape.device;
         let mut device = device;
         // Every subcommand reads from the beginning of the medium.
         device.rewind().map_err(|e| {
