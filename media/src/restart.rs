@@ -244,15 +244,36 @@ pub struct RestartPlan {
 
 impl RestartPlan {
     /// Reads the checkpoint of an interrupted backup to media set `set` with one changer
-    /// (reading the families one after another).
+    /// (reading the families one after another). The family count comes from the first
+    /// family's first medium; when that one never got its header, nothing is known of the
+    /// others and the plan is refused ([`RestartPlan::read_families`] asks for every family).
     pub fn read(changer: &mut dyn MediaChanger, set: Guid) -> Result<RestartPlan> {
+        Self::read_inner(changer, set, None)
+    }
+
+    /// [`RestartPlan::read`] for a media set of `family_count` families (the devices the
+    /// restart is given): every family is asked for, so the others' completed media still
+    /// count when the first family's first medium has no header yet.
+    pub fn read_families(
+        changer: &mut dyn MediaChanger,
+        set: Guid,
+        family_count: u16,
+    ) -> Result<RestartPlan> {
+        Self::read_inner(changer, set, Some(family_count))
+    }
+
+    fn read_inner(
+        changer: &mut dyn MediaChanger,
+        set: Guid,
+        family_count: Option<u16>,
+    ) -> Result<RestartPlan> {
         let mut families = Vec::new();
         let mut header: Option<(String, u16, i64)> = None;
         let mut f = 1u16;
         // Copies of each medium, from the first label read.
         let mut mirrors = 1u8;
         loop {
-            let count = header.as_ref().map_or(1, |h| h.1);
+            let count = family_count.unwrap_or_else(|| header.as_ref().map_or(1, |h| h.1));
             if f > count {
                 break;
             }
@@ -325,6 +346,12 @@ impl RestartPlan {
         }
         let (name, family_count, written) = header
             .ok_or_else(|| MediaError::Invalid(format!("no medium of media set {set} found")))?;
+        if families.len() != family_count as usize {
+            return Err(MediaError::Invalid(format!(
+                "media set {set} has {family_count} families, not {}",
+                families.len()
+            )));
+        }
         Ok(RestartPlan {
             media_set_id: set,
             name,

@@ -121,7 +121,9 @@ fn one_run(seed: u64) -> (usize, usize) {
     }
     // The checkpoint, and the completed media as they are now.
     let mut reader = DirectoryLibrary::new(&lib, Default::default()).unwrap();
-    let plan = match RestartPlan::read(&mut reader, set.id) {
+    // Every family is asked for: a family whose first medium has no header yet does not hide
+    // the others' completed media.
+    let plan = match RestartPlan::read_families(&mut reader, set.id, families) {
         Ok(p) => Some(p),
         // Killed before any device wrote its media header: there is nothing to restart from,
         // and the backup starts again on the same (still blank) media.
@@ -366,4 +368,55 @@ fn a_medium_missing_on_one_mirror_is_not_a_checkpoint() {
     restart_after_a_cut(2, |lib, _| {
         std::fs::remove_file(lib.join("TESTSET-f1-m2-mirror1.tap")).unwrap()
     });
+}
+
+/// A kill before the first family wrote its first header, while the second family had closed a
+/// medium: `read` cannot know the other families (the family count is on the media), so it
+/// refuses; `read_families`, given the devices' count, still finds the second family's
+/// checkpoint, and the restart restores the tree whole.
+#[test]
+fn a_family_without_a_header_does_not_hide_the_others_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let t = tree(78, 24, 12_000);
+    let cap = 64 * 1024;
+    let (report, set) = backup_tree(&lib, 2, 1, cap, &t);
+    assert!(report.families.iter().all(|f| f.used.len() >= 2));
+    // Family 1: only a blank first medium; family 2: its first medium closed, the rest gone.
+    for e in std::fs::read_dir(&lib).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.contains("-f1-") || !name.contains("-m1") {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    tape_sys::EmulatedTape::create(lib.join("TESTSET-f1-m1.tap"), tape(cap)).unwrap();
+    let mut reader = DirectoryLibrary::new(&lib, Default::default()).unwrap();
+    assert!(RestartPlan::read(&mut reader, set.id).is_err());
+    let mut reader = DirectoryLibrary::new(&lib, Default::default()).unwrap();
+    let plan = RestartPlan::read_families(&mut reader, set.id, 2).unwrap();
+    assert_eq!(plan.families[0].resume_at, 1);
+    assert_eq!(plan.families[1].resume_at, 2);
+    let m1 = std::fs::read(lib.join("TESTSET-f2-m1.tap")).unwrap();
+    let mut w =
+        StripedWriter::restart(devices(&lib, &set, 1, cap), &plan, &options(), backup_set())
+            .unwrap();
+    for (d, n, data) in &t {
+        w.add_file(
+            d,
+            n,
+            &EntryMeta::default(),
+            data.len() as u64,
+            &mut &data[..],
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+    assert!(std::fs::read(lib.join("TESTSET-f2-m1.tap")).unwrap() == m1);
+    let mut out = MemoryFiles::default();
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+        DirectoryLibrary::new(&lib, Default::default()).unwrap(),
+    )];
+    restore(changers, &ReadSpec::default(), &mut out).unwrap();
+    assert_eq!(out.files, expected(&t));
 }
