@@ -1,95 +1,87 @@
-//! Media given in any order grouped into a media set, its continuation media put in sequence,
-//! and a set continued over several media merged back into one (`media::set::group`); media
-//! made by `mtf`'s writer on in-memory media.
+//! Media given in any order grouped into a media set, each family's continuation media put in
+//! sequence, what is missing named, and the backup set merged back into one across them
+//! (`media::set::group`); the media are a striped set written by `media` itself.
 
+mod common;
+
+use common::*;
+use media::changer::open_path;
 use media::set::group::{group_media, merge_sets, MediumIdentity};
-use mtf::date::DateTime;
-use mtf::reader::source::SeekSource;
-use mtf::reader::{list_sets, Listing, Reader};
-use mtf::writer::*;
-use std::io::Cursor;
-
-fn date(s: u32) -> DateTime {
-    DateTime::from_unix(1_700_000_000 + s as i64).unwrap()
-}
-
-/// Writes one set with the given files (name, size) into `w`.
-fn write_set<S: BlockSink, M: MediaSupplier<S>>(w: &mut Writer<S, M>, files: &[(&str, usize)]) {
-    w.begin_set(SetOptions::new("reader test", date(5)))
-        .unwrap();
-    w.add_volume(&VolumeOptions {
-        device: "C:".into(),
-        volume: "SYS".into(),
-        machine: "HOST".into(),
-    })
-    .unwrap();
-    w.add_directory(&["dir"], &EntryMeta::with_dates(Some(date(1)), date(5)))
-        .unwrap();
-    for (name, size) in files {
-        let data: Vec<u8> = (0..*size).map(|i| (i * 7 + 3) as u8).collect();
-        let meta = EntryMeta::with_dates(Some(date(2)), date(5));
-        w.add_file(name, &meta, data.len() as u64, &mut &data[..])
-            .unwrap();
-    }
-    w.end_set().unwrap();
-}
-
-fn list(bytes: &[u8]) -> Listing {
-    list_sets(Reader::new(SeekSource::new(Cursor::new(bytes.to_vec())))).unwrap()
-}
+use media::set::list_sets;
+use mtf::reader::Listing;
 
 #[test]
-fn a_set_continued_over_media_reads_as_one() {
-    let mut opts = MediumOptions::new("span", 77, date(0));
-    opts.block_size = Some(8 * 1024);
-    let first = MemorySink {
-        capacity: Some(160 * 1024),
-        early_warning_zone: 40 * 1024,
-        ..Default::default()
-    };
-    let mut w = Writer::with_media(first.clone(), opts, MemoryMedia::like(first)).unwrap();
-    write_set(
-        &mut w,
-        &[("before", 1000), ("huge", 300_000), ("after", 5000)],
-    );
-    let (last, media) = w.into_parts().unwrap();
-    let mut all: Vec<Vec<u8>> = media.done.iter().map(|m| m.data.clone()).collect();
-    all.push(last.data);
-    assert!(all.len() >= 3);
-    let listings: Vec<Listing> = all.iter().map(|m| list(m)).collect();
-    // (How each medium lists on its own: mtf/tests/reader.rs.)
-    let ids: Vec<MediumIdentity> = listings
+fn a_striped_set_given_in_any_order_groups_and_merges_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tree(21, 16, 30_000);
+    let (report, set) = backup_tree(dir.path(), 2, 1, 64 * 1024, &t);
+    // (family, sequence, listing), every medium of the set.
+    let mut media: Vec<(u16, u16, Listing)> = Vec::new();
+    for f in &report.families {
+        assert!(
+            f.used.len() >= 3,
+            "family {}: 3 media or more",
+            f.family_number
+        );
+        for u in &f.used {
+            let mut d = open_path(u.name.as_ref(), false, Default::default()).unwrap();
+            media.push((f.family_number, u.sequence, list_sets(&mut d).unwrap()));
+        }
+    }
+    // Given in an order that is neither by family nor by sequence.
+    media.reverse();
+    media.rotate_left(1);
+    let ids: Vec<MediumIdentity> = media
         .iter()
-        .map(|l| MediumIdentity::from_header(&l.header))
+        .map(|m| MediumIdentity::from_header(&m.2.header))
         .collect();
-    let refs: Vec<&Listing> = listings.iter().collect();
-    // Given in any order, the media are put in sequence and the set is whole.
-    let mut order: Vec<usize> = (0..ids.len()).rev().collect();
-    order.rotate_left(1);
-    let shuffled: Vec<MediumIdentity> = order.iter().map(|&i| ids[i].clone()).collect();
-    let shuffled_refs: Vec<&Listing> = order.iter().map(|&i| refs[i]).collect();
-    let groups = group_media(&shuffled);
+    let refs: Vec<&Listing> = media.iter().map(|m| &m.2).collect();
+    let groups = group_media(&ids);
     assert_eq!(groups.len(), 1);
-    assert!(groups[0].problems.is_empty(), "{:?}", groups[0].problems);
-    let merged = merge_sets(&groups[0], &shuffled_refs);
+    let g = &groups[0];
+    assert!(g.problems.is_empty(), "{:?}", g.problems);
+    assert_eq!(g.media_set_id, Some(set.id));
+    assert_eq!(g.family_count, Some(2));
+    for fam in &g.families {
+        // Each family's media by sequence number, pointing at the right entries.
+        let seqs: Vec<u16> = fam.media.iter().map(|&(s, _)| s).collect();
+        let n = report.families[fam.family_number as usize - 1].used.len() as u16;
+        assert_eq!(seqs, (1..=n).collect::<Vec<_>>());
+        for &(s, i) in &fam.media {
+            assert_eq!((media[i].0, media[i].1), (fam.family_number, s));
+        }
+    }
+    let merged = merge_sets(g, &refs);
     assert_eq!(merged.len(), 1);
-    assert_eq!(merged[0].parts.len(), all.len());
-    assert!(merged[0].complete);
-    let seqs: Vec<u16> = merged[0]
-        .parts
-        .iter()
-        .map(|p| p.media_sequence_number)
+    assert!(merged[0].complete, "{:?}", merged[0].problems);
+    assert_eq!(merged[0].parts.len(), media.len());
+    // Without family 2's second medium (a gap before its third): named, the set not whole.
+    let without: Vec<usize> = (0..media.len())
+        .filter(|&i| (media[i].0, media[i].1) != (2, 2))
         .collect();
-    assert_eq!(seqs, (1..=all.len() as u16).collect::<Vec<_>>());
-    // Only the first medium: the set is reported as continued on a medium not given.
-    let g = group_media(&ids[..1]);
-    let m = merge_sets(&g[0], &refs[..1]);
-    assert!(m[0].continues_on_missing_medium && !m[0].complete);
-    // Missing the middle medium is named.
-    let g = group_media(&[ids[0].clone(), ids[2].clone()]);
+    let ids2: Vec<MediumIdentity> = without.iter().map(|&i| ids[i].clone()).collect();
+    let refs2: Vec<&Listing> = without.iter().map(|&i| refs[i]).collect();
+    let g2 = group_media(&ids2);
     assert!(
-        g[0].problems.iter().any(|p| p.contains("missing")),
+        g2[0]
+            .problems
+            .iter()
+            .any(|p| p.starts_with("family 2: media 2") && p.ends_with("missing")),
         "{:?}",
-        g[0].problems
+        g2[0].problems
+    );
+    assert!(!merge_sets(&g2[0], &refs2)[0].complete);
+    // Without family 1 altogether: the family is named.
+    let only2: Vec<MediumIdentity> = ids
+        .iter()
+        .zip(&media)
+        .filter(|(_, m)| m.0 == 2)
+        .map(|(i, _)| i.clone())
+        .collect();
+    let g3 = group_media(&only2);
+    assert!(
+        g3[0].problems.iter().any(|p| p == "family 1 of 2 missing"),
+        "{:?}",
+        g3[0].problems
     );
 }

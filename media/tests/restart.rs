@@ -249,6 +249,30 @@ fn killed_striped_backups_restart_from_their_checkpoint_and_restore_whole() {
     }
 }
 
+/// Restarts the backup of `t` from `plan` on the library `lib` and checks that the set
+/// restores whole.
+fn restart_and_restore(lib: &Path, set: &MediaSet, plan: &RestartPlan, cap: u64, t: &[Entry]) {
+    let devs = devices(lib, set, plan.mirror_count, cap);
+    let mut w = StripedWriter::restart(devs, plan, &options(), backup_set()).unwrap();
+    for (d, n, data) in t {
+        w.add_file(
+            d,
+            n,
+            &EntryMeta::default(),
+            data.len() as u64,
+            &mut &data[..],
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let mut out = MemoryFiles::default();
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+        DirectoryLibrary::new(lib, Default::default()).unwrap(),
+    )];
+    restore(changers, &ReadSpec::default(), &mut out).unwrap();
+    assert_eq!(out.files, expected(t));
+}
+
 /// Rewrites the tape image at `path` without its last `drop` objects (blocks or filemarks): a
 /// device stopped before it wrote them.
 fn cut_image(path: &Path, drop: usize, cap: u64) {
@@ -315,24 +339,7 @@ fn restart_after_a_cut(mirrors: u8, cut: impl Fn(&Path, u64)) {
         .map(|p| (std::fs::read(&p).unwrap(), p))
         .collect();
     assert_eq!(m1.len(), mirrors as usize);
-    let mut w = StripedWriter::restart(
-        devices(&lib, &set, mirrors, cap),
-        &plan,
-        &options(),
-        backup_set(),
-    )
-    .unwrap();
-    for (d, n, data) in &t {
-        w.add_file(
-            d,
-            n,
-            &EntryMeta::default(),
-            data.len() as u64,
-            &mut &data[..],
-        )
-        .unwrap();
-    }
-    w.finish().unwrap();
+    restart_and_restore(&lib, &set, &plan, cap, &t);
     for (before, p) in &m1 {
         assert!(
             &std::fs::read(p).unwrap() == before,
@@ -340,12 +347,6 @@ fn restart_after_a_cut(mirrors: u8, cut: impl Fn(&Path, u64)) {
             p.display()
         );
     }
-    let mut out = MemoryFiles::default();
-    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
-        DirectoryLibrary::new(&lib, Default::default()).unwrap(),
-    )];
-    restore(changers, &ReadSpec::default(), &mut out).unwrap();
-    assert_eq!(out.files, expected(&t));
 }
 
 /// The race the restart test found about once in 300 runs: a kill stops the mirrors' devices
@@ -398,25 +399,6 @@ fn a_family_without_a_header_does_not_hide_the_others_checkpoints() {
     assert_eq!(plan.families[0].resume_at, 1);
     assert_eq!(plan.families[1].resume_at, 2);
     let m1 = std::fs::read(lib.join("TESTSET-f2-m1.tap")).unwrap();
-    let mut w =
-        StripedWriter::restart(devices(&lib, &set, 1, cap), &plan, &options(), backup_set())
-            .unwrap();
-    for (d, n, data) in &t {
-        w.add_file(
-            d,
-            n,
-            &EntryMeta::default(),
-            data.len() as u64,
-            &mut &data[..],
-        )
-        .unwrap();
-    }
-    w.finish().unwrap();
+    restart_and_restore(&lib, &set, &plan, cap, &t);
     assert!(std::fs::read(lib.join("TESTSET-f2-m1.tap")).unwrap() == m1);
-    let mut out = MemoryFiles::default();
-    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
-        DirectoryLibrary::new(&lib, Default::default()).unwrap(),
-    )];
-    restore(changers, &ReadSpec::default(), &mut out).unwrap();
-    assert_eq!(out.files, expected(&t));
 }
