@@ -284,6 +284,20 @@ fn every_copy_of_a_mirrored_set_carries_its_identity_and_mirror_count() {
         assert_eq!(m["mirror_count"], 2, "{m}");
         assert_eq!(m["media_name"], "MIRRORED", "{m}");
     }
+    assert!(
+        v["media_sets"][0]["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{v}"
+    );
+    // Both copies given: the mirror count says they are the set's copies, not a mistake, and
+    // the set verifies.
+    let o = mtf_examples::dump::Options { json: false, ..o };
+    let mut text = Vec::new();
+    let verdict = mtf_examples::dump::verify::run(&files, &o, &mut text).unwrap();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    assert_eq!(verdict, mtf_examples::dump::Outcome::Ok, "{text}");
     // A mirror's copy is its original byte for byte.
     assert!(
         std::fs::read(lib.join("a.tap")).unwrap() == std::fs::read(lib.join("a2.tap")).unwrap()

@@ -85,3 +85,31 @@ fn a_striped_set_given_in_any_order_groups_and_merges_as_one() {
         g3[0].problems
     );
 }
+
+/// The copies of a mirrored set's media are its mirrors, not media given twice; more copies
+/// than the set has are named.
+#[test]
+fn a_mirrored_sets_copies_are_not_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tree(22, 6, 20_000);
+    let (report, _) = backup_tree(dir.path(), 1, 2, 1 << 20, &t);
+    let ids: Vec<MediumIdentity> = report
+        .families
+        .iter()
+        .flat_map(|f| &f.used)
+        .map(|u| {
+            let mut d = open_path(u.name.as_ref(), false, Default::default()).unwrap();
+            MediumIdentity::from_header(&list_sets(&mut d).unwrap().header)
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|i| i.mirror_count == Some(2)));
+    let g = group_media(&ids);
+    assert!(g[0].problems.is_empty(), "{:?}", g[0].problems);
+    assert_eq!(g[0].families[0].media.len(), 1, "read once");
+    let three = [ids[0].clone(), ids[1].clone(), ids[0].clone()];
+    assert_eq!(
+        group_media(&three)[0].problems,
+        vec!["family 1: medium 1 given 3 times, more than the set's 2 copies (read once)"]
+    );
+}

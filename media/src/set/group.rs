@@ -26,6 +26,9 @@ pub struct MediumIdentity {
     pub media_family_id: u32,
     /// TAPE media sequence number (1 = first medium of the family).
     pub media_sequence_number: u16,
+    /// Copies of the media set written at once ([`crate::set::MIRROR_STREAM`]), when the
+    /// medium says: that many copies of one medium are its mirrors, not a mistake.
+    pub mirror_count: Option<u8>,
 }
 
 impl MediumIdentity {
@@ -42,6 +45,7 @@ impl MediumIdentity {
             family_number: raid.as_ref().map(|r| r.family_number),
             media_family_id: t.media_family_id,
             media_sequence_number: t.media_sequence_number,
+            mirror_count: crate::set::mirror_count_of(h),
         }
     }
 
@@ -92,9 +96,10 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
         Family(u32),
     }
     let mut order: Vec<Key> = Vec::new();
-    // Per set: the family count, and per family its (sequence number, medium index) pairs.
+    // Per set: the family count, the mirror count, and per family its (sequence number, medium
+    // index) pairs.
     type Families = BTreeMap<u16, Vec<(u16, usize)>>;
-    let mut groups: BTreeMap<Key, (Option<u16>, Families)> = BTreeMap::new();
+    let mut groups: BTreeMap<Key, (Option<u16>, Option<u8>, Families)> = BTreeMap::new();
     for (i, id) in ids.iter().enumerate() {
         let key = match id.media_set_id {
             Some(g) => Key::Set(g),
@@ -107,25 +112,39 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
         if g.0.is_none() {
             g.0 = id.family_count;
         }
-        g.1.entry(id.family())
+        if g.1.is_none() {
+            g.1 = id.mirror_count;
+        }
+        g.2.entry(id.family())
             .or_default()
             .push((id.media_sequence_number, i));
     }
     order
         .into_iter()
         .map(|key| {
-            let (count, fams) = groups.remove(&key).unwrap_or_default();
+            let (count, mirrors, fams) = groups.remove(&key).unwrap_or_default();
+            let copies_allowed = usize::from(mirrors.unwrap_or(1).max(1));
             let mut problems = Vec::new();
             let families: Vec<FamilyMedia> = fams
                 .into_iter()
                 .map(|(family_number, mut media)| {
                     media.sort();
-                    // The same medium given twice is read once (the first one given).
-                    for w in media.windows(2) {
-                        if w[0].0 == w[1].0 {
+                    // The same medium given more often than the set has copies (mirrors) is
+                    // named; every medium is read once (the first one given).
+                    for run in media.chunk_by(|a, b| a.0 == b.0) {
+                        if run.len() > copies_allowed {
+                            let times = match run.len() {
+                                2 => "twice".to_string(),
+                                n => format!("{n} times"),
+                            };
+                            let copies = if copies_allowed > 1 {
+                                format!(", more than the set's {copies_allowed} copies")
+                            } else {
+                                String::new()
+                            };
                             problems.push(format!(
-                                "family {family_number}: medium {} given twice (read once)",
-                                w[0].0
+                                "family {family_number}: medium {} given {times}{copies} (read once)",
+                                run[0].0
                             ));
                         }
                     }

@@ -290,6 +290,7 @@ pub fn check_media_list(labels: &[MediumLabel]) -> Vec<String> {
             family_number: l.family_number,
             media_family_id: l.media_family_id,
             media_sequence_number: l.media_sequence_number,
+            mirror_count: l.mirror_count,
         })
         .collect();
     let groups = group_media(&ids);
