@@ -48,6 +48,22 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     want
 }
 
+/// A temporary directory with the source tree in `src` (and what a restore should give) and
+/// an empty library directory `lib`.
+fn workspace() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    BTreeMap<String, Vec<u8>>,
+    std::path::PathBuf,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let want = tree(&src);
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    (tmp, src, want, lib)
+}
+
 /// Runs mtfpack on `src` with the three images of `lib` (or the first `devices`) and `args`;
 /// returns (success, stderr).
 fn mtfpack(src: &Path, lib: &Path, devices: usize, args: &[&str]) -> (bool, String) {
@@ -78,11 +94,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    let want = tree(&src);
-    let lib = tmp.path().join("lib");
-    std::fs::create_dir_all(&lib).unwrap();
+    let (_tmp, src, want, lib) = workspace();
     let (ok, err) = mtfpack(
         &src,
         &lib,
@@ -242,11 +254,7 @@ fn striped_backup_with_a_changer_restores_on_one_and_three_devices() {
 /// either copy restores the set.
 #[test]
 fn every_copy_of_a_mirrored_set_carries_its_identity_and_mirror_count() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    let want = tree(&src);
-    let lib = tmp.path().join("lib");
-    std::fs::create_dir_all(&lib).unwrap();
+    let (_tmp, src, want, lib) = workspace();
     let (ok, err) = mtfpack(
         &src,
         &lib,
