@@ -6,4 +6,3 @@ pub mod pack;
 pub mod packset;
 pub mod refdb;
 pub mod roundtrip;
-pub mod tape;

@@ -35,6 +35,8 @@ pub struct MediaSetJob {
     pub set: SetOptions,
     pub machine: String,
     pub dirs: Vec<PathBuf>,
+    /// Files to the families strictly in turn ([`StripedWriter::assign_in_turn`]).
+    pub in_turn: bool,
 }
 
 /// The emulated-tape options for the images mtfpack opens or creates: the capacity, with an
@@ -156,6 +158,7 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
             return Err(e.to_string());
         }
     };
+    w.assign_in_turn(job.in_turn);
     let mut total = PackStats::default();
     for d in &job.dirs {
         let t = pack_tree(&mut Target(&mut w), d, &job.machine, job.set.date, log)

@@ -3,12 +3,12 @@
 //! filemark-delimited section walks as the MTF layout says; a tape that fills continues on a
 //! second one.
 
+use media::device::TapeSink;
 use mtf::block::Body;
 use mtf::spec::{BlockType, StreamId};
 use mtf::walk::{Event, Mode, Walker};
 use mtf::writer::{MediaSupplier, MediumOptions, Writer};
 use mtf_examples::pack::{pack_tree, parse_date, set_options};
-use mtf_examples::tape::TapeSink;
 use tape_sys::{EmulatedOptions, EmulatedTape, ReadResult, TapeDevice};
 
 fn tree() -> tempfile::TempDir {
@@ -74,7 +74,7 @@ fn a_tree_packed_to_an_emulated_tape_reads_back_by_filemarks() {
     let mut opts = MediumOptions::new("tape", 42, date);
     opts.block_size = Some(16 * 1024);
     let dev = EmulatedTape::in_memory(EmulatedOptions::default());
-    let mut w = Writer::new(TapeSink { device: dev }, opts).unwrap();
+    let mut w = Writer::new(TapeSink::new(dev), opts).unwrap();
     w.begin_set(set_options("s", "", date, true)).unwrap();
     let stats = pack_tree(&mut w, src.path(), "host", date, &mut std::io::sink()).unwrap();
     assert_eq!(
@@ -119,26 +119,22 @@ fn a_full_tape_continues_on_the_next_one() {
     struct Changer(Vec<EmulatedTape>);
     impl MediaSupplier<TapeSink<EmulatedTape>> for Changer {
         fn next_medium(&mut self, _seq: u16) -> std::io::Result<TapeSink<EmulatedTape>> {
-            Ok(TapeSink {
-                device: EmulatedTape::in_memory(
-                    EmulatedOptions::new()
-                        .capacity(150 * 1024)
-                        .early_warning(40 * 1024),
-                ),
-            })
+            Ok(TapeSink::new(EmulatedTape::in_memory(
+                EmulatedOptions::new()
+                    .capacity(150 * 1024)
+                    .early_warning(40 * 1024),
+            )))
         }
         fn medium_done(&mut self, _seq: u16, sink: TapeSink<EmulatedTape>) -> std::io::Result<()> {
             self.0.push(sink.device);
             Ok(())
         }
     }
-    let first = TapeSink {
-        device: EmulatedTape::in_memory(
-            EmulatedOptions::new()
-                .capacity(150 * 1024)
-                .early_warning(40 * 1024),
-        ),
-    };
+    let first = TapeSink::new(EmulatedTape::in_memory(
+        EmulatedOptions::new()
+            .capacity(150 * 1024)
+            .early_warning(40 * 1024),
+    ));
     let mut w = Writer::with_media(first, opts, Changer(Vec::new())).unwrap();
     w.begin_set(set_options("s", "", date, false)).unwrap();
     pack_tree(&mut w, src.path(), "host", date, &mut std::io::sink()).unwrap();

@@ -1,14 +1,15 @@
 //! Listing media (`mtf::reader::list_sets`: the media header, then the soft filemark catalog
 //! or a scan) on arbitrary bytes, from a seekable source (the catalog path) and a pipe (the
-//! scan), then grouping and merging the listings into media sets as the dumper does. Never a
+//! scan), then grouping and merging the listings into media sets as the dumper does
+//! (`media::set::group`). Never a
 //! panic; errors are typed; every set listed lies inside the medium.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 // Links the counting allocator (and its allocation limit).
+use media::set::group::{group_media, merge_sets, MediumIdentity};
 use mtf::reader::{
-    group_media, list_sets, merge_sets, read_media_header, Listing, MediumIdentity, Mode, Reader,
-    SeekSource, StreamSource,
+    list_sets, read_media_header, Listing, Mode, Reader, SeekSource, StreamSource,
 };
 use mtf_fuzz as _;
 use std::io::Cursor;

@@ -216,6 +216,7 @@ impl ChangerSupplier {
                 self.spec.set.password.clone(),
                 self.expiry.clone(),
             )
+            .with_mirror_count(self.spec.set.mirror_count)
         } else {
             StampSink::appending(sink, raid, self.expiry.clone())
         }

@@ -3,14 +3,14 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | [`set`] | the model (media set, family, medium label) and its encoding on the TAPE block |
+//! | [`set`] | the model (media set, family, medium label) and its encoding on the TAPE block; media given in any order grouped into sets, what is missing named ([`set::group`]) |
 //! | [`decision`] | the overwrite safety decision: may this medium be written, and why not |
 //! | [`clock`] | the injected clock the decision judges expiry against |
-//! | [`device`] | `mtf`'s block sink and source over a `tape-sys` tape |
+//! | [`device`] | a tape opened by path, and `mtf`'s block sink and source over it |
 //! | [`changer`] | media changers: operator prompt, scripted, a directory library, `mtx` |
 //! | [`family`] | one family's writer: continuation through a changer, wrong media refused |
 //! | [`stripe`] | one backup set over N devices (a thread each) with mirrors |
-//! | [`restart`] | restarting an interrupted backup from its last completed media |
+//! | [`restart`] | restarting an interrupted backup from the media completed on every mirror |
 //! | [`restore`] | reading a media set back, with as few devices as one |
 //! | [`history`] | the backup history (a durable catalog like msdb, SQLite by default) and its import from media and from msdb exports |
 //! | [`plan`] | the restore planner over that history |

@@ -4,8 +4,11 @@
 //! **The checkpoint is a completed medium.** When a family's medium fills, the writer closes it
 //! with the MTF end-of-media procedure (filemark, EOTM, filemark) and goes on on the next one;
 //! from then on that medium is final. After an interruption, each family's media that end with
-//! EOTM are its checkpoint; its first medium that does not (or is missing) is where writing
-//! resumes.
+//! the whole procedure **on every mirror** are its checkpoint; its first medium that does not
+//! (on any mirror, or is missing there) is where writing resumes. Every copy counts because
+//! the mirrors' devices run on their own threads and stop at different points when the write is
+//! killed: one copy may be closed while another is cut short, and a cut copy cannot be
+//! replayed. The mirror count is read off the media ([`crate::set::MIRROR_STREAM`]).
 //!
 //! A restart runs the backup again over the same source, in the same order, with the same
 //! backup set: [`RestartPlan::read`] reads the checkpoint off the media (which files each
@@ -198,6 +201,21 @@ pub(crate) fn judge_replay(m: &Inspection, spec: &FamilySpec, sequence: u16) -> 
     }
 }
 
+/// What a complete medium holds for the checkpoint: its files and the directory after its
+/// last file ([`FamilyCheckpoint`]); `None` if the medium is not complete. A medium is complete
+/// when it names its continuation (EOTM) and ends with the whole end-of-media procedure, the
+/// layout its replay finds its early warning in ([`early_warning_block`]): the plan and the
+/// replay judge a medium by one rule.
+fn medium_checkpoint(
+    device: &mut Device,
+    family: u16,
+) -> Option<(Vec<String>, Option<Vec<String>>)> {
+    // A medium that does not read through (cut by the interruption) is incomplete.
+    let (files, continues, next_dir) = crate::restore::list_medium(device, family).ok()?;
+    let complete = continues && early_warning_block(device).ok()?.is_some();
+    complete.then_some((files, next_dir))
+}
+
 /// One family's checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FamilyCheckpoint {
@@ -217,6 +235,8 @@ pub struct RestartPlan {
     pub media_set_id: Guid,
     pub name: String,
     pub family_count: u16,
+    /// Copies of each medium (1 when the media do not say).
+    pub mirror_count: u8,
     /// When the media set was labelled (the restarted run writes the same date).
     pub written: i64,
     pub families: Vec<FamilyCheckpoint>,
@@ -224,13 +244,36 @@ pub struct RestartPlan {
 
 impl RestartPlan {
     /// Reads the checkpoint of an interrupted backup to media set `set` with one changer
-    /// (reading the families one after another).
+    /// (reading the families one after another). The family count comes from the first
+    /// family's first medium; when that one never got its header, nothing is known of the
+    /// others and the plan is refused ([`RestartPlan::read_families`] asks for every family).
     pub fn read(changer: &mut dyn MediaChanger, set: Guid) -> Result<RestartPlan> {
+        Self::read_inner(changer, set, None)
+    }
+
+    /// [`RestartPlan::read`] for a media set of `family_count` families (the devices the
+    /// restart is given): every family is asked for, so the others' completed media still
+    /// count when the first family's first medium has no header yet.
+    pub fn read_families(
+        changer: &mut dyn MediaChanger,
+        set: Guid,
+        family_count: u16,
+    ) -> Result<RestartPlan> {
+        Self::read_inner(changer, set, Some(family_count))
+    }
+
+    fn read_inner(
+        changer: &mut dyn MediaChanger,
+        set: Guid,
+        family_count: Option<u16>,
+    ) -> Result<RestartPlan> {
         let mut families = Vec::new();
         let mut header: Option<(String, u16, i64)> = None;
         let mut f = 1u16;
+        // Copies of each medium, from the first label read.
+        let mut mirrors = 1u8;
         loop {
-            let count = header.as_ref().map_or(1, |h| h.1);
+            let count = family_count.unwrap_or_else(|| header.as_ref().map_or(1, |h| h.1));
             if f > count {
                 break;
             }
@@ -240,46 +283,58 @@ impl RestartPlan {
                 files: Vec::new(),
                 next_dir: None,
             };
-            for seq in 1u16.. {
-                let req = MediumRequest {
-                    purpose: Purpose::Read,
-                    media_set_id: Some(set),
-                    media_name: String::new(),
-                    family_number: f,
-                    family_count: count,
-                    sequence: seq,
-                    mirror: 0,
-                };
-                let Ok(mut m) = changer.mount(&req) else {
+            'media: for seq in 1u16.. {
+                // Every copy of the medium (one per mirror) must be complete for it to be a
+                // checkpoint: the mirrors' devices stop at different points when a write is
+                // killed, and a copy cut short cannot be replayed.
+                let mut on_medium = None;
+                let mut mirror = 0;
+                // `mirrors` is learned from the first label read.
+                while mirror < mirrors {
+                    let req = MediumRequest {
+                        purpose: Purpose::Read,
+                        media_set_id: Some(set),
+                        media_name: String::new(),
+                        family_number: f,
+                        family_count: count,
+                        sequence: seq,
+                        mirror,
+                    };
+                    let Ok(mut m) = changer.mount(&req) else {
+                        break 'media;
+                    };
+                    let label = match read_label(&mut m.device) {
+                        Ok(l)
+                            if l.media_set_id == Some(set)
+                                && l.family() == f
+                                && l.media_sequence_number == seq =>
+                        {
+                            l
+                        }
+                        _ => {
+                            changer.refused(m, "not the medium asked for")?;
+                            break 'media;
+                        }
+                    };
+                    if header.is_none() {
+                        header = Some((
+                            label.name.clone(),
+                            label.family_count.unwrap_or(1),
+                            label.written.unwrap_or(0),
+                        ));
+                        mirrors = label.mirror_count.unwrap_or(1);
+                    }
+                    let listed = medium_checkpoint(&mut m.device, f);
+                    changer.done(m)?;
+                    match listed {
+                        Some(l) => on_medium = Some(l),
+                        None => break 'media,
+                    }
+                    mirror += 1;
+                }
+                let Some((files, next_dir)) = on_medium else {
                     break;
                 };
-                let label = match read_label(&mut m.device) {
-                    Ok(l)
-                        if l.media_set_id == Some(set)
-                            && l.family() == f
-                            && l.media_sequence_number == seq =>
-                    {
-                        l
-                    }
-                    _ => {
-                        changer.refused(m, "not the medium asked for")?;
-                        break;
-                    }
-                };
-                if header.is_none() {
-                    header = Some((
-                        label.name.clone(),
-                        label.family_count.unwrap_or(1),
-                        label.written.unwrap_or(0),
-                    ));
-                }
-                // A medium that does not read through (cut by the interruption) is incomplete.
-                let (files, complete, next_dir) =
-                    crate::restore::list_medium(&mut m.device, f).unwrap_or_default();
-                changer.done(m)?;
-                if !complete {
-                    break;
-                }
                 if !files.is_empty() || next_dir.is_some() {
                     cp.next_dir = next_dir;
                 }
@@ -291,10 +346,17 @@ impl RestartPlan {
         }
         let (name, family_count, written) = header
             .ok_or_else(|| MediaError::Invalid(format!("no medium of media set {set} found")))?;
+        if families.len() != family_count as usize {
+            return Err(MediaError::Invalid(format!(
+                "media set {set} has {family_count} families, not {}",
+                families.len()
+            )));
+        }
         Ok(RestartPlan {
             media_set_id: set,
             name,
             family_count,
+            mirror_count: mirrors,
             written,
             families,
         })

@@ -92,6 +92,8 @@ pub struct StripedWriter {
     /// [`crate::restart::FamilyCheckpoint::next_dir`]).
     next_dir: Vec<Option<Vec<String>>>,
     next: usize,
+    /// Files go to the families strictly in turn ([`StripedWriter::assign_in_turn`]).
+    in_turn: bool,
     chunk: usize,
     media_set_id: Guid,
 }
@@ -138,6 +140,17 @@ impl StripedWriter {
                 "the interrupted media set has {} families; {} devices given",
                 plan.family_count,
                 devices.len()
+            )));
+        }
+        if devices
+            .iter()
+            .any(|m| m.len() != plan.mirror_count as usize)
+        {
+            return Err(MediaError::Invalid(format!(
+                "the interrupted media set has {} cop{} of each medium; give as many devices \
+                 per family",
+                plan.mirror_count,
+                if plan.mirror_count == 1 { "y" } else { "ies" }
             )));
         }
         let mut set = MediaSet::new(&plan.name, plan.family_count);
@@ -278,9 +291,21 @@ impl StripedWriter {
             failures,
             pending,
             next: 0,
+            in_turn: false,
             chunk: opts.chunk.max(1),
             media_set_id: set.id,
         })
+    }
+
+    /// Sends file `k` to family `k mod N` (first file to family 1), waiting for that family
+    /// when its queue is full, instead of to the next family whose queue has room. The split
+    /// of the files over the families, and so how many media each family fills, then depends
+    /// only on the source, never on thread timing: for a product that wants the same media
+    /// from the same data, and for tests. The price is that a device waiting for its next
+    /// medium holds the others up as soon as its queue is full. A restart places the files
+    /// its replayed media hold as the interrupted run did, whichever way it assigned them.
+    pub fn assign_in_turn(&mut self, in_turn: bool) {
+        self.in_turn = in_turn;
     }
 
     /// The media set written.
@@ -447,6 +472,15 @@ impl StripedWriter {
             meta: *meta,
             size,
         };
+        if self.in_turn {
+            let f = (0..n)
+                .map(|k| (self.next + k) % n)
+                .find(|&f| free[f])
+                .ok_or_else(|| MediaError::Invalid("no family is free for the file".into()))?;
+            self.send_family(f, mk)?;
+            self.next = (f + 1) % n;
+            return Ok(f);
+        }
         let mut spins = 0u32;
         loop {
             for k in 0..n {

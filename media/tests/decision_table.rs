@@ -378,6 +378,7 @@ fn continuation_media_are_taken_only_when_nothing_on_them_matters() {
         media_set_id: Some(set),
         family_count: Some(2),
         family_number: Some(1),
+        mirror_count: Some(1),
         media_family_id: 7,
         media_sequence_number: 1,
         name: "X".into(),

@@ -1,5 +1,5 @@
 //! End to end: one backup set over 3 emulated tapes whose capacities force 2 to 4 continuation
-//! media per family, restored on 1 device and on 3, byte for byte, with every request naming
+//! media per family (the files assigned in turn, the bounds worked out from the layout rules), restored on 1 device and on 3, byte for byte, with every request naming
 //! the right family and sequence number.
 
 mod common;
@@ -10,23 +10,64 @@ use media::changer::{ChangerEvent, MediaChanger};
 use media::restore::{restore, MemoryFiles, ReadSpec};
 use media::set::{inspect, MediumContents};
 
+/// Bounds on the media a family of `files` files holding `bytes` bytes fills on tapes of `cap`
+/// bytes, from the layout rules alone (not from the writer): a medium holds at most
+/// `cap - BLOCK` bytes of file data (its TAPE header takes a block), so at least
+/// `ceil(bytes / (cap - BLOCK))` media are needed; every medium but the last is written up to
+/// the early warning, `EW` bytes before its end, and gives at most 16 KiB to its own overhead
+/// (its TAPE block; the SSET, VOLB, DIRB and FILE it starts with or repeats as continuation
+/// blocks, each in a 1 KiB FLB; the ESPB that pads the cut) and at most 3 KiB per file
+/// (DIRB, FILE and stream headers, each padded to a 1 KiB FLB), so the first `n - 1` media hold
+/// at least `(n - 1) * (cap - EW - 16 KiB)` bytes of data and file overhead.
+fn media_bounds(bytes: u64, files: u64, cap: u64) -> (u64, u64) {
+    let ew = 8 * BLOCK as u64;
+    let lo = bytes.div_ceil(cap - BLOCK as u64);
+    let hi = (bytes + 3072 * files) / (cap - ew - 16 * 1024) + 1;
+    (lo, hi)
+}
+
 #[test]
 fn three_families_with_continuation_restore_on_one_and_three_devices() {
     let dir = tempfile::tempdir().unwrap();
-    let t = tree(7, 60, 9000);
-    let total: usize = t.iter().map(|e| e.2.len()).sum();
-    // Each family gets about a third of the bytes, 3 to 5 media of this size each; which
-    // family takes a file depends on whose queue has room (thread timing), so only that every
-    // family continued is asserted.
-    let cap = (total / 3 / 3 + 48 * 1024) as u64;
-    let (report, set) = backup_tree(dir.path(), 3, 1, cap, &t);
+    let t = tree(7, 30, 200_000);
+    // The files go to the families in turn (file k to family k mod 3 + 1), so each family's
+    // share follows from the tree; the capacity makes every family's bounds fall in 3 to 5
+    // media: 2 to 4 continuation media each, whatever the timing.
+    let cap = 360 * 1024;
+    for f in 0..3 {
+        let mine: Vec<&Entry> = t.iter().skip(f).step_by(3).collect();
+        let bytes: u64 = mine.iter().map(|e| e.2.len() as u64).sum();
+        let (lo, hi) = media_bounds(bytes, mine.len() as u64, cap);
+        eprintln!(
+            "family {}: {bytes} bytes in {} files: {lo} to {hi} media",
+            f + 1,
+            mine.len()
+        );
+        assert!(
+            lo >= 3 && hi <= 5,
+            "the tree does not force 2 to 4 continuation media"
+        );
+    }
+    let (report, set) = backup_tree_in_turn(dir.path(), 3, cap, &t);
     assert_eq!(report.families.len(), 3);
     for fam in &report.families {
         let n = fam.used.len();
         eprintln!("family {} used {n} media", fam.family_number);
         assert!(
-            (2..=6).contains(&n),
-            "family {} used {n} media",
+            (3..=5).contains(&n),
+            "family {} used {n} media, not 1 + 2 to 4 continuation media",
+            fam.family_number
+        );
+        let mine: Vec<&Entry> = t
+            .iter()
+            .skip(fam.family_number as usize - 1)
+            .step_by(3)
+            .collect();
+        let bytes: u64 = mine.iter().map(|e| e.2.len() as u64).sum();
+        let (lo, hi) = media_bounds(bytes, mine.len() as u64, cap);
+        assert!(
+            (lo..=hi).contains(&(n as u64)),
+            "family {}",
             fam.family_number
         );
         // The family's media are numbered 1, 2, 3... in the order written.

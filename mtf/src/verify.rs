@@ -4,7 +4,7 @@
 //! a medium is checked over its parts on the family's next media ([`Carried`]).
 //!
 //! Completeness across media (missing families or media) is
-//! [`crate::reader::MergedSet::problems`]'s job; this module says what one medium holds.
+//! `media::set::group::MergedSet::problems`'s job; this module says what one medium holds.
 
 use crate::block::Body;
 use crate::checksum::FastXor32;

@@ -4,10 +4,7 @@
 
 use mtf::date::DateTime;
 use mtf::reader::source::{Counting, MemoryTape, SeekSource};
-use mtf::reader::{
-    group_media, list_sets, merge_sets, Event, ListMethod, Listing, MediumIdentity, Mode, Reader,
-    StreamSource,
-};
+use mtf::reader::{list_sets, Event, ListMethod, Listing, Mode, Reader, StreamSource};
 use mtf::writer::*;
 use mtf::{BlockType, Error};
 use std::io::Cursor;
@@ -213,40 +210,7 @@ fn a_set_continued_over_media_reads_as_one() {
             assert!(s.is_complete());
         }
     }
-    let ids: Vec<MediumIdentity> = listings
-        .iter()
-        .map(|l| MediumIdentity::from_header(&l.header))
-        .collect();
-    let refs: Vec<&Listing> = listings.iter().collect();
-    // Given in any order, the media are put in sequence and the set is whole.
-    let mut order: Vec<usize> = (0..ids.len()).rev().collect();
-    order.rotate_left(1);
-    let shuffled: Vec<MediumIdentity> = order.iter().map(|&i| ids[i].clone()).collect();
-    let shuffled_refs: Vec<&Listing> = order.iter().map(|&i| refs[i]).collect();
-    let groups = group_media(&shuffled);
-    assert_eq!(groups.len(), 1);
-    assert!(groups[0].problems.is_empty(), "{:?}", groups[0].problems);
-    let merged = merge_sets(&groups[0], &shuffled_refs);
-    assert_eq!(merged.len(), 1);
-    assert_eq!(merged[0].parts.len(), all.len());
-    assert!(merged[0].complete);
-    let seqs: Vec<u16> = merged[0]
-        .parts
-        .iter()
-        .map(|p| p.media_sequence_number)
-        .collect();
-    assert_eq!(seqs, (1..=all.len() as u16).collect::<Vec<_>>());
-    // Only the first medium: the set is reported as continued on a medium not given.
-    let g = group_media(&ids[..1]);
-    let m = merge_sets(&g[0], &refs[..1]);
-    assert!(m[0].continues_on_missing_medium && !m[0].complete);
-    // Missing the middle medium is named.
-    let g = group_media(&[ids[0].clone(), ids[2].clone()]);
-    assert!(
-        g[0].problems.iter().any(|p| p.contains("missing")),
-        "{:?}",
-        g[0].problems
-    );
+    // Grouping the media and merging the set across them: media/tests/group.rs.
 }
 
 #[test]

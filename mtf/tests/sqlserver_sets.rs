@@ -4,10 +4,11 @@
 
 mod common;
 
-use mtf::reader::{list_sets, FileSource, MediumIdentity, Reader};
+use mtf::reader::{list_sets, FileSource, Reader};
 use mtf::spec::StreamId;
 use mtf::sqlserver::{FileType, SqlSetInfo};
 use mtf::stream::sqlserver::Guid;
+use mtf::stream::sqlserver::Raid;
 
 struct Fact {
     file: &'static str,
@@ -501,10 +502,10 @@ fn media_set_identity_matches_the_evidence() {
         ),
     ] {
         let l = listing(file).unwrap();
-        let id = MediumIdentity::from_header(&l.header);
-        assert_eq!(id.media_set_id, Some(set_id.parse().unwrap()), "{file}");
-        assert_eq!(id.family_count, Some(count), "{file}");
-        assert_eq!(id.family_number, Some(number), "{file}");
+        let id = Raid::decode(l.header.tape_block().stream_data(StreamId::RAID).unwrap()).unwrap();
+        assert_eq!(id.media_set_id, set_id.parse().unwrap(), "{file}");
+        assert_eq!(id.family_count, count, "{file}");
+        assert_eq!(id.family_number, number, "{file}");
         assert!(l.header.tape_block().stream_data(StreamId::RAID).is_some());
     }
     // The media password: TAPE password algorithm 5 (MD5) in that sample only.

@@ -147,7 +147,7 @@ fn open(path: &Path, args: &Args) -> Result<(Box<dyn TapeDevice>, String), TapeE
     if let Some(ew) = args.early_warning {
         opts = opts.early_warning(ew);
     }
-    let t = mtf_examples::tape::open_tape_with(path, args.create, false, opts)?;
+    let t = media::device::open_tape(path, args.create, false, opts)?;
     for w in &t.warnings {
         eprintln!("mt: warning: {w}");
     }

@@ -7,13 +7,13 @@
 //! beside it and renamed into place, a failed append puts the old tail back).
 
 use clap::Parser;
+use media::device::is_tape_path;
 use mtf::writer::{
     check_options, AppendPoint, BlockSink, FileSink, MediaSupplier, MediumOptions, Writer,
 };
 use mtf_examples::pack::{
     check_output, check_sources, now, pack_tree_with, parse_date, set_options, Exclude, PackStats,
 };
-use mtf_examples::tape::is_tape_path;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -52,6 +52,12 @@ struct Cli {
     /// Capacity in bytes of the tape images created (the `-o` images and the changer's).
     #[arg(long)]
     capacity: Option<u64>,
+    /// Give the files to the families strictly in turn (the first to family 1, the second to
+    /// family 2, ...), so the same tree fills the same media every time. By default a file
+    /// goes to the next family with room, and a device changing media does not hold the
+    /// others up.
+    #[arg(long)]
+    stripe_in_turn: bool,
     /// Write a new media header on every device: a new media set (overrides every check but
     /// write protection).
     #[arg(long, conflicts_with_all = ["init", "append"])]
@@ -153,6 +159,7 @@ fn run(cli: Cli) -> Result<Done, String> {
         || !cli.mirror.is_empty()
         || cli.changer.is_some()
         || cli.capacity.is_some()
+        || cli.stripe_in_turn
         || cli.format
         || cli.init
         || cli.skip
@@ -271,6 +278,7 @@ fn run_media_set(
         set,
         machine,
         dirs: cli.dirs.clone(),
+        in_turn: cli.stripe_in_turn,
     };
     let t = mtf_examples::packset::pack_media_set(&job, &mut std::io::stderr())?;
     eprintln!(

@@ -3,14 +3,14 @@
 //!
 //! The work is [`mtf::extract::Extractor`]'s (names, links, exclusive creation, continuation,
 //! CSUM checks); this module picks the set, checks that the media given hold it whole (one
-//! notion of completeness: [`mtf::reader::MergedSet::problems`]), walks each medium's part
+//! notion of completeness: [`media::set::group::MergedSet::problems`]), walks each medium's part
 //! and prints the report.
 
 use super::progress::Progress;
 use super::text::esc;
 use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
+use media::set::group::{group_media, merge_sets, MediumIdentity};
 use mtf::extract::{ExtractOptions, Extractor, Part, Patterns};
-use mtf::reader::{group_media, merge_sets, MediumIdentity};
 use mtf::sqlserver::SqlSetInfo;
 use serde::Serialize;
 use std::fs::File;

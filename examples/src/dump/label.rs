@@ -5,7 +5,8 @@ use super::{
     compressed_container, display_name, mtf_err, open_source, write_json, DumpError, DumpResult,
     Options, Outcome,
 };
-use mtf::reader::{group_media, read_media_header, MediumIdentity, Reader};
+use media::set::group::{group_media, MediumIdentity};
+use mtf::reader::{read_media_header, Reader};
 use mtf::spec::TapeAttributes;
 use serde::Serialize;
 use std::io::Write;
@@ -31,6 +32,9 @@ pub struct MediumLabel {
     pub media_set_id: Option<String>,
     pub family_count: Option<u16>,
     pub family_number: Option<u16>,
+    /// Copies of the media set written at once (this project's media say; others do not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_count: Option<u8>,
     pub format_logical_block_size: Option<u16>,
     pub physical_block_size: Option<usize>,
     pub soft_filemarks: Option<bool>,
@@ -122,6 +126,7 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<LabelReport> {
                 media_set_id: None,
                 family_count: None,
                 family_number: None,
+                mirror_count: None,
                 format_logical_block_size: None,
                 physical_block_size: None,
                 soft_filemarks: None,
@@ -164,6 +169,7 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<LabelReport> {
             media_set_id: id.media_set_id.map(|g| g.to_string()),
             family_count: id.family_count,
             family_number: id.family_number,
+            mirror_count: media::set::mirror_count_of(&h),
             format_logical_block_size: Some(t.format_logical_block_size),
             physical_block_size: r.physical_block_size(),
             soft_filemarks: Some(h.params.soft_filemarks),
@@ -277,6 +283,9 @@ fn print(rep: &LabelReport, out: &mut dyn Write) -> DumpResult<()> {
             "  family number:           {}",
             or_unknown(m.family_number)
         )?;
+        if let Some(n) = m.mirror_count {
+            writeln!(out, "  mirror count:            {n}")?;
+        }
         writeln!(
             out,
             "  format logical block:    {}",

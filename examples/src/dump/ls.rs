@@ -4,8 +4,9 @@
 use super::sets::build as build_sets;
 use super::text::{date_opt, esc, flag_names};
 use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
+use media::set::group::MergedSet;
 use mtf::block::Body;
-use mtf::reader::{DamageInfo, Event, MergedSet};
+use mtf::reader::{DamageInfo, Event};
 use mtf::spec::{BlockAttributes, StreamId, StringType};
 use mtf::sqlserver::SqlSetInfo;
 use mtf::text::{decode_str, split_dir_path};
@@ -327,13 +328,13 @@ pub fn report(media: &[Medium], set: Option<usize>, opts: &Options) -> DumpResul
     let _ = build_sets;
     let ids: Vec<_> = media
         .iter()
-        .map(|m| mtf::reader::MediumIdentity::from_header(&m.listing.header))
+        .map(|m| media::set::group::MediumIdentity::from_header(&m.listing.header))
         .collect();
-    let groups = mtf::reader::group_media(&ids);
+    let groups = media::set::group::group_media(&ids);
     let listings: Vec<&mtf::reader::Listing> = media.iter().map(|m| &m.listing).collect();
     let mut sets = Vec::new();
     for g in &groups {
-        for m in mtf::reader::merge_sets(g, &listings) {
+        for m in media::set::group::merge_sets(g, &listings) {
             if set.is_none_or(|n| n == m.position) {
                 let mut l = list_set(media, &m, opts)?;
                 for p in g.problems.iter().chain(&m.problems) {

@@ -115,69 +115,8 @@ pub fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// A tape device or image behind `mtf`'s block source trait.
-pub struct TapeSource {
-    device: Box<dyn tape_sys::TapeDevice>,
-}
-
-impl TapeSource {
-    /// Reads blocks from `device`, from where it is positioned.
-    pub fn new(device: Box<dyn tape_sys::TapeDevice>) -> Self {
-        TapeSource { device }
-    }
-
-    /// The device back (to write after reading, say).
-    pub fn into_device(self) -> Box<dyn tape_sys::TapeDevice> {
-        self.device
-    }
-}
-
-impl BlockSource for TapeSource {
-    fn read_block(&mut self, buf: &mut [u8]) -> io::Result<BlockRead> {
-        match self.device.read_block(buf) {
-            Ok(tape_sys::ReadResult::Data(n)) => Ok(BlockRead::Data(n)),
-            Ok(tape_sys::ReadResult::Filemark) => Ok(BlockRead::Filemark),
-            Ok(tape_sys::ReadResult::EndOfData) => Ok(BlockRead::EndOfData),
-            Err(e) => Err(io::Error::other(e.to_string())),
-        }
-    }
-
-    fn max_block_len(&self) -> usize {
-        1 << 20
-    }
-
-    fn is_block_device(&self) -> bool {
-        true
-    }
-
-    fn end_of_data(&mut self) -> io::Result<bool> {
-        self.device.end_of_data().map_err(tape_io)?;
-        Ok(true)
-    }
-
-    fn space_filemarks_back(&mut self, n: u32) -> io::Result<bool> {
-        self.device
-            .space(tape_sys::Space::Bsfm, n)
-            .map_err(tape_io)?;
-        Ok(true)
-    }
-
-    fn space_filemarks_forward(&mut self, n: u32) -> io::Result<bool> {
-        self.device
-            .space(tape_sys::Space::Fsf, n)
-            .map_err(tape_io)?;
-        Ok(true)
-    }
-
-    fn rewind(&mut self) -> io::Result<bool> {
-        self.device.rewind().map_err(tape_io)?;
-        Ok(true)
-    }
-}
-
-fn tape_io(e: tape_sys::TapeError) -> io::Error {
-    io::Error::other(e.to_string())
-}
+/// A tape device or image behind `mtf`'s block source trait (the `media` crate's).
+pub type TapeSource = media::device::TapeSource<Box<dyn tape_sys::TapeDevice>>;
 
 /// A medium opened for reading: a file, a tape (device or `.tap` image), or a stream (a pipe,
 /// standard input as `-`) read once from start to end.
@@ -263,14 +202,11 @@ impl BlockSource for Source {
 }
 
 /// Whether a path names a tape: a character device, or a SIMH `.tap` image.
-pub fn is_tape(path: &Path) -> bool {
+pub use media::device::is_tape_path as is_tape;
+
+fn is_char_device(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
-    std::fs::metadata(path)
-        .map(|m| m.file_type().is_char_device())
-        .unwrap_or(false)
-        || path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("tap"))
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device())
 }
 
 /// The path to open for a medium argument: `-` is standard input.
@@ -317,24 +253,21 @@ pub fn open_source(path: &Path) -> DumpResult<Source> {
         return Ok(Source::Stream(StreamSource::new(f)));
     }
     if is_tape(path) {
-        use std::os::unix::fs::FileTypeExt;
-        let is_dev = std::fs::metadata(path)
-            .map(|m| m.file_type().is_char_device())
-            .unwrap_or(false);
-        let device: Box<dyn tape_sys::TapeDevice> = if is_dev {
-            Box::new(tape_sys::St::open(path).map_err(|e| {
+        // Read-only, and an image cut short (a copy stopped midway) yields every block before
+        // the cut, as a cut file medium does; the reader reports what is missing.
+        let opts = tape_sys::EmulatedOptions::default()
+            .write_protected(true)
+            .recover_truncated(true);
+        let tape = media::device::open_tape(path, false, true, opts).map_err(|e| {
+            if is_char_device(path) {
                 err(&format!(
                     "open as a tape drive: {e} (a character device that is not an st tape)"
                 ))
-            })?)
-        } else {
-            // Read-only, and an image cut short (a copy stopped midway) yields every block
-            // before the cut, as a cut file medium does; the reader reports what is missing.
-            let opts = tape_sys::EmulatedOptions::default()
-                .write_protected(true)
-                .recover_truncated(true);
-            Box::new(tape_sys::EmulatedTape::open(path, opts).map_err(|e| err(&e))?)
-        };
+            } else {
+                err(&e)
+            }
+        })?;
+        let device: Box<dyn tape_sys::TapeDevice> = tape.device;
         let mut device = device;
         // Every subcommand reads from the beginning of the medium.
         device.rewind().map_err(|e| {

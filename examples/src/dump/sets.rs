@@ -2,7 +2,8 @@
 
 use super::text::{date_opt, operation, or_unknown, yes_no};
 use super::{list_media, write_json, DumpResult, Medium, Options, Outcome};
-use mtf::reader::{group_media, merge_sets, DamageInfo, MediumIdentity, MergedSet, SetEntry};
+use media::set::group::{group_media, merge_sets, MediumIdentity, MergedSet};
+use mtf::reader::{DamageInfo, SetEntry};
 use mtf::spec::BlockAttributes;
 use mtf::sqlserver::SqlSetInfo;
 use serde::Serialize;

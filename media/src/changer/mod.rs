@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use tape_sys::{EmulatedOptions, EmulatedTape, St, StOptions};
+use tape_sys::{EmulatedOptions, StOptions};
 
 /// Whether the medium will be written or read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,21 +103,12 @@ impl<C: MediaChanger + ?Sized> MediaChanger for Box<C> {
 }
 
 /// Opens a path as a tape: a character device through the st driver, anything else as a
-/// `.tap` image (created blank when `create` and it does not exist).
+/// `.tap` image (created blank when `create` and it does not exist); see
+/// [`crate::device::open_tape`].
 pub fn open_path(path: &Path, create: bool, opts: EmulatedOptions) -> io::Result<Device> {
-    use std::os::unix::fs::FileTypeExt;
-    let err = |e: tape_sys::TapeError| io::Error::other(format!("{}: {e}", path.display()));
-    let is_device = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device());
-    if is_device {
-        return Ok(Box::new(
-            St::open_with(path, StOptions::default()).map_err(err)?,
-        ));
-    }
-    if create && !path.exists() {
-        Ok(Box::new(EmulatedTape::create(path, opts).map_err(err)?))
-    } else {
-        Ok(Box::new(EmulatedTape::open(path, opts).map_err(err)?))
-    }
+    crate::device::open_tape(path, create, StOptions::default().multi_file, opts)
+        .map(|t| t.device)
+        .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))
 }
 
 /// What a changer was asked and told, in order (for tests and for reports).

@@ -21,7 +21,8 @@
 //! the headers and is recorded as unknown (NULL).
 
 use super::{normalize_guid, BackupKind, BackupRecord, FamilyRecord, Lsn, MediumRecord};
-use mtf::reader::{group_media, merge_sets, Listing, MediumIdentity, SetEntry};
+use crate::set::group::{group_media, merge_sets, MediumIdentity};
+use mtf::reader::{Listing, SetEntry};
 use mtf::spec::{BlockType, StreamId};
 use mtf::sqlserver::{mqci, BackupType, SqlSetInfo};
 use mtf::stream::sqlserver::Guid;
@@ -223,6 +224,6 @@ fn best_copies<'a>(given: &[ListedMedium<'a>]) -> (Vec<ListedMedium<'a>>, Vec<Me
     (media, ids)
 }
 
-fn p_continues(listings: &[&Listing], p: &mtf::reader::media::SetPart) -> bool {
+fn p_continues(listings: &[&Listing], p: &crate::set::group::SetPart) -> bool {
     listings[p.medium].sets[p.set].continues
 }

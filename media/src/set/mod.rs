@@ -10,12 +10,16 @@
 //!   `mtf::stream::sqlserver::Raid`, so SQL Server's striped media and ours read alike), the media
 //!   sequence number in the TAPE block, and a media password as an MD5 digest in the TAPE
 //!   block's password field with algorithm 5 (as SQL Server's `MEDIAPASSWORD` sample has it).
+//! - The mirror count goes in a small stream of our own after the RAID stream on TAPE
+//!   ([`MIRROR_STREAM`]): every copy of a medium says how many copies the set has, so a restart
+//!   or a verify knows how many to look for.
 //! - A backup set's expiry (EXPIREDATE / RETAINDAYS) goes in a small stream on its SSET
 //!   ([`EXPIRY_STREAM`]), where other MTF readers skip it.
 //!
 //! [`inspect`] reads all of that back off a mounted medium, for the safety decision and for
 //! reading.
 
+pub mod group;
 pub mod password;
 pub mod stamp;
 
@@ -31,6 +35,27 @@ use tape_sys::ReadResult;
 /// The SSET stream that holds a backup set's expiry: 8 bytes, seconds since the Unix epoch
 /// (UTC), little-endian signed. Not an MTF stream; readers that do not know it skip it.
 pub const EXPIRY_STREAM: StreamId = StreamId(*b"MXPR");
+
+/// The TAPE stream that holds the media set's mirror count (copies written at once, 1 to 4):
+/// 2 bytes, little-endian. Not an MTF stream; readers that do not know it skip it.
+pub const MIRROR_STREAM: StreamId = StreamId(*b"MMIR");
+
+/// The mirror count a [`MIRROR_STREAM`]'s data holds, if it is one (1 to 4).
+pub fn decode_mirror_count(data: &[u8]) -> Option<u8> {
+    let b = <[u8; 2]>::try_from(data).ok()?;
+    u8::try_from(u16::from_le_bytes(b))
+        .ok()
+        .filter(|n| (1..=MediaSet::MAX_MIRRORS).contains(n))
+}
+
+/// The mirror count a media header read by `mtf` carries ([`MIRROR_STREAM`] on its TAPE
+/// block), if any.
+pub fn mirror_count_of(header: &mtf::reader::MediaHeader) -> Option<u8> {
+    header
+        .tape_block()
+        .stream_data(MIRROR_STREAM)
+        .and_then(decode_mirror_count)
+}
 
 /// A media set as the writer creates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +136,9 @@ pub struct MediumLabel {
     pub media_set_id: Option<Guid>,
     pub family_count: Option<u16>,
     pub family_number: Option<u16>,
+    /// Copies of the media set written at once ([`MIRROR_STREAM`]); `None` on media written
+    /// without it (SQL Server's, NTBackup's).
+    pub mirror_count: Option<u8>,
     pub media_family_id: u32,
     /// 1 = first medium of the family.
     pub media_sequence_number: u16,
@@ -253,7 +281,7 @@ pub fn label_of<S: mtf::reader::BlockSource>(src: S) -> Result<MediumLabel, Stri
 /// missing, media of a family missing or given twice, media of other sets, and the order
 /// (a family's media given out of sequence). Empty when the list is a whole media set.
 pub fn check_media_list(labels: &[MediumLabel]) -> Vec<String> {
-    use mtf::reader::media::{group_media, MediumIdentity};
+    use group::{group_media, MediumIdentity};
     let ids: Vec<MediumIdentity> = labels
         .iter()
         .map(|l| MediumIdentity {
@@ -262,6 +290,7 @@ pub fn check_media_list(labels: &[MediumLabel]) -> Vec<String> {
             family_number: l.family_number,
             media_family_id: l.media_family_id,
             media_sequence_number: l.media_sequence_number,
+            mirror_count: l.mirror_count,
         })
         .collect();
     let groups = group_media(&ids);
@@ -385,6 +414,7 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                             media_set_id: None,
                             family_count: None,
                             family_number: None,
+                            mirror_count: None,
                             media_family_id: t.media_family_id,
                             media_sequence_number: t.media_sequence_number,
                             name: t.media_name.display(st),
@@ -426,7 +456,8 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                 }
             }
             Event::Stream { header, .. } => {
-                let wanted = (in_block == Some(BlockType::TAPE) && header.id == StreamId::RAID)
+                let wanted = (in_block == Some(BlockType::TAPE)
+                    && (header.id == StreamId::RAID || header.id == MIRROR_STREAM))
                     || (in_block == Some(BlockType::SSET) && header.id == EXPIRY_STREAM);
                 if !wanted {
                     continue;
@@ -442,6 +473,10 @@ fn scan<S: mtf::reader::BlockSource>(reader: &mut Reader<S>, header_only: bool) 
                             l.family_count = Some(r.family_count);
                             l.family_number = Some(r.family_number);
                         }
+                    }
+                } else if header.id == MIRROR_STREAM {
+                    if let Some(l) = label.as_mut() {
+                        l.mirror_count = decode_mirror_count(&data);
                     }
                 } else if let (Some(s), Ok(b)) = (sets.last_mut(), <[u8; 8]>::try_from(&data[..])) {
                     s.expires = Some(i64::from_le_bytes(b));

@@ -9,7 +9,7 @@
 //! filemark tables stay what the writer computed.
 
 use super::password::ALGORITHM_MD5;
-use super::{MediaPassword, EXPIRY_STREAM};
+use super::{MediaPassword, EXPIRY_STREAM, MIRROR_STREAM};
 use mtf::block::{Body, Dblk};
 use mtf::spec::{align_up, BlockType, StreamId, STREAM_HDR_LEN};
 use mtf::stream::sqlserver::Raid;
@@ -26,6 +26,8 @@ pub struct StampSink<S> {
     inner: S,
     raid: Raid,
     password: Option<MediaPassword>,
+    /// The mirror count to stamp on the TAPE block, if any.
+    mirrors: Option<u8>,
     /// The next block is the medium's first.
     first: bool,
     expiry: ExpirySlot,
@@ -38,6 +40,7 @@ impl<S: BlockSink> StampSink<S> {
             inner,
             raid,
             password,
+            mirrors: None,
             first: true,
             expiry,
         }
@@ -49,6 +52,12 @@ impl<S: BlockSink> StampSink<S> {
             first: false,
             ..StampSink::new(inner, raid, None, expiry)
         }
+    }
+
+    /// Stamps the media set's mirror count ([`MIRROR_STREAM`]) on the TAPE block too.
+    pub fn with_mirror_count(mut self, mirrors: u8) -> Self {
+        self.mirrors = Some(mirrors);
+        self
     }
 
     /// The device back.
@@ -76,6 +85,9 @@ impl<S: BlockSink> StampSink<S> {
         let mut out = Vec::with_capacity(block.len());
         dblk.write_fixed(&mut out).map_err(bad)?;
         put_stream(&mut out, StreamId::RAID, &self.raid.encode_raw());
+        if let Some(n) = self.mirrors {
+            put_stream(&mut out, MIRROR_STREAM, &u16::from(n).to_le_bytes());
+        }
         finish_with_spad(out, block.len())
     }
 

@@ -102,6 +102,30 @@ pub fn backup_tree_as(
     t: &[Entry],
     b: BackupSet,
 ) -> (StripeReport, MediaSet) {
+    write_tree(dir, families, mirrors, cap, t, b, false)
+}
+
+/// [`backup_tree`] with file `k` going to family `k mod families` + 1
+/// ([`StripedWriter::assign_in_turn`]): the split of the files, and so the media each family
+/// fills, follow from the tree alone.
+pub fn backup_tree_in_turn(
+    dir: &Path,
+    families: u16,
+    cap: u64,
+    t: &[Entry],
+) -> (StripeReport, MediaSet) {
+    write_tree(dir, families, 1, cap, t, backup_set(), true)
+}
+
+fn write_tree(
+    dir: &Path,
+    families: u16,
+    mirrors: u8,
+    cap: u64,
+    t: &[Entry],
+    b: BackupSet,
+    in_turn: bool,
+) -> (StripeReport, MediaSet) {
     let mut set = MediaSet::new("TESTSET", families);
     set.mirror_count = mirrors;
     let mut devices = Vec::new();
@@ -120,10 +144,9 @@ pub fn backup_tree_as(
     let mut opts = StripeOptions::new(Operation::Format, NOW);
     opts.write.block_size = BLOCK;
     opts.chunk = 3000;
-    // Queues deep enough that files go to the families strictly in turn (the counts of media
-    // per family the tests expect do not depend on timing).
     opts.queue = 256;
     let mut w = StripedWriter::start(devices, set.clone(), &opts, b).unwrap();
+    w.assign_in_turn(in_turn);
     for (d, n, b) in t {
         w.add_file(d, n, &EntryMeta::default(), b.len() as u64, &mut &b[..])
             .unwrap();

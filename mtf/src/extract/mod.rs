@@ -347,7 +347,7 @@ impl Extractor {
     }
 
     /// Records why the set is not whole on the media given (the caller's check of families and
-    /// media sequence numbers, e.g. [`crate::reader::MergedSet::problems`]).
+    /// media sequence numbers, e.g. `media::set::group::MergedSet::problems`).
     pub fn problem(&mut self, p: String) {
         self.rep.problems.push(p);
     }

@@ -1,4 +1,4 @@
-//! Several media read as one media set: the families of a striped set, and the continuation
+//! Several media read as one media set, given in any order: the families of a striped set, and the continuation
 //! media of each family, put in order and checked.
 //!
 //! A medium's identity comes from its TAPE block (media family id, media sequence number) and,
@@ -8,14 +8,13 @@
 //! sequence number. Data sets are matched across families and media by their data set number
 //! and write date.
 
-use super::listing::{Listing, MediaHeader, SetEntry};
-use crate::spec::StreamId;
-use crate::stream::sqlserver::{Guid, Raid};
+use mtf::reader::{Listing, MediaHeader, SetEntry};
+use mtf::spec::StreamId;
+use mtf::stream::sqlserver::{Guid, Raid};
 use std::collections::BTreeMap;
 
 /// Who a medium is: which media set, which family, which medium of the family.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MediumIdentity {
     /// The media set id (SQL Server's RAID stream), when the medium carries one.
     pub media_set_id: Option<Guid>,
@@ -27,6 +26,9 @@ pub struct MediumIdentity {
     pub media_family_id: u32,
     /// TAPE media sequence number (1 = first medium of the family).
     pub media_sequence_number: u16,
+    /// Copies of the media set written at once ([`crate::set::MIRROR_STREAM`]), when the
+    /// medium says: that many copies of one medium are its mirrors, not a mistake.
+    pub mirror_count: Option<u8>,
 }
 
 impl MediumIdentity {
@@ -34,7 +36,7 @@ impl MediumIdentity {
     pub fn from_header(h: &MediaHeader) -> Self {
         let t = h.tape();
         let raid = h
-            .tape
+            .tape_block()
             .stream_data(StreamId::RAID)
             .and_then(|d| Raid::decode(d).ok());
         MediumIdentity {
@@ -43,6 +45,7 @@ impl MediumIdentity {
             family_number: raid.as_ref().map(|r| r.family_number),
             media_family_id: t.media_family_id,
             media_sequence_number: t.media_sequence_number,
+            mirror_count: crate::set::mirror_count_of(h),
         }
     }
 
@@ -54,7 +57,6 @@ impl MediumIdentity {
 
 /// One family of a media set: its media, by sequence number, as indices into the caller's list.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FamilyMedia {
     /// Family number.
     pub family_number: u16,
@@ -64,7 +66,6 @@ pub struct FamilyMedia {
 
 /// Media grouped into one media set.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MediaSetGroup {
     /// Media set id.
     pub media_set_id: Option<Guid>,
@@ -95,9 +96,10 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
         Family(u32),
     }
     let mut order: Vec<Key> = Vec::new();
-    // Per set: the family count, and per family its (sequence number, medium index) pairs.
+    // Per set: the family count, the mirror count, and per family its (sequence number, medium
+    // index) pairs.
     type Families = BTreeMap<u16, Vec<(u16, usize)>>;
-    let mut groups: BTreeMap<Key, (Option<u16>, Families)> = BTreeMap::new();
+    let mut groups: BTreeMap<Key, (Option<u16>, Option<u8>, Families)> = BTreeMap::new();
     for (i, id) in ids.iter().enumerate() {
         let key = match id.media_set_id {
             Some(g) => Key::Set(g),
@@ -110,25 +112,39 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
         if g.0.is_none() {
             g.0 = id.family_count;
         }
-        g.1.entry(id.family())
+        if g.1.is_none() {
+            g.1 = id.mirror_count;
+        }
+        g.2.entry(id.family())
             .or_default()
             .push((id.media_sequence_number, i));
     }
     order
         .into_iter()
         .map(|key| {
-            let (count, fams) = groups.remove(&key).unwrap_or_default();
+            let (count, mirrors, fams) = groups.remove(&key).unwrap_or_default();
+            let copies_allowed = usize::from(mirrors.unwrap_or(1).max(1));
             let mut problems = Vec::new();
             let families: Vec<FamilyMedia> = fams
                 .into_iter()
                 .map(|(family_number, mut media)| {
                     media.sort();
-                    // The same medium given twice is read once (the first one given).
-                    for w in media.windows(2) {
-                        if w[0].0 == w[1].0 {
+                    // The same medium given more often than the set has copies (mirrors) is
+                    // named; every medium is read once (the first one given).
+                    for run in media.chunk_by(|a, b| a.0 == b.0) {
+                        if run.len() > copies_allowed {
+                            let times = match run.len() {
+                                2 => "twice".to_string(),
+                                n => format!("{n} times"),
+                            };
+                            let copies = if copies_allowed > 1 {
+                                format!(", more than the set's {copies_allowed} copies")
+                            } else {
+                                String::new()
+                            };
                             problems.push(format!(
-                                "family {family_number}: medium {} given twice (read once)",
-                                w[0].0
+                                "family {family_number}: medium {} given {times}{copies} (read once)",
+                                run[0].0
                             ));
                         }
                     }
@@ -178,7 +194,6 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
 
 /// One piece of a data set: the set as found on one medium.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SetPart {
     /// Index of the medium in the caller's list.
     pub medium: usize,
@@ -192,7 +207,6 @@ pub struct SetPart {
 
 /// A data set of a media set: its parts on every family and medium.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MergedSet {
     /// 1-based position in the media set.
     pub position: usize,
