@@ -56,6 +56,17 @@ impl SqlSetInfo {
         set.sset().software_vendor_id == VENDOR_ID
     }
 
+    /// Whether a set carries database backup details in SQL Server's layout: written by SQL
+    /// Server, or by another writer (the bundled reference engine) that lays its sets out the
+    /// same way, with an MQCI stream in an MSCI or MSLS block.
+    pub fn has_details(set: &SetEntry) -> bool {
+        Self::is_sql_server(set)
+            || [BlockType::MSLS, BlockType::MSCI].iter().any(|&t| {
+                set.block(t)
+                    .is_some_and(|b| b.stream_data(StreamId::MQCI).is_some())
+            })
+    }
+
     /// Reads what the set's captured blocks hold.
     pub fn from_set(set: &SetEntry) -> SqlSetInfo {
         let backup_set_guid = match &set.sset.dblk.os_data {
