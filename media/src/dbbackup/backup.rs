@@ -532,6 +532,9 @@ pub fn backup(
         BackupType::Log if !opts.copy_only && !opts.no_truncate => db.note_log_backup(last)?,
         _ => {}
     }
+    if opts.no_truncate && opts.norecovery {
+        super::restore::mark_restoring(&info, db.dir(), last)?;
+    }
     let position = position_of(&report);
     let paths: Vec<Vec<String>> = report
         .families

@@ -165,6 +165,19 @@ impl State {
     }
 }
 
+/// Marks a database directory restoring after a tail-log backup WITH NORECOVERY: the database
+/// must not be used again, and a restore of the same database over it needs no REPLACE.
+pub(crate) fn mark_restoring(db: &crate::engine::DbInfo, dir: &Path, log_end: Lsn) -> Result<()> {
+    State {
+        db_guid: db.db_guid,
+        database: db.name.clone(),
+        full_guid: [0; 16],
+        log_end,
+        fork_guid: db.fork_guid,
+    }
+    .write(dir)
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())

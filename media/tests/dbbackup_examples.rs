@@ -1,0 +1,387 @@
+//! The reference documents' worked examples, run on the reference engine through media on
+//! emulated tapes: backups taken between committed work, restore sequences, and the restored
+//! rows compared row by row (and by `check`'s digest) with a model the test keeps of the
+//! commits the engine acknowledged. Sequences that break the rules are refused with their
+//! reasons.
+
+use media::changer::dir::DirectoryLibrary;
+use media::changer::{MediaChanger, MediumRequest, Purpose};
+use media::dbbackup::{self, BackupOptions, BackupType, Recovery, RestoreOptions};
+use media::decision::Operation;
+use media::engine::check::digest_rows;
+use media::engine::{Database, RecoveryModel};
+use media::history::sqlite::SqliteHistory;
+use media::restore::ReadSpec;
+use media::set::MediaSet;
+use media::stripe::{StripeDevice, StripeOptions};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tape_sys::EmulatedOptions;
+
+type Rows = BTreeMap<String, String>;
+
+/// The test's own record of what the database holds after each acknowledged commit.
+struct Model {
+    rows: Rows,
+    /// (commit time, rows after it).
+    history: Vec<(u64, Rows)>,
+}
+
+impl Model {
+    fn at(&self, ms: u64) -> Rows {
+        self.history
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= ms)
+            .map(|h| h.1.clone())
+            .unwrap_or_default()
+    }
+}
+
+struct Env {
+    tmp: tempfile::TempDir,
+    db_dir: PathBuf,
+    history: SqliteHistory,
+    tapes: usize,
+    model: Model,
+    seq: u64,
+}
+
+fn tape(cap: u64) -> EmulatedOptions {
+    EmulatedOptions::new()
+        .capacity(cap)
+        .early_warning(64 * 1024)
+}
+
+impl Env {
+    fn new(model: RecoveryModel) -> (Env, Database) {
+        let tmp = tempfile::tempdir().unwrap();
+        let db_dir = tmp.path().join("sales");
+        let db = Database::create(&db_dir, "sales", model, &[]).unwrap();
+        let history = SqliteHistory::open(&tmp.path().join("history.db")).unwrap();
+        (
+            Env {
+                tmp,
+                db_dir,
+                history,
+                tapes: 0,
+                model: Model {
+                    rows: Rows::new(),
+                    history: vec![(0, Rows::new())],
+                },
+                seq: 0,
+            },
+            db,
+        )
+    }
+
+    /// Some committed work: inserts, updates and deletes, each acknowledged commit recorded.
+    fn work(&mut self, db: &Database, n: usize) {
+        for _ in 0..n {
+            self.seq += 1;
+            let s = self.seq;
+            let key = format!("k{:04}", (s * 7919) % 300);
+            let delete = s % 5 == 0 && self.model.rows.contains_key(&key);
+            let val = format!("v{s}-{}", "x".repeat((s % 40) as usize));
+            let (_, info) = db
+                .run(|t| {
+                    if delete {
+                        t.delete("PRIMARY", key.as_bytes())
+                    } else {
+                        t.put("PRIMARY", key.as_bytes(), val.as_bytes())
+                    }
+                })
+                .unwrap();
+            if delete {
+                self.model.rows.remove(&key);
+            } else {
+                self.model.rows.insert(key, val);
+            }
+            self.model.history.push((info.ts_ms, self.model.rows.clone()));
+        }
+        // Commit times are in milliseconds: keep the next work strictly later.
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+
+    /// A backup onto a new emulated tape (its own directory library); returns the library.
+    fn backup_with(&mut self, db: &Database, opts: &BackupOptions, families: u16) -> PathBuf {
+        self.tapes += 1;
+        let lib = self.tmp.path().join(format!("tapes{}", self.tapes));
+        let set = MediaSet::new(&format!("SET{}", self.tapes), families);
+        let mut devices = Vec::new();
+        for f in 1..=families {
+            let mut l = DirectoryLibrary::new(&lib, tape(64 << 20)).unwrap();
+            let first = l
+                .mount(&MediumRequest {
+                    purpose: Purpose::Write,
+                    media_set_id: Some(set.id),
+                    media_name: set.name.clone(),
+                    family_number: f,
+                    family_count: families,
+                    sequence: 1,
+                    mirror: 0,
+                })
+                .unwrap();
+            devices.push(vec![StripeDevice {
+                first,
+                changer: Box::new(l),
+            }]);
+        }
+        let mut so = StripeOptions::new(Operation::Format, 1_717_200_000);
+        so.write.block_size = 16 * 1024;
+        dbbackup::backup(db, opts, devices, set, &so, &mut self.history).unwrap();
+        lib
+    }
+
+    fn backup(&mut self, db: &Database, kind: BackupType) -> PathBuf {
+        self.backup_with(db, &BackupOptions::new(kind), 1)
+    }
+
+    fn restore(&self, into: &Path, lib: &Path, opts: &RestoreOptions) -> dbbackup::Result<dbbackup::RestoreOutcome> {
+        let changers: Vec<Box<dyn MediaChanger>> =
+            vec![Box::new(DirectoryLibrary::new(lib, tape(64 << 20)).unwrap())];
+        dbbackup::restore(into, changers, &ReadSpec::default(), opts)
+    }
+}
+
+fn norecovery() -> RestoreOptions {
+    RestoreOptions {
+        recovery: Recovery::NoRecovery,
+        ..Default::default()
+    }
+}
+
+/// The restored database's rows and check report against the model's rows.
+fn assert_rows(dir: &Path, want: &Rows, what: &str) {
+    let db = Database::open(dir).unwrap();
+    let got: Rows = db
+        .begin()
+        .scan("PRIMARY", None, None)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8(k).unwrap(),
+                String::from_utf8(v).unwrap(),
+            )
+        })
+        .collect();
+    let missing: Vec<_> = want.iter().filter(|(k, v)| got.get(*k) != Some(v)).collect();
+    let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: rows differ: missing or changed {missing:?}, extra {extra:?}"
+    );
+    let report = db.check().unwrap();
+    assert!(report.problems.is_empty(), "{what}: {:?}", report.problems);
+    assert_eq!(report.rows, want.len() as u64, "{what}");
+    let digest = digest_rows(
+        want.iter()
+            .map(|(k, v)| ("PRIMARY", k.as_bytes(), v.as_bytes())),
+    );
+    assert_eq!(report.digest, digest, "{what}: digest");
+    db.close().unwrap();
+}
+
+fn refused(r: dbbackup::Result<dbbackup::RestoreOutcome>) -> String {
+    match r {
+        Err(e) => e.to_string(),
+        Ok(o) => panic!("expected a refusal, got {:?}", o.header.kind),
+    }
+}
+
+/// 8 AM full, noon log, 4 PM log, 6 PM full, 8 PM log, 10 PM failure: the database is
+/// restored to the point of failure both ways the documents describe, with the tail of the
+/// log backed up first.
+#[test]
+fn eight_am_full_to_ten_pm_failure_both_ways() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 20);
+    let full8 = env.backup(&db, BackupType::Full);
+    env.work(&db, 30);
+    let log12 = env.backup(&db, BackupType::Log);
+    env.work(&db, 30);
+    let log16 = env.backup(&db, BackupType::Log);
+    env.work(&db, 10);
+    let full18 = env.backup(&db, BackupType::Full);
+    env.work(&db, 15);
+    let log20 = env.backup(&db, BackupType::Log);
+    env.work(&db, 25);
+    // 10 PM: the failure. The log is still readable: its tail is backed up first.
+    let mut tail = BackupOptions::new(BackupType::Log);
+    tail.no_truncate = true;
+    tail.norecovery = true;
+    let tail_lib = env.backup_with(&db, &tail, 1);
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+
+    // Way 1: the 6 PM full, the 8 PM log (which spans it), the tail.
+    let d1 = env.tmp.path().join("way1");
+    env.restore(&d1, &full18, &norecovery()).unwrap();
+    env.restore(&d1, &log20, &norecovery()).unwrap();
+    let o = env.restore(&d1, &tail_lib, &RestoreOptions::default()).unwrap();
+    assert!(o.recovered);
+    assert_rows(&d1, &want, "6 PM full + 8 PM log + tail");
+
+    // Way 2: the 8 AM full and every log since.
+    let d2 = env.tmp.path().join("way2");
+    env.restore(&d2, &full8, &norecovery()).unwrap();
+    for l in [&log12, &log16, &log20] {
+        env.restore(&d2, l, &norecovery()).unwrap();
+    }
+    env.restore(&d2, &tail_lib, &RestoreOptions::default()).unwrap();
+    assert_rows(&d2, &want, "8 AM full + every log + tail");
+
+    // Over the original directory, left restoring by the tail-log backup: no REPLACE needed.
+    env.restore(&env.db_dir, &full18, &norecovery()).unwrap();
+    env.restore(&env.db_dir, &log20, &norecovery()).unwrap();
+    env.restore(&env.db_dir, &tail_lib, &RestoreOptions::default()).unwrap();
+    assert_rows(&env.db_dir, &want, "in place");
+
+    // The rules: a gap in the chain names the missing range.
+    let d3 = env.tmp.path().join("gap");
+    env.restore(&d3, &full8, &norecovery()).unwrap();
+    env.restore(&d3, &log12, &norecovery()).unwrap();
+    let why = refused(env.restore(&d3, &log20, &norecovery()));
+    assert!(why.contains("log chain gap") && why.contains("is missing"), "{why}");
+    // An already-recovered database refuses more logs.
+    let why = refused(env.restore(&d1, &log20, &norecovery()));
+    assert!(why.contains("already recovered"), "{why}");
+    // A full restore over another database of the same name needs REPLACE.
+    let (other_env, other) = Env::new(RecoveryModel::Full);
+    drop(other);
+    let why = refused(env.restore(&other_env.db_dir, &full8, &norecovery()));
+    assert!(why.contains("different database named sales"), "{why}");
+    let replaced = RestoreOptions {
+        replace: true,
+        ..Default::default()
+    };
+    env.restore(&other_env.db_dir, &full8, &replaced).unwrap();
+    // A log with nothing restoring.
+    let why = refused(env.restore(&env.tmp.path().join("none"), &log12, &norecovery()));
+    assert!(why.contains("restore a full backup"), "{why}");
+}
+
+/// STOPAT: a full, a differential, logs; the restore stops inside the last log at a commit
+/// time, and what was committed at or before it is there, nothing after.
+#[test]
+fn stopat_inside_a_log_after_a_differential() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 20);
+    let full = env.backup(&db, BackupType::Full);
+    env.work(&db, 20);
+    let diff = env.backup(&db, BackupType::Differential);
+    env.work(&db, 10);
+    let log1 = env.backup(&db, BackupType::Log);
+    env.work(&db, 30);
+    let log2 = env.backup(&db, BackupType::Log);
+    env.work(&db, 5);
+    // A point in the middle of log2: the commit 15 commits into its range.
+    let n = env.model.history.len();
+    let target = env.model.history[n - 5 - 15].0;
+    let want = env.model.at(target);
+    db.close().unwrap();
+    let d = env.tmp.path().join("stopat");
+    env.restore(&d, &full, &norecovery()).unwrap();
+    env.restore(&d, &diff, &norecovery()).unwrap();
+    let stop = RestoreOptions {
+        stopat_ms: Some(target),
+        ..Default::default()
+    };
+    // log1 ends before the point: applied whole, the database stays restoring.
+    let o = env.restore(&d, &log1, &stop).unwrap();
+    assert!(!o.recovered);
+    let o = env.restore(&d, &log2, &stop).unwrap();
+    assert!(o.recovered);
+    assert!(o.fork.is_some());
+    assert_rows(&d, &want, "STOPAT");
+}
+
+/// The lost differential: with the latest differential unavailable, the restore falls back to
+/// the one before it and the logs since that one.
+#[test]
+fn lost_differential_falls_back_to_the_earlier_one_and_its_logs() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 15);
+    let full = env.backup(&db, BackupType::Full);
+    env.work(&db, 10);
+    let diff2am = env.backup(&db, BackupType::Differential);
+    let mut logs = Vec::new();
+    for _ in 0..3 {
+        env.work(&db, 8);
+        logs.push(env.backup(&db, BackupType::Log));
+    }
+    let _lost_diff3am = env.backup(&db, BackupType::Differential);
+    env.work(&db, 8);
+    logs.push(env.backup(&db, BackupType::Log));
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+    let d = env.tmp.path().join("fallback");
+    env.restore(&d, &full, &norecovery()).unwrap();
+    env.restore(&d, &diff2am, &norecovery()).unwrap();
+    let last = logs.len() - 1;
+    for (i, l) in logs.iter().enumerate() {
+        let o = if i == last {
+            RestoreOptions::default()
+        } else {
+            norecovery()
+        };
+        env.restore(&d, l, &o).unwrap();
+    }
+    assert_rows(&d, &want, "fallback");
+    // A differential whose base is not the restored full is refused.
+    let (mut env2, db2) = Env::new(RecoveryModel::Full);
+    env2.work(&db2, 5);
+    let f1 = env2.backup(&db2, BackupType::Full);
+    env2.work(&db2, 5);
+    let _f2 = env2.backup(&db2, BackupType::Full);
+    env2.work(&db2, 5);
+    let d_on_f2 = env2.backup(&db2, BackupType::Differential);
+    db2.close().unwrap();
+    let x = env2.tmp.path().join("x");
+    env2.restore(&x, &f1, &norecovery()).unwrap();
+    let why = refused(env2.restore(&x, &d_on_f2, &norecovery()));
+    assert!(why.contains("is based on full backup"), "{why}");
+}
+
+/// Log backups are refused under simple and before the first full, with the reason.
+#[test]
+fn log_backups_refused_without_a_chain() {
+    let (mut env, db) = Env::new(RecoveryModel::Simple);
+    env.work(&db, 3);
+    let e = try_backup(&mut env, &db, BackupType::Log);
+    assert!(e.contains("simple recovery model"), "{e}");
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 3);
+    let e = try_backup(&mut env, &db, BackupType::Log);
+    assert!(e.contains("no log backup chain"), "{e}");
+    let e = try_backup(&mut env, &db, BackupType::Differential);
+    assert!(e.contains("no full backup"), "{e}");
+}
+
+fn try_backup(env: &mut Env, db: &Database, kind: BackupType) -> String {
+    env.tapes += 1;
+    let lib = env.tmp.path().join(format!("tapes{}", env.tapes));
+    let set = MediaSet::new("X", 1);
+    let mut l = DirectoryLibrary::new(&lib, tape(8 << 20)).unwrap();
+    let first = l
+        .mount(&MediumRequest {
+            purpose: Purpose::Write,
+            media_set_id: Some(set.id),
+            media_name: set.name.clone(),
+            family_number: 1,
+            family_count: 1,
+            sequence: 1,
+            mirror: 0,
+        })
+        .unwrap();
+    let devices = vec![vec![StripeDevice {
+        first,
+        changer: Box::new(l),
+    }]];
+    let so = StripeOptions::new(Operation::Format, 1_717_200_000);
+    match dbbackup::backup(db, &BackupOptions::new(kind), devices, set, &so, &mut env.history) {
+        Ok(_) => panic!("{kind:?} backup should be refused"),
+        Err(e) => e.to_string(),
+    }
+}
