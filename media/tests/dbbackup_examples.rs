@@ -197,8 +197,18 @@ fn refused(r: dbbackup::Result<dbbackup::RestoreOutcome>) -> String {
 fn eight_am_full_to_ten_pm_failure_both_ways() {
     let (mut env, db) = Env::new(RecoveryModel::Full);
     env.work(&db, 20);
+    // A transaction open across the full backup, committed after it: the full alone must not
+    // hold it (recovery undoes it), the full and the next log must.
+    let mut open = db.begin();
+    open.put("PRIMARY", b"open-txn", b"committed after the full")
+        .unwrap();
+    let at_full8 = env.model.rows.clone();
     let full8 = env.backup(&db, BackupType::Full);
+    let info = open.commit().unwrap();
+    env.model.rows.insert("open-txn".into(), "committed after the full".into());
+    env.model.history.push((info.ts_ms, env.model.rows.clone()));
     env.work(&db, 30);
+    let at_log12 = env.model.rows.clone();
     let log12 = env.backup(&db, BackupType::Log);
     env.work(&db, 30);
     let log16 = env.backup(&db, BackupType::Log);
@@ -214,6 +224,15 @@ fn eight_am_full_to_ten_pm_failure_both_ways() {
     let tail_lib = env.backup_with(&db, &tail, 1);
     let want = env.model.rows.clone();
     db.close().unwrap();
+
+    // The full alone, and the full with the noon log.
+    let d0 = env.tmp.path().join("full-alone");
+    env.restore(&d0, &full8, &RestoreOptions::default()).unwrap();
+    assert_rows(&d0, &at_full8, "8 AM full alone");
+    let d0 = env.tmp.path().join("full-noon");
+    env.restore(&d0, &full8, &norecovery()).unwrap();
+    env.restore(&d0, &log12, &RestoreOptions::default()).unwrap();
+    assert_rows(&d0, &at_log12, "8 AM full + noon log");
 
     // Way 1: the 6 PM full, the 8 PM log (which spans it), the tail.
     let d1 = env.tmp.path().join("way1");

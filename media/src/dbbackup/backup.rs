@@ -388,17 +388,20 @@ pub fn backup(
         flags: flag_bits,
         backup_size: 0,
         user: opts.user.clone(),
-        files: pages
+        // Every data file, as SQL Server lists every file of the database in every set;
+        // those without pages in this set have 0.
+        files: info
+            .filegroups
             .iter()
-            .map(|(fid, p)| {
-                let g = info.filegroups.iter().find(|g| g.id == *fid);
-                FileEntry {
-                    file_id: *fid,
-                    filegroup: g.map(|g| g.name.clone()).unwrap_or_default(),
-                    file_name: g.map(|g| g.file_name.clone()).unwrap_or_default(),
-                    read_only: g.is_some_and(|g| g.read_only),
-                    pages_in_set: p.len() as u64,
-                }
+            .map(|g| FileEntry {
+                file_id: g.id,
+                filegroup: g.name.clone(),
+                file_name: g.file_name.clone(),
+                read_only: g.read_only,
+                pages_in_set: pages
+                    .iter()
+                    .find(|p| p.0 == g.id)
+                    .map_or(0, |p| p.1.len() as u64),
             })
             .collect(),
         format_version: FORMAT_VERSION,

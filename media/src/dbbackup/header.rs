@@ -227,6 +227,22 @@ impl SetHeader {
             };
             out.extend(write::sfin(&sfin, self.kind == BackupType::Full, copies));
         }
+        // The log file, as SQL Server lists its own (type L, filegroup 0); refdb's log has no
+        // file id of its own, 0 is written.
+        out.extend(write::sfin(
+            &Sfin {
+                file_id: Some(0),
+                file_type: Some(FileType::Log),
+                filegroup_id: Some(0),
+                size: Some(self.last_lsn.saturating_sub(self.first_lsn)),
+                logical_name: Some("log".into()),
+                physical_name: Some(crate::engine::db::LOG_FILE.into()),
+                differential_base_lsn: Some(mqci::Lsn::default()),
+                differential_base_guid: Some(Guid([0; 16])),
+            },
+            false,
+            copies,
+        ));
         out.extend(write::other(b"RDBX", &self.rdbx()));
         out
     }

@@ -648,6 +648,10 @@ fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> R
                 f.file_name
             )));
         }
+        let src = stage.join(format!("F{}.pages", f.file_id));
+        if f.pages_in_set == 0 && !src.exists() {
+            continue;
+        }
         let path = into.join(&f.file_name);
         let out = if create {
             OpenOptions::new()
@@ -658,7 +662,6 @@ fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> R
             OpenOptions::new().write(true).open(&path)
         }
         .map_err(io_err("open data file", &path))?;
-        let src = stage.join(format!("F{}.pages", f.file_id));
         let mut count = 0u64;
         read_pages(&src, |p| {
             let id = p.id();
