@@ -57,7 +57,11 @@ impl Env {
     fn new(model: RecoveryModel) -> (Env, Database) {
         let tmp = tempfile::tempdir().unwrap();
         let db_dir = tmp.path().join("sales");
-        let db = Database::create(&db_dir, "sales", model, &[]).unwrap();
+        let fgs = [media::engine::FilegroupSpec {
+            name: "bulk".into(),
+            read_only: false,
+        }];
+        let db = Database::create(&db_dir, "sales", model, &fgs).unwrap();
         let history = SqliteHistory::open(&tmp.path().join("history.db")).unwrap();
         (
             Env {
@@ -105,12 +109,18 @@ impl Env {
 
     /// A backup onto a new emulated tape (its own directory library); returns the library.
     fn backup_with(&mut self, db: &Database, opts: &BackupOptions, families: u16) -> PathBuf {
+        self.backup_on(db, opts, families, 64 << 20)
+    }
+
+    /// A backup over `families` devices with media of `cap` bytes (continued through each
+    /// family's directory library).
+    fn backup_on(&mut self, db: &Database, opts: &BackupOptions, families: u16, cap: u64) -> PathBuf {
         self.tapes += 1;
         let lib = self.tmp.path().join(format!("tapes{}", self.tapes));
         let set = MediaSet::new(&format!("SET{}", self.tapes), families);
         let mut devices = Vec::new();
         for f in 1..=families {
-            let mut l = DirectoryLibrary::new(&lib, tape(64 << 20)).unwrap();
+            let mut l = DirectoryLibrary::new(&lib, tape(cap)).unwrap();
             let first = l
                 .mount(&MediumRequest {
                     purpose: Purpose::Write,
@@ -153,6 +163,11 @@ fn norecovery() -> RestoreOptions {
 
 /// The restored database's rows and check report against the model's rows.
 fn assert_rows(dir: &Path, want: &Rows, what: &str) {
+    assert_rows_with(dir, want, &Rows::new(), what)
+}
+
+/// The same, with the rows of filegroup `bulk`.
+fn assert_rows_with(dir: &Path, want: &Rows, want_bulk: &Rows, what: &str) {
     let db = Database::open(dir).unwrap();
     let got: Rows = db
         .begin()
@@ -172,12 +187,30 @@ fn assert_rows(dir: &Path, want: &Rows, what: &str) {
         missing.is_empty() && extra.is_empty(),
         "{what}: rows differ: missing or changed {missing:?}, extra {extra:?}"
     );
+    let bulk: Rows = db
+        .begin()
+        .scan("bulk", None, None)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8(k).unwrap(),
+                String::from_utf8(v).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(&bulk, want_bulk, "{what}: the bulk filegroup's rows");
     let report = db.check().unwrap();
     assert!(report.problems.is_empty(), "{what}: {:?}", report.problems);
-    assert_eq!(report.rows, want.len() as u64, "{what}");
+    assert_eq!(report.rows, (want.len() + want_bulk.len()) as u64, "{what}");
     let digest = digest_rows(
         want.iter()
-            .map(|(k, v)| ("PRIMARY", k.as_bytes(), v.as_bytes())),
+            .map(|(k, v)| ("PRIMARY", k.as_bytes(), v.as_bytes()))
+            .chain(
+                want_bulk
+                    .iter()
+                    .map(|(k, v)| ("bulk", k.as_bytes(), v.as_bytes())),
+            ),
     );
     assert_eq!(report.digest, digest, "{what}: digest");
     db.close().unwrap();
@@ -403,4 +436,184 @@ fn try_backup(env: &mut Env, db: &Database, kind: BackupType) -> String {
         Ok(_) => panic!("{kind:?} backup should be refused"),
         Err(e) => e.to_string(),
     }
+}
+
+/// A striped backup over two families of tiny tapes, each continued on more media, restored
+/// with one device.
+#[test]
+fn striped_over_tiny_tapes_with_continuation() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    for i in 0..400u32 {
+        let k = format!("big{i:04}");
+        let v = format!("{i}-{}", "y".repeat(900));
+        db.run(|t| t.put("PRIMARY", k.as_bytes(), v.as_bytes()))
+            .unwrap();
+        env.model.rows.insert(k, v);
+    }
+    env.work(&db, 10);
+    let lib = env.backup_on(&db, &BackupOptions::new(BackupType::Full), 2, 192 * 1024);
+    let images = std::fs::read_dir(&lib).unwrap().count();
+    assert!(images > 2, "expected continuation media, got {images} images");
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+    let d = env.tmp.path().join("striped");
+    env.restore(&d, &lib, &RestoreOptions::default()).unwrap();
+    assert_rows(&d, &want, "striped full");
+}
+
+/// Under bulk-logged: a minimally logged bulk load, then a differential (the documents'
+/// advice after a nonlogged operation) and a log backup. The differential carries the loaded
+/// pages; the log backup carries them too (the log does not), and refuses a point in time.
+#[test]
+fn differential_after_a_bulk_operation_and_stopat_refused_in_a_bulk_log() {
+    let (mut env, db) = Env::new(RecoveryModel::BulkLogged);
+    env.work(&db, 10);
+    let full = env.backup(&db, BackupType::Full);
+    env.work(&db, 5);
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..500u32)
+        .map(|i| (format!("b{i:05}").into_bytes(), format!("bulk-{i}").into_bytes()))
+        .collect();
+    db.bulk_load("bulk", &rows).unwrap();
+    let bulk: Rows = rows
+        .iter()
+        .map(|(k, v)| (String::from_utf8(k.clone()).unwrap(), String::from_utf8(v.clone()).unwrap()))
+        .collect();
+    let before_bulk_log = env.model.rows.clone();
+    let log_before = env.model.history.last().unwrap().0;
+    let log = env.backup(&db, BackupType::Log);
+    env.work(&db, 5);
+    let diff = env.backup(&db, BackupType::Differential);
+    env.work(&db, 5);
+    let log2 = env.backup(&db, BackupType::Log);
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+
+    // Full + differential + the log after it.
+    let d = env.tmp.path().join("diff");
+    env.restore(&d, &full, &norecovery()).unwrap();
+    env.restore(&d, &diff, &norecovery()).unwrap();
+    env.restore(&d, &log2, &RestoreOptions::default()).unwrap();
+    assert_rows_with(&d, &want, &bulk, "full + differential after bulk + log");
+
+    // Full + both logs: the bulk log carries the loaded pages.
+    let d = env.tmp.path().join("logs");
+    env.restore(&d, &full, &norecovery()).unwrap();
+    env.restore(&d, &log, &norecovery()).unwrap();
+    env.restore(&d, &log2, &RestoreOptions::default()).unwrap();
+    assert_rows_with(&d, &want, &bulk, "full + bulk log + log");
+
+    // STOPAT inside the log holding the bulk load is refused, and says why.
+    let d = env.tmp.path().join("stopat");
+    env.restore(&d, &full, &norecovery()).unwrap();
+    let stop = RestoreOptions {
+        stopat_ms: Some(log_before),
+        ..Default::default()
+    };
+    let why = refused(env.restore(&d, &log, &stop));
+    assert!(why.contains("bulk-logged changes"), "{why}");
+    let _ = before_bulk_log;
+}
+
+/// Safety checks: existing files in the way need REPLACE (and are left as they were without
+/// it); a set from a newer engine is refused.
+#[test]
+fn existing_files_need_replace_and_a_newer_format_is_refused() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 10);
+    let full = env.backup(&db, BackupType::Full);
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+    let d = env.tmp.path().join("busy");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("notes.txt"), b"mine").unwrap();
+    let why = refused(env.restore(&d, &full, &RestoreOptions::default()));
+    assert!(why.contains("notes.txt") && why.contains("REPLACE"), "{why}");
+    assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), b"mine");
+    // The database is open (not restoring): restoring over it needs REPLACE too.
+    let why = refused(env.restore(&env.db_dir, &full, &RestoreOptions::default()));
+    assert!(why.contains("tail of its log"), "{why}");
+    let replace = RestoreOptions {
+        replace: true,
+        ..Default::default()
+    };
+    env.restore(&d, &full, &replace).unwrap();
+    assert_rows(&d, &want, "replaced");
+    assert!(!d.join("notes.txt").exists());
+    // Nothing is left beside the target.
+    let stray: Vec<_> = std::fs::read_dir(env.tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+
+    // A set whose header names a newer backup format: rewrite the header of a copy.
+    let h = media::dbbackup::SetHeader::from_mqci(&first_header(&full), "x").unwrap();
+    let mut newer = h.clone();
+    newer.format_version = media::dbbackup::header::FORMAT_VERSION + 1;
+    let bytes = newer.to_mqci(true);
+    let back = media::dbbackup::SetHeader::from_mqci(&bytes, "x").unwrap();
+    assert_eq!(back, newer);
+    // The same set written again with that header, as a newer engine would have.
+    let forged = env.tmp.path().join("newer");
+    let mut files = all_files(&full);
+    files.insert("refdb/header.mqci".into(), bytes);
+    write_set(&forged, &files);
+    let why = refused(env.restore(&env.tmp.path().join("n"), &forged, &RestoreOptions::default()));
+    assert!(why.contains("newer engine"), "{why}");
+    assert!(!env.tmp.path().join("n").exists());
+}
+
+fn all_files(lib: &Path) -> BTreeMap<String, Vec<u8>> {
+    let changers: Vec<Box<dyn MediaChanger>> =
+        vec![Box::new(DirectoryLibrary::new(lib, tape(64 << 20)).unwrap())];
+    let mut out = media::restore::MemoryFiles::default();
+    media::restore::restore(changers, &ReadSpec::default(), &mut out).unwrap();
+    out.files
+}
+
+/// Writes the files as one backup set on a new tape in `lib`.
+fn write_set(lib: &Path, files: &BTreeMap<String, Vec<u8>>) {
+    let set = MediaSet::new("FORGED", 1);
+    let mut l = DirectoryLibrary::new(lib, tape(64 << 20)).unwrap();
+    let first = l
+        .mount(&MediumRequest {
+            purpose: Purpose::Write,
+            media_set_id: Some(set.id),
+            media_name: set.name.clone(),
+            family_number: 1,
+            family_count: 1,
+            sequence: 1,
+            mirror: 0,
+        })
+        .unwrap();
+    let devices = vec![vec![StripeDevice {
+        first,
+        changer: Box::new(l),
+    }]];
+    let so = StripeOptions::new(Operation::Format, 1_717_200_000);
+    let b = media::stripe::BackupSet {
+        options: mtf::writer::SetOptions::new("forged", mtf::DateTime::from_unix(1_717_200_000).unwrap()),
+        expires: None,
+        volume: Some(mtf::writer::VolumeOptions::default()),
+    };
+    let mut w = media::stripe::StripedWriter::start(devices, set, &so, b).unwrap();
+    for (path, data) in files {
+        let (d, n) = path.split_once('/').unwrap();
+        w.add_file(
+            &[d.to_string()],
+            n,
+            &mtf::writer::EntryMeta::default(),
+            data.len() as u64,
+            &mut &data[..],
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// The set's header as the restore reads it (its `refdb/header.mqci` file).
+fn first_header(lib: &Path) -> Vec<u8> {
+    all_files(lib)["refdb/header.mqci"].clone()
 }

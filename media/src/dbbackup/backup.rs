@@ -168,7 +168,12 @@ impl Read for PageReader<'_> {
             let page = {
                 let mut c = self.db.core();
                 match c.pool.read(id) {
-                    Ok(p) => p,
+                    // A page changed in memory since it was last written has a stale CRC:
+                    // the copy gets its own.
+                    Ok(mut p) => {
+                        p.seal();
+                        p
+                    }
                     Err(e) if self.continue_after_error => {
                         self.damaged.push(id);
                         let f = c.pool.file(self.file).map_err(std::io::Error::other)?;
