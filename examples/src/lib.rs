@@ -5,5 +5,6 @@ pub mod dump;
 pub mod pack;
 pub mod packset;
 pub mod refdb;
+pub mod refdb_media;
 pub mod roundtrip;
 pub mod tape;

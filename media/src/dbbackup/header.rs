@@ -468,11 +468,12 @@ pub fn history_record(h: &SetHeader, media_set: &str, position: u32, paths: &[Ve
     r
 }
 
-/// Unix milliseconds as the history's date and time (UTC, whole seconds, rounded up so that a
-/// set's finish is never before its last commit).
+/// Unix milliseconds as the history's date and time (UTC, in whole seconds as msdb keeps
+/// them: the planner compares a target's second with a set's, so a commit in the second a log
+/// backup finished counts as in that log).
 pub fn history_time(ms: u64) -> Option<history::DateTime> {
     if ms == 0 {
         return None;
     }
-    mtf::DateTime::from_unix(ms.div_ceil(1000) as i64)
+    mtf::DateTime::from_unix((ms / 1000) as i64)
 }
