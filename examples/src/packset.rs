@@ -196,13 +196,14 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
         expires: job.expires,
         volume: None,
     };
-    let mut w = match StripedWriter::start(prepared.devices, prepared.set, &prepared.options, backup) {
-        Ok(w) => w,
-        Err(e) => {
-            PreparedMedia::cleanup(&prepared.created);
-            return Err(e.to_string());
-        }
-    };
+    let mut w =
+        match StripedWriter::start(prepared.devices, prepared.set, &prepared.options, backup) {
+            Ok(w) => w,
+            Err(e) => {
+                PreparedMedia::cleanup(&prepared.created);
+                return Err(e.to_string());
+            }
+        };
     let mut total = PackStats::default();
     for d in &job.dirs {
         let t = pack_tree(&mut Target(&mut w), d, &job.machine, job.set.date, log)

@@ -132,7 +132,10 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
 
 /// The changers that read the media given: a directory library, or the media in the order
 /// given (each family's media in sequence, family after family) on one device.
-pub fn readers(from: &[PathBuf], library: Option<&Path>) -> Result<Vec<Box<dyn MediaChanger>>, String> {
+pub fn readers(
+    from: &[PathBuf],
+    library: Option<&Path>,
+) -> Result<Vec<Box<dyn MediaChanger>>, String> {
     if let Some(dir) = library {
         return Ok(vec![Box::new(
             DirectoryLibrary::new(dir, Default::default()).map_err(|e| e.to_string())?,
@@ -212,7 +215,11 @@ pub fn history(path: &Path, database: Option<&str>, out: &mut dyn Write) -> Resu
                 .map(|d| media::history::iso(&d))
                 .unwrap_or_else(|| "-".into()),
             files.join(","),
-            if r.copy_only == Some(true) { "\tcopy-only" } else { "" },
+            if r.copy_only == Some(true) {
+                "\tcopy-only"
+            } else {
+                ""
+            },
             if r.damaged { "\tdamaged" } else { "" },
         );
     }
@@ -233,9 +240,9 @@ pub fn plan(
     let records = h.backups(Some(database)).map_err(|e| e.to_string())?;
     let target = match stopat_ms {
         None => Target::Latest,
-        Some(ms) => Target::At(
-            mtf::DateTime::from_unix((ms / 1000) as i64).ok_or("STOPAT out of range")?,
-        ),
+        Some(ms) => {
+            Target::At(mtf::DateTime::from_unix((ms / 1000) as i64).ok_or("STOPAT out of range")?)
+        }
     };
     let p = plan_database(&records, target);
     for pr in &p.problems {
@@ -255,7 +262,11 @@ pub fn plan(
             s.last_lsn.0,
             s.files.join(", "),
             if s.stopat.is_some() { " STOPAT" } else { "" },
-            if s.recovery { " RECOVERY" } else { " NORECOVERY" }
+            if s.recovery {
+                " RECOVERY"
+            } else {
+                " NORECOVERY"
+            }
         );
     }
     let Some(dir) = execute else { return Ok(()) };

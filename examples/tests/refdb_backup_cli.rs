@@ -47,7 +47,10 @@ fn commits(out: &str) -> Vec<(String, Vec<String>)> {
 
 /// The rows after every commit up to `until` (inclusive; times compare as text, being of one
 /// fixed form).
-fn model(commits: &[(String, Vec<String>)], until: Option<&str>) -> BTreeMap<(String, String), String> {
+fn model(
+    commits: &[(String, Vec<String>)],
+    until: Option<&str>,
+) -> BTreeMap<(String, String), String> {
     let mut m = BTreeMap::new();
     for (t, ops) in commits {
         if until.is_some_and(|u| t.as_str() > u) {
@@ -79,7 +82,10 @@ fn assert_check(dir: &Path, db: &str, m: &BTreeMap<(String, String), String>, wh
     let out = ok(dir, &["check", db]);
     let (rows, digest) = expected_check(m);
     assert!(out.contains(&format!("rows: {rows}\n")), "{what}: {out}");
-    assert!(out.contains(&format!("digest: {digest}\n")), "{what}: {out}");
+    assert!(
+        out.contains(&format!("digest: {digest}\n")),
+        "{what}: {out}"
+    );
 }
 
 #[test]
@@ -92,19 +98,76 @@ fn walk_through_full_differential_log_failure_tail_and_point_in_time() {
     // a later second than the backup before it finished.
     let mut work = |seed: &str| {
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        let out = ok(t, &["workload", "sales", "--ops", "200", "--seed", seed, "--threads", "1", "--keys", "200"]);
+        let out = ok(
+            t,
+            &[
+                "workload",
+                "sales",
+                "--ops",
+                "200",
+                "--seed",
+                seed,
+                "--threads",
+                "1",
+                "--keys",
+                "200",
+            ],
+        );
         all.extend(commits(&out));
         std::thread::sleep(std::time::Duration::from_millis(5));
     };
     work("1");
-    ok(t, &["backup", "sales", "--type", "full", "--to", "full.tap", "--format", "--checksum", "--capacity", "8000000"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "sales",
+            "--type",
+            "full",
+            "--to",
+            "full.tap",
+            "--format",
+            "--checksum",
+            "--capacity",
+            "8000000",
+        ],
+    );
     work("2");
-    ok(t, &["backup", "sales", "--type", "differential", "--to", "diff.tap", "--format"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "sales",
+            "--type",
+            "differential",
+            "--to",
+            "diff.tap",
+            "--format",
+        ],
+    );
     work("3");
-    ok(t, &["backup", "sales", "--type", "log", "--to", "log1.tap", "--format"]);
+    ok(
+        t,
+        &[
+            "backup", "sales", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
     work("4");
     // The failure: the tail of the log is backed up, the database left restoring.
-    ok(t, &["backup", "sales", "--type", "log", "--to", "tail.tap", "--format", "--no-truncate", "--norecovery"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "sales",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--no-truncate",
+            "--norecovery",
+        ],
+    );
     let n = all.len();
     assert!(n > 40, "{n} commits");
 
@@ -129,10 +192,25 @@ fn walk_through_full_differential_log_failure_tail_and_point_in_time() {
     let plan = ok(t, &["plan", "sales", "--stopat", &point]);
     assert!(plan.contains("STOPAT"), "{plan}");
     ok(t, &["plan", "sales", "--stopat", &point, "--execute", "r2"]);
-    assert_check(t, "r2", &model(&all, Some(&point)), "STOPAT through the plan");
+    assert_check(
+        t,
+        "r2",
+        &model(&all, Some(&point)),
+        "STOPAT through the plan",
+    );
 
     // Bad input: a time in another form, a medium that does not exist (and is not created).
-    let (c, _, err) = refdb(t, &["restore", "r3", "--from", "full.tap", "--stopat", "yesterday"]);
+    let (c, _, err) = refdb(
+        t,
+        &[
+            "restore",
+            "r3",
+            "--from",
+            "full.tap",
+            "--stopat",
+            "yesterday",
+        ],
+    );
     assert_eq!(c, 1);
     assert!(err.contains("YYYY-MM-DDTHH:MM:SS"), "{err}");
     let (c, _, err) = refdb(t, &["restore", "r3", "--from", "nothere.tap"]);

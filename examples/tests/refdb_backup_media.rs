@@ -60,8 +60,7 @@ fn mtfdump(args: &[&str]) -> (i32, String) {
         .unwrap();
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -72,7 +71,8 @@ fn lsn(l: u64) -> String {
 #[test]
 fn refdb_sets_read_in_mtfdump_sets_verify_ls_and_plan() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = Database::create(&tmp.path().join("sales"), "sales", RecoveryModel::Full, &[]).unwrap();
+    let db =
+        Database::create(&tmp.path().join("sales"), "sales", RecoveryModel::Full, &[]).unwrap();
     let mut hist = SqliteHistory::open(&tmp.path().join("h.db")).unwrap();
     let work = |n: u32| {
         for i in 0..n {
@@ -85,7 +85,12 @@ fn refdb_sets_read_in_mtfdump_sets_verify_ls_and_plan() {
     work(20);
     let (log, log_tapes) = backup(&db, BackupType::Log, &tmp.path().join("t2"), &mut hist);
     work(20);
-    let (diff, diff_tapes) = backup(&db, BackupType::Differential, &tmp.path().join("t3"), &mut hist);
+    let (diff, diff_tapes) = backup(
+        &db,
+        BackupType::Differential,
+        &tmp.path().join("t3"),
+        &mut hist,
+    );
     db.close().unwrap();
 
     for (h, tapes, word) in [
@@ -122,7 +127,11 @@ fn refdb_sets_read_in_mtfdump_sets_verify_ls_and_plan() {
     args.extend(all.iter().copied());
     let (code, out) = mtfdump(&args);
     assert_eq!(code, 0, "plan: {out}");
-    let full_at = out.find(full_tapes[0].to_str().unwrap()).expect("full in plan");
-    let diff_at = out.find(diff_tapes[0].to_str().unwrap()).expect("diff in plan");
+    let full_at = out
+        .find(full_tapes[0].to_str().unwrap())
+        .expect("full in plan");
+    let diff_at = out
+        .find(diff_tapes[0].to_str().unwrap())
+        .expect("diff in plan");
     assert!(full_at < diff_at, "{out}");
 }

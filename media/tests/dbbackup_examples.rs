@@ -101,7 +101,9 @@ impl Env {
             } else {
                 self.model.rows.insert(key, val);
             }
-            self.model.history.push((info.ts_ms, self.model.rows.clone()));
+            self.model
+                .history
+                .push((info.ts_ms, self.model.rows.clone()));
         }
         // Commit times are in milliseconds: keep the next work strictly later.
         std::thread::sleep(std::time::Duration::from_millis(3));
@@ -114,7 +116,13 @@ impl Env {
 
     /// A backup over `families` devices with media of `cap` bytes (continued through each
     /// family's directory library).
-    fn backup_on(&mut self, db: &Database, opts: &BackupOptions, families: u16, cap: u64) -> PathBuf {
+    fn backup_on(
+        &mut self,
+        db: &Database,
+        opts: &BackupOptions,
+        families: u16,
+        cap: u64,
+    ) -> PathBuf {
         self.tapes += 1;
         let lib = self.tmp.path().join(format!("tapes{}", self.tapes));
         let set = MediaSet::new(&format!("SET{}", self.tapes), families);
@@ -147,9 +155,15 @@ impl Env {
         self.backup_with(db, &BackupOptions::new(kind), 1)
     }
 
-    fn restore(&self, into: &Path, lib: &Path, opts: &RestoreOptions) -> dbbackup::Result<dbbackup::RestoreOutcome> {
-        let changers: Vec<Box<dyn MediaChanger>> =
-            vec![Box::new(DirectoryLibrary::new(lib, tape(64 << 20)).unwrap())];
+    fn restore(
+        &self,
+        into: &Path,
+        lib: &Path,
+        opts: &RestoreOptions,
+    ) -> dbbackup::Result<dbbackup::RestoreOutcome> {
+        let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+            DirectoryLibrary::new(lib, tape(64 << 20)).unwrap(),
+        )];
         dbbackup::restore(into, changers, &ReadSpec::default(), opts)
     }
 }
@@ -174,14 +188,12 @@ fn assert_rows_with(dir: &Path, want: &Rows, want_bulk: &Rows, what: &str) {
         .scan("PRIMARY", None, None)
         .unwrap()
         .into_iter()
-        .map(|(k, v)| {
-            (
-                String::from_utf8(k).unwrap(),
-                String::from_utf8(v).unwrap(),
-            )
-        })
+        .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
         .collect();
-    let missing: Vec<_> = want.iter().filter(|(k, v)| got.get(*k) != Some(v)).collect();
+    let missing: Vec<_> = want
+        .iter()
+        .filter(|(k, v)| got.get(*k) != Some(v))
+        .collect();
     let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
@@ -192,12 +204,7 @@ fn assert_rows_with(dir: &Path, want: &Rows, want_bulk: &Rows, what: &str) {
         .scan("bulk", None, None)
         .unwrap()
         .into_iter()
-        .map(|(k, v)| {
-            (
-                String::from_utf8(k).unwrap(),
-                String::from_utf8(v).unwrap(),
-            )
-        })
+        .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
         .collect();
     assert_eq!(&bulk, want_bulk, "{what}: the bulk filegroup's rows");
     let report = db.check().unwrap();
@@ -238,7 +245,9 @@ fn eight_am_full_to_ten_pm_failure_both_ways() {
     let at_full8 = env.model.rows.clone();
     let full8 = env.backup(&db, BackupType::Full);
     let info = open.commit().unwrap();
-    env.model.rows.insert("open-txn".into(), "committed after the full".into());
+    env.model
+        .rows
+        .insert("open-txn".into(), "committed after the full".into());
     env.model.history.push((info.ts_ms, env.model.rows.clone()));
     env.work(&db, 30);
     let at_log12 = env.model.rows.clone();
@@ -260,18 +269,22 @@ fn eight_am_full_to_ten_pm_failure_both_ways() {
 
     // The full alone, and the full with the noon log.
     let d0 = env.tmp.path().join("full-alone");
-    env.restore(&d0, &full8, &RestoreOptions::default()).unwrap();
+    env.restore(&d0, &full8, &RestoreOptions::default())
+        .unwrap();
     assert_rows(&d0, &at_full8, "8 AM full alone");
     let d0 = env.tmp.path().join("full-noon");
     env.restore(&d0, &full8, &norecovery()).unwrap();
-    env.restore(&d0, &log12, &RestoreOptions::default()).unwrap();
+    env.restore(&d0, &log12, &RestoreOptions::default())
+        .unwrap();
     assert_rows(&d0, &at_log12, "8 AM full + noon log");
 
     // Way 1: the 6 PM full, the 8 PM log (which spans it), the tail.
     let d1 = env.tmp.path().join("way1");
     env.restore(&d1, &full18, &norecovery()).unwrap();
     env.restore(&d1, &log20, &norecovery()).unwrap();
-    let o = env.restore(&d1, &tail_lib, &RestoreOptions::default()).unwrap();
+    let o = env
+        .restore(&d1, &tail_lib, &RestoreOptions::default())
+        .unwrap();
     assert!(o.recovered);
     assert_rows(&d1, &want, "6 PM full + 8 PM log + tail");
 
@@ -281,13 +294,15 @@ fn eight_am_full_to_ten_pm_failure_both_ways() {
     for l in [&log12, &log16, &log20] {
         env.restore(&d2, l, &norecovery()).unwrap();
     }
-    env.restore(&d2, &tail_lib, &RestoreOptions::default()).unwrap();
+    env.restore(&d2, &tail_lib, &RestoreOptions::default())
+        .unwrap();
     assert_rows(&d2, &want, "8 AM full + every log + tail");
 
     // Over the original directory, left restoring by the tail-log backup: no REPLACE needed.
     env.restore(&env.db_dir, &full18, &norecovery()).unwrap();
     env.restore(&env.db_dir, &log20, &norecovery()).unwrap();
-    env.restore(&env.db_dir, &tail_lib, &RestoreOptions::default()).unwrap();
+    env.restore(&env.db_dir, &tail_lib, &RestoreOptions::default())
+        .unwrap();
     assert_rows(&env.db_dir, &want, "in place");
 
     // The rules: a gap in the chain names the missing range.
@@ -295,7 +310,10 @@ fn eight_am_full_to_ten_pm_failure_both_ways() {
     env.restore(&d3, &full8, &norecovery()).unwrap();
     env.restore(&d3, &log12, &norecovery()).unwrap();
     let why = refused(env.restore(&d3, &log20, &norecovery()));
-    assert!(why.contains("log chain gap") && why.contains("is missing"), "{why}");
+    assert!(
+        why.contains("log chain gap") && why.contains("is missing"),
+        "{why}"
+    );
     // An already-recovered database refuses more logs.
     let why = refused(env.restore(&d1, &log20, &norecovery()));
     assert!(why.contains("already recovered"), "{why}");
@@ -432,7 +450,14 @@ fn try_backup(env: &mut Env, db: &Database, kind: BackupType) -> String {
         changer: Box::new(l),
     }]];
     let so = StripeOptions::new(Operation::Format, 1_717_200_000);
-    match dbbackup::backup(db, &BackupOptions::new(kind), devices, set, &so, &mut env.history) {
+    match dbbackup::backup(
+        db,
+        &BackupOptions::new(kind),
+        devices,
+        set,
+        &so,
+        &mut env.history,
+    ) {
         Ok(_) => panic!("{kind:?} backup should be refused"),
         Err(e) => e.to_string(),
     }
@@ -453,7 +478,10 @@ fn striped_over_tiny_tapes_with_continuation() {
     env.work(&db, 10);
     let lib = env.backup_on(&db, &BackupOptions::new(BackupType::Full), 2, 192 * 1024);
     let images = std::fs::read_dir(&lib).unwrap().count();
-    assert!(images > 2, "expected continuation media, got {images} images");
+    assert!(
+        images > 2,
+        "expected continuation media, got {images} images"
+    );
     let want = env.model.rows.clone();
     db.close().unwrap();
     let d = env.tmp.path().join("striped");
@@ -471,12 +499,22 @@ fn differential_after_a_bulk_operation_and_stopat_refused_in_a_bulk_log() {
     let full = env.backup(&db, BackupType::Full);
     env.work(&db, 5);
     let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..500u32)
-        .map(|i| (format!("b{i:05}").into_bytes(), format!("bulk-{i}").into_bytes()))
+        .map(|i| {
+            (
+                format!("b{i:05}").into_bytes(),
+                format!("bulk-{i}").into_bytes(),
+            )
+        })
         .collect();
     db.bulk_load("bulk", &rows).unwrap();
     let bulk: Rows = rows
         .iter()
-        .map(|(k, v)| (String::from_utf8(k.clone()).unwrap(), String::from_utf8(v.clone()).unwrap()))
+        .map(|(k, v)| {
+            (
+                String::from_utf8(k.clone()).unwrap(),
+                String::from_utf8(v.clone()).unwrap(),
+            )
+        })
         .collect();
     let before_bulk_log = env.model.rows.clone();
     let log_before = env.model.history.last().unwrap().0;
@@ -527,7 +565,10 @@ fn existing_files_need_replace_and_a_newer_format_is_refused() {
     std::fs::create_dir(&d).unwrap();
     std::fs::write(d.join("notes.txt"), b"mine").unwrap();
     let why = refused(env.restore(&d, &full, &RestoreOptions::default()));
-    assert!(why.contains("notes.txt") && why.contains("REPLACE"), "{why}");
+    assert!(
+        why.contains("notes.txt") && why.contains("REPLACE"),
+        "{why}"
+    );
     assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), b"mine");
     // The database is open (not restoring): restoring over it needs REPLACE too.
     let why = refused(env.restore(&env.db_dir, &full, &RestoreOptions::default()));
@@ -560,14 +601,19 @@ fn existing_files_need_replace_and_a_newer_format_is_refused() {
     let mut files = all_files(&full);
     files.insert("refdb/header.mqci".into(), bytes);
     write_set(&forged, &files);
-    let why = refused(env.restore(&env.tmp.path().join("n"), &forged, &RestoreOptions::default()));
+    let why = refused(env.restore(
+        &env.tmp.path().join("n"),
+        &forged,
+        &RestoreOptions::default(),
+    ));
     assert!(why.contains("newer engine"), "{why}");
     assert!(!env.tmp.path().join("n").exists());
 }
 
 fn all_files(lib: &Path) -> BTreeMap<String, Vec<u8>> {
-    let changers: Vec<Box<dyn MediaChanger>> =
-        vec![Box::new(DirectoryLibrary::new(lib, tape(64 << 20)).unwrap())];
+    let changers: Vec<Box<dyn MediaChanger>> = vec![Box::new(
+        DirectoryLibrary::new(lib, tape(64 << 20)).unwrap(),
+    )];
     let mut out = media::restore::MemoryFiles::default();
     media::restore::restore(changers, &ReadSpec::default(), &mut out).unwrap();
     out.files
@@ -594,7 +640,10 @@ fn write_set(lib: &Path, files: &BTreeMap<String, Vec<u8>>) {
     }]];
     let so = StripeOptions::new(Operation::Format, 1_717_200_000);
     let b = media::stripe::BackupSet {
-        options: mtf::writer::SetOptions::new("forged", mtf::DateTime::from_unix(1_717_200_000).unwrap()),
+        options: mtf::writer::SetOptions::new(
+            "forged",
+            mtf::DateTime::from_unix(1_717_200_000).unwrap(),
+        ),
         expires: None,
         volume: Some(mtf::writer::VolumeOptions::default()),
     };

@@ -22,7 +22,9 @@ use crate::engine::wal::{self, RecordBody};
 use crate::engine::{alloc, Database, Lsn};
 use crate::history::BackupHistory;
 use crate::set::MediaSet;
-use crate::stripe::{BackupSet, InfoBlock, StripeDevice, StripeOptions, StripeReport, StripedWriter};
+use crate::stripe::{
+    BackupSet, InfoBlock, StripeDevice, StripeOptions, StripeReport, StripedWriter,
+};
 use mtf::spec::{BlockType, StreamId};
 use mtf::writer::{EntryMeta, SetOptions, VolumeOptions};
 use std::io::Read;
@@ -97,7 +99,10 @@ fn checkpoint_start(db: &Database) -> Result<(Lsn, Lsn)> {
     let mut start = ckpt;
     let mut found = false;
     db.read_log(ckpt, Lsn::MAX, |r| {
-        if let RecordBody::CkptEnd { begin, dpt, att, .. } = &r.body {
+        if let RecordBody::CkptEnd {
+            begin, dpt, att, ..
+        } = &r.body
+        {
             if *begin == ckpt && !found {
                 found = true;
                 for (_, l) in dpt {
@@ -135,8 +140,7 @@ fn pages_of(
             .into_iter()
             .filter(|p| {
                 let e = p / crate::engine::page::EXTENT_PAGES;
-                e == 0
-                    || extents.is_none_or(|x| x.iter().any(|&(f, ex)| f == fid && ex == e))
+                e == 0 || extents.is_none_or(|x| x.iter().any(|&(f, ex)| f == fid && ex == e))
             })
             .collect();
         out.push((fid, pages));
@@ -338,7 +342,13 @@ pub fn backup(
             }
             let (ckpt, start) = checkpoint_start(db)?;
             let ext = db.changed_extents(info.diff_base_lsn)?;
-            (start, ckpt, all_files.clone(), Some(ext), info.diff_base_lsn)
+            (
+                start,
+                ckpt,
+                all_files.clone(),
+                Some(ext),
+                info.diff_base_lsn,
+            )
         }
         BackupType::Log => {
             if info.model == crate::engine::RecoveryModel::Simple {
@@ -483,9 +493,9 @@ pub fn backup(
             };
             let out = w.add_file(&dir, "log", &meta, size, &mut r);
             drop(r);
-            let walked = walker.join().map_err(|_| {
-                DbBackupError::Refused("the log reader thread panicked".into())
-            })?;
+            let walked = walker
+                .join()
+                .map_err(|_| DbBackupError::Refused("the log reader thread panicked".into()))?;
             let out = out?;
             walked?;
             if out.bytes_read != size || out.grew {
@@ -513,8 +523,8 @@ pub fn backup(
         header.flags |= flags::DAMAGED;
     }
     header.finish_ms = crate::engine::time::now_ms().max(start_ms);
-    header.backup_size = pages.iter().map(|p| p.1.len() as u64).sum::<u64>() * PAGE_SIZE as u64
-        + (last - first);
+    header.backup_size =
+        pages.iter().map(|p| p.1.len() as u64).sum::<u64>() * PAGE_SIZE as u64 + (last - first);
     let final_mqci = header.to_mqci(true);
     let dir = vec!["refdb".to_string()];
     let finish = (|| -> Result<StripeReport> {
@@ -550,12 +560,8 @@ pub fn backup(
         .filter(|f| f.mirror == 0)
         .map(|f| f.used.iter().map(|u| u.name.clone()).collect())
         .collect();
-    let rec = super::header::history_record(
-        &header,
-        &report.media_set_id.to_string(),
-        position,
-        &paths,
-    );
+    let rec =
+        super::header::history_record(&header, &report.media_set_id.to_string(), position, &paths);
     history.record(&rec)?;
     Ok(BackupOutcome {
         header,
@@ -575,8 +581,7 @@ fn position_of(report: &StripeReport) -> u32 {
     else {
         return 0;
     };
-    let Ok(mut d) = crate::changer::open_path(last.name.as_ref(), false, Default::default())
-    else {
+    let Ok(mut d) = crate::changer::open_path(last.name.as_ref(), false, Default::default()) else {
         return 0;
     };
     match crate::set::inspect(&mut d).contents {

@@ -310,7 +310,9 @@ impl SetHeader {
         let short = || bad("RDBX chunk cut short".into());
         let layout = r.u16().ok_or_else(short)?;
         if layout != 1 {
-            return Err(bad(format!("RDBX layout {layout} is not one this engine reads")));
+            return Err(bad(format!(
+                "RDBX layout {layout} is not one this engine reads"
+            )));
         }
         let model = r
             .u8()
@@ -416,7 +418,12 @@ impl Rd<'_> {
 }
 
 /// The history record of a set written to a media set.
-pub fn history_record(h: &SetHeader, media_set: &str, position: u32, paths: &[Vec<String>]) -> history::BackupRecord {
+pub fn history_record(
+    h: &SetHeader,
+    media_set: &str,
+    position: u32,
+    paths: &[Vec<String>],
+) -> history::BackupRecord {
     use history::{BackupKind, BackupRecord, FamilyRecord, MediumRecord, RecoveryModel};
     let kind = match h.kind {
         BackupType::Full => BackupKind::Full,

@@ -108,7 +108,10 @@ pub enum DbBackupError {
 
 pub type Result<T> = std::result::Result<T, DbBackupError>;
 
-pub(crate) fn io_err(op: &str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> DbBackupError {
+pub(crate) fn io_err(
+    op: &str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> DbBackupError {
     let op = op.to_owned();
     let path = path.to_path_buf();
     move |source| DbBackupError::Io { op, path, source }

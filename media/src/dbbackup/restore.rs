@@ -134,7 +134,8 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err("read", &path)(e)),
         };
-        let bad = || DbBackupError::Refused(format!("{}: not a refdb restore state", path.display()));
+        let bad =
+            || DbBackupError::Refused(format!("{}: not a refdb restore state", path.display()));
         let mut lines = text.lines();
         if lines.next() != Some("refdb restoring 1") {
             return Err(bad());
@@ -345,7 +346,8 @@ fn write_log_header(f: &File, path: &Path, db_guid: [u8; 16], base: Lsn, ckpt: L
     let mut page = vec![0u8; FILE_HEADER as usize];
     page[..52].copy_from_slice(&b);
     page[512..564].copy_from_slice(&b);
-    f.write_all_at(&page, 0).map_err(io_err("write log header", path))
+    f.write_all_at(&page, 0)
+        .map_err(io_err("write log header", path))
 }
 
 /// Where STOPAT cuts a log: the LSN of the first commit after the point, if any.
@@ -365,7 +367,15 @@ fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
 
 /// Copies the set's records from `from` (a record boundary in it) up to `to` into `out` at
 /// file offset `off`. Returns the bytes written.
-fn copy_records(log: &LogBytes, last: Lsn, from: Lsn, to: Lsn, out: &File, out_path: &Path, mut off: u64) -> Result<u64> {
+fn copy_records(
+    log: &LogBytes,
+    last: Lsn,
+    from: Lsn,
+    to: Lsn,
+    out: &File,
+    out_path: &Path,
+    mut off: u64,
+) -> Result<u64> {
     let mut n = 0u64;
     let mut seen_from = from == log.first;
     log.walk(last, |r, bytes| {
@@ -654,10 +664,7 @@ fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> R
         }
         let path = into.join(&f.file_name);
         let out = if create {
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
+            OpenOptions::new().write(true).create_new(true).open(&path)
         } else {
             OpenOptions::new().write(true).open(&path)
         }
@@ -672,8 +679,11 @@ fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> R
                     count
                 )));
             }
-            out.write_all_at(&p.0[..], id.page as u64 * crate::engine::page::PAGE_SIZE as u64)
-                .map_err(io_err("write", &path))?;
+            out.write_all_at(
+                &p.0[..],
+                id.page as u64 * crate::engine::page::PAGE_SIZE as u64,
+            )
+            .map_err(io_err("write", &path))?;
             count += 1;
             Ok(())
         })?;
@@ -731,7 +741,8 @@ fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
         .open(&lpath)
         .map_err(io_err("open", &lpath))?;
     let mut head = vec![0u8; 52];
-    f.read_exact_at(&mut head, 0).map_err(io_err("read", &lpath))?;
+    f.read_exact_at(&mut head, 0)
+        .map_err(io_err("read", &lpath))?;
     let base = u64::from_le_bytes(head[32..40].try_into().expect("8 bytes"));
     let len = f.metadata().map_err(io_err("stat", &lpath))?.len();
     if len != FILE_HEADER + s.log_end.saturating_sub(base) {
@@ -878,9 +889,6 @@ fn restore_log(
     )?;
     lf.sync_all().map_err(io_err("fsync", &lpath))?;
     drop(lf);
-    let state = State {
-        log_end: end,
-        ..s
-    };
+    let state = State { log_end: end, ..s };
     finish_in_place(dir, h, state, opts, cut.is_some())
 }

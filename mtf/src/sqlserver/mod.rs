@@ -279,7 +279,13 @@ mod tests {
 
     #[test]
     fn written_chunks_decode_to_what_was_written() {
-        let lsn = |a, b, c| Some(Lsn { vlf: a, block: b, slot: c });
+        let lsn = |a, b, c| {
+            Some(Lsn {
+                vlf: a,
+                block: b,
+                slot: c,
+            })
+        };
         let scin = Scin {
             has_checksums: Some(true),
             version: Some((1, 2, 345)),
@@ -327,7 +333,10 @@ mod tests {
         assert_eq!(m.files, vec![f]);
         assert_eq!(m.other_chunks, vec!["ABCD".to_string()]);
         // The flags word carries the checksum bit at 0x10, as in real sets.
-        assert_eq!(u32::from_le_bytes(data[8..12].try_into().unwrap()) & 0x10, 0x10);
+        assert_eq!(
+            u32::from_le_bytes(data[8..12].try_into().unwrap()) & 0x10,
+            0x10
+        );
     }
 
     #[test]

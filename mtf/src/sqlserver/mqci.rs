@@ -574,7 +574,11 @@ pub mod write {
 
     /// An SFIN chunk. `full_data` sets flag 0x80 (data files of a full backup, likely),
     /// otherwise 0x04 is written, as in real log and differential sets.
-    pub fn sfin(f: &Sfin, full_data: bool, copies: (Option<Lsn>, Option<Lsn>, Option<Lsn>)) -> Vec<u8> {
+    pub fn sfin(
+        f: &Sfin,
+        full_data: bool,
+        copies: (Option<Lsn>, Option<Lsn>, Option<Lsn>),
+    ) -> Vec<u8> {
         let mut c = ChunkBuf::new(b"SFIN", 0x110);
         c.u32(0x08, if full_data { 0x80 } else { 0x04 });
         c.u32(0x10, 8192);
