@@ -3,7 +3,7 @@
 //! the database files, and `plan` builds the restore sequence from the tape images alone.
 
 use media::changer::dir::DirectoryLibrary;
-use media::changer::{MediaChanger, MediumRequest, Purpose};
+use media::changer::{MediaChanger, MediumRequest};
 use media::dbbackup::{self, header, BackupOptions, BackupType};
 use media::decision::Operation;
 use media::engine::{Database, RecoveryModel};
@@ -24,17 +24,7 @@ fn backup(
         .capacity(32 << 20)
         .early_warning(64 * 1024);
     let mut l = DirectoryLibrary::new(lib, opts).unwrap();
-    let first = l
-        .mount(&MediumRequest {
-            purpose: Purpose::Write,
-            media_set_id: Some(set.id),
-            media_name: set.name.clone(),
-            family_number: 1,
-            family_count: 1,
-            sequence: 1,
-            mirror: 0,
-        })
-        .unwrap();
+    let first = l.mount(&MediumRequest::first_write(&set, 1, 0)).unwrap();
     let devices = vec![vec![StripeDevice {
         first,
         changer: Box::new(l),

@@ -5,7 +5,7 @@
 //! reasons.
 
 use media::changer::dir::DirectoryLibrary;
-use media::changer::{MediaChanger, MediumRequest, Purpose};
+use media::changer::{MediaChanger, MediumRequest};
 use media::dbbackup::{self, BackupOptions, BackupType, Recovery, RestoreOptions};
 use media::decision::Operation;
 use media::engine::check::digest_rows;
@@ -126,25 +126,7 @@ impl Env {
         self.tapes += 1;
         let lib = self.tmp.path().join(format!("tapes{}", self.tapes));
         let set = MediaSet::new(&format!("SET{}", self.tapes), families);
-        let mut devices = Vec::new();
-        for f in 1..=families {
-            let mut l = DirectoryLibrary::new(&lib, tape(cap)).unwrap();
-            let first = l
-                .mount(&MediumRequest {
-                    purpose: Purpose::Write,
-                    media_set_id: Some(set.id),
-                    media_name: set.name.clone(),
-                    family_number: f,
-                    family_count: families,
-                    sequence: 1,
-                    mirror: 0,
-                })
-                .unwrap();
-            devices.push(vec![StripeDevice {
-                first,
-                changer: Box::new(l),
-            }]);
-        }
+        let devices = devices(&lib, &set, cap);
         let mut so = StripeOptions::new(Operation::Format, 1_717_200_000);
         so.write.block_size = 16 * 1024;
         dbbackup::backup(db, opts, devices, set, &so, &mut self.history).unwrap();
@@ -166,6 +148,20 @@ impl Env {
         )];
         dbbackup::restore(into, changers, &ReadSpec::default(), opts)
     }
+}
+
+/// One device per family of `set`, each a directory library in `lib` with media of `cap` bytes.
+fn devices(lib: &Path, set: &MediaSet, cap: u64) -> Vec<Vec<StripeDevice>> {
+    (1..=set.family_count)
+        .map(|f| {
+            let mut l = DirectoryLibrary::new(lib, tape(cap)).unwrap();
+            let first = l.mount(&MediumRequest::first_write(set, f, 0)).unwrap();
+            vec![StripeDevice {
+                first,
+                changer: Box::new(l),
+            }]
+        })
+        .collect()
 }
 
 fn norecovery() -> RestoreOptions {
@@ -433,22 +429,7 @@ fn try_backup(env: &mut Env, db: &Database, kind: BackupType) -> String {
     env.tapes += 1;
     let lib = env.tmp.path().join(format!("tapes{}", env.tapes));
     let set = MediaSet::new("X", 1);
-    let mut l = DirectoryLibrary::new(&lib, tape(8 << 20)).unwrap();
-    let first = l
-        .mount(&MediumRequest {
-            purpose: Purpose::Write,
-            media_set_id: Some(set.id),
-            media_name: set.name.clone(),
-            family_number: 1,
-            family_count: 1,
-            sequence: 1,
-            mirror: 0,
-        })
-        .unwrap();
-    let devices = vec![vec![StripeDevice {
-        first,
-        changer: Box::new(l),
-    }]];
+    let devices = devices(&lib, &set, 8 << 20);
     let so = StripeOptions::new(Operation::Format, 1_717_200_000);
     match dbbackup::backup(
         db,
@@ -622,22 +603,7 @@ fn all_files(lib: &Path) -> BTreeMap<String, Vec<u8>> {
 /// Writes the files as one backup set on a new tape in `lib`.
 fn write_set(lib: &Path, files: &BTreeMap<String, Vec<u8>>) {
     let set = MediaSet::new("FORGED", 1);
-    let mut l = DirectoryLibrary::new(lib, tape(64 << 20)).unwrap();
-    let first = l
-        .mount(&MediumRequest {
-            purpose: Purpose::Write,
-            media_set_id: Some(set.id),
-            media_name: set.name.clone(),
-            family_number: 1,
-            family_count: 1,
-            sequence: 1,
-            mirror: 0,
-        })
-        .unwrap();
-    let devices = vec![vec![StripeDevice {
-        first,
-        changer: Box::new(l),
-    }]];
+    let devices = devices(lib, &set, 64 << 20);
     let so = StripeOptions::new(Operation::Format, 1_717_200_000);
     let b = media::stripe::BackupSet {
         options: mtf::writer::SetOptions::new(

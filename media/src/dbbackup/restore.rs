@@ -350,6 +350,19 @@ fn write_log_header(f: &File, path: &Path, db_guid: [u8; 16], base: Lsn, ckpt: L
         .map_err(io_err("write log header", path))
 }
 
+/// A new log file holding the set's records up to `end`, restarting at its checkpoint.
+fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
+    let lf = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    write_log_header(&lf, path, h.db_guid, h.first_lsn, h.checkpoint_lsn)?;
+    copy_records(log, h.last_lsn, h.first_lsn, end, &lf, path, FILE_HEADER)?;
+    lf.sync_all().map_err(io_err("fsync", path))
+}
+
 /// Where STOPAT cuts a log: the LSN of the first commit after the point, if any.
 fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
     let mut cut = None;
@@ -399,6 +412,16 @@ fn copy_records(
         )));
     }
     Ok(n)
+}
+
+/// One restore: the target, the set read into staging, its header and log, the options.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    dir: &'a Path,
+    stage: &'a Path,
+    h: &'a SetHeader,
+    log: &'a LogBytes,
+    opts: &'a RestoreOptions,
 }
 
 /// What is in the target directory.
@@ -490,10 +513,17 @@ pub fn restore(
         return Err(DbBackupError::Refused("the set has no log".into()));
     }
     let target = inspect_target(dir)?;
+    let job = Job {
+        dir,
+        stage: &stage.0,
+        h: &header,
+        log: &log,
+        opts,
+    };
     let mut out = match header.kind {
-        BackupType::Full => restore_full(dir, &stage.0, &header, &log, target, opts)?,
-        BackupType::Differential => restore_diff(dir, &stage.0, &header, &log, target, opts)?,
-        BackupType::Log => restore_log(dir, &stage.0, &header, &log, target, opts)?,
+        BackupType::Full => restore_full(job, target)?,
+        BackupType::Differential => restore_diff(job, target)?,
+        BackupType::Log => restore_log(job, target)?,
         BackupType::File => {
             return Err(DbBackupError::Refused(
                 "restoring a file backup is not supported yet".into(),
@@ -522,14 +552,14 @@ fn name_guid(h: &SetHeader) -> String {
     )
 }
 
-fn restore_full(
-    dir: &Path,
-    stage: &Path,
-    h: &SetHeader,
-    log: &LogBytes,
-    target: Target,
-    opts: &RestoreOptions,
-) -> Result<RestoreOutcome> {
+fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+    let Job {
+        dir,
+        stage,
+        h,
+        log,
+        opts,
+    } = job;
     match &target {
         Target::Missing | Target::Empty => {}
         Target::Restoring(s) if s.db_guid == h.db_guid => {}
@@ -578,17 +608,7 @@ fn restore_full(
             h.checkpoint_lsn
         )));
     }
-    let lpath = work.0.join(crate::engine::db::LOG_FILE);
-    let lf = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&lpath)
-        .map_err(io_err("create", &lpath))?;
-    write_log_header(&lf, &lpath, h.db_guid, h.first_lsn, h.checkpoint_lsn)?;
-    copy_records(log, h.last_lsn, h.first_lsn, end, &lf, &lpath, FILE_HEADER)?;
-    lf.sync_all().map_err(io_err("fsync", &lpath))?;
-    drop(lf);
+    new_log_file(&work.0.join(crate::engine::db::LOG_FILE), h, log, end)?;
     let state = State {
         db_guid: h.db_guid,
         database: h.database.clone(),
@@ -755,14 +775,14 @@ fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
     Ok((f, lpath, base))
 }
 
-fn restore_diff(
-    dir: &Path,
-    stage: &Path,
-    h: &SetHeader,
-    log: &LogBytes,
-    target: Target,
-    opts: &RestoreOptions,
-) -> Result<RestoreOutcome> {
+fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+    let Job {
+        dir,
+        stage,
+        h,
+        log,
+        opts,
+    } = job;
     let s = restoring_state(dir, target, h, "differential backup")?;
     if h.base_guid != [0; 16] && h.base_guid != s.full_guid {
         return Err(DbBackupError::Refused(format!(
@@ -787,15 +807,7 @@ fn restore_diff(
     let lpath = dir.join(crate::engine::db::LOG_FILE);
     let tmp = dir.join(".log.ldf.restoring");
     let _ = fs::remove_file(&tmp);
-    let lf = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(io_err("create", &tmp))?;
-    write_log_header(&lf, &tmp, h.db_guid, h.first_lsn, h.checkpoint_lsn)?;
-    copy_records(log, h.last_lsn, h.first_lsn, end, &lf, &tmp, FILE_HEADER)?;
-    lf.sync_all().map_err(io_err("fsync", &tmp))?;
+    new_log_file(&tmp, h, log, end)?;
     fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))?;
     let state = State {
         log_end: end,
@@ -827,14 +839,14 @@ fn finish_in_place(
     Ok(out)
 }
 
-fn restore_log(
-    dir: &Path,
-    stage: &Path,
-    h: &SetHeader,
-    log: &LogBytes,
-    target: Target,
-    opts: &RestoreOptions,
-) -> Result<RestoreOutcome> {
+fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+    let Job {
+        dir,
+        stage,
+        h,
+        log,
+        opts,
+    } = job;
     let s = restoring_state(dir, target, h, "log backup")?;
     if h.fork_guid != s.fork_guid {
         return Err(DbBackupError::Refused(format!(
