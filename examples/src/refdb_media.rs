@@ -81,19 +81,42 @@ pub struct BackupJob {
 }
 
 /// Takes the backup; prints the set and its media. Exit status 0 when the set is whole.
+/// A tail-log backup (`--no-truncate`) of a database that does not open is read from its
+/// files (the primary data file and the log).
 pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
-    let db = Database::open(&job.dir).map_err(|e| e.to_string())?;
+    let db = match Database::open(&job.dir) {
+        Ok(db) => Some(db),
+        Err(e) if job.options.no_truncate => {
+            let _ = writeln!(
+                log,
+                "refdb: {}: {e}; backing up the tail of the log from the files",
+                job.dir.display()
+            );
+            None
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     let mut history = SqliteHistory::open(&job.history).map_err(|e| e.to_string())?;
     let prepared = prepare_media(&job.media)?;
     let created = prepared.created.clone();
-    let out = dbbackup::backup(
-        &db,
-        &job.options,
-        prepared.devices,
-        prepared.set,
-        &prepared.options,
-        &mut history,
-    );
+    let out = match &db {
+        Some(db) => dbbackup::backup(
+            db,
+            &job.options,
+            prepared.devices,
+            prepared.set,
+            &prepared.options,
+            &mut history,
+        ),
+        None => dbbackup::tail_log_from_files(
+            &job.dir,
+            &job.options,
+            prepared.devices,
+            prepared.set,
+            &prepared.options,
+            &mut history,
+        ),
+    };
     let out = match out {
         Ok(o) => o,
         Err(e) => {
@@ -122,11 +145,13 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
             )
         }
     );
-    db.close().map_err(|e| e.to_string())?;
-    if out.damaged_pages.is_empty() {
+    if let Some(db) = db {
+        db.close().map_err(|e| e.to_string())?;
+    }
+    if out.damaged_pages.is_empty() && out.header.flags & dbbackup::header::flags::DAMAGED == 0 {
         Ok(())
     } else {
-        Err("the set is marked damaged (CONTINUE_AFTER_ERROR)".into())
+        Err("the set is marked damaged".into())
     }
 }
 

@@ -632,3 +632,68 @@ fn write_set(lib: &Path, files: &BTreeMap<String, Vec<u8>>) {
 fn first_header(lib: &Path) -> Vec<u8> {
     all_files(lib)["refdb/header.mqci"].clone()
 }
+
+/// The tail of the log backed up from a damaged database (a data file lost; the primary file
+/// and the log readable), then the restore to the point of failure: every acknowledged commit
+/// is there. Without the primary file, the tail-log backup is refused and says why.
+#[test]
+fn tail_log_from_a_damaged_database_to_the_point_of_failure() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 20);
+    let full = env.backup(&db, BackupType::Full);
+    env.work(&db, 20);
+    let log = env.backup(&db, BackupType::Log);
+    env.work(&db, 20);
+    let want = env.model.rows.clone();
+    // The failure: the process dies, and the disk holding the secondary data file is lost.
+    db.abandon();
+    std::fs::remove_file(env.db_dir.join("bulk.ndf")).unwrap();
+    assert!(Database::open(&env.db_dir).is_err());
+    let mut tail = BackupOptions::new(BackupType::Log);
+    tail.no_truncate = true;
+    tail.norecovery = true;
+    env.tapes += 1;
+    let tail_lib = env.tmp.path().join("tail");
+    let set = MediaSet::new("TAIL", 1);
+    let so = StripeOptions::new(Operation::Format, 1_717_200_000);
+    let out = dbbackup::tail_log_from_files(
+        &env.db_dir,
+        &tail,
+        devices(&tail_lib, &set, 64 << 20),
+        set,
+        &so,
+        &mut env.history,
+    )
+    .unwrap();
+    assert_eq!(out.header.kind, BackupType::Log);
+    // Restored in place: the directory was left restoring by the tail-log backup.
+    env.restore(&env.db_dir, &full, &norecovery()).unwrap();
+    env.restore(&env.db_dir, &log, &norecovery()).unwrap();
+    env.restore(&env.db_dir, &tail_lib, &RestoreOptions::default())
+        .unwrap();
+    assert_rows(
+        &env.db_dir,
+        &want,
+        "full + log + tail from the damaged database",
+    );
+
+    // No primary data file: refused, naming it.
+    let (mut env2, db2) = Env::new(RecoveryModel::Full);
+    env2.work(&db2, 5);
+    env2.backup(&db2, BackupType::Full);
+    db2.abandon();
+    std::fs::remove_file(env2.db_dir.join("primary.mdf")).unwrap();
+    let set = MediaSet::new("TAIL", 1);
+    let lib = env2.tmp.path().join("tail");
+    let e = dbbackup::tail_log_from_files(
+        &env2.db_dir,
+        &tail,
+        devices(&lib, &set, 64 << 20),
+        set,
+        &so,
+        &mut env2.history,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("primary.mdf") && e.contains("boot page"), "{e}");
+}

@@ -223,6 +223,52 @@ impl Read for ChannelReader {
     }
 }
 
+/// Adds the set's `refdb/log` file: `size` bytes of records, re-encoded byte for byte as the
+/// log holds them, from `walk` (run on a thread of its own, so the log is streamed).
+fn add_log_file<W>(
+    w: &mut StripedWriter,
+    meta: &EntryMeta,
+    size: u64,
+    source: &std::path::Path,
+    walk: W,
+) -> Result<()>
+where
+    W: FnOnce(
+            &mut dyn FnMut(&crate::engine::LogRecord) -> crate::engine::Result<()>,
+        ) -> crate::engine::Result<()>
+        + Send,
+{
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(64);
+    std::thread::scope(|s| -> Result<()> {
+        let walker = s.spawn(move || {
+            walk(&mut |r| {
+                let b = wal::encode(r.lsn, r.prev, r.txn, &r.body);
+                tx.send(b)
+                    .map_err(|_| crate::engine::Error::Invalid("the backup stopped reading".into()))
+            })
+        });
+        let mut r = ChannelReader {
+            rx,
+            cur: Vec::new(),
+            at: 0,
+        };
+        let out = w.add_file(&["refdb".to_string()], "log", meta, size, &mut r);
+        drop(r);
+        let walked = walker
+            .join()
+            .map_err(|_| DbBackupError::Refused("the log reader thread panicked".into()))?;
+        let out = out?;
+        walked?;
+        if out.bytes_read != size || out.grew {
+            return Err(DbBackupError::Refused(format!(
+                "{}: the log changed while it was copied",
+                source.display()
+            )));
+        }
+        Ok(())
+    })
+}
+
 /// Whether the log range holds a minimally logged (bulk) operation.
 fn has_bulk(db: &Database, from: Lsn, to: Lsn) -> Result<bool> {
     let mut bulk = false;
@@ -421,26 +467,8 @@ pub fn backup(
             .collect(),
         format_version: FORMAT_VERSION,
     };
-    let date = mtf::DateTime::from_unix((start_ms / 1000) as i64)
-        .ok_or_else(|| DbBackupError::Refused("the clock is outside MTF's dates".into()))?;
-    let mut set_opts = SetOptions::new(&opts.name, date);
-    set_opts.description = opts.description.clone();
-    set_opts.user = opts.user.clone();
-    set_opts.checksums = opts.checksum;
-    set_opts.time_zone = 0;
-    let mut os = mtf::stream::sqlserver::Guid(set_guid).0.to_vec();
-    os.extend_from_slice(&[0; 5]);
-    set_opts.os_data = os;
-    let set = BackupSet {
-        options: set_opts,
-        expires: opts.expires,
-        volume: Some(VolumeOptions {
-            device: db.dir().display().to_string(),
-            volume: String::new(),
-            machine: opts.server.clone(),
-        }),
-    };
-    let mut w = StripedWriter::start(devices, media, stripe, set)?;
+    let date = set_date(start_ms)?;
+    let mut w = start_set(opts, &header, date, db.dir(), devices, media, stripe)?;
     let mut damaged = Vec::new();
     let written = (|| -> Result<Lsn> {
         w.add_info_block(InfoBlock {
@@ -476,35 +504,8 @@ pub fn backup(
             size += r.len as u64;
             Ok(())
         })?;
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(64);
-        std::thread::scope(|s| -> Result<()> {
-            let walker = s.spawn(move || {
-                db.read_log(first, last, |r| {
-                    let b = wal::encode(r.lsn, r.prev, r.txn, &r.body);
-                    tx.send(b).map_err(|_| {
-                        crate::engine::Error::Invalid("the backup stopped reading".into())
-                    })
-                })
-            });
-            let mut r = ChannelReader {
-                rx,
-                cur: Vec::new(),
-                at: 0,
-            };
-            let out = w.add_file(&dir, "log", &meta, size, &mut r);
-            drop(r);
-            let walked = walker
-                .join()
-                .map_err(|_| DbBackupError::Refused("the log reader thread panicked".into()))?;
-            let out = out?;
-            walked?;
-            if out.bytes_read != size || out.grew {
-                return Err(DbBackupError::Refused(format!(
-                    "{}: the log changed while it was copied",
-                    db.dir().display()
-                )));
-            }
-            Ok(())
+        add_log_file(&mut w, &meta, size, db.dir(), |f| {
+            db.read_log(first, last, f)
         })?;
         Ok(last)
     })();
@@ -525,24 +526,7 @@ pub fn backup(
     header.finish_ms = crate::engine::time::now_ms().max(start_ms);
     header.backup_size =
         pages.iter().map(|p| p.1.len() as u64).sum::<u64>() * PAGE_SIZE as u64 + (last - first);
-    let final_mqci = header.to_mqci(true);
-    let dir = vec!["refdb".to_string()];
-    let finish = (|| -> Result<StripeReport> {
-        w.add_file(
-            &dir,
-            "header.mqci",
-            &EntryMeta::with_dates(None, date),
-            final_mqci.len() as u64,
-            &mut &final_mqci[..],
-        )?;
-        w.add_info_block(InfoBlock {
-            block_type: BlockType::MSLS,
-            fixed: vec![0; 4],
-            streams: vec![(StreamId::MQCI, final_mqci.clone())],
-        })?;
-        Ok(w.finish()?)
-    })();
-    let report = finish?;
+    let report = close_set(w, &header, date)?;
     // The set is on the media: now the database and the history learn of it.
     match opts.kind {
         BackupType::Full if !opts.copy_only => db.note_full_backup(checkpoint)?,
@@ -551,9 +535,91 @@ pub fn backup(
         _ => {}
     }
     if opts.no_truncate && opts.norecovery {
-        super::restore::mark_restoring(&info, db.dir(), last)?;
+        super::restore::mark_restoring(db.dir(), &info.name, info.db_guid, info.fork_guid, last)?;
     }
-    let position = position_of(&report);
+    let position = record(history, &header, &report)?;
+    Ok(BackupOutcome {
+        header,
+        report,
+        position,
+        damaged_pages: damaged,
+    })
+}
+
+fn set_date(ms: u64) -> Result<mtf::DateTime> {
+    mtf::DateTime::from_unix((ms / 1000) as i64)
+        .ok_or_else(|| DbBackupError::Refused("the clock is outside MTF's dates".into()))
+}
+
+/// Starts the set on the media (its SSET carries the BackupSetGUID as SQL Server's does) and
+/// writes its MSCI block.
+fn start_set(
+    opts: &BackupOptions,
+    header: &SetHeader,
+    date: mtf::DateTime,
+    source: &std::path::Path,
+    devices: Vec<Vec<StripeDevice>>,
+    media: MediaSet,
+    stripe: &StripeOptions,
+) -> Result<StripedWriter> {
+    let mut set_opts = SetOptions::new(&opts.name, date);
+    set_opts.description = opts.description.clone();
+    set_opts.user = opts.user.clone();
+    set_opts.checksums = opts.checksum;
+    set_opts.time_zone = 0;
+    let mut os = mtf::stream::sqlserver::Guid(header.set_guid).0.to_vec();
+    os.extend_from_slice(&[0; 5]);
+    set_opts.os_data = os;
+    let set = BackupSet {
+        options: set_opts,
+        expires: opts.expires,
+        volume: Some(VolumeOptions {
+            device: source.display().to_string(),
+            volume: String::new(),
+            machine: opts.server.clone(),
+        }),
+    };
+    let mut w = StripedWriter::start(devices, media, stripe, set)?;
+    if let Err(e) = w.add_info_block(InfoBlock {
+        block_type: BlockType::MSCI,
+        fixed: vec![0; 4],
+        streams: vec![(StreamId::MQCI, header.to_mqci(false))],
+    }) {
+        w.abandon();
+        return Err(e.into());
+    }
+    Ok(w)
+}
+
+/// Ends the set: its final header as the `refdb/header.mqci` file and in the MSLS block.
+fn close_set(
+    mut w: StripedWriter,
+    header: &SetHeader,
+    date: mtf::DateTime,
+) -> Result<StripeReport> {
+    let final_mqci = header.to_mqci(true);
+    w.add_file(
+        &["refdb".to_string()],
+        "header.mqci",
+        &EntryMeta::with_dates(None, date),
+        final_mqci.len() as u64,
+        &mut &final_mqci[..],
+    )?;
+    w.add_info_block(InfoBlock {
+        block_type: BlockType::MSLS,
+        fixed: vec![0; 4],
+        streams: vec![(StreamId::MQCI, final_mqci)],
+    })?;
+    Ok(w.finish()?)
+}
+
+/// Records the set in the history; returns its position on the media.
+fn record(
+    history: &mut dyn BackupHistory,
+    header: &SetHeader,
+    report: &StripeReport,
+) -> Result<u32> {
+    let position = position_of(report);
     let paths: Vec<Vec<String>> = report
         .families
         .iter()
@@ -561,13 +627,151 @@ pub fn backup(
         .map(|f| f.used.iter().map(|u| u.name.clone()).collect())
         .collect();
     let rec =
-        super::header::history_record(&header, &report.media_set_id.to_string(), position, &paths);
+        super::header::history_record(header, &report.media_set_id.to_string(), position, &paths);
     history.record(&rec)?;
+    Ok(position)
+}
+
+/// A tail-log backup (NO_TRUNCATE) of a database that cannot be opened (a data file lost or
+/// damaged), read from its files: as the reference documents require, the primary data file
+/// (its boot page: the name, the model, where the last log backup ended) and the log must be
+/// readable. The log from the end of the last log backup to its end goes to the media.
+/// Minimally logged changes since the last log backup cannot be read from the damaged files:
+/// the set is then marked bulk-logged and damaged (SQL Server's "incomplete metadata").
+pub fn tail_log_from_files(
+    dir: &std::path::Path,
+    opts: &BackupOptions,
+    devices: Vec<Vec<StripeDevice>>,
+    media: MediaSet,
+    stripe: &StripeOptions,
+    history: &mut dyn BackupHistory,
+) -> Result<BackupOutcome> {
+    use crate::engine::file::{Boot, DataFile};
+    let primary = dir.join(crate::engine::db::PRIMARY_FILE);
+    let lpath = dir.join(crate::engine::db::LOG_FILE);
+    let unreadable = || {
+        DbBackupError::Refused(format!(
+            "{}: the primary data file's boot page is unreadable: a tail-log backup needs the primary data file and the log",
+            primary.display()
+        ))
+    };
+    let on_disk = DataFile::open(1, &primary, false)
+        .and_then(|f| f.read_page(0))
+        .map_err(|_| unreadable())?;
+    let (log, _) = wal::Log::open(&lpath, wal::Log::peek_guid(&lpath)?)?;
+    // The boot record as recovery would leave it: the newest image of it in the log, if newer
+    // than the page on disk (boot changes are logged as page images and written out later).
+    let boot_id = PageId { file: 1, page: 0 };
+    let mut newest = on_disk;
+    log.for_each(log.header().base, |r| {
+        if let RecordBody::Smo { ops, .. } = &r.body {
+            for op in ops {
+                if let wal::SmoOp::Image(p) = op {
+                    if p.id() == boot_id && r.lsn > newest.lsn() {
+                        newest = p.clone();
+                        newest.set_lsn(r.lsn);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let boot = Boot::from_page(&newest)
+        .filter(|b| b.db_guid == log.header().db_guid)
+        .ok_or_else(unreadable)?;
+    if boot.model == crate::engine::RecoveryModel::Simple || boot.log_chain_lsn == 0 {
+        return Err(DbBackupError::Refused(format!(
+            "database {} has no log backup chain (simple model, or no full backup since it was switched): there is no tail of the log to back up",
+            boot.name
+        )));
+    }
+    let first = boot.log_backup_lsn;
+    let last = log.end();
+    let mut bulk = false;
+    let mut size = 0u64;
+    log.for_each(first, |r| {
+        if r.lsn < last {
+            size += r.len as u64;
+            if let RecordBody::Smo { bulk: b, .. } = &r.body {
+                bulk |= !b.is_empty();
+            }
+        }
+        Ok(())
+    })?;
+    if log.header().base > first {
+        return Err(DbBackupError::Refused(format!(
+            "{}: the log before LSN {} was truncated; the tail from LSN {first} is gone",
+            lpath.display(),
+            log.header().base
+        )));
+    }
+    let start_ms = crate::engine::time::now_ms();
+    let base_guid = base_guid(history, &boot.name, boot.diff_base_lsn)?;
+    let mut header = SetHeader {
+        kind: BackupType::Log,
+        database: boot.name.clone(),
+        db_guid: boot.db_guid,
+        set_guid: new_guid(),
+        server: opts.server.clone(),
+        model: boot.model,
+        first_lsn: first,
+        last_lsn: last,
+        checkpoint_lsn: log.header().ckpt,
+        base_lsn: boot.diff_base_lsn,
+        base_guid,
+        fork_guid: boot.fork_guid,
+        fork_point_lsn: 0,
+        first_fork_guid: boot.fork_guid,
+        start_ms,
+        finish_ms: 0,
+        expires_ms: opts.expires.map_or(0, |s| s.max(0) as u64 * 1000),
+        created_ms: boot.created_ms,
+        flags: flags::TAIL_LOG
+            | if opts.norecovery {
+                flags::NORECOVERY
+            } else {
+                0
+            }
+            | if bulk {
+                flags::BULK_LOGGED | flags::DAMAGED
+            } else {
+                0
+            },
+        backup_size: last - first,
+        user: opts.user.clone(),
+        files: boot
+            .filegroups
+            .iter()
+            .map(|g| FileEntry {
+                file_id: g.id,
+                filegroup: g.name.clone(),
+                file_name: g.file_name.clone(),
+                read_only: g.read_only,
+                pages_in_set: 0,
+            })
+            .collect(),
+        format_version: FORMAT_VERSION,
+    };
+    let date = set_date(start_ms)?;
+    let mut w = start_set(opts, &header, date, dir, devices, media, stripe)?;
+    let meta = EntryMeta::with_dates(None, date);
+    if let Err(e) = add_log_file(&mut w, &meta, size, &lpath, |f| {
+        log.for_each(first, |r| if r.lsn < last { f(&r) } else { Ok(()) })
+    }) {
+        w.abandon();
+        return Err(e);
+    }
+    header.finish_ms = crate::engine::time::now_ms().max(start_ms);
+    let report = close_set(w, &header, date)?;
+    if opts.norecovery {
+        super::restore::mark_restoring(dir, &boot.name, boot.db_guid, boot.fork_guid, last)?;
+    }
+    let position = record(history, &header, &report)?;
     Ok(BackupOutcome {
         header,
         report,
         position,
-        damaged_pages: damaged,
+        damaged_pages: Vec::new(),
     })
 }
 

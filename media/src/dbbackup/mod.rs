@@ -29,7 +29,7 @@ pub mod backup;
 pub mod header;
 pub mod restore;
 
-pub use backup::{backup, BackupOptions, BackupOutcome};
+pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};
 pub use header::SetHeader;
 pub use restore::{restore, Recovery, RestoreOptions, RestoreOutcome};
 

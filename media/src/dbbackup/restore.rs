@@ -168,13 +168,19 @@ impl State {
 
 /// Marks a database directory restoring after a tail-log backup WITH NORECOVERY: the database
 /// must not be used again, and a restore of the same database over it needs no REPLACE.
-pub(crate) fn mark_restoring(db: &crate::engine::DbInfo, dir: &Path, log_end: Lsn) -> Result<()> {
+pub(crate) fn mark_restoring(
+    dir: &Path,
+    database: &str,
+    db_guid: [u8; 16],
+    fork_guid: [u8; 16],
+    log_end: Lsn,
+) -> Result<()> {
     State {
-        db_guid: db.db_guid,
-        database: db.name.clone(),
+        db_guid,
+        database: database.to_owned(),
         full_guid: [0; 16],
         log_end,
-        fork_guid: db.fork_guid,
+        fork_guid,
     }
     .write(dir)
 }
