@@ -188,7 +188,7 @@ pub fn restore(
     set: Option<u16>,
     opts: &RestoreOptions,
     log: &mut dyn Write,
-) -> Result<(), String> {
+) -> Result<dbbackup::RestoreOutcome, String> {
     let spec = ReadSpec {
         media_set_id: None,
         data_set: set,
@@ -214,7 +214,7 @@ pub fn restore(
             format!("restoring (log restored up to LSN {})", o.log_end)
         }
     );
-    Ok(())
+    Ok(o)
 }
 
 /// Prints the recorded backups of one database (or all).
@@ -296,6 +296,7 @@ pub fn plan(
     }
     let Some(dir) = execute else { return Ok(()) };
     let n = p.steps.len();
+    let mut last = None;
     for (i, s) in p.steps.iter().enumerate() {
         let files: Vec<PathBuf> = s.files.iter().map(PathBuf::from).collect();
         let opts = RestoreOptions {
@@ -311,13 +312,55 @@ pub fn plan(
             },
             replace: replace && i == 0,
         };
-        restore(
+        last = Some(restore(
             dir,
             readers(&files, None)?,
             Some(s.position as u16).filter(|&p| p != 0),
             &opts,
             out,
-        )?;
+        )?);
+    }
+    // The history keeps whole seconds: a point in the second a log backup finished may lie
+    // in the next log. The restore, which knows milliseconds, then stays restoring; the logs
+    // that carry the chain on (same fork) follow until the point is reached.
+    while let Some(o) = last.take().filter(|o| !o.recovered) {
+        let end = dbbackup::header::history_lsn(o.log_end);
+        let fork = media::history::normalize_guid(
+            &mtf::stream::sqlserver::Guid(o.header.fork_guid).to_string(),
+        );
+        let next = records
+            .iter()
+            .filter(|r| {
+                r.kind == media::history::BackupKind::Log
+                    && !r.damaged
+                    && r.first_lsn.is_some_and(|f| f <= end)
+                    && r.last_lsn.is_some_and(|l| l > end)
+                    && r.last_recovery_fork_guid == fork
+            })
+            .min_by_key(|r| r.last_lsn)
+            .ok_or_else(|| {
+                format!(
+                    "the point in time lies beyond the last log backup: {} is left restoring",
+                    dir.display()
+                )
+            })?;
+        let files: Vec<PathBuf> = next
+            .families
+            .iter()
+            .flat_map(|f| f.media.iter().map(|m| PathBuf::from(&m.path)))
+            .collect();
+        let opts = RestoreOptions {
+            recovery: Recovery::Recovery,
+            stopat_ms,
+            replace: false,
+        };
+        last = Some(restore(
+            dir,
+            readers(&files, None)?,
+            Some(next.position as u16).filter(|&p| p != 0),
+            &opts,
+            out,
+        )?);
     }
     Ok(())
 }

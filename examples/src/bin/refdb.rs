@@ -402,7 +402,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 replace: *replace,
             };
             let changers = rm::readers(from, changer.as_deref())?;
-            rm::restore(dir, changers, *set, &opts, &mut err)
+            rm::restore(dir, changers, *set, &opts, &mut err).map(|_| ())
         })(),
         Cmd::Plan {
             name,
