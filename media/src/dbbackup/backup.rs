@@ -470,6 +470,9 @@ pub fn backup(
     let date = set_date(start_ms)?;
     let mut w = start_set(opts, &header, date, db.dir(), devices, media, stripe)?;
     let mut damaged = Vec::new();
+    // Commit times run ahead of the clock when commits come faster than one a millisecond:
+    // the set's finish is never before its newest commit.
+    let mut newest_commit = 0u64;
     let written = (|| -> Result<Lsn> {
         w.add_info_block(InfoBlock {
             block_type: BlockType::MSCI,
@@ -502,6 +505,9 @@ pub fn backup(
         let mut size = 0u64;
         db.read_log(first, last, |r| {
             size += r.len as u64;
+            if let RecordBody::Commit { ts_ms } = r.body {
+                newest_commit = newest_commit.max(ts_ms);
+            }
             Ok(())
         })?;
         add_log_file(&mut w, &meta, size, db.dir(), |f| {
@@ -523,7 +529,9 @@ pub fn backup(
     if !damaged.is_empty() {
         header.flags |= flags::DAMAGED;
     }
-    header.finish_ms = crate::engine::time::now_ms().max(start_ms);
+    header.finish_ms = crate::engine::time::now_ms()
+        .max(start_ms)
+        .max(newest_commit);
     header.backup_size =
         pages.iter().map(|p| p.1.len() as u64).sum::<u64>() * PAGE_SIZE as u64 + (last - first);
     let report = close_set(w, &header, date)?;
@@ -688,12 +696,15 @@ pub fn tail_log_from_files(
     let first = boot.log_backup_lsn;
     let last = log.end();
     let mut bulk = false;
+    let mut newest_commit = 0u64;
     let mut size = 0u64;
     log.for_each(first, |r| {
         if r.lsn < last {
             size += r.len as u64;
-            if let RecordBody::Smo { bulk: b, .. } = &r.body {
-                bulk |= !b.is_empty();
+            match &r.body {
+                RecordBody::Smo { bulk: b, .. } => bulk |= !b.is_empty(),
+                RecordBody::Commit { ts_ms } => newest_commit = newest_commit.max(*ts_ms),
+                _ => {}
             }
         }
         Ok(())
@@ -761,7 +772,9 @@ pub fn tail_log_from_files(
         w.abandon();
         return Err(e);
     }
-    header.finish_ms = crate::engine::time::now_ms().max(start_ms);
+    header.finish_ms = crate::engine::time::now_ms()
+        .max(start_ms)
+        .max(newest_commit);
     let report = close_set(w, &header, date)?;
     if opts.norecovery {
         super::restore::mark_restoring(dir, &boot.name, boot.db_guid, boot.fork_guid, last)?;
