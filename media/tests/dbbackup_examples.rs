@@ -697,3 +697,57 @@ fn tail_log_from_a_damaged_database_to_the_point_of_failure() {
     .to_string();
     assert!(e.contains("primary.mdf") && e.contains("boot page"), "{e}");
 }
+
+/// A page damaged on disk: the backup fails naming it, unless CONTINUE_AFTER_ERROR, which
+/// copies the page as it is and marks the set damaged, in its header and in the history (the
+/// planner then leaves it out); restoring the damaged set is refused.
+#[test]
+fn continue_after_error_marks_the_set_damaged() {
+    use media::history::BackupHistory;
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 30);
+    db.close().unwrap();
+    // Rot in the middle of a page of the primary file that the table uses.
+    let path = env.db_dir.join("primary.mdf");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 2usize;
+    bytes[page * 8192 + 4000] ^= 0xFF;
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Database::open(&env.db_dir).unwrap();
+    env.tapes += 1;
+    let lib = env.tmp.path().join("bad");
+    let set = MediaSet::new("BAD", 1);
+    let so = StripeOptions::new(Operation::Format, 1_717_200_000);
+    let e = dbbackup::backup(
+        &db,
+        &BackupOptions::new(BackupType::Full),
+        devices(&lib, &set, 64 << 20),
+        set,
+        &so,
+        &mut env.history,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("page 2"), "{e}");
+    let mut o = BackupOptions::new(BackupType::Full);
+    o.continue_after_error = true;
+    o.checksum = true;
+    let lib = env.tmp.path().join("bad2");
+    let set = MediaSet::new("BAD2", 1);
+    let out = dbbackup::backup(
+        &db,
+        &o,
+        devices(&lib, &set, 64 << 20),
+        set,
+        &so,
+        &mut env.history,
+    )
+    .unwrap();
+    assert_eq!(out.damaged_pages.len(), 1);
+    assert!(out.header.flags & dbbackup::header::flags::DAMAGED != 0);
+    let recs = env.history.backups(Some("sales")).unwrap();
+    assert!(recs.last().unwrap().damaged);
+    drop(db);
+    let why = refused(env.restore(&env.tmp.path().join("r"), &lib, &RestoreOptions::default()));
+    assert!(why.contains("damaged"), "{why}");
+}
