@@ -22,17 +22,23 @@ for i in $(seq 1 "$fgs"); do "$refdb" bulk-load db --filegroup "g$i" --rows 1500
 "$refdb" set db --recovery full >/dev/null
 bytes=$(du -cb db/*.mdf db/*.ndf db/log.ldf | tail -1 | cut -f1)
 echo "database: $((bytes / 1048576)) MiB in $((fgs + 1)) data files"
-secs() { /usr/bin/time -f "%e %M" -o "$w/time" "$@" >/dev/null 2>"$w/err" || { cat "$w/err"; exit 1; }; cat "$w/time"; }
-best() { # CMD...: the best of 3 runs: "seconds maxrss"
-  local b=""; for _ in 1 2 3; do
-    "$@" pre; r=$(secs "$@" run); if [ -z "$b" ] || [ "$(echo "${r% *} < ${b% *}" | bc)" = 1 ]; then b=$r; fi
-  done; echo "$b"
+export refdb
+# best PRE RUN: the best of 3 runs of the shell command RUN (after PRE each time):
+# "seconds maxrss" (the max RSS of RUN's processes, through wait4).
+best() {
+  local b="" r
+  for _ in 1 2 3; do
+    bash -c "$1"
+    /usr/bin/time -f "%e %M" -o "$w/time" bash -c "$2" >/dev/null 2>"$w/err" || { cat "$w/err"; exit 1; }
+    r=$(cat "$w/time")
+    if [ -z "$b" ] || [ "$(echo "${r% *} < ${b% *}" | bc)" = 1 ]; then b=$r; fi
+  done
+  echo "$b"
 }
-cp_db() { case $1 in pre) rm -rf copy ;; run) cp -r db copy ;; esac; }
-full() { case $1 in pre) rm -f full.tap refdb-history.db ;; run) "$refdb" backup db --type full --to full.tap --format --copy-only ;; esac; }
-striped() { case $1 in pre) rm -f s1.tap s2.tap ;; run) "$refdb" backup db --type full --to s1.tap --to s2.tap --format --copy-only ;; esac; }
-restore() { case $1 in pre) rm -rf r ;; run) "$refdb" restore r --from full.tap ;; esac; }
-c=$(best cp_db); b=$(best full); s=$(best striped); r=$(best restore)
+c=$(best "rm -rf copy" "cp -r db copy")
+b=$(best "rm -f full.tap refdb-history.db" '"$refdb" backup db --type full --to full.tap --format --copy-only')
+s=$(best "rm -f s1.tap s2.tap" '"$refdb" backup db --type full --to s1.tap --to s2.tap --format --copy-only')
+r=$(best "rm -rf r" '"$refdb" restore r --from full.tap')
 ratio() { echo "scale=2; ${1% *} / ${2% *}" | bc; }
 echo "cp -r of the database: ${c% *} s (max RSS ${c#* } KiB)"
 echo "full backup to a tape image: ${b% *} s, $(ratio "$c" "$b")x cp's speed (max RSS ${b#* } KiB)"

@@ -751,3 +751,61 @@ fn continue_after_error_marks_the_set_damaged() {
     let why = refused(env.restore(&env.tmp.path().join("r"), &lib, &RestoreOptions::default()));
     assert!(why.contains("damaged"), "{why}");
 }
+
+/// Recovery forks: a restore to a point in time starts a new fork; the restored database's
+/// backups are planned on their own branch, never mixed with the old one's logs, and a log of
+/// the old branch is refused on the new one.
+#[test]
+fn a_point_in_time_restore_starts_a_fork_the_planner_keeps_apart() {
+    use media::history::BackupHistory;
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 10);
+    let full1 = env.backup(&db, BackupType::Full);
+    env.work(&db, 20);
+    let point = env.model.history[env.model.history.len() - 10].0;
+    let at_point = env.model.at(point);
+    let log1 = env.backup(&db, BackupType::Log);
+    env.work(&db, 10);
+    let log2 = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+    // The restore to the point: a new fork.
+    let b = env.tmp.path().join("branch");
+    env.restore(&b, &full1, &norecovery()).unwrap();
+    let stop = RestoreOptions {
+        stopat_ms: Some(point),
+        ..Default::default()
+    };
+    let o = env.restore(&b, &log1, &stop).unwrap();
+    assert!(o.recovered);
+    assert_rows(&b, &at_point, "at the point");
+    // Life goes on in the branch: a log backup needs a full first, then logs follow.
+    let db = Database::open(&b).unwrap();
+    let e = try_backup(&mut env, &db, BackupType::Log);
+    assert!(e.contains("no log backup chain"), "{e}");
+    env.model.rows = at_point.clone();
+    env.work(&db, 10);
+    let full2 = env.backup(&db, BackupType::Full);
+    env.work(&db, 10);
+    let log3 = env.backup(&db, BackupType::Log);
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+    // The old branch's log does not follow the new branch's full.
+    let x = env.tmp.path().join("mixed");
+    env.restore(&x, &full2, &norecovery()).unwrap();
+    let why = refused(env.restore(&x, &log2, &norecovery()));
+    assert!(why.contains("recovery fork"), "{why}");
+    // The planner: the latest point is on the new branch: its full and its log.
+    let recs = env.history.backups(Some("sales")).unwrap();
+    let plan = media::plan::plan_database(&recs, media::plan::Target::Latest);
+    assert!(plan.is_valid(), "{:?}", plan.problems);
+    let guid = |lib: &Path| {
+        let h = media::dbbackup::SetHeader::from_mqci(&first_header(lib), "x").unwrap();
+        media::history::normalize_guid(&mtf::stream::sqlserver::Guid(h.set_guid).to_string())
+    };
+    let steps: Vec<_> = plan.steps.iter().map(|s| s.backup_set_guid.clone()).collect();
+    assert_eq!(steps, vec![guid(&full2), guid(&log3)]);
+    let r = env.tmp.path().join("latest");
+    env.restore(&r, &full2, &norecovery()).unwrap();
+    env.restore(&r, &log3, &RestoreOptions::default()).unwrap();
+    assert_rows(&r, &want, "the new branch's latest");
+}

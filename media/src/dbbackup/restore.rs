@@ -640,13 +640,26 @@ fn finish(
         state.write(&work.0)?;
     } else {
         let db = Database::open(&work.0)?;
-        out.fork = Some(db.start_recovery_fork()?);
+        out.fork = Some(new_fork(&db)?);
         db.close()?;
         let _ = fs::remove_file(work.0.join("refdb.lock"));
         out.recovered = true;
     }
     swap_into_place(dir, work)?;
     Ok(out)
+}
+
+/// The recovered database starts a new recovery fork, and a new log chain: the chain the
+/// backups recorded ended with the restore, and the next log backup follows the next full
+/// backup (a switch to simple and back clears the chain, as the engine's rules say).
+fn new_fork(db: &Database) -> Result<[u8; 16]> {
+    let fork = db.start_recovery_fork()?;
+    let model = db.info().model;
+    if model != crate::engine::RecoveryModel::Simple {
+        db.set_recovery_model(crate::engine::RecoveryModel::Simple)?;
+        db.set_recovery_model(model)?;
+    }
+    Ok(fork)
 }
 
 /// Replaces `dir` with the work directory: the old one is renamed aside first and removed
@@ -835,7 +848,7 @@ fn finish_in_place(
     state.write(dir)?;
     if !stay {
         let db = Database::open(dir)?;
-        out.fork = Some(db.start_recovery_fork()?);
+        out.fork = Some(new_fork(&db)?);
         db.close()?;
         let p = dir.join(RESTORING_FILE);
         fs::remove_file(&p).map_err(io_err("remove", &p))?;
