@@ -175,10 +175,18 @@ fn walk_through_full_differential_log_failure_tail_and_point_in_time() {
     assert_eq!(hist.lines().count(), 4, "{hist}");
     assert!(hist.lines().next().unwrap().contains("\tD\t"), "{hist}");
 
+    // The database left restoring by the tail-log backup is not opened (which would recover it).
+    let (c, _, err) = refdb(t, &["check", "sales"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("restoring"), "{err}");
+
     // To the point of failure, by hand: full, differential, log, tail.
     ok(t, &["restore", "r1", "--from", "full.tap", "--norecovery"]);
     ok(t, &["restore", "r1", "--from", "diff.tap", "--norecovery"]);
     ok(t, &["restore", "r1", "--from", "log1.tap", "--norecovery"]);
+    let (c, _, err) = refdb(t, &["scan", "r1"]);
+    assert_eq!(c, 1, "a restoring database is not opened");
+    assert!(err.contains("restoring"), "{err}");
     ok(t, &["restore", "r1", "--from", "tail.tap"]);
     assert_check(t, "r1", &model(&all, None), "to the point of failure");
 

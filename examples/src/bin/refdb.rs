@@ -434,6 +434,13 @@ fn open(dir: &std::path::Path, t: Option<&Tuning>) -> media::engine::Result<Data
         o.pool_pages = t.pool_pages;
         o.checkpoint_every = t.checkpoint_every;
     }
+    if dir.join(media::dbbackup::restore::RESTORING_FILE).exists() {
+        // Opening would recover it, and no more backups could be restored to it.
+        return Err(media::engine::Error::Invalid(format!(
+            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): restore its next backup, or the last one with recovery",
+            dir.display()
+        )));
+    }
     let db = Database::open_with(dir, o)?;
     let r = db.recovery_report();
     if r.torn_log_bytes > 0 || r.undone_txns > 0 || !r.repaired_pages.is_empty() || r.redone > 0 {
