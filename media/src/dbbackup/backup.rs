@@ -445,7 +445,7 @@ pub fn backup(
         start_ms,
         finish_ms: 0,
         expires_ms: opts.expires.map_or(0, |s| s.max(0) as u64 * 1000),
-        created_ms: 0,
+        created_ms: db.core().boot.created_ms,
         flags: flag_bits,
         backup_size: 0,
         user: opts.user.clone(),

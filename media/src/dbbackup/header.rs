@@ -6,10 +6,21 @@
 //! it. What SQL Server's headers do not carry in any confirmed field (the recovery model,
 //! copy-only, the damaged, tail-log and bulk-logged flags, the expiry, the engine's format
 //! version, the filegroup of a file backup) goes in a chunk of our own, `RDBX`, which the
-//! decoder lists and otherwise ignores. Fields of SQL Server's sets that have no meaning here
-//! are written as zero: the database creation date (SCIN+0x48: the engine does keep it, and it
-//! is written), sort order, compatibility level, Unicode locale and collation (the engine
-//! compares keys as bytes), and the SFIN max size, create LSN and file GUID.
+//! decoder lists and otherwise ignores.
+//!
+//! Fields written whose meaning the evidence marks only *likely*: the database creation date
+//! (SCIN+0x48), FamilyGUID (0x7C, the database id), the recovery fork (0x9C), the fork point
+//! (0xAC, written as zero: the engine does not keep where its fork began) and the first fork
+//! (0xB8 and 0xE0, written as the current fork for the same reason), the data file count
+//! (0x0C), the differential flag (0x08 bit 0x800), the SFIN "full data" flag (0x80). Fields
+//! written as zero because they mean nothing here: sort order, compatibility level, Unicode
+//! locale and collation (the engine compares keys as bytes); every byte no sample explains
+//! (SCIN 0x14, 0x1C, 0x5C, 0x70, 0x8C, 0xF0-0x103; SFGI and SFIN beyond the decoded fields:
+//! max size, create LSN, file GUID). Written as real sets have them, meaning unknown: SCIN+0x08
+//! bit 0x200, +0x10 = 1, +0x59 = 1; SFGI+0x08 = 0x10, +0x14 = 1; SFIN+0x10 = 8192 (likely the
+//! page size, which is refdb's too). The log file is listed as SFIN file id 0 (refdb's log has
+//! no file id) with the size of the log the set holds. The product version is 1.0.N with N the
+//! backup format version, which a restore checks.
 //!
 //! LSNs: a refdb LSN is a byte position (u64); SQL Server's is (VLF sequence u32, block u32,
 //! slot u16), shown as `vlf·10^15 + block·10^5 + slot`. A refdb LSN `L` is written as
