@@ -171,11 +171,14 @@ impl Read for PageReader<'_> {
             };
             let page = {
                 let mut c = self.db.core();
+                let dirty = c.pool.is_dirty(id);
                 match c.pool.read(id) {
                     // A page changed in memory since it was last written has a stale CRC:
-                    // the copy gets its own.
+                    // the copy gets its own (a clean one was checked against its CRC).
                     Ok(mut p) => {
-                        p.seal();
+                        if dirty {
+                            p.seal();
+                        }
                         p
                     }
                     Err(e) if self.continue_after_error => {
