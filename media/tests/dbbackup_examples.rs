@@ -698,7 +698,8 @@ fn tail_log_from_a_damaged_database_to_the_point_of_failure() {
     assert!(e.contains("primary.mdf") && e.contains("boot page"), "{e}");
 }
 
-/// A page damaged on disk: the backup fails naming it, unless CONTINUE_AFTER_ERROR, which
+/// A page damaged on disk: WITH CHECKSUM the backup fails naming it, unless
+/// CONTINUE_AFTER_ERROR, which
 /// copies the page as it is and marks the set damaged, in its header and in the history (the
 /// planner then leaves it out); restoring the damaged set is refused.
 #[test]
@@ -718,9 +719,11 @@ fn continue_after_error_marks_the_set_damaged() {
     let lib = env.tmp.path().join("bad");
     let set = MediaSet::new("BAD", 1);
     let so = StripeOptions::new(Operation::Format, 1_717_200_000);
+    let mut checked = BackupOptions::new(BackupType::Full);
+    checked.checksum = true;
     let e = dbbackup::backup(
         &db,
-        &BackupOptions::new(BackupType::Full),
+        &checked,
         devices(&lib, &set, 64 << 20),
         set,
         &so,

@@ -35,8 +35,9 @@ use std::sync::mpsc;
 pub struct BackupOptions {
     pub kind: BackupType,
     pub copy_only: bool,
-    /// WITH CHECKSUM: a CSUM stream after every file of the set (pages are always checked
-    /// against their CRC-32C when read).
+    /// WITH CHECKSUM: every page read is checked against its CRC-32C (without it, only its page
+    /// id, as SQL Server checks only page headers without CHECKSUM), and a CSUM stream follows
+    /// every file of the set.
     pub checksum: bool,
     /// Goes on past a damaged page (copied as it is on disk) and marks the set damaged.
     pub continue_after_error: bool,
@@ -155,6 +156,8 @@ struct PageReader<'a> {
     pages: std::vec::IntoIter<u32>,
     buf: Vec<u8>,
     at: usize,
+    /// WITH CHECKSUM: every page's CRC-32C is checked (else only its id).
+    checksum: bool,
     continue_after_error: bool,
     damaged: &'a mut Vec<PageId>,
 }
@@ -171,23 +174,35 @@ impl Read for PageReader<'_> {
             };
             let page = {
                 let mut c = self.db.core();
-                let dirty = c.pool.is_dirty(id);
-                match c.pool.read(id) {
-                    // A page changed in memory since it was last written has a stale CRC:
-                    // the copy gets its own (a clean one was checked against its CRC).
-                    Ok(mut p) => {
-                        if dirty {
-                            p.seal();
+                if c.pool.is_dirty(id) {
+                    // Changed in memory since it was last written: its CRC is stale, the copy
+                    // gets its own.
+                    let mut p = c.pool.read(id).map_err(std::io::Error::other)?;
+                    p.seal();
+                    p
+                } else {
+                    // On disk as in memory (page writes take the engine latch, held here):
+                    // read without going through the pool, checked as asked.
+                    let f = c.pool.file(self.file).map_err(std::io::Error::other)?;
+                    let p = f.read_raw(no).map_err(std::io::Error::other)?;
+                    let fault = if self.checksum {
+                        p.verify(id).err().map(|e| e.to_string())
+                    } else {
+                        (p.id() != id).then(|| format!("holds page {} instead", p.id()))
+                    };
+                    match fault {
+                        None => p,
+                        Some(_) if self.continue_after_error => {
+                            self.damaged.push(id);
+                            p
                         }
-                        p
+                        Some(why) => {
+                            return Err(std::io::Error::other(format!(
+                                "{}: page {no}: {why}",
+                                f.path.display()
+                            )))
+                        }
                     }
-                    Err(e) if self.continue_after_error => {
-                        self.damaged.push(id);
-                        let f = c.pool.file(self.file).map_err(std::io::Error::other)?;
-                        let _ = e;
-                        f.read_raw(no).map_err(std::io::Error::other)?
-                    }
-                    Err(e) => return Err(std::io::Error::other(e)),
                 }
             };
             self.buf.clear();
@@ -492,6 +507,7 @@ pub fn backup(
                 pages: list.clone().into_iter(),
                 buf: Vec::new(),
                 at: 0,
+                checksum: opts.checksum,
                 continue_after_error: opts.continue_after_error,
                 damaged: &mut damaged,
             };
