@@ -805,7 +805,11 @@ fn a_point_in_time_restore_starts_a_fork_the_planner_keeps_apart() {
         let h = media::dbbackup::SetHeader::from_mqci(&first_header(lib), "x").unwrap();
         media::history::normalize_guid(&mtf::stream::sqlserver::Guid(h.set_guid).to_string())
     };
-    let steps: Vec<_> = plan.steps.iter().map(|s| s.backup_set_guid.clone()).collect();
+    let steps: Vec<_> = plan
+        .steps
+        .iter()
+        .map(|s| s.backup_set_guid.clone())
+        .collect();
     assert_eq!(steps, vec![guid(&full2), guid(&log3)]);
     let r = env.tmp.path().join("latest");
     env.restore(&r, &full2, &norecovery()).unwrap();
