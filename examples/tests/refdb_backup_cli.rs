@@ -227,3 +227,51 @@ fn walk_through_full_differential_log_failure_tail_and_point_in_time() {
     assert!(!t.join("nothere.tap").exists());
     assert!(!t.join("r3").exists());
 }
+
+/// Two sets appended to one tape image: each restored by its position (`--set`), and the plan
+/// names the positions.
+#[test]
+fn sets_appended_to_one_tape_restore_by_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "s", "--recovery", "full"]);
+    let mut all = commits(&ok(t, &["workload", "s", "--ops", "60", "--threads", "1"]));
+    ok(
+        t,
+        &["backup", "s", "--type", "full", "--to", "t.tap", "--format"],
+    );
+    all.extend(commits(&ok(
+        t,
+        &[
+            "workload",
+            "s",
+            "--ops",
+            "60",
+            "--seed",
+            "5",
+            "--threads",
+            "1",
+        ],
+    )));
+    let out = ok(t, &["backup", "s", "--type", "log", "--to", "t.tap"]);
+    assert!(out.contains("as set 2"), "{out}");
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "t.tap",
+            "--set",
+            "1",
+            "--norecovery",
+        ],
+    );
+    ok(t, &["restore", "r", "--from", "t.tap", "--set", "2"]);
+    assert_check(t, "r", &model(&all, None), "two sets of one tape");
+    let plan = ok(t, &["plan", "s"]);
+    assert!(
+        plan.contains("Full set 1") && plan.contains("Log set 2"),
+        "{plan}"
+    );
+}
