@@ -816,3 +816,43 @@ fn a_point_in_time_restore_starts_a_fork_the_planner_keeps_apart() {
     env.restore(&r, &log3, &RestoreOptions::default()).unwrap();
     assert_rows(&r, &want, "the new branch's latest");
 }
+
+/// The Tuesday/Wednesday/Thursday schedule of full and differential backups: noon Thursday is
+/// the Wednesday midnight full and the Thursday noon differential; with that full lost, the
+/// Tuesday full and its last differential (6 PM Wednesday) are as far as one gets, and a
+/// Thursday differential (based on the lost full) is refused on the Tuesday full.
+#[test]
+fn full_and_differential_schedule_and_the_lost_full() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 10);
+    let tue_midnight = env.backup(&db, BackupType::Full);
+    let mut wed = Vec::new();
+    for _ in 0..3 {
+        env.work(&db, 8);
+        wed.push(env.backup(&db, BackupType::Differential)); // 6 AM, noon, 6 PM
+    }
+    let at_wed_6pm = env.model.rows.clone();
+    env.work(&db, 8);
+    let wed_midnight = env.backup(&db, BackupType::Full);
+    let mut thu = Vec::new();
+    for _ in 0..2 {
+        env.work(&db, 8);
+        thu.push(env.backup(&db, BackupType::Differential)); // 6 AM, noon
+    }
+    let at_thu_noon = env.model.rows.clone();
+    db.close().unwrap();
+    // Noon Thursday: the Wednesday midnight full and the Thursday noon differential only.
+    let d = env.tmp.path().join("thu");
+    env.restore(&d, &wed_midnight, &norecovery()).unwrap();
+    env.restore(&d, &thu[1], &RestoreOptions::default())
+        .unwrap();
+    assert_rows(&d, &at_thu_noon, "Thursday noon");
+    // The Wednesday midnight full lost: the Tuesday full and the 6 PM Wednesday differential.
+    let d = env.tmp.path().join("wed");
+    env.restore(&d, &tue_midnight, &norecovery()).unwrap();
+    let why = refused(env.restore(&d, &thu[1], &norecovery()));
+    assert!(why.contains("is based on full backup"), "{why}");
+    env.restore(&d, &wed[2], &RestoreOptions::default())
+        .unwrap();
+    assert_rows(&d, &at_wed_6pm, "Wednesday 6 PM");
+}
