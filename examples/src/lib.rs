@@ -5,4 +5,5 @@ pub mod dump;
 pub mod pack;
 pub mod packset;
 pub mod refdb;
+pub mod refdb_media;
 pub mod roundtrip;

@@ -79,9 +79,27 @@ impl PackTarget for Target<'_> {
     }
 }
 
-/// Writes the backup set; prints where each family's media went. A refusal leaves every
-/// medium as it was (images this run created are removed again) and returns the reasons.
-pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStats, String> {
+/// The devices of a media-set job, its media set and stripe options: what
+/// [`StripedWriter::start`] takes. `created` lists the images this run created (to remove
+/// again on a refusal).
+pub struct PreparedMedia {
+    pub devices: Vec<Vec<StripeDevice>>,
+    pub set: MediaSet,
+    pub options: StripeOptions,
+    pub created: Vec<PathBuf>,
+}
+
+impl PreparedMedia {
+    /// Removes the images this run created (after a refusal).
+    pub fn cleanup(created: &[PathBuf]) {
+        for p in created {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Opens every device of the job (one per family, mirrors after), with a changer each.
+pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
     let families = job.outputs.len();
     if families == 0 || job.mirrors.len() % families != 0 {
         return Err(format!(
@@ -93,11 +111,6 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
     let opts = tape_options(job.capacity, job.write.block_size);
     let mut created: Vec<PathBuf> = Vec::new();
     let mut devices: Vec<Vec<StripeDevice>> = Vec::new();
-    let cleanup = |created: &[PathBuf]| {
-        for p in created {
-            let _ = std::fs::remove_file(p);
-        }
-    };
     for f in 0..families {
         let mut ms = Vec::new();
         for m in 0..copies {
@@ -110,7 +123,7 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
                 Some(dir) => match DirectoryLibrary::new(dir, opts.clone()) {
                     Ok(l) => Box::new(l),
                     Err(e) => {
-                        cleanup(&created);
+                        PreparedMedia::cleanup(&created);
                         return Err(e.to_string());
                     }
                 },
@@ -122,7 +135,7 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
             let device = match open_path(&path, true, opts.clone()) {
                 Ok(d) => d,
                 Err(e) => {
-                    cleanup(&created);
+                    PreparedMedia::cleanup(&created);
                     return Err(e.to_string());
                 }
             };
@@ -146,18 +159,53 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
     sopts.write = job.write.clone();
     sopts.write.check_name = job.media_name.clone();
     sopts.write.password = set.password.clone();
+    Ok(PreparedMedia {
+        devices,
+        set,
+        options: sopts,
+        created,
+    })
+}
+
+/// Prints where each family's media went, and the media refused on the way.
+pub fn log_media(tool: &str, report: &media::stripe::StripeReport, log: &mut dyn Write) {
+    let _ = writeln!(log, "{tool}: media set {}", report.media_set_id);
+    for f in &report.families {
+        for (name, why) in &f.refusals {
+            let _ = writeln!(log, "{tool}: refused {name}: {}", why.replace('\n', "; "));
+        }
+        for u in &f.used {
+            let copy = if f.mirror > 0 {
+                format!(" (mirror {})", f.mirror)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                log,
+                "{tool}: family {}{copy}, medium {}: {}",
+                f.family_number, u.sequence, u.name
+            );
+        }
+    }
+}
+
+/// Writes the backup set; prints where each family's media went. A refusal leaves every
+/// medium as it was (images this run created are removed again) and returns the reasons.
+pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStats, String> {
+    let prepared = prepare_media(job)?;
     let backup = BackupSet {
         options: job.set.clone(),
         expires: job.expires,
         volume: None,
     };
-    let mut w = match StripedWriter::start(devices, set, &sopts, backup) {
-        Ok(w) => w,
-        Err(e) => {
-            cleanup(&created);
-            return Err(e.to_string());
-        }
-    };
+    let mut w =
+        match StripedWriter::start(prepared.devices, prepared.set, &prepared.options, backup) {
+            Ok(w) => w,
+            Err(e) => {
+                PreparedMedia::cleanup(&prepared.created);
+                return Err(e.to_string());
+            }
+        };
     w.assign_in_turn(job.in_turn);
     let mut total = PackStats::default();
     for d in &job.dirs {
@@ -168,23 +216,6 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
         total.bytes += t.bytes;
     }
     let report = w.finish().map_err(|e| e.to_string())?;
-    let _ = writeln!(log, "mtfpack: media set {}", report.media_set_id);
-    for f in &report.families {
-        for (name, why) in &f.refusals {
-            let _ = writeln!(log, "mtfpack: refused {name}: {}", why.replace('\n', "; "));
-        }
-        for u in &f.used {
-            let copy = if f.mirror > 0 {
-                format!(" (mirror {})", f.mirror)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                log,
-                "mtfpack: family {}{copy}, medium {}: {}",
-                f.family_number, u.sequence, u.name
-            );
-        }
-    }
+    log_media("mtfpack", &report, log);
     Ok(total)
 }

@@ -434,6 +434,13 @@ impl FamilyWriter {
         Ok(())
     }
 
+    /// Adds a block of set information (see [`crate::stripe::InfoBlock`]).
+    pub fn add_info_block(&mut self, block: &crate::stripe::InfoBlock) -> Result<()> {
+        self.writer
+            .add_info_block(block.block_type, &block.fixed, &block.streams)?;
+        Ok(())
+    }
+
     /// Adds a directory by its components from the volume root.
     pub fn add_directory(&mut self, path: &[String], meta: &EntryMeta) -> Result<()> {
         self.writer.add_directory(path, meta)?;

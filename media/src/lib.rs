@@ -14,10 +14,12 @@
 //! | [`restore`] | reading a media set back, with as few devices as one |
 //! | [`history`] | the backup history (a durable catalog like msdb, SQLite by default) and its import from media and from msdb exports |
 //! | [`plan`] | the restore planner over that history |
+//! | [`dbbackup`] | the reference engine's backups and restore sequences through media, laid out like SQL Server's sets |
 //! | [`engine`] | the reference engine (pages, write-ahead log, ARIES recovery, recovery models) whose backups the media layer will carry |
 
 pub mod changer;
 pub mod clock;
+pub mod dbbackup;
 pub mod decision;
 pub mod device;
 pub mod engine;

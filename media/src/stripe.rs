@@ -75,6 +75,16 @@ enum Msg {
         size: u64,
     },
     Data(Arc<[u8]>),
+    /// A block of set information written by every family (see [`StripedWriter::add_info_block`]).
+    Info(Arc<InfoBlock>),
+}
+
+/// A vendor block of set information: its type, what follows the common header, its streams.
+#[derive(Clone, Debug)]
+pub struct InfoBlock {
+    pub block_type: mtf::spec::BlockType,
+    pub fixed: Vec<u8>,
+    pub streams: Vec<(mtf::spec::StreamId, Vec<u8>)>,
 }
 
 /// Writes one backup set over the devices.
@@ -317,6 +327,17 @@ impl StripedWriter {
     pub fn add_volume(&mut self, volume: &VolumeOptions) -> Result<()> {
         for f in 0..self.queues.len() {
             self.send_family(f, || Msg::Volume(volume.clone()))?;
+        }
+        Ok(())
+    }
+
+    /// Adds a block of set information to every family, after what each has been sent so far
+    /// (SQL Server's layout writes its MSCI block before the data and its MSLS block after it
+    /// on every family alike).
+    pub fn add_info_block(&mut self, block: InfoBlock) -> Result<()> {
+        let block = Arc::new(block);
+        for f in 0..self.queues.len() {
+            self.send_family(f, || Msg::Info(block.clone()))?;
         }
         Ok(())
     }
@@ -668,6 +689,7 @@ fn device_thread(
                 };
                 fw.add_file(&dir, &name, &meta, size, &mut r)?;
             }
+            Msg::Info(b) => fw.add_info_block(&b)?,
             Msg::Data(_) => {
                 return Err(MediaError::Invalid("data outside a file".into()));
             }

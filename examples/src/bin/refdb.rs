@@ -12,7 +12,16 @@
 //! refdb info DIR
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
 //! refdb bulk-load DIR --filegroup FG --rows N
+//! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
+//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace]
+//! refdb plan NAME [--stopat TIME] [--execute DIR]
+//! refdb history [--database NAME]
 //! ```
+//!
+//! Backups go through the `media` crate (see `media::dbbackup`) to tape images, tapes or
+//! files, and are recorded in the backup history (`--history DB`, default
+//! `refdb-history.db`). Times are `YYYY-MM-DDTHH:MM:SS[.fff]` UTC, as `refdb workload` prints
+//! them.
 //!
 //! Every command opens the database, which runs crash recovery if the last run did not close
 //! it. Exit status: 0 done (for `check`: consistent), 1 an error or an inconsistency.
@@ -143,6 +152,106 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         from: u64,
     },
+    /// Back the database up through media (striped over the --to devices, mirrored, continued
+    /// through a changer), recorded in the backup history.
+    Backup {
+        dir: PathBuf,
+        #[arg(long = "type", value_name = "full|differential|log|file")]
+        kind: media::dbbackup::BackupType,
+        /// One device (tape image, tape, file) per media family.
+        #[arg(long = "to", required = true)]
+        to: Vec<PathBuf>,
+        /// A mirror device per family, in the order of the --to devices.
+        #[arg(long)]
+        mirror: Vec<PathBuf>,
+        /// A new media set (overrides expiry and names).
+        #[arg(long)]
+        format: bool,
+        /// Overwrite the sets, keeping the media header.
+        #[arg(long, conflicts_with = "format")]
+        init: bool,
+        /// Skip the expiry and media name checks.
+        #[arg(long)]
+        skip: bool,
+        #[arg(long)]
+        media_name: Option<String>,
+        /// The set may be overwritten after N days.
+        #[arg(long)]
+        retain_days: Option<u32>,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A CSUM stream after every file of the set.
+        #[arg(long)]
+        checksum: bool,
+        /// Moves neither the differential base nor the log chain.
+        #[arg(long)]
+        copy_only: bool,
+        /// Go on past damaged pages; the set is marked damaged.
+        #[arg(long)]
+        continue_after_error: bool,
+        /// A tail-log backup: truncates nothing.
+        #[arg(long)]
+        no_truncate: bool,
+        /// With --no-truncate: leave the database restoring.
+        #[arg(long)]
+        norecovery: bool,
+        /// The filegroup of a file backup.
+        #[arg(long)]
+        filegroup: Option<String>,
+        /// A directory of tape images acting as a library for continuation media.
+        #[arg(long)]
+        changer: Option<PathBuf>,
+        /// Capacity of the tape images created.
+        #[arg(long)]
+        capacity: Option<u64>,
+        #[arg(long, default_value = "refdb-history.db")]
+        history: PathBuf,
+    },
+    /// Restore one backup set into DIR (the media in order: each family's media in
+    /// sequence, family after family; or a --changer library).
+    Restore {
+        dir: PathBuf,
+        #[arg(long = "from")]
+        from: Vec<PathBuf>,
+        #[arg(long)]
+        changer: Option<PathBuf>,
+        /// The set's position on the media (default: the first).
+        #[arg(long)]
+        set: Option<u16>,
+        /// Leave the database restoring, for more backups to follow.
+        #[arg(long)]
+        norecovery: bool,
+        /// Recover (the default).
+        #[arg(long, conflicts_with = "norecovery")]
+        recovery: bool,
+        /// Stop at this time: YYYY-MM-DDTHH:MM:SS[.fff] UTC.
+        #[arg(long)]
+        stopat: Option<String>,
+        /// Overwrite what is in DIR.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// The restore sequence for a database from the backup history; --execute runs it.
+    Plan {
+        name: String,
+        #[arg(long)]
+        stopat: Option<String>,
+        #[arg(long)]
+        execute: Option<PathBuf>,
+        #[arg(long)]
+        replace: bool,
+        #[arg(long, default_value = "refdb-history.db")]
+        history: PathBuf,
+    },
+    /// The backups recorded in the backup history.
+    History {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value = "refdb-history.db")]
+        history: PathBuf,
+    },
     /// Load N generated rows (keys b000000000, b000000001, …) into a filegroup's table in
     /// one step (minimally logged under bulk-logged); refused if one of the keys is there.
     BulkLoad {
@@ -219,11 +328,129 @@ fn main() -> ExitCode {
     }
 }
 
+/// The commands that go through media and the history (`None` for the others).
+fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
+    use mtf_examples::refdb_media as rm;
+    let mut err = std::io::stderr();
+    let stopat = |s: &Option<String>| s.as_deref().map(rm::parse_time).transpose();
+    Some(match cmd {
+        Cmd::Backup {
+            dir,
+            kind,
+            to,
+            mirror,
+            format,
+            init,
+            skip,
+            media_name,
+            retain_days,
+            name,
+            description,
+            checksum,
+            copy_only,
+            continue_after_error,
+            no_truncate,
+            norecovery,
+            filegroup,
+            changer,
+            capacity,
+            history,
+        } => {
+            let now = media::engine::time::now_ms() as i64 / 1000;
+            let mut o = media::dbbackup::BackupOptions::new(*kind);
+            o.checksum = *checksum;
+            o.copy_only = *copy_only;
+            o.continue_after_error = *continue_after_error;
+            o.no_truncate = *no_truncate;
+            o.norecovery = *norecovery;
+            o.filegroup = filegroup.clone();
+            o.name = name.clone();
+            o.description = description.clone();
+            o.expires = retain_days.map(|d| now + i64::from(d) * 86_400);
+            let job = rm::BackupJob {
+                dir: dir.clone(),
+                options: o.clone(),
+                media: mtf_examples::packset::MediaSetJob {
+                    outputs: to.clone(),
+                    mirrors: mirror.clone(),
+                    changer: changer.clone(),
+                    capacity: *capacity,
+                    write: media::family::WriteOptions {
+                        skip: *skip,
+                        ..media::family::WriteOptions::new(rm::operation(*format, *init), now)
+                    },
+                    media_name: media_name.clone(),
+                    media_description: String::new(),
+                    password: None,
+                    expires: o.expires,
+                    // The set's own options are made by the backup; this one is not used.
+                    set: mtf::writer::SetOptions::new(name, mtf::DateTime::from_unix(0)?),
+                    machine: o.server.clone(),
+                    dirs: Vec::new(),
+                    in_turn: false,
+                },
+                history: history.clone(),
+            };
+            rm::backup(&job, &mut err)
+        }
+        Cmd::Restore {
+            dir,
+            from,
+            changer,
+            set,
+            norecovery,
+            recovery: _,
+            stopat: s,
+            replace,
+        } => (|| {
+            let opts = media::dbbackup::RestoreOptions {
+                recovery: if *norecovery {
+                    media::dbbackup::Recovery::NoRecovery
+                } else {
+                    media::dbbackup::Recovery::Recovery
+                },
+                stopat_ms: stopat(s)?,
+                replace: *replace,
+            };
+            let changers = rm::readers(from, changer.as_deref())?;
+            rm::restore(dir, changers, *set, &opts, &mut err).map(|_| ())
+        })(),
+        Cmd::Plan {
+            name,
+            stopat: s,
+            execute,
+            replace,
+            history,
+        } => (|| {
+            let t = stopat(s)?;
+            rm::plan(
+                history,
+                name,
+                t,
+                execute.as_deref(),
+                *replace,
+                &mut std::io::stdout(),
+            )
+        })(),
+        Cmd::History { database, history } => {
+            rm::history(history, database.as_deref(), &mut std::io::stdout())
+        }
+        _ => return None,
+    })
+}
+
 fn open(dir: &std::path::Path, t: Option<&Tuning>) -> media::engine::Result<Database> {
     let mut o = Options::default();
     if let Some(t) = t {
         o.pool_pages = t.pool_pages;
         o.checkpoint_every = t.checkpoint_every;
+    }
+    if dir.join(media::dbbackup::restore::RESTORING_FILE).exists() {
+        // Opening would recover it, and no more backups could be restored to it.
+        return Err(media::engine::Error::Invalid(format!(
+            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): restore its next backup, or the last one with recovery",
+            dir.display()
+        )));
     }
     let db = Database::open_with(dir, o)?;
     let r = db.recovery_report();
@@ -246,6 +473,15 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
     let w = |out: &mut std::io::StdoutLock, s: String| {
         let _ = writeln!(out, "{s}");
     };
+    if let Some(r) = media_command(&args.cmd) {
+        return Ok(match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("refdb: {e}");
+                ExitCode::from(1)
+            }
+        });
+    }
     match args.cmd {
         Cmd::Create {
             dir,
@@ -490,6 +726,9 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
                 );
                 Ok(())
             })?;
+        }
+        Cmd::Backup { .. } | Cmd::Restore { .. } | Cmd::Plan { .. } | Cmd::History { .. } => {
+            // Run by media_command above.
         }
         Cmd::BulkLoad {
             dir,

@@ -118,7 +118,7 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
     let st0 = head.sset_block().dblk.header.string_type;
     let mut entries: Vec<Entry> = Vec::new();
     let mut damage = Vec::new();
-    let database_files = SqlSetInfo::is_sql_server(head).then(|| {
+    let database_files = SqlSetInfo::has_details(head).then(|| {
         let info = SqlSetInfo::from_set(head);
         let groups = info.mqci.clone().unwrap_or_default();
         info.files()

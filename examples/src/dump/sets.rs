@@ -179,7 +179,7 @@ pub fn set_row(media: &[Medium], m: &MergedSet, family_count: Option<u16>) -> Se
         .find(|b| b.block_type() == mtf::BlockType::VOLB)
         .map(|b| b.dblk.header.string_type)
         .unwrap_or(st);
-    let is_sql = SqlSetInfo::is_sql_server(set);
+    let is_sql = SqlSetInfo::has_details(set);
     let info = is_sql.then(|| SqlSetInfo::from_set(set));
     let scin = info.as_ref().and_then(|i| i.scin());
     let attrs = set.sset_block().dblk.header.attributes;

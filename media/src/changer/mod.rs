@@ -49,6 +49,21 @@ pub struct MediumRequest {
     pub mirror: u8,
 }
 
+impl MediumRequest {
+    /// The request for the first medium of a family of `set` (and mirror), to write.
+    pub fn first_write(set: &crate::set::MediaSet, family_number: u16, mirror: u8) -> Self {
+        MediumRequest {
+            purpose: Purpose::Write,
+            media_set_id: Some(set.id),
+            media_name: set.name.clone(),
+            family_number,
+            family_count: set.family_count,
+            sequence: 1,
+            mirror,
+        }
+    }
+}
+
 impl std::fmt::Display for MediumRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let what = match self.purpose {

@@ -251,7 +251,7 @@ pub fn encode(lsn: Lsn, prev: Lsn, txn: u64, body: &RecordBody) -> Vec<u8> {
 }
 
 /// Decodes a whole record (length and CRC already checked).
-fn decode(b: &[u8]) -> Option<LogRecord> {
+pub(crate) fn decode(b: &[u8]) -> Option<LogRecord> {
     let mut d = Dec::new(b);
     let len = d.u32()?;
     d.u32()?;
@@ -351,7 +351,7 @@ pub struct LogHeader {
 }
 
 impl LogHeader {
-    fn encode(&self) -> [u8; 52] {
+    pub(crate) fn encode(&self) -> [u8; 52] {
         let mut b = [0u8; 52];
         b[0..8].copy_from_slice(MAGIC);
         b[8..16].copy_from_slice(&self.seq.to_le_bytes());

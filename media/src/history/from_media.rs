@@ -91,7 +91,7 @@ pub fn records(given: &[ListedMedium<'_>]) -> (Vec<BackupRecord>, Vec<Skipped>) 
             let first = &parts[0];
             let set = &listings[first.medium].sets[first.set];
             let file = media[first.medium].path.clone();
-            if !SqlSetInfo::is_sql_server(set) {
+            if !SqlSetInfo::has_details(set) {
                 skipped.push(Skipped {
                     file,
                     position: m.position,

@@ -20,7 +20,7 @@ use crate::date::MtfDateTime;
 use crate::reader::listing::SetEntry;
 use crate::spec::{BlockType, StreamId};
 use crate::stream::sqlserver::Guid;
-pub use mqci::{BackupType, FileType, Lsn, Mqci, Scin, Sfgi, Sfin};
+pub use mqci::{BackupType, FileType, Lsn, Mqci, Scin, ScinExtra, Sfgi, Sfin};
 
 /// SQL Server's software vendor id (TAPE and SSET).
 pub const VENDOR_ID: u16 = 0x1200;
@@ -54,6 +54,17 @@ impl SqlSetInfo {
     /// Whether a set was written by SQL Server (SSET vendor id 0x1200).
     pub fn is_sql_server(set: &SetEntry) -> bool {
         set.sset().software_vendor_id == VENDOR_ID
+    }
+
+    /// Whether a set carries database backup details in SQL Server's layout: written by SQL
+    /// Server, or by another writer (the bundled reference engine) that lays its sets out the
+    /// same way, with an MQCI stream in an MSCI or MSLS block.
+    pub fn has_details(set: &SetEntry) -> bool {
+        Self::is_sql_server(set)
+            || [BlockType::MSLS, BlockType::MSCI].iter().any(|&t| {
+                set.block(t)
+                    .is_some_and(|b| b.stream_data(StreamId::MQCI).is_some())
+            })
     }
 
     /// Reads what the set's captured blocks hold.
@@ -264,6 +275,68 @@ mod tests {
             }
             assert_eq!(f.value(), want, "step {step}");
         }
+    }
+
+    #[test]
+    fn written_chunks_decode_to_what_was_written() {
+        let lsn = |a, b, c| {
+            Some(Lsn {
+                vlf: a,
+                block: b,
+                slot: c,
+            })
+        };
+        let scin = Scin {
+            has_checksums: Some(true),
+            version: Some((1, 2, 345)),
+            first_lsn: lsn(1, 2, 3),
+            last_lsn: lsn(4, 5, 6),
+            checkpoint_lsn: lsn(1, 2, 9),
+            database_backup_lsn: lsn(0, 77, 1),
+            backup_start: Some(MtfDateTime([1, 2, 3, 4, 5])),
+            backup_finish: Some(MtfDateTime([1, 2, 3, 4, 6])),
+            backup_type: Some(BackupType::Differential),
+            sort_order: Some(0),
+            compatibility_level: Some(0),
+            database_version: Some(1),
+            backup_size: Some(123_456),
+            database_name: Some("sales Ω".into()),
+            server_name: Some("host\\inst".into()),
+            unicode_locale_id: Some(0),
+            database_backup_set_guid: Some(Guid([7; 16])),
+            collation_lcid: Some(0),
+            collation_sort_id: Some(0),
+            differential_base_lsn: lsn(0, 77, 1),
+            differential_base_guid: Some(Guid([7; 16])),
+        };
+        let g = Sfgi {
+            id: Some(2),
+            name: Some("fg_b".into()),
+        };
+        let f = Sfin {
+            file_id: Some(3),
+            file_type: Some(FileType::Data),
+            filegroup_id: Some(2),
+            size: Some(8192 * 40),
+            logical_name: Some("fg_b".into()),
+            physical_name: Some("fg_b.ndf".into()),
+            differential_base_lsn: lsn(0, 77, 1),
+            differential_base_guid: Some(Guid([7; 16])),
+        };
+        let mut data = mqci::write::scin(&scin, &mqci::ScinExtra::default());
+        data.extend(mqci::write::sfgi(&g));
+        data.extend(mqci::write::sfin(&f, false, (None, None, None)));
+        data.extend(mqci::write::other(b"ABCD", b"xyz"));
+        let m = Mqci::decode(&data).unwrap();
+        assert_eq!(m.scin.as_ref(), Some(&scin));
+        assert_eq!(m.filegroups, vec![g]);
+        assert_eq!(m.files, vec![f]);
+        assert_eq!(m.other_chunks, vec!["ABCD".to_string()]);
+        // The flags word carries the checksum bit at 0x10, as in real sets.
+        assert_eq!(
+            u32::from_le_bytes(data[8..12].try_into().unwrap()) & 0x10,
+            0x10
+        );
     }
 
     #[test]

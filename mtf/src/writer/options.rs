@@ -101,6 +101,9 @@ pub struct SetOptions {
     pub software_version: (u8, u8),
     /// Follow every data stream with a CSUM stream.
     pub checksums: bool,
+    /// The SSET's OS-specific data (empty: none). SQL Server keeps its BackupSetGUID there
+    /// (16 bytes, then 5 zero bytes).
+    pub os_data: Vec<u8>,
 }
 
 impl SetOptions {
@@ -115,6 +118,7 @@ impl SetOptions {
             time_zone: crate::block::Sset::LOCAL_TZ,
             software_version: (0, 1),
             checksums: false,
+            os_data: Vec::new(),
         }
     }
 }

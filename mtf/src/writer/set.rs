@@ -48,6 +48,27 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         Ok(())
     }
 
+    /// Adds a block of set information of a type MTF leaves to vendors (SQL Server's MSCI
+    /// before the data and MSLS after it): `fixed` is what follows the common header, then the
+    /// given streams, then SPAD to the next logical block. The block starts at a safe point
+    /// (after early warning the medium is changed first) and is small, so it is never cut
+    /// across media.
+    pub fn add_info_block(
+        &mut self,
+        block_type: BlockType,
+        fixed: &[u8],
+        streams: &[(StreamId, Vec<u8>)],
+    ) -> Result<()> {
+        self.usable()?;
+        self.open_set()?;
+        let mut d = Dblk::new(block_type, Body::Other);
+        d.header.os_id = OsId::WINDOWS_NT;
+        d.header.os_version = 1;
+        d.var_area = fixed.to_vec();
+        self.write_dblk(d, streams)?;
+        Ok(())
+    }
+
     /// Ends the data set: pads to a physical block, filemark, ESET (with the catalog when the
     /// medium has one), filemark.
     pub fn end_set(&mut self) -> Result<SetSummary> {
@@ -144,6 +165,10 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             }),
         );
         d.header.os_id = OsId::WINDOWS_NT;
+        if !o.os_data.is_empty() {
+            d.header.os_version = 1;
+            d.os_data = crate::os_data::OsData::Raw(o.os_data.clone());
+        }
         if self.opts.catalog {
             d.header.attributes |= BlockAttributes::SSET_FDD_EXISTS;
         }

@@ -216,8 +216,11 @@ pub(super) fn trailer<S: BlockSource>(
     // Look in a small window first (the MSLS block is a few KiB), then a larger one.
     let mut found = None;
     for window_len in [8 * 1024, TRAILER_WINDOW] {
-        let start = mark.saturating_sub(window_len).max(region);
-        let start = start.div_ceil(512) * 512;
+        // A tape is read a physical block at a time: the window starts on one (512 bytes
+        // otherwise, SQL Server's sector).
+        let unit = reader.physical_block_size().unwrap_or(512).max(512) as u64;
+        let start = mark.saturating_sub(window_len);
+        let start = (start / unit * unit).max(region.div_ceil(unit) * unit);
         if start >= mark {
             return Ok(());
         }

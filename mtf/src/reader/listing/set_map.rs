@@ -481,6 +481,15 @@ pub(super) fn from_set_map_tape<S: BlockSource>(
         }
         offsets.push(offset);
         set.set_map = Some(e.clone());
+        // A set laid out like SQL Server's has its final details in a trailer block (MSLS)
+        // at its data's end, which spacing over filemarks cannot reach: such a medium is
+        // scanned instead, so that its sets are not listed with the preliminary copy.
+        if set.blocks.iter().any(|x| x.block_type() == BlockType::MSCI) {
+            return Ok(Err(format!(
+                "data set {}'s final details (its MSLS trailer) lie at its data's end, which the set map cannot reach on tape",
+                e.data_set_number
+            )));
+        }
     }
     for (k, set) in b.sets.iter_mut().enumerate() {
         let e = &entries[k];

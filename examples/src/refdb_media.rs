@@ -1,0 +1,400 @@
+//! `refdb backup`, `restore`, `plan` and `history`: the command line of
+//! [`media::dbbackup`] and of the planner over the engine's backup history. This module only
+//! turns arguments into those calls and prints what they did.
+
+use crate::packset::{log_media, prepare_media, MediaSetJob, PreparedMedia};
+use media::changer::dir::DirectoryLibrary;
+use media::changer::{MediaChanger, ScriptedChanger};
+use media::dbbackup::{self, BackupOptions, Recovery, RestoreOptions};
+use media::decision::Operation;
+use media::engine::Database;
+use media::history::sqlite::SqliteHistory;
+use media::history::BackupHistory;
+use media::plan::{plan_database, Target};
+use media::restore::ReadSpec;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]` (UTC; a space may stand for the `T`), the form
+/// `refdb workload` prints for each commit, into Unix milliseconds.
+pub fn parse_time(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?}: not a time of the form YYYY-MM-DDTHH:MM:SS[.fff] (UTC)");
+    let (main, frac) = match s.split_once('.') {
+        Some((m, f)) => (m, Some(f)),
+        None => (s, None),
+    };
+    let b = main.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<u32, String> {
+        let t = &main[r];
+        if !t.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        t.parse().map_err(|_| bad())
+    };
+    let d = mtf::DateTime {
+        year: num(0..4)? as u16,
+        month: num(5..7)? as u8,
+        day: num(8..10)? as u8,
+        hour: num(11..13)? as u8,
+        minute: num(14..16)? as u8,
+        second: num(17..19)? as u8,
+    };
+    if !(1..=12).contains(&d.month)
+        || d.day == 0
+        || d.day > 31
+        || d.hour > 23
+        || d.minute > 59
+        || d.second > 59
+    {
+        return Err(bad());
+    }
+    let ms = match frac {
+        None => 0,
+        Some(f) if (1..=3).contains(&f.len()) && f.bytes().all(|c| c.is_ascii_digit()) => {
+            f.parse::<u64>().map_err(|_| bad())? * 10u64.pow(3 - f.len() as u32)
+        }
+        Some(_) => return Err(bad()),
+    };
+    let secs = d.to_unix();
+    // A day that does not exist in its month (Feb 30) comes back as another date.
+    if mtf::DateTime::from_unix(secs) != Some(d) || secs < 0 {
+        return Err(bad());
+    }
+    Ok(secs as u64 * 1000 + ms)
+}
+
+/// What `refdb backup` was asked.
+pub struct BackupJob {
+    pub dir: PathBuf,
+    pub options: BackupOptions,
+    pub media: MediaSetJob,
+    pub history: PathBuf,
+}
+
+/// Takes the backup; prints the set and its media. Exit status 0 when the set is whole.
+/// A tail-log backup (`--no-truncate`) of a database that does not open is read from its
+/// files (the primary data file and the log).
+pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
+    let db = match Database::open(&job.dir) {
+        Ok(db) => Some(db),
+        Err(e) if job.options.no_truncate => {
+            let _ = writeln!(
+                log,
+                "refdb: {}: {e}; backing up the tail of the log from the files",
+                job.dir.display()
+            );
+            None
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut history = SqliteHistory::open(&job.history).map_err(|e| e.to_string())?;
+    let prepared = prepare_media(&job.media)?;
+    let created = prepared.created.clone();
+    let out = match &db {
+        Some(db) => dbbackup::backup(
+            db,
+            &job.options,
+            prepared.devices,
+            prepared.set,
+            &prepared.options,
+            &mut history,
+        ),
+        None => dbbackup::tail_log_from_files(
+            &job.dir,
+            &job.options,
+            prepared.devices,
+            prepared.set,
+            &prepared.options,
+            &mut history,
+        ),
+    };
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            PreparedMedia::cleanup(&created);
+            return Err(e.to_string());
+        }
+    };
+    log_media("refdb", &out.report, log);
+    let h = &out.header;
+    let _ = writeln!(
+        log,
+        "refdb: {:?} backup of {} as set {}: LSN {}..{} (checkpoint {}), {} bytes{}",
+        h.kind,
+        h.database,
+        out.position,
+        h.first_lsn,
+        h.last_lsn,
+        h.checkpoint_lsn,
+        h.backup_size,
+        if out.damaged_pages.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; DAMAGED: {} page(s) copied as they were",
+                out.damaged_pages.len()
+            )
+        }
+    );
+    if let Some(db) = db {
+        db.close().map_err(|e| e.to_string())?;
+    }
+    if out.damaged_pages.is_empty() && out.header.flags & dbbackup::header::flags::DAMAGED == 0 {
+        Ok(())
+    } else {
+        Err("the set is marked damaged".into())
+    }
+}
+
+/// The changers that read the media given: a directory library, or the media in the order
+/// given (each family's media in sequence, family after family) on one device.
+pub fn readers(
+    from: &[PathBuf],
+    library: Option<&Path>,
+) -> Result<Vec<Box<dyn MediaChanger>>, String> {
+    if let Some(dir) = library {
+        return Ok(vec![Box::new(
+            DirectoryLibrary::new(dir, Default::default()).map_err(|e| e.to_string())?,
+        )]);
+    }
+    if from.is_empty() {
+        return Err("no medium to read (--from DEV, or --changer DIR)".into());
+    }
+    // A medium given that does not exist is an error, never a new blank image.
+    for p in from {
+        if !p.exists() {
+            return Err(format!("{}: no such medium", p.display()));
+        }
+    }
+    Ok(vec![Box::new(ScriptedChanger::new(
+        from.to_vec(),
+        Default::default(),
+    ))])
+}
+
+/// Restores one set; prints what it did.
+pub fn restore(
+    dir: &Path,
+    changers: Vec<Box<dyn MediaChanger>>,
+    set: Option<u16>,
+    opts: &RestoreOptions,
+    log: &mut dyn Write,
+) -> Result<dbbackup::RestoreOutcome, String> {
+    let spec = ReadSpec {
+        media_set_id: None,
+        data_set: set,
+    };
+    let o = dbbackup::restore(dir, changers, &spec, opts).map_err(|e| e.to_string())?;
+    let _ = writeln!(
+        log,
+        "refdb: restored {:?} backup of {} (LSN {}..{}) into {}: {}",
+        o.header.kind,
+        o.header.database,
+        o.header.first_lsn,
+        o.header.last_lsn,
+        dir.display(),
+        if o.recovered {
+            format!(
+                "recovered at LSN {}, new recovery fork {}",
+                o.log_end,
+                o.fork
+                    .map(|f| media::engine::db::guid_string(&f))
+                    .unwrap_or_default()
+            )
+        } else {
+            format!("restoring (log restored up to LSN {})", o.log_end)
+        }
+    );
+    Ok(o)
+}
+
+/// Prints the recorded backups of one database (or all).
+pub fn history(path: &Path, database: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
+    let h = SqliteHistory::open(path).map_err(|e| e.to_string())?;
+    for r in h.backups(database).map_err(|e| e.to_string())? {
+        let lsn = |l: Option<media::history::Lsn>| l.map_or("-".into(), |l| l.0.to_string());
+        let files: Vec<String> = r
+            .families
+            .iter()
+            .flat_map(|f| f.media.iter().map(|m| m.path.clone()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\tset {}\tfirst {}\tlast {}\tfinished {}\t{}{}{}",
+            r.database,
+            r.kind.letter(),
+            r.backup_set_guid.as_deref().unwrap_or("-"),
+            r.position,
+            lsn(r.first_lsn),
+            lsn(r.last_lsn),
+            r.finish
+                .map(|d| media::history::iso(&d))
+                .unwrap_or_else(|| "-".into()),
+            files.join(","),
+            if r.copy_only == Some(true) {
+                "\tcopy-only"
+            } else {
+                ""
+            },
+            if r.damaged { "\tdamaged" } else { "" },
+        );
+    }
+    Ok(())
+}
+
+/// Plans the restore of `database` from the history; with `execute`, runs it into that
+/// directory.
+pub fn plan(
+    history_path: &Path,
+    database: &str,
+    stopat_ms: Option<u64>,
+    execute: Option<&Path>,
+    replace: bool,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let h = SqliteHistory::open(history_path).map_err(|e| e.to_string())?;
+    let records = h.backups(Some(database)).map_err(|e| e.to_string())?;
+    let target = match stopat_ms {
+        None => Target::Latest,
+        Some(ms) => {
+            Target::At(mtf::DateTime::from_unix((ms / 1000) as i64).ok_or("STOPAT out of range")?)
+        }
+    };
+    let p = plan_database(&records, target);
+    for pr in &p.problems {
+        let _ = writeln!(out, "note: {pr}");
+    }
+    if !p.is_valid() {
+        return Err(format!("no restore plan for {database} to {}", p.target));
+    }
+    for (i, s) in p.steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}. {:?} set {} LSN {}..{} from {}{}{}",
+            i + 1,
+            s.kind,
+            s.position,
+            s.first_lsn.0,
+            s.last_lsn.0,
+            s.files.join(", "),
+            if s.stopat.is_some() { " STOPAT" } else { "" },
+            if s.recovery {
+                " RECOVERY"
+            } else {
+                " NORECOVERY"
+            }
+        );
+    }
+    let Some(dir) = execute else { return Ok(()) };
+    let n = p.steps.len();
+    let mut last = None;
+    for (i, s) in p.steps.iter().enumerate() {
+        let files: Vec<PathBuf> = s.files.iter().map(PathBuf::from).collect();
+        let opts = RestoreOptions {
+            recovery: if i + 1 == n {
+                Recovery::Recovery
+            } else {
+                Recovery::NoRecovery
+            },
+            stopat_ms: if s.stopat.is_some() || (i + 1 == n && stopat_ms.is_some()) {
+                stopat_ms
+            } else {
+                None
+            },
+            replace: replace && i == 0,
+        };
+        last = Some(restore(
+            dir,
+            readers(&files, None)?,
+            Some(s.position as u16).filter(|&p| p != 0),
+            &opts,
+            out,
+        )?);
+    }
+    // The history keeps whole seconds: a point in the second a log backup finished may lie
+    // in the next log. The restore, which knows milliseconds, then stays restoring; the logs
+    // that carry the chain on (same fork) follow until the point is reached.
+    while let Some(o) = last.take().filter(|o| !o.recovered) {
+        let end = dbbackup::header::history_lsn(o.log_end);
+        let fork = media::history::normalize_guid(
+            &mtf::stream::sqlserver::Guid(o.header.fork_guid).to_string(),
+        );
+        let next = records
+            .iter()
+            .filter(|r| {
+                r.kind == media::history::BackupKind::Log
+                    && !r.damaged
+                    && r.first_lsn.is_some_and(|f| f <= end)
+                    && r.last_lsn.is_some_and(|l| l > end)
+                    && r.last_recovery_fork_guid == fork
+            })
+            .min_by_key(|r| r.last_lsn)
+            .ok_or_else(|| {
+                format!(
+                    "the point in time lies beyond the last log backup: {} is left restoring",
+                    dir.display()
+                )
+            })?;
+        let files: Vec<PathBuf> = next
+            .families
+            .iter()
+            .flat_map(|f| f.media.iter().map(|m| PathBuf::from(&m.path)))
+            .collect();
+        let opts = RestoreOptions {
+            recovery: Recovery::Recovery,
+            stopat_ms,
+            replace: false,
+        };
+        last = Some(restore(
+            dir,
+            readers(&files, None)?,
+            Some(next.position as u16).filter(|&p| p != 0),
+            &opts,
+            out,
+        )?);
+    }
+    Ok(())
+}
+
+/// The operation a backup asks of its media.
+pub fn operation(format: bool, init: bool) -> Operation {
+    if format {
+        Operation::Format
+    } else if init {
+        Operation::Init
+    } else {
+        Operation::Append
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_parse_as_the_workload_prints_them() {
+        // 2024-02-29T23:59:58.007Z is 1709251198007 ms (date -u -d @1709251198).
+        assert_eq!(parse_time("2024-02-29T23:59:58.007"), Ok(1_709_251_198_007));
+        assert_eq!(parse_time("2024-02-29T23:59:58"), Ok(1_709_251_198_000));
+        assert_eq!(parse_time("2024-02-29 23:59:58.5"), Ok(1_709_251_198_500));
+        for bad in [
+            "2024-02-30T00:00:00",
+            "2024-13-01T00:00:00",
+            "2024-02-29T24:00:00",
+            "2024-02-29T23:59:58.0071",
+            "2024-02-29",
+            "yesterday",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! `refdb backup`, `restore`, `plan` and `history` end to end on tape images, as the README's
+//! walk-through runs them: full → differential → log → a failure → tail-log → restore to a
+//! point in time. The expected rows come from the commits `refdb workload` acknowledged
+//! (its `commit TIME … OPS` lines), replayed by the test up to the point.
+
+use media::engine::check::digest_rows;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+const REFDB: &str = env!("CARGO_BIN_EXE_refdb");
+
+fn refdb(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(REFDB)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8(o.stderr).unwrap(),
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (c, out, err) = refdb(dir, args);
+    assert_eq!(c, 0, "refdb {args:?}: {out}{err}");
+    out + &err
+}
+
+/// The acknowledged commits of a workload's output: (time, ops).
+fn commits(out: &str) -> Vec<(String, Vec<String>)> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("commit "))
+        .map(|l| {
+            let mut parts = l.split(' ');
+            let time = parts.next().unwrap().to_string();
+            let ops = parts
+                .filter(|p| p.starts_with("put:") || p.starts_with("del:"))
+                .map(str::to_owned)
+                .collect();
+            (time, ops)
+        })
+        .collect()
+}
+
+/// The rows after every commit up to `until` (inclusive; times compare as text, being of one
+/// fixed form).
+fn model(
+    commits: &[(String, Vec<String>)],
+    until: Option<&str>,
+) -> BTreeMap<(String, String), String> {
+    let mut m = BTreeMap::new();
+    for (t, ops) in commits {
+        if until.is_some_and(|u| t.as_str() > u) {
+            break;
+        }
+        for op in ops {
+            let (kind, rest) = op.split_once(':').unwrap();
+            let (fg, kv) = rest.split_once(':').unwrap();
+            if kind == "put" {
+                let (k, v) = kv.split_once('=').unwrap();
+                m.insert((fg.to_owned(), k.to_owned()), v.to_owned());
+            } else {
+                m.remove(&(fg.to_owned(), kv.to_owned()));
+            }
+        }
+    }
+    m
+}
+
+fn expected_check(m: &BTreeMap<(String, String), String>) -> (usize, String) {
+    let d = digest_rows(
+        m.iter()
+            .map(|((fg, k), v)| (fg.as_str(), k.as_bytes(), v.as_bytes())),
+    );
+    (m.len(), d.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn assert_check(dir: &Path, db: &str, m: &BTreeMap<(String, String), String>, what: &str) {
+    let out = ok(dir, &["check", db]);
+    let (rows, digest) = expected_check(m);
+    assert!(out.contains(&format!("rows: {rows}\n")), "{what}: {out}");
+    assert!(
+        out.contains(&format!("digest: {digest}\n")),
+        "{what}: {out}"
+    );
+}
+
+#[test]
+fn walk_through_full_differential_log_failure_tail_and_point_in_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "sales", "--recovery", "full"]);
+    let mut all = Vec::new();
+    // The planner and the history work in whole seconds (as msdb does): each phase starts in
+    // a later second than the backup before it finished.
+    let mut work = |seed: &str| {
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let out = ok(
+            t,
+            &[
+                "workload",
+                "sales",
+                "--ops",
+                "200",
+                "--seed",
+                seed,
+                "--threads",
+                "1",
+                "--keys",
+                "200",
+            ],
+        );
+        all.extend(commits(&out));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    work("1");
+    ok(
+        t,
+        &[
+            "backup",
+            "sales",
+            "--type",
+            "full",
+            "--to",
+            "full.tap",
+            "--format",
+            "--checksum",
+            "--capacity",
+            "8000000",
+        ],
+    );
+    work("2");
+    ok(
+        t,
+        &[
+            "backup",
+            "sales",
+            "--type",
+            "differential",
+            "--to",
+            "diff.tap",
+            "--format",
+        ],
+    );
+    work("3");
+    ok(
+        t,
+        &[
+            "backup", "sales", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
+    work("4");
+    // The failure: the tail of the log is backed up, the database left restoring.
+    ok(
+        t,
+        &[
+            "backup",
+            "sales",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--no-truncate",
+            "--norecovery",
+        ],
+    );
+    let n = all.len();
+    assert!(n > 40, "{n} commits");
+
+    let hist = ok(t, &["history", "--database", "sales"]);
+    assert_eq!(hist.lines().count(), 4, "{hist}");
+    assert!(hist.lines().next().unwrap().contains("\tD\t"), "{hist}");
+
+    // The database left restoring by the tail-log backup is not opened (which would recover it).
+    let (c, _, err) = refdb(t, &["check", "sales"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("restoring"), "{err}");
+
+    // To the point of failure, by hand: full, differential, log, tail.
+    ok(t, &["restore", "r1", "--from", "full.tap", "--norecovery"]);
+    ok(t, &["restore", "r1", "--from", "diff.tap", "--norecovery"]);
+    ok(t, &["restore", "r1", "--from", "log1.tap", "--norecovery"]);
+    let (c, _, err) = refdb(t, &["scan", "r1"]);
+    assert_eq!(c, 1, "a restoring database is not opened");
+    assert!(err.contains("restoring"), "{err}");
+    ok(t, &["restore", "r1", "--from", "tail.tap"]);
+    assert_check(t, "r1", &model(&all, None), "to the point of failure");
+
+    // A log restored to a recovered database is refused, saying why.
+    let (c, _, err) = refdb(t, &["restore", "r1", "--from", "tail.tap"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("already recovered"), "{err}");
+
+    // To a point in time inside the tail, through the planner.
+    let point = all[n - 4].0.clone();
+    let plan = ok(t, &["plan", "sales", "--stopat", &point]);
+    assert!(plan.contains("STOPAT"), "{plan}");
+    ok(t, &["plan", "sales", "--stopat", &point, "--execute", "r2"]);
+    assert_check(
+        t,
+        "r2",
+        &model(&all, Some(&point)),
+        "STOPAT through the plan",
+    );
+
+    // Bad input: a time in another form, a medium that does not exist (and is not created).
+    let (c, _, err) = refdb(
+        t,
+        &[
+            "restore",
+            "r3",
+            "--from",
+            "full.tap",
+            "--stopat",
+            "yesterday",
+        ],
+    );
+    assert_eq!(c, 1);
+    assert!(err.contains("YYYY-MM-DDTHH:MM:SS"), "{err}");
+    let (c, _, err) = refdb(t, &["restore", "r3", "--from", "nothere.tap"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("no such medium"), "{err}");
+    assert!(!t.join("nothere.tap").exists());
+    assert!(!t.join("r3").exists());
+}
+
+/// Two sets appended to one tape image: each restored by its position (`--set`), and the plan
+/// names the positions.
+#[test]
+fn sets_appended_to_one_tape_restore_by_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "s", "--recovery", "full"]);
+    let mut all = commits(&ok(t, &["workload", "s", "--ops", "60", "--threads", "1"]));
+    ok(
+        t,
+        &["backup", "s", "--type", "full", "--to", "t.tap", "--format"],
+    );
+    all.extend(commits(&ok(
+        t,
+        &[
+            "workload",
+            "s",
+            "--ops",
+            "60",
+            "--seed",
+            "5",
+            "--threads",
+            "1",
+        ],
+    )));
+    let out = ok(t, &["backup", "s", "--type", "log", "--to", "t.tap"]);
+    assert!(out.contains("as set 2"), "{out}");
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "t.tap",
+            "--set",
+            "1",
+            "--norecovery",
+        ],
+    );
+    ok(t, &["restore", "r", "--from", "t.tap", "--set", "2"]);
+    assert_check(t, "r", &model(&all, None), "two sets of one tape");
+    let plan = ok(t, &["plan", "s"]);
+    assert!(
+        plan.contains("Full set 1") && plan.contains("Log set 2"),
+        "{plan}"
+    );
+}

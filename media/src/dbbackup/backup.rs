@@ -1,0 +1,875 @@
+//! Taking a backup: the pages and the log a set needs, written through the striped writer, and
+//! the engine and the history told.
+//!
+//! - **Full:** a checkpoint first; the log the set holds starts at the oldest of the
+//!   checkpoint, the oldest change its dirty page table still lacks on disk and the first record
+//!   of the oldest active transaction (what recovery of the copy will read), and ends where the
+//!   log ended after the last page was copied. Every allocated page of every data file is copied
+//!   under the engine latch, one page at a time, so transactions run on meanwhile. The
+//!   checkpoint is the differential base and, under full and bulk-logged, starts the log chain.
+//! - **Differential:** the same, with only the extents changed since the base (and extent 0 of
+//!   each file, which holds its header and allocation map).
+//! - **Log:** the log from the end of the previous log backup to the end of the log, and the
+//!   extents changed by minimally logged operations (which the log does not hold); refused under
+//!   simple and without a chain, with the reason; truncates unless copy-only or NO_TRUNCATE.
+//! - **Copy-only** moves neither the base nor the chain. **Tail-log** (NO_TRUNCATE) truncates
+//!   nothing, and with NORECOVERY leaves the database restoring.
+
+use super::header::{flags, FileEntry, SetHeader, FORMAT_VERSION};
+use super::{io_err, BackupType, DbBackupError, Result};
+use crate::engine::page::{PageId, PAGE_SIZE};
+use crate::engine::wal::{self, RecordBody};
+use crate::engine::{alloc, Database, Lsn};
+use crate::history::BackupHistory;
+use crate::set::MediaSet;
+use crate::stripe::{
+    BackupSet, InfoBlock, StripeDevice, StripeOptions, StripeReport, StripedWriter,
+};
+use mtf::spec::{BlockType, StreamId};
+use mtf::writer::{EntryMeta, SetOptions, VolumeOptions};
+use std::io::Read;
+use std::sync::mpsc;
+
+/// What to back up and how.
+#[derive(Clone, Debug)]
+pub struct BackupOptions {
+    pub kind: BackupType,
+    pub copy_only: bool,
+    /// WITH CHECKSUM: every page read is checked against its CRC-32C (without it, only its page
+    /// id, as SQL Server checks only page headers without CHECKSUM), and a CSUM stream follows
+    /// every file of the set.
+    pub checksum: bool,
+    /// Goes on past a damaged page (copied as it is on disk) and marks the set damaged.
+    pub continue_after_error: bool,
+    /// A tail-log backup: truncates nothing.
+    pub no_truncate: bool,
+    /// With a tail-log backup: leaves the database restoring (see [`super::restore`]).
+    pub norecovery: bool,
+    /// The filegroup of a file backup.
+    pub filegroup: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub user: String,
+    pub server: String,
+    /// When the set may be overwritten (Unix seconds).
+    pub expires: Option<i64>,
+}
+
+impl BackupOptions {
+    /// A backup of the given type with no options.
+    pub fn new(kind: BackupType) -> Self {
+        BackupOptions {
+            kind,
+            copy_only: false,
+            checksum: false,
+            continue_after_error: false,
+            no_truncate: false,
+            norecovery: false,
+            filegroup: None,
+            name: String::new(),
+            description: String::new(),
+            user: std::env::var("USER").unwrap_or_default(),
+            server: hostname(),
+            expires: None,
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// What a backup wrote.
+#[derive(Debug)]
+pub struct BackupOutcome {
+    pub header: SetHeader,
+    pub report: StripeReport,
+    /// The set's position on the media set (`--set N` at restore), when it could be read back.
+    pub position: u32,
+    /// Pages copied as they were despite a failed check (CONTINUE_AFTER_ERROR).
+    pub damaged_pages: Vec<PageId>,
+}
+
+/// The log range a data backup must hold to be made consistent: from the oldest record
+/// recovery of the copy reads (the checkpoint, its dirty pages' first unwritten change, its
+/// active transactions' first records) to the end.
+fn checkpoint_start(db: &Database) -> Result<(Lsn, Lsn)> {
+    let ckpt = db.checkpoint()?;
+    let mut start = ckpt;
+    let mut found = false;
+    db.read_log(ckpt, Lsn::MAX, |r| {
+        if let RecordBody::CkptEnd {
+            begin, dpt, att, ..
+        } = &r.body
+        {
+            if *begin == ckpt && !found {
+                found = true;
+                for (_, l) in dpt {
+                    start = start.min(*l);
+                }
+                for (_, _, first) in att {
+                    start = start.min(*first);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if !found {
+        return Err(DbBackupError::Refused(format!(
+            "{}: the checkpoint at LSN {ckpt} has no end record",
+            db.dir().display()
+        )));
+    }
+    Ok((ckpt, start))
+}
+
+/// The pages to copy: every allocated page of the chosen files, or of the chosen extents.
+fn pages_of(
+    db: &Database,
+    files: &[u16],
+    extents: Option<&[(u16, u32)]>,
+) -> Result<Vec<(u16, Vec<u32>)>> {
+    let maps = db.core().all_maps();
+    let layout = db.core().layout;
+    let mut out = Vec::new();
+    for &fid in files {
+        let mut pages = Vec::new();
+        // Every allocation map of the file (a file grows one map interval at a time). The first
+        // extent (boot record, first map, table root) and every map page always travel, so a
+        // restore's allocation state is the set's.
+        for id in maps.iter().filter(|m| m.file == fid) {
+            let map = db.core().pool.read(*id)?;
+            pages.extend(alloc::allocated_pages(&map).into_iter().filter(|&p| {
+                let e = p / crate::engine::page::EXTENT_PAGES;
+                e == 0
+                    || layout.is_map(p)
+                    || extents.is_none_or(|x| x.iter().any(|&(f, ex)| f == fid && ex == e))
+            }));
+        }
+        pages.sort_unstable();
+        pages.dedup();
+        out.push((fid, pages));
+    }
+    Ok(out)
+}
+
+/// The set's list of data files (SQL Server lists every file of the database in every set;
+/// those without pages in this set have 0).
+fn file_entries(
+    files: &[crate::engine::file::DataFileInfo],
+    groups: &[crate::engine::file::FilegroupInfo],
+    pages: &[(u16, Vec<u32>)],
+) -> Vec<FileEntry> {
+    files
+        .iter()
+        .map(|f| {
+            let g = groups.iter().find(|g| g.id == f.filegroup);
+            FileEntry {
+                file_id: f.id,
+                filegroup_id: f.filegroup,
+                filegroup: g.map_or_else(String::new, |g| g.name.clone()),
+                logical_name: f.logical_name.clone(),
+                file_name: f.file_name.clone(),
+                read_only: g.is_some_and(|g| g.read_only),
+                pages_in_set: pages
+                    .iter()
+                    .find(|p| p.0 == f.id)
+                    .map_or(0, |p| p.1.len() as u64),
+            }
+        })
+        .collect()
+}
+
+/// Reads pages one at a time under the engine latch.
+struct PageReader<'a> {
+    db: &'a Database,
+    file: u16,
+    pages: std::vec::IntoIter<u32>,
+    buf: Vec<u8>,
+    at: usize,
+    /// WITH CHECKSUM: every page's CRC-32C is checked (else only its id).
+    checksum: bool,
+    continue_after_error: bool,
+    damaged: &'a mut Vec<PageId>,
+}
+
+impl Read for PageReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.buf.len() {
+            let Some(no) = self.pages.next() else {
+                return Ok(0);
+            };
+            let id = PageId {
+                file: self.file,
+                page: no,
+            };
+            let page = {
+                let mut c = self.db.core();
+                if c.pool.is_dirty(id) {
+                    // Changed in memory since it was last written: its CRC is stale, the copy
+                    // gets its own.
+                    let mut p = c.pool.read(id).map_err(std::io::Error::other)?;
+                    p.seal();
+                    p
+                } else {
+                    // On disk as in memory (page writes take the engine latch, held here):
+                    // read without going through the pool, checked as asked.
+                    let f = c.pool.file(self.file).map_err(std::io::Error::other)?;
+                    let p = f.read_raw(no).map_err(std::io::Error::other)?;
+                    let fault = if self.checksum {
+                        p.verify(id).err().map(|e| e.to_string())
+                    } else {
+                        (p.id() != id).then(|| format!("holds page {} instead", p.id()))
+                    };
+                    match fault {
+                        None => p,
+                        Some(_) if self.continue_after_error => {
+                            self.damaged.push(id);
+                            p
+                        }
+                        Some(why) => {
+                            return Err(std::io::Error::other(format!(
+                                "{}: page {no}: {why}",
+                                f.path.display()
+                            )))
+                        }
+                    }
+                }
+            };
+            self.buf.clear();
+            self.buf.extend_from_slice(&page.0[..]);
+            self.at = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Reads log records, re-encoded byte for byte, from a thread that walks the log.
+struct ChannelReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.cur.len() {
+            match self.rx.recv() {
+                Ok(b) => {
+                    self.cur = b;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.at);
+        out[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Adds the set's `refdb/log` file: `size` bytes of records, re-encoded byte for byte as the
+/// log holds them, from `walk` (run on a thread of its own, so the log is streamed).
+fn add_log_file<W>(
+    w: &mut StripedWriter,
+    meta: &EntryMeta,
+    size: u64,
+    source: &std::path::Path,
+    walk: W,
+) -> Result<()>
+where
+    W: FnOnce(
+            &mut dyn FnMut(&crate::engine::LogRecord) -> crate::engine::Result<()>,
+        ) -> crate::engine::Result<()>
+        + Send,
+{
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(64);
+    std::thread::scope(|s| -> Result<()> {
+        let walker = s.spawn(move || {
+            walk(&mut |r| {
+                let b = wal::encode(r.lsn, r.prev, r.txn, &r.body);
+                tx.send(b)
+                    .map_err(|_| crate::engine::Error::Invalid("the backup stopped reading".into()))
+            })
+        });
+        let mut r = ChannelReader {
+            rx,
+            cur: Vec::new(),
+            at: 0,
+        };
+        let out = w.add_file(&["refdb".to_string()], "log", meta, size, &mut r);
+        drop(r);
+        let walked = walker
+            .join()
+            .map_err(|_| DbBackupError::Refused("the log reader thread panicked".into()))?;
+        let out = out?;
+        walked?;
+        if out.bytes_read != size || out.grew {
+            return Err(DbBackupError::Refused(format!(
+                "{}: the log changed while it was copied",
+                source.display()
+            )));
+        }
+        Ok(())
+    })
+}
+
+/// Whether the log range holds a minimally logged (bulk) operation.
+fn has_bulk(db: &Database, from: Lsn, to: Lsn) -> Result<bool> {
+    let mut bulk = false;
+    db.read_log(from, to, |r| {
+        if let RecordBody::Smo { bulk: b, .. } = &r.body {
+            bulk |= !b.is_empty();
+        }
+        Ok(())
+    })?;
+    Ok(bulk)
+}
+
+/// The BackupSetGUID of the full backup at `ckpt` (the differential base), from the history.
+fn base_guid(history: &dyn BackupHistory, database: &str, ckpt: Lsn) -> Result<[u8; 16]> {
+    if ckpt == 0 {
+        return Ok([0; 16]);
+    }
+    let want = super::header::history_lsn(ckpt);
+    let found = history
+        .backups(Some(database))?
+        .into_iter()
+        .rev()
+        .find(|r| {
+            r.kind == crate::history::BackupKind::Full
+                && r.copy_only != Some(true)
+                && r.checkpoint_lsn == Some(want)
+        })
+        .and_then(|r| r.backup_set_guid);
+    Ok(found.and_then(|g| parse_guid(&g)).unwrap_or([0; 16]))
+}
+
+/// A GUID's text back to its 16 bytes (mixed-endian, as [`mtf::stream::sqlserver::Guid`]).
+pub(crate) fn parse_guid(s: &str) -> Option<[u8; 16]> {
+    let h: String = s.chars().filter(|c| *c != '-').collect();
+    if h.len() != 32 {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok()?;
+    }
+    // Data1..Data3 are little-endian in the bytes.
+    b[0..4].reverse();
+    b[4..6].reverse();
+    b[6..8].reverse();
+    Some(b)
+}
+
+fn new_guid() -> [u8; 16] {
+    crate::set::new_guid().0
+}
+
+/// Takes a backup of `db` onto the devices (one per family; mirrors within) and records it in
+/// `history`. `media` is the media set for a format (see [`StripedWriter::start`]).
+pub fn backup(
+    db: &Database,
+    opts: &BackupOptions,
+    devices: Vec<Vec<StripeDevice>>,
+    media: MediaSet,
+    stripe: &StripeOptions,
+    history: &mut dyn BackupHistory,
+) -> Result<BackupOutcome> {
+    let info = db.info();
+    let start_ms = crate::engine::time::now_ms();
+    let mut flag_bits = 0;
+    if opts.copy_only {
+        flag_bits |= flags::COPY_ONLY;
+    }
+    if opts.checksum {
+        flag_bits |= flags::CHECKSUMS;
+    }
+    if opts.no_truncate {
+        flag_bits |= flags::TAIL_LOG;
+        if opts.norecovery {
+            flag_bits |= flags::NORECOVERY;
+        }
+    }
+    if opts.no_truncate && opts.kind != BackupType::Log {
+        return Err(DbBackupError::Refused(
+            "NO_TRUNCATE (a tail-log backup) applies to log backups only".into(),
+        ));
+    }
+    let all_files: Vec<u16> = info.files.iter().map(|f| f.id).collect();
+    // What the set holds: its log range, its pages, its base.
+    let (first, checkpoint, files, extents, base) = match opts.kind {
+        BackupType::Full | BackupType::File => {
+            let (ckpt, start) = checkpoint_start(db)?;
+            let files = match (&opts.filegroup, opts.kind) {
+                (Some(fg), BackupType::File) => {
+                    let g = info
+                        .filegroups
+                        .iter()
+                        .find(|g| g.name.eq_ignore_ascii_case(fg))
+                        .ok_or_else(|| {
+                            DbBackupError::Refused(format!(
+                                "database {} has no filegroup {fg:?}",
+                                info.name
+                            ))
+                        })?;
+                    info.files
+                        .iter()
+                        .filter(|f| f.filegroup == g.id)
+                        .map(|f| f.id)
+                        .collect()
+                }
+                (None, BackupType::File) => {
+                    return Err(DbBackupError::Refused(
+                        "a file backup needs a filegroup (--filegroup NAME)".into(),
+                    ))
+                }
+                _ => all_files.clone(),
+            };
+            (start, ckpt, files, None, info.diff_base_lsn)
+        }
+        BackupType::Differential => {
+            if info.diff_base_lsn == 0 {
+                return Err(DbBackupError::Refused(format!(
+                    "database {} has no full backup to be a differential's base: take a full backup first",
+                    info.name
+                )));
+            }
+            let (ckpt, start) = checkpoint_start(db)?;
+            let ext = db.changed_extents(info.diff_base_lsn)?;
+            (
+                start,
+                ckpt,
+                all_files.clone(),
+                Some(ext),
+                info.diff_base_lsn,
+            )
+        }
+        BackupType::Log => {
+            if info.model == crate::engine::RecoveryModel::Simple {
+                return Err(DbBackupError::Refused(format!(
+                    "database {} uses the simple recovery model, which keeps no log to back up: take a full or differential backup",
+                    info.name
+                )));
+            }
+            if info.log_chain_lsn == 0 {
+                return Err(DbBackupError::Refused(format!(
+                    "database {} has no log backup chain: no full backup was taken since it was created or switched from the simple model; take a full backup first",
+                    info.name
+                )));
+            }
+            let ext = db.bulk_changed_extents()?;
+            let files: Vec<u16> = all_files
+                .iter()
+                .copied()
+                .filter(|f| ext.iter().any(|e| e.0 == *f))
+                .collect();
+            (
+                info.log_backup_lsn,
+                info.checkpoint_lsn,
+                files,
+                Some(ext),
+                info.diff_base_lsn,
+            )
+        }
+    };
+    let base_guid = base_guid(history, &info.name, base)?;
+    let set_guid = new_guid();
+    let pages = pages_of(db, &files, extents.as_deref())?;
+    let mut header = SetHeader {
+        kind: opts.kind,
+        database: info.name.clone(),
+        db_guid: info.db_guid,
+        set_guid,
+        server: opts.server.clone(),
+        model: info.model,
+        first_lsn: first,
+        last_lsn: 0,
+        checkpoint_lsn: checkpoint,
+        base_lsn: base,
+        base_guid,
+        fork_guid: info.fork_guid,
+        fork_point_lsn: 0,
+        first_fork_guid: info.fork_guid,
+        start_ms,
+        finish_ms: 0,
+        expires_ms: opts.expires.map_or(0, |s| s.max(0) as u64 * 1000),
+        created_ms: db.core().boot.created_ms,
+        flags: flag_bits,
+        backup_size: 0,
+        user: opts.user.clone(),
+        // Every data file, as SQL Server lists every file of the database in every set;
+        // those without pages in this set have 0.
+        files: file_entries(&info.files, &info.filegroups, &pages),
+        format_version: FORMAT_VERSION,
+    };
+    let date = set_date(start_ms)?;
+    let mut w = start_set(opts, &header, date, db.dir(), devices, media, stripe)?;
+    let mut damaged = Vec::new();
+    // Commit times run ahead of the clock when commits come faster than one a millisecond:
+    // the set's finish is never before its newest commit.
+    let mut newest_commit = 0u64;
+    let written = (|| -> Result<Lsn> {
+        w.add_info_block(InfoBlock {
+            block_type: BlockType::MSCI,
+            fixed: vec![0; 4],
+            streams: vec![(StreamId::MQCI, header.to_mqci(false))],
+        })?;
+        let dir = vec!["refdb".to_string()];
+        let meta = EntryMeta::with_dates(None, date);
+        for (fid, list) in &pages {
+            let size = list.len() as u64 * PAGE_SIZE as u64;
+            let mut r = PageReader {
+                db,
+                file: *fid,
+                pages: list.clone().into_iter(),
+                buf: Vec::new(),
+                at: 0,
+                checksum: opts.checksum,
+                continue_after_error: opts.continue_after_error,
+                damaged: &mut damaged,
+            };
+            let out = w.add_file(&dir, &format!("F{fid}.pages"), &meta, size, &mut r)?;
+            if let Some(e) = out.read_error {
+                return Err(DbBackupError::Refused(format!(
+                    "reading data file {fid} of {}: {e}",
+                    db.dir().display()
+                )));
+            }
+        }
+        // The log up to the end as it is now (after the copy).
+        let last = db.info().log_end;
+        let mut size = 0u64;
+        db.read_log(first, last, |r| {
+            size += r.len as u64;
+            if let RecordBody::Commit { ts_ms } = r.body {
+                newest_commit = newest_commit.max(ts_ms);
+            }
+            Ok(())
+        })?;
+        add_log_file(&mut w, &meta, size, db.dir(), |f| {
+            db.read_log(first, last, f)
+        })?;
+        Ok(last)
+    })();
+    let last = match written {
+        Ok(l) => l,
+        Err(e) => {
+            w.abandon();
+            return Err(e);
+        }
+    };
+    header.last_lsn = last;
+    if opts.kind == BackupType::Log && has_bulk(db, first, last)? {
+        header.flags |= flags::BULK_LOGGED;
+    }
+    if !damaged.is_empty() {
+        header.flags |= flags::DAMAGED;
+    }
+    header.finish_ms = crate::engine::time::now_ms()
+        .max(start_ms)
+        .max(newest_commit);
+    header.backup_size =
+        pages.iter().map(|p| p.1.len() as u64).sum::<u64>() * PAGE_SIZE as u64 + (last - first);
+    let report = close_set(w, &header, date)?;
+    // The set is on the media: now the database and the history learn of it.
+    match opts.kind {
+        BackupType::Full if !opts.copy_only => db.note_full_backup(checkpoint)?,
+        BackupType::Differential if !opts.copy_only => db.note_differential_backup(checkpoint)?,
+        BackupType::Log if !opts.copy_only && !opts.no_truncate => db.note_log_backup(last)?,
+        _ => {}
+    }
+    if opts.no_truncate && opts.norecovery {
+        super::restore::mark_restoring(db.dir(), &info.name, info.db_guid, info.fork_guid, last)?;
+    }
+    let position = record(history, &header, &report)?;
+    Ok(BackupOutcome {
+        header,
+        report,
+        position,
+        damaged_pages: damaged,
+    })
+}
+
+fn set_date(ms: u64) -> Result<mtf::DateTime> {
+    mtf::DateTime::from_unix((ms / 1000) as i64)
+        .ok_or_else(|| DbBackupError::Refused("the clock is outside MTF's dates".into()))
+}
+
+/// Starts the set on the media (its SSET carries the BackupSetGUID as SQL Server's does) and
+/// writes its MSCI block.
+fn start_set(
+    opts: &BackupOptions,
+    header: &SetHeader,
+    date: mtf::DateTime,
+    source: &std::path::Path,
+    devices: Vec<Vec<StripeDevice>>,
+    media: MediaSet,
+    stripe: &StripeOptions,
+) -> Result<StripedWriter> {
+    let mut set_opts = SetOptions::new(&opts.name, date);
+    set_opts.description = opts.description.clone();
+    set_opts.user = opts.user.clone();
+    set_opts.checksums = opts.checksum;
+    set_opts.time_zone = 0;
+    let mut os = mtf::stream::sqlserver::Guid(header.set_guid).0.to_vec();
+    os.extend_from_slice(&[0; 5]);
+    set_opts.os_data = os;
+    let set = BackupSet {
+        options: set_opts,
+        expires: opts.expires,
+        volume: Some(VolumeOptions {
+            device: source.display().to_string(),
+            volume: String::new(),
+            machine: opts.server.clone(),
+        }),
+    };
+    let mut w = StripedWriter::start(devices, media, stripe, set)?;
+    if let Err(e) = w.add_info_block(InfoBlock {
+        block_type: BlockType::MSCI,
+        fixed: vec![0; 4],
+        streams: vec![(StreamId::MQCI, header.to_mqci(false))],
+    }) {
+        w.abandon();
+        return Err(e.into());
+    }
+    Ok(w)
+}
+
+/// Ends the set: its final header as the `refdb/header.mqci` file and in the MSLS block.
+fn close_set(
+    mut w: StripedWriter,
+    header: &SetHeader,
+    date: mtf::DateTime,
+) -> Result<StripeReport> {
+    let final_mqci = header.to_mqci(true);
+    w.add_file(
+        &["refdb".to_string()],
+        "header.mqci",
+        &EntryMeta::with_dates(None, date),
+        final_mqci.len() as u64,
+        &mut &final_mqci[..],
+    )?;
+    w.add_info_block(InfoBlock {
+        block_type: BlockType::MSLS,
+        fixed: vec![0; 4],
+        streams: vec![(StreamId::MQCI, final_mqci)],
+    })?;
+    Ok(w.finish()?)
+}
+
+/// Records the set in the history; returns its position on the media.
+fn record(
+    history: &mut dyn BackupHistory,
+    header: &SetHeader,
+    report: &StripeReport,
+) -> Result<u32> {
+    let position = position_of(report);
+    let paths: Vec<Vec<String>> = report
+        .families
+        .iter()
+        .filter(|f| f.mirror == 0)
+        .map(|f| f.used.iter().map(|u| u.name.clone()).collect())
+        .collect();
+    let rec =
+        super::header::history_record(header, &report.media_set_id.to_string(), position, &paths);
+    history.record(&rec)?;
+    Ok(position)
+}
+
+/// A tail-log backup (NO_TRUNCATE) of a database that cannot be opened (a data file lost or
+/// damaged), read from its files: as the reference documents require, the primary data file
+/// (its boot page: the name, the model, where the last log backup ended) and the log must be
+/// readable. The log from the end of the last log backup to its end goes to the media.
+/// Minimally logged changes since the last log backup cannot be read from the damaged files:
+/// the set is then marked bulk-logged and damaged (SQL Server's "incomplete metadata").
+pub fn tail_log_from_files(
+    dir: &std::path::Path,
+    opts: &BackupOptions,
+    devices: Vec<Vec<StripeDevice>>,
+    media: MediaSet,
+    stripe: &StripeOptions,
+    history: &mut dyn BackupHistory,
+) -> Result<BackupOutcome> {
+    use crate::engine::file::{Boot, DataFile};
+    let primary = dir.join(crate::engine::db::PRIMARY_FILE);
+    let lpath = dir.join(crate::engine::db::LOG_FILE);
+    let unreadable = || {
+        DbBackupError::Refused(format!(
+            "{}: the primary data file's boot page is unreadable: a tail-log backup needs the primary data file and the log",
+            primary.display()
+        ))
+    };
+    let on_disk = DataFile::open(1, &primary, false)
+        .and_then(|f| f.read_page(0))
+        .map_err(|_| unreadable())?;
+    let (log, _) = wal::Log::open(&lpath, wal::Log::peek_guid(&lpath)?)?;
+    // The boot record as recovery would leave it: the newest image of it in the log, if newer
+    // than the page on disk (boot changes are logged as page images and written out later).
+    let boot_id = PageId { file: 1, page: 0 };
+    let mut newest = on_disk;
+    log.for_each(log.header().base, |r| {
+        if let RecordBody::Smo { ops, .. } = &r.body {
+            for op in ops {
+                if let wal::SmoOp::Image(p) = op {
+                    if p.id() == boot_id && r.lsn > newest.lsn() {
+                        newest = p.clone();
+                        newest.set_lsn(r.lsn);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let boot = Boot::from_page(&newest)
+        .filter(|b| b.db_guid == log.header().db_guid)
+        .ok_or_else(unreadable)?;
+    if boot.model == crate::engine::RecoveryModel::Simple || boot.log_chain_lsn == 0 {
+        return Err(DbBackupError::Refused(format!(
+            "database {} has no log backup chain (simple model, or no full backup since it was switched): there is no tail of the log to back up",
+            boot.name
+        )));
+    }
+    let first = boot.log_backup_lsn;
+    let last = log.end();
+    let mut bulk = false;
+    let mut newest_commit = 0u64;
+    let mut size = 0u64;
+    log.for_each(first, |r| {
+        if r.lsn < last {
+            size += r.len as u64;
+            match &r.body {
+                RecordBody::Smo { bulk: b, .. } => bulk |= !b.is_empty(),
+                RecordBody::Commit { ts_ms } => newest_commit = newest_commit.max(*ts_ms),
+                _ => {}
+            }
+        }
+        Ok(())
+    })?;
+    if log.header().base > first {
+        return Err(DbBackupError::Refused(format!(
+            "{}: the log before LSN {} was truncated; the tail from LSN {first} is gone",
+            lpath.display(),
+            log.header().base
+        )));
+    }
+    let start_ms = crate::engine::time::now_ms();
+    let base_guid = base_guid(history, &boot.name, boot.diff_base_lsn)?;
+    let mut header = SetHeader {
+        kind: BackupType::Log,
+        database: boot.name.clone(),
+        db_guid: boot.db_guid,
+        set_guid: new_guid(),
+        server: opts.server.clone(),
+        model: boot.model,
+        first_lsn: first,
+        last_lsn: last,
+        checkpoint_lsn: log.header().ckpt,
+        base_lsn: boot.diff_base_lsn,
+        base_guid,
+        fork_guid: boot.fork_guid,
+        fork_point_lsn: 0,
+        first_fork_guid: boot.fork_guid,
+        start_ms,
+        finish_ms: 0,
+        expires_ms: opts.expires.map_or(0, |s| s.max(0) as u64 * 1000),
+        created_ms: boot.created_ms,
+        flags: flags::TAIL_LOG
+            | if opts.norecovery {
+                flags::NORECOVERY
+            } else {
+                0
+            }
+            | if bulk {
+                flags::BULK_LOGGED | flags::DAMAGED
+            } else {
+                0
+            },
+        backup_size: last - first,
+        user: opts.user.clone(),
+        files: file_entries(&boot.files, &boot.filegroups, &[]),
+        format_version: FORMAT_VERSION,
+    };
+    let date = set_date(start_ms)?;
+    let mut w = start_set(opts, &header, date, dir, devices, media, stripe)?;
+    let meta = EntryMeta::with_dates(None, date);
+    if let Err(e) = add_log_file(&mut w, &meta, size, &lpath, |f| {
+        log.for_each(first, |r| if r.lsn < last { f(&r) } else { Ok(()) })
+    }) {
+        w.abandon();
+        return Err(e);
+    }
+    header.finish_ms = crate::engine::time::now_ms()
+        .max(start_ms)
+        .max(newest_commit);
+    let report = close_set(w, &header, date)?;
+    if opts.norecovery {
+        super::restore::mark_restoring(dir, &boot.name, boot.db_guid, boot.fork_guid, last)?;
+    }
+    let position = record(history, &header, &report)?;
+    Ok(BackupOutcome {
+        header,
+        report,
+        position,
+        damaged_pages: Vec::new(),
+    })
+}
+
+/// The set's data set number, read back from the last medium of family 1.
+fn position_of(report: &StripeReport) -> u32 {
+    let Some(last) = report
+        .families
+        .iter()
+        .find(|f| f.family_number == 1 && f.mirror == 0)
+        .and_then(|f| f.used.last())
+    else {
+        return 0;
+    };
+    let Ok(mut d) = crate::changer::open_path(last.name.as_ref(), false, Default::default()) else {
+        return 0;
+    };
+    match crate::set::inspect(&mut d).contents {
+        crate::set::MediumContents::Mtf { sets, .. } => sets
+            .iter()
+            .map(|s| s.data_set_number as u32)
+            .max()
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Reads a data file's pages file back into (page id, page) pairs, checking each page.
+pub(crate) fn read_pages(
+    path: &std::path::Path,
+    mut f: impl FnMut(crate::engine::page::Page) -> Result<()>,
+) -> Result<()> {
+    let mut file = std::fs::File::open(path).map_err(io_err("open", path))?;
+    let mut buf = vec![0u8; PAGE_SIZE];
+    loop {
+        let mut got = 0;
+        while got < PAGE_SIZE {
+            let n = file.read(&mut buf[got..]).map_err(io_err("read", path))?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        if got == 0 {
+            return Ok(());
+        }
+        if got != PAGE_SIZE {
+            return Err(DbBackupError::Refused(format!(
+                "{}: a page cut short ({got} bytes)",
+                path.display()
+            )));
+        }
+        let page = crate::engine::page::Page::from_slice(&buf).expect("one page");
+        f(page)?;
+    }
+}

@@ -1,0 +1,118 @@
+//! Backups and restores of the reference engine's databases through media: the engine's pages
+//! and log, written by [`crate::stripe::StripedWriter`] as MTF sets laid out like SQL
+//! Server's, read back by [`crate::restore::restore`], recorded in the backup history.
+//!
+//! Why a module of `media` and not of `media::engine`: it joins the engine, the media layer and
+//! the history, which sit beside each other; the engine itself only offers the hooks a backup
+//! calls (`note_full_backup`, `changed_extents`, ...), so it stays a database, and changes to
+//! its storage do not meet changes to backups.
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`header`] | what a set says about itself, and its MQCI encoding (SQL Server's SCIN/SFGI/SFIN chunks and an `RDBX` chunk of ours) |
+//! | [`backup`] | full, differential, log (and copy-only, tail-log) backups onto media |
+//! | [`restore`] | restore sequences: full, differential, logs, NORECOVERY/RECOVERY, STOPAT, the safety checks |
+//!
+//! **The set layout.** `SSET` (its OS data holds the BackupSetGUID, as SQL Server's does),
+//! `VOLB` (the database directory and the machine), `MSCI` with the MQCI stream (the values
+//! known before the data), then the data as files of directory `refdb`: `F<id>.pages` (the
+//! copied 8 KiB pages of data file `<id>`, each carrying its page id and CRC-32C), `log` (the
+//! log records the set holds, byte for byte as the log file holds them), and `header.mqci` (the
+//! final MQCI, which the restore reads), then `MSLS` with the final MQCI, then the set's end.
+//! SQL Server puts its pages in MSDA blocks (MQDA streams) and its log in MSTL blocks (MQTL
+//! streams); here they are FILE blocks with STAN streams, because those are what the media
+//! layer stripes over families, continues across media, checksums (CSUM) and restarts. So
+//! `mtfdump sets`, `ls` and `plan` read a refdb set's type, database, LSNs and files through
+//! SQL Server's decoders (its MSCI/MSLS blocks), and `ls` and `extract` show its data as files.
+
+pub mod backup;
+pub mod header;
+pub mod restore;
+
+pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};
+pub use header::SetHeader;
+pub use restore::{restore, Recovery, RestoreOptions, RestoreOutcome};
+
+/// The kind of backup (msdb's letters: `D`, `I`, `L`, `F`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupType {
+    Full,
+    Differential,
+    Log,
+    /// A file (filegroup) backup.
+    File,
+}
+
+impl BackupType {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            BackupType::Full => b'D',
+            BackupType::Differential => b'I',
+            BackupType::Log => b'L',
+            BackupType::File => b'F',
+        }
+    }
+    pub(crate) fn from_code(c: u8) -> Option<Self> {
+        Some(match c {
+            b'D' => BackupType::Full,
+            b'I' => BackupType::Differential,
+            b'L' => BackupType::Log,
+            b'F' => BackupType::File,
+            _ => return None,
+        })
+    }
+    pub(crate) fn sql_type(self) -> mtf::sqlserver::BackupType {
+        match self {
+            BackupType::Full => mtf::sqlserver::BackupType::Database,
+            BackupType::Differential => mtf::sqlserver::BackupType::Differential,
+            BackupType::Log => mtf::sqlserver::BackupType::Log,
+            BackupType::File => mtf::sqlserver::BackupType::Other(b'F'),
+        }
+    }
+}
+
+impl std::str::FromStr for BackupType {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "full" => Ok(BackupType::Full),
+            "differential" => Ok(BackupType::Differential),
+            "log" => Ok(BackupType::Log),
+            "file" => Ok(BackupType::File),
+            _ => Err(format!(
+                "unknown backup type {s:?} (full, differential, log, file)"
+            )),
+        }
+    }
+}
+
+/// Why a backup or restore failed or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DbBackupError {
+    /// The rules refuse it; the message says why.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::Error),
+    #[error(transparent)]
+    Media(#[from] crate::family::MediaError),
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: String,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, DbBackupError>;
+
+pub(crate) fn io_err(
+    op: &str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> DbBackupError {
+    let op = op.to_owned();
+    let path = path.to_path_buf();
+    move |source| DbBackupError::Io { op, path, source }
+}
