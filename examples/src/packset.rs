@@ -2,7 +2,7 @@
 //! mirrors, continuation media from a directory library, and the overwrite safety decision —
 //! all done by the `media` crate; this module only turns the command line into its calls.
 
-use crate::pack::{pack_tree, PackStats, PackTarget};
+use crate::pack::{open_nofollow, pack_tree_with, Exclude, PackStats, PackTarget};
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{open_path, MediaChanger, Mounted, ScriptedChanger};
 use media::family::{MediaError, WriteOptions};
@@ -10,7 +10,7 @@ use media::set::{MediaPassword, MediaSet};
 use media::stripe::{BackupSet, StripeDevice, StripeOptions, StripedWriter};
 use mtf::writer::{EntryMeta, FileOutcome, SetOptions, VolumeOptions};
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tape_sys::EmulatedOptions;
 
 /// What the command line asks of a media set.
@@ -89,6 +89,7 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
             job.mirrors.len()
         ));
     }
+    check_devices(job)?;
     let copies = 1 + job.mirrors.len() / families;
     let opts = tape_options(job.capacity, job.write.block_size);
     let mut created: Vec<PathBuf> = Vec::new();
@@ -159,13 +160,26 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
         }
     };
     w.assign_in_turn(job.in_turn);
+    // The media being written, and the library that takes the next ones, are left out when
+    // they lie inside a source tree.
+    let mut exclude = Exclude::default();
+    for p in job.outputs.iter().chain(&job.mirrors).chain(&job.changer) {
+        exclude.add_path(p);
+    }
     let mut total = PackStats::default();
+    let mut open = open_nofollow;
     for d in &job.dirs {
-        let t = pack_tree(&mut Target(&mut w), d, &job.machine, job.set.date, log)
-            .map_err(|e| e.to_string())?;
-        total.directories += t.directories;
-        total.files += t.files;
-        total.bytes += t.bytes;
+        let t = pack_tree_with(
+            &mut Target(&mut w),
+            d,
+            &job.machine,
+            job.set.date,
+            log,
+            &exclude,
+            &mut open,
+        )
+        .map_err(|e| e.to_string())?;
+        total.add(t);
     }
     let report = w.finish().map_err(|e| e.to_string())?;
     let _ = writeln!(log, "mtfpack: media set {}", report.media_set_id);
@@ -187,4 +201,50 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
         }
     }
     Ok(total)
+}
+
+/// What a device path names, for comparing: the real path of what exists, else the real path
+/// of its directory with its name.
+fn identity(p: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(p) {
+        return real;
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(dir), p.file_name()) {
+        (Ok(d), Some(n)) => d.join(n),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Every device of the set once, and none in the changer's library: the same image or drive
+/// given twice (two `-o`s, an `-o` and a `--mirror`, however spelt or through a link) would be
+/// written by two device threads at once, a broken set or a mirror that is no copy; an image
+/// in the library may be taken by the library as a family's next medium while it is written.
+fn check_devices(job: &MediaSetJob) -> Result<(), String> {
+    let library = job.changer.as_deref().map(identity);
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
+    for p in job.outputs.iter().chain(&job.mirrors) {
+        let id = identity(p);
+        if let Some((_, first)) = seen.iter().find(|(s, _)| *s == id) {
+            return Err(format!(
+                "{} and {}: the same device given twice",
+                first.display(),
+                p.display()
+            ));
+        }
+        if let (Some(lib), Some(c)) = (&library, &job.changer) {
+            if id.starts_with(lib) {
+                return Err(format!(
+                    "{}: is inside the changer's directory {}, whose images the library takes",
+                    p.display(),
+                    c.display()
+                ));
+            }
+        }
+        seen.push((id, p));
+    }
+    Ok(())
 }
