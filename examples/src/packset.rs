@@ -5,6 +5,7 @@
 use crate::pack::{open_nofollow, pack_tree_with, Exclude, PackStats, PackTarget};
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{open_path, MediaChanger, Mounted, ScriptedChanger};
+use media::decision::Operation;
 use media::family::{MediaError, WriteOptions};
 use media::set::{MediaPassword, MediaSet};
 use media::stripe::{BackupSet, StripeDevice, StripeOptions, StripedWriter};
@@ -93,6 +94,8 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
     let copies = 1 + job.mirrors.len() / families;
     let opts = tape_options(job.capacity, job.write.block_size);
     let mut created: Vec<PathBuf> = Vec::new();
+    // The images that exist, with their length: an append only adds after their end.
+    let mut ends: Vec<(PathBuf, u64)> = Vec::new();
     let mut devices: Vec<Vec<StripeDevice>> = Vec::new();
     let cleanup = |created: &[PathBuf]| {
         for p in created {
@@ -117,8 +120,10 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
                 },
                 None => Box::new(ScriptedChanger::new(Vec::<PathBuf>::new(), opts.clone())),
             };
-            if !path.exists() {
-                created.push(path.clone());
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => ends.push((path.clone(), m.len())),
+                Ok(_) => {}
+                Err(_) => created.push(path.clone()),
             }
             let device = match open_path(&path, true, opts.clone()) {
                 Ok(d) => d,
@@ -168,7 +173,7 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
     }
     let mut total = PackStats::default();
     let mut open = open_nofollow;
-    for d in &job.dirs {
+    let packed = job.dirs.iter().try_for_each(|d| {
         let t = pack_tree_with(
             &mut Target(&mut w),
             d,
@@ -177,11 +182,24 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
             log,
             &exclude,
             &mut open,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         total.add(t);
-    }
-    let report = w.finish().map_err(|e| e.to_string())?;
+        Ok::<_, mtf::Error>(())
+    });
+    let finished = match packed {
+        Ok(()) => w.finish().map_err(|e| e.to_string()),
+        Err(e) => {
+            w.abandon();
+            Err(e.to_string())
+        }
+    };
+    let report = match finished {
+        Ok(r) => r,
+        Err(e) if job.write.operation == Operation::Append => {
+            return Err(format!("{e}{}", put_back(&ends)));
+        }
+        Err(e) => return Err(e),
+    };
     let _ = writeln!(log, "mtfpack: media set {}", report.media_set_id);
     for f in &report.families {
         for (name, why) in &f.refusals {
@@ -247,4 +265,24 @@ fn check_devices(job: &MediaSetJob) -> Result<(), String> {
         seen.push((id, p));
     }
     Ok(())
+}
+
+/// After a failed append, cuts each image back to the length it had: an append writes only
+/// after an image's end (the tape's end of data), so what the run added goes and the image is
+/// byte for byte what it was. Says what was done, for the error message. (A tape drive cannot
+/// be cut; its sets before the append stay readable and the next append is refused until the
+/// unfinished set is dealt with.)
+fn put_back(ends: &[(PathBuf, u64)]) -> String {
+    let mut said = String::new();
+    for (p, len) in ends {
+        let cut = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .and_then(|f| f.set_len(*len).and_then(|_| f.sync_all()));
+        said.push_str(&match cut {
+            Ok(()) => format!("\n{}: put back as it was", p.display()),
+            Err(e) => format!("\n{}: could not be put back as it was: {e}", p.display()),
+        });
+    }
+    said
 }

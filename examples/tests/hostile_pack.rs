@@ -510,8 +510,6 @@ fn a_media_set_write_that_fails_names_the_medium() {
 }
 
 #[test]
-#[ignore = "a failed append on a tape image leaves the partial set and an EOTM behind: putting \
-            the old end back needs the media crate to rewrite the last filemark on failure"]
 fn a_failed_append_to_a_media_set_leaves_the_medium_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tree(tmp.path());
