@@ -237,12 +237,10 @@ fn identity(p: &Path) -> PathBuf {
     }
 }
 
-/// Every device of the set once, and none in the changer's library: the same image or drive
-/// given twice (two `-o`s, an `-o` and a `--mirror`, however spelt or through a link) would be
-/// written by two device threads at once, a broken set or a mirror that is no copy; an image
-/// in the library may be taken by the library as a family's next medium while it is written.
+/// Every device of the set once: the same image or drive given twice (two `-o`s, an `-o` and
+/// a `--mirror`, however spelt or through a link) would be written by two device threads at
+/// once, a broken set or a mirror that is no copy.
 fn check_devices(job: &MediaSetJob) -> Result<(), String> {
-    let library = job.changer.as_deref().map(identity);
     let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
     for p in job.outputs.iter().chain(&job.mirrors) {
         let id = identity(p);
@@ -252,15 +250,6 @@ fn check_devices(job: &MediaSetJob) -> Result<(), String> {
                 first.display(),
                 p.display()
             ));
-        }
-        if let (Some(lib), Some(c)) = (&library, &job.changer) {
-            if id.starts_with(lib) {
-                return Err(format!(
-                    "{}: is inside the changer's directory {}, whose images the library takes",
-                    p.display(),
-                    c.display()
-                ));
-            }
         }
         seen.push((id, p));
     }

@@ -2,8 +2,8 @@
 //!
 //! For writing, each request gets an image named after the media set, the family, the
 //! sequence number and the mirror (`NAME-f2-m3.tap`, `NAME-f2-m3-mirror1.tap`), created blank
-//! with the library's capacity. An existing image is offered only when it is blank or is that
-//! very medium of that media set (a restart writes it again); when the name is taken by
+//! with the library's capacity. An existing image is offered only when it is that very medium
+//! of that media set (a restart writes it again); when the name is taken by
 //! anything else (another media set's medium, a foreign file, a link), or the image offered is
 //! refused, a fresh one with a numbered suffix (`NAME-f2-m3.2.tap`) is created instead. Names
 //! are created exclusively and never opened through a link. For reading, the library
@@ -72,11 +72,11 @@ impl DirectoryLibrary {
 
     /// The image a write of `req` gets: the first of the request's names (`BASE.tap`,
     /// `BASE.2.tap`, ...) not spent by this library that is free, created here exclusively,
-    /// or that is a blank image or this very medium of this media set (which only a restart
-    /// writes again). An image holding anything else (another media set's medium, which may
-    /// be all that is left of a backup, or something foreign) is never offered for writing,
-    /// and no name is opened through a link: images cost nothing, so the library takes a new
-    /// name rather than recycle one.
+    /// or that is this very medium of this media set (which only a restart writes again). An
+    /// image holding anything else (another media set's medium, which may be all that is left
+    /// of a backup, something foreign, an image another device is writing) is never offered
+    /// for writing, and no name is opened through a link: images cost nothing, so the library
+    /// takes a new name rather than recycle one.
     fn open_for_write(&mut self, req: &MediumRequest) -> io::Result<(PathBuf, Device)> {
         use std::os::unix::fs::OpenOptionsExt;
         let mirror = if req.mirror > 0 {
@@ -120,13 +120,12 @@ impl DirectoryLibrary {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
             }
-            // Taken (a link fails to open without following it): offered only when blank or
-            // this very medium.
+            // Taken (a link fails to open without following it): offered only when it is
+            // this very medium. Not even a blank image is taken: it may be a device another
+            // family of this very write is about to label.
             let Ok(f) = open(false) else { continue };
-            match f.metadata() {
-                Ok(m) if m.is_file() && m.len() == 0 => return Ok((p.clone(), tape(f, &p)?)),
-                Ok(m) if m.is_file() => {}
-                _ => continue,
+            if !f.metadata().is_ok_and(|m| m.is_file()) {
+                continue;
             }
             let Ok(mut d) = tape(f, &p) else { continue };
             let this = crate::set::read_label(&mut d).is_ok_and(|l| {
