@@ -313,6 +313,16 @@ fn os<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> &std::ffi::OsStr {
     s.as_ref()
 }
 
+/// Formats `out` with small media continued in the library `lib`.
+fn library_args(out: &Path, lib: &Path) -> Vec<std::ffi::OsString> {
+    let mut a: Vec<std::ffi::OsString> = vec!["-o".into(), out.into(), "--changer".into()];
+    a.push(lib.into());
+    for x in ["--capacity", "200000", "--block-size", "4096", "--format"] {
+        a.push(x.into());
+    }
+    a
+}
+
 #[test]
 fn a_media_set_names_an_entry_left_out_with_exit_status_1() {
     let tmp = tempfile::tempdir().unwrap();
@@ -330,19 +340,10 @@ fn a_media_set_leaves_out_its_own_media_inside_the_source_tree() {
     let src = tree(tmp.path());
     let lib = src.join("lib");
     let out = src.join("a.tap");
+    let args = library_args(&out, &lib);
     let (code, text) = pack(
         &src,
-        &[
-            os("-o"),
-            out.as_os_str(),
-            os("--changer"),
-            lib.as_os_str(),
-            os("--capacity"),
-            os("200000"),
-            os("--block-size"),
-            os("4096"),
-            os("--format"),
-        ],
+        &args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
     );
     assert_eq!(code, 0, "{text}");
     let mut listing = Vec::new();
@@ -400,22 +401,7 @@ fn a_changer_directory_never_overwrites_another_media_set_nor_follows_a_planted_
     let lib = tmp.path().join("lib");
     let outside = tmp.path().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
-    let args = |out: &Path| -> Vec<std::ffi::OsString> {
-        [
-            os("-o"),
-            out.as_os_str(),
-            os("--changer"),
-            lib.as_os_str(),
-            os("--capacity"),
-            os("200000"),
-            os("--block-size"),
-            os("4096"),
-            os("--format"),
-        ]
-        .iter()
-        .map(|s| s.to_os_string())
-        .collect()
-    };
+    let args = |out: &Path| library_args(out, &lib);
     let first = tmp.path().join("first.tap");
     let a: Vec<std::ffi::OsString> = args(&first);
     let (code, text) = pack(&src, &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());

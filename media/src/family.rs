@@ -371,26 +371,14 @@ impl FamilyWriter {
             Ok(match action {
                 Action::WriteHeader if spec.replay_until > 1 => {
                     // A restart replays the first medium: compare, do not write.
-                    let mut opts = MediumOptions::new(
-                        &spec.set.name,
-                        family_id(&spec),
-                        date_of(spec.write.now),
-                    );
-                    opts.media_description = spec.set.description.clone();
-                    opts.block_size = Some(spec.write.block_size);
+                    let opts = new_medium_options(&spec);
                     let sink = crate::restart::CompareSink::new(device, &first.name)
                         .map_err(MediaError::Io)?;
                     let sink = supplier.stamp(FamilySink::Compare(sink), true);
                     Writer::with_media(sink, opts, supplier)?
                 }
                 Action::WriteHeader => {
-                    let mut opts = MediumOptions::new(
-                        &spec.set.name,
-                        family_id(&spec),
-                        date_of(spec.write.now),
-                    );
-                    opts.media_description = spec.set.description.clone();
-                    opts.block_size = Some(spec.write.block_size);
+                    let opts = new_medium_options(&spec);
                     let sink = supplier.write_sink(device, true);
                     Writer::with_media(sink, opts, supplier)?
                 }
@@ -636,6 +624,15 @@ impl CurrentMedium {
     fn take(&self) -> String {
         std::mem::take(&mut *self.lock())
     }
+}
+
+/// The options of a new medium of the family: the set's name and description, the family's
+/// id, the block size.
+fn new_medium_options(spec: &FamilySpec) -> MediumOptions {
+    let mut opts = MediumOptions::new(&spec.set.name, family_id(spec), date_of(spec.write.now));
+    opts.media_description = spec.set.description.clone();
+    opts.block_size = Some(spec.write.block_size);
+    opts
 }
 
 /// `e` with the medium it happened on in front (a refusal names its medium already; between
