@@ -57,7 +57,8 @@ pub struct Exclude {
 }
 
 impl Exclude {
-    /// Leaves out whatever `path` is (if it exists).
+    /// Leaves out whatever `path` is (if it exists): a file, or a directory and everything in
+    /// it.
     pub fn add_path(&mut self, path: &Path) {
         use std::os::unix::fs::MetadataExt;
         if let Ok(m) = fs::metadata(path) {
@@ -165,6 +166,20 @@ fn entry_meta(meta: &fs::Metadata, backup: DateTime) -> EntryMeta {
     m
 }
 
+/// Opens a file for reading without following a symlink swapped in since the walk saw it, and
+/// without blocking on a FIFO.
+pub fn open_nofollow(p: &Path) -> io::Result<Box<dyn io::Read>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(p)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(Box::new(f))
+}
+
 /// Where packed entries go: one medium's [`Writer`], or a striped media set
 /// (`media::stripe::StripedWriter`, in [`crate::packset`]).
 pub trait PackTarget {
@@ -260,6 +275,14 @@ pub fn pack_tree_with<T: PackTarget>(
             }
         };
         if entry.file_type().is_dir() {
+            if entry.metadata().is_ok_and(|m| exclude.contains(&m)) {
+                stats.left_out.push(format!(
+                    "{}: the output's directory (a changer's library) and everything in it",
+                    entry.path().display()
+                ));
+                walker.skip_current_dir();
+                continue;
+            }
             let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
             let comps: Result<Vec<String>, String> = rel
                 .components()

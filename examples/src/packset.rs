@@ -2,15 +2,16 @@
 //! mirrors, continuation media from a directory library, and the overwrite safety decision —
 //! all done by the `media` crate; this module only turns the command line into its calls.
 
-use crate::pack::{pack_tree, PackStats, PackTarget};
+use crate::pack::{open_nofollow, pack_tree_with, Exclude, PackStats, PackTarget};
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{open_path, MediaChanger, Mounted, ScriptedChanger};
+use media::decision::Operation;
 use media::family::{MediaError, WriteOptions};
 use media::set::{MediaPassword, MediaSet};
 use media::stripe::{BackupSet, StripeDevice, StripeOptions, StripedWriter};
 use mtf::writer::{EntryMeta, FileOutcome, SetOptions, VolumeOptions};
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tape_sys::EmulatedOptions;
 
 /// What the command line asks of a media set.
@@ -87,6 +88,9 @@ pub struct PreparedMedia {
     pub set: MediaSet,
     pub options: StripeOptions,
     pub created: Vec<PathBuf>,
+    /// The images that existed, with their lengths: a failed append cuts them back
+    /// ([`put_back`]).
+    pub ends: Vec<(PathBuf, u64)>,
 }
 
 impl PreparedMedia {
@@ -107,9 +111,12 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
             job.mirrors.len()
         ));
     }
+    check_devices(job)?;
     let copies = 1 + job.mirrors.len() / families;
     let opts = tape_options(job.capacity, job.write.block_size);
     let mut created: Vec<PathBuf> = Vec::new();
+    // The images that exist, with their length: an append only adds after their end.
+    let mut ends: Vec<(PathBuf, u64)> = Vec::new();
     let mut devices: Vec<Vec<StripeDevice>> = Vec::new();
     for f in 0..families {
         let mut ms = Vec::new();
@@ -129,8 +136,10 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
                 },
                 None => Box::new(ScriptedChanger::new(Vec::<PathBuf>::new(), opts.clone())),
             };
-            if !path.exists() {
-                created.push(path.clone());
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => ends.push((path.clone(), m.len())),
+                Ok(_) => {}
+                Err(_) => created.push(path.clone()),
             }
             let device = match open_path(&path, true, opts.clone()) {
                 Ok(d) => d,
@@ -164,6 +173,7 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
         set,
         options: sopts,
         created,
+        ends,
     })
 }
 
@@ -207,15 +217,96 @@ pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStat
             }
         };
     w.assign_in_turn(job.in_turn);
-    let mut total = PackStats::default();
-    for d in &job.dirs {
-        let t = pack_tree(&mut Target(&mut w), d, &job.machine, job.set.date, log)
-            .map_err(|e| e.to_string())?;
-        total.directories += t.directories;
-        total.files += t.files;
-        total.bytes += t.bytes;
+    // The media being written, and the library that takes the next ones, are left out when
+    // they lie inside a source tree.
+    let mut exclude = Exclude::default();
+    for p in job.outputs.iter().chain(&job.mirrors).chain(&job.changer) {
+        exclude.add_path(p);
     }
-    let report = w.finish().map_err(|e| e.to_string())?;
+    let mut total = PackStats::default();
+    let mut open = open_nofollow;
+    let packed = job.dirs.iter().try_for_each(|d| {
+        let t = pack_tree_with(
+            &mut Target(&mut w),
+            d,
+            &job.machine,
+            job.set.date,
+            log,
+            &exclude,
+            &mut open,
+        )?;
+        total.add(t);
+        Ok::<_, mtf::Error>(())
+    });
+    let finished = match packed {
+        Ok(()) => w.finish().map_err(|e| e.to_string()),
+        Err(e) => {
+            w.abandon();
+            Err(e.to_string())
+        }
+    };
+    let report = match finished {
+        Ok(r) => r,
+        Err(e) if job.write.operation == Operation::Append => {
+            return Err(format!("{e}{}", put_back(&prepared.ends)));
+        }
+        Err(e) => return Err(e),
+    };
     log_media("mtfpack", &report, log);
     Ok(total)
+}
+
+/// What a device path names, for comparing: the real path of what exists, else the real path
+/// of its directory with its name.
+fn identity(p: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(p) {
+        return real;
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(dir), p.file_name()) {
+        (Ok(d), Some(n)) => d.join(n),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Every device of the set once: the same image or drive given twice (two `-o`s, an `-o` and
+/// a `--mirror`, however spelt or through a link) would be written by two device threads at
+/// once, a broken set or a mirror that is no copy.
+fn check_devices(job: &MediaSetJob) -> Result<(), String> {
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
+    for p in job.outputs.iter().chain(&job.mirrors) {
+        let id = identity(p);
+        if let Some((_, first)) = seen.iter().find(|(s, _)| *s == id) {
+            return Err(format!(
+                "{} and {}: the same device given twice",
+                first.display(),
+                p.display()
+            ));
+        }
+        seen.push((id, p));
+    }
+    Ok(())
+}
+
+/// After a failed append, cuts each image back to the length it had: an append writes only
+/// after an image's end (the tape's end of data), so what the run added goes and the image is
+/// byte for byte what it was. Says what was done, for the error message. (A tape drive cannot
+/// be cut; its sets before the append stay readable and the next append is refused until the
+/// unfinished set is dealt with.)
+pub fn put_back(ends: &[(PathBuf, u64)]) -> String {
+    let mut said = String::new();
+    for (p, len) in ends {
+        let cut = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .and_then(|f| f.set_len(*len).and_then(|_| f.sync_all()));
+        said.push_str(&match cut {
+            Ok(()) => format!("\n{}: put back as it was", p.display()),
+            Err(e) => format!("\n{}: could not be put back as it was: {e}", p.display()),
+        });
+    }
+    said
 }

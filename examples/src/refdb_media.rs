@@ -2,7 +2,7 @@
 //! [`media::dbbackup`] and of the planner over the engine's backup history. This module only
 //! turns arguments into those calls and prints what they did.
 
-use crate::packset::{log_media, prepare_media, MediaSetJob, PreparedMedia};
+use crate::packset::{log_media, prepare_media, put_back, MediaSetJob, PreparedMedia};
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{MediaChanger, ScriptedChanger};
 use media::dbbackup::{self, BackupOptions, Recovery, RestoreOptions};
@@ -99,6 +99,7 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
     let mut history = SqliteHistory::open(&job.history).map_err(|e| e.to_string())?;
     let prepared = prepare_media(&job.media)?;
     let created = prepared.created.clone();
+    let ends = prepared.ends.clone();
     let out = match &db {
         Some(db) => dbbackup::backup(
             db,
@@ -121,7 +122,13 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         Ok(o) => o,
         Err(e) => {
             PreparedMedia::cleanup(&created);
-            return Err(e.to_string());
+            // A failed append leaves the images as they were (what it added is cut away).
+            let put = if job.media.write.operation == media::decision::Operation::Append {
+                put_back(&ends)
+            } else {
+                String::new()
+            };
+            return Err(format!("{e}{put}"));
         }
     };
     log_media("refdb", &out.report, log);

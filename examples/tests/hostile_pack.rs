@@ -297,3 +297,259 @@ fn a_modification_time_mtf_cannot_hold_is_named() {
         "{text}"
     );
 }
+
+// The media-set path (tapes and `.tap` images): the same promises.
+
+/// Runs mtfpack on `src` with `args`; (exit code, output).
+fn pack(src: &Path, args: &[&std::ffi::OsStr]) -> (i32, String) {
+    run({
+        let mut c = mtfpack();
+        c.arg(src).args(args);
+        c
+    })
+}
+
+fn os<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+/// Formats `out` with small media continued in the library `lib`.
+fn library_args(out: &Path, lib: &Path) -> Vec<std::ffi::OsString> {
+    let mut a: Vec<std::ffi::OsString> = vec!["-o".into(), out.into(), "--changer".into()];
+    a.push(lib.into());
+    for x in ["--capacity", "200000", "--block-size", "4096", "--format"] {
+        a.push(x.into());
+    }
+    a
+}
+
+#[test]
+fn a_media_set_names_an_entry_left_out_with_exit_status_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    std::fs::write(src.join(std::ffi::OsStr::from_bytes(b"bad\xff")), b"x").unwrap();
+    let out = tmp.path().join("a.tap");
+    let (code, text) = pack(&src, &[os("-o"), out.as_os_str(), os("--format")]);
+    assert_eq!(code, 1, "an entry left out is not a whole backup: {text}");
+    assert!(text.contains("NOT BACKED UP"), "{text}");
+}
+
+#[test]
+fn a_media_set_leaves_out_its_own_media_inside_the_source_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    let lib = src.join("lib");
+    let out = src.join("a.tap");
+    let args = library_args(&out, &lib);
+    let (code, text) = pack(
+        &src,
+        &args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{text}");
+    let mut listing = Vec::new();
+    let media: Vec<std::path::PathBuf> = std::iter::once(out.clone())
+        .chain(std::fs::read_dir(&lib).unwrap().map(|e| e.unwrap().path()))
+        .collect();
+    let o = dump::ls::run(&media, None, &Options::default(), &mut listing).unwrap();
+    let listing = String::from_utf8_lossy(&listing);
+    assert_eq!(o, Outcome::Ok, "{listing}");
+    assert!(listing.contains("b.txt"), "{listing}");
+    assert!(
+        !listing.contains("a.tap") && !listing.contains("-f1-m"),
+        "the media being written went into the backup:\n{listing}"
+    );
+}
+
+#[test]
+fn the_same_device_twice_in_a_media_set_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    let a = tmp.path().join("a.tap");
+    let (code, text) = pack(&src, &[os("-o"), a.as_os_str(), os("--format")]);
+    assert_eq!(code, 0, "{text}");
+    let before = std::fs::read(&a).unwrap();
+    std::os::unix::fs::symlink(&a, tmp.path().join("link.tap")).unwrap();
+    let dot = tmp.path().join(".").join("a.tap");
+    let link = tmp.path().join("link.tap");
+    let new = tmp.path().join("new.tap");
+    let cases: Vec<Vec<&std::ffi::OsStr>> = vec![
+        vec![os("-o"), a.as_os_str(), os("-o"), a.as_os_str()],
+        vec![os("-o"), a.as_os_str(), os("--mirror"), dot.as_os_str()],
+        vec![os("-o"), a.as_os_str(), os("--mirror"), link.as_os_str()],
+        vec![os("-o"), new.as_os_str(), os("-o"), new.as_os_str()],
+        vec![os("-o"), new.as_os_str(), os("--mirror"), new.as_os_str()],
+    ];
+    for args in cases {
+        let mut args = args.clone();
+        args.push(os("--format"));
+        let (code, text) = pack(&src, &args);
+        assert_eq!(code, 2, "{args:?}: {text}");
+        assert!(text.contains("given twice"), "{args:?}: {text}");
+        assert!(std::fs::read(&a).unwrap() == before, "{args:?}");
+        assert!(!new.exists(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_changer_directory_never_overwrites_another_media_set_nor_follows_a_planted_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..6 {
+        std::fs::write(src.join(format!("f{i}")), support::content(60_000, i)).unwrap();
+    }
+    let lib = tmp.path().join("lib");
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let args = |out: &Path| library_args(out, &lib);
+    let first = tmp.path().join("first.tap");
+    let a: Vec<std::ffi::OsString> = args(&first);
+    let (code, text) = pack(&src, &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{text}");
+    let snapshot = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.is_symlink())
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let lib_before = snapshot(&lib);
+    assert!(lib_before.len() >= 2, "the first backup used the library");
+    // Links planted at the names the second run's continuation media may take: the free
+    // base names and the numbered ones a library uses when a base name is taken.
+    for seq in 2..12 {
+        for name in [
+            format!("mtfpack-f1-m{seq}.tap"),
+            format!("mtfpack-f1-m{seq}.2.tap"),
+        ] {
+            if !lib.join(&name).exists() {
+                let target = outside.join(&name);
+                std::os::unix::fs::symlink(target, lib.join(name)).unwrap();
+            }
+        }
+    }
+    let second = tmp.path().join("second.tap");
+    let b = args(&second);
+    let (code, text) = pack(&src, &b.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{text}");
+    let lib_after = snapshot(&lib);
+    for (name, bytes) in &lib_before {
+        let now = lib_after.iter().find(|(n, _)| n == name).map(|x| &x.1);
+        assert!(
+            now == Some(bytes),
+            "{name} of the first media set was overwritten"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "written through a planted link"
+    );
+    // Both media sets verify whole from their own media.
+    let new_media: Vec<(String, Vec<u8>)> = lib_after
+        .iter()
+        .filter(|(n, _)| !lib_before.iter().any(|(b, _)| b == n))
+        .cloned()
+        .collect();
+    for (first_medium, set_media) in [(&first, &lib_before), (&second, &new_media)] {
+        let mut media = vec![first_medium.to_path_buf()];
+        media.extend(set_media.iter().map(|(n, _)| std::path::PathBuf::from(n)));
+        let mut out = Vec::new();
+        let o = dump::verify::run(&media, &Options::default(), &mut out).unwrap();
+        assert_eq!(o, Outcome::Ok, "{}", String::from_utf8_lossy(&out));
+    }
+}
+
+#[test]
+fn a_media_set_write_that_fails_names_the_medium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    std::fs::write(src.join("big"), support::content(300_000, 7)).unwrap();
+    let out = tmp.path().join("a.tap");
+    // Too small for the media header and the set: the write fails on the first medium.
+    let (code, text) = pack(
+        &src,
+        &[
+            os("-o"),
+            out.as_os_str(),
+            os("--capacity"),
+            os("1000"),
+            os("--format"),
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("a.tap"), "the error names no medium: {text}");
+}
+
+#[test]
+fn a_failed_append_to_a_media_set_leaves_the_medium_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    let out = tmp.path().join("a.tap");
+    let cap = [
+        os("--capacity"),
+        os("200000"),
+        os("--block-size"),
+        os("4096"),
+    ];
+    let mut args = vec![os("-o"), out.as_os_str(), os("--format")];
+    args.extend(cap);
+    let (code, text) = pack(&src, &args);
+    assert_eq!(code, 0, "{text}");
+    let before = std::fs::read(&out).unwrap();
+    // More than the medium holds, and no changer: the append fails.
+    std::fs::write(src.join("big"), support::content(400_000, 3)).unwrap();
+    let mut args = vec![os("-o"), out.as_os_str()];
+    args.extend(cap);
+    let (code, text) = pack(&src, &args);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        std::fs::read(&out).unwrap() == before,
+        "the failed append changed the medium"
+    );
+}
+
+#[test]
+fn an_append_never_starts_a_family_or_a_mirror_on_a_blank_medium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    let [a, b, am, bm] = ["a.tap", "b.tap", "am.tap", "bm.tap"].map(|n| tmp.path().join(n));
+    let (code, text) = pack(
+        &src,
+        &[
+            os("-o"),
+            a.as_os_str(),
+            os("-o"),
+            b.as_os_str(),
+            os("--format"),
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    let before = std::fs::read(&a).unwrap();
+    // Mirrors the set was not formatted with: blank media that would hold only the new set.
+    let (code, text) = pack(
+        &src,
+        &[
+            os("-o"),
+            a.as_os_str(),
+            os("-o"),
+            b.as_os_str(),
+            os("--mirror"),
+            am.as_os_str(),
+            os("--mirror"),
+            bm.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("mirror"), "{text}");
+    assert!(!am.exists() && !bm.exists(), "{text}");
+    // A family whose medium is lost, given a blank one instead.
+    std::fs::remove_file(&b).unwrap();
+    let (code, text) = pack(&src, &[os("-o"), a.as_os_str(), os("-o"), b.as_os_str()]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("names no media set"), "{text}");
+    assert!(std::fs::read(&a).unwrap() == before && !b.exists());
+}

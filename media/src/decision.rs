@@ -102,6 +102,12 @@ pub enum Reason {
         devices: u16,
         families: u16,
     },
+    /// The media set has `mirrors` copies of each medium, but `devices` are written per
+    /// family.
+    MirrorCount {
+        devices: u8,
+        mirrors: u8,
+    },
     /// The medium is of another family than the device writes.
     WrongFamily {
         wanted: u16,
@@ -153,6 +159,12 @@ impl std::fmt::Display for Reason {
             Reason::DeviceCount { devices, families } => write!(
                 f,
                 "the media set has {families} families but {devices} devices are written"
+            ),
+            Reason::MirrorCount { devices, mirrors } => write!(
+                f,
+                "the media set has {mirrors} mirror cop{} of each medium but {devices} devices \
+                 per family are written",
+                if *mirrors == 1 { "y" } else { "ies" }
             ),
             Reason::WrongFamily { wanted, found } => {
                 write!(

@@ -189,7 +189,9 @@ pub struct ChangerSupplier {
     changer: Box<dyn MediaChanger>,
     spec: FamilySpec,
     expiry: ExpirySlot,
-    current: String,
+    /// The medium mounted now (empty between media), shared with the [`FamilyWriter`] so its
+    /// errors name the medium they happened on.
+    current: CurrentMedium,
     /// Media written, in order.
     pub used: Vec<UsedMedium>,
     /// Media refused: (name, reasons).
@@ -229,11 +231,8 @@ impl MediaSupplier<StampSink<FamilySink>> for ChangerSupplier {
         if sequence < self.replay_until {
             let (m, sink) =
                 crate::restart::mount_for_replay(&mut *self.changer, &req, &mut self.refusals)?;
-            self.current = m;
-            self.used.push(UsedMedium {
-                sequence,
-                name: self.current.clone(),
-            });
+            self.current.set(&m);
+            self.used.push(UsedMedium { sequence, name: m });
             return Ok(self.stamp(FamilySink::Compare(sink), true));
         }
         let operation = if self.replay_until > 0 {
@@ -266,7 +265,7 @@ impl MediaSupplier<StampSink<FamilySink>> for ChangerSupplier {
                 continue;
             }
             prepare(&mut m.device, true).map_err(io::Error::other)?;
-            self.current = m.name.clone();
+            self.current.set(&m.name);
             self.used.push(UsedMedium {
                 sequence,
                 name: m.name,
@@ -280,7 +279,7 @@ impl MediaSupplier<StampSink<FamilySink>> for ChangerSupplier {
 
     fn medium_done(&mut self, _sequence: u16, sink: StampSink<FamilySink>) -> io::Result<()> {
         let device = sink.into_inner().into_device();
-        let name = std::mem::take(&mut self.current);
+        let name = self.current.take();
         self.changer.done(Mounted { device, name })
     }
 }
@@ -297,6 +296,8 @@ fn prepare(device: &mut Device, _fresh: bool) -> std::result::Result<(), String>
 pub struct FamilyWriter {
     writer: Writer<StampSink<FamilySink>, ChangerSupplier>,
     expiry: ExpirySlot,
+    /// The medium being written, for errors.
+    current: CurrentMedium,
     /// The directory the last DIRB named, per volume.
     dir: Option<Vec<String>>,
 }
@@ -350,11 +351,13 @@ impl FamilyWriter {
             }
         }
         let expiry = ExpirySlot::default();
+        let current = CurrentMedium::default();
+        current.set(&first.name);
         let mut supplier = ChangerSupplier {
             changer,
             spec: spec.clone(),
             expiry: expiry.clone(),
-            current: first.name.clone(),
+            current: current.clone(),
             used: vec![UsedMedium {
                 sequence: 1,
                 name: first.name.clone(),
@@ -363,57 +366,60 @@ impl FamilyWriter {
             replay_until: spec.replay_until,
         };
         let mut device = first.device;
-        prepare(&mut device, true).map_err(MediaError::Invalid)?;
-        let writer = match action {
-            Action::WriteHeader if spec.replay_until > 1 => {
-                // A restart replays the first medium: compare, do not write.
-                let mut opts =
-                    MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.write.now));
-                opts.media_description = spec.set.description.clone();
-                opts.block_size = Some(spec.write.block_size);
-                let sink = crate::restart::CompareSink::new(device, &first.name)
-                    .map_err(MediaError::Io)?;
-                let sink = supplier.stamp(FamilySink::Compare(sink), true);
-                Writer::with_media(sink, opts, supplier)?
-            }
-            Action::WriteHeader => {
-                let mut opts =
-                    MediumOptions::new(&spec.set.name, family_id(&spec), date_of(spec.write.now));
-                opts.media_description = spec.set.description.clone();
-                opts.block_size = Some(spec.write.block_size);
-                let sink = supplier.write_sink(device, true);
-                Writer::with_media(sink, opts, supplier)?
-            }
-            Action::OverwriteSets => {
-                let point = after_header(&mut device)?;
-                supplier.used[0].sequence = point.tape.media_sequence_number;
-                let sink = supplier.write_sink(device, false);
-                Writer::append(sink, point, supplier)?
-            }
-            Action::AppendAfterLastSet => {
-                let point = {
-                    let mut r = Reader::with_mode(
-                        TapeSource {
-                            device: device.as_mut(),
-                        },
-                        Mode::Strict,
-                    );
-                    AppendPoint::scan_tape(&mut r)?
-                };
-                device.rewind().map_err(tape_io)?;
-                let n = u32::try_from(point.filemarks.len())
-                    .map_err(|_| MediaError::Invalid("too many filemarks".into()))?;
-                device.space(Space::Fsf, n).map_err(tape_io)?;
-                supplier.used[0].sequence = point.tape.media_sequence_number;
-                let sink = supplier.write_sink(device, false);
-                Writer::append(sink, point, supplier)?
-            }
-        };
+        let writer = (|| -> Result<_> {
+            prepare(&mut device, true).map_err(MediaError::Invalid)?;
+            Ok(match action {
+                Action::WriteHeader if spec.replay_until > 1 => {
+                    // A restart replays the first medium: compare, do not write.
+                    let opts = new_medium_options(&spec);
+                    let sink = crate::restart::CompareSink::new(device, &first.name)
+                        .map_err(MediaError::Io)?;
+                    let sink = supplier.stamp(FamilySink::Compare(sink), true);
+                    Writer::with_media(sink, opts, supplier)?
+                }
+                Action::WriteHeader => {
+                    let opts = new_medium_options(&spec);
+                    let sink = supplier.write_sink(device, true);
+                    Writer::with_media(sink, opts, supplier)?
+                }
+                Action::OverwriteSets => {
+                    let point = after_header(&mut device)?;
+                    supplier.used[0].sequence = point.tape.media_sequence_number;
+                    let sink = supplier.write_sink(device, false);
+                    Writer::append(sink, point, supplier)?
+                }
+                Action::AppendAfterLastSet => {
+                    let point = {
+                        let mut r = Reader::with_mode(
+                            TapeSource {
+                                device: device.as_mut(),
+                            },
+                            Mode::Strict,
+                        );
+                        AppendPoint::scan_tape(&mut r)?
+                    };
+                    device.rewind().map_err(tape_io)?;
+                    let n = u32::try_from(point.filemarks.len())
+                        .map_err(|_| MediaError::Invalid("too many filemarks".into()))?;
+                    device.space(Space::Fsf, n).map_err(tape_io)?;
+                    supplier.used[0].sequence = point.tape.media_sequence_number;
+                    let sink = supplier.write_sink(device, false);
+                    Writer::append(sink, point, supplier)?
+                }
+            })
+        })()
+        .map_err(|e| on_medium(&first.name, e))?;
         Ok(FamilyWriter {
             writer,
             expiry,
+            current,
             dir: None,
         })
+    }
+
+    /// `e` with the name of the medium it happened on.
+    fn named(&self, e: impl Into<MediaError>) -> MediaError {
+        on_medium(&self.current.get(), e.into())
     }
 
     /// Starts the family's part of a backup set; `expires` (Unix seconds) is recorded with it.
@@ -422,14 +428,14 @@ impl FamilyWriter {
         // The SSET reaches the sink with the first full block; the sink stamps it and clears
         // the slot then.
         *self.expiry.lock().unwrap_or_else(|p| p.into_inner()) = expires;
-        self.writer.begin_set(opts)?;
+        self.writer.begin_set(opts).map_err(|e| self.named(e))?;
         self.dir = None;
         Ok(())
     }
 
     /// Starts a volume; the directories and files that follow belong to it.
     pub fn add_volume(&mut self, volume: &VolumeOptions) -> Result<()> {
-        self.writer.add_volume(volume)?;
+        self.writer.add_volume(volume).map_err(|e| self.named(e))?;
         self.dir = None;
         Ok(())
     }
@@ -443,7 +449,9 @@ impl FamilyWriter {
 
     /// Adds a directory by its components from the volume root.
     pub fn add_directory(&mut self, path: &[String], meta: &EntryMeta) -> Result<()> {
-        self.writer.add_directory(path, meta)?;
+        self.writer
+            .add_directory(path, meta)
+            .map_err(|e| self.named(e))?;
         self.dir = Some(path.to_vec());
         Ok(())
     }
@@ -458,23 +466,31 @@ impl FamilyWriter {
         data: &mut dyn Read,
     ) -> Result<FileOutcome> {
         if self.dir.as_deref() != Some(dir) {
-            self.writer.add_directory(dir, &EntryMeta::default())?;
+            self.writer
+                .add_directory(dir, &EntryMeta::default())
+                .map_err(|e| self.named(e))?;
             self.dir = Some(dir.to_vec());
         }
-        Ok(self.writer.add_file(name, meta, size, data)?)
+        self.writer
+            .add_file(name, meta, size, data)
+            .map_err(|e| self.named(e))
     }
 
     /// Ends the family's part of the set.
     pub fn end_set(&mut self) -> Result<SetSummary> {
-        Ok(self.writer.end_set()?)
+        self.writer.end_set().map_err(|e| self.named(e))
     }
 
     /// Finishes: the last medium handed back to the changer. Returns the media used and the
     /// media refused on the way.
     pub fn finish(self) -> Result<FamilyReport> {
-        let (sink, mut supplier) = self.writer.into_parts()?;
+        let current = self.current.clone();
+        let (sink, mut supplier) = self
+            .writer
+            .into_parts()
+            .map_err(|e| on_medium(&current.get(), e.into()))?;
         let device = sink.into_inner().into_device();
-        let name = std::mem::take(&mut supplier.current);
+        let name = supplier.current.take();
         supplier.changer.done(Mounted { device, name })?;
         Ok(FamilyReport {
             family_number: supplier.spec.family_number,
@@ -596,4 +612,45 @@ fn after_header(device: &mut Device) -> Result<AppendPoint> {
         sets: Vec::new(),
         tape,
     })
+}
+
+/// The name of the medium a family is writing, shared by its writer and its supplier.
+#[derive(Clone, Debug, Default)]
+struct CurrentMedium(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl CurrentMedium {
+    fn lock(&self) -> std::sync::MutexGuard<'_, String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn set(&self, name: &str) {
+        *self.lock() = name.to_owned();
+    }
+    fn get(&self) -> String {
+        self.lock().clone()
+    }
+    fn take(&self) -> String {
+        std::mem::take(&mut *self.lock())
+    }
+}
+
+/// The options of a new medium of the family: the set's name and description, the family's
+/// id, the block size.
+fn new_medium_options(spec: &FamilySpec) -> MediumOptions {
+    let mut opts = MediumOptions::new(&spec.set.name, family_id(spec), date_of(spec.write.now));
+    opts.media_description = spec.set.description.clone();
+    opts.block_size = Some(spec.write.block_size);
+    opts
+}
+
+/// `e` with the medium it happened on in front (a refusal names its medium already; between
+/// media there is none to name, and the changer's error says what it was asked).
+fn on_medium(medium: &str, e: MediaError) -> MediaError {
+    if medium.is_empty() || matches!(e, MediaError::Refused { .. }) {
+        return e;
+    }
+    let kind = match &e {
+        MediaError::Io(x) | MediaError::Mtf(mtf::Error::Io(x)) => x.kind(),
+        _ => io::ErrorKind::Other,
+    };
+    MediaError::Io(io::Error::new(kind, format!("{medium}: {e}")))
 }

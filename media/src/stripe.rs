@@ -13,7 +13,7 @@
 //! if one is refused, none is written.
 
 use crate::changer::{MediaChanger, Mounted};
-use crate::decision::{Action, Operation};
+use crate::decision::{Action, Decision, Operation, Reason};
 use crate::family::{
     judge, FamilyReport, FamilySpec, FamilyWriter, MediaError, Result, WriteOptions,
 };
@@ -201,16 +201,28 @@ impl StripedWriter {
         let mut judged = Vec::new();
         let mut refused = Vec::new();
         let mut ids = Vec::new();
+        // Devices whose medium would get a new header (blank media).
+        let mut blank = Vec::new();
         for (f, mirrors) in devices.iter_mut().enumerate() {
             for (m, d) in mirrors.iter_mut().enumerate() {
                 let j = judge(&mut d.first, &spec_of(f, m, &set));
                 match j.decision.action {
                     None => refused.push((d.first.name.clone(), j.decision.clone())),
-                    Some(Action::WriteHeader) => {}
-                    Some(_) => ids.push((
-                        d.first.name.clone(),
-                        j.inspection.label().and_then(|l| l.media_set_id),
-                    )),
+                    Some(Action::WriteHeader) => blank.push(d.first.name.clone()),
+                    Some(_) => {
+                        let label = j.inspection.label();
+                        ids.push((d.first.name.clone(), label.and_then(|l| l.media_set_id)));
+                        let copies = label.and_then(|l| l.mirror_count).unwrap_or(1);
+                        if copies != set.mirror_count {
+                            refused.push((
+                                d.first.name.clone(),
+                                refusal(Reason::MirrorCount {
+                                    devices: set.mirror_count,
+                                    mirrors: copies,
+                                }),
+                            ));
+                        }
+                    }
                 }
                 judged.push(j);
             }
@@ -219,18 +231,25 @@ impl StripedWriter {
             if let Some((name, _)) = ids.iter().find(|(_, id)| *id != first_id) {
                 refused.push((
                     name.clone(),
-                    crate::decision::Decision {
-                        action: None,
-                        reasons: vec![crate::decision::Reason::WrongSet {
-                            wanted: first_id.unwrap_or_default(),
-                            found: ids.iter().find(|(n, _)| n == name).and_then(|x| x.1),
-                        }],
-                        overridden: Vec::new(),
-                    },
+                    refusal(Reason::WrongSet {
+                        wanted: first_id.unwrap_or_default(),
+                        found: ids.iter().find(|(n, _)| n == name).and_then(|x| x.1),
+                    }),
                 ));
             }
             if let Some(id) = first_id {
                 set.id = id;
+            }
+            // Init and append go on with the media set the media carry: a blank medium in it
+            // would start a family (or a mirror) holding only the new backup set.
+            for name in blank {
+                refused.push((
+                    name,
+                    refusal(Reason::WrongSet {
+                        wanted: first_id.unwrap_or_default(),
+                        found: None,
+                    }),
+                ));
             }
         }
         if !refused.is_empty() {
@@ -700,4 +719,13 @@ fn device_thread(
     }
     fw.end_set()?;
     fw.finish()
+}
+
+/// A refusal for one reason the striped write finds across its devices.
+fn refusal(reason: Reason) -> Decision {
+    Decision {
+        action: None,
+        reasons: vec![reason],
+        overridden: Vec::new(),
+    }
 }

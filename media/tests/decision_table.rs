@@ -90,6 +90,7 @@ fn kind(r: &Reason) -> &'static str {
         Reason::PasswordRequired => "PasswordRequired",
         Reason::PasswordWrong => "PasswordWrong",
         Reason::DeviceCount { .. } => "DeviceCount",
+        Reason::MirrorCount { .. } => "MirrorCount",
         Reason::WrongFamily { .. } => "WrongFamily",
         Reason::WrongSet { .. } => "WrongSet",
         Reason::PartOfThisSet { .. } => "PartOfThisSet",

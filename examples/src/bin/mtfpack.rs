@@ -12,10 +12,11 @@ use mtf::writer::{
     check_options, AppendPoint, BlockSink, FileSink, MediaSupplier, MediumOptions, Writer,
 };
 use mtf_examples::pack::{
-    check_output, check_sources, now, pack_tree_with, parse_date, set_options, Exclude, PackStats,
+    check_output, check_sources, now, open_nofollow, pack_tree_with, parse_date, set_options,
+    Exclude, PackStats,
 };
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom};
+use std::io::{BufWriter, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -310,20 +311,6 @@ fn pack_set<S: BlockSink, M: MediaSupplier<S>>(
     }
     w.end_set().map_err(e)?;
     Ok(total)
-}
-
-/// Opens a file for reading without following a symlink swapped in since the walk saw it, and
-/// without blocking on a FIFO.
-fn open_nofollow(p: &Path) -> std::io::Result<Box<dyn Read>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-        .open(p)?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    Ok(Box::new(f))
 }
 
 /// A new file beside `out`, for writing the medium before it replaces `out`.

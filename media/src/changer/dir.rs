@@ -2,8 +2,11 @@
 //!
 //! For writing, each request gets an image named after the media set, the family, the
 //! sequence number and the mirror (`NAME-f2-m3.tap`, `NAME-f2-m3-mirror1.tap`), created blank
-//! with the library's capacity; when that image exists and is refused (it holds something that
-//! matters), a fresh one with a numbered suffix is created instead. For reading, the library
+//! with the library's capacity. An existing image is offered only when it is that very medium
+//! of that media set (a restart writes it again); when the name is taken by
+//! anything else (another media set's medium, a foreign file, a link), or the image offered is
+//! refused, a fresh one with a numbered suffix (`NAME-f2-m3.2.tap`) is created instead. Names
+//! are created exclusively and never opened through a link. For reading, the library
 //! looks through its images' labels and mounts the first one that is the medium asked for; the
 //! caller still checks it.
 
@@ -11,10 +14,14 @@ use super::{
     log, log_refused, open_path, ChangerEvent, ChangerLog, MediaChanger, MediumRequest, Mounted,
     Purpose,
 };
+use crate::device::Device;
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use tape_sys::EmulatedOptions;
+use tape_sys::{EmulatedOptions, EmulatedTape};
+
+/// Names a library tries for one medium before it gives up.
+const MAX_NAMES: u32 = 1000;
 
 /// A directory of tape images.
 pub struct DirectoryLibrary {
@@ -63,7 +70,15 @@ impl DirectoryLibrary {
         }
     }
 
-    fn write_path(&self, req: &MediumRequest) -> PathBuf {
+    /// The image a write of `req` gets: the first of the request's names (`BASE.tap`,
+    /// `BASE.2.tap`, ...) not spent by this library that is free, created here exclusively,
+    /// or that is this very medium of this media set (which only a restart writes again). An
+    /// image holding anything else (another media set's medium, which may be all that is left
+    /// of a backup, something foreign, an image another device is writing) is never offered
+    /// for writing, and no name is opened through a link: images cost nothing, so the library
+    /// takes a new name rather than recycle one.
+    fn open_for_write(&mut self, req: &MediumRequest) -> io::Result<(PathBuf, Device)> {
+        use std::os::unix::fs::OpenOptionsExt;
         let mirror = if req.mirror > 0 {
             format!("-mirror{}", req.mirror)
         } else {
@@ -75,14 +90,59 @@ impl DirectoryLibrary {
             req.family_number,
             req.sequence
         );
-        let first = self.dir.join(format!("{base}.tap"));
-        if !self.spent.contains(&first) {
-            return first;
+        let tape = |f: std::fs::File, p: &Path| -> io::Result<Device> {
+            EmulatedTape::open_file(f, self.opts.clone())
+                .map(|t| Box::new(t) as Device)
+                .map_err(|e| io::Error::other(format!("{}: {e}", p.display())))
+        };
+        for n in 1..=MAX_NAMES {
+            let p = match n {
+                1 => self.dir.join(format!("{base}.tap")),
+                _ => self.dir.join(format!("{base}.{n}.tap")),
+            };
+            if self.spent.contains(&p) {
+                continue;
+            }
+            let open = |create: bool| {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(create)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(&p)
+            };
+            match open(true) {
+                Ok(f) => {
+                    let d = tape(f, &p)?;
+                    self.created.push(p.clone());
+                    return Ok((p, d));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
+            }
+            // Taken (a link fails to open without following it): offered only when it is
+            // this very medium. Not even a blank image is taken: it may be a device another
+            // family of this very write is about to label.
+            let Ok(f) = open(false) else { continue };
+            if !f.metadata().is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let Ok(mut d) = tape(f, &p) else { continue };
+            let this = crate::set::read_label(&mut d).is_ok_and(|l| {
+                req.media_set_id.is_some()
+                    && l.media_set_id == req.media_set_id
+                    && l.family() == req.family_number
+                    && l.media_sequence_number == req.sequence
+            });
+            if this {
+                d.rewind().map_err(crate::device::tape_io)?;
+                return Ok((p, d));
+            }
         }
-        (2u32..)
-            .map(|n| self.dir.join(format!("{base}.{n}.tap")))
-            .find(|p| !self.spent.contains(p) && !p.exists())
-            .expect("an unused name")
+        Err(io::Error::other(format!(
+            "{}: no free name for {req} ({base}.tap to {base}.{MAX_NAMES}.tap are taken)",
+            self.dir.display()
+        )))
     }
 
     fn find_for_read(
@@ -117,14 +177,7 @@ impl MediaChanger for DirectoryLibrary {
     fn mount(&mut self, req: &MediumRequest) -> io::Result<Mounted> {
         log(&self.log, ChangerEvent::Asked(req.clone()));
         let (path, device) = match req.purpose {
-            Purpose::Write => {
-                let p = self.write_path(req);
-                if !p.exists() {
-                    self.created.push(p.clone());
-                }
-                let d = open_path(&p, true, self.opts.clone())?;
-                (p, d)
-            }
+            Purpose::Write => self.open_for_write(req)?,
             Purpose::Read => self.find_for_read(req)?.ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::NotFound,

@@ -412,6 +412,14 @@ impl EmulatedTape {
         Ok(Self::with_medium(Medium::blank(Backing::File(file))?, opts))
     }
 
+    /// A tape holding the image in `file`, opened by the caller (read and write, or read only
+    /// with `opts` write-protected): for a caller that must choose how the file is opened, say
+    /// created exclusively or without following a link. An empty file is a blank tape.
+    pub fn open_file(file: File, opts: EmulatedOptions) -> Result<Self> {
+        let medium = Medium::load(Backing::File(file), opts.recover)?;
+        Ok(Self::with_medium(medium, opts))
+    }
+
     /// Opens an existing image file. A write-protected tape, or a file that
     /// cannot be opened for writing, is opened read-only.
     pub fn open(path: impl AsRef<Path>, mut opts: EmulatedOptions) -> Result<Self> {
