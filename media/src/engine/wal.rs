@@ -38,6 +38,9 @@ pub const FIRST_LSN: Lsn = 4096;
 const REC_HEADER: usize = 29;
 /// The largest record this engine writes (a split of a deep tree, with page images).
 pub const MAX_RECORD: usize = 1 << 20;
+/// The highest LSN a log may hold (2^62 bytes of log, far beyond any real database's life):
+/// a header naming more is damaged.
+pub const MAX_LSN: Lsn = 1 << 62;
 const MAGIC: &[u8; 8] = b"REFDBLOG";
 
 /// One step of a structure change (a page split, an allocation): logged as after-images, so
@@ -334,7 +337,17 @@ fn check(lsn: Lsn, b: &[u8]) -> Option<LogRecord> {
         return None;
     }
     let r = decode(b)?;
-    (r.lsn == lsn).then_some(r)
+    // Links only point back: a record that names itself or a later one as its predecessor
+    // (or its undo's next step, or its checkpoint's start) is not this engine's, and
+    // following it could go round forever.
+    let back = |l: Lsn| l < lsn;
+    let links_back = (r.prev == 0 || back(r.prev))
+        && match &r.body {
+            RecordBody::Clr { undo_next, .. } => *undo_next == 0 || back(*undo_next),
+            RecordBody::CkptEnd { begin, .. } => back(*begin),
+            _ => true,
+        };
+    (r.lsn == lsn && links_back).then_some(r)
 }
 
 /// The log file's header (two copies in the file's first 4 KiB).
@@ -369,12 +382,15 @@ impl LogHeader {
         if crc32c(&b[..48]).to_le_bytes() != b[48..52] {
             return None;
         }
-        Some(LogHeader {
+        let h = LogHeader {
             seq: u64::from_le_bytes(b[8..16].try_into().ok()?),
             db_guid: b[16..32].try_into().ok()?,
             base: u64::from_le_bytes(b[32..40].try_into().ok()?),
             ckpt: u64::from_le_bytes(b[40..48].try_into().ok()?),
-        })
+        };
+        // LSNs this engine can reach: the arithmetic on them (positions, lengths) never
+        // overflows.
+        (FIRST_LSN <= h.base && h.base <= MAX_LSN && h.ckpt <= MAX_LSN).then_some(h)
     }
 }
 
@@ -538,6 +554,18 @@ impl Log {
             .map_err(|e| Error::io("stat", path, e))?
             .len();
         let want = FILE_HEADER + (end - header.base);
+        // A torn tail is the end of the last write: nothing whole follows it. A whole record
+        // after the bad one means the damage is in the middle of the log, and cutting there
+        // would throw away committed work: refuse, and leave the file as it is.
+        if let Some(next) = whole_record_after(&file, path, header.base, end, len)? {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "damaged log record at LSN {end}, followed by whole records (the next at LSN \
+                     {next}): damage inside the log, not a torn tail; not cut"
+                ),
+            ));
+        }
         let report = OpenReport {
             torn_bytes: len.saturating_sub(want),
         };
@@ -698,17 +726,27 @@ impl Log {
     /// log must not hold it in memory).
     pub fn for_each(&self, from: Lsn, mut f: impl FnMut(LogRecord) -> Result<()>) -> Result<()> {
         self.flush_all()?;
-        let (file, base) = {
+        let (file, base, durable) = {
             let g = self.lock();
             (
                 g.file
                     .try_clone()
                     .map_err(|e| Error::io("reopen", &self.path, e))?,
                 g.header.base,
+                g.durable,
             )
         };
-        for r in Scan::new(&file, &self.path, base, from.max(base))? {
+        let mut scan = Scan::new(&file, &self.path, base, from.max(base))?;
+        for r in scan.by_ref() {
             f(r?)?;
+        }
+        // Stopping short of what was made durable is damage, not the end: a reader (redo
+        // above all) must not take the records before it for the whole log.
+        if scan.lsn < durable {
+            return Err(Error::corrupt(
+                &self.path,
+                format!("no valid log record at LSN {}", scan.lsn),
+            ));
         }
         Ok(())
     }
@@ -783,6 +821,45 @@ impl Log {
         g.durable = g.end;
         Ok(freed)
     }
+}
+
+/// The LSN of the first whole record (length, CRC and LSN all right) that starts after
+/// `bad` in the file, if any: read in bounded chunks, every byte position a candidate.
+fn whole_record_after(
+    file: &File,
+    path: &Path,
+    base: Lsn,
+    bad: Lsn,
+    file_len: u64,
+) -> Result<Option<Lsn>> {
+    const CHUNK: usize = 1 << 20;
+    let mut off = FILE_HEADER + (bad - base) + 1;
+    let mut buf = Vec::new();
+    while off + REC_HEADER as u64 <= file_len {
+        let n = CHUNK.min((file_len - off) as usize);
+        buf.resize(n, 0);
+        file.read_exact_at(&mut buf, off)
+            .map_err(|e| Error::io("read log", path, e))?;
+        for i in 0..=n - REC_HEADER {
+            let lsn = base + (off + i as u64 - FILE_HEADER);
+            // Cheap filter first: the LSN field must name this very position.
+            if buf[i + 8..i + 16] != lsn.to_le_bytes() {
+                continue;
+            }
+            let len = u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes")) as usize;
+            if !(REC_HEADER..=MAX_RECORD).contains(&len) || off + (i + len) as u64 > file_len {
+                continue;
+            }
+            let mut b = vec![0u8; len];
+            file.read_exact_at(&mut b, off + i as u64)
+                .map_err(|e| Error::io("read log", path, e))?;
+            if check(lsn, &b).is_some() {
+                return Ok(Some(lsn));
+            }
+        }
+        off += (n - REC_HEADER + 1) as u64;
+    }
+    Ok(None)
 }
 
 /// Reads records in order from a file position until the end or the first bad record.

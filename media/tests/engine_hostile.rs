@@ -1,0 +1,187 @@
+//! The engine against hostile bytes and planted links: a damaged database is refused with an
+//! error that names the file, never opened into wrong contents, never a panic or a hang, and
+//! nothing is written through a link planted in the database directory.
+
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use media::engine::page::crc32c;
+use media::engine::wal::{FILE_HEADER, FIRST_LSN};
+use media::engine::{Database, RecordBody, RecoveryModel};
+
+/// Runs `f` on another thread; fails the test if it panics or takes longer than `secs` (an
+/// endless loop).
+fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(_)) => panic!("the engine panicked"),
+        Err(_) => panic!("the engine did not finish in {secs} s (an endless loop?)"),
+    }
+}
+
+fn new_db(model: RecoveryModel) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("db");
+    Database::create(&d, "hostile", model, &[]).unwrap().close().unwrap();
+    (tmp, d)
+}
+
+/// Rewrites the record at `lsn` in the log file with `patch` applied to its bytes, and a
+/// fresh CRC (what an attacker who knows the format does).
+fn patch_record(dir: &Path, base: u64, lsn: u64, patch: impl FnOnce(&mut [u8])) {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("log.ldf"))
+        .unwrap();
+    let off = FILE_HEADER + (lsn - base);
+    let mut h = [0u8; 4];
+    f.read_exact_at(&mut h, off).unwrap();
+    let mut b = vec![0u8; u32::from_le_bytes(h) as usize];
+    f.read_exact_at(&mut b, off).unwrap();
+    patch(&mut b);
+    let c = crc32c(&b[8..]);
+    b[4..8].copy_from_slice(&c.to_le_bytes());
+    f.write_all_at(&b, off).unwrap();
+}
+
+/// A database whose log holds a transaction that never finished (its update durable, no
+/// commit): recovery must undo it. Returns the transaction's update LSN and the log's base.
+fn db_with_loser() -> (tempfile::TempDir, PathBuf, u64, u64) {
+    let (tmp, d) = new_db(RecoveryModel::Full);
+    let db = Database::open(&d).unwrap();
+    let mut loser = db.begin();
+    loser.put("PRIMARY", b"loser", b"never committed").unwrap();
+    let id = loser.id();
+    // Another transaction's commit makes the loser's record durable too.
+    db.run(|t| t.put("PRIMARY", b"winner", b"committed"))
+        .unwrap();
+    std::mem::forget(loser);
+    let info = db.info();
+    let mut upd = 0;
+    db.read_log(info.log_start, info.log_end, |r| {
+        if r.txn == id && matches!(r.body, RecordBody::Update { .. }) {
+            upd = r.lsn;
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_ne!(upd, 0);
+    db.abandon();
+    (tmp, d, upd, info.log_start)
+}
+
+#[test]
+fn a_previous_lsn_loop_in_the_log_is_refused_not_followed_forever() {
+    let (_tmp, d, upd, base) = db_with_loser();
+    // The loser's update names itself as its previous record: undo would go round forever,
+    // logging a compensation record each time.
+    patch_record(&d, base, upd, |b| {
+        b[16..24].copy_from_slice(&upd.to_le_bytes())
+    });
+    let log_len = std::fs::metadata(d.join("log.ldf")).unwrap().len();
+    let r = bounded(30, move || Database::open(&d).map(|_| ()));
+    let e = r.expect_err("a record that is its own predecessor is refused").to_string();
+    assert!(e.contains("log.ldf"), "{e}");
+    let _ = log_len;
+}
+
+#[test]
+fn a_previous_lsn_pointing_forward_is_refused() {
+    let (_tmp, d, upd, base) = db_with_loser();
+    // Forward links can make a cycle of any length.
+    patch_record(&d, base, upd, |b| {
+        b[16..24].copy_from_slice(&(upd + 1_000_000).to_le_bytes())
+    });
+    let r = bounded(30, move || Database::open(&d).map(|_| ()));
+    let e = r.expect_err("a forward previous-LSN link is refused").to_string();
+    assert!(e.contains("log.ldf"), "{e}");
+}
+
+/// Writes both copies of the log header with the given base and checkpoint LSNs.
+fn write_log_header(dir: &Path, base: u64, ckpt: u64) {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("log.ldf"))
+        .unwrap();
+    let mut h = [0u8; 52];
+    f.read_exact_at(&mut h, 0).unwrap();
+    h[8..16].copy_from_slice(&1000u64.to_le_bytes());
+    h[32..40].copy_from_slice(&base.to_le_bytes());
+    h[40..48].copy_from_slice(&ckpt.to_le_bytes());
+    let c = crc32c(&h[..48]);
+    h[48..52].copy_from_slice(&c.to_le_bytes());
+    f.write_all_at(&h, 0).unwrap();
+    f.write_all_at(&h, 512).unwrap();
+}
+
+#[test]
+fn log_header_lsns_near_the_top_of_the_range_are_refused() {
+    for (base, ckpt) in [
+        (FIRST_LSN, u64::MAX),
+        (u64::MAX - 8, 0),
+        (u64::MAX - 8, u64::MAX - 8),
+        (1 << 63, 0),
+    ] {
+        let (_tmp, d) = new_db(RecoveryModel::Simple);
+        let d2 = d.clone();
+        write_log_header(&d, base, ckpt);
+        let r = bounded(30, move || Database::open(&d2).map(|_| ()));
+        let e = r
+            .expect_err(&format!("base {base} ckpt {ckpt} refused"))
+            .to_string();
+        assert!(e.contains("log.ldf"), "{e}");
+    }
+}
+
+#[test]
+fn damage_in_the_middle_of_the_log_is_reported_not_cut_as_a_torn_tail() {
+    let (_tmp, d) = new_db(RecoveryModel::Full);
+    let db = Database::open(&d).unwrap();
+    // Keep the log after the last checkpoint: the commits live only there.
+    for i in 0..50u32 {
+        db.run(|t| t.put("PRIMARY", format!("k{i:03}").as_bytes(), b"value"))
+            .unwrap();
+    }
+    let info = db.info();
+    let mut commits = Vec::new();
+    db.read_log(info.checkpoint_lsn, info.log_end, |r| {
+        if matches!(r.body, RecordBody::Commit { .. }) {
+            commits.push(r.lsn);
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.abandon();
+    // Rot one bit of a commit record early in the log: 40 later commits are whole.
+    let rot = commits[5];
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(d.join("log.ldf"))
+        .unwrap();
+    let off = FILE_HEADER + (rot - info.log_start) + 30;
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, off).unwrap();
+    f.write_all_at(&[b[0] ^ 0x10], off).unwrap();
+    let before = std::fs::read(d.join("log.ldf")).unwrap();
+    let d2 = d.clone();
+    let r = bounded(30, move || Database::open(&d2).map(|_| ()));
+    let e = r
+        .expect_err("whole commits after a damaged record: not a torn tail")
+        .to_string();
+    assert!(e.contains("log.ldf"), "{e}");
+    assert_eq!(
+        std::fs::read(d.join("log.ldf")).unwrap(),
+        before,
+        "the log is left as it was"
+    );
+}
