@@ -458,12 +458,11 @@ fn sync_dir(dir: &Path) -> Result<()> {
 impl Log {
     /// Creates a new, empty log (failing if the file exists).
     pub fn create(path: &Path, db_guid: [u8; 16]) -> Result<Log> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| Error::io("create log", path, e))?;
+        let file = super::file::open_own(
+            path,
+            OpenOptions::new().read(true).write(true).create_new(true),
+            "create log",
+        )?;
         let header = LogHeader {
             seq: 1,
             db_guid,
@@ -512,11 +511,11 @@ impl Log {
             // A truncation that crashed before its rename: the old log is still whole.
             std::fs::remove_file(&tmp).map_err(|e| Error::io("remove", &tmp, e))?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("open log", path, e))?;
+        let file = super::file::open_own(
+            path,
+            OpenOptions::new().read(true).write(true),
+            "open log",
+        )?;
         let header = read_header(&file, path)?;
         if header.db_guid != db_guid {
             return Err(Error::corrupt(path, "log belongs to another database"));
