@@ -185,3 +185,35 @@ fn damage_in_the_middle_of_the_log_is_reported_not_cut_as_a_torn_tail() {
         "the log is left as it was"
     );
 }
+
+#[test]
+fn check_reads_the_whole_log_and_reports_damage_before_the_last_checkpoint() {
+    let (_tmp, d) = new_db(RecoveryModel::Full);
+    let db = Database::open(&d).unwrap();
+    for i in 0..20u32 {
+        db.run(|t| t.put("PRIMARY", format!("k{i:03}").as_bytes(), b"value"))
+            .unwrap();
+    }
+    assert_eq!(db.info().log_start, FIRST_LSN, "the log still holds its start");
+    db.close().unwrap();
+    // Rot a byte of the first record: recovery starts after it (at the checkpoint), but a
+    // log backup would copy it.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(d.join("log.ldf"))
+        .unwrap();
+    let off = FILE_HEADER + 40;
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, off).unwrap();
+    f.write_all_at(&[b[0] ^ 1], off).unwrap();
+    let db = Database::open(&d).unwrap();
+    let r = db.check().unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("log.ldf") && p.contains("no valid log record at LSN")),
+        "{:?}",
+        r.problems
+    );
+}
