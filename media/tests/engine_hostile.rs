@@ -217,3 +217,74 @@ fn check_reads_the_whole_log_and_reports_damage_before_the_last_checkpoint() {
         r.problems
     );
 }
+
+/// The log header copy with the higher sequence number: (base LSN, file length).
+fn log_base_and_len(dir: &Path) -> (u64, u64) {
+    let b = std::fs::read(dir.join("log.ldf")).unwrap();
+    let slot = |o: usize| {
+        (
+            u64::from_le_bytes(b[o + 8..o + 16].try_into().unwrap()),
+            u64::from_le_bytes(b[o + 32..o + 40].try_into().unwrap()),
+        )
+    };
+    let (a, c) = (slot(0), slot(512));
+    (if a.0 >= c.0 { a.1 } else { c.1 }, b.len() as u64)
+}
+
+#[test]
+fn a_logged_page_far_past_its_files_allocation_maps_is_refused() {
+    let (_tmp, d) = new_db(RecoveryModel::Simple);
+    // A well-formed, checksummed image of page 1:1,000,000,000 appended to the log: redo
+    // would write it 8 TB into primary.mdf (a sparse file that check then reads page by
+    // page), and note its change in a "map" that is only zeros past the file's end.
+    let (base, len) = log_base_and_len(&d);
+    let lsn = base + (len - FILE_HEADER);
+    let id = media::engine::PageId {
+        file: 1,
+        page: 1_000_000_000,
+    };
+    let mut p = media::engine::btree::Node::empty().to_page(id);
+    p.seal();
+    let rec = media::engine::wal::encode(lsn, 0, 0, &RecordBody::Fpi(p));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(d.join("log.ldf"))
+        .unwrap();
+    f.write_all_at(&rec, len).unwrap();
+    let d2 = d.clone();
+    let r = bounded(60, move || Database::open(&d2).map(|_| ()));
+    let e = r
+        .expect_err("a page outside the file's allocation maps is refused")
+        .to_string();
+    assert!(e.contains("primary.mdf"), "{e}");
+    assert!(
+        std::fs::metadata(d.join("primary.mdf")).unwrap().len() < 1 << 30,
+        "the data file did not grow"
+    );
+}
+
+#[test]
+fn a_logged_allocation_far_past_its_files_allocation_maps_is_refused() {
+    let (_tmp, d) = new_db(RecoveryModel::Simple);
+    let (base, len) = log_base_and_len(&d);
+    let lsn = base + (len - FILE_HEADER);
+    let id = media::engine::PageId {
+        file: 1,
+        page: 1_000_000_000,
+    };
+    let body = RecordBody::Smo {
+        ops: vec![media::engine::wal::SmoOp::Alloc(id)],
+        bulk: vec![],
+    };
+    let rec = media::engine::wal::encode(lsn, 0, 0, &body);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(d.join("log.ldf"))
+        .unwrap();
+    f.write_all_at(&rec, len).unwrap();
+    let d2 = d.clone();
+    let r = bounded(60, move || Database::open(&d2).map(|_| ()));
+    let e = r.expect_err("an allocation past the maps is refused").to_string();
+    assert!(e.contains("primary.mdf"), "{e}");
+    assert!(std::fs::metadata(d.join("primary.mdf")).unwrap().len() < 1 << 30);
+}
