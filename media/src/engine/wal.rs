@@ -770,12 +770,22 @@ impl Log {
         if to <= g.header.base || to > g.end {
             return Ok(0);
         }
-        // Write out the buffer first, so the copy below sees every record.
+        if let Some(e) = &g.failed {
+            return Err(Error::Invalid(format!(
+                "{}: log unusable after: {e}",
+                self.path.display()
+            )));
+        }
+        // Write out the buffer first, so the copy below sees every record. If that fails the
+        // records are in neither place: the log takes no more work (as after a failed flush),
+        // or later records would be written where these should have been.
         let buf = std::mem::take(&mut g.buf);
         let off = FILE_HEADER + (g.buf_start - g.header.base);
-        g.file
-            .write_all_at(&buf, off)
-            .map_err(|e| Error::io("write log", &self.path, e))?;
+        if let Err(e) = g.file.write_all_at(&buf, off) {
+            let e = Error::io("write log", &self.path, e);
+            g.failed = Some(e.to_string());
+            return Err(e);
+        }
         g.buf_start = g.end;
         let tmp = self.path.with_extension("ldf.tmp");
         // A fresh file, never one (or a link) found in the way.
@@ -793,31 +803,44 @@ impl Log {
         let mut header = g.header;
         header.seq += 1;
         header.base = to;
-        write_header(&new, &tmp, &header, &[0, 512])?;
-        let mut src = g
-            .file
-            .try_clone()
-            .map_err(|e| Error::io("reopen", &self.path, e))?;
-        src.seek(SeekFrom::Start(FILE_HEADER + (to - g.header.base)))
-            .map_err(|e| Error::io("seek", &self.path, e))?;
-        let mut dst = new.try_clone().map_err(|e| Error::io("reopen", &tmp, e))?;
-        dst.seek(SeekFrom::Start(FILE_HEADER))
-            .map_err(|e| Error::io("seek", &tmp, e))?;
-        let want = g.end - to;
-        let copied = std::io::copy(&mut src.take(want), &mut dst)
-            .map_err(|e| Error::io("copy log into", &tmp, e))?;
-        if copied != want {
-            return Err(Error::corrupt(&self.path, "log shorter than its end LSN"));
+        let copy = || -> Result<()> {
+            write_header(&new, &tmp, &header, &[0, 512])?;
+            let mut src = g
+                .file
+                .try_clone()
+                .map_err(|e| Error::io("reopen", &self.path, e))?;
+            src.seek(SeekFrom::Start(FILE_HEADER + (to - g.header.base)))
+                .map_err(|e| Error::io("seek", &self.path, e))?;
+            let mut dst = new.try_clone().map_err(|e| Error::io("reopen", &tmp, e))?;
+            dst.seek(SeekFrom::Start(FILE_HEADER))
+                .map_err(|e| Error::io("seek", &tmp, e))?;
+            let want = g.end - to;
+            let copied = std::io::copy(&mut src.take(want), &mut dst)
+                .map_err(|e| Error::io("copy log into", &tmp, e))?;
+            if copied != want {
+                return Err(Error::corrupt(&self.path, "log shorter than its end LSN"));
+            }
+            new.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+            std::fs::rename(&tmp, &self.path).map_err(|e| Error::io("rename over", &self.path, e))
+        };
+        if let Err(e) = copy() {
+            // The old log is still the log: the half-made copy only takes space (a full disk
+            // is the likely cause).
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
-        new.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io("rename over", &self.path, e))?;
-        if let Some(dir) = self.path.parent() {
-            sync_dir(dir)?;
-        }
+        // The new file is the log from here on, whatever the directory fsync says: records
+        // written to the old, unlinked one would be lost.
         let freed = to - g.header.base;
         g.file = new;
         g.header = header;
         g.durable = g.end;
+        if let Some(dir) = self.path.parent() {
+            if let Err(e) = sync_dir(dir) {
+                g.failed = Some(e.to_string());
+                return Err(e);
+            }
+        }
         Ok(freed)
     }
 }
