@@ -203,7 +203,10 @@ fn links_planted_in_a_database_directory_are_never_written_through() {
     let before = md5ish(&outside);
     let (c, _, err) = refdb(&["put", ds, "b", "2"]);
     assert_eq!(c, 1, "{err}");
-    assert!(err.contains("primary.mdf") && err.contains("symbolic link"), "{err}");
+    assert!(
+        err.contains("primary.mdf") && err.contains("symbolic link"),
+        "{err}"
+    );
     assert_eq!(md5ish(&outside), before, "nothing written through the link");
     std::fs::remove_file(d.join("primary.mdf")).unwrap();
     std::fs::rename(&outside, d.join("primary.mdf")).unwrap();
@@ -213,7 +216,10 @@ fn links_planted_in_a_database_directory_are_never_written_through() {
     let before = md5ish(&other);
     let (c, _, err) = refdb(&["put", ds, "b", "2"]);
     assert_eq!(c, 1, "{err}");
-    assert!(err.contains("log.ldf") && err.contains("hard links"), "{err}");
+    assert!(
+        err.contains("log.ldf") && err.contains("hard links"),
+        "{err}"
+    );
     assert_eq!(md5ish(&other), before);
     std::fs::remove_file(&other).unwrap();
     assert_eq!(refdb(&["get", ds, "a"]).1, "1\n");
@@ -252,20 +258,27 @@ fn garbage_numbers_and_a_database_with_nowhere_to_write_are_errors_not_panics() 
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("db");
     let ds = d.to_str().unwrap();
-    assert_eq!(
-        refdb(&["create", ds, "--filegroup", "old:readonly"]).0,
-        0
-    );
+    assert_eq!(refdb(&["create", ds, "--filegroup", "old:readonly"]).0, 0);
     assert_eq!(refdb(&["set", ds, "--read-only", "PRIMARY"]).0, 0);
     let (c, _, err) = refdb(&["workload", ds, "--ops", "10"]);
     assert_eq!(c, 1, "{err}");
-    assert!(err.contains("read-only") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("read-only") && !err.contains("panicked"),
+        "{err}"
+    );
     for threads in ["0", "100000"] {
         let (c, _, err) = refdb(&["workload", ds, "--ops", "10", "--threads", threads]);
         assert_eq!(c, 2, "--threads {threads}: {err}");
     }
     // Rows are built in memory: a number past the bound is refused before any is made.
-    let (c, _, err) = refdb(&["bulk-load", ds, "--filegroup", "old", "--rows", "100000000000"]);
+    let (c, _, err) = refdb(&[
+        "bulk-load",
+        ds,
+        "--filegroup",
+        "old",
+        "--rows",
+        "100000000000",
+    ]);
     assert_eq!(c, 2, "{err}");
     let (c, out, _) = refdb(&["check", ds]);
     assert_eq!(c, 0, "{out}");

@@ -29,7 +29,10 @@ fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static)
 fn new_db(model: RecoveryModel) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("db");
-    Database::create(&d, "hostile", model, &[]).unwrap().close().unwrap();
+    Database::create(&d, "hostile", model, &[])
+        .unwrap()
+        .close()
+        .unwrap();
     (tmp, d)
 }
 
@@ -88,7 +91,9 @@ fn a_previous_lsn_loop_in_the_log_is_refused_not_followed_forever() {
     });
     let log_len = std::fs::metadata(d.join("log.ldf")).unwrap().len();
     let r = bounded(30, move || Database::open(&d).map(|_| ()));
-    let e = r.expect_err("a record that is its own predecessor is refused").to_string();
+    let e = r
+        .expect_err("a record that is its own predecessor is refused")
+        .to_string();
     assert!(e.contains("log.ldf"), "{e}");
     let _ = log_len;
 }
@@ -101,7 +106,9 @@ fn a_previous_lsn_pointing_forward_is_refused() {
         b[16..24].copy_from_slice(&(upd + 1_000_000).to_le_bytes())
     });
     let r = bounded(30, move || Database::open(&d).map(|_| ()));
-    let e = r.expect_err("a forward previous-LSN link is refused").to_string();
+    let e = r
+        .expect_err("a forward previous-LSN link is refused")
+        .to_string();
     assert!(e.contains("log.ldf"), "{e}");
 }
 
@@ -194,7 +201,11 @@ fn check_reads_the_whole_log_and_reports_damage_before_the_last_checkpoint() {
         db.run(|t| t.put("PRIMARY", format!("k{i:03}").as_bytes(), b"value"))
             .unwrap();
     }
-    assert_eq!(db.info().log_start, FIRST_LSN, "the log still holds its start");
+    assert_eq!(
+        db.info().log_start,
+        FIRST_LSN,
+        "the log still holds its start"
+    );
     db.close().unwrap();
     // Rot a byte of the first record: recovery starts after it (at the checkpoint), but a
     // log backup would copy it.
@@ -284,7 +295,9 @@ fn a_logged_allocation_far_past_its_files_allocation_maps_is_refused() {
     f.write_all_at(&rec, len).unwrap();
     let d2 = d.clone();
     let r = bounded(60, move || Database::open(&d2).map(|_| ()));
-    let e = r.expect_err("an allocation past the maps is refused").to_string();
+    let e = r
+        .expect_err("an allocation past the maps is refused")
+        .to_string();
     assert!(e.contains("primary.mdf"), "{e}");
     assert!(std::fs::metadata(d.join("primary.mdf")).unwrap().len() < 1 << 30);
 }

@@ -511,11 +511,8 @@ impl Log {
             // A truncation that crashed before its rename: the old log is still whole.
             std::fs::remove_file(&tmp).map_err(|e| Error::io("remove", &tmp, e))?;
         }
-        let file = super::file::open_own(
-            path,
-            OpenOptions::new().read(true).write(true),
-            "open log",
-        )?;
+        let file =
+            super::file::open_own(path, OpenOptions::new().read(true).write(true), "open log")?;
         let header = read_header(&file, path)?;
         if header.db_guid != db_guid {
             return Err(Error::corrupt(path, "log belongs to another database"));
