@@ -1308,6 +1308,9 @@ impl Database {
             // The new pages carry an LSN past every record before this load: a page freed
             // earlier may have older records in the redo range, which must not be applied to
             // its new contents (the load's own record comes after this LSN).
+            // Durable first, so that the pages never carry an LSN past the log's durable end
+            // (which `check` takes for lost log).
+            self.log.flush_all()?;
             let lsn = self.log.end();
             for p in pages.iter_mut() {
                 // A page freed earlier may still have a frame: it must not be written over
