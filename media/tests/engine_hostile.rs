@@ -323,3 +323,33 @@ fn check_reports_tree_pages_newer_than_the_end_of_a_cut_log() {
         ),
     }
 }
+
+#[test]
+#[ignore = "not fixed: needs a checkpoint stamp in every data file (written at each checkpoint, checked at open against the log's last checkpoint); the boot page changes only through logged images today"]
+fn an_older_copy_of_a_data_file_put_back_is_reported() {
+    let (tmp, d) = new_db(RecoveryModel::Full);
+    for i in 0..3u32 {
+        let db = Database::open(&d).unwrap();
+        db.run(|t| t.put("PRIMARY", format!("a{i}").as_bytes(), b"v"))
+            .unwrap();
+        db.close().unwrap();
+    }
+    let old = tmp.path().join("old.mdf");
+    std::fs::copy(d.join("primary.mdf"), &old).unwrap();
+    for i in 0..3u32 {
+        let db = Database::open(&d).unwrap();
+        db.run(|t| t.put("PRIMARY", format!("b{i}").as_bytes(), b"v"))
+            .unwrap();
+        db.close().unwrap();
+    }
+    // The three later commits are before the last checkpoint: nothing in the log is redone,
+    // and the older file holds a consistent tree without them.
+    std::fs::copy(&old, d.join("primary.mdf")).unwrap();
+    match Database::open(&d).and_then(|db| db.check()) {
+        Err(e) => assert!(e.to_string().contains("primary.mdf"), "{e}"),
+        Ok(r) => assert!(
+            !r.problems.is_empty(),
+            "3 commits gone, check passes: {r:?}"
+        ),
+    }
+}
