@@ -117,6 +117,12 @@ pub fn workload(
         .filter(|f| !f.read_only)
         .map(|f| f.name.clone())
         .collect();
+    if fgs.is_empty() {
+        return Err(media::engine::Error::Invalid(format!(
+            "{}: every filegroup is read-only; the workload has nowhere to write",
+            db.dir().display()
+        )));
+    }
     let remaining = AtomicU64::new(spec.ops);
     let commits = AtomicU64::new(0);
     let emit = |line: String| {
@@ -129,7 +135,7 @@ pub fn workload(
         let mut handles = Vec::new();
         for t in 0..spec.threads.max(1) {
             let (fgs, remaining, commits, emit) = (&fgs, &remaining, &commits, &emit);
-            handles.push(s.spawn(move || -> Result<()> {
+            let spawned = std::thread::Builder::new().spawn_scoped(s, move || -> Result<()> {
                 let mut rng = Rng::new(spec.seed.wrapping_mul(1000).wrapping_add(t as u64));
                 let mut n = 0u64;
                 loop {
@@ -195,7 +201,12 @@ pub fn workload(
                         commits.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-            }));
+            });
+            // Too many threads for this machine: an error, not a panic (those started finish
+            // their share).
+            handles.push(spawned.map_err(|e| {
+                media::engine::Error::Invalid(format!("start workload thread {t}: {e}"))
+            })?);
         }
         for h in handles {
             h.join().expect("workload thread panicked")?;

@@ -184,3 +184,102 @@ fn files_added_to_filegroups_are_listed_filled_and_checked() {
         assert!(!tmp.path().join("e").exists(), "{bad}: nothing made");
     }
 }
+
+fn md5ish(p: &std::path::Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+#[test]
+fn links_planted_in_a_database_directory_are_never_written_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("db");
+    let ds = d.to_str().unwrap();
+    assert_eq!(refdb(&["create", ds, "--recovery", "simple"]).0, 0);
+    assert_eq!(refdb(&["put", ds, "a", "1"]).0, 0);
+    // primary.mdf moved out and a symbolic link to it planted in its place.
+    let outside = tmp.path().join("outside.mdf");
+    std::fs::rename(d.join("primary.mdf"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, d.join("primary.mdf")).unwrap();
+    let before = md5ish(&outside);
+    let (c, _, err) = refdb(&["put", ds, "b", "2"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        err.contains("primary.mdf") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert_eq!(md5ish(&outside), before, "nothing written through the link");
+    std::fs::remove_file(d.join("primary.mdf")).unwrap();
+    std::fs::rename(&outside, d.join("primary.mdf")).unwrap();
+    // A hard link to the log: its other name would see every write.
+    let other = tmp.path().join("other-name.ldf");
+    std::fs::hard_link(d.join("log.ldf"), &other).unwrap();
+    let before = md5ish(&other);
+    let (c, _, err) = refdb(&["put", ds, "b", "2"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        err.contains("log.ldf") && err.contains("hard links"),
+        "{err}"
+    );
+    assert_eq!(md5ish(&other), before);
+    std::fs::remove_file(&other).unwrap();
+    assert_eq!(refdb(&["get", ds, "a"]).1, "1\n");
+    // The lock file: a link planted there must not create a file elsewhere.
+    std::fs::remove_file(d.join("refdb.lock")).unwrap();
+    let target = tmp.path().join("made-by-refdb");
+    std::os::unix::fs::symlink(&target, d.join("refdb.lock")).unwrap();
+    let (c, _, err) = refdb(&["get", ds, "a"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("refdb.lock"), "{err}");
+    assert!(!target.exists(), "no file made through the link");
+}
+
+#[test]
+fn a_create_that_fails_half_way_takes_back_what_it_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("db");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("notes.txt"), b"mine").unwrap();
+    // A dangling link where the log goes: the data files are made before the log fails.
+    std::os::unix::fs::symlink(tmp.path().join("nowhere"), d.join("log.ldf")).unwrap();
+    let ds = d.to_str().unwrap();
+    let (c, _, err) = refdb(&["create", ds, "--filegroup", "sales"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("log.ldf"), "{err}");
+    assert!(!d.join("primary.mdf").exists() && !d.join("sales.ndf").exists());
+    assert!(!tmp.path().join("nowhere").exists());
+    assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), b"mine");
+    std::fs::remove_file(d.join("log.ldf")).unwrap();
+    let (c, _, err) = refdb(&["create", ds, "--filegroup", "sales"]);
+    assert_eq!(c, 0, "run again once the link is gone: {err}");
+}
+
+#[test]
+fn garbage_numbers_and_a_database_with_nowhere_to_write_are_errors_not_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("db");
+    let ds = d.to_str().unwrap();
+    assert_eq!(refdb(&["create", ds, "--filegroup", "old:readonly"]).0, 0);
+    assert_eq!(refdb(&["set", ds, "--read-only", "PRIMARY"]).0, 0);
+    let (c, _, err) = refdb(&["workload", ds, "--ops", "10"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        err.contains("read-only") && !err.contains("panicked"),
+        "{err}"
+    );
+    for threads in ["0", "100000"] {
+        let (c, _, err) = refdb(&["workload", ds, "--ops", "10", "--threads", threads]);
+        assert_eq!(c, 2, "--threads {threads}: {err}");
+    }
+    // Rows are built in memory: a number past the bound is refused before any is made.
+    let (c, _, err) = refdb(&[
+        "bulk-load",
+        ds,
+        "--filegroup",
+        "old",
+        "--rows",
+        "100000000000",
+    ]);
+    assert_eq!(c, 2, "{err}");
+    let (c, out, _) = refdb(&["check", ds]);
+    assert_eq!(c, 0, "{out}");
+}

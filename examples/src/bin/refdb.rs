@@ -119,8 +119,9 @@ enum Cmd {
         ops: u64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
+        /// Concurrent transactions (1 to 256).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: u16,
         /// Distinct keys per filegroup.
         #[arg(long, default_value_t = 2000)]
         keys: u64,
@@ -258,7 +259,8 @@ enum Cmd {
         dir: PathBuf,
         #[arg(long)]
         filegroup: String,
-        #[arg(long)]
+        /// How many rows (up to 1,000,000: they are built in memory).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
         rows: u64,
     },
 }
@@ -598,7 +600,7 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
             let spec = WorkloadSpec {
                 ops,
                 seed,
-                threads,
+                threads: threads.into(),
                 keys: keys.max(1),
                 rollback_pct,
                 value_pad,

@@ -60,6 +60,7 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
     let mut all_rows: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
     let groups = c.boot.filegroups.clone();
     let layout = c.layout;
+    let log_end = c.log.end();
     for g in &groups {
         // Every file of the filegroup: checksums, header, maps.
         let mut bad = BTreeSet::new();
@@ -72,10 +73,22 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
             pages += len as u64;
             for no in 0..len {
                 let p = f.read_raw(no)?;
-                if let Err(e) = p.verify(PageId {
+                let verified = p.verify(PageId {
                     file: fid,
                     page: no,
-                }) {
+                });
+                // A page goes to disk only after the log up to its LSN (the write-ahead rule;
+                // a bulk load flushes the log before it writes its pages): a page newer than
+                // the log's end means the log lost records that were durable (cut, or an
+                // older copy put back), and with them, perhaps, commits that the pages on
+                // disk no longer show.
+                if verified.is_ok() && p.lsn() >= log_end {
+                    problems.push(format!(
+                        "{path}: page {no} has LSN {} at or past the end of the log ({log_end}): the log has lost records",
+                        p.lsn()
+                    ));
+                }
+                if let Err(e) = verified {
                     problems.push(format!("{path}: page {no}: {e}"));
                     bad.insert(PageId {
                         file: fid,
@@ -158,6 +171,7 @@ pub(crate) fn check(c: &mut Core) -> Result<CheckReport> {
                     p.lsn(),
                 ));
             }
+
             let Some(node) = Node::from_page(&p) else {
                 problems.push(format!(
                     "{at} is not a well-formed tree page ({:?})",

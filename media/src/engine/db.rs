@@ -512,12 +512,15 @@ pub fn guid_string(g: &[u8; 16]) -> String {
 
 fn lock_dir(dir: &Path) -> Result<File> {
     let p = dir.join(LOCK_FILE);
+    use std::os::unix::fs::OpenOptionsExt;
+    // Not through a link planted in its place: that would create a file elsewhere.
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&p)
-        .map_err(|e| Error::io("open lock file", &p, e))?;
+        .map_err(|e| Error::io("open lock file (never through a link)", &p, e))?;
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a file descriptor we own; no memory is passed.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
@@ -648,8 +651,34 @@ impl Database {
         let db_guid = random_guid(dir)?;
         boot.db_guid = db_guid;
         boot.fork_guid = random_guid(dir)?;
-        for g in &files {
-            let f = DataFile::create(g.id, &dir.join(&g.file_name))?;
+        // A create that fails half-way takes back the files it made (and only those: each
+        // was made new, O_EXCL), so it can simply be run again.
+        let mut made: Vec<PathBuf> = Vec::new();
+        let res = Database::make_files(dir, &boot, &files, layout, &mut made);
+        if let Err(e) = res {
+            for p in made.iter().rev() {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        drop(_lock);
+        Database::open(dir)
+    }
+
+    /// Writes a new database's data files and log (the paths made go into `made` as they are
+    /// made).
+    fn make_files(
+        dir: &Path,
+        boot: &Boot,
+        files: &[DataFileInfo],
+        layout: MapLayout,
+        made: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let db_guid = boot.db_guid;
+        for g in files {
+            let path = dir.join(&g.file_name);
+            let f = DataFile::create(g.id, &path)?;
+            made.push(path);
             let mut header = if g.id == 1 {
                 boot.to_page()
             } else {
@@ -673,12 +702,12 @@ impl Database {
             f.sync()?;
         }
         // The log last: a directory without it is not (yet) a database.
-        Log::create(&dir.join(LOG_FILE), db_guid)?;
+        let log = dir.join(LOG_FILE);
+        Log::create(&log, db_guid)?;
+        made.push(log);
         File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io("fsync directory", dir, e))?;
-        drop(_lock);
-        Database::open(dir)
+            .map_err(|e| Error::io("fsync directory", dir, e))
     }
 
     /// Opens a database, running crash recovery.
@@ -1279,6 +1308,9 @@ impl Database {
             // The new pages carry an LSN past every record before this load: a page freed
             // earlier may have older records in the redo range, which must not be applied to
             // its new contents (the load's own record comes after this LSN).
+            // Durable first, so that the pages never carry an LSN past the log's durable end
+            // (which `check` takes for lost log).
+            self.log.flush_all()?;
             let lsn = self.log.end();
             for p in pages.iter_mut() {
                 // A page freed earlier may still have a frame: it must not be written over
@@ -1318,7 +1350,15 @@ impl Database {
     pub fn check(&self) -> Result<super::CheckReport> {
         let mut c = self.core();
         c.pool.flush_all()?;
-        super::check::check(&mut c)
+        let mut r = super::check::check(&mut c)?;
+        drop(c);
+        // The whole log too, not only the part recovery read: under full and bulk-logged its
+        // older records are what the next log backup copies.
+        let base = self.log.header().base;
+        if let Err(e) = self.log.for_each(base, |_| Ok(())) {
+            r.problems.push(e.to_string());
+        }
+        Ok(r)
     }
 
     /// Reads a key outside any transaction (sees uncommitted changes; for tools).

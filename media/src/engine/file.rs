@@ -344,6 +344,41 @@ pub fn valid_file_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
+/// Opens a file of the database directory with `opts`, never through a link planted there:
+/// a symbolic link is not followed, and a file that is not a regular file or that has other
+/// hard links (whose other names would see every write) is refused.
+pub(crate) fn open_own(path: &Path, opts: &mut OpenOptions, op: &str) -> Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = opts
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::Invalid(format!(
+                    "{op} {}: it is a symbolic link; refusing to use a database file through a link",
+                    path.display()
+                ))
+            } else {
+                Error::io(op, path, e)
+            }
+        })?;
+    let m = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+    if !m.is_file() {
+        return Err(Error::Invalid(format!(
+            "{op} {}: not a regular file",
+            path.display()
+        )));
+    }
+    if m.nlink() > 1 {
+        return Err(Error::Invalid(format!(
+            "{op} {}: it has {} hard links; refusing to write a database file that other names share",
+            path.display(),
+            m.nlink()
+        )));
+    }
+    Ok(file)
+}
+
 /// One open data file.
 pub struct DataFile {
     /// Its id.
@@ -356,12 +391,11 @@ pub struct DataFile {
 impl DataFile {
     /// Creates a new data file (failing if it exists).
     pub fn create(id: u16, path: &Path) -> Result<DataFile> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| Error::io("create data file", path, e))?;
+        let file = open_own(
+            path,
+            OpenOptions::new().read(true).write(true).create_new(true),
+            "create data file",
+        )?;
         Ok(DataFile {
             id,
             path: path.to_path_buf(),
@@ -371,11 +405,11 @@ impl DataFile {
 
     /// Opens an existing data file.
     pub fn open(id: u16, path: &Path, writable: bool) -> Result<DataFile> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(writable)
-            .open(path)
-            .map_err(|e| Error::io("open data file", path, e))?;
+        let file = open_own(
+            path,
+            OpenOptions::new().read(true).write(writable),
+            "open data file",
+        )?;
         Ok(DataFile {
             id,
             path: path.to_path_buf(),

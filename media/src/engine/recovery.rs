@@ -225,7 +225,17 @@ impl Core {
     }
 
     fn map_change(&mut self, map: PageId, lsn: Lsn, f: impl FnOnce(&mut Page)) -> Result<()> {
+        let path = self.pool.file(map.file)?.path.clone();
         let fr = self.pool.frame(map)?;
+        if fr.page.page_type() != Some(super::page::PageType::AllocMap) {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "LSN {lsn} allocates or frees a page past the file's allocation maps (no map at page {})",
+                    map.page
+                ),
+            ));
+        }
         f(&mut fr.page);
         fr.page.set_lsn(fr.page.lsn().max(lsn));
         Pool::mark_dirty(fr, lsn);
@@ -259,9 +269,22 @@ impl Core {
             return Ok(());
         }
         let map = self.map_of(id);
+        let path = self.pool.file(id.file)?.path.clone();
         let Some(fr) = self.frame_or_torn(map, mode)? else {
             return Ok(());
         };
+        // Every page the log changes lies in an interval of its file whose map exists (a
+        // file grows by logging the new map first): a record naming a page past them is
+        // not this database's, and must not make the file reach it.
+        if fr.page.page_type() != Some(super::page::PageType::AllocMap) {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "page {} (changed at LSN {lsn}) lies past the file's allocation maps (no map at page {})",
+                    id.page, map.page
+                ),
+            ));
+        }
         // A maximum: applying it again, or out of turn within a record, changes nothing.
         if alloc::note_change(&mut fr.page, id.page, lsn) {
             fr.page.set_lsn(fr.page.lsn().max(lsn));

@@ -38,6 +38,9 @@ pub const FIRST_LSN: Lsn = 4096;
 const REC_HEADER: usize = 29;
 /// The largest record this engine writes (a split of a deep tree, with page images).
 pub const MAX_RECORD: usize = 1 << 20;
+/// The highest LSN a log may hold (2^62 bytes of log, far beyond any real database's life):
+/// a header naming more is damaged.
+pub const MAX_LSN: Lsn = 1 << 62;
 const MAGIC: &[u8; 8] = b"REFDBLOG";
 
 /// One step of a structure change (a page split, an allocation): logged as after-images, so
@@ -334,7 +337,17 @@ fn check(lsn: Lsn, b: &[u8]) -> Option<LogRecord> {
         return None;
     }
     let r = decode(b)?;
-    (r.lsn == lsn).then_some(r)
+    // Links only point back: a record that names itself or a later one as its predecessor
+    // (or its undo's next step, or its checkpoint's start) is not this engine's, and
+    // following it could go round forever.
+    let back = |l: Lsn| l < lsn;
+    let links_back = (r.prev == 0 || back(r.prev))
+        && match &r.body {
+            RecordBody::Clr { undo_next, .. } => *undo_next == 0 || back(*undo_next),
+            RecordBody::CkptEnd { begin, .. } => back(*begin),
+            _ => true,
+        };
+    (r.lsn == lsn && links_back).then_some(r)
 }
 
 /// The log file's header (two copies in the file's first 4 KiB).
@@ -369,12 +382,15 @@ impl LogHeader {
         if crc32c(&b[..48]).to_le_bytes() != b[48..52] {
             return None;
         }
-        Some(LogHeader {
+        let h = LogHeader {
             seq: u64::from_le_bytes(b[8..16].try_into().ok()?),
             db_guid: b[16..32].try_into().ok()?,
             base: u64::from_le_bytes(b[32..40].try_into().ok()?),
             ckpt: u64::from_le_bytes(b[40..48].try_into().ok()?),
-        })
+        };
+        // LSNs this engine can reach: the arithmetic on them (positions, lengths) never
+        // overflows.
+        (FIRST_LSN <= h.base && h.base <= MAX_LSN && h.ckpt <= MAX_LSN).then_some(h)
     }
 }
 
@@ -442,12 +458,11 @@ fn sync_dir(dir: &Path) -> Result<()> {
 impl Log {
     /// Creates a new, empty log (failing if the file exists).
     pub fn create(path: &Path, db_guid: [u8; 16]) -> Result<Log> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| Error::io("create log", path, e))?;
+        let file = super::file::open_own(
+            path,
+            OpenOptions::new().read(true).write(true).create_new(true),
+            "create log",
+        )?;
         let header = LogHeader {
             seq: 1,
             db_guid,
@@ -496,11 +511,8 @@ impl Log {
             // A truncation that crashed before its rename: the old log is still whole.
             std::fs::remove_file(&tmp).map_err(|e| Error::io("remove", &tmp, e))?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("open log", path, e))?;
+        let file =
+            super::file::open_own(path, OpenOptions::new().read(true).write(true), "open log")?;
         let header = read_header(&file, path)?;
         if header.db_guid != db_guid {
             return Err(Error::corrupt(path, "log belongs to another database"));
@@ -538,6 +550,18 @@ impl Log {
             .map_err(|e| Error::io("stat", path, e))?
             .len();
         let want = FILE_HEADER + (end - header.base);
+        // A torn tail is the end of the last write: nothing whole follows it. A whole record
+        // after the bad one means the damage is in the middle of the log, and cutting there
+        // would throw away committed work: refuse, and leave the file as it is.
+        if let Some(next) = whole_record_after(&file, path, header.base, end, len)? {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "damaged log record at LSN {end}, followed by whole records (the next at LSN \
+                     {next}): damage inside the log, not a torn tail; not cut"
+                ),
+            ));
+        }
         let report = OpenReport {
             torn_bytes: len.saturating_sub(want),
         };
@@ -698,17 +722,27 @@ impl Log {
     /// log must not hold it in memory).
     pub fn for_each(&self, from: Lsn, mut f: impl FnMut(LogRecord) -> Result<()>) -> Result<()> {
         self.flush_all()?;
-        let (file, base) = {
+        let (file, base, durable) = {
             let g = self.lock();
             (
                 g.file
                     .try_clone()
                     .map_err(|e| Error::io("reopen", &self.path, e))?,
                 g.header.base,
+                g.durable,
             )
         };
-        for r in Scan::new(&file, &self.path, base, from.max(base))? {
+        let mut scan = Scan::new(&file, &self.path, base, from.max(base))?;
+        for r in scan.by_ref() {
             f(r?)?;
+        }
+        // Stopping short of what was made durable is damage, not the end: a reader (redo
+        // above all) must not take the records before it for the whole log.
+        if scan.lsn < durable {
+            return Err(Error::corrupt(
+                &self.path,
+                format!("no valid log record at LSN {}", scan.lsn),
+            ));
         }
         Ok(())
     }
@@ -733,12 +767,22 @@ impl Log {
         if to <= g.header.base || to > g.end {
             return Ok(0);
         }
-        // Write out the buffer first, so the copy below sees every record.
+        if let Some(e) = &g.failed {
+            return Err(Error::Invalid(format!(
+                "{}: log unusable after: {e}",
+                self.path.display()
+            )));
+        }
+        // Write out the buffer first, so the copy below sees every record. If that fails the
+        // records are in neither place: the log takes no more work (as after a failed flush),
+        // or later records would be written where these should have been.
         let buf = std::mem::take(&mut g.buf);
         let off = FILE_HEADER + (g.buf_start - g.header.base);
-        g.file
-            .write_all_at(&buf, off)
-            .map_err(|e| Error::io("write log", &self.path, e))?;
+        if let Err(e) = g.file.write_all_at(&buf, off) {
+            let e = Error::io("write log", &self.path, e);
+            g.failed = Some(e.to_string());
+            return Err(e);
+        }
         g.buf_start = g.end;
         let tmp = self.path.with_extension("ldf.tmp");
         // A fresh file, never one (or a link) found in the way.
@@ -756,33 +800,85 @@ impl Log {
         let mut header = g.header;
         header.seq += 1;
         header.base = to;
-        write_header(&new, &tmp, &header, &[0, 512])?;
-        let mut src = g
-            .file
-            .try_clone()
-            .map_err(|e| Error::io("reopen", &self.path, e))?;
-        src.seek(SeekFrom::Start(FILE_HEADER + (to - g.header.base)))
-            .map_err(|e| Error::io("seek", &self.path, e))?;
-        let mut dst = new.try_clone().map_err(|e| Error::io("reopen", &tmp, e))?;
-        dst.seek(SeekFrom::Start(FILE_HEADER))
-            .map_err(|e| Error::io("seek", &tmp, e))?;
-        let want = g.end - to;
-        let copied = std::io::copy(&mut src.take(want), &mut dst)
-            .map_err(|e| Error::io("copy log into", &tmp, e))?;
-        if copied != want {
-            return Err(Error::corrupt(&self.path, "log shorter than its end LSN"));
+        let copy = || -> Result<()> {
+            write_header(&new, &tmp, &header, &[0, 512])?;
+            let mut src = g
+                .file
+                .try_clone()
+                .map_err(|e| Error::io("reopen", &self.path, e))?;
+            src.seek(SeekFrom::Start(FILE_HEADER + (to - g.header.base)))
+                .map_err(|e| Error::io("seek", &self.path, e))?;
+            let mut dst = new.try_clone().map_err(|e| Error::io("reopen", &tmp, e))?;
+            dst.seek(SeekFrom::Start(FILE_HEADER))
+                .map_err(|e| Error::io("seek", &tmp, e))?;
+            let want = g.end - to;
+            let copied = std::io::copy(&mut src.take(want), &mut dst)
+                .map_err(|e| Error::io("copy log into", &tmp, e))?;
+            if copied != want {
+                return Err(Error::corrupt(&self.path, "log shorter than its end LSN"));
+            }
+            new.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+            std::fs::rename(&tmp, &self.path).map_err(|e| Error::io("rename over", &self.path, e))
+        };
+        if let Err(e) = copy() {
+            // The old log is still the log: the half-made copy only takes space (a full disk
+            // is the likely cause).
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
-        new.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io("rename over", &self.path, e))?;
-        if let Some(dir) = self.path.parent() {
-            sync_dir(dir)?;
-        }
+        // The new file is the log from here on, whatever the directory fsync says: records
+        // written to the old, unlinked one would be lost.
         let freed = to - g.header.base;
         g.file = new;
         g.header = header;
         g.durable = g.end;
+        if let Some(dir) = self.path.parent() {
+            if let Err(e) = sync_dir(dir) {
+                g.failed = Some(e.to_string());
+                return Err(e);
+            }
+        }
         Ok(freed)
     }
+}
+
+/// The LSN of the first whole record (length, CRC and LSN all right) that starts after
+/// `bad` in the file, if any: read in bounded chunks, every byte position a candidate.
+fn whole_record_after(
+    file: &File,
+    path: &Path,
+    base: Lsn,
+    bad: Lsn,
+    file_len: u64,
+) -> Result<Option<Lsn>> {
+    const CHUNK: usize = 1 << 20;
+    let mut off = FILE_HEADER + (bad - base) + 1;
+    let mut buf = Vec::new();
+    while off + REC_HEADER as u64 <= file_len {
+        let n = CHUNK.min((file_len - off) as usize);
+        buf.resize(n, 0);
+        file.read_exact_at(&mut buf, off)
+            .map_err(|e| Error::io("read log", path, e))?;
+        for i in 0..=n - REC_HEADER {
+            let lsn = base + (off + i as u64 - FILE_HEADER);
+            // Cheap filter first: the LSN field must name this very position.
+            if buf[i + 8..i + 16] != lsn.to_le_bytes() {
+                continue;
+            }
+            let len = u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes")) as usize;
+            if !(REC_HEADER..=MAX_RECORD).contains(&len) || off + (i + len) as u64 > file_len {
+                continue;
+            }
+            let mut b = vec![0u8; len];
+            file.read_exact_at(&mut b, off + i as u64)
+                .map_err(|e| Error::io("read log", path, e))?;
+            if check(lsn, &b).is_some() {
+                return Ok(Some(lsn));
+            }
+        }
+        off += (n - REC_HEADER + 1) as u64;
+    }
+    Ok(None)
 }
 
 /// Reads records in order from a file position until the end or the first bad record.
