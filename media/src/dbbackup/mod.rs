@@ -27,6 +27,7 @@
 
 pub mod backup;
 pub mod header;
+mod file_restore;
 pub mod restore;
 
 pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};

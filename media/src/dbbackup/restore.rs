@@ -54,6 +54,8 @@ pub struct RestoreOptions {
     pub stopat_ms: Option<u64>,
     /// Overwrite what is in the target.
     pub replace: bool,
+    /// File restore: restore only this filegroup's files (out of a file or a full backup).
+    pub filegroup: Option<String>,
 }
 
 impl Default for RestoreOptions {
@@ -62,6 +64,7 @@ impl Default for RestoreOptions {
             recovery: Recovery::Recovery,
             stopat_ms: None,
             replace: false,
+            filegroup: None,
         }
     }
 }
@@ -82,15 +85,18 @@ pub struct RestoreOutcome {
 
 /// The sequence state kept in [`RESTORING_FILE`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct State {
-    db_guid: [u8; 16],
-    database: String,
+pub(super) struct State {
+    pub(super) db_guid: [u8; 16],
+    pub(super) database: String,
     /// The full backup the sequence began with (its set GUID).
-    full_guid: [u8; 16],
+    pub(super) full_guid: [u8; 16],
     /// Where the restoring log ends (the next LSN to restore).
-    log_end: Lsn,
+    pub(super) log_end: Lsn,
     /// Its fork.
-    fork_guid: [u8; 16],
+    pub(super) fork_guid: [u8; 16],
+    /// After a file restore: the LSN the log must reach before recovery (where the rest of
+    /// the database is, the end of the tail-log backup); 0 = none.
+    pub(super) needed: Lsn,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -108,14 +114,15 @@ fn unhex16(s: &str) -> Option<[u8; 16]> {
 }
 
 impl State {
-    fn write(&self, dir: &Path) -> Result<()> {
+    pub(super) fn write(&self, dir: &Path) -> Result<()> {
         let text = format!(
-            "refdb restoring 1\ndb_guid {}\ndatabase {}\nfull_guid {}\nlog_end {}\nfork_guid {}\n",
+            "refdb restoring 1\ndb_guid {}\ndatabase {}\nfull_guid {}\nlog_end {}\nfork_guid {}\nneeded {}\n",
             hex(&self.db_guid),
             hex(self.database.as_bytes()),
             hex(&self.full_guid),
             self.log_end,
-            hex(&self.fork_guid)
+            hex(&self.fork_guid),
+            self.needed
         );
         let tmp = dir.join(".refdb.restoring.tmp");
         let path = dir.join(RESTORING_FILE);
@@ -156,12 +163,14 @@ impl State {
         let full_guid = unhex16(&get("full_guid")?).ok_or_else(bad)?;
         let log_end = get("log_end")?.parse().map_err(|_| bad())?;
         let fork_guid = unhex16(&get("fork_guid")?).ok_or_else(bad)?;
+        let needed = get("needed")?.parse().map_err(|_| bad())?;
         Ok(Some(State {
             db_guid,
             database,
             full_guid,
             log_end,
             fork_guid,
+            needed,
         }))
     }
 }
@@ -181,11 +190,12 @@ pub(crate) fn mark_restoring(
         full_guid: [0; 16],
         log_end,
         fork_guid,
+        needed: 0,
     }
     .write(dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("fsync directory", dir))
@@ -258,10 +268,10 @@ impl RestoreSink for Staging {
 }
 
 /// A directory beside `target` for work in progress, removed when dropped.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn beside(target: &Path, what: &str) -> Result<TempDir> {
+    pub(super) fn beside(target: &Path, what: &str) -> Result<TempDir> {
         let parent = target
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -293,9 +303,9 @@ impl Drop for TempDir {
 
 /// The log records of a set's `log` file, checked: whole records, in LSN order from `first`
 /// to `last` without a gap.
-struct LogBytes {
-    path: PathBuf,
-    first: Lsn,
+pub(super) struct LogBytes {
+    pub(super) path: PathBuf,
+    pub(super) first: Lsn,
 }
 
 impl LogBytes {
@@ -341,7 +351,7 @@ impl LogBytes {
 }
 
 /// Writes a new log file: header (base, restart checkpoint), then the records.
-fn write_log_header(f: &File, path: &Path, db_guid: [u8; 16], base: Lsn, ckpt: Lsn) -> Result<()> {
+pub(super) fn write_log_header(f: &File, path: &Path, db_guid: [u8; 16], base: Lsn, ckpt: Lsn) -> Result<()> {
     let h = wal::LogHeader {
         seq: 2,
         db_guid,
@@ -357,7 +367,7 @@ fn write_log_header(f: &File, path: &Path, db_guid: [u8; 16], base: Lsn, ckpt: L
 }
 
 /// A new log file holding the set's records up to `end`, restarting at its checkpoint.
-fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
+pub(super) fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
     let lf = OpenOptions::new()
         .read(true)
         .write(true)
@@ -386,7 +396,7 @@ fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
 
 /// Copies the set's records from `from` (a record boundary in it) up to `to` into `out` at
 /// file offset `off`. Returns the bytes written.
-fn copy_records(
+pub(super) fn copy_records(
     log: &LogBytes,
     last: Lsn,
     from: Lsn,
@@ -422,16 +432,16 @@ fn copy_records(
 
 /// One restore: the target, the set read into staging, its header and log, the options.
 #[derive(Clone, Copy)]
-struct Job<'a> {
-    dir: &'a Path,
-    stage: &'a Path,
-    h: &'a SetHeader,
-    log: &'a LogBytes,
-    opts: &'a RestoreOptions,
+pub(super) struct Job<'a> {
+    pub(super) dir: &'a Path,
+    pub(super) stage: &'a Path,
+    pub(super) h: &'a SetHeader,
+    pub(super) log: &'a LogBytes,
+    pub(super) opts: &'a RestoreOptions,
 }
 
 /// What is in the target directory.
-enum Target {
+pub(super) enum Target {
     Missing,
     Empty,
     Restoring(State),
@@ -527,12 +537,15 @@ pub fn restore(
         opts,
     };
     let mut out = match header.kind {
+        BackupType::File | BackupType::Full if opts.filegroup.is_some() => {
+            super::file_restore::restore_files(job, target)?
+        }
         BackupType::Full => restore_full(job, target)?,
         BackupType::Differential => restore_diff(job, target)?,
         BackupType::Log => restore_log(job, target)?,
         BackupType::File => {
             return Err(DbBackupError::Refused(
-                "restoring a file backup is not supported yet".into(),
+                "a file backup restores one filegroup: name it (--filegroup NAME)".into(),
             ))
         }
     };
@@ -540,7 +553,7 @@ pub fn restore(
     Ok(out)
 }
 
-fn outcome(header: &SetHeader, log_end: Lsn) -> RestoreOutcome {
+pub(super) fn outcome(header: &SetHeader, log_end: Lsn) -> RestoreOutcome {
     RestoreOutcome {
         header: header.clone(),
         recovered: false,
@@ -550,7 +563,7 @@ fn outcome(header: &SetHeader, log_end: Lsn) -> RestoreOutcome {
     }
 }
 
-fn name_guid(h: &SetHeader) -> String {
+pub(super) fn name_guid(h: &SetHeader) -> String {
     format!(
         "{} (id {})",
         h.database,
@@ -621,6 +634,7 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         full_guid: h.set_guid,
         log_end: end,
         fork_guid: h.fork_guid,
+        needed: 0,
     };
     finish(dir, work, h, state, opts, cut.is_some())
 }
@@ -689,7 +703,7 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
 }
 
 /// Writes the set's pages into the data files in `into` (creating them when `create`).
-fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> Result<()> {
+pub(super) fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> Result<()> {
     for f in &h.files {
         if !valid_file_name(&f.file_name) {
             return Err(DbBackupError::Refused(format!(
@@ -733,6 +747,17 @@ fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> R
             )));
         }
         out.sync_all().map_err(io_err("fsync", &path))?;
+    }
+    Ok(())
+}
+
+/// After a file restore, recovery waits until the log reaches the rest of the database.
+pub(super) fn refuse_early_recovery(s: &State, end: Lsn, opts: &RestoreOptions) -> Result<()> {
+    if opts.recovery == Recovery::Recovery && end < s.needed {
+        return Err(DbBackupError::Refused(format!(
+            "the restored files are brought up to date only at LSN {} (the end of the tail-log backup), this restore ends at LSN {end}: restore WITH NORECOVERY and continue with the log backups up to it",
+            s.needed
+        )));
     }
     Ok(())
 }
@@ -836,7 +861,7 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     finish_in_place(dir, h, state, opts, cut.is_some())
 }
 
-fn finish_in_place(
+pub(super) fn finish_in_place(
     dir: &Path,
     h: &SetHeader,
     state: State,
@@ -888,6 +913,13 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             h.first_lsn, h.last_lsn, s.log_end
         )));
     }
+    if s.needed > 0 && opts.stopat_ms.is_some() {
+        return Err(DbBackupError::Refused(format!(
+            "a restored file must be brought up to the rest of the database (LSN {}): no point in time can be restored after a file restore",
+            s.needed
+        )));
+    }
+    refuse_early_recovery(&s, h.last_lsn, opts)?;
     let cut = match opts.stopat_ms {
         Some(t) => {
             refuse_bulk_stopat(h)?;
