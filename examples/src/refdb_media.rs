@@ -311,6 +311,7 @@ pub fn plan(
                 None
             },
             replace: replace && i == 0,
+            filegroup: None,
         };
         last = Some(restore(
             dir,
@@ -353,6 +354,7 @@ pub fn plan(
             recovery: Recovery::Recovery,
             stopat_ms,
             replace: false,
+            filegroup: None,
         };
         last = Some(restore(
             dir,

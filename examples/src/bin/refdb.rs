@@ -13,7 +13,7 @@
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
 //! refdb bulk-load DIR --filegroup FG --rows N
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
-//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace]
+//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace] [--filegroup NAME]
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
 //! refdb history [--database NAME]
 //! ```
@@ -232,6 +232,10 @@ enum Cmd {
         /// Overwrite what is in DIR.
         #[arg(long)]
         replace: bool,
+        /// File restore: only this filegroup's files (of a file or full backup), into the
+        /// database in DIR left restoring by a tail-log backup; the logs since follow.
+        #[arg(long)]
+        filegroup: Option<String>,
     },
     /// The restore sequence for a database from the backup history; --execute runs it.
     Plan {
@@ -402,6 +406,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             recovery: _,
             stopat: s,
             replace,
+            filegroup,
         } => (|| {
             let opts = media::dbbackup::RestoreOptions {
                 recovery: if *norecovery {
@@ -411,6 +416,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 },
                 stopat_ms: stopat(s)?,
                 replace: *replace,
+                filegroup: filegroup.clone(),
             };
             let changers = rm::readers(from, changer.as_deref())?;
             rm::restore(dir, changers, *set, &opts, &mut err).map(|_| ())

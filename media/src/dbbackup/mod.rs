@@ -26,8 +26,8 @@
 //! SQL Server's decoders (its MSCI/MSLS blocks), and `ls` and `extract` show its data as files.
 
 pub mod backup;
-pub mod header;
 mod file_restore;
+pub mod header;
 pub mod restore;
 
 pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};

@@ -351,7 +351,13 @@ impl LogBytes {
 }
 
 /// Writes a new log file: header (base, restart checkpoint), then the records.
-pub(super) fn write_log_header(f: &File, path: &Path, db_guid: [u8; 16], base: Lsn, ckpt: Lsn) -> Result<()> {
+pub(super) fn write_log_header(
+    f: &File,
+    path: &Path,
+    db_guid: [u8; 16],
+    base: Lsn,
+    ckpt: Lsn,
+) -> Result<()> {
     let h = wal::LogHeader {
         seq: 2,
         db_guid,
@@ -703,7 +709,12 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
 }
 
 /// Writes the set's pages into the data files in `into` (creating them when `create`).
-pub(super) fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> Result<()> {
+pub(super) fn write_data_files(
+    into: &Path,
+    stage: &Path,
+    h: &SetHeader,
+    create: bool,
+) -> Result<()> {
     for f in &h.files {
         if !valid_file_name(&f.file_name) {
             return Err(DbBackupError::Refused(format!(
