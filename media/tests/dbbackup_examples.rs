@@ -977,7 +977,12 @@ fn filegroup_from_a_full_backup_and_the_simple_model_rules() {
     work_both(&mut env, &db, &mut bulk, 5);
     let want = env.model.rows.clone();
     db.abandon();
-    std::fs::write(env.db_dir.join("bulk.ndf"), b"damaged").unwrap();
+    // The lost file's name holds a planted link: the restore replaces the link, and the file
+    // it points to stays as it was.
+    let outside = env.tmp.path().join("outside");
+    std::fs::write(&outside, b"not yours").unwrap();
+    std::fs::remove_file(env.db_dir.join("bulk.ndf")).unwrap();
+    std::os::unix::fs::symlink(&outside, env.db_dir.join("bulk.ndf")).unwrap();
     let mut tail = BackupOptions::new(BackupType::Log);
     tail.no_truncate = true;
     tail.norecovery = true;
@@ -999,6 +1004,11 @@ fn filegroup_from_a_full_backup_and_the_simple_model_rules() {
     env.restore(&env.db_dir, &tail_lib, &RestoreOptions::default())
         .unwrap();
     assert_rows_with(&env.db_dir, &want, &bulk, "bulk from the full + log + tail");
+    assert_eq!(std::fs::read(&outside).unwrap(), b"not yours");
+    assert!(!std::fs::symlink_metadata(env.db_dir.join("bulk.ndf"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
 
     // Simple model: a read-write filegroup is refused; a read-only one goes back in place.
     let (mut env, db) = Env::new(RecoveryModel::Simple);

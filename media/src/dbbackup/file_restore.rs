@@ -179,6 +179,17 @@ fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
             )));
         }
     }
+    let fg = sub.files[0].filegroup_id;
+    if let Some(b) = boot
+        .files
+        .iter()
+        .find(|b| b.filegroup == fg && !sub.files.iter().any(|f| f.file_id == b.id))
+    {
+        return Err(DbBackupError::Refused(format!(
+            "data file {} ({}) of filegroup {} was added after the backup, which does not hold it: restore the whole database",
+            b.logical_name, b.file_name, sub.files[0].filegroup
+        )));
+    }
     Ok(boot)
 }
 
