@@ -133,6 +133,27 @@ impl Env {
         lib
     }
 
+    /// A tail-log backup (NO_TRUNCATE, NORECOVERY) of the abandoned database's files onto
+    /// library `tail`; leaves the directory restoring.
+    fn tail_log(&mut self) -> PathBuf {
+        let mut tail = BackupOptions::new(BackupType::Log);
+        tail.no_truncate = true;
+        tail.norecovery = true;
+        let lib = self.tmp.path().join("tail");
+        let set = MediaSet::new("TAIL", 1);
+        let so = StripeOptions::new(Operation::Format, 1_717_200_000);
+        dbbackup::tail_log_from_files(
+            &self.db_dir,
+            &tail,
+            devices(&lib, &set, 64 << 20),
+            set,
+            &so,
+            &mut self.history,
+        )
+        .unwrap();
+        lib
+    }
+
     fn backup(&mut self, db: &Database, kind: BackupType) -> PathBuf {
         self.backup_with(db, &BackupOptions::new(kind), 1)
     }
@@ -910,21 +931,7 @@ fn filegroup_b_restore_plus_logs() {
     let why = refused(env.restore(&env.db_dir, &fg, &filegroup(norecovery())));
     assert!(why.contains("tail-log backup"), "{why}");
 
-    let mut tail = BackupOptions::new(BackupType::Log);
-    tail.no_truncate = true;
-    tail.norecovery = true;
-    let tail_lib = env.tmp.path().join("tail");
-    let set = MediaSet::new("TAIL", 1);
-    let so = StripeOptions::new(Operation::Format, 1_717_200_000);
-    dbbackup::tail_log_from_files(
-        &env.db_dir,
-        &tail,
-        devices(&tail_lib, &set, 64 << 20),
-        set,
-        &so,
-        &mut env.history,
-    )
-    .unwrap();
+    let tail_lib = env.tail_log();
 
     // A file backup without the filegroup named; the filegroup restored WITH RECOVERY before
     // the logs bring it up to date; an unknown filegroup.
@@ -983,21 +990,7 @@ fn filegroup_from_a_full_backup_and_the_simple_model_rules() {
     std::fs::write(&outside, b"not yours").unwrap();
     std::fs::remove_file(env.db_dir.join("bulk.ndf")).unwrap();
     std::os::unix::fs::symlink(&outside, env.db_dir.join("bulk.ndf")).unwrap();
-    let mut tail = BackupOptions::new(BackupType::Log);
-    tail.no_truncate = true;
-    tail.norecovery = true;
-    let tail_lib = env.tmp.path().join("tail");
-    let set = MediaSet::new("TAIL", 1);
-    let so = StripeOptions::new(Operation::Format, 1_717_200_000);
-    dbbackup::tail_log_from_files(
-        &env.db_dir,
-        &tail,
-        devices(&tail_lib, &set, 64 << 20),
-        set,
-        &so,
-        &mut env.history,
-    )
-    .unwrap();
+    let tail_lib = env.tail_log();
     env.restore(&env.db_dir, &full, &filegroup(norecovery()))
         .unwrap();
     env.restore(&env.db_dir, &log, &norecovery()).unwrap();

@@ -18,8 +18,8 @@
 
 use super::header::SetHeader;
 use super::restore::{
-    finish_in_place, name_guid, new_log_file, outcome, refuse_early_recovery, sync_dir,
-    write_data_files, Job, RestoreOutcome, State, Target, TempDir,
+    finish_in_place, name_guid, outcome, refuse_early_recovery, refuse_other_fork, replace_log,
+    restoring_state, sync_dir, write_data_files, Job, RestoreOutcome, State, Target, TempDir,
 };
 use super::{io_err, DbBackupError, Result};
 use crate::engine::file::{Boot, DataFile};
@@ -77,45 +77,6 @@ pub(super) fn restore_files(job: Job<'_>, target: Target) -> Result<RestoreOutco
         ..h.clone()
     };
     match target {
-        Target::Restoring(s) => {
-            if s.db_guid != h.db_guid {
-                return Err(DbBackupError::Refused(format!(
-                    "the file backup is of database {}, but {} is restoring database {}",
-                    name_guid(h),
-                    dir.display(),
-                    s.database
-                )));
-            }
-            if s.fork_guid != h.fork_guid {
-                return Err(DbBackupError::Refused(format!(
-                    "the backup belongs to recovery fork {}, the database is in fork {}: the two histories cannot be mixed",
-                    crate::engine::db::guid_string(&h.fork_guid),
-                    crate::engine::db::guid_string(&s.fork_guid)
-                )));
-            }
-            if h.last_lsn > s.log_end {
-                return Err(DbBackupError::Refused(format!(
-                    "the backup ends at LSN {}, after the database's log (LSN {}): it is not a backup of this database's past",
-                    h.last_lsn, s.log_end
-                )));
-            }
-            check_files(dir, &sub)?;
-            let needed = s.needed.max(s.log_end);
-            let state = State {
-                full_guid: h.set_guid,
-                log_end: h.last_lsn,
-                needed,
-                ..s
-            };
-            refuse_early_recovery(&state, h.last_lsn, opts)?;
-            put_files(dir, stage, &sub)?;
-            let lpath = dir.join(crate::engine::db::LOG_FILE);
-            let tmp = dir.join(".log.ldf.restoring");
-            let _ = fs::remove_file(&tmp);
-            new_log_file(&tmp, h, log, h.last_lsn)?;
-            fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))?;
-            finish_in_place(dir, h, state, opts, false)
-        }
         Target::Database(name, guid) if guid == h.db_guid && read_only => {
             let boot = check_files(dir, &sub)?;
             let now_ro = boot
@@ -143,11 +104,28 @@ pub(super) fn restore_files(job: Job<'_>, target: Target) -> Result<RestoreOutco
             crate::engine::db::guid_string(&guid),
             name_guid(h)
         ))),
-        _ => Err(DbBackupError::Refused(format!(
-            "no database {} in {} to restore filegroup {fg} into: a file restore goes into an existing database (restore a full backup to make one)",
-            h.database,
-            dir.display()
-        ))),
+        target => {
+            let s = restoring_state(dir, target, h, "file backup")?;
+            refuse_other_fork(h, &s)?;
+            if h.last_lsn > s.log_end {
+                return Err(DbBackupError::Refused(format!(
+                    "the backup ends at LSN {}, after the database's log (LSN {}): it is not a backup of this database's past",
+                    h.last_lsn, s.log_end
+                )));
+            }
+            check_files(dir, &sub)?;
+            let needed = s.needed.max(s.log_end);
+            let state = State {
+                full_guid: h.set_guid,
+                log_end: h.last_lsn,
+                needed,
+                ..s
+            };
+            refuse_early_recovery(&state, h.last_lsn, opts)?;
+            put_files(dir, stage, &sub)?;
+            replace_log(dir, h, log, h.last_lsn)?;
+            finish_in_place(dir, h, state, opts, false)
+        }
     }
 }
 

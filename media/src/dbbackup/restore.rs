@@ -387,6 +387,16 @@ pub(super) fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn)
     lf.sync_all().map_err(io_err("fsync", path))
 }
 
+/// Replaces the restoring log of `dir` by the set's records up to `end` (written beside it,
+/// then renamed over it).
+pub(super) fn replace_log(dir: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
+    let lpath = dir.join(crate::engine::db::LOG_FILE);
+    let tmp = dir.join(".log.ldf.restoring");
+    let _ = fs::remove_file(&tmp);
+    new_log_file(&tmp, h, log, end)?;
+    fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))
+}
+
 /// Where STOPAT cuts a log: the LSN of the first commit after the point, if any.
 fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
     let mut cut = None;
@@ -764,6 +774,21 @@ pub(super) fn write_data_files(
     Ok(())
 }
 
+/// A backup of another recovery fork than the restoring database's.
+pub(super) fn refuse_other_fork(h: &SetHeader, s: &State) -> Result<()> {
+    if h.fork_guid != s.fork_guid {
+        return Err(DbBackupError::Refused(format!(
+            "the {} backup LSN {}..{} belongs to recovery fork {}, the database being restored is in fork {}: the two histories cannot be mixed",
+            format!("{:?}", h.kind).to_lowercase(),
+            h.first_lsn,
+            h.last_lsn,
+            crate::engine::db::guid_string(&h.fork_guid),
+            crate::engine::db::guid_string(&s.fork_guid)
+        )));
+    }
+    Ok(())
+}
+
 /// After a file restore, recovery waits until the log reaches the rest of the database.
 pub(super) fn refuse_early_recovery(s: &State, end: Lsn, opts: &RestoreOptions) -> Result<()> {
     if opts.recovery == Recovery::Recovery && end < s.needed {
@@ -785,7 +810,12 @@ fn refuse_bulk_stopat(h: &SetHeader) -> Result<()> {
     Ok(())
 }
 
-fn restoring_state(dir: &Path, target: Target, h: &SetHeader, what: &str) -> Result<State> {
+pub(super) fn restoring_state(
+    dir: &Path,
+    target: Target,
+    h: &SetHeader,
+    what: &str,
+) -> Result<State> {
     match target {
         Target::Restoring(s) => {
             if s.db_guid != h.db_guid {
@@ -861,11 +891,7 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     // Everything checked: the pages go over the restoring files, the log is replaced.
     write_data_files(dir, stage, h, false)?;
     let end = cut.unwrap_or(h.last_lsn);
-    let lpath = dir.join(crate::engine::db::LOG_FILE);
-    let tmp = dir.join(".log.ldf.restoring");
-    let _ = fs::remove_file(&tmp);
-    new_log_file(&tmp, h, log, end)?;
-    fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))?;
+    replace_log(dir, h, log, end)?;
     let state = State {
         log_end: end,
         fork_guid: h.fork_guid,
@@ -905,15 +931,7 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         opts,
     } = job;
     let s = restoring_state(dir, target, h, "log backup")?;
-    if h.fork_guid != s.fork_guid {
-        return Err(DbBackupError::Refused(format!(
-            "the log backup LSN {}..{} belongs to recovery fork {}, the database being restored is in fork {}: the two histories cannot be mixed",
-            h.first_lsn,
-            h.last_lsn,
-            crate::engine::db::guid_string(&h.fork_guid),
-            crate::engine::db::guid_string(&s.fork_guid)
-        )));
-    }
+    refuse_other_fork(h, &s)?;
     if h.first_lsn > s.log_end {
         return Err(DbBackupError::Refused(format!(
             "log chain gap: the database is restored up to LSN {}, this log backup starts at LSN {}; the log from LSN {} to {} is missing (restore the log backup that holds it first)",
