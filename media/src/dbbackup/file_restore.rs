@@ -16,6 +16,7 @@
 //! never restored after a file restore. The primary filegroup is restored with the whole
 //! database (its boot page describes the database).
 
+use super::backup::read_pages;
 use super::header::SetHeader;
 use super::restore::{
     finish_in_place, name_guid, outcome, refuse_early_recovery, refuse_other_fork, replace_log,
@@ -23,8 +24,10 @@ use super::restore::{
 };
 use super::{io_err, DbBackupError, Result};
 use crate::engine::file::{Boot, DataFile};
+use crate::engine::page::PAGE_SIZE;
 use crate::engine::RecoveryModel;
 use std::fs;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Restores the filegroup `job.opts.filegroup` names from the set in staging.
@@ -33,8 +36,8 @@ pub(super) fn restore_files(job: Job<'_>, target: Target) -> Result<RestoreOutco
         dir,
         stage,
         h,
-        log,
         opts,
+        ..
     } = job;
     let fg = opts.filegroup.as_deref().unwrap_or_default();
     let files: Vec<_> = h
@@ -104,34 +107,118 @@ pub(super) fn restore_files(job: Job<'_>, target: Target) -> Result<RestoreOutco
             crate::engine::db::guid_string(&guid),
             name_guid(h)
         ))),
-        target => {
-            let s = restoring_state(dir, target, h, "file backup")?;
-            refuse_other_fork(h, &s)?;
-            if h.last_lsn > s.log_end {
-                return Err(DbBackupError::Refused(format!(
-                    "the backup ends at LSN {}, after the database's log (LSN {}): it is not a backup of this database's past",
-                    h.last_lsn, s.log_end
-                )));
-            }
+        target => restart_from_set(job, target, || {
             check_files(dir, &sub)?;
-            let needed = s.needed.max(s.log_end);
-            let state = State {
-                full_guid: h.set_guid,
-                log_end: h.last_lsn,
-                needed,
-                ..s
-            };
-            refuse_early_recovery(&state, h.last_lsn, opts)?;
-            put_files(dir, stage, &sub)?;
-            replace_log(dir, h, log, h.last_lsn)?;
-            finish_in_place(dir, h, state, opts, false)
-        }
+            put_files(dir, stage, &sub)
+        }),
     }
+}
+
+/// Into a database left restoring (by a tail-log backup): `put` writes the set's pages, the
+/// log restarts at the set's log, and recovery waits until it reaches where the database's log
+/// ended.
+fn restart_from_set(
+    job: Job<'_>,
+    target: Target,
+    put: impl FnOnce() -> Result<()>,
+) -> Result<RestoreOutcome> {
+    let Job {
+        dir, h, log, opts, ..
+    } = job;
+    let s = restoring_state(dir, target, h, "backup")?;
+    refuse_other_fork(h, &s)?;
+    if h.last_lsn > s.log_end {
+        return Err(DbBackupError::Refused(format!(
+            "the backup ends at LSN {}, after the database's log (LSN {}): it is not a backup of this database's past",
+            h.last_lsn, s.log_end
+        )));
+    }
+    let state = State {
+        full_guid: h.set_guid,
+        log_end: h.last_lsn,
+        needed: s.needed.max(s.log_end),
+        ..s
+    };
+    refuse_early_recovery(&state, h.last_lsn, opts)?;
+    put()?;
+    replace_log(dir, h, log, h.last_lsn)?;
+    finish_in_place(dir, h, state, opts, false)
+}
+
+/// Page restore: one page out of a full or file backup, into the database left restoring by a
+/// tail-log backup, then the logs since (as a file restore). Refused under the simple model;
+/// a file's header page and first allocation map are restored with their file.
+pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+    let Job {
+        dir,
+        stage,
+        h,
+        opts,
+        ..
+    } = job;
+    let (file, page) = opts.page.unwrap_or_default();
+    if h.model == RecoveryModel::Simple {
+        return Err(DbBackupError::Refused(format!(
+            "database {} uses the simple recovery model, which has no page restore: restore the whole database",
+            h.database
+        )));
+    }
+    if page < 2 {
+        return Err(DbBackupError::Refused(format!(
+            "page {file}:{page} is the file's header or its allocation map: restore the file (--filegroup) or the database"
+        )));
+    }
+    if opts.stopat_ms.is_some() || opts.filegroup.is_some() {
+        return Err(DbBackupError::Refused(
+            "a page restore takes neither a point in time nor a filegroup".into(),
+        ));
+    }
+    let entry = h.files.iter().find(|f| f.file_id == file).ok_or_else(|| {
+        DbBackupError::Refused(format!("the backup names no data file with id {file}"))
+    })?;
+    let sub = SetHeader {
+        files: vec![entry.clone()],
+        ..h.clone()
+    };
+    if let Target::Database(name, _) = &target {
+        return Err(DbBackupError::Refused(format!(
+            "{} holds database {name}, which is not restoring: take a tail-log backup (NO_TRUNCATE, NORECOVERY) first, then restore the page and the logs since",
+            dir.display()
+        )));
+    }
+    restart_from_set(job, target, || {
+        check_file_ids(dir, &sub)?;
+        let src = stage.join(format!("F{file}.pages"));
+        let mut found = None;
+        if src.is_file() {
+            read_pages(&src, |p| {
+                let id = p.id();
+                if id.file == file && id.page == page && p.verify(id).is_ok() {
+                    found = Some(p);
+                }
+                Ok(())
+            })?;
+        }
+        let p = found.ok_or_else(|| {
+            DbBackupError::Refused(format!(
+                "the backup holds no undamaged copy of page {file}:{page}"
+            ))
+        })?;
+        let path = dir.join(&entry.file_name);
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(io_err("open data file (not following a link)", &path))?;
+        out.write_all_at(&p.0[..], page as u64 * PAGE_SIZE as u64)
+            .and_then(|_| out.sync_all())
+            .map_err(io_err("write page into", &path))
+    })
 }
 
 /// The database's description (its boot page), checked against the files to restore: the same
 /// ids, filegroups and file names, so nothing is written beside the database's own files.
-fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
+fn check_file_ids(dir: &Path, sub: &SetHeader) -> Result<Boot> {
     let primary = dir.join(crate::engine::db::PRIMARY_FILE);
     let boot = DataFile::open(1, &primary, false)
         .ok()
@@ -157,6 +244,12 @@ fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
             )));
         }
     }
+    Ok(boot)
+}
+
+/// The same, and every file of the filegroup is in the set.
+fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
+    let boot = check_file_ids(dir, sub)?;
     let fg = sub.files[0].filegroup_id;
     if let Some(b) = boot
         .files

@@ -58,6 +58,9 @@ pub struct RestoreOptions {
     pub replace: bool,
     /// File restore: restore only this filegroup's files (out of a file or a full backup).
     pub filegroup: Option<String>,
+    /// Page restore: restore only this page (file id, page number) out of a full or file
+    /// backup.
+    pub page: Option<(u16, u32)>,
 }
 
 impl Default for RestoreOptions {
@@ -67,6 +70,7 @@ impl Default for RestoreOptions {
             stopat_ms: None,
             replace: false,
             filegroup: None,
+            page: None,
         }
     }
 }
@@ -555,6 +559,9 @@ pub fn restore(
         opts,
     };
     let mut out = match header.kind {
+        BackupType::File | BackupType::Full if opts.page.is_some() => {
+            super::file_restore::restore_page(job, target)?
+        }
         BackupType::File | BackupType::Full if opts.filegroup.is_some() => {
             super::file_restore::restore_files(job, target)?
         }
