@@ -312,6 +312,7 @@ pub fn plan(
             },
             replace: replace && i == 0,
             filegroup: None,
+            page: None,
         };
         last = Some(restore(
             dir,
@@ -355,6 +356,7 @@ pub fn plan(
             stopat_ms,
             replace: false,
             filegroup: None,
+            page: None,
         };
         last = Some(restore(
             dir,

@@ -341,3 +341,26 @@ fn filegroup_restore_plus_logs_from_the_command_line() {
     assert_eq!(got, want);
     assert_check(t, "db", &want, "filegroup b + log + tail");
 }
+
+/// `--page FILE:PAGE`: a typo is refused by the parser, and a page restore under the simple
+/// model says why.
+#[test]
+fn page_restore_refusals_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "simple"]);
+    ok(t, &["put", "db", "k", "v"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    let (c, _, err) = refdb(t, &["restore", "db", "--from", "full.tap", "--page", "x"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("not FILE:PAGE"), "{err}");
+    let (c, _, err) = refdb(t, &["restore", "db", "--from", "full.tap", "--page", "1:2"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("simple recovery model"), "{err}");
+    assert_eq!(ok(t, &["get", "db", "k"]).trim(), "v");
+}

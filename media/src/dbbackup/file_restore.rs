@@ -1,4 +1,4 @@
-//! File (filegroup) restore: one filegroup's files out of a file backup or a full backup, into
+//! File (filegroup) and page restore: one filegroup's files (or one page) out of a file backup or a full backup, into
 //! an existing database, then the log backups that bring them up to date.
 //!
 //! The reference documents' sequence: take a tail-log backup of the damaged database (NO_TRUNCATE,

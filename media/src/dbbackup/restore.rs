@@ -18,9 +18,10 @@
 //!   recovery: redo, then undo of what never committed), starts a new recovery fork, and ends
 //!   the sequence: an already-recovered database refuses further logs.
 //!
-//! - **File restore** (a filegroup out of a file or full backup): see `file_restore`.
+//! - **File and page restore** (a filegroup, or one page, out of a file or full backup): see
+//!   `file_restore`.
 //!
-//! Not done yet (issue 15): STANDBY, MOVE, page and piecemeal restore, RESTART.
+//! Not done yet (issue 15): STANDBY, MOVE, piecemeal restore, RESTART.
 
 use super::backup::read_pages;
 use super::header::{flags, SetHeader, FORMAT_VERSION};
