@@ -1078,6 +1078,21 @@ fn page_restore_plus_logs() {
     assert!(why.contains("header"), "{why}");
     let why = refused(env.restore(&env.db_dir, &full, &page_opts(Recovery::Recovery)));
     assert!(why.contains("brought up to date only at LSN"), "{why}");
+    // A link planted at the data file's name is not written through.
+    let outside = env.tmp.path().join("outside.ndf");
+    std::fs::rename(&path, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &path).unwrap();
+    let e = env
+        .restore(&env.db_dir, &full, &page_opts(Recovery::NoRecovery))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bulk.ndf") && e.contains("not following a link"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&outside).unwrap(), bytes);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::rename(&outside, &path).unwrap();
     env.restore(&env.db_dir, &full, &page_opts(Recovery::NoRecovery))
         .unwrap();
     env.restore(&env.db_dir, &log, &norecovery()).unwrap();
