@@ -170,7 +170,14 @@ impl State {
         let full_guid = unhex16(&get("full_guid")?).ok_or_else(bad)?;
         let log_end = get("log_end")?.parse().map_err(|_| bad())?;
         let fork_guid = unhex16(&get("fork_guid")?).ok_or_else(bad)?;
-        let needed = get("needed")?.parse().map_err(|_| bad())?;
+        // Absent in the states written before file restore existed: none needed.
+        let needed = match lines.next() {
+            None => 0,
+            Some(l) => l
+                .strip_prefix("needed ")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(bad)?,
+        };
         Ok(Some(State {
             db_guid,
             database,
