@@ -318,6 +318,8 @@ pub fn plan(
                 None
             },
             replace: replace && i == 0,
+            filegroup: None,
+            page: None,
         };
         last = Some(restore(
             dir,
@@ -360,6 +362,8 @@ pub fn plan(
             recovery: Recovery::Recovery,
             stopat_ms,
             replace: false,
+            filegroup: None,
+            page: None,
         };
         last = Some(restore(
             dir,

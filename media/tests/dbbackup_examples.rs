@@ -133,6 +133,27 @@ impl Env {
         lib
     }
 
+    /// A tail-log backup (NO_TRUNCATE, NORECOVERY) of the abandoned database's files onto
+    /// library `tail`; leaves the directory restoring.
+    fn tail_log(&mut self) -> PathBuf {
+        let mut tail = BackupOptions::new(BackupType::Log);
+        tail.no_truncate = true;
+        tail.norecovery = true;
+        let lib = self.tmp.path().join("tail");
+        let set = MediaSet::new("TAIL", 1);
+        let so = StripeOptions::new(Operation::Format, 1_717_200_000);
+        dbbackup::tail_log_from_files(
+            &self.db_dir,
+            &tail,
+            devices(&lib, &set, 64 << 20),
+            set,
+            &so,
+            &mut self.history,
+        )
+        .unwrap();
+        lib
+    }
+
     fn backup(&mut self, db: &Database, kind: BackupType) -> PathBuf {
         self.backup_with(db, &BackupOptions::new(kind), 1)
     }
@@ -855,4 +876,238 @@ fn full_and_differential_schedule_and_the_lost_full() {
     env.restore(&d, &wed[2], &RestoreOptions::default())
         .unwrap();
     assert_rows(&d, &at_wed_6pm, "Wednesday 6 PM");
+}
+
+/// Committed work in filegroup `bulk` too, its rows kept in `bulk`.
+fn work_both(env: &mut Env, db: &Database, bulk: &mut Rows, n: usize) {
+    env.work(db, n);
+    for i in 0..n {
+        env.seq += 1;
+        let key = format!("fb{:03}", (env.seq * 31 + i as u64) % 97);
+        let val = format!("b{}", env.seq);
+        db.run(|t| t.put("bulk", key.as_bytes(), val.as_bytes()))
+            .unwrap();
+        bulk.insert(key, val);
+    }
+}
+
+fn file_backup_options() -> BackupOptions {
+    let mut o = BackupOptions::new(BackupType::File);
+    o.filegroup = Some("bulk".into());
+    o
+}
+
+fn filegroup(opts: RestoreOptions) -> RestoreOptions {
+    RestoreOptions {
+        filegroup: Some("bulk".into()),
+        ..opts
+    }
+}
+
+/// The documents' filegroup_b example: a full backup, a filegroup backup later, hourly log
+/// backups; the filegroup's file is lost; the tail of the log is backed up, the filegroup
+/// backup restored, then every log backup since it and the tail, and the database recovers
+/// with every committed row of both filegroups. Out-of-order and early steps are refused.
+#[test]
+fn filegroup_b_restore_plus_logs() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    let mut bulk = Rows::new();
+    work_both(&mut env, &db, &mut bulk, 10);
+    env.backup(&db, BackupType::Full);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let fg = env.backup_with(&db, &file_backup_options(), 1);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log1 = env.backup(&db, BackupType::Log);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log2 = env.backup(&db, BackupType::Log);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let want = env.model.rows.clone();
+    // The failure: the disk holding the filegroup's file is lost.
+    db.abandon();
+    std::fs::remove_file(env.db_dir.join("bulk.ndf")).unwrap();
+    assert!(Database::open(&env.db_dir).is_err());
+
+    // Before the tail-log backup, the database is not restoring: refused, saying why.
+    let why = refused(env.restore(&env.db_dir, &fg, &filegroup(norecovery())));
+    assert!(why.contains("tail-log backup"), "{why}");
+
+    let tail_lib = env.tail_log();
+
+    // A file backup without the filegroup named; the filegroup restored WITH RECOVERY before
+    // the logs bring it up to date; an unknown filegroup.
+    let why = refused(env.restore(&env.db_dir, &fg, &norecovery()));
+    assert!(why.contains("--filegroup"), "{why}");
+    let why = refused(env.restore(&env.db_dir, &fg, &filegroup(Default::default())));
+    assert!(why.contains("brought up to date only at LSN"), "{why}");
+    let other = RestoreOptions {
+        filegroup: Some("nosuch".into()),
+        ..norecovery()
+    };
+    let why = refused(env.restore(&env.db_dir, &fg, &other));
+    assert!(why.contains("no filegroup \"nosuch\""), "{why}");
+
+    env.restore(&env.db_dir, &fg, &filegroup(norecovery()))
+        .unwrap();
+    // Skipping the first log: a gap.
+    let why = refused(env.restore(&env.db_dir, &log2, &norecovery()));
+    assert!(why.contains("log chain gap"), "{why}");
+    // Recovering after the first log: the file is not up to the rest yet.
+    let why = refused(env.restore(&env.db_dir, &log1, &RestoreOptions::default()));
+    assert!(why.contains("brought up to date only at LSN"), "{why}");
+    // A point in time after a file restore.
+    let stop = RestoreOptions {
+        stopat_ms: Some(1),
+        ..norecovery()
+    };
+    let why = refused(env.restore(&env.db_dir, &log1, &stop));
+    assert!(why.contains("no point in time"), "{why}");
+
+    env.restore(&env.db_dir, &log1, &norecovery()).unwrap();
+    env.restore(&env.db_dir, &log2, &norecovery()).unwrap();
+    let out = env
+        .restore(&env.db_dir, &tail_lib, &RestoreOptions::default())
+        .unwrap();
+    assert!(out.recovered);
+    assert_rows_with(&env.db_dir, &want, &bulk, "filegroup bulk + logs + tail");
+}
+
+/// The same from the filegroup's files out of a full backup; and under the simple model, a
+/// file restore only for a read-only filegroup (put back in place, the database online).
+#[test]
+fn filegroup_from_a_full_backup_and_the_simple_model_rules() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    let mut bulk = Rows::new();
+    work_both(&mut env, &db, &mut bulk, 10);
+    let full = env.backup(&db, BackupType::Full);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log = env.backup(&db, BackupType::Log);
+    work_both(&mut env, &db, &mut bulk, 5);
+    let want = env.model.rows.clone();
+    db.abandon();
+    // The lost file's name holds a planted link: the restore replaces the link, and the file
+    // it points to stays as it was.
+    let outside = env.tmp.path().join("outside");
+    std::fs::write(&outside, b"not yours").unwrap();
+    std::fs::remove_file(env.db_dir.join("bulk.ndf")).unwrap();
+    std::os::unix::fs::symlink(&outside, env.db_dir.join("bulk.ndf")).unwrap();
+    let tail_lib = env.tail_log();
+    env.restore(&env.db_dir, &full, &filegroup(norecovery()))
+        .unwrap();
+    env.restore(&env.db_dir, &log, &norecovery()).unwrap();
+    env.restore(&env.db_dir, &tail_lib, &RestoreOptions::default())
+        .unwrap();
+    assert_rows_with(&env.db_dir, &want, &bulk, "bulk from the full + log + tail");
+    assert_eq!(std::fs::read(&outside).unwrap(), b"not yours");
+    assert!(!std::fs::symlink_metadata(env.db_dir.join("bulk.ndf"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // Simple model: a read-write filegroup is refused; a read-only one goes back in place.
+    let (mut env, db) = Env::new(RecoveryModel::Simple);
+    let mut bulk = Rows::new();
+    work_both(&mut env, &db, &mut bulk, 10);
+    let rw = env.backup_with(&db, &file_backup_options(), 1);
+    db.set_filegroup_read_only("bulk", true).unwrap();
+    let ro = env.backup_with(&db, &file_backup_options(), 1);
+    env.work(&db, 5);
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+    let why = refused(env.restore(&env.db_dir, &rw, &filegroup(Default::default())));
+    assert!(
+        why.contains("simple recovery model") && why.contains("read-only"),
+        "{why}"
+    );
+    std::fs::write(env.db_dir.join("bulk.ndf"), b"damaged").unwrap();
+    let out = env
+        .restore(&env.db_dir, &ro, &filegroup(Default::default()))
+        .unwrap();
+    assert!(out.recovered);
+    assert_rows_with(&env.db_dir, &want, &bulk, "read-only bulk in place");
+}
+
+/// Page restore: a page of rows in filegroup `bulk` is damaged on disk; after a tail-log
+/// backup the page alone comes back out of the full backup, the logs since are restored, and
+/// every row reads back. Refused: before the tail-log backup, a file header page,
+/// and under the simple model.
+#[test]
+fn page_restore_plus_logs() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    let mut bulk = Rows::new();
+    work_both(&mut env, &db, &mut bulk, 20);
+    let full = env.backup(&db, BackupType::Full);
+    // Work in PRIMARY only from here: the log since the full holds no image of bulk's pages,
+    // so only the backup's copy can repair the damaged one.
+    env.work(&db, 10);
+    let log = env.backup(&db, BackupType::Log);
+    env.work(&db, 10);
+    let want = env.model.rows.clone();
+    let file = db
+        .info()
+        .files
+        .iter()
+        .find(|f| f.logical_name == "bulk")
+        .unwrap()
+        .id;
+    db.abandon();
+    // Damage a page of bulk.ndf that holds rows (found by a key's bytes).
+    let path = env.db_dir.join("bulk.ndf");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = (2..bytes.len() / 8192)
+        .find(|&p| {
+            bytes[p * 8192..(p + 1) * 8192]
+                .windows(3)
+                .any(|w| w == b"fb0")
+        })
+        .expect("a page holding rows of bulk");
+    bytes[page * 8192 + 100..page * 8192 + 4000].fill(0xAB);
+    std::fs::write(&path, &bytes).unwrap();
+    let page_opts = |recovery| RestoreOptions {
+        page: Some((file, page as u32)),
+        recovery,
+        ..Default::default()
+    };
+    let why = refused(env.restore(&env.db_dir, &full, &page_opts(Recovery::NoRecovery)));
+    assert!(why.contains("tail-log backup"), "{why}");
+    let tail_lib = env.tail_log();
+    let header = RestoreOptions {
+        page: Some((file, 0)),
+        ..norecovery()
+    };
+    let why = refused(env.restore(&env.db_dir, &full, &header));
+    assert!(why.contains("header"), "{why}");
+    let why = refused(env.restore(&env.db_dir, &full, &page_opts(Recovery::Recovery)));
+    assert!(why.contains("brought up to date only at LSN"), "{why}");
+    // A link planted at the data file's name is not written through.
+    let outside = env.tmp.path().join("outside.ndf");
+    std::fs::rename(&path, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &path).unwrap();
+    let e = env
+        .restore(&env.db_dir, &full, &page_opts(Recovery::NoRecovery))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bulk.ndf") && e.contains("not following a link"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&outside).unwrap(), bytes);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::rename(&outside, &path).unwrap();
+    env.restore(&env.db_dir, &full, &page_opts(Recovery::NoRecovery))
+        .unwrap();
+    env.restore(&env.db_dir, &log, &norecovery()).unwrap();
+    env.restore(&env.db_dir, &tail_lib, &RestoreOptions::default())
+        .unwrap();
+    assert_rows_with(&env.db_dir, &want, &bulk, "page + log + tail");
+
+    let (mut env, db) = Env::new(RecoveryModel::Simple);
+    env.work(&db, 5);
+    let full = env.backup(&db, BackupType::Full);
+    db.close().unwrap();
+    let opts = RestoreOptions {
+        page: Some((1, 2)),
+        ..norecovery()
+    };
+    let why = refused(env.restore(&env.db_dir, &full, &opts));
+    assert!(why.contains("simple recovery model"), "{why}");
 }

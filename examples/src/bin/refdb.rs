@@ -13,7 +13,7 @@
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
 //! refdb bulk-load DIR --filegroup FG --rows N
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
-//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace]
+//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace] [--filegroup NAME] [--page FILE:PAGE]
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
 //! refdb history [--database NAME]
 //! ```
@@ -233,6 +233,14 @@ enum Cmd {
         /// Overwrite what is in DIR.
         #[arg(long)]
         replace: bool,
+        /// File restore: only this filegroup's files (of a file or full backup), into the
+        /// database in DIR left restoring by a tail-log backup; the logs since follow.
+        #[arg(long)]
+        filegroup: Option<String>,
+        /// Page restore: only page FILE:PAGE (a file id and page number, as `refdb check`
+        /// names pages), into the database left restoring by a tail-log backup.
+        #[arg(long, value_name = "FILE:PAGE", value_parser = parse_page)]
+        page: Option<(u16, u32)>,
     },
     /// The restore sequence for a database from the backup history; --execute runs it.
     Plan {
@@ -404,6 +412,8 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             recovery: _,
             stopat: s,
             replace,
+            filegroup,
+            page,
         } => (|| {
             let opts = media::dbbackup::RestoreOptions {
                 recovery: if *norecovery {
@@ -413,6 +423,8 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 },
                 stopat_ms: stopat(s)?,
                 replace: *replace,
+                filegroup: filegroup.clone(),
+                page: *page,
             };
             let changers = rm::readers(from, changer.as_deref())?;
             rm::restore(dir, changers, *set, &opts, &mut err).map(|_| ())
@@ -752,4 +764,11 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `FILE:PAGE` of `--page`.
+fn parse_page(s: &str) -> Result<(u16, u32), String> {
+    s.split_once(':')
+        .and_then(|(f, p)| Some((f.parse().ok()?, p.parse().ok()?)))
+        .ok_or_else(|| format!("{s:?} is not FILE:PAGE (a data file id and a page number)"))
 }

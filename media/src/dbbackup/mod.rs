@@ -12,6 +12,7 @@
 //! | [`header`] | what a set says about itself, and its MQCI encoding (SQL Server's SCIN/SFGI/SFIN chunks and an `RDBX` chunk of ours) |
 //! | [`backup`] | full, differential, log (and copy-only, tail-log) backups onto media |
 //! | [`restore`] | restore sequences: full, differential, logs, NORECOVERY/RECOVERY, STOPAT, the safety checks |
+//! | `file_restore` | file (filegroup) and page restore into an existing database, then its logs |
 //!
 //! **The set layout.** `SSET` (its OS data holds the BackupSetGUID, as SQL Server's does),
 //! `VOLB` (the database directory and the machine), `MSCI` with the MQCI stream (the values
@@ -26,6 +27,7 @@
 //! SQL Server's decoders (its MSCI/MSLS blocks), and `ls` and `extract` show its data as files.
 
 pub mod backup;
+mod file_restore;
 pub mod header;
 pub mod restore;
 

@@ -18,7 +18,10 @@
 //!   recovery: redo, then undo of what never committed), starts a new recovery fork, and ends
 //!   the sequence: an already-recovered database refuses further logs.
 //!
-//! Not done yet (issue 15): STANDBY, MOVE, file/filegroup, page and piecemeal restore, RESTART.
+//! - **File and page restore** (a filegroup, or one page, out of a file or full backup): see
+//!   `file_restore`.
+//!
+//! Not done yet (issue 15): STANDBY, MOVE, piecemeal restore, RESTART.
 
 use super::backup::read_pages;
 use super::header::{flags, SetHeader, FORMAT_VERSION};
@@ -54,6 +57,11 @@ pub struct RestoreOptions {
     pub stopat_ms: Option<u64>,
     /// Overwrite what is in the target.
     pub replace: bool,
+    /// File restore: restore only this filegroup's files (out of a file or a full backup).
+    pub filegroup: Option<String>,
+    /// Page restore: restore only this page (file id, page number) out of a full or file
+    /// backup.
+    pub page: Option<(u16, u32)>,
 }
 
 impl Default for RestoreOptions {
@@ -62,6 +70,8 @@ impl Default for RestoreOptions {
             recovery: Recovery::Recovery,
             stopat_ms: None,
             replace: false,
+            filegroup: None,
+            page: None,
         }
     }
 }
@@ -82,15 +92,18 @@ pub struct RestoreOutcome {
 
 /// The sequence state kept in [`RESTORING_FILE`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct State {
-    db_guid: [u8; 16],
-    database: String,
+pub(super) struct State {
+    pub(super) db_guid: [u8; 16],
+    pub(super) database: String,
     /// The full backup the sequence began with (its set GUID).
-    full_guid: [u8; 16],
+    pub(super) full_guid: [u8; 16],
     /// Where the restoring log ends (the next LSN to restore).
-    log_end: Lsn,
+    pub(super) log_end: Lsn,
     /// Its fork.
-    fork_guid: [u8; 16],
+    pub(super) fork_guid: [u8; 16],
+    /// After a file restore: the LSN the log must reach before recovery (where the rest of
+    /// the database is, the end of the tail-log backup); 0 = none.
+    pub(super) needed: Lsn,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -108,14 +121,15 @@ fn unhex16(s: &str) -> Option<[u8; 16]> {
 }
 
 impl State {
-    fn write(&self, dir: &Path) -> Result<()> {
+    pub(super) fn write(&self, dir: &Path) -> Result<()> {
         let text = format!(
-            "refdb restoring 1\ndb_guid {}\ndatabase {}\nfull_guid {}\nlog_end {}\nfork_guid {}\n",
+            "refdb restoring 1\ndb_guid {}\ndatabase {}\nfull_guid {}\nlog_end {}\nfork_guid {}\nneeded {}\n",
             hex(&self.db_guid),
             hex(self.database.as_bytes()),
             hex(&self.full_guid),
             self.log_end,
-            hex(&self.fork_guid)
+            hex(&self.fork_guid),
+            self.needed
         );
         let tmp = dir.join(".refdb.restoring.tmp");
         let path = dir.join(RESTORING_FILE);
@@ -156,12 +170,21 @@ impl State {
         let full_guid = unhex16(&get("full_guid")?).ok_or_else(bad)?;
         let log_end = get("log_end")?.parse().map_err(|_| bad())?;
         let fork_guid = unhex16(&get("fork_guid")?).ok_or_else(bad)?;
+        // Absent in the states written before file restore existed: none needed.
+        let needed = match lines.next() {
+            None => 0,
+            Some(l) => l
+                .strip_prefix("needed ")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(bad)?,
+        };
         Ok(Some(State {
             db_guid,
             database,
             full_guid,
             log_end,
             fork_guid,
+            needed,
         }))
     }
 }
@@ -181,11 +204,12 @@ pub(crate) fn mark_restoring(
         full_guid: [0; 16],
         log_end,
         fork_guid,
+        needed: 0,
     }
     .write(dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("fsync directory", dir))
@@ -258,10 +282,10 @@ impl RestoreSink for Staging {
 }
 
 /// A directory beside `target` for work in progress, removed when dropped.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn beside(target: &Path, what: &str) -> Result<TempDir> {
+    pub(super) fn beside(target: &Path, what: &str) -> Result<TempDir> {
         let parent = target
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -293,9 +317,9 @@ impl Drop for TempDir {
 
 /// The log records of a set's `log` file, checked: whole records, in LSN order from `first`
 /// to `last` without a gap.
-struct LogBytes {
-    path: PathBuf,
-    first: Lsn,
+pub(super) struct LogBytes {
+    pub(super) path: PathBuf,
+    pub(super) first: Lsn,
 }
 
 impl LogBytes {
@@ -341,7 +365,13 @@ impl LogBytes {
 }
 
 /// Writes a new log file: header (base, restart checkpoint), then the records.
-fn write_log_header(f: &File, path: &Path, db_guid: [u8; 16], base: Lsn, ckpt: Lsn) -> Result<()> {
+pub(super) fn write_log_header(
+    f: &File,
+    path: &Path,
+    db_guid: [u8; 16],
+    base: Lsn,
+    ckpt: Lsn,
+) -> Result<()> {
     let h = wal::LogHeader {
         seq: 2,
         db_guid,
@@ -357,7 +387,7 @@ fn write_log_header(f: &File, path: &Path, db_guid: [u8; 16], base: Lsn, ckpt: L
 }
 
 /// A new log file holding the set's records up to `end`, restarting at its checkpoint.
-fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
+pub(super) fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
     let lf = OpenOptions::new()
         .read(true)
         .write(true)
@@ -367,6 +397,16 @@ fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<
     write_log_header(&lf, path, h.db_guid, h.first_lsn, h.checkpoint_lsn)?;
     copy_records(log, h.last_lsn, h.first_lsn, end, &lf, path, FILE_HEADER)?;
     lf.sync_all().map_err(io_err("fsync", path))
+}
+
+/// Replaces the restoring log of `dir` by the set's records up to `end` (written beside it,
+/// then renamed over it).
+pub(super) fn replace_log(dir: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
+    let lpath = dir.join(crate::engine::db::LOG_FILE);
+    let tmp = dir.join(".log.ldf.restoring");
+    let _ = fs::remove_file(&tmp);
+    new_log_file(&tmp, h, log, end)?;
+    fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))
 }
 
 /// Where STOPAT cuts a log: the LSN of the first commit after the point, if any.
@@ -386,7 +426,7 @@ fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
 
 /// Copies the set's records from `from` (a record boundary in it) up to `to` into `out` at
 /// file offset `off`. Returns the bytes written.
-fn copy_records(
+pub(super) fn copy_records(
     log: &LogBytes,
     last: Lsn,
     from: Lsn,
@@ -422,16 +462,16 @@ fn copy_records(
 
 /// One restore: the target, the set read into staging, its header and log, the options.
 #[derive(Clone, Copy)]
-struct Job<'a> {
-    dir: &'a Path,
-    stage: &'a Path,
-    h: &'a SetHeader,
-    log: &'a LogBytes,
-    opts: &'a RestoreOptions,
+pub(super) struct Job<'a> {
+    pub(super) dir: &'a Path,
+    pub(super) stage: &'a Path,
+    pub(super) h: &'a SetHeader,
+    pub(super) log: &'a LogBytes,
+    pub(super) opts: &'a RestoreOptions,
 }
 
 /// What is in the target directory.
-enum Target {
+pub(super) enum Target {
     Missing,
     Empty,
     Restoring(State),
@@ -527,12 +567,18 @@ pub fn restore(
         opts,
     };
     let mut out = match header.kind {
+        BackupType::File | BackupType::Full if opts.page.is_some() => {
+            super::file_restore::restore_page(job, target)?
+        }
+        BackupType::File | BackupType::Full if opts.filegroup.is_some() => {
+            super::file_restore::restore_files(job, target)?
+        }
         BackupType::Full => restore_full(job, target)?,
         BackupType::Differential => restore_diff(job, target)?,
         BackupType::Log => restore_log(job, target)?,
         BackupType::File => {
             return Err(DbBackupError::Refused(
-                "restoring a file backup is not supported yet".into(),
+                "a file backup restores one filegroup: name it (--filegroup NAME)".into(),
             ))
         }
     };
@@ -540,7 +586,7 @@ pub fn restore(
     Ok(out)
 }
 
-fn outcome(header: &SetHeader, log_end: Lsn) -> RestoreOutcome {
+pub(super) fn outcome(header: &SetHeader, log_end: Lsn) -> RestoreOutcome {
     RestoreOutcome {
         header: header.clone(),
         recovered: false,
@@ -550,7 +596,7 @@ fn outcome(header: &SetHeader, log_end: Lsn) -> RestoreOutcome {
     }
 }
 
-fn name_guid(h: &SetHeader) -> String {
+pub(super) fn name_guid(h: &SetHeader) -> String {
     format!(
         "{} (id {})",
         h.database,
@@ -621,6 +667,7 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         full_guid: h.set_guid,
         log_end: end,
         fork_guid: h.fork_guid,
+        needed: 0,
     };
     finish(dir, work, h, state, opts, cut.is_some())
 }
@@ -689,7 +736,12 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
 }
 
 /// Writes the set's pages into the data files in `into` (creating them when `create`).
-fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> Result<()> {
+pub(super) fn write_data_files(
+    into: &Path,
+    stage: &Path,
+    h: &SetHeader,
+    create: bool,
+) -> Result<()> {
     for f in &h.files {
         if !valid_file_name(&f.file_name) {
             return Err(DbBackupError::Refused(format!(
@@ -737,6 +789,32 @@ fn write_data_files(into: &Path, stage: &Path, h: &SetHeader, create: bool) -> R
     Ok(())
 }
 
+/// A backup of another recovery fork than the restoring database's.
+pub(super) fn refuse_other_fork(h: &SetHeader, s: &State) -> Result<()> {
+    if h.fork_guid != s.fork_guid {
+        return Err(DbBackupError::Refused(format!(
+            "the {} backup LSN {}..{} belongs to recovery fork {}, the database being restored is in fork {}: the two histories cannot be mixed",
+            format!("{:?}", h.kind).to_lowercase(),
+            h.first_lsn,
+            h.last_lsn,
+            crate::engine::db::guid_string(&h.fork_guid),
+            crate::engine::db::guid_string(&s.fork_guid)
+        )));
+    }
+    Ok(())
+}
+
+/// After a file restore, recovery waits until the log reaches the rest of the database.
+pub(super) fn refuse_early_recovery(s: &State, end: Lsn, opts: &RestoreOptions) -> Result<()> {
+    if opts.recovery == Recovery::Recovery && end < s.needed {
+        return Err(DbBackupError::Refused(format!(
+            "the restored files are brought up to date only at LSN {} (the end of the tail-log backup), this restore ends at LSN {end}: restore WITH NORECOVERY and continue with the log backups up to it",
+            s.needed
+        )));
+    }
+    Ok(())
+}
+
 fn refuse_bulk_stopat(h: &SetHeader) -> Result<()> {
     if h.flags & flags::BULK_LOGGED != 0 {
         return Err(DbBackupError::Refused(format!(
@@ -747,7 +825,12 @@ fn refuse_bulk_stopat(h: &SetHeader) -> Result<()> {
     Ok(())
 }
 
-fn restoring_state(dir: &Path, target: Target, h: &SetHeader, what: &str) -> Result<State> {
+pub(super) fn restoring_state(
+    dir: &Path,
+    target: Target,
+    h: &SetHeader,
+    what: &str,
+) -> Result<State> {
     match target {
         Target::Restoring(s) => {
             if s.db_guid != h.db_guid {
@@ -823,11 +906,7 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     // Everything checked: the pages go over the restoring files, the log is replaced.
     write_data_files(dir, stage, h, false)?;
     let end = cut.unwrap_or(h.last_lsn);
-    let lpath = dir.join(crate::engine::db::LOG_FILE);
-    let tmp = dir.join(".log.ldf.restoring");
-    let _ = fs::remove_file(&tmp);
-    new_log_file(&tmp, h, log, end)?;
-    fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))?;
+    replace_log(dir, h, log, end)?;
     let state = State {
         log_end: end,
         fork_guid: h.fork_guid,
@@ -836,7 +915,7 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     finish_in_place(dir, h, state, opts, cut.is_some())
 }
 
-fn finish_in_place(
+pub(super) fn finish_in_place(
     dir: &Path,
     h: &SetHeader,
     state: State,
@@ -867,15 +946,7 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         opts,
     } = job;
     let s = restoring_state(dir, target, h, "log backup")?;
-    if h.fork_guid != s.fork_guid {
-        return Err(DbBackupError::Refused(format!(
-            "the log backup LSN {}..{} belongs to recovery fork {}, the database being restored is in fork {}: the two histories cannot be mixed",
-            h.first_lsn,
-            h.last_lsn,
-            crate::engine::db::guid_string(&h.fork_guid),
-            crate::engine::db::guid_string(&s.fork_guid)
-        )));
-    }
+    refuse_other_fork(h, &s)?;
     if h.first_lsn > s.log_end {
         return Err(DbBackupError::Refused(format!(
             "log chain gap: the database is restored up to LSN {}, this log backup starts at LSN {}; the log from LSN {} to {} is missing (restore the log backup that holds it first)",
@@ -888,6 +959,13 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             h.first_lsn, h.last_lsn, s.log_end
         )));
     }
+    if s.needed > 0 && opts.stopat_ms.is_some() {
+        return Err(DbBackupError::Refused(format!(
+            "a restored file must be brought up to the rest of the database (LSN {}): no point in time can be restored after a file restore",
+            s.needed
+        )));
+    }
+    refuse_early_recovery(&s, h.last_lsn, opts)?;
     let cut = match opts.stopat_ms {
         Some(t) => {
             refuse_bulk_stopat(h)?;

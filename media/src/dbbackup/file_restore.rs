@@ -1,0 +1,277 @@
+//! File (filegroup) and page restore: one filegroup's files (or one page) out of a file backup or a full backup, into
+//! an existing database, then the log backups that bring them up to date.
+//!
+//! The reference documents' sequence: take a tail-log backup of the damaged database (NO_TRUNCATE,
+//! NORECOVERY: it leaves the directory restoring), restore the filegroup's backup, restore every
+//! log backup since it, and the tail-log backup WITH RECOVERY. Here the filegroup's files are
+//! rebuilt from the set's pages and the restoring log restarts at the set's log (its first
+//! LSN, its checkpoint); the other files stay as they are, newer than that log, and redo leaves
+//! their pages alone (a page is redone only when its LSN is older than the record's). Recovery
+//! waits until the log reaches the end of the tail-log backup, where the other files are:
+//! before it, the restored files would not match the rest of the database.
+//!
+//! Restrictions (the documents' table): under the simple recovery model, a file restore is for
+//! read-only filegroups only; a read-only filegroup's files are put back in place with the
+//! database online, as nothing of them changed since (no log is needed). A point in time is
+//! never restored after a file restore. The primary filegroup is restored with the whole
+//! database (its boot page describes the database).
+
+use super::backup::read_pages;
+use super::header::SetHeader;
+use super::restore::{
+    finish_in_place, name_guid, outcome, refuse_early_recovery, refuse_other_fork, replace_log,
+    restoring_state, sync_dir, write_data_files, Job, RestoreOutcome, State, Target, TempDir,
+};
+use super::{io_err, DbBackupError, Result};
+use crate::engine::file::{Boot, DataFile};
+use crate::engine::page::PAGE_SIZE;
+use crate::engine::RecoveryModel;
+use std::fs;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Restores the filegroup `job.opts.filegroup` names from the set in staging.
+pub(super) fn restore_files(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+    let Job {
+        dir,
+        stage,
+        h,
+        opts,
+        ..
+    } = job;
+    let fg = opts.filegroup.as_deref().unwrap_or_default();
+    let files: Vec<_> = h
+        .files
+        .iter()
+        .filter(|f| f.filegroup.eq_ignore_ascii_case(fg))
+        .cloned()
+        .collect();
+    if files.is_empty() {
+        return Err(DbBackupError::Refused(format!(
+            "database {} has no filegroup {fg:?} in this backup",
+            h.database
+        )));
+    }
+    if let Some(f) = files.iter().find(|f| f.pages_in_set == 0) {
+        return Err(DbBackupError::Refused(format!(
+            "the backup holds no pages of data file {} ({}) of filegroup {fg}: restore it from a backup of that filegroup or a full backup",
+            f.logical_name, f.file_name
+        )));
+    }
+    if files.iter().any(|f| f.filegroup_id == 1) {
+        return Err(DbBackupError::Refused(format!(
+            "filegroup {fg} is the primary filegroup, which holds the database's description: restore the whole database (or piecemeal, from a full backup)"
+        )));
+    }
+    if opts.stopat_ms.is_some() {
+        return Err(DbBackupError::Refused(
+            "a file restore cannot stop at a point in time: the file is brought up to the rest of the database".into(),
+        ));
+    }
+    let read_only = files.iter().all(|f| f.read_only);
+    if h.model == RecoveryModel::Simple && !read_only {
+        return Err(DbBackupError::Refused(format!(
+            "database {} uses the simple recovery model: a file restore is only for read-only filegroups, and filegroup {fg} was read-write when backed up (restore the whole database)",
+            h.database
+        )));
+    }
+    let sub = SetHeader {
+        files: files.clone(),
+        ..h.clone()
+    };
+    match target {
+        Target::Database(name, guid) if guid == h.db_guid && read_only => {
+            let boot = check_files(dir, &sub)?;
+            let now_ro = boot
+                .filegroups
+                .iter()
+                .find(|g| g.id == files[0].filegroup_id)
+                .is_some_and(|g| g.read_only);
+            if !now_ro {
+                return Err(DbBackupError::Refused(format!(
+                    "filegroup {fg} of database {name} is read-write now: it may have changed since the backup; take a tail-log backup (NO_TRUNCATE, NORECOVERY) and restore the logs after the file"
+                )));
+            }
+            put_files(dir, stage, &sub)?;
+            let mut out = outcome(h, h.last_lsn);
+            out.recovered = true;
+            Ok(out)
+        }
+        Target::Database(name, guid) if guid == h.db_guid => Err(DbBackupError::Refused(format!(
+            "{} holds database {name}, which is not restoring: the tail of its log is needed to bring filegroup {fg} up to date; take a tail-log backup (NO_TRUNCATE, NORECOVERY) first",
+            dir.display()
+        ))),
+        Target::Database(name, guid) => Err(DbBackupError::Refused(format!(
+            "{} holds a different database named {name} (id {}), not the backup's {}",
+            dir.display(),
+            crate::engine::db::guid_string(&guid),
+            name_guid(h)
+        ))),
+        target => restart_from_set(job, target, || {
+            check_files(dir, &sub)?;
+            put_files(dir, stage, &sub)
+        }),
+    }
+}
+
+/// Into a database left restoring (by a tail-log backup): `put` writes the set's pages, the
+/// log restarts at the set's log, and recovery waits until it reaches where the database's log
+/// ended.
+fn restart_from_set(
+    job: Job<'_>,
+    target: Target,
+    put: impl FnOnce() -> Result<()>,
+) -> Result<RestoreOutcome> {
+    let Job {
+        dir, h, log, opts, ..
+    } = job;
+    let s = restoring_state(dir, target, h, "backup")?;
+    refuse_other_fork(h, &s)?;
+    if h.last_lsn > s.log_end {
+        return Err(DbBackupError::Refused(format!(
+            "the backup ends at LSN {}, after the database's log (LSN {}): it is not a backup of this database's past",
+            h.last_lsn, s.log_end
+        )));
+    }
+    let state = State {
+        full_guid: h.set_guid,
+        log_end: h.last_lsn,
+        needed: s.needed.max(s.log_end),
+        ..s
+    };
+    refuse_early_recovery(&state, h.last_lsn, opts)?;
+    put()?;
+    replace_log(dir, h, log, h.last_lsn)?;
+    finish_in_place(dir, h, state, opts, false)
+}
+
+/// Page restore: one page out of a full or file backup, into the database left restoring by a
+/// tail-log backup, then the logs since (as a file restore). Refused under the simple model;
+/// a file's header page and first allocation map are restored with their file.
+pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+    let Job {
+        dir,
+        stage,
+        h,
+        opts,
+        ..
+    } = job;
+    let (file, page) = opts.page.unwrap_or_default();
+    if h.model == RecoveryModel::Simple {
+        return Err(DbBackupError::Refused(format!(
+            "database {} uses the simple recovery model, which has no page restore: restore the whole database",
+            h.database
+        )));
+    }
+    if page < 2 {
+        return Err(DbBackupError::Refused(format!(
+            "page {file}:{page} is the file's header or its allocation map: restore the file (--filegroup) or the database"
+        )));
+    }
+    if opts.stopat_ms.is_some() || opts.filegroup.is_some() {
+        return Err(DbBackupError::Refused(
+            "a page restore takes neither a point in time nor a filegroup".into(),
+        ));
+    }
+    let entry = h.files.iter().find(|f| f.file_id == file).ok_or_else(|| {
+        DbBackupError::Refused(format!("the backup names no data file with id {file}"))
+    })?;
+    let sub = SetHeader {
+        files: vec![entry.clone()],
+        ..h.clone()
+    };
+    if let Target::Database(name, _) = &target {
+        return Err(DbBackupError::Refused(format!(
+            "{} holds database {name}, which is not restoring: take a tail-log backup (NO_TRUNCATE, NORECOVERY) first, then restore the page and the logs since",
+            dir.display()
+        )));
+    }
+    restart_from_set(job, target, || {
+        check_file_ids(dir, &sub)?;
+        let src = stage.join(format!("F{file}.pages"));
+        let mut found = None;
+        if src.is_file() {
+            read_pages(&src, |p| {
+                let id = p.id();
+                if id.file == file && id.page == page && p.verify(id).is_ok() {
+                    found = Some(p);
+                }
+                Ok(())
+            })?;
+        }
+        let p = found.ok_or_else(|| {
+            DbBackupError::Refused(format!(
+                "the backup holds no undamaged copy of page {file}:{page}"
+            ))
+        })?;
+        let path = dir.join(&entry.file_name);
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(io_err("open data file (not following a link)", &path))?;
+        out.write_all_at(&p.0[..], page as u64 * PAGE_SIZE as u64)
+            .and_then(|_| out.sync_all())
+            .map_err(io_err("write page into", &path))
+    })
+}
+
+/// The database's description (its boot page), checked against the files to restore: the same
+/// ids, filegroups and file names, so nothing is written beside the database's own files.
+fn check_file_ids(dir: &Path, sub: &SetHeader) -> Result<Boot> {
+    let primary = dir.join(crate::engine::db::PRIMARY_FILE);
+    let boot = DataFile::open(1, &primary, false)
+        .ok()
+        .and_then(|f| f.read_page(0).ok())
+        .and_then(|p| Boot::from_page(&p))
+        .ok_or_else(|| {
+            DbBackupError::Refused(format!(
+                "{}: the primary data file cannot be read: restore the whole database",
+                primary.display()
+            ))
+        })?;
+    for f in &sub.files {
+        let same = boot.files.iter().any(|b| {
+            b.id == f.file_id && b.filegroup == f.filegroup_id && b.file_name == f.file_name
+        });
+        if !same {
+            return Err(DbBackupError::Refused(format!(
+                "the backup's data file {} ({}, id {}) is not a file of the database in {} now: restore the whole database",
+                f.logical_name,
+                f.file_name,
+                f.file_id,
+                dir.display()
+            )));
+        }
+    }
+    Ok(boot)
+}
+
+/// The same, and every file of the filegroup is in the set.
+fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
+    let boot = check_file_ids(dir, sub)?;
+    let fg = sub.files[0].filegroup_id;
+    if let Some(b) = boot
+        .files
+        .iter()
+        .find(|b| b.filegroup == fg && !sub.files.iter().any(|f| f.file_id == b.id))
+    {
+        return Err(DbBackupError::Refused(format!(
+            "data file {} ({}) of filegroup {} was added after the backup, which does not hold it: restore the whole database",
+            b.logical_name, b.file_name, sub.files[0].filegroup
+        )));
+    }
+    Ok(boot)
+}
+
+/// Builds the files in a work directory, then renames each over the database's file.
+fn put_files(dir: &Path, stage: &Path, sub: &SetHeader) -> Result<()> {
+    let work = TempDir::beside(dir, "files")?;
+    write_data_files(&work.0, stage, sub, true)?;
+    for f in &sub.files {
+        let from = work.0.join(&f.file_name);
+        let to = dir.join(&f.file_name);
+        fs::rename(&from, &to).map_err(io_err("rename into place", &to))?;
+    }
+    sync_dir(dir)
+}
