@@ -25,7 +25,9 @@ const GROUPS: [&str; 3] = ["PRIMARY", "a", "b"];
 const CAP: u64 = 192 * 1024;
 
 fn tape(cap: u64) -> EmulatedOptions {
-    EmulatedOptions::new().capacity(cap).early_warning(64 * 1024)
+    EmulatedOptions::new()
+        .capacity(cap)
+        .early_warning(64 * 1024)
 }
 
 struct Env {
@@ -123,7 +125,10 @@ fn assert_rows(dir: &Path, want: &Rows, what: &str) {
             );
         }
     }
-    let missing: Vec<_> = want.iter().filter(|(k, v)| got.get(*k) != Some(v)).collect();
+    let missing: Vec<_> = want
+        .iter()
+        .filter(|(k, v)| got.get(*k) != Some(v))
+        .collect();
     let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
@@ -177,7 +182,12 @@ fn several_files_per_filegroup_across_many_maps_full_differential_and_logs() {
     assert_eq!(status.len(), 6, "{status:?}");
     let at_full: BTreeMap<u16, u64> = status.iter().map(|f| (f.id, f.pages)).collect();
     for f in &status {
-        assert!(f.pages >= 48, "{} has only {} pages", f.logical_name, f.pages);
+        assert!(
+            f.pages >= 48,
+            "{} has only {} pages",
+            f.logical_name,
+            f.pages
+        );
     }
     let want_full = env.rows.clone();
 

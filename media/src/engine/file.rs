@@ -399,6 +399,30 @@ impl DataFile {
         Ok(p)
     }
 
+    /// Reads `out.len()` bytes of consecutive pages from page `first` as they are on disk, in
+    /// as few reads as the system allows (pages past the end read as zeros): backups copy runs
+    /// of pages.
+    pub fn read_raw_run(&self, first: u32, out: &mut [u8]) -> Result<()> {
+        let off = first as u64 * PAGE_SIZE as u64;
+        let mut done = 0;
+        while done < out.len() {
+            match self.file.read_at(&mut out[done..], off + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("read pages from {first} of"),
+                        &self.path,
+                        e,
+                    ))
+                }
+            }
+        }
+        out[done..].fill(0);
+        Ok(())
+    }
+
     /// Reads and checks a page.
     pub fn read_page(&self, page: u32) -> Result<Page> {
         let p = self.read_raw(page)?;
