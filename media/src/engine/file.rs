@@ -386,16 +386,7 @@ impl DataFile {
     /// Reads a page as it is on disk, without checking it (pages past the end read as zeros).
     pub fn read_raw(&self, page: u32) -> Result<Page> {
         let mut p = Page::zeroed();
-        let off = page as u64 * PAGE_SIZE as u64;
-        let mut done = 0;
-        while done < PAGE_SIZE {
-            match self.file.read_at(&mut p.0[done..], off + done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(format!("read page {page} of"), &self.path, e)),
-            }
-        }
+        self.read_raw_run(page, &mut p.0[..])?;
         Ok(p)
     }
 
