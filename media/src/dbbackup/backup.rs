@@ -17,7 +17,7 @@
 
 use super::header::{flags, FileEntry, SetHeader, FORMAT_VERSION};
 use super::{io_err, BackupType, DbBackupError, Result};
-use crate::engine::page::{PageId, PAGE_SIZE};
+use crate::engine::page::{self, PageId, PAGE_SIZE};
 use crate::engine::wal::{self, RecordBody};
 use crate::engine::{alloc, Database, Lsn};
 use crate::history::BackupHistory;
@@ -182,7 +182,12 @@ fn file_entries(
         .collect()
 }
 
-/// Reads pages one at a time under the engine latch.
+/// Pages read in one go when their numbers follow each other and none is dirty in the pool.
+const RUN_PAGES: usize = 64;
+
+/// Reads pages under the engine latch: runs of consecutive pages unchanged in memory in one
+/// read each (a page at a time cost a system call and a copy per 8 KiB), a page changed in
+/// memory from the pool.
 struct PageReader<'a> {
     db: &'a Database,
     file: u16,
@@ -195,52 +200,79 @@ struct PageReader<'a> {
     damaged: &'a mut Vec<PageId>,
 }
 
+impl PageReader<'_> {
+    /// Fills `buf` with the next run of pages; false at the end.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        let Some(no) = self.pages.next() else {
+            return Ok(false);
+        };
+        let file = self.file;
+        let pid = |page| PageId { file, page };
+        let c = self.db.core();
+        let rest = self.pages.as_slice();
+        let mut run = 1;
+        while run < RUN_PAGES
+            && rest.get(run - 1) == Some(&(no + run as u32))
+            && !c.pool.is_dirty(pid(no + run as u32))
+        {
+            run += 1;
+        }
+        self.at = 0;
+        if c.pool.is_dirty(pid(no)) {
+            // Changed in memory since it was last written: its CRC is stale, the copy gets
+            // its own.
+            drop(c);
+            let mut p = self
+                .db
+                .core()
+                .pool
+                .read(pid(no))
+                .map_err(std::io::Error::other)?;
+            p.seal();
+            self.buf.clear();
+            self.buf.extend_from_slice(&p.0[..]);
+            return Ok(true);
+        }
+        // On disk as in memory (page writes take the engine latch, held here): read without
+        // going through the pool, checked as asked.
+        let f = c.pool.file(self.file).map_err(std::io::Error::other)?;
+        self.buf.resize(run * PAGE_SIZE, 0);
+        f.read_raw_run(no, &mut self.buf)
+            .map_err(std::io::Error::other)?;
+        for (i, img) in self.buf.chunks_exact(PAGE_SIZE).enumerate() {
+            let img: &[u8; PAGE_SIZE] = img.try_into().expect("one page");
+            let id = pid(no + i as u32);
+            let fault = if self.checksum {
+                page::verify_image(img, id).err().map(|e| e.to_string())
+            } else {
+                let found = page::image_id(img);
+                (found != id).then(|| format!("holds page {found} instead"))
+            };
+            match fault {
+                None => {}
+                Some(_) if self.continue_after_error => self.damaged.push(id),
+                Some(why) => {
+                    return Err(std::io::Error::other(format!(
+                        "{}: page {}: {why}",
+                        f.path.display(),
+                        id.page
+                    )))
+                }
+            }
+        }
+        drop(c);
+        // The rest of the run was read: step past it.
+        for _ in 1..run {
+            self.pages.next();
+        }
+        Ok(true)
+    }
+}
+
 impl Read for PageReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.at == self.buf.len() {
-            let Some(no) = self.pages.next() else {
-                return Ok(0);
-            };
-            let id = PageId {
-                file: self.file,
-                page: no,
-            };
-            let page = {
-                let mut c = self.db.core();
-                if c.pool.is_dirty(id) {
-                    // Changed in memory since it was last written: its CRC is stale, the copy
-                    // gets its own.
-                    let mut p = c.pool.read(id).map_err(std::io::Error::other)?;
-                    p.seal();
-                    p
-                } else {
-                    // On disk as in memory (page writes take the engine latch, held here):
-                    // read without going through the pool, checked as asked.
-                    let f = c.pool.file(self.file).map_err(std::io::Error::other)?;
-                    let p = f.read_raw(no).map_err(std::io::Error::other)?;
-                    let fault = if self.checksum {
-                        p.verify(id).err().map(|e| e.to_string())
-                    } else {
-                        (p.id() != id).then(|| format!("holds page {} instead", p.id()))
-                    };
-                    match fault {
-                        None => p,
-                        Some(_) if self.continue_after_error => {
-                            self.damaged.push(id);
-                            p
-                        }
-                        Some(why) => {
-                            return Err(std::io::Error::other(format!(
-                                "{}: page {no}: {why}",
-                                f.path.display()
-                            )))
-                        }
-                    }
-                }
-            };
-            self.buf.clear();
-            self.buf.extend_from_slice(&page.0[..]);
-            self.at = 0;
+        if self.at == self.buf.len() && !self.fill()? {
+            return Ok(0);
         }
         let n = out.len().min(self.buf.len() - self.at);
         out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
@@ -849,7 +881,11 @@ pub(crate) fn read_pages(
     path: &std::path::Path,
     mut f: impl FnMut(crate::engine::page::Page) -> Result<()>,
 ) -> Result<()> {
-    let mut file = std::fs::File::open(path).map_err(io_err("open", path))?;
+    // Buffered: one read per run of pages rather than per page.
+    let mut file = std::io::BufReader::with_capacity(
+        RUN_PAGES * PAGE_SIZE,
+        std::fs::File::open(path).map_err(io_err("open", path))?,
+    );
     let mut buf = vec![0u8; PAGE_SIZE];
     loop {
         let mut got = 0;

@@ -420,17 +420,32 @@ impl DataFile {
     /// Reads a page as it is on disk, without checking it (pages past the end read as zeros).
     pub fn read_raw(&self, page: u32) -> Result<Page> {
         let mut p = Page::zeroed();
-        let off = page as u64 * PAGE_SIZE as u64;
+        self.read_raw_run(page, &mut p.0[..])?;
+        Ok(p)
+    }
+
+    /// Reads `out.len()` bytes of consecutive pages from page `first` as they are on disk, in
+    /// as few reads as the system allows (pages past the end read as zeros): backups copy runs
+    /// of pages.
+    pub fn read_raw_run(&self, first: u32, out: &mut [u8]) -> Result<()> {
+        let off = first as u64 * PAGE_SIZE as u64;
         let mut done = 0;
-        while done < PAGE_SIZE {
-            match self.file.read_at(&mut p.0[done..], off + done as u64) {
+        while done < out.len() {
+            match self.file.read_at(&mut out[done..], off + done as u64) {
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(format!("read page {page} of"), &self.path, e)),
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("read pages from {first} of"),
+                        &self.path,
+                        e,
+                    ))
+                }
             }
         }
-        Ok(p)
+        out[done..].fill(0);
+        Ok(())
     }
 
     /// Reads and checks a page.

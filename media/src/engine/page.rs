@@ -8,7 +8,7 @@
 //! Layout: `0..4` CRC-32C of bytes `4..8192`; `4` page type; `6..8` file id; `8..12` page number;
 //! `12..20` page LSN; `32..` the body, whose format belongs to the page type.
 
-use crc::{Crc, CRC_32_ISCSI};
+use crc::{Crc, Table, CRC_32_ISCSI};
 
 /// Bytes in a page.
 pub const PAGE_SIZE: usize = 8192;
@@ -19,7 +19,10 @@ pub const HEADER: usize = 32;
 /// Bytes available to the body.
 pub const BODY: usize = PAGE_SIZE - HEADER;
 
-const CRC32C: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
+/// Slice-by-16 tables (16 KiB, built at compile time): every page read and written is
+/// checksummed, and the byte-at-a-time default dominated restores (measured on an 8 KiB page:
+/// 373 MB/s byte at a time, 2169 MB/s slice-by-16).
+const CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
 
 /// A page's address: the data file's id and the page number within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,10 +124,7 @@ impl Page {
     }
     /// The id the page carries.
     pub fn id(&self) -> PageId {
-        PageId {
-            file: u16::from_le_bytes([self.0[6], self.0[7]]),
-            page: u32::from_le_bytes(self.0[8..12].try_into().unwrap()),
-        }
+        image_id(&self.0)
     }
     /// The LSN of the last log record applied to the page.
     pub fn lsn(&self) -> u64 {
@@ -152,22 +152,36 @@ impl Page {
     /// Checks a page read from disk at `expected`. An all-zero page is a valid unformatted page
     /// (files grow by writes of later pages, leaving holes that read as zeros).
     pub fn verify(&self, expected: PageId) -> Result<(), PageFault> {
-        if self.0.iter().all(|&b| b == 0) {
-            return Ok(());
-        }
-        let stored = u32::from_le_bytes(self.0[0..4].try_into().unwrap());
-        let computed = CRC32C.checksum(&self.0[4..]);
-        if stored != computed {
-            return Err(PageFault::Checksum { stored, computed });
-        }
-        if self.page_type().is_none() {
-            return Err(PageFault::BadType(self.0[4]));
-        }
-        if self.id() != expected {
-            return Err(PageFault::WrongId { found: self.id() });
-        }
-        Ok(())
+        verify_image(&self.0, expected)
     }
+}
+
+/// The id a page image carries (bytes `6..12`).
+pub fn image_id(b: &[u8; PAGE_SIZE]) -> PageId {
+    PageId {
+        file: u16::from_le_bytes([b[6], b[7]]),
+        page: u32::from_le_bytes(b[8..12].try_into().unwrap()),
+    }
+}
+
+/// [`Page::verify`] on a page image in place: backups check runs of pages read in one go
+/// without boxing each.
+pub fn verify_image(b: &[u8; PAGE_SIZE], expected: PageId) -> Result<(), PageFault> {
+    if b.iter().all(|&x| x == 0) {
+        return Ok(());
+    }
+    let stored = u32::from_le_bytes(b[0..4].try_into().unwrap());
+    let computed = CRC32C.checksum(&b[4..]);
+    if stored != computed {
+        return Err(PageFault::Checksum { stored, computed });
+    }
+    if PageType::from_u8(b[4]).is_none() {
+        return Err(PageFault::BadType(b[4]));
+    }
+    if image_id(b) != expected {
+        return Err(PageFault::WrongId { found: image_id(b) });
+    }
+    Ok(())
 }
 
 /// CRC-32C of bytes (the log uses the same checksum as the pages).
