@@ -320,6 +320,7 @@ pub fn plan(
             replace: replace && i == 0,
             filegroup: None,
             page: None,
+            moves: Vec::new(),
         };
         last = Some(restore(
             dir,
@@ -364,6 +365,7 @@ pub fn plan(
             replace: false,
             filegroup: None,
             page: None,
+            moves: Vec::new(),
         };
         last = Some(restore(
             dir,

@@ -69,13 +69,22 @@ impl Env {
     }
 
     fn restore(&self, into: &Path, lib: &Path, recovery: Recovery) -> dbbackup::RestoreOutcome {
-        let changers: Vec<Box<dyn MediaChanger>> =
-            vec![Box::new(DirectoryLibrary::new(lib, tape(CAP)).unwrap())];
         let opts = RestoreOptions {
             recovery,
             ..Default::default()
         };
-        dbbackup::restore(into, changers, &ReadSpec::default(), &opts).unwrap()
+        self.restore_with(into, lib, &opts).unwrap()
+    }
+
+    fn restore_with(
+        &self,
+        into: &Path,
+        lib: &Path,
+        opts: &RestoreOptions,
+    ) -> dbbackup::Result<dbbackup::RestoreOutcome> {
+        let changers: Vec<Box<dyn MediaChanger>> =
+            vec![Box::new(DirectoryLibrary::new(lib, tape(CAP)).unwrap())];
+        dbbackup::restore(into, changers, &ReadSpec::default(), opts)
     }
 
     /// Puts (or deletes, for `None`) rows in one transaction, recorded once it commits.
@@ -113,6 +122,37 @@ impl Env {
     }
 }
 
+/// A database of filegroups `a` and `b`, and a second file `a2` of filegroup `a`.
+fn create(tmp: tempfile::TempDir, db_dir: &Path, extra: &[(&str, &str)]) -> (Database, Env) {
+    let fgs: Vec<FilegroupSpec> = ["a", "b"]
+        .iter()
+        .map(|n| FilegroupSpec {
+            name: n.to_string(),
+            read_only: false,
+        })
+        .collect();
+    let files = extra
+        .iter()
+        .map(|(g, n)| DataFileSpec {
+            filegroup: g.to_string(),
+            logical_name: n.to_string(),
+        })
+        .collect();
+    let opts = CreateOptions {
+        files,
+        map_extents: 1,
+    };
+    let db = Database::create_with(db_dir, "sales", RecoveryModel::Full, &fgs, &opts).unwrap();
+    let history = SqliteHistory::open(&tmp.path().join("history.db")).unwrap();
+    let env = Env {
+        tmp,
+        history,
+        sets: 0,
+        rows: Rows::new(),
+    };
+    (db, env)
+}
+
 /// The restored database's rows, read through the engine, against the model.
 fn assert_rows(dir: &Path, want: &Rows, what: &str) {
     let db = Database::open(dir).unwrap();
@@ -147,32 +187,11 @@ fn assert_rows(dir: &Path, want: &Rows, what: &str) {
 fn several_files_per_filegroup_across_many_maps_full_differential_and_logs() {
     let tmp = tempfile::tempdir().unwrap();
     let db_dir = tmp.path().join("sales");
-    let fgs: Vec<FilegroupSpec> = ["a", "b"]
-        .iter()
-        .map(|n| FilegroupSpec {
-            name: n.to_string(),
-            read_only: false,
-        })
-        .collect();
-    let files = [("PRIMARY", "primary2"), ("a", "a2"), ("b", "b2")]
-        .iter()
-        .map(|(g, n)| DataFileSpec {
-            filegroup: g.to_string(),
-            logical_name: n.to_string(),
-        })
-        .collect();
-    let opts = CreateOptions {
-        files,
-        map_extents: 1,
-    };
-    let db = Database::create_with(&db_dir, "sales", RecoveryModel::Full, &fgs, &opts).unwrap();
-    let history = SqliteHistory::open(&tmp.path().join("history.db")).unwrap();
-    let mut env = Env {
+    let (db, mut env) = create(
         tmp,
-        history,
-        sets: 0,
-        rows: Rows::new(),
-    };
+        &db_dir,
+        &[("PRIMARY", "primary2"), ("a", "a2"), ("b", "b2")],
+    );
 
     env.load(&db, "k", 700);
     let full = env.backup(&db, BackupType::Full);
@@ -261,4 +280,153 @@ fn several_files_per_filegroup_across_many_maps_full_differential_and_logs() {
     env.restore(&d, &log1, Recovery::NoRecovery);
     env.restore(&d, &log2, Recovery::Recovery);
     assert_rows(&d, &want_end, "full + 2 logs");
+}
+
+/// The restore's error message (the restore must fail).
+fn refused(r: dbbackup::Result<dbbackup::RestoreOutcome>) -> String {
+    match r {
+        Ok(o) => panic!("restore succeeded: {:?}", o.header.kind),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn move_relocates_data_files_through_full_differential_and_log_restores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db_dir = tmp.path().join("sales");
+    let (db, mut env) = create(tmp, &db_dir, &[("a", "a2")]);
+    env.load(&db, "k", 120);
+    let full = env.backup(&db, BackupType::Full);
+    env.load(&db, "d", 40);
+    let diff = env.backup(&db, BackupType::Differential);
+    let mut changes = Vec::new();
+    for g in GROUPS {
+        for i in (0..120).step_by(5) {
+            let v = (i % 2 == 0).then(|| format!("{g}-updated-{i}"));
+            changes.push((g, format!("k{i:05}"), v));
+        }
+    }
+    env.commit(&db, changes);
+    let log = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+    let want = env.rows.clone();
+
+    let root = env.tmp.path().to_path_buf();
+    let elsewhere = root.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let d = root.join("moved");
+    let mv = |moves: &[(&str, String)], replace: bool| RestoreOptions {
+        recovery: Recovery::NoRecovery,
+        replace,
+        moves: moves
+            .iter()
+            .map(|(l, p)| (l.to_string(), p.clone()))
+            .collect(),
+        ..Default::default()
+    };
+    let abs_a = elsewhere.join("a-moved.ndf");
+    let abs_a = abs_a.to_str().unwrap().to_string();
+
+    // Refusals, each leaving nothing behind.
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![("nosuch", "x.ndf".into())], "no data file \"nosuch\""),
+        (vec![("log", "x.ldf".into())], "the log stays"),
+        (vec![("primary", "p.mdf".into())], "primary data file"),
+        (
+            vec![
+                ("a", "../elsewhere/same.ndf".into()),
+                ("a2", format!("{}/same.ndf", elsewhere.display())),
+            ],
+            "two data files would be at",
+        ),
+        (vec![("b", "a2.ndf".into())], "two data files would be at"),
+        (
+            vec![("a", "a-x.ndf".into()), ("A", "a-y.ndf".into())],
+            "moved twice",
+        ),
+        (vec![("a", "../nodir/a.ndf".into())], "does not exist"),
+        (vec![("a", "sub/a.ndf".into())], "plain file name"),
+        (
+            vec![("a", "../elsewhere/./a.ndf".into())],
+            "not a usable path",
+        ),
+    ];
+    for (moves, why) in cases {
+        let e = refused(env.restore_with(&d, &full, &mv(&moves, false)));
+        assert!(e.contains(why), "{moves:?}: {e}");
+        assert!(!d.exists(), "{moves:?} left {}", d.display());
+        let left: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().collect();
+        assert!(left.is_empty(), "{moves:?} left {left:?}");
+    }
+    // A file at the target stays as it was without REPLACE.
+    let kept = elsewhere.join("kept.ndf");
+    std::fs::write(&kept, b"the user's file").unwrap();
+    let e = refused(env.restore_with(
+        &d,
+        &full,
+        &mv(&[("a", abs_a.replace("a-moved", "kept"))], false),
+    ));
+    assert!(e.contains("exists: use REPLACE"), "{e}");
+    assert_eq!(std::fs::read(&kept).unwrap(), b"the user's file");
+    // A link planted at the target is replaced, never written through (REPLACE).
+    let victim = root.join("victim");
+    std::fs::write(&victim, b"not a data file").unwrap();
+    std::os::unix::fs::symlink(&victim, elsewhere.join("a2.ndf")).unwrap();
+
+    // Full (a absolute, a2 relative outside, b renamed inside), differential, log.
+    let moves = [
+        ("a", abs_a.clone()),
+        ("a2", "../elsewhere/a2.ndf".to_string()),
+        ("b", "b-renamed.ndf".to_string()),
+    ];
+    env.restore_with(&d, &full, &mv(&moves, true)).unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a data file");
+    assert!(!std::fs::symlink_metadata(elsewhere.join("a2.ndf"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read(&kept).is_ok());
+    // MOVE belongs to the full backup's restore.
+    let e = refused(env.restore_with(&d, &diff, &mv(&moves, false)));
+    assert!(e.contains("MOVE relocates files when a full backup"), "{e}");
+    env.restore(&d, &diff, Recovery::NoRecovery);
+    let o = env.restore(&d, &log, Recovery::Recovery);
+    assert!(o.recovered);
+    for gone in ["a.ndf", "a2.ndf", "b.ndf"] {
+        assert!(
+            !d.join(gone).exists(),
+            "{gone} is in the database directory"
+        );
+    }
+    assert_rows(&d, &want, "moved full + differential + log");
+
+    // The database opens where its files are, and takes writes.
+    let db = Database::open(&d).unwrap();
+    let paths: BTreeMap<String, PathBuf> = db
+        .data_files()
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.logical_name, f.path))
+        .collect();
+    assert_eq!(paths["a"], PathBuf::from(&abs_a));
+    assert_eq!(paths["a2"], d.join("../elsewhere/a2.ndf"));
+    assert_eq!(paths["b"], d.join("b-renamed.ndf"));
+    assert_eq!(paths["primary"], d.join("primary.mdf"));
+    env.load(&db, "w", 30);
+    let after = env.backup(&db, BackupType::Full);
+    db.close().unwrap();
+    assert_rows(&d, &env.rows, "moved database after writes");
+
+    // A backup of the moved database, restored without MOVE: the files come back into the
+    // database directory.
+    let back = root.join("back");
+    env.restore(&back, &after, Recovery::Recovery);
+    for f in ["a.ndf", "a2.ndf", "b.ndf"] {
+        assert!(back.join(f).is_file(), "{f} not in {}", back.display());
+    }
+    assert_rows(
+        &back,
+        &env.rows,
+        "backup of the moved database, restored in place",
+    );
 }

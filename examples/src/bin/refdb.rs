@@ -13,7 +13,7 @@
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
 //! refdb bulk-load DIR --filegroup FG --rows N
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
-//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace] [--filegroup NAME] [--page FILE:PAGE]
+//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
 //! refdb history [--database NAME]
 //! ```
@@ -241,6 +241,10 @@ enum Cmd {
         /// names pages), into the database left restoring by a tail-log backup.
         #[arg(long, value_name = "FILE:PAGE", value_parser = parse_page)]
         page: Option<(u16, u32)>,
+        /// MOVE (full restore): put data file LOGICAL at PATH (relative to DIR, or absolute)
+        /// instead of DIR; repeatable. The primary file and the log stay in DIR.
+        #[arg(long = "move", value_name = "LOGICAL=PATH", value_parser = parse_move)]
+        moves: Vec<(String, String)>,
     },
     /// The restore sequence for a database from the backup history; --execute runs it.
     Plan {
@@ -414,6 +418,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             replace,
             filegroup,
             page,
+            moves,
         } => (|| {
             let opts = media::dbbackup::RestoreOptions {
                 recovery: if *norecovery {
@@ -425,6 +430,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 replace: *replace,
                 filegroup: filegroup.clone(),
                 page: *page,
+                moves: moves.clone(),
             };
             let changers = rm::readers(from, changer.as_deref())?;
             rm::restore(dir, changers, *set, &opts, &mut err).map(|_| ())
@@ -767,6 +773,13 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
 }
 
 /// `FILE:PAGE` of `--page`.
+fn parse_move(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((l, p)) if !l.is_empty() && !p.is_empty() => Ok((l.to_owned(), p.to_owned())),
+        _ => Err(format!("{s:?}: expected LOGICAL=PATH")),
+    }
+}
+
 fn parse_page(s: &str) -> Result<(u16, u32), String> {
     s.split_once(':')
         .and_then(|(f, p)| Some((f.parse().ok()?, p.parse().ok()?)))

@@ -18,6 +18,7 @@
 
 use super::backup::read_pages;
 use super::header::SetHeader;
+use super::relocate::Placement;
 use super::restore::{
     finish_in_place, name_guid, outcome, refuse_early_recovery, refuse_other_fork, replace_log,
     restoring_state, sync_dir, write_data_files, Job, RestoreOutcome, State, Target, TempDir,
@@ -187,7 +188,7 @@ pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcom
         )));
     }
     restart_from_set(job, target, || {
-        check_file_ids(dir, &sub)?;
+        let boot = check_file_ids(dir, &sub)?;
         let src = stage.join(format!("F{file}.pages"));
         let mut found = None;
         if src.is_file() {
@@ -204,7 +205,11 @@ pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcom
                 "the backup holds no undamaged copy of page {file}:{page}"
             ))
         })?;
-        let path = dir.join(&entry.file_name);
+        let path = boot
+            .files
+            .iter()
+            .find(|b| b.id == file)
+            .map_or_else(|| dir.join(&entry.file_name), |b| b.resolve(dir));
         let out = std::fs::OpenOptions::new()
             .write(true)
             .custom_flags(libc::O_NOFOLLOW)
@@ -266,8 +271,19 @@ fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
 
 /// Builds the files in a work directory, then renames each over the database's file.
 fn put_files(dir: &Path, stage: &Path, sub: &SetHeader) -> Result<()> {
+    let placement = Placement::of_database(dir)?;
+    if let Some(m) = placement
+        .moved
+        .iter()
+        .find(|m| sub.files.iter().any(|f| f.file_id == m.id))
+    {
+        return Err(DbBackupError::Refused(format!(
+            "data file {} was moved (to {}): a file restore of a moved file is not done yet; restore the whole database",
+            m.id, m.boot_path
+        )));
+    }
     let work = TempDir::beside(dir, "files")?;
-    write_data_files(&work.0, stage, sub, true)?;
+    write_data_files(&work.0, stage, sub, true, &placement)?;
     for f in &sub.files {
         let from = work.0.join(&f.file_name);
         let to = dir.join(&f.file_name);

@@ -13,6 +13,7 @@
 //! | [`backup`] | full, differential, log (and copy-only, tail-log) backups onto media |
 //! | [`restore`] | restore sequences: full, differential, logs, NORECOVERY/RECOVERY, STOPAT, the safety checks |
 //! | `file_restore` | file (filegroup) and page restore into an existing database, then its logs |
+//! | `relocate` | MOVE: where a restore puts the data files, and the boot record paths that say so |
 //!
 //! **The set layout.** `SSET` (its OS data holds the BackupSetGUID, as SQL Server's does),
 //! `VOLB` (the database directory and the machine), `MSCI` with the MQCI stream (the values
@@ -29,6 +30,7 @@
 pub mod backup;
 mod file_restore;
 pub mod header;
+mod relocate;
 pub mod restore;
 
 pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};

@@ -25,6 +25,7 @@
 
 use super::backup::read_pages;
 use super::header::{flags, SetHeader, FORMAT_VERSION};
+use super::relocate::{self, Placement};
 use super::{io_err, BackupType, DbBackupError, Result};
 use crate::changer::MediaChanger;
 use crate::engine::file::{valid_file_name, Boot, DataFile};
@@ -62,6 +63,9 @@ pub struct RestoreOptions {
     /// Page restore: restore only this page (file id, page number) out of a full or file
     /// backup.
     pub page: Option<(u16, u32)>,
+    /// MOVE: data files (by logical name) a full restore puts elsewhere than the database
+    /// directory, at a path relative to it or absolute (see `relocate`).
+    pub moves: Vec<(String, String)>,
 }
 
 impl Default for RestoreOptions {
@@ -72,6 +76,7 @@ impl Default for RestoreOptions {
             replace: false,
             filegroup: None,
             page: None,
+            moves: Vec::new(),
         }
     }
 }
@@ -566,6 +571,13 @@ pub fn restore(
         log: &log,
         opts,
     };
+    if !opts.moves.is_empty()
+        && (header.kind != BackupType::Full || opts.page.is_some() || opts.filegroup.is_some())
+    {
+        return Err(DbBackupError::Refused(
+            "MOVE relocates files when a full backup is restored (they stay where it put them for the rest of the sequence)".into(),
+        ));
+    }
     let mut out = match header.kind {
         BackupType::File | BackupType::Full if opts.page.is_some() => {
             super::file_restore::restore_page(job, target)?
@@ -648,7 +660,8 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     }
     // Build the database in a work directory, then put it in place.
     let work = TempDir::beside(dir, "restore")?;
-    write_data_files(&work.0, stage, h, true)?;
+    let mut placement = relocate::plan(dir, &work.0, h, opts)?;
+    write_data_files(&work.0, stage, h, true, &placement)?;
     let cut = match opts.stopat_ms {
         Some(t) => refuse_bulk_stopat(h).and_then(|_| stop_point(log, h.last_lsn, t))?,
         None => None,
@@ -669,7 +682,10 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         fork_guid: h.fork_guid,
         needed: 0,
     };
-    finish(dir, work, h, state, opts, cut.is_some())
+    placement.place()?;
+    let out = finish(dir, work, h, state, opts, cut.is_some())?;
+    placement.commit();
+    Ok(out)
 }
 
 /// Either recovers the work directory and puts it in place, or puts it in place restoring.
@@ -735,13 +751,16 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
     Ok(())
 }
 
-/// Writes the set's pages into the data files in `into` (creating them when `create`).
+/// Writes the set's pages into the data files in `into` (creating them when `create`), where
+/// `placement` puts them; the boot page gets the placement's paths.
 pub(super) fn write_data_files(
     into: &Path,
     stage: &Path,
     h: &SetHeader,
     create: bool,
+    placement: &Placement,
 ) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     for f in &h.files {
         if !valid_file_name(&f.file_name) {
             return Err(DbBackupError::Refused(format!(
@@ -753,13 +772,16 @@ pub(super) fn write_data_files(
         if f.pages_in_set == 0 && !src.exists() {
             continue;
         }
-        let path = into.join(&f.file_name);
-        let out = if create {
+        let path = placement.write_at(into, f.file_id, &f.file_name);
+        let out = if create && !placement.made_before(f.file_id) {
             OpenOptions::new().write(true).create_new(true).open(&path)
         } else {
-            OpenOptions::new().write(true).open(&path)
+            OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
         }
-        .map_err(io_err("open data file", &path))?;
+        .map_err(io_err("open data file (not following a link)", &path))?;
         let mut count = 0u64;
         read_pages(&src, |p| {
             let id = p.id();
@@ -770,6 +792,13 @@ pub(super) fn write_data_files(
                     count
                 )));
             }
+            let placed;
+            let p = if id.file == 1 && id.page == 0 {
+                placed = placement.place_boot(&p)?;
+                &placed
+            } else {
+                &p
+            };
             out.write_all_at(
                 &p.0[..],
                 id.page as u64 * crate::engine::page::PAGE_SIZE as u64,
@@ -904,7 +933,7 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         ));
     }
     // Everything checked: the pages go over the restoring files, the log is replaced.
-    write_data_files(dir, stage, h, false)?;
+    write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
     let end = cut.unwrap_or(h.last_lsn);
     replace_log(dir, h, log, end)?;
     let state = State {
@@ -985,7 +1014,7 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     let end = cut.unwrap_or(h.last_lsn);
     // Pages of minimally logged operations (not in the log) first.
     if !h.files.is_empty() {
-        write_data_files(dir, stage, h, false)?;
+        write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
     }
     copy_records(
         log,

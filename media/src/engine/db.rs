@@ -579,6 +579,7 @@ impl Database {
             logical_name: "primary".into(),
             filegroup: 1,
             file_name: PRIMARY_FILE.into(),
+            path: PRIMARY_FILE.into(),
         }];
         for (i, fg) in filegroups.iter().enumerate() {
             if !file::valid_file_name(&fg.name) || fg.name.contains('.') {
@@ -596,6 +597,7 @@ impl Database {
                 logical_name: fg.name.clone(),
                 filegroup: id,
                 file_name: format!("{}.ndf", fg.name),
+                path: format!("{}.ndf", fg.name),
             });
         }
         for f in &opts.files {
@@ -621,6 +623,7 @@ impl Database {
                 logical_name: f.logical_name.clone(),
                 filegroup: fg.id,
                 file_name: format!("{}.ndf", f.logical_name),
+                path: format!("{}.ndf", f.logical_name),
             });
         }
         let mut boot = Boot {
@@ -778,7 +781,7 @@ impl Database {
         };
         let mut files = vec![pf];
         for g in boot.files.iter().filter(|f| f.id != 1) {
-            let path = dir.join(&g.file_name);
+            let path = g.resolve(dir);
             let f = DataFile::open(g.id, &path, true)?;
             let h = f.read_page(0)?;
             if file::parse_header(&h) != Some((boot.db_guid, g.id)) {
@@ -818,8 +821,20 @@ impl Database {
         core.undo(&a, &mut rep)?;
         // The boot record as recovery left it (a model switch may have been redone).
         let boot_page = core.pool.read(PageId { file: 1, page: 0 })?;
-        core.boot = Boot::from_page(&boot_page)
+        let mut boot = Boot::from_page(&boot_page)
             .ok_or_else(|| Error::corrupt(&primary, "boot page damaged"))?;
+        // The files are where they were opened: redo may have put back an image of the boot
+        // page from before a restore moved them (MOVE), so their paths are written again.
+        let paths = core.boot.files.clone();
+        core.boot = boot.clone();
+        if boot.files.iter().zip(&paths).any(|(a, b)| a.path != b.path)
+            && boot.files.len() == paths.len()
+        {
+            for (a, b) in boot.files.iter_mut().zip(&paths) {
+                a.path = b.path.clone();
+            }
+            core.set_boot(boot)?;
+        }
         let db = Database {
             dir: dir.to_path_buf(),
             core: Mutex::new(core),

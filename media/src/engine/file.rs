@@ -99,7 +99,21 @@ pub struct DataFileInfo {
     pub filegroup: u16,
     /// Its file name in the database directory.
     pub file_name: String,
+    /// Where it is: `file_name`, unless a restore moved it (MOVE). A relative path is
+    /// relative to the database directory, an absolute one is taken as it is.
+    pub path: String,
 }
+
+impl DataFileInfo {
+    /// Where the file is, for the database in `dir`.
+    pub fn resolve(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.path)
+    }
+}
+
+/// The boot record's version 2 extension (after the files): each file's path. Written only
+/// when a file is not at its file name, so a database never moved keeps the version 1 bytes.
+const BOOT_PATHS_V2: u8 = 2;
 
 /// The database's boot record (page 0 of the primary file).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,6 +167,12 @@ impl Boot {
             e.bytes(f.logical_name.as_bytes())
                 .bytes(f.file_name.as_bytes());
         }
+        if self.files.iter().any(|f| f.path != f.file_name) {
+            e.u8(BOOT_PATHS_V2);
+            for f in &self.files {
+                e.bytes(f.path.as_bytes());
+            }
+        }
     }
 
     fn decode(db_guid: [u8; 16], d: &mut Dec) -> Option<Boot> {
@@ -184,8 +204,21 @@ impl Boot {
                 id,
                 logical_name,
                 filegroup,
+                path: file_name.clone(),
                 file_name,
             });
+        }
+        // Version 1 ends here; version 2 adds the paths.
+        if d.remaining() > 0 {
+            if d.u8()? != BOOT_PATHS_V2 {
+                return None;
+            }
+            for f in &mut files {
+                f.path = String::from_utf8(d.bytes()?).ok()?;
+            }
+            if d.remaining() > 0 {
+                return None;
+            }
         }
         let boot = Boot {
             db_guid,
@@ -242,6 +275,18 @@ impl Boot {
             if !valid_file_name(&f.file_name) || f.logical_name.is_empty() {
                 return Err(format!("bad data file name {:?}", f.file_name));
             }
+            if f.id == 1 && f.path != f.file_name {
+                return Err(
+                    "the primary data file stays in the database directory (it is how the database is found)"
+                        .into(),
+                );
+            }
+            if !valid_path(&f.path) {
+                return Err(format!(
+                    "data file {:?}: bad path {:?}",
+                    f.logical_name, f.path
+                ));
+            }
             if f.id == 0 || !fgs.iter().any(|g| g.id == f.filegroup) {
                 return Err(format!(
                     "data file {:?}: no filegroup {}",
@@ -252,6 +297,7 @@ impl Boot {
                 g.id == f.id
                     || g.file_name.eq_ignore_ascii_case(&f.file_name)
                     || g.logical_name.eq_ignore_ascii_case(&f.logical_name)
+                    || g.path == f.path
             }) {
                 return Err(format!(
                     "data file {:?} (id {}) repeats another's id or name",
@@ -342,6 +388,18 @@ pub fn valid_file_name(n: &str) -> bool {
         && n != ".."
         && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// A data file's path as the boot record holds it: absolute, or relative to the database
+/// directory; no `.` components, no empty ones, no NUL, and short enough for the boot page.
+pub fn valid_path(p: &str) -> bool {
+    let rel = p.strip_prefix('/').unwrap_or(p);
+    !rel.is_empty()
+        && p.len() <= 1024
+        && !p.contains('\0')
+        && rel.split('/').all(|c| !c.is_empty() && c != ".")
+        && !rel.ends_with("/..")
+        && rel != ".."
 }
 
 /// Opens a file of the database directory with `opts`, never through a link planted there:

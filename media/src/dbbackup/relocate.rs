@@ -1,0 +1,305 @@
+//! MOVE: where a restore puts the data files, and the boot record that says so.
+//!
+//! A full restore may relocate any data file but the primary one (which is how the database
+//! directory is found) with `LOGICAL=PATH`. The path goes into the boot record as it is given:
+//! a relative one stays relative to the database directory, an absolute one is kept. A plain
+//! file name is written into the new database directory; any other path (absolute, or
+//! starting with `..`) is written outside it, under a temporary name beside the target, and
+//! renamed into place only once the set's pages are in it, so nothing is ever written through
+//! a link planted at the target, and a failed restore puts back what was there.
+//!
+//! Later restores of the sequence (differential, log) write into the files where the restoring
+//! boot record says they are; a restore of a backup of a moved database without MOVE puts its
+//! files back into the database directory.
+
+use super::header::SetHeader;
+use super::restore::RestoreOptions;
+use super::{io_err, DbBackupError, Result};
+use crate::engine::file::{valid_file_name, valid_path, Boot, DataFile};
+use crate::engine::page::Page;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+/// One moved data file: its id, where its pages are written now, and its path for the boot
+/// record.
+#[derive(Clone, Debug)]
+pub(super) struct Moved {
+    pub(super) id: u16,
+    pub(super) write_at: PathBuf,
+    pub(super) boot_path: String,
+}
+
+/// A file written outside the database directory, under a temporary name until it is placed.
+#[derive(Debug)]
+struct Outside {
+    tmp: PathBuf,
+    target: PathBuf,
+    /// Where the file that was at the target (REPLACE) waits until the restore succeeded.
+    aside: Option<PathBuf>,
+    placed: bool,
+}
+
+/// The moved files of a full restore. Dropped before [`Placement::commit`], it removes what it
+/// wrote and puts back what it moved aside.
+#[derive(Debug, Default)]
+pub(super) struct Placement {
+    pub(super) moved: Vec<Moved>,
+    outside: Vec<Outside>,
+    committed: bool,
+}
+
+/// The logical name SQL Server's MOVE gives the log.
+const LOG_LOGICAL: &str = "log";
+
+/// Checks the MOVE options of a full restore into `dir` (built in `work`, beside it).
+pub(super) fn plan(
+    dir: &Path,
+    work: &Path,
+    h: &SetHeader,
+    opts: &RestoreOptions,
+) -> Result<Placement> {
+    let refuse = |m: String| Err(DbBackupError::Refused(format!("MOVE: {m}")));
+    let mut p = Placement::default();
+    let mut targets: Vec<PathBuf> = Vec::new();
+    for (i, (logical, path)) in opts.moves.iter().enumerate() {
+        if opts.moves[..i]
+            .iter()
+            .any(|(l, _)| l.eq_ignore_ascii_case(logical))
+        {
+            return refuse(format!("{logical} is moved twice"));
+        }
+        if logical.eq_ignore_ascii_case(LOG_LOGICAL) {
+            return refuse(
+                "the log stays in the database directory (moving it is not done yet)".into(),
+            );
+        }
+        let Some(f) = h
+            .files
+            .iter()
+            .find(|f| f.logical_name.eq_ignore_ascii_case(logical))
+        else {
+            let names: Vec<&str> = h.files.iter().map(|f| f.logical_name.as_str()).collect();
+            return refuse(format!(
+                "the backup has no data file {logical:?} (its files: {}, and the log)",
+                names.join(", ")
+            ));
+        };
+        if f.file_id == 1 {
+            return refuse(format!(
+                "{logical} is the primary data file, which stays in the database directory (it is how the database is found)"
+            ));
+        }
+        if !valid_path(path) {
+            return refuse(format!(
+                "{path:?} is not a usable path (no empty or `.` components)"
+            ));
+        }
+        let inside = !path.starts_with('/') && !path.starts_with("../");
+        // `..` taken lexically: the directory may not exist yet, and the work directory the
+        // restore builds beside it has the same parent.
+        let target = lexical(&dir.join(path));
+        if targets.contains(&target) {
+            return refuse(format!("two data files would be at {}", target.display()));
+        }
+        targets.push(target.clone());
+        let write_at = if inside {
+            if !valid_file_name(path) || path == crate::engine::db::LOG_FILE {
+                return refuse(format!(
+                    "{path:?}: a path inside the database directory must be a plain file name other than the log's"
+                ));
+            }
+            work.join(path)
+        } else {
+            let parent = target.parent().unwrap_or(Path::new("/"));
+            if !parent.is_dir() {
+                return refuse(format!(
+                    "{}: the directory {} does not exist",
+                    target.display(),
+                    parent.display()
+                ));
+            }
+            match fs::symlink_metadata(&target) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("stat", &target)(e)),
+                Ok(m) if m.is_dir() => {
+                    return refuse(format!("{} is a directory", target.display()))
+                }
+                Ok(_) if !opts.replace => {
+                    return refuse(format!(
+                        "{} exists: use REPLACE to overwrite it",
+                        target.display()
+                    ))
+                }
+                Ok(_) => {}
+            }
+            let name = target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = parent.join(format!(".{name}.refdb-restore.{}", std::process::id()));
+            // Made here, exclusively (O_EXCL follows no link): the pages are written into it.
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(io_err("create", &tmp))?;
+            p.outside.push(Outside {
+                tmp: tmp.clone(),
+                target: target.clone(),
+                aside: None,
+                placed: false,
+            });
+            tmp
+        };
+        p.moved.push(Moved {
+            id: f.file_id,
+            write_at,
+            boot_path: path.clone(),
+        });
+    }
+    // Files not moved stay at their names in the directory: none may meet a moved one.
+    for f in &h.files {
+        if !p.moved.iter().any(|m| m.id == f.file_id)
+            && targets.contains(&lexical(&dir.join(&f.file_name)))
+        {
+            return refuse(format!(
+                "two data files would be at {}",
+                dir.join(&f.file_name).display()
+            ));
+        }
+    }
+    Ok(p)
+}
+
+/// `p` without `.` and with `..` applied to the components before it (the targets' parents
+/// exist and are checked, so this is for telling two MOVE targets apart).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Placement {
+    /// The moved files of the database in `dir` (restoring, or online), as its boot page says.
+    pub(super) fn of_database(dir: &Path) -> Result<Placement> {
+        let primary = dir.join(crate::engine::db::PRIMARY_FILE);
+        let boot = DataFile::open(1, &primary, false)
+            .and_then(|f| f.read_page(0))
+            .ok()
+            .and_then(|p| Boot::from_page(&p))
+            .ok_or_else(|| {
+                DbBackupError::Refused(format!(
+                    "{}: the boot page cannot be read: restore the sequence again from its full backup",
+                    primary.display()
+                ))
+            })?;
+        Ok(Placement {
+            moved: boot
+                .files
+                .iter()
+                .filter(|f| f.path != f.file_name)
+                .map(|f| Moved {
+                    id: f.id,
+                    write_at: f.resolve(dir),
+                    boot_path: f.path.clone(),
+                })
+                .collect(),
+            outside: Vec::new(),
+            committed: false,
+        })
+    }
+
+    /// Where the pages of data file `id` (named `file_name`) are written, restoring into `into`.
+    pub(super) fn write_at(&self, into: &Path, id: u16, file_name: &str) -> PathBuf {
+        self.moved
+            .iter()
+            .find(|m| m.id == id)
+            .map_or_else(|| into.join(file_name), |m| m.write_at.clone())
+    }
+
+    /// The set's boot page with the paths of this placement (the others at their names), its
+    /// LSN kept: recovery then puts the paths back after it redoes older images of the page.
+    pub(super) fn place_boot(&self, p: &Page) -> Result<Page> {
+        let mut b = Boot::from_page(p).ok_or_else(|| {
+            DbBackupError::Refused(
+                "page 0 of the set's primary data file is not a boot page".into(),
+            )
+        })?;
+        for f in &mut b.files {
+            f.path = self
+                .moved
+                .iter()
+                .find(|m| m.id == f.id)
+                .map_or_else(|| f.file_name.clone(), |m| m.boot_path.clone());
+        }
+        b.validate()
+            .map_err(|e| DbBackupError::Refused(format!("MOVE: {e}")))?;
+        let mut out = b.to_page();
+        out.set_lsn(p.lsn());
+        out.seal();
+        Ok(out)
+    }
+
+    /// Whether data file `id` is written into a file made beforehand (outside the directory).
+    pub(super) fn made_before(&self, id: u16) -> bool {
+        self.moved
+            .iter()
+            .any(|m| m.id == id && self.outside.iter().any(|o| o.tmp == m.write_at))
+    }
+
+    /// Renames the files written outside the directory to their targets (what was there, with
+    /// REPLACE, waits aside until [`Placement::commit`]).
+    pub(super) fn place(&mut self) -> Result<()> {
+        for o in &mut self.outside {
+            if fs::symlink_metadata(&o.target).is_ok() {
+                let aside = o.tmp.with_extension("old");
+                fs::rename(&o.target, &aside).map_err(io_err("move aside", &o.target))?;
+                o.aside = Some(aside);
+            }
+            fs::rename(&o.tmp, &o.target).map_err(io_err("rename into place", &o.target))?;
+            o.placed = true;
+            if let Some(parent) = o.target.parent() {
+                super::restore::sync_dir(parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The restore succeeded: what REPLACE overwrote goes.
+    pub(super) fn commit(mut self) {
+        for o in &self.outside {
+            if let Some(a) = &o.aside {
+                let _ = fs::remove_file(a);
+            }
+        }
+        self.committed = true;
+    }
+}
+
+impl Drop for Placement {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        for o in &self.outside {
+            if o.placed {
+                let _ = fs::remove_file(&o.target);
+            } else {
+                let _ = fs::remove_file(&o.tmp);
+            }
+            if let Some(a) = &o.aside {
+                let _ = fs::rename(a, &o.target);
+            }
+        }
+    }
+}
