@@ -364,3 +364,56 @@ fn page_restore_refusals_from_the_command_line() {
     assert!(err.contains("simple recovery model"), "{err}");
     assert_eq!(ok(t, &["get", "db", "k"]).trim(), "v");
 }
+
+/// `--move LOGICAL=PATH`: a typo in the option, an unknown name, then a restore that puts
+/// filegroup b's file in another directory; the database opens there and takes writes.
+#[test]
+fn move_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &["create", "db", "--recovery", "full", "--filegroup", "b"],
+    );
+    ok(t, &["put", "db", "k1", "v1", "--filegroup", "b"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    std::fs::create_dir(t.join("disk2")).unwrap();
+    let (c, _, err) = refdb(t, &["restore", "r", "--from", "full.tap", "--move", "b"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("expected LOGICAL=PATH"), "{err}");
+    let (c, _, err) = refdb(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--move",
+            "c=../disk2/c.ndf",
+        ],
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("no data file \"c\""), "{err}");
+    assert!(!t.join("r").exists());
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--move",
+            "b=../disk2/b.ndf",
+        ],
+    );
+    assert!(t.join("disk2/b.ndf").is_file() && !t.join("r/b.ndf").exists());
+    ok(t, &["put", "r", "k2", "v2", "--filegroup", "b"]);
+    assert_eq!(ok(t, &["get", "r", "k1", "--filegroup", "b"]).trim(), "v1");
+    assert_eq!(ok(t, &["get", "r", "k2", "--filegroup", "b"]).trim(), "v2");
+    ok(t, &["check", "r"]);
+}

@@ -21,7 +21,9 @@
 //! - **File and page restore** (a filegroup, or one page, out of a file or full backup): see
 //!   `file_restore`.
 //!
-//! Not done yet (issue 15): STANDBY, MOVE, piecemeal restore, RESTART.
+//! - **MOVE** (a full restore puts data files elsewhere): see `relocate`.
+//!
+//! Not done yet (issue 15): STANDBY, piecemeal restore, RESTART.
 
 use super::backup::read_pages;
 use super::header::{flags, SetHeader, FORMAT_VERSION};
