@@ -292,6 +292,32 @@ impl Core {
         Ok(lsn)
     }
 
+    /// An image of a page as it is applied: an image of the boot page keeps the files' paths
+    /// this database has (they are where it opened them; a restore's MOVE may have put them
+    /// elsewhere than where they were when the image was logged, so redo must not put the old
+    /// paths back).
+    pub(crate) fn boot_with_paths(&self, img: &Page) -> Page {
+        if img.id() != (PageId { file: 1, page: 0 }) {
+            return img.clone();
+        }
+        match Boot::from_page(img) {
+            Some(mut b) if b.files.len() == self.boot.files.len() => {
+                for (f, now) in b.files.iter_mut().zip(&self.boot.files) {
+                    if f.id == now.id {
+                        f.path = now.path.clone();
+                    }
+                }
+                if b.validate().is_err() {
+                    return img.clone();
+                }
+                let mut p = b.to_page();
+                p.set_lsn(img.lsn());
+                p
+            }
+            _ => img.clone(),
+        }
+    }
+
     /// Changes the boot record (logged as the boot page's new image).
     fn set_boot(&mut self, boot: Boot) -> Result<Lsn> {
         let page = boot.to_page();
@@ -821,20 +847,8 @@ impl Database {
         core.undo(&a, &mut rep)?;
         // The boot record as recovery left it (a model switch may have been redone).
         let boot_page = core.pool.read(PageId { file: 1, page: 0 })?;
-        let mut boot = Boot::from_page(&boot_page)
+        core.boot = Boot::from_page(&boot_page)
             .ok_or_else(|| Error::corrupt(&primary, "boot page damaged"))?;
-        // The files are where they were opened: redo may have put back an image of the boot
-        // page from before a restore moved them (MOVE), so their paths are written again.
-        let paths = core.boot.files.clone();
-        core.boot = boot.clone();
-        if boot.files.iter().zip(&paths).any(|(a, b)| a.path != b.path)
-            && boot.files.len() == paths.len()
-        {
-            for (a, b) in boot.files.iter_mut().zip(&paths) {
-                a.path = b.path.clone();
-            }
-            core.set_boot(boot)?;
-        }
         let db = Database {
             dir: dir.to_path_buf(),
             core: Mutex::new(core),

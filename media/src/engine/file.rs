@@ -10,6 +10,13 @@
 //! record ([`Boot`]): the database name, its recovery model, its recovery fork, the filegroups
 //! and their files, the allocation map interval, and the LSNs the backups need. The boot page
 //! changes only through logged full-page images, so recovery restores it like any page.
+//!
+//! A restore's MOVE puts data files elsewhere: each file then has a path (relative to the
+//! database directory, or absolute) besides its name, in a version 2 extension at the end of
+//! the boot record, written only when some file is not at its name (version 1 records read as
+//! every file at its name). The primary file stays in the directory: it is how the database is
+//! found. Redo keeps the paths the database has when it applies an older image of the boot
+//! page (see `Core::boot_with_paths`).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -549,5 +556,88 @@ impl DataFile {
             .map_err(|e| Error::io("stat", &self.path, e))?
             .len();
         Ok(len.div_ceil(PAGE_SIZE as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot() -> Boot {
+        let file = |id: u16, fg: u16, name: &str| DataFileInfo {
+            id,
+            logical_name: name.into(),
+            filegroup: fg,
+            file_name: format!("{name}.ndf"),
+            path: format!("{name}.ndf"),
+        };
+        Boot {
+            db_guid: [7; 16],
+            fork_guid: [8; 16],
+            name: "sales".into(),
+            model: RecoveryModel::Full,
+            created_ms: 1,
+            log_chain_lsn: 2,
+            log_backup_lsn: 3,
+            diff_base_lsn: 4,
+            filegroups: vec![
+                FilegroupInfo {
+                    id: 1,
+                    name: "PRIMARY".into(),
+                    read_only: false,
+                },
+                FilegroupInfo {
+                    id: 2,
+                    name: "a".into(),
+                    read_only: false,
+                },
+            ],
+            files: vec![file(1, 1, "primary"), file(2, 2, "a")],
+            layout: MapLayout::new(8).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_boot_record_without_moved_files_keeps_the_version_1_bytes() {
+        let b = boot();
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        // Version 1 ends with the last file's file name (length-prefixed bytes).
+        assert!(e.0.ends_with(b"a.ndf"), "{:?}", &e.0[e.0.len() - 8..]);
+        assert_eq!(Boot::from_page(&b.to_page()), Some(b));
+    }
+
+    #[test]
+    fn moved_paths_round_trip_and_are_checked() {
+        let mut b = boot();
+        b.files[1].path = "/data/disk2/a.ndf".into();
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        b.files[1].path = "../disk2/a.ndf".into();
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        for bad in ["", "/", "a//b", "./a", "x/.", "..", "x/..", "a\0b"] {
+            b.files[1].path = bad.into();
+            assert!(b.validate().is_err(), "{bad:?} accepted");
+        }
+        b.files[1].path = "primary.ndf".into();
+        assert!(b.validate().unwrap_err().contains("repeats"));
+        let mut b = boot();
+        b.files[0].path = "/elsewhere/primary.ndf".into();
+        assert!(b
+            .validate()
+            .unwrap_err()
+            .contains("primary data file stays"));
+    }
+
+    #[test]
+    fn an_unknown_boot_extension_is_refused() {
+        let b = boot();
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        e.u8(9).bytes(b"x").bytes(b"y");
+        let mut p = b.to_page();
+        let body = p.body_mut();
+        body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(e.0.len() as u32).to_le_bytes());
+        body[HDR_LEN + 4..HDR_LEN + 4 + e.0.len()].copy_from_slice(&e.0);
+        assert_eq!(Boot::from_page(&p), None);
     }
 }

@@ -188,7 +188,7 @@ impl Core {
                 Err(e) => return Err(e),
             };
             if current.is_none_or(|l| l < lsn) {
-                let mut p = img.clone();
+                let mut p = self.boot_with_paths(img);
                 p.set_lsn(lsn);
                 let f = self.pool.install(p)?;
                 Pool::mark_dirty(f, lsn);
