@@ -24,7 +24,7 @@ use super::restore::{
     restoring_state, sync_dir, write_data_files, Job, RestoreOutcome, State, Target, TempDir,
 };
 use super::{io_err, DbBackupError, Result};
-use crate::engine::file::{Boot, DataFile};
+use crate::engine::file::{read_boot, Boot};
 use crate::engine::page::PAGE_SIZE;
 use crate::engine::RecoveryModel;
 use std::fs;
@@ -225,16 +225,12 @@ pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcom
 /// ids, filegroups and file names, so nothing is written beside the database's own files.
 fn check_file_ids(dir: &Path, sub: &SetHeader) -> Result<Boot> {
     let primary = dir.join(crate::engine::db::PRIMARY_FILE);
-    let boot = DataFile::open(1, &primary, false)
-        .ok()
-        .and_then(|f| f.read_page(0).ok())
-        .and_then(|p| Boot::from_page(&p))
-        .ok_or_else(|| {
-            DbBackupError::Refused(format!(
-                "{}: the primary data file cannot be read: restore the whole database",
-                primary.display()
-            ))
-        })?;
+    let boot = read_boot(dir).ok_or_else(|| {
+        DbBackupError::Refused(format!(
+            "{}: the primary data file cannot be read: restore the whole database",
+            primary.display()
+        ))
+    })?;
     for f in &sub.files {
         let same = boot.files.iter().any(|b| {
             b.id == f.file_id && b.filegroup == f.filegroup_id && b.file_name == f.file_name

@@ -15,7 +15,7 @@
 use super::header::SetHeader;
 use super::restore::RestoreOptions;
 use super::{io_err, DbBackupError, Result};
-use crate::engine::file::{valid_file_name, valid_path, Boot, DataFile};
+use crate::engine::file::{read_boot, valid_file_name, valid_path, Boot};
 use crate::engine::page::Page;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -192,17 +192,12 @@ fn lexical(p: &Path) -> PathBuf {
 impl Placement {
     /// The moved files of the database in `dir` (restoring, or online), as its boot page says.
     pub(super) fn of_database(dir: &Path) -> Result<Placement> {
-        let primary = dir.join(crate::engine::db::PRIMARY_FILE);
-        let boot = DataFile::open(1, &primary, false)
-            .and_then(|f| f.read_page(0))
-            .ok()
-            .and_then(|p| Boot::from_page(&p))
-            .ok_or_else(|| {
-                DbBackupError::Refused(format!(
-                    "{}: the boot page cannot be read: restore the sequence again from its full backup",
-                    primary.display()
-                ))
-            })?;
+        let boot = read_boot(dir).ok_or_else(|| {
+            DbBackupError::Refused(format!(
+                "{}: the boot page cannot be read: restore the sequence again from its full backup",
+                dir.join(crate::engine::db::PRIMARY_FILE).display()
+            ))
+        })?;
         Ok(Placement {
             moved: boot
                 .files

@@ -30,7 +30,7 @@ use super::header::{flags, SetHeader, FORMAT_VERSION};
 use super::relocate::{self, Placement};
 use super::{io_err, BackupType, DbBackupError, Result};
 use crate::changer::MediaChanger;
-use crate::engine::file::{valid_file_name, Boot, DataFile};
+use crate::engine::file::{read_boot, valid_file_name};
 use crate::engine::wal::{self, RecordBody, FILE_HEADER};
 use crate::engine::{Database, Lsn};
 use crate::family::MediaError;
@@ -504,15 +504,8 @@ fn inspect_target(dir: &Path) -> Result<Target> {
     if let Some(s) = State::read(dir)? {
         return Ok(Target::Restoring(s));
     }
-    let primary = dir.join(crate::engine::db::PRIMARY_FILE);
-    if primary.is_file() {
-        let boot = DataFile::open(1, &primary, false)
-            .ok()
-            .and_then(|f| f.read_page(0).ok())
-            .and_then(|p| Boot::from_page(&p));
-        if let Some(b) = boot {
-            return Ok(Target::Database(b.name, b.db_guid));
-        }
+    if let Some(b) = read_boot(dir) {
+        return Ok(Target::Database(b.name, b.db_guid));
     }
     let mut names = names;
     names.sort();

@@ -360,6 +360,15 @@ impl Boot {
     }
 }
 
+/// The boot record on disk in database directory `dir` (page 0 of its primary file), read
+/// without opening the database (restores look at a target, or at a restoring database).
+pub fn read_boot(dir: &Path) -> Option<Boot> {
+    DataFile::open(1, &dir.join(super::db::PRIMARY_FILE), false)
+        .and_then(|f| f.read_page(0))
+        .ok()
+        .and_then(|p| Boot::from_page(&p))
+}
+
 /// The most filegroups, and the most data files, a database has.
 pub const MAX_FILES: usize = 64;
 
