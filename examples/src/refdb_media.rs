@@ -189,6 +189,19 @@ pub fn readers(
 }
 
 /// Restores one set; prints what it did.
+/// One step of a planned restore: the set at `position` on the media `files` (position 0:
+/// the first set).
+fn restore_step(
+    dir: &Path,
+    files: &[PathBuf],
+    position: u32,
+    opts: &RestoreOptions,
+    out: &mut dyn Write,
+) -> Result<dbbackup::RestoreOutcome, String> {
+    let set = Some(position as u16).filter(|&p| p != 0);
+    restore(dir, readers(files, None)?, set, opts, out)
+}
+
 pub fn restore(
     dir: &Path,
     changers: Vec<Box<dyn MediaChanger>>,
@@ -322,13 +335,7 @@ pub fn plan(
             page: None,
             moves: Vec::new(),
         };
-        last = Some(restore(
-            dir,
-            readers(&files, None)?,
-            Some(s.position as u16).filter(|&p| p != 0),
-            &opts,
-            out,
-        )?);
+        last = Some(restore_step(dir, &files, s.position, &opts, out)?);
     }
     // The history keeps whole seconds: a point in the second a log backup finished may lie
     // in the next log. The restore, which knows milliseconds, then stays restoring; the logs
@@ -367,13 +374,7 @@ pub fn plan(
             page: None,
             moves: Vec::new(),
         };
-        last = Some(restore(
-            dir,
-            readers(&files, None)?,
-            Some(next.position as u16).filter(|&p| p != 0),
-            &opts,
-            out,
-        )?);
+        last = Some(restore_step(dir, &files, next.position, &opts, out)?);
     }
     Ok(())
 }
