@@ -37,3 +37,37 @@ fn verify_survives_a_stream_length_near_2_64() {
         );
     }
 }
+
+/// dump_commands, artifact `ls-hostile-family-count` (4,096 bytes, a CI timeout): the media
+/// header claims 62,721 families. Every missing family was a problem line of its own, and
+/// `mtfdump ls` merged the media set's problems into each set's with a linear search: about
+/// 4·10⁹ string comparisons, minutes for one 4 KiB file. Missing families are now named as
+/// runs, and the merge is hashed.
+#[test]
+fn ls_names_missing_families_as_runs_and_stays_fast() {
+    use mtf_examples::dump::ls;
+    let bytes: &[u8] =
+        include_bytes!("../../fuzz/regressions/dump_commands/ls-hostile-family-count");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("medium.bkf");
+    std::fs::write(&path, bytes).unwrap();
+    let opts = Options {
+        json: false,
+        strict: false,
+        progress: false,
+    };
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let outcome = ls::run(std::slice::from_ref(&path), None, &opts, &mut out).unwrap();
+    assert_ne!(
+        outcome.exit_code(),
+        0,
+        "a set missing families is not whole"
+    );
+    let text = String::from_utf8(out).unwrap();
+    let missing: Vec<&str> = text.lines().filter(|l| l.contains("missing")).collect();
+    assert_eq!(missing.len(), 1, "{text}");
+    assert!(missing[0].contains("families 2 to "), "{text}");
+    // Generous for a debug build on a loaded machine; it took minutes before.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

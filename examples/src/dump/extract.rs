@@ -82,10 +82,9 @@ pub fn extract_with(
         )));
     };
     let mut ex = Extractor::new(dir, eopts).map_err(|e| DumpError(e.to_string()))?;
-    let mut problems: Vec<&String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in group.problems.iter().chain(&m.problems) {
-        if !problems.contains(&p) {
-            problems.push(p);
+        if seen.insert(p) {
             ex.problem(p.clone());
         }
     }

@@ -337,8 +337,10 @@ pub fn report(media: &[Medium], set: Option<usize>, opts: &Options) -> DumpResul
         for m in media::set::group::merge_sets(g, &listings) {
             if set.is_none_or(|n| n == m.position) {
                 let mut l = list_set(media, &m, opts)?;
+                let mut seen: std::collections::HashSet<String> =
+                    l.problems.iter().cloned().collect();
                 for p in g.problems.iter().chain(&m.problems) {
-                    if !l.problems.contains(p) {
+                    if seen.insert(p.clone()) {
                         l.problems.push(p.clone());
                     }
                 }

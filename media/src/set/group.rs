@@ -64,6 +64,30 @@ pub struct FamilyMedia {
     pub media: Vec<(u16, usize)>,
 }
 
+/// The families of `1..=count` not in `present`, one problem per run of consecutive missing
+/// numbers ("family 3 of 4 missing", "families 2 to 65535 of 65535 missing"). A hostile family
+/// count must not turn into tens of thousands of lines that every report then carries.
+fn missing_families(present: &[u16], count: u16) -> Vec<String> {
+    let mut have: Vec<u16> = present.to_vec();
+    have.sort_unstable();
+    have.dedup();
+    let mut out = Vec::new();
+    let mut next = 1u32; // first family number not yet accounted for
+    let mut gap = |from: u32, to: u32| {
+        if from == to {
+            out.push(format!("family {from} of {count} missing"));
+        } else if from < to {
+            out.push(format!("families {from} to {to} of {count} missing"));
+        }
+    };
+    for &f in have.iter().filter(|&&f| f >= 1 && f <= count) {
+        gap(next, u32::from(f) - 1);
+        next = u32::from(f) + 1;
+    }
+    gap(next, u32::from(count));
+    out
+}
+
 /// Media grouped into one media set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaSetGroup {
@@ -173,11 +197,8 @@ pub fn group_media(ids: &[MediumIdentity]) -> Vec<MediaSetGroup> {
                 })
                 .collect();
             if let Some(n) = count {
-                for f in 1..=n {
-                    if !families.iter().any(|x| x.family_number == f) {
-                        problems.push(format!("family {f} of {n} missing"));
-                    }
-                }
+                let present: Vec<u16> = families.iter().map(|x| x.family_number).collect();
+                problems.extend(missing_families(&present, n));
             }
             MediaSetGroup {
                 media_set_id: match key {
@@ -315,9 +336,7 @@ pub fn merge_sets(group: &MediaSetGroup, listings: &[&Listing]) -> Vec<MergedSet
             }
         }
         if let Some(n) = group.family_count {
-            for f in (1..=n).filter(|f| !fams.contains(f)) {
-                problems.push(format!("family {f} of {n} missing"));
-            }
+            problems.extend(missing_families(&fams, n));
         }
         m.families_present = fams;
         m.continues_on_missing_medium = continues;
@@ -325,4 +344,30 @@ pub fn merge_sets(group: &MediaSetGroup, listings: &[&Listing]) -> Vec<MergedSet
         m.problems = problems;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_families;
+
+    #[test]
+    fn missing_families_are_named_as_runs() {
+        assert!(missing_families(&[1, 2], 2).is_empty());
+        assert_eq!(missing_families(&[1], 2), ["family 2 of 2 missing"]);
+        assert_eq!(
+            missing_families(&[2, 5], 7),
+            [
+                "family 1 of 7 missing",
+                "families 3 to 4 of 7 missing",
+                "families 6 to 7 of 7 missing"
+            ]
+        );
+        // A family number beyond the count is not a gap of its own.
+        assert_eq!(missing_families(&[9], 2), ["families 1 to 2 of 2 missing"]);
+        // A hostile count: one line, not 65,535.
+        assert_eq!(
+            missing_families(&[1], u16::MAX),
+            ["families 2 to 65535 of 65535 missing"]
+        );
+    }
 }
