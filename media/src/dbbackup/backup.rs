@@ -16,7 +16,7 @@
 //!   nothing, and with NORECOVERY leaves the database restoring.
 
 use super::header::{flags, FileEntry, SetHeader, FORMAT_VERSION};
-use super::{io_err, BackupType, DbBackupError, Result};
+use super::{BackupType, DbBackupError, Result};
 use crate::engine::page::{self, PageId, PAGE_SIZE};
 use crate::engine::wal::{self, RecordBody};
 use crate::engine::{alloc, Database, Lsn};
@@ -220,7 +220,6 @@ impl PageReader<'_> {
         {
             run += 1;
         }
-        let dst = &mut dst[..run * PAGE_SIZE];
         if c.pool.is_dirty(pid(no)) {
             // Changed in memory since it was last written: its CRC is stale, the copy gets
             // its own.
@@ -232,9 +231,10 @@ impl PageReader<'_> {
                 .read(pid(no))
                 .map_err(std::io::Error::other)?;
             p.seal();
-            dst.copy_from_slice(&p.0[..]);
+            dst[..PAGE_SIZE].copy_from_slice(&p.0[..]);
             return Ok(PAGE_SIZE);
         }
+        let dst = &mut dst[..run * PAGE_SIZE];
         // On disk as in memory (page writes take the engine latch, held here): read without
         // going through the pool, checked as asked.
         let f = c.pool.file(self.file).map_err(std::io::Error::other)?;
@@ -872,38 +872,4 @@ fn position_of(report: &StripeReport) -> u32 {
         .iter()
         .find(|f| f.family_number == 1 && f.mirror == 0)
         .map_or(0, |f| u32::from(f.set_number))
-}
-
-/// Reads a data file's pages file back into (page id, page) pairs, checking each page.
-pub(crate) fn read_pages(
-    path: &std::path::Path,
-    mut f: impl FnMut(crate::engine::page::Page) -> Result<()>,
-) -> Result<()> {
-    // Buffered: one read per run of pages rather than per page.
-    let mut file = std::io::BufReader::with_capacity(
-        RUN_PAGES * PAGE_SIZE,
-        std::fs::File::open(path).map_err(io_err("open", path))?,
-    );
-    let mut buf = vec![0u8; PAGE_SIZE];
-    loop {
-        let mut got = 0;
-        while got < PAGE_SIZE {
-            let n = file.read(&mut buf[got..]).map_err(io_err("read", path))?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        if got == 0 {
-            return Ok(());
-        }
-        if got != PAGE_SIZE {
-            return Err(DbBackupError::Refused(format!(
-                "{}: a page cut short ({got} bytes)",
-                path.display()
-            )));
-        }
-        let page = crate::engine::page::Page::from_slice(&buf).expect("one page");
-        f(page)?;
-    }
 }

@@ -108,15 +108,18 @@ impl Backing {
 
 /// Scanning view of a backing whose size was read once, read through a window of up to
 /// [`SCAN_WINDOW`] bytes: the scan reads each object's 4-byte markers, and a read call per
-/// marker would cost a system call per filemark. When the scan jumps past the window (over a
-/// record's data), the next window is [`SKIP_WINDOW`] bytes: the markers at the end of one
-/// record and the start of the next are side by side, and a full window there would read the
-/// whole image to open it (an eighth of a restore's time on a 1 GiB image of 64 KiB blocks).
+/// marker would cost a system call per filemark. When the read that falls outside the window
+/// jumped over more than [`SKIP_WINDOW`] bytes since the last one (over a record's data), the
+/// next window is [`SKIP_WINDOW`] bytes: the markers at the end of one record and the start of
+/// the next are side by side, and full windows there read the whole image to open it (an
+/// eighth of a restore's time on a 1 GiB image of 64 KiB blocks).
 struct Sized<'a> {
     backing: &'a mut Backing,
     size: u64,
     window: Vec<u8>,
     window_at: u64,
+    /// Where the last read ended.
+    last: u64,
 }
 
 const SCAN_WINDOW: usize = 1 << 20;
@@ -132,9 +135,11 @@ impl ReadAt for Sized<'_> {
             return self.backing.read_exact_at(offset, buf);
         }
         let end = offset + buf.len() as u64;
+        let jumped = offset.saturating_sub(self.last);
+        self.last = end;
         let have = self.window_at + self.window.len() as u64;
         if offset < self.window_at || end > have {
-            let want = if offset > have + SKIP_WINDOW as u64 {
+            let want = if jumped > SKIP_WINDOW as u64 {
                 SKIP_WINDOW
             } else {
                 SCAN_WINDOW
@@ -234,6 +239,7 @@ impl Medium {
             size,
             window: Vec::new(),
             window_at: 0,
+            last: 0,
         };
         loop {
             match tap_format::scan_one(&mut src, offset) {
