@@ -467,3 +467,148 @@ pub(super) fn write_data_files(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::page::{PageId, PageType};
+
+    fn incoming(tmp: &Path) -> Incoming {
+        Incoming {
+            dir: TempDir::beside(&tmp.join("db"), "incoming").unwrap(),
+            images: BTreeMap::new(),
+            log: None,
+            header: None,
+            open: BTreeMap::new(),
+            names: Vec::new(),
+            error: None,
+            on_data: None,
+        }
+    }
+
+    fn page(file: u16, no: u32) -> Vec<u8> {
+        let mut p = Page::new(PageId { file, page: no }, PageType::Leaf);
+        p.body_mut()[..8].copy_from_slice(&(u64::from(no) * 31 + 7).to_le_bytes());
+        p.seal();
+        p.0.to_vec()
+    }
+
+    fn path(name: &str) -> Vec<String> {
+        vec!["refdb".to_string(), name.to_string()]
+    }
+
+    /// Pages sent in pieces of every size (cut inside pages, several pages at once, out of
+    /// order, runs and gaps) land at their places, as a model of the file built page by page
+    /// says, and the runs name exactly the pages sent.
+    #[test]
+    fn pages_in_pieces_of_any_size_land_at_their_places() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut rng = fastrand::Rng::with_seed(15);
+        for round in 0..20 {
+            let mut inc = incoming(tmp.path());
+            let order: Vec<u32> = match round % 3 {
+                0 => (0..40).collect(),
+                1 => (0..40)
+                    .map(|i| if i < 20 { i * 2 } else { 100 + i })
+                    .collect(),
+                _ => {
+                    let mut v: Vec<u32> = (0..40).collect();
+                    rng.shuffle(&mut v);
+                    v
+                }
+            };
+            let stream: Vec<u8> = order.iter().flat_map(|&n| page(3, n)).collect();
+            inc.start(1, &path("F3.pages"), stream.len() as u64)
+                .unwrap();
+            let mut at = 0;
+            while at < stream.len() {
+                let n = rng.usize(1..3 * PAGE_SIZE).min(stream.len() - at);
+                inc.data(1, &stream[at..at + n]).unwrap();
+                at += n;
+            }
+            inc.end(1).unwrap();
+            let img = inc.image(3).unwrap();
+            assert_eq!(img.pages(), order.len() as u64);
+            let bytes = fs::read(&img.path).unwrap();
+            let top = *order.iter().max().unwrap() as usize;
+            assert_eq!(bytes.len(), (top + 1) * PAGE_SIZE, "round {round}");
+            for n in 0..=top as u32 {
+                let got = &bytes[n as usize * PAGE_SIZE..][..PAGE_SIZE];
+                let held = img.read_page(n).unwrap();
+                if order.contains(&n) {
+                    assert_eq!(got, &page(3, n)[..], "round {round} page {n}");
+                    assert_eq!(held.map(|p| p.0.to_vec()), Some(page(3, n)));
+                } else {
+                    assert!(
+                        got.iter().all(|&b| b == 0),
+                        "round {round}: page {n} is a hole"
+                    );
+                    assert!(held.is_none(), "round {round}: page {n} was not sent");
+                }
+            }
+        }
+    }
+
+    /// A page that fails its checksum, a page of another file, and a file that ends inside a
+    /// page are refused, naming the data file.
+    #[test]
+    fn damaged_misplaced_and_cut_pages_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut bad = page(2, 5);
+        bad[5000] ^= 1;
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            ([page(2, 4), bad].concat(), "checksum"),
+            ([page(2, 4), page(3, 5)].concat(), "holds page"),
+            (vec![0u8; PAGE_SIZE], "holds page"),
+        ];
+        for (stream, why) in cases {
+            let mut inc = incoming(tmp.path());
+            inc.start(1, &path("F2.pages"), stream.len() as u64)
+                .unwrap();
+            inc.data(1, &stream).unwrap_err();
+            let e = inc.error.clone().unwrap();
+            assert!(e.contains("data file 2") && e.contains(why), "{e}");
+        }
+        let mut inc = incoming(tmp.path());
+        inc.start(1, &path("F2.pages"), 0).unwrap();
+        inc.data(1, &page(2, 1)[..PAGE_SIZE - 1]).unwrap();
+        inc.end(1).unwrap_err();
+        assert!(inc.error.unwrap().contains("cut short"));
+    }
+
+    /// Two families' files arrive interleaved, each to its own place; a file withdrawn (its
+    /// CSUM failed) is forgotten and may come again; foreign and repeated files are refused.
+    #[test]
+    fn families_interleave_and_a_discarded_file_comes_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut inc = incoming(tmp.path());
+        inc.start(1, &path("F1.pages"), 0).unwrap();
+        inc.start(2, &path("F2.pages"), 0).unwrap();
+        for n in 0..6 {
+            inc.data(1, &page(1, n)).unwrap();
+            inc.data(2, &page(2, 10 + n)).unwrap();
+        }
+        inc.discard(2).unwrap();
+        inc.end(1).unwrap();
+        assert!(inc.image(2).is_none());
+        inc.start(2, &path("F2.pages"), 0).unwrap();
+        inc.data(2, &page(2, 10)).unwrap();
+        inc.end(2).unwrap();
+        assert_eq!(inc.image(1).unwrap().pages(), 6);
+        assert_eq!(inc.image(2).unwrap().pages(), 1);
+        inc.start(1, &path("log"), 3).unwrap();
+        inc.data(1, b"abc").unwrap();
+        inc.end(1).unwrap();
+        assert_eq!(fs::read(inc.log_path().unwrap()).unwrap(), b"abc");
+        inc.start(1, &path("F1.pages"), 0).unwrap_err();
+        assert!(inc.error.take().unwrap().contains("twice"));
+        for name in ["../F1.pages", "F1.pagesx", "F+1.pages", "F70000.pages"] {
+            inc.start(1, &path(name), 0).unwrap_err();
+            assert!(inc
+                .error
+                .take()
+                .unwrap()
+                .contains("not part of a refdb backup"));
+        }
+    }
+}
