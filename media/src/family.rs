@@ -300,6 +300,8 @@ pub struct FamilyWriter {
     current: CurrentMedium,
     /// The directory the last DIRB named, per volume.
     dir: Option<Vec<String>>,
+    /// The data set number of the last set ended (0: none).
+    ended_set: u16,
 }
 
 impl FamilyWriter {
@@ -414,6 +416,7 @@ impl FamilyWriter {
             expiry,
             current,
             dir: None,
+            ended_set: 0,
         })
     }
 
@@ -478,13 +481,16 @@ impl FamilyWriter {
 
     /// Ends the family's part of the set.
     pub fn end_set(&mut self) -> Result<SetSummary> {
-        self.writer.end_set().map_err(|e| self.named(e))
+        let s = self.writer.end_set().map_err(|e| self.named(e))?;
+        self.ended_set = s.data_set_number;
+        Ok(s)
     }
 
     /// Finishes: the last medium handed back to the changer. Returns the media used and the
     /// media refused on the way.
     pub fn finish(self) -> Result<FamilyReport> {
         let current = self.current.clone();
+        let set_number = self.ended_set;
         let (sink, mut supplier) = self
             .writer
             .into_parts()
@@ -498,6 +504,7 @@ impl FamilyWriter {
             media_set_id: supplier.spec.set.id,
             used: supplier.used,
             refusals: supplier.refusals,
+            set_number,
         })
     }
 }
@@ -555,6 +562,10 @@ pub struct FamilyReport {
     pub media_set_id: crate::set::Guid,
     pub used: Vec<UsedMedium>,
     pub refusals: Vec<(String, String)>,
+    /// The data set number of the last set the family wrote (its position on the media,
+    /// `--set N` at restore); 0 when it ended none. Known to the writer, so nobody reads the
+    /// medium back for it.
+    pub set_number: u16,
 }
 
 /// The TAPE media family id: from the set id and the family number, so each family's differs

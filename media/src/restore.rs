@@ -288,6 +288,10 @@ pub(crate) fn list_medium(
     Ok((files.into_inner(), continues, trailing.into_inner()))
 }
 
+/// The most file data one message from a reading thread carries: with the queue's 64
+/// messages, what a restore holds in memory stays at 4 MiB.
+const DATA_PIECE: usize = 64 * 1024;
+
 /// The damage offset that says no stand-in can help.
 const UNRECOVERABLE: u64 = u64::MAX;
 
@@ -590,8 +594,12 @@ fn read_medium(
                     fr.xor.update(chunk);
                     if end > skip_below {
                         let from = skip_below.saturating_sub(pos) as usize;
-                        send(Out::Data(fr.family, chunk[from..].to_vec()))
-                            .map_err(|e| fail(pos, e.to_string()))?;
+                        // In pieces of at most DATA_PIECE bytes: the reader hands out up to
+                        // a megabyte at a time, and the queue of whole chunks held 64 of them.
+                        for piece in chunk[from..].chunks(DATA_PIECE) {
+                            send(Out::Data(fr.family, piece.to_vec()))
+                                .map_err(|e| fail(pos, e.to_string()))?;
+                        }
                     }
                     pos = end;
                 }

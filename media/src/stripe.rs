@@ -74,7 +74,8 @@ enum Msg {
         meta: EntryMeta,
         size: u64,
     },
-    Data(Arc<[u8]>),
+    /// A file's data: the first `len` bytes of the buffer (an empty one ends the file).
+    Data(Arc<[u8]>, usize),
     /// A block of set information written by every family (see [`StripedWriter::add_info_block`]).
     Info(Arc<InfoBlock>),
 }
@@ -105,6 +106,8 @@ pub struct StripedWriter {
     /// Files go to the families strictly in turn ([`StripedWriter::assign_in_turn`]).
     in_turn: bool,
     chunk: usize,
+    /// Buffers of `chunk` bytes that went to the device threads, reused once they let go.
+    buffers: Vec<Arc<[u8]>>,
     media_set_id: Guid,
 }
 
@@ -322,6 +325,7 @@ impl StripedWriter {
             next: 0,
             in_turn: false,
             chunk: opts.chunk.max(1),
+            buffers: Vec::new(),
             media_set_id: set.id,
         })
     }
@@ -388,19 +392,30 @@ impl StripedWriter {
         };
         let mut left = size;
         while left > 0 {
-            let n = left.min(self.chunk as u64);
-            let mut buf = Vec::with_capacity(n as usize);
-            // On an error, what was read before it is in `buf` (read_to_end's contract).
-            if let Err(e) = data.take(n).read_to_end(&mut buf) {
-                outcome.read_error = Some(e);
+            let n = left.min(self.chunk as u64) as usize;
+            // Read straight into a buffer the device threads share: no copy on the way, and
+            // no allocation once the first chunks come back.
+            let mut buf = self.free_buffer();
+            let dst = Arc::get_mut(&mut buf).expect("a free buffer is not shared");
+            let mut got = 0;
+            while got < n {
+                match data.read(&mut dst[got..n]) {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        // What was read before it goes in.
+                        outcome.read_error = Some(e);
+                        break;
+                    }
+                }
             }
-            let got = buf.len() as u64;
             if got > 0 {
-                left -= got;
-                outcome.bytes_read += got;
-                let chunk: Arc<[u8]> = buf.into();
-                self.send_family(family, || Msg::Data(chunk.clone()))?;
+                left -= got as u64;
+                outcome.bytes_read += got as u64;
+                self.send_family(family, || Msg::Data(buf.clone(), got))?;
             }
+            self.buffers.push(buf);
             if got == 0 || outcome.read_error.is_some() {
                 break;
             }
@@ -411,7 +426,7 @@ impl StripedWriter {
             let mut probe = [0u8; 1];
             if matches!(data.read(&mut probe), Ok(1)) {
                 outcome.grew = true;
-                self.send_family(family, || Msg::Data(Arc::from(&probe[..])))?;
+                self.send_family(family, || Msg::Data(Arc::from(&probe[..]), 1))?;
             }
         }
         self.end_file_data(family)?;
@@ -421,7 +436,20 @@ impl StripedWriter {
     /// Ends a file's data on the device's queue (an empty chunk): the device's writer reads a
     /// file up to here, and never into the next message.
     fn end_file_data(&mut self, family: usize) -> Result<()> {
-        self.send_family(family, || Msg::Data(Arc::from(Vec::new())))
+        self.send_family(family, || Msg::Data(Arc::from(Vec::new()), 0))
+    }
+
+    /// A buffer of `chunk` bytes no device thread holds any more: one of those sent before
+    /// (the queues bound how many are out), or a new one.
+    fn free_buffer(&mut self) -> Arc<[u8]> {
+        match self
+            .buffers
+            .iter_mut()
+            .position(|b| Arc::get_mut(b).is_some())
+        {
+            Some(i) => self.buffers.swap_remove(i),
+            None => Arc::from(vec![0u8; self.chunk]),
+        }
     }
 
     /// Adds a file whose data the caller already holds in shared buffers (a product that
@@ -451,7 +479,8 @@ impl StripedWriter {
                 continue;
             }
             left -= c.len() as u64;
-            self.send_family(family, || Msg::Data(c.clone()))?;
+            let len = c.len();
+            self.send_family(family, || Msg::Data(c.clone(), len))?;
         }
         self.end_file_data(family)
     }
@@ -641,6 +670,8 @@ impl AbandonSwitch {
 struct QueueReader<'a> {
     rx: &'a Receiver<Msg>,
     cur: Arc<[u8]>,
+    /// The bytes of `cur` that are data.
+    len: usize,
     at: usize,
     ended: bool,
 }
@@ -650,14 +681,17 @@ impl Read for QueueReader<'_> {
         if self.ended {
             return Ok(0);
         }
-        if self.at == self.cur.len() {
+        if self.at == self.len {
+            // Let go of the buffer before waiting: the writer may reuse it.
+            self.cur = Arc::from(Vec::new());
             match self.rx.recv() {
-                Ok(Msg::Data(d)) if d.is_empty() => {
+                Ok(Msg::Data(_, 0)) => {
                     self.ended = true;
                     return Ok(0);
                 }
-                Ok(Msg::Data(d)) => {
+                Ok(Msg::Data(d, len)) => {
                     self.cur = d;
+                    self.len = len;
                     self.at = 0;
                 }
                 _ => {
@@ -668,7 +702,7 @@ impl Read for QueueReader<'_> {
                 }
             }
         }
-        let n = buf.len().min(self.cur.len() - self.at);
+        let n = buf.len().min(self.len - self.at);
         buf[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
         self.at += n;
         Ok(n)
@@ -703,13 +737,14 @@ fn device_thread(
                 let mut r = QueueReader {
                     rx: &rx,
                     cur: Arc::from(Vec::new()),
+                    len: 0,
                     at: 0,
                     ended: false,
                 };
                 fw.add_file(&dir, &name, &meta, size, &mut r)?;
             }
             Msg::Info(b) => fw.add_info_block(&b)?,
-            Msg::Data(_) => {
+            Msg::Data(..) => {
                 return Err(MediaError::Invalid("data outside a file".into()));
             }
         }

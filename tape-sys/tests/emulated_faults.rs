@@ -318,3 +318,33 @@ fn zero_filemarks_only_flush() {
         "weof 0 ends the writing state: no implicit filemark"
     );
 }
+
+/// A file-backed image holds each record as the standard format lays it out (length word,
+/// data, a pad byte after odd lengths, length word again), filemarks as a zero word: the
+/// frame and the data go to the file in one vectored write, and must land byte for byte.
+#[test]
+fn a_file_image_holds_records_byte_for_byte_in_the_standard_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layout.tap");
+    let mut tape = EmulatedTape::create(&path, EmulatedOptions::new()).unwrap();
+    let mut expected = Vec::new();
+    for (i, len) in [1usize, 2, 3, 8192, 65_535, 65_536].into_iter().enumerate() {
+        let data: Vec<u8> = (0..len).map(|k| (k * 7 + i) as u8).collect();
+        tape.write_block(&data).unwrap();
+        expected.extend_from_slice(&(len as u32).to_le_bytes());
+        expected.extend_from_slice(&data);
+        if len % 2 == 1 {
+            expected.push(0);
+        }
+        expected.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+    tape.write_filemarks(1).unwrap();
+    expected.extend_from_slice(&[0; 4]);
+    drop(tape);
+    let image = std::fs::read(&path).unwrap();
+    assert_eq!(image.len(), expected.len());
+    assert!(
+        image == expected,
+        "the image differs from the standard layout"
+    );
+}

@@ -11,7 +11,7 @@
 //! refdb check DIR
 //! refdb info DIR
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
-//! refdb bulk-load DIR --filegroup FG --rows N
+//! refdb bulk-load DIR --filegroup FG --rows N [--value-bytes B]
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
 //! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
@@ -274,6 +274,10 @@ enum Cmd {
         /// How many rows (up to 1,000,000: they are built in memory).
         #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
         rows: u64,
+        /// Pad each value to this many bytes (up to the engine's 2048), for a larger database
+        /// from the same number of rows (benchmarks).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=2048))]
+        value_bytes: u16,
     },
 }
 
@@ -754,14 +758,16 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
             dir,
             filegroup,
             rows,
+            value_bytes,
         } => {
             let db = open(&dir, None)?;
             let data: Vec<(Vec<u8>, Vec<u8>)> = (0..rows)
                 .map(|i| {
-                    (
-                        format!("b{i:09}").into_bytes(),
-                        format!("bulk{i}").into_bytes(),
-                    )
+                    let mut v = format!("bulk{i}").into_bytes();
+                    if v.len() < value_bytes as usize {
+                        v.resize(value_bytes as usize, b'.');
+                    }
+                    (format!("b{i:09}").into_bytes(), v)
                 })
                 .collect();
             let pages = db.bulk_load(&filegroup, &data)?;

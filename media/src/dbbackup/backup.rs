@@ -16,7 +16,7 @@
 //!   nothing, and with NORECOVERY leaves the database restoring.
 
 use super::header::{flags, FileEntry, SetHeader, FORMAT_VERSION};
-use super::{io_err, BackupType, DbBackupError, Result};
+use super::{BackupType, DbBackupError, Result};
 use crate::engine::page::{self, PageId, PAGE_SIZE};
 use crate::engine::wal::{self, RecordBody};
 use crate::engine::{alloc, Database, Lsn};
@@ -186,12 +186,13 @@ fn file_entries(
 const RUN_PAGES: usize = 64;
 
 /// Reads pages under the engine latch: runs of consecutive pages unchanged in memory in one
-/// read each (a page at a time cost a system call and a copy per 8 KiB), a page changed in
-/// memory from the pool.
+/// read each (a page at a time cost a system call and a copy per 8 KiB), straight into the
+/// caller's buffer when it holds whole pages; a page changed in memory from the pool.
 struct PageReader<'a> {
     db: &'a Database,
     file: u16,
     pages: std::vec::IntoIter<u32>,
+    /// For reads smaller than a page: the page being handed out.
     buf: Vec<u8>,
     at: usize,
     /// WITH CHECKSUM: every page's CRC-32C is checked (else only its id).
@@ -201,23 +202,24 @@ struct PageReader<'a> {
 }
 
 impl PageReader<'_> {
-    /// Fills `buf` with the next run of pages; false at the end.
-    fn fill(&mut self) -> std::io::Result<bool> {
+    /// Reads the next run of pages (as many as fit in `dst`, at least one page, at most
+    /// [`RUN_PAGES`]) into the start of `dst`; returns the bytes read, 0 at the end.
+    fn fill(&mut self, dst: &mut [u8]) -> std::io::Result<usize> {
         let Some(no) = self.pages.next() else {
-            return Ok(false);
+            return Ok(0);
         };
         let file = self.file;
         let pid = |page| PageId { file, page };
         let c = self.db.core();
         let rest = self.pages.as_slice();
+        let most = (dst.len() / PAGE_SIZE).clamp(1, RUN_PAGES);
         let mut run = 1;
-        while run < RUN_PAGES
+        while run < most
             && rest.get(run - 1) == Some(&(no + run as u32))
             && !c.pool.is_dirty(pid(no + run as u32))
         {
             run += 1;
         }
-        self.at = 0;
         if c.pool.is_dirty(pid(no)) {
             // Changed in memory since it was last written: its CRC is stale, the copy gets
             // its own.
@@ -229,17 +231,15 @@ impl PageReader<'_> {
                 .read(pid(no))
                 .map_err(std::io::Error::other)?;
             p.seal();
-            self.buf.clear();
-            self.buf.extend_from_slice(&p.0[..]);
-            return Ok(true);
+            dst[..PAGE_SIZE].copy_from_slice(&p.0[..]);
+            return Ok(PAGE_SIZE);
         }
+        let dst = &mut dst[..run * PAGE_SIZE];
         // On disk as in memory (page writes take the engine latch, held here): read without
         // going through the pool, checked as asked.
         let f = c.pool.file(self.file).map_err(std::io::Error::other)?;
-        self.buf.resize(run * PAGE_SIZE, 0);
-        f.read_raw_run(no, &mut self.buf)
-            .map_err(std::io::Error::other)?;
-        for (i, img) in self.buf.chunks_exact(PAGE_SIZE).enumerate() {
+        f.read_raw_run(no, dst).map_err(std::io::Error::other)?;
+        for (i, img) in dst.chunks_exact(PAGE_SIZE).enumerate() {
             let img: &[u8; PAGE_SIZE] = img.try_into().expect("one page");
             let id = pid(no + i as u32);
             let fault = if self.checksum {
@@ -265,14 +265,25 @@ impl PageReader<'_> {
         for _ in 1..run {
             self.pages.next();
         }
-        Ok(true)
+        Ok(dst.len())
     }
 }
 
 impl Read for PageReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.at == self.buf.len() && !self.fill()? {
-            return Ok(0);
+        if self.at == self.buf.len() {
+            if out.len() >= PAGE_SIZE {
+                return self.fill(out);
+            }
+            let mut page = std::mem::take(&mut self.buf);
+            page.resize(PAGE_SIZE, 0);
+            let n = self.fill(&mut page)?;
+            page.truncate(n);
+            self.buf = page;
+            self.at = 0;
+            if n == 0 {
+                return Ok(0);
+            }
         }
         let n = out.len().min(self.buf.len() - self.at);
         out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
@@ -853,59 +864,12 @@ pub fn tail_log_from_files(
     })
 }
 
-/// The set's data set number, read back from the last medium of family 1.
+/// The set's data set number on family 1 (every family numbers it alike), as its writer
+/// numbered it: reading the medium back for it cost a second pass over the whole set.
 fn position_of(report: &StripeReport) -> u32 {
-    let Some(last) = report
+    report
         .families
         .iter()
         .find(|f| f.family_number == 1 && f.mirror == 0)
-        .and_then(|f| f.used.last())
-    else {
-        return 0;
-    };
-    let Ok(mut d) = crate::changer::open_path(last.name.as_ref(), false, Default::default()) else {
-        return 0;
-    };
-    match crate::set::inspect(&mut d).contents {
-        crate::set::MediumContents::Mtf { sets, .. } => sets
-            .iter()
-            .map(|s| s.data_set_number as u32)
-            .max()
-            .unwrap_or(0),
-        _ => 0,
-    }
-}
-
-/// Reads a data file's pages file back into (page id, page) pairs, checking each page.
-pub(crate) fn read_pages(
-    path: &std::path::Path,
-    mut f: impl FnMut(crate::engine::page::Page) -> Result<()>,
-) -> Result<()> {
-    // Buffered: one read per run of pages rather than per page.
-    let mut file = std::io::BufReader::with_capacity(
-        RUN_PAGES * PAGE_SIZE,
-        std::fs::File::open(path).map_err(io_err("open", path))?,
-    );
-    let mut buf = vec![0u8; PAGE_SIZE];
-    loop {
-        let mut got = 0;
-        while got < PAGE_SIZE {
-            let n = file.read(&mut buf[got..]).map_err(io_err("read", path))?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        if got == 0 {
-            return Ok(());
-        }
-        if got != PAGE_SIZE {
-            return Err(DbBackupError::Refused(format!(
-                "{}: a page cut short ({got} bytes)",
-                path.display()
-            )));
-        }
-        let page = crate::engine::page::Page::from_slice(&buf).expect("one page");
-        f(page)?;
-    }
+        .map_or(0, |f| u32::from(f.set_number))
 }

@@ -16,8 +16,8 @@
 //! never restored after a file restore. The primary filegroup is restored with the whole
 //! database (its boot page describes the database).
 
-use super::backup::read_pages;
 use super::header::SetHeader;
+use super::incoming::Incoming;
 use super::relocate::Placement;
 use super::restore::{
     finish_in_place, name_guid, outcome, refuse_early_recovery, refuse_other_fork, replace_log,
@@ -25,7 +25,7 @@ use super::restore::{
 };
 use super::{io_err, DbBackupError, Result};
 use crate::engine::file::{read_boot, Boot};
-use crate::engine::page::PAGE_SIZE;
+use crate::engine::page::{PageId, PAGE_SIZE};
 use crate::engine::RecoveryModel;
 use std::fs;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -189,22 +189,17 @@ pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcom
     }
     restart_from_set(job, target, || {
         let boot = check_file_ids(dir, &sub)?;
-        let src = stage.join(format!("F{file}.pages"));
-        let mut found = None;
-        if src.is_file() {
-            read_pages(&src, |p| {
-                let id = p.id();
-                if id.file == file && id.page == page && p.verify(id).is_ok() {
-                    found = Some(p);
-                }
-                Ok(())
+        let found = match stage.image(file) {
+            Some(img) => img.read_page(page)?,
+            None => None,
+        };
+        let p = found
+            .filter(|p| p.verify(PageId { file, page }).is_ok())
+            .ok_or_else(|| {
+                DbBackupError::Refused(format!(
+                    "the backup holds no undamaged copy of page {file}:{page}"
+                ))
             })?;
-        }
-        let p = found.ok_or_else(|| {
-            DbBackupError::Refused(format!(
-                "the backup holds no undamaged copy of page {file}:{page}"
-            ))
-        })?;
         let path = boot
             .files
             .iter()
@@ -266,7 +261,7 @@ fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
 }
 
 /// Builds the files in a work directory, then renames each over the database's file.
-fn put_files(dir: &Path, stage: &Path, sub: &SetHeader) -> Result<()> {
+fn put_files(dir: &Path, stage: &Incoming, sub: &SetHeader) -> Result<()> {
     let placement = Placement::of_database(dir)?;
     if let Some(m) = placement
         .moved

@@ -12,6 +12,7 @@
 //! | [`header`] | what a set says about itself, and its MQCI encoding (SQL Server's SCIN/SFGI/SFIN chunks and an `RDBX` chunk of ours) |
 //! | [`backup`] | full, differential, log (and copy-only, tail-log) backups onto media |
 //! | [`restore`] | restore sequences: full, differential, logs, NORECOVERY/RECOVERY, STOPAT, the safety checks |
+//! | `incoming` | a set as it comes off the media, one pass: data file images (pages checked as they come), its log and header |
 //! | `file_restore` | file (filegroup) and page restore into an existing database, then its logs |
 //! | `relocate` | MOVE: where a restore puts the data files, and the boot record paths that say so |
 //!
@@ -30,6 +31,7 @@
 pub mod backup;
 mod file_restore;
 pub mod header;
+mod incoming;
 mod relocate;
 pub mod restore;
 

@@ -25,16 +25,16 @@
 //!
 //! Not done yet (issue 15): STANDBY, piecemeal restore, RESTART.
 
-use super::backup::read_pages;
 use super::header::{flags, SetHeader, FORMAT_VERSION};
+pub(super) use super::incoming::write_data_files;
+use super::incoming::Incoming;
 use super::relocate::{self, Placement};
 use super::{io_err, BackupType, DbBackupError, Result};
 use crate::changer::MediaChanger;
-use crate::engine::file::{read_boot, valid_file_name};
+use crate::engine::file::read_boot;
 use crate::engine::wal::{self, RecordBody, FILE_HEADER};
 use crate::engine::{Database, Lsn};
-use crate::family::MediaError;
-use crate::restore::{ReadSpec, RestoreSink};
+use crate::restore::ReadSpec;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
@@ -222,72 +222,6 @@ pub(super) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(io_err("fsync directory", dir))
 }
 
-/// Writes each file of the set into the staging directory, by its name in `refdb/`.
-struct Staging {
-    dir: PathBuf,
-    current: Option<File>,
-    names: Vec<String>,
-    error: Option<String>,
-}
-
-fn set_file_name(path: &[String]) -> Option<&str> {
-    match path {
-        [d, n] if d == "refdb" => {
-            let ok = n == "log"
-                || n == "header.mqci"
-                || (n.starts_with('F')
-                    && n.ends_with(".pages")
-                    && n[1..n.len() - 6].parse::<u16>().is_ok());
-            ok.then_some(n.as_str())
-        }
-        _ => None,
-    }
-}
-
-impl RestoreSink for Staging {
-    fn start(&mut self, _family: u16, path: &[String], _size: u64) -> crate::family::Result<()> {
-        let Some(name) = set_file_name(path) else {
-            self.error = Some(format!(
-                "the set holds {:?}, which is not part of a refdb backup",
-                path.join("/")
-            ));
-            return Err(MediaError::Invalid("not a refdb backup set".into()));
-        };
-        if self.names.iter().any(|n| n == name) {
-            self.error = Some(format!("the set holds {name} twice"));
-            return Err(MediaError::Invalid("a file twice in the set".into()));
-        }
-        self.names.push(name.to_owned());
-        let p = self.dir.join(name);
-        let f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-            .map_err(|e| MediaError::Invalid(format!("create {}: {e}", p.display())))?;
-        self.current = Some(f);
-        Ok(())
-    }
-    fn data(&mut self, _family: u16, bytes: &[u8]) -> crate::family::Result<()> {
-        let f = self
-            .current
-            .as_mut()
-            .ok_or_else(|| MediaError::Invalid("data before a file".into()))?;
-        f.write_all(bytes)
-            .map_err(|e| MediaError::Invalid(format!("write into {}: {e}", self.dir.display())))
-    }
-    fn end(&mut self, _family: u16) -> crate::family::Result<()> {
-        self.current = None;
-        Ok(())
-    }
-    fn discard(&mut self, _family: u16) -> crate::family::Result<()> {
-        self.current = None;
-        if let Some(n) = self.names.pop() {
-            let _ = fs::remove_file(self.dir.join(n));
-        }
-        Ok(())
-    }
-}
-
 /// A directory beside `target` for work in progress, removed when dropped.
 pub(super) struct TempDir(pub(super) PathBuf);
 
@@ -467,11 +401,11 @@ pub(super) fn copy_records(
     Ok(n)
 }
 
-/// One restore: the target, the set read into staging, its header and log, the options.
+/// One restore: the target, the set as received, its header and log, the options.
 #[derive(Clone, Copy)]
 pub(super) struct Job<'a> {
     pub(super) dir: &'a Path,
-    pub(super) stage: &'a Path,
+    pub(super) stage: &'a Incoming,
     pub(super) h: &'a SetHeader,
     pub(super) log: &'a LogBytes,
     pub(super) opts: &'a RestoreOptions,
@@ -521,30 +455,8 @@ pub fn restore(
     spec: &ReadSpec,
     opts: &RestoreOptions,
 ) -> Result<RestoreOutcome> {
-    let stage = TempDir::beside(dir, "incoming")?;
-    let mut sink = Staging {
-        dir: stage.0.clone(),
-        current: None,
-        names: Vec::new(),
-        error: None,
-    };
-    let media = match crate::restore::restore(changers, spec, &mut sink) {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(match sink.error.take() {
-                Some(w) => DbBackupError::Refused(w),
-                None => e.into(),
-            })
-        }
-    };
-    drop(sink.current.take());
-    let hpath = stage.0.join("header.mqci");
-    let data = fs::read(&hpath).map_err(|_| {
-        DbBackupError::Refused(
-            "the set is not a refdb backup, or it is incomplete (no refdb/header.mqci)".into(),
-        )
-    })?;
-    let header = SetHeader::from_mqci(&data, "the set's header")?;
+    let (stage, media) = Incoming::receive(dir, changers, spec, None)?;
+    let header = stage.header()?;
     if header.format_version > FORMAT_VERSION {
         return Err(DbBackupError::Refused(format!(
             "the set was written by a newer engine (backup format {}; this engine reads up to {FORMAT_VERSION})",
@@ -552,16 +464,13 @@ pub fn restore(
         )));
     }
     let log = LogBytes {
-        path: stage.0.join("log"),
+        path: stage.log_path()?.to_path_buf(),
         first: header.first_lsn,
     };
-    if !log.path.is_file() {
-        return Err(DbBackupError::Refused("the set has no log".into()));
-    }
     let target = inspect_target(dir)?;
     let job = Job {
         dir,
-        stage: &stage.0,
+        stage: &stage,
         h: &header,
         log: &log,
         opts,
@@ -742,73 +651,6 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
     drop(old);
     if let Some(p) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         sync_dir(p)?;
-    }
-    Ok(())
-}
-
-/// Writes the set's pages into the data files in `into` (creating them when `create`), where
-/// `placement` puts them; the boot page gets the placement's paths.
-pub(super) fn write_data_files(
-    into: &Path,
-    stage: &Path,
-    h: &SetHeader,
-    create: bool,
-    placement: &Placement,
-) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    for f in &h.files {
-        if !valid_file_name(&f.file_name) {
-            return Err(DbBackupError::Refused(format!(
-                "the set names data file {:?}, which is not a plain file name",
-                f.file_name
-            )));
-        }
-        let src = stage.join(format!("F{}.pages", f.file_id));
-        if f.pages_in_set == 0 && !src.exists() {
-            continue;
-        }
-        let path = placement.write_at(into, f.file_id, &f.file_name);
-        let out = if create && !placement.made_before(f.file_id) {
-            OpenOptions::new().write(true).create_new(true).open(&path)
-        } else {
-            OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&path)
-        }
-        .map_err(io_err("open data file (not following a link)", &path))?;
-        let mut count = 0u64;
-        read_pages(&src, |p| {
-            let id = p.id();
-            if id.file != f.file_id || p.verify(id).is_err() {
-                return Err(DbBackupError::Refused(format!(
-                    "{}: page {} of the set is damaged",
-                    src.display(),
-                    count
-                )));
-            }
-            let placed;
-            let p = if id.file == 1 && id.page == 0 {
-                placed = placement.place_boot(&p)?;
-                &placed
-            } else {
-                &p
-            };
-            out.write_all_at(
-                &p.0[..],
-                id.page as u64 * crate::engine::page::PAGE_SIZE as u64,
-            )
-            .map_err(io_err("write", &path))?;
-            count += 1;
-            Ok(())
-        })?;
-        if count != f.pages_in_set {
-            return Err(DbBackupError::Refused(format!(
-                "the set holds {count} pages of data file {}, its header says {}",
-                f.file_id, f.pages_in_set
-            )));
-        }
-        out.sync_all().map_err(io_err("fsync", &path))?;
     }
     Ok(())
 }

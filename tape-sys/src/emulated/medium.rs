@@ -56,6 +56,38 @@ impl Backing {
         }
     }
 
+    /// Writes the parts one after the other from `offset`: one vectored write for a file.
+    fn write_parts_at(&mut self, mut offset: u64, parts: &[&[u8]]) -> io::Result<()> {
+        match self {
+            Backing::Memory(_) => {
+                for p in parts {
+                    self.write_all_at(offset, p)?;
+                    offset += p.len() as u64;
+                }
+                Ok(())
+            }
+            Backing::File(f) => {
+                let mut iov: Vec<io::IoSlice<'_>> =
+                    parts.iter().map(|p| io::IoSlice::new(p)).collect();
+                let mut iov = &mut iov[..];
+                while !iov.is_empty() {
+                    let at = libc::off_t::try_from(offset)
+                        .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+                    match nix::sys::uio::pwritev(&*f, iov, at) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => {
+                            offset += n as u64;
+                            io::IoSlice::advance_slices(&mut iov, n);
+                        }
+                        Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         match self {
             Backing::Memory(v) => {
@@ -74,17 +106,24 @@ impl Backing {
     }
 }
 
-/// Scanning view of a backing whose size was read once, read through a window of
+/// Scanning view of a backing whose size was read once, read through a window of up to
 /// [`SCAN_WINDOW`] bytes: the scan reads each object's 4-byte markers, and a read call per
-/// marker would cost a system call per filemark.
+/// marker would cost a system call per filemark. When the read that falls outside the window
+/// jumped over more than [`SKIP_WINDOW`] bytes since the last one (over a record's data), the
+/// next window is [`SKIP_WINDOW`] bytes: the markers at the end of one record and the start of
+/// the next are side by side, and full windows there read the whole image to open it (an
+/// eighth of a restore's time on a 1 GiB image of 64 KiB blocks).
 struct Sized<'a> {
     backing: &'a mut Backing,
     size: u64,
     window: Vec<u8>,
     window_at: u64,
+    /// Where the last read ended.
+    last: u64,
 }
 
 const SCAN_WINDOW: usize = 1 << 20;
+const SKIP_WINDOW: usize = 4 << 10;
 
 impl ReadAt for Sized<'_> {
     fn size(&self) -> u64 {
@@ -96,9 +135,16 @@ impl ReadAt for Sized<'_> {
             return self.backing.read_exact_at(offset, buf);
         }
         let end = offset + buf.len() as u64;
+        let jumped = offset.saturating_sub(self.last);
+        self.last = end;
         let have = self.window_at + self.window.len() as u64;
         if offset < self.window_at || end > have {
-            let n = (SCAN_WINDOW as u64).min(self.size.saturating_sub(offset)) as usize;
+            let want = if jumped > SKIP_WINDOW as u64 {
+                SKIP_WINDOW
+            } else {
+                SCAN_WINDOW
+            };
+            let n = (want as u64).min(self.size.saturating_sub(offset)) as usize;
             if n < buf.len() {
                 return self.backing.read_exact_at(offset, buf);
             }
@@ -193,6 +239,7 @@ impl Medium {
             size,
             window: Vec::new(),
             window_at: 0,
+            last: 0,
         };
         loop {
             match tap_format::scan_one(&mut src, offset) {
@@ -326,12 +373,13 @@ impl Medium {
         Ok(())
     }
 
-    /// Appends one encoded object at end of data. With `cut_at`, the image
-    /// must not grow past that many bytes: the object is written only up to
-    /// there, mid-record, as a power cut would leave it.
+    /// Appends one encoded object at end of data, given as the parts it is made of, one after
+    /// the other (a record's frame around its data, see [`tap_format::record_frame`]). With
+    /// `cut_at`, the image must not grow past that many bytes: the object is written only up
+    /// to there, mid-record, as a power cut would leave it.
     pub(crate) fn append(
         &mut self,
-        bytes: &[u8],
+        parts: &[&[u8]],
         kind: Kind,
         cut_at: Option<u64>,
     ) -> Result<Appended, TapeError> {
@@ -340,21 +388,29 @@ impl Medium {
             op: "writing the tape image",
             source,
         };
+        let size: u64 = parts.iter().map(|p| p.len() as u64).sum();
         if let Some(cut) = cut_at {
-            if self.end + bytes.len() as u64 > cut {
+            if self.end + size > cut {
                 let keep = usize::try_from(cut.saturating_sub(self.end)).unwrap_or(0);
-                self.backing
-                    .write_all_at(self.end, &bytes[..keep])
-                    .map_err(io)?;
+                let mut left = keep;
+                let kept: Vec<&[u8]> = parts
+                    .iter()
+                    .map(|p| {
+                        let n = left.min(p.len());
+                        left -= n;
+                        &p[..n]
+                    })
+                    .collect();
+                self.backing.write_parts_at(self.end, &kept).map_err(io)?;
                 // The index stays as it was: the partial object is not a
                 // block, and reopening the image will find it truncated.
                 self.tail = keep > 0;
                 return Ok(Appended::PowerCut);
             }
         }
-        self.backing.write_all_at(self.end, bytes).map_err(io)?;
+        self.backing.write_parts_at(self.end, parts).map_err(io)?;
         self.push(self.end, kind);
-        self.end += bytes.len() as u64;
+        self.end += size;
         Ok(Appended::Done)
     }
 
@@ -435,7 +491,7 @@ mod tests {
                     v
                 }
             };
-            m.append(&bytes, *k, None).unwrap();
+            m.append(&[&bytes], *k, None).unwrap();
         }
         m
     }
@@ -467,7 +523,7 @@ mod tests {
             for (i, k) in kinds[..n].iter().enumerate() {
                 assert_eq!(t.kind(i), *k);
             }
-            t.append(&[0; 4], f, None).unwrap();
+            t.append(&[&[0; 4]], f, None).unwrap();
             assert_eq!(t.kind(n), f);
         }
         m.truncate(3).unwrap();

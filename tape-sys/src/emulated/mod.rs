@@ -241,10 +241,10 @@ impl Drive {
         self.medium.truncate(self.pos).map_err(|_| Errno::EIO)
     }
 
-    fn append(&mut self, bytes: &[u8], kind: Kind) -> std::result::Result<(), Errno> {
+    fn append(&mut self, parts: &[&[u8]], kind: Kind) -> std::result::Result<(), Errno> {
         match self
             .medium
-            .append(bytes, kind, self.opts.faults.power_cut_at_image_bytes)
+            .append(parts, kind, self.opts.faults.power_cut_at_image_bytes)
         {
             Ok(Appended::Done) => Ok(()),
             Ok(Appended::PowerCut) => {
@@ -276,9 +276,9 @@ impl RawDrive for Drive {
                 return Err(Errno::EIO);
             }
         }
-        let bytes = tap_format::encode_record(buf).map_err(|_| Errno::EINVAL)?;
+        let (word, pad) = tap_format::record_frame(buf).map_err(|_| Errno::EINVAL)?;
         self.append(
-            &bytes,
+            &[&word, buf, pad, &word],
             Kind::Record {
                 len: buf.len() as u32,
                 bad: false,
@@ -320,7 +320,7 @@ impl RawDrive for Drive {
                 self.st_eof = StEof::EomOk;
                 return Err(Errno::EIO);
             }
-            self.append(&tap_format::TAPE_MARK.to_le_bytes(), Kind::Filemark)?;
+            self.append(&[&tap_format::TAPE_MARK.to_le_bytes()], Kind::Filemark)?;
             self.pos += 1;
             self.file_no = self.file_no.map(|f| f + 1);
             self.block_no = Number::Known(0);

@@ -139,6 +139,19 @@ pub const TAPE_MARK_SIZE: u64 = 4;
 
 /// The bytes of one record in the standard (padded) format.
 pub fn encode_record(data: &[u8]) -> Result<Vec<u8>, TapError> {
+    let (word, pad) = record_frame(data)?;
+    let mut out = Vec::with_capacity(data.len() + 9);
+    for part in [&word[..], data, pad, &word[..]] {
+        out.extend_from_slice(part);
+    }
+    Ok(out)
+}
+
+/// A record's frame: the length word that goes before and after `data`, and the pad byte
+/// after data of odd length. Written around the data in place ([`encode_record`] copies them
+/// together; the emulated drive writes the three parts with one vectored write, so a block is
+/// not copied once more on its way to the image).
+pub(crate) fn record_frame(data: &[u8]) -> Result<([u8; 4], &'static [u8]), TapError> {
     let len = u32::try_from(data.len())
         .ok()
         .filter(|&n| n > 0 && n <= MAX_RECORD_LEN)
@@ -146,15 +159,8 @@ pub fn encode_record(data: &[u8]) -> Result<Vec<u8>, TapError> {
             offset: 0,
             len: u32::try_from(data.len()).unwrap_or(u32::MAX),
         })?;
-    let word = len.to_le_bytes();
-    let mut out = Vec::with_capacity(data.len() + 9);
-    out.extend_from_slice(&word);
-    out.extend_from_slice(data);
-    if len & 1 == 1 {
-        out.push(0);
-    }
-    out.extend_from_slice(&word);
-    Ok(out)
+    let pad: &'static [u8] = if len & 1 == 1 { &[0] } else { &[] };
+    Ok((len.to_le_bytes(), pad))
 }
 
 /// One object as the scanner found it.
