@@ -385,6 +385,7 @@ fn read_family(
                     // Damaged: ask for the same medium again (a mirror's copy) and go on from
                     // where this one failed.
                     let why = format!("damaged: {e}");
+                    let name = m.name.clone();
                     send(Out::Refused(m.name.clone(), why.clone()))?;
                     changer.refused(m, &why)?;
                     send(Out::Request(device, family, sequence))?;
@@ -393,7 +394,14 @@ fn read_family(
                     for (n, w) in refusals {
                         send(Out::Refused(n, w))?;
                     }
-                    m = r?.0;
+                    // Without another copy, the damage is the error (not the missing copy).
+                    m = r
+                        .map_err(|e2| {
+                            MediaError::Invalid(format!(
+                                "{name}: {why}; no other copy of it to read on ({e2})"
+                            ))
+                        })?
+                        .0;
                     fr.skip_below = reached;
                     fr.xor = fr.xor_at_start;
                 }

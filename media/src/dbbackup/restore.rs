@@ -42,6 +42,10 @@ use std::path::{Path, PathBuf};
 
 /// The file that marks a directory as restoring, with the sequence's state.
 pub const RESTORING_FILE: &str = "refdb.restoring";
+/// Where the state is written before it is renamed over [`RESTORING_FILE`].
+const STATE_TMP: &str = ".refdb.restoring.tmp";
+/// Where a differential's log is written before it is renamed over the restoring log.
+const LOG_TMP: &str = ".log.ldf.restoring";
 
 /// How a restore ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,9 +142,20 @@ impl State {
             hex(&self.fork_guid),
             self.needed
         );
-        let tmp = dir.join(".refdb.restoring.tmp");
+        let tmp = dir.join(STATE_TMP);
         let path = dir.join(RESTORING_FILE);
-        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        // Made anew (O_EXCL follows no link): never written through a link planted there.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err("remove", &tmp)(e))
+            }
+            _ => {}
+        }
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
         f.write_all(text.as_bytes())
             .and_then(|_| f.sync_all())
             .map_err(io_err("write", &tmp))?;
@@ -410,7 +425,7 @@ pub(super) fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn)
 /// then renamed over it).
 pub(super) fn replace_log(dir: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
     let lpath = dir.join(crate::engine::db::LOG_FILE);
-    let tmp = dir.join(".log.ldf.restoring");
+    let tmp = dir.join(LOG_TMP);
     let _ = fs::remove_file(&tmp);
     new_log_file(&tmp, h, log, end)?;
     fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))
@@ -653,6 +668,7 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             )))
         }
     }
+    refuse_foreign_files(dir, h)?;
     // Build the database in a work directory, then put it in place.
     let work = TempDir::beside(dir, "restore")?;
     let mut placement = relocate::plan(dir, &work.0, h, opts)?;
@@ -681,6 +697,58 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     let out = finish(dir, work, h, state, opts, cut.is_some())?;
     placement.commit();
     Ok(out)
+}
+
+/// The names a database directory holds: its files (the backup's, and those the boot record of
+/// the database there names) and the work files of the engine and of restores.
+fn database_names(dir: &Path, h: &SetHeader) -> Vec<String> {
+    let mut names: Vec<String> = [
+        crate::engine::db::LOG_FILE,
+        crate::engine::db::PRIMARY_FILE,
+        "refdb.lock",
+        RESTORING_FILE,
+        STATE_TMP,
+        LOG_TMP,
+    ]
+    .iter()
+    .map(|n| n.to_string())
+    .collect();
+    names.extend(h.files.iter().map(|f| f.file_name.clone()));
+    if let Some(b) = read_boot(dir) {
+        names.extend(b.files.into_iter().map(|f| f.file_name));
+    }
+    names
+}
+
+/// A full restore replaces the whole directory: files in it that are not a database's (a
+/// user's documents in the directory named by mistake) are never deleted, REPLACE or not.
+fn refuse_foreign_files(dir: &Path, h: &SetHeader) -> Result<()> {
+    let rd = match fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("read directory", dir)(e)),
+    };
+    let ours = database_names(dir, h);
+    let mut foreign: Vec<String> = Vec::new();
+    for e in rd {
+        let e = e.map_err(io_err("read directory", dir))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !ours.contains(&name) {
+            foreign.push(name);
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    let n = foreign.len();
+    foreign.truncate(5);
+    Err(DbBackupError::Refused(format!(
+        "{} holds {n} file(s) that are not part of a refdb database ({}{}): a restore replaces the whole directory and never deletes other files, even with REPLACE; move them away, or restore into another directory",
+        dir.display(),
+        foreign.join(", "),
+        if n > 5 { ", …" } else { "" }
+    )))
 }
 
 /// Either recovers the work directory and puts it in place, or puts it in place restoring.
@@ -755,7 +823,6 @@ pub(super) fn write_data_files(
     create: bool,
     placement: &Placement,
 ) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     for f in &h.files {
         if !valid_file_name(&f.file_name) {
             return Err(DbBackupError::Refused(format!(
@@ -769,14 +836,19 @@ pub(super) fn write_data_files(
         }
         let path = placement.write_at(into, f.file_id, &f.file_name);
         let out = if create && !placement.made_before(f.file_id) {
-            OpenOptions::new().write(true).create_new(true).open(&path)
-        } else {
             OpenOptions::new()
                 .write(true)
-                .custom_flags(libc::O_NOFOLLOW)
+                .create_new(true)
                 .open(&path)
-        }
-        .map_err(io_err("open data file (not following a link)", &path))?;
+                .map_err(io_err("create data file", &path))?
+        } else {
+            // Never through a symbolic or hard link planted there, never a FIFO.
+            crate::engine::file::open_own(
+                &path,
+                OpenOptions::new().read(true).write(true),
+                "open data file",
+            )?
+        };
         let mut count = 0u64;
         read_pages(&src, |p| {
             let id = p.id();
@@ -881,11 +953,11 @@ pub(super) fn restoring_state(
 /// Checks that the restoring log file ends where the state says (nobody opened it since).
 fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
     let lpath = dir.join(crate::engine::db::LOG_FILE);
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&lpath)
-        .map_err(io_err("open", &lpath))?;
+    let f = crate::engine::file::open_own(
+        &lpath,
+        OpenOptions::new().read(true).write(true),
+        "open the restoring log",
+    )?;
     let mut head = vec![0u8; 52];
     f.read_exact_at(&mut head, 0)
         .map_err(io_err("read", &lpath))?;
@@ -1011,16 +1083,15 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     if !h.files.is_empty() {
         write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
     }
-    copy_records(
-        log,
-        h.last_lsn,
-        s.log_end,
-        end,
-        &lf,
-        &lpath,
-        FILE_HEADER + (s.log_end - base),
-    )?;
-    lf.sync_all().map_err(io_err("fsync", &lpath))?;
+    let at = FILE_HEADER + (s.log_end - base);
+    let copied = copy_records(log, h.last_lsn, s.log_end, end, &lf, &lpath, at)
+        .and_then(|_| lf.sync_all().map_err(io_err("fsync", &lpath)));
+    if let Err(e) = copied {
+        // A failed copy (disk full) leaves the restoring log where the state says it ends, so
+        // that the same log backup can be restored again.
+        let _ = lf.set_len(at).and_then(|_| lf.sync_all());
+        return Err(e);
+    }
     drop(lf);
     let state = State { log_end: end, ..s };
     finish_in_place(dir, h, state, opts, cut.is_some())
