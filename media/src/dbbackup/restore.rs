@@ -669,6 +669,12 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         }
     }
     refuse_foreign_files(dir, h)?;
+    // A database replaced is not open in another process (its commits would go into the
+    // directory put aside): its lock is held until the new one is in place.
+    let _lock = match &target {
+        Target::Database(..) | Target::Restoring(_) => Some(crate::engine::db::lock_dir(dir)?),
+        _ => None,
+    };
     // Build the database in a work directory, then put it in place.
     let work = TempDir::beside(dir, "restore")?;
     let mut placement = relocate::plan(dir, &work.0, h, opts)?;
