@@ -261,9 +261,14 @@ impl Placement {
     /// The moved files of the database in `dir` (restoring, or online), as its boot page says.
     pub(super) fn of_database(dir: &Path) -> Result<Placement> {
         let boot = read_boot(dir).ok_or_else(|| {
+            let primary = dir.join(crate::engine::db::PRIMARY_FILE);
+            // Why, when the file does not even open (a link planted there, a FIFO).
+            let why = match crate::engine::file::DataFile::open(1, &primary, false) {
+                Err(e) => format!("{e}"),
+                Ok(_) => format!("{}: the boot page cannot be read", primary.display()),
+            };
             DbBackupError::Refused(format!(
-                "{}: the boot page cannot be read: restore the sequence again from its full backup",
-                dir.join(crate::engine::db::PRIMARY_FILE).display()
+                "{why}: restore the sequence again from its full backup"
             ))
         })?;
         Ok(Placement {

@@ -46,6 +46,8 @@ pub const RESTORING_FILE: &str = "refdb.restoring";
 const STATE_TMP: &str = ".refdb.restoring.tmp";
 /// Where a differential's log is written before it is renamed over the restoring log.
 const LOG_TMP: &str = ".log.ldf.restoring";
+/// Present while a differential's pages are written over the restoring files.
+const DIFF_MARK: &str = "refdb.restoring.differential";
 
 /// How a restore ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,21 +146,7 @@ impl State {
         );
         let tmp = dir.join(STATE_TMP);
         let path = dir.join(RESTORING_FILE);
-        // Made anew (O_EXCL follows no link): never written through a link planted there.
-        match fs::remove_file(&tmp) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io_err("remove", &tmp)(e))
-            }
-            _ => {}
-        }
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io_err("write", &tmp))?;
+        write_new(&tmp, text.as_bytes())?;
         fs::rename(&tmp, &path).map_err(io_err("rename into place", &path))?;
         sync_dir(dir)
     }
@@ -209,6 +197,25 @@ impl State {
             needed,
         }))
     }
+}
+
+/// Writes `bytes` into a file made anew at `path` (what was there removed; O_EXCL follows no
+/// link, so nothing is written through a link planted there), durably.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io_err("remove", path)(e))
+        }
+        _ => {}
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(io_err("write", path))
 }
 
 /// Marks a database directory restoring after a tail-log backup WITH NORECOVERY: the database
@@ -353,7 +360,8 @@ impl LogBytes {
     ) -> Result<()> {
         let mut file =
             std::io::BufReader::new(File::open(&self.path).map_err(io_err("open", &self.path))?);
-        let bad = |w: String| DbBackupError::Refused(format!("{}: {w}", self.path.display()));
+        // Named as the set's (its staging copy goes with the restore).
+        let bad = |w: String| DbBackupError::Refused(format!("the set's log: {w}"));
         let mut at = self.first;
         let mut head = [0u8; 4];
         while at < last {
@@ -369,7 +377,9 @@ impl LogBytes {
                 .map_err(|_| bad(format!("record at LSN {at} cut short")))?;
             let crc = u32::from_le_bytes(rec[4..8].try_into().expect("4 bytes"));
             if crate::engine::page::crc32c(&rec[8..]) != crc {
-                return Err(bad(format!("record at LSN {at}: checksum mismatch")));
+                return Err(bad(format!(
+                    "record at LSN {at}: checksum mismatch (the medium is damaged)"
+                )));
             }
             let r = wal::decode(&rec)
                 .filter(|r| r.lsn == at)
@@ -715,6 +725,7 @@ fn database_names(dir: &Path, h: &SetHeader) -> Vec<String> {
         RESTORING_FILE,
         STATE_TMP,
         LOG_TMP,
+        DIFF_MARK,
     ]
     .iter()
     .map(|n| n.to_string())
@@ -860,9 +871,8 @@ pub(super) fn write_data_files(
             let id = p.id();
             if id.file != f.file_id || p.verify(id).is_err() {
                 return Err(DbBackupError::Refused(format!(
-                    "{}: page {} of the set is damaged",
-                    src.display(),
-                    count
+                    "the set's data file {} ({}): page {} is damaged (its checksum does not match): the medium is damaged",
+                    f.file_id, f.logical_name, count
                 )));
             }
             let placed;
@@ -1005,10 +1015,16 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             "the point in time lies before the differential's copy: restore the logs after the full backup instead".into(),
         ));
     }
-    // Everything checked: the pages go over the restoring files, the log is replaced.
+    // Everything checked: the pages go over the restoring files, the log is replaced. Until
+    // both are done, a mark says the files are half way: a log restored onto them (or their
+    // recovery) would mix the differential's pages with the older log.
+    let mark = dir.join(DIFF_MARK);
+    write_new(&mark, hex(&h.set_guid).as_bytes())?;
+    sync_dir(dir)?;
     write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
     let end = cut.unwrap_or(h.last_lsn);
     replace_log(dir, h, log, end)?;
+    fs::remove_file(&mark).map_err(io_err("remove", &mark))?;
     let state = State {
         log_end: end,
         fork_guid: h.fork_guid,
@@ -1048,6 +1064,12 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         opts,
     } = job;
     let s = restoring_state(dir, target, h, "log backup")?;
+    if dir.join(DIFF_MARK).exists() {
+        return Err(DbBackupError::Refused(format!(
+            "{}: a differential restore into it did not finish (its pages are partly written): restore that differential again, or the sequence from its full backup",
+            dir.display()
+        )));
+    }
     refuse_other_fork(h, &s)?;
     if h.first_lsn > s.log_end {
         return Err(DbBackupError::Refused(format!(
