@@ -251,9 +251,20 @@ pub fn restore(
     Ok(o)
 }
 
+/// An existing history, for reading: a mistyped path is an error, not a new empty history.
+fn open_history(path: &Path) -> Result<SqliteHistory, String> {
+    if !path.exists() {
+        return Err(format!(
+            "{}: no backup history there (refdb backup records one; --history names it)",
+            path.display()
+        ));
+    }
+    SqliteHistory::open(path).map_err(|e| e.to_string())
+}
+
 /// Prints the recorded backups of one database (or all).
 pub fn history(path: &Path, database: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
-    let h = SqliteHistory::open(path).map_err(|e| e.to_string())?;
+    let h = open_history(path)?;
     for r in h.backups(database).map_err(|e| e.to_string())? {
         let lsn = |l: Option<media::history::Lsn>| l.map_or("-".into(), |l| l.0.to_string());
         let files: Vec<String> = r
@@ -295,7 +306,7 @@ pub fn plan(
     replace: bool,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    let h = SqliteHistory::open(history_path).map_err(|e| e.to_string())?;
+    let h = open_history(history_path)?;
     let records = h.backups(Some(database)).map_err(|e| e.to_string())?;
     let target = match stopat_ms {
         None => Target::Latest,

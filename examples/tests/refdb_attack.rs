@@ -710,4 +710,10 @@ fn a_corrupt_history_is_an_error_naming_it() {
         assert!(err.contains(name), "{err}");
         assert!(!t.join("x").exists());
     }
+    // A mistyped history path is not made into a new, empty history.
+    let err = fails(t, &["history", "--history", "typo.db"]);
+    assert!(err.contains("typo.db"), "{err}");
+    let err = fails(t, &["plan", "db", "--history", "typo.db"]);
+    assert!(err.contains("typo.db"), "{err}");
+    assert!(!t.join("typo.db").exists());
 }
