@@ -6,8 +6,10 @@
 //! - **Full** (or a full set given for a new sequence): a new database directory is built in
 //!   staging (data files from the pages, the log file from the set's log, starting at the set's
 //!   first LSN with its checkpoint as the restart point) and takes the target's place by rename.
-//!   A target that holds another database, a database not in a restore sequence, or other files
-//!   is refused unless REPLACE, and left as it was.
+//!   A target that holds another database, a database not in a restore sequence, or files at
+//!   the database's file names is refused unless REPLACE, and left as it was; other files (not
+//!   a database's) are never deleted, REPLACE or not, nor is a database open in another process
+//!   replaced.
 //! - **Differential:** its base must be the full the sequence began with; its pages are written
 //!   over the restoring files and its log replaces the restoring log.
 //! - **Log:** it must continue the restoring log exactly where it ends (a gap names the missing
