@@ -678,6 +678,9 @@ fn a_restore_killed_anywhere_is_finished_by_running_it_again() {
         let (c, out, err) = refdb(t, &["restore", "r", "--from", "full.tap", "--replace"]);
         assert_eq!(c, 0, "run {i}: {out}{err}");
         assert_eq!(digest(t, "r"), s.full, "run {i}");
+        // The work directories of the killed run, and the database it had put aside, are
+        // gone once the new one is in place.
+        assert!(hidden(t).is_empty(), "run {i}: {:?}", hidden(t));
     }
 }
 

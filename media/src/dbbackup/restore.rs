@@ -325,6 +325,7 @@ impl TempDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "db".into());
+        sweep_dead(parent, &name, &["incoming", "restore", "files"]);
         for i in 0..1000 {
             let p = parent.join(format!(".{name}.{what}.{}.{i}", std::process::id()));
             match fs::create_dir(&p) {
@@ -337,6 +338,41 @@ impl TempDir {
             "no free name for a work directory in {}",
             parent.display()
         )))
+    }
+}
+
+/// Removes the work directories that restores of `name` killed before they could clean up
+/// left beside it: `.NAME.WHAT.PID.N` of a process that no longer runs, of the kinds given.
+/// The staged set, a database being built and a file restore's work only ever hold copies; a
+/// database put aside (`old`) by a restore killed while it swapped the directories may be all
+/// there is of it, and goes only once a new one is in place.
+fn sweep_dead(parent: &Path, name: &str, kinds: &[&str]) {
+    let Ok(rd) = fs::read_dir(parent) else { return };
+    let prefix = format!(".{name}.");
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = n.strip_prefix(&prefix) else { continue };
+        let mut parts = rest.split('.');
+        let (Some(what), Some(pid), Some(i), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<i32>() else { continue };
+        if !kinds.contains(&what)
+            || i.parse::<u32>().is_err()
+            || pid <= 0
+            || pid as u32 == std::process::id()
+            || !e.file_type().is_ok_and(|t| t.is_dir())
+        {
+            continue;
+        }
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_dir_all(e.path());
+        }
     }
 }
 
@@ -827,8 +863,13 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
     }
     std::mem::forget(work);
     drop(old);
-    if let Some(p) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        sync_dir(p)?;
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    sync_dir(parent)?;
+    if let Some(name) = dir.file_name() {
+        sweep_dead(parent, &name.to_string_lossy(), &["old"]);
     }
     Ok(())
 }
