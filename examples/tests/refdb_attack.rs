@@ -132,7 +132,10 @@ fn replace_never_deletes_files_that_are_not_the_databases() {
     fs::create_dir(t.join("thesis/figures")).unwrap();
     fs::write(t.join("thesis/figures/f1.svg"), "<svg/>").unwrap();
     let err = fails(t, &["restore", "thesis", "--from", "full.tap", "--replace"]);
-    assert!(err.contains("chapter1.txt") && err.contains("figures"), "{err}");
+    assert!(
+        err.contains("chapter1.txt") && err.contains("figures"),
+        "{err}"
+    );
     assert_eq!(
         fs::read_to_string(t.join("thesis/chapter1.txt")).unwrap(),
         "years of work"
@@ -202,17 +205,31 @@ fn fifos_planted_where_a_restore_reads_or_writes_are_refused_not_waited_on() {
     ok(t, &["restore", "r2", "--from", "full.tap", "--norecovery"]);
     fs::rename(t.join("r2/log.ldf"), t.join("log.saved")).unwrap();
     mkfifo(&t.join("r2/log.ldf"));
-    let (c, err) = within(t, &["restore", "r2", "--from", "log1.tap", "--norecovery"], 30);
+    let (c, err) = within(
+        t,
+        &["restore", "r2", "--from", "log1.tap", "--norecovery"],
+        30,
+    );
     assert_eq!(c, 1, "{err}");
-    assert!(err.contains("log.ldf") && err.contains("not a regular file"), "{err}");
+    assert!(
+        err.contains("log.ldf") && err.contains("not a regular file"),
+        "{err}"
+    );
     fs::remove_file(t.join("r2/log.ldf")).unwrap();
     fs::rename(t.join("log.saved"), t.join("r2/log.ldf")).unwrap();
     ok(t, &["restore", "r2", "--from", "log1.tap", "--norecovery"]);
     fs::rename(t.join("r2/b.ndf"), t.join("b.ndf.saved")).unwrap();
     mkfifo(&t.join("r2/b.ndf"));
-    let (c, err) = within(t, &["restore", "r2", "--from", "diff.tap", "--norecovery"], 30);
+    let (c, err) = within(
+        t,
+        &["restore", "r2", "--from", "diff.tap", "--norecovery"],
+        30,
+    );
     assert_eq!(c, 1, "{err}");
-    assert!(err.contains("b.ndf") && err.contains("not a regular file"), "{err}");
+    assert!(
+        err.contains("b.ndf") && err.contains("not a regular file"),
+        "{err}"
+    );
     fs::remove_file(t.join("r2/b.ndf")).unwrap();
     fs::rename(t.join("b.ndf.saved"), t.join("r2/b.ndf")).unwrap();
     // The differential wrote the primary file's pages before it met the FIFO: no log may
@@ -295,7 +312,16 @@ fn a_full_disk_during_a_restore_leaves_it_repeatable() {
     let full = digest(t, "db");
     ok(
         t,
-        &["workload", "db", "--ops", "300", "--threads", "1", "--seed", "2"],
+        &[
+            "workload",
+            "db",
+            "--ops",
+            "300",
+            "--threads",
+            "1",
+            "--seed",
+            "2",
+        ],
     );
     let out = ok(
         t,
@@ -313,10 +339,18 @@ fn a_full_disk_during_a_restore_leaves_it_repeatable() {
     // A full restore that runs out of room leaves nothing: no directory, no work files.
     let (c, err) = with_file_limit(t, 8, &["restore", "r", "--from", "full.tap"]);
     assert_eq!(c, 1, "{err}");
-    assert!(!t.join("r").exists() && hidden(t).is_empty(), "{:?}", hidden(t));
+    assert!(
+        !t.join("r").exists() && hidden(t).is_empty(),
+        "{:?}",
+        hidden(t)
+    );
     // The same over an existing restoring database leaves it as it was.
     ok(t, &["restore", "r", "--from", "full.tap", "--norecovery"]);
-    let (c, err) = with_file_limit(t, 8, &["restore", "r", "--from", "full.tap", "--norecovery"]);
+    let (c, err) = with_file_limit(
+        t,
+        8,
+        &["restore", "r", "--from", "full.tap", "--norecovery"],
+    );
     assert_eq!(c, 1, "{err}");
     // A log restore whose staging fits (the set's log) but whose restoring log (the full's
     // log, then the set's records, after a 4 KiB header) does not.
@@ -341,7 +375,11 @@ fn move_never_overwrites_another_databases_files() {
     ok(t, &["put", "other", "mine", "not yours"]);
     let other = digest(t, "other");
     // Into another database's directory, over its files or beside them, REPLACE or not.
-    for target in ["../other/primary.mdf", "../other/log.ldf", "../other/new.ndf"] {
+    for target in [
+        "../other/primary.mdf",
+        "../other/log.ldf",
+        "../other/new.ndf",
+    ] {
         let err = fails(
             t,
             &[
@@ -366,7 +404,14 @@ fn move_never_overwrites_another_databases_files() {
     // A copy of db with its file b moved out; a second copy may not take that file over.
     ok(
         t,
-        &["restore", "c1", "--from", "full.tap", "--move", "b=../c1-b.ndf"],
+        &[
+            "restore",
+            "c1",
+            "--from",
+            "full.tap",
+            "--move",
+            "b=../c1-b.ndf",
+        ],
     );
     let err = fails(
         t,
@@ -463,7 +508,10 @@ fn damaged_or_foreign_media_are_refused_naming_the_medium() {
         }
         assert_eq!(c, 1, "{name}: {out}{err}");
         if name != "header.mqci" {
-            assert!(err.contains("bad.tap") && err.contains("damaged"), "{name}: {err}");
+            assert!(
+                err.contains("bad.tap") && err.contains("damaged"),
+                "{name}: {err}"
+            );
         }
         assert!(!t.join("r").exists(), "{name}");
     }
@@ -510,7 +558,10 @@ fn damaged_or_foreign_media_are_refused_naming_the_medium() {
             continue;
         }
         let err = fails(t, &["restore", "p", "--from", p.to_str().unwrap()]);
-        assert!(err.contains(p.file_name().unwrap().to_str().unwrap()), "{err}");
+        assert!(
+            err.contains(p.file_name().unwrap().to_str().unwrap()),
+            "{err}"
+        );
         assert!(!t.join("p").exists());
     }
     assert!(hidden(t).is_empty(), "{:?}", hidden(t));
@@ -552,7 +603,13 @@ fn log_restores_out_of_order_twice_or_of_another_database_are_refused() {
     ok(
         t,
         &[
-            "backup", "other", "--type", "full", "--to", "ofull.tap", "--format",
+            "backup",
+            "other",
+            "--type",
+            "full",
+            "--to",
+            "ofull.tap",
+            "--format",
         ],
     );
     ok(t, &["put", "other", "x2", "y2"]);
@@ -574,7 +631,14 @@ fn log_restores_out_of_order_twice_or_of_another_database_are_refused() {
     assert!(err.contains("too early"), "{err}");
     let (c, _, err) = refdb(
         t,
-        &["restore", "r", "--from", "log2.tap", "--stopat", "2026-12-03T21:0:00"],
+        &[
+            "restore",
+            "r",
+            "--from",
+            "log2.tap",
+            "--stopat",
+            "2026-12-03T21:0:00",
+        ],
     );
     assert_ne!(c, 0);
     assert!(err.contains("not a time"), "{err}");
@@ -632,7 +696,14 @@ fn a_process_that_has_the_database_open_keeps_it() {
     let tail = refdb(
         t,
         &[
-            "backup", "db", "--type", "log", "--to", "tail.tap", "--format", "--no-truncate",
+            "backup",
+            "db",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--no-truncate",
             "--norecovery",
         ],
     );

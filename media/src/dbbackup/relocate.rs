@@ -215,8 +215,7 @@ fn refuse_other_database(dir: &Path, target: &Path) -> Result<()> {
     // The database being replaced in `dir` may own it (a moved file of an earlier restore).
     let owned = read_boot(dir).is_some_and(|b| {
         b.db_guid == guid
-            && b
-                .files
+            && b.files
                 .iter()
                 .any(|f| lexical(&f.resolve(dir)) == lexical(target))
     });

@@ -351,14 +351,18 @@ fn sweep_dead(parent: &Path, name: &str, kinds: &[&str]) {
     let prefix = format!(".{name}.");
     for e in rd.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        let Some(rest) = n.strip_prefix(&prefix) else { continue };
+        let Some(rest) = n.strip_prefix(&prefix) else {
+            continue;
+        };
         let mut parts = rest.split('.');
         let (Some(what), Some(pid), Some(i), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             continue;
         };
-        let Ok(pid) = pid.parse::<i32>() else { continue };
+        let Ok(pid) = pid.parse::<i32>() else {
+            continue;
+        };
         if !kinds.contains(&what)
             || i.parse::<u32>().is_err()
             || pid <= 0
