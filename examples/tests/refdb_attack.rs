@@ -791,3 +791,51 @@ fn a_corrupt_history_is_an_error_naming_it() {
     assert!(err.contains("typo.db"), "{err}");
     assert!(!t.join("typo.db").exists());
 }
+
+#[test]
+fn backup_through_two_names_of_one_image_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db"]);
+    ok(t, &["put", "db", "k", "v"]);
+    // A link to an image not made yet, and the image's own name: one file, two families
+    // (the second would overwrite the first, and the set would be unrestorable).
+    std::os::unix::fs::symlink("new.tap", t.join("alias.tap")).unwrap();
+    let err = fails(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "full",
+            "--to",
+            "new.tap",
+            "--to",
+            "alias.tap",
+            "--format",
+        ],
+    );
+    assert!(err.contains("the same device given twice"), "{err}");
+    assert!(!t.join("new.tap").exists());
+    // Two hard links of one existing image, as two families or as a mirror.
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "one.tap", "--format",
+        ],
+    );
+    fs::hard_link(t.join("one.tap"), t.join("two.tap")).unwrap();
+    let before = fs::read(t.join("one.tap")).unwrap();
+    for how in ["--to", "--mirror"] {
+        let err = fails(
+            t,
+            &[
+                "backup", "db", "--type", "full", "--to", "one.tap", how, "two.tap", "--init",
+            ],
+        );
+        assert!(err.contains("the same device given twice"), "{how}: {err}");
+        assert_eq!(fs::read(t.join("one.tap")).unwrap(), before);
+    }
+    ok(t, &["restore", "r", "--from", "one.tap"]);
+    assert_eq!(refdb(t, &["get", "r", "k"]).1.trim(), "v");
+}
