@@ -588,6 +588,14 @@ fn stripes_missing_twice_or_out_of_order_are_refused_saying_which() {
     let err = fails(t, &["restore", "r", "--from", "s2.tap", "--from", "s1.tap"]);
     assert!(err.contains("refused: s2.tap"), "{err}");
     assert!(!t.join("r").exists() && hidden(t).is_empty());
+    // A set the media do not hold.
+    let err = fails(
+        t,
+        &[
+            "restore", "r", "--from", "s1.tap", "--from", "s2.tap", "--set", "2",
+        ],
+    );
+    assert!(err.contains("no backup set 2"), "{err}");
     // A mirror stands in for its family.
     ok(t, &["restore", "r", "--from", "s1.tap", "--from", "m2.tap"]);
     assert_eq!(digest(t, "r"), d);
