@@ -262,6 +262,19 @@ fn identity(p: &Path) -> PathBuf {
     if let Ok(real) = std::fs::canonicalize(p) {
         return real;
     }
+    // A link to what does not exist yet: the image is made where it points (two names of one
+    // new image, a link and its target, are one device).
+    let mut p = p.to_path_buf();
+    for _ in 0..40 {
+        let Ok(to) = std::fs::read_link(&p) else {
+            break;
+        };
+        p = match p.parent() {
+            Some(d) if to.is_relative() => d.join(to),
+            _ => to,
+        };
+    }
+    let p = p.as_path();
     let dir = match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -276,17 +289,23 @@ fn identity(p: &Path) -> PathBuf {
 /// a `--mirror`, however spelt or through a link) would be written by two device threads at
 /// once, a broken set or a mirror that is no copy.
 fn check_devices(job: &MediaSetJob) -> Result<(), String> {
-    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
+    use std::os::unix::fs::MetadataExt;
+    let mut seen: Vec<(PathBuf, Option<(u64, u64)>, &Path)> = Vec::new();
     for p in job.outputs.iter().chain(&job.mirrors) {
         let id = identity(p);
-        if let Some((_, first)) = seen.iter().find(|(s, _)| *s == id) {
+        // Two hard links of one image have two real paths, one inode.
+        let inode = std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        if let Some((_, _, first)) = seen
+            .iter()
+            .find(|(s, i, _)| *s == id || (inode.is_some() && *i == inode))
+        {
             return Err(format!(
                 "{} and {}: the same device given twice",
                 first.display(),
                 p.display()
             ));
         }
-        seen.push((id, p));
+        seen.push((id, inode, p));
     }
     Ok(())
 }

@@ -188,6 +188,20 @@ pub fn readers(
     ))])
 }
 
+/// A restore's error, with the media it read when it does not name them already (the set's
+/// damage is found once it is read, when the media are known only to the command line).
+pub fn naming_media(e: String, from: &[PathBuf], library: Option<&Path>) -> String {
+    let names: Vec<String> = match library {
+        Some(d) => vec![d.display().to_string()],
+        None => from.iter().map(|p| p.display().to_string()).collect(),
+    };
+    if names.is_empty() || names.iter().any(|n| e.contains(n.as_str())) {
+        e
+    } else {
+        format!("{e} (restoring from {})", names.join(", "))
+    }
+}
+
 /// Restores one set; prints what it did.
 /// One step of a planned restore: the set at `position` on the media `files` (position 0:
 /// the first set).
@@ -199,7 +213,7 @@ fn restore_step(
     out: &mut dyn Write,
 ) -> Result<dbbackup::RestoreOutcome, String> {
     let set = Some(position as u16).filter(|&p| p != 0);
-    restore(dir, readers(files, None)?, set, opts, out)
+    restore(dir, readers(files, None)?, set, opts, out).map_err(|e| naming_media(e, files, None))
 }
 
 pub fn restore(
@@ -237,9 +251,20 @@ pub fn restore(
     Ok(o)
 }
 
+/// An existing history, for reading: a mistyped path is an error, not a new empty history.
+fn open_history(path: &Path) -> Result<SqliteHistory, String> {
+    if !path.exists() {
+        return Err(format!(
+            "{}: no backup history there (refdb backup records one; --history names it)",
+            path.display()
+        ));
+    }
+    SqliteHistory::open(path).map_err(|e| e.to_string())
+}
+
 /// Prints the recorded backups of one database (or all).
 pub fn history(path: &Path, database: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
-    let h = SqliteHistory::open(path).map_err(|e| e.to_string())?;
+    let h = open_history(path)?;
     for r in h.backups(database).map_err(|e| e.to_string())? {
         let lsn = |l: Option<media::history::Lsn>| l.map_or("-".into(), |l| l.0.to_string());
         let files: Vec<String> = r
@@ -281,7 +306,7 @@ pub fn plan(
     replace: bool,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    let h = SqliteHistory::open(history_path).map_err(|e| e.to_string())?;
+    let h = open_history(history_path)?;
     let records = h.backups(Some(database)).map_err(|e| e.to_string())?;
     let target = match stopat_ms {
         None => Target::Latest,

@@ -319,6 +319,10 @@ struct FamilyRead {
     /// Offset of the open file's FILE block on this medium (`None` when the file began on an
     /// earlier medium).
     file_at: Option<u64>,
+    /// Whether the set asked for was met, and the highest set number seen (to say so when it
+    /// is not there).
+    found: bool,
+    last_set: u16,
 }
 
 impl FamilyRead {
@@ -337,6 +341,8 @@ impl FamilyRead {
             xor_at_start: FastXor32::new(),
             checked: 0,
             file_at: None,
+            found: false,
+            last_set: 0,
         }
     }
 }
@@ -389,6 +395,7 @@ fn read_family(
                     // Damaged: ask for the same medium again (a mirror's copy) and go on from
                     // where this one failed.
                     let why = format!("damaged: {e}");
+                    let name = m.name.clone();
                     send(Out::Refused(m.name.clone(), why.clone()))?;
                     changer.refused(m, &why)?;
                     send(Out::Request(device, family, sequence))?;
@@ -397,7 +404,14 @@ fn read_family(
                     for (n, w) in refusals {
                         send(Out::Refused(n, w))?;
                     }
-                    m = r?.0;
+                    // Without another copy, the damage is the error (not the missing copy).
+                    m = r
+                        .map_err(|e2| {
+                            MediaError::Invalid(format!(
+                                "{name}: {why}; no other copy of it to read on ({e2})"
+                            ))
+                        })?
+                        .0;
                     fr.skip_below = reached;
                     fr.xor = fr.xor_at_start;
                 }
@@ -415,6 +429,14 @@ fn read_family(
         send(Out::End(family))?;
     }
     send(Out::Checked(fr.checked))?;
+    if !fr.found && fr.last_set > 0 {
+        if let Some(n) = fr.data_set {
+            return Err(MediaError::Invalid(format!(
+                "family {family}: there is no backup set {n} on its media (the last is set {})",
+                fr.last_set
+            )));
+        }
+    }
     if !fr.done {
         return Err(MediaError::Invalid(format!(
             "family {family}: the backup set does not close on its last medium (medium {sequence})"
@@ -472,6 +494,8 @@ fn read_medium(
                     Body::Sset(s) => {
                         let want = fr.data_set.get_or_insert(s.data_set_number);
                         fr.in_set = *want == s.data_set_number && !fr.done;
+                        fr.found |= fr.in_set;
+                        fr.last_set = fr.last_set.max(s.data_set_number);
                     }
                     Body::Eset(_) if fr.in_set => {
                         if fr.open_file && fresh {

@@ -579,9 +579,15 @@ fn existing_files_need_replace_and_a_newer_format_is_refused() {
         replace: true,
         ..Default::default()
     };
+    // REPLACE overwrites files in the way (at the names the database's files take), never
+    // other files: the user's notes stay, and the restore is refused until they are moved.
+    let why = refused(env.restore(&d, &full, &replace));
+    assert!(why.contains("notes.txt"), "{why}");
+    assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), b"mine");
+    std::fs::rename(d.join("notes.txt"), env.tmp.path().join("notes.txt")).unwrap();
+    std::fs::write(d.join(media::engine::db::LOG_FILE), b"in the way").unwrap();
     env.restore(&d, &full, &replace).unwrap();
     assert_rows(&d, &want, "replaced");
-    assert!(!d.join("notes.txt").exists());
     // Nothing is left beside the target.
     let stray: Vec<_> = std::fs::read_dir(env.tmp.path())
         .unwrap()

@@ -437,7 +437,9 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 moves: moves.clone(),
             };
             let changers = rm::readers(from, changer.as_deref())?;
-            rm::restore(dir, changers, *set, &opts, &mut err).map(|_| ())
+            rm::restore(dir, changers, *set, &opts, &mut err)
+                .map(|_| ())
+                .map_err(|e| rm::naming_media(e, from, changer.as_deref()))
         })(),
         Cmd::Plan {
             name,

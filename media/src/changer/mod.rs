@@ -176,9 +176,26 @@ impl MediaChanger for ScriptedChanger {
     fn mount(&mut self, req: &MediumRequest) -> io::Result<Mounted> {
         log(&self.log, ChangerEvent::Asked(req.clone()));
         let path = self.script.pop_front().ok_or_else(|| {
+            // The media refused on the way say why the one asked for was not found (given
+            // in another order, twice, or of another set).
+            let refused: Vec<String> = self
+                .log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .filter_map(|e| match e {
+                    ChangerEvent::Refused { name, why } => Some(format!("{name}: {why}")),
+                    _ => None,
+                })
+                .collect();
+            let refused = if refused.is_empty() {
+                String::new()
+            } else {
+                format!("; refused: {}", refused.join("; "))
+            };
             io::Error::new(
                 io::ErrorKind::NotFound,
-                format!("no more media in the script (asked for {req})"),
+                format!("no more media in the script (asked for {req}){refused}"),
             )
         })?;
         let device = open_path(&path, true, self.opts.clone())?;

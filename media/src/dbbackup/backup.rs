@@ -741,6 +741,9 @@ pub fn tail_log_from_files(
     history: &mut dyn BackupHistory,
 ) -> Result<BackupOutcome> {
     use crate::engine::file::{Boot, DataFile};
+    // Never under a process that has the database open (its log is still growing, and its
+    // commits after the tail would be lost): the tail is taken only when nobody holds it.
+    let _lock = crate::engine::db::lock_dir(dir)?;
     let primary = dir.join(crate::engine::db::PRIMARY_FILE);
     let lpath = dir.join(crate::engine::db::LOG_FILE);
     let unreadable = || {

@@ -23,7 +23,7 @@ use crate::restore::{ReadSpec, RestoreReport, RestoreSink};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The set's final header is small; a larger one is not a refdb set's.
@@ -445,14 +445,19 @@ pub(super) fn write_data_files(
             fs::remove_file(&img.path).map_err(io_err("remove", &img.path))?;
         }
         let out = if linked || !fresh {
+            // Never through a symbolic or hard link planted there, never a FIFO.
+            crate::engine::file::open_own(
+                &path,
+                OpenOptions::new().read(true).write(true),
+                "open data file",
+            )?
+        } else {
             OpenOptions::new()
                 .write(true)
-                .custom_flags(libc::O_NOFOLLOW)
+                .create_new(true)
                 .open(&path)
-        } else {
-            OpenOptions::new().write(true).create_new(true).open(&path)
-        }
-        .map_err(io_err("open data file (not following a link)", &path))?;
+                .map_err(io_err("create data file", &path))?
+        };
         if !linked {
             img.copy_into(&out, &path)?;
         }

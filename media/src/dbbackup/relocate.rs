@@ -110,7 +110,7 @@ pub(super) fn plan(
             }
             work.join(path)
         } else {
-            let parent = target.parent().unwrap_or(Path::new("/"));
+            let parent = parent_of(&target);
             if !parent.is_dir() {
                 return refuse(format!(
                     "{}: the directory {} does not exist",
@@ -132,6 +132,7 @@ pub(super) fn plan(
                 }
                 Ok(_) => {}
             }
+            refuse_other_database(dir, &target)?;
             let name = target
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -171,6 +172,72 @@ pub(super) fn plan(
     Ok(p)
 }
 
+/// REPLACE overwrites a file at a MOVE target, never another database's: not a file in the
+/// directory of a database (its log, its data files, its lock), and not a data file of a
+/// database that is not the one in `dir` (a moved file of another database, or of the
+/// database the backup was taken from, whose copy is being restored elsewhere).
+fn refuse_other_database(dir: &Path, target: &Path) -> Result<()> {
+    let refuse = |why: String| {
+        Err(DbBackupError::Refused(format!(
+            "MOVE: {} {why}",
+            target.display()
+        )))
+    };
+    let parent = parent_of(target);
+    let same = |a: &Path, b: &Path| {
+        lexical(a) == lexical(b)
+            || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    };
+    if same(parent, dir) {
+        return refuse(
+            "is in the database directory, which the restore replaces whole: name the file plainly (LOGICAL=NAME)"
+                .into(),
+        );
+    }
+    if let Some(b) = read_boot(parent) {
+        return refuse(format!(
+            "is in the directory of database {} ({}): REPLACE never overwrites another database's files",
+            b.name,
+            parent.display()
+        ));
+    }
+    if fs::symlink_metadata(target).is_err() {
+        return Ok(());
+    }
+    // Read as it is (the page's own file id is not known): a header page names its database.
+    let header = crate::engine::file::DataFile::open(0, target, false)
+        .and_then(|f| f.read_raw(0))
+        .ok()
+        .and_then(|p| crate::engine::file::parse_header(&p));
+    let Some((guid, _)) = header else {
+        return Ok(());
+    };
+    // The database being replaced in `dir` may own it (a moved file of an earlier restore).
+    let owned = read_boot(dir).is_some_and(|b| {
+        b.db_guid == guid
+            && b.files
+                .iter()
+                .any(|f| lexical(&f.resolve(dir)) == lexical(target))
+    });
+    if owned {
+        return Ok(());
+    }
+    refuse(format!(
+        "is a data file of database id {}: REPLACE never overwrites another database's files",
+        crate::engine::db::guid_string(&guid)
+    ))
+}
+
+/// The directory a MOVE target is in (`.` for a bare name, which `..` from a relative
+/// database directory gives).
+fn parent_of(target: &Path) -> &Path {
+    match target.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => Path::new("/"),
+    }
+}
+
 /// `p` without `.` and with `..` applied to the components before it (the targets' parents
 /// exist and are checked, so this is for telling two MOVE targets apart).
 fn lexical(p: &Path) -> PathBuf {
@@ -193,9 +260,14 @@ impl Placement {
     /// The moved files of the database in `dir` (restoring, or online), as its boot page says.
     pub(super) fn of_database(dir: &Path) -> Result<Placement> {
         let boot = read_boot(dir).ok_or_else(|| {
+            let primary = dir.join(crate::engine::db::PRIMARY_FILE);
+            // Why, when the file does not even open (a link planted there, a FIFO).
+            let why = match crate::engine::file::DataFile::open(1, &primary, false) {
+                Err(e) => format!("{e}"),
+                Ok(_) => format!("{}: the boot page cannot be read", primary.display()),
+            };
             DbBackupError::Refused(format!(
-                "{}: the boot page cannot be read: restore the sequence again from its full backup",
-                dir.join(crate::engine::db::PRIMARY_FILE).display()
+                "{why}: restore the sequence again from its full backup"
             ))
         })?;
         Ok(Placement {
@@ -257,15 +329,23 @@ impl Placement {
     pub(super) fn place(&mut self) -> Result<()> {
         for o in &mut self.outside {
             if fs::symlink_metadata(&o.target).is_ok() {
-                let aside = o.tmp.with_extension("old");
+                // Beside the temporary file, named for this process; never over a file there.
+                let mut aside = o.tmp.clone().into_os_string();
+                aside.push(".old");
+                let aside = PathBuf::from(aside);
+                if fs::symlink_metadata(&aside).is_ok() {
+                    return Err(DbBackupError::Refused(format!(
+                        "MOVE: {} exists, where the file at {} would wait until the restore succeeds",
+                        aside.display(),
+                        o.target.display()
+                    )));
+                }
                 fs::rename(&o.target, &aside).map_err(io_err("move aside", &o.target))?;
                 o.aside = Some(aside);
             }
             fs::rename(&o.tmp, &o.target).map_err(io_err("rename into place", &o.target))?;
             o.placed = true;
-            if let Some(parent) = o.target.parent() {
-                super::restore::sync_dir(parent)?;
-            }
+            super::restore::sync_dir(parent_of(&o.target))?;
         }
         Ok(())
     }

@@ -6,8 +6,10 @@
 //! - **Full** (or a full set given for a new sequence): a new database directory is built in
 //!   staging (data files from the pages, the log file from the set's log, starting at the set's
 //!   first LSN with its checkpoint as the restart point) and takes the target's place by rename.
-//!   A target that holds another database, a database not in a restore sequence, or other files
-//!   is refused unless REPLACE, and left as it was.
+//!   A target that holds another database, a database not in a restore sequence, or files at
+//!   the database's file names is refused unless REPLACE, and left as it was; other files (not
+//!   a database's) are never deleted, REPLACE or not, nor is a database open in another process
+//!   replaced.
 //! - **Differential:** its base must be the full the sequence began with; its pages are written
 //!   over the restoring files and its log replaces the restoring log.
 //! - **Log:** it must continue the restoring log exactly where it ends (a gap names the missing
@@ -42,6 +44,12 @@ use std::path::{Path, PathBuf};
 
 /// The file that marks a directory as restoring, with the sequence's state.
 pub const RESTORING_FILE: &str = "refdb.restoring";
+/// Where the state is written before it is renamed over [`RESTORING_FILE`].
+const STATE_TMP: &str = ".refdb.restoring.tmp";
+/// Where a differential's log is written before it is renamed over the restoring log.
+const LOG_TMP: &str = ".log.ldf.restoring";
+/// Present while a differential's pages are written over the restoring files.
+const DIFF_MARK: &str = "refdb.restoring.differential";
 
 /// How a restore ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,12 +146,9 @@ impl State {
             hex(&self.fork_guid),
             self.needed
         );
-        let tmp = dir.join(".refdb.restoring.tmp");
+        let tmp = dir.join(STATE_TMP);
         let path = dir.join(RESTORING_FILE);
-        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io_err("write", &tmp))?;
+        write_new(&tmp, text.as_bytes())?;
         fs::rename(&tmp, &path).map_err(io_err("rename into place", &path))?;
         sync_dir(dir)
     }
@@ -196,6 +201,25 @@ impl State {
     }
 }
 
+/// Writes `bytes` into a file made anew at `path` (what was there removed; O_EXCL follows no
+/// link, so nothing is written through a link planted there), durably.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io_err("remove", path)(e))
+        }
+        _ => {}
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(io_err("write", path))
+}
+
 /// Marks a database directory restoring after a tail-log backup WITH NORECOVERY: the database
 /// must not be used again, and a restore of the same database over it needs no REPLACE.
 pub(crate) fn mark_restoring(
@@ -235,6 +259,7 @@ impl TempDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "db".into());
+        sweep_dead(parent, &name, &["incoming", "restore", "files"]);
         for i in 0..1000 {
             let p = parent.join(format!(".{name}.{what}.{}.{i}", std::process::id()));
             match fs::create_dir(&p) {
@@ -247,6 +272,45 @@ impl TempDir {
             "no free name for a work directory in {}",
             parent.display()
         )))
+    }
+}
+
+/// Removes the work directories that restores of `name` killed before they could clean up
+/// left beside it: `.NAME.WHAT.PID.N` of a process that no longer runs, of the kinds given.
+/// The staged set, a database being built and a file restore's work only ever hold copies; a
+/// database put aside (`old`) by a restore killed while it swapped the directories may be all
+/// there is of it, and goes only once a new one is in place.
+fn sweep_dead(parent: &Path, name: &str, kinds: &[&str]) {
+    let Ok(rd) = fs::read_dir(parent) else { return };
+    let prefix = format!(".{name}.");
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = n.strip_prefix(&prefix) else {
+            continue;
+        };
+        let mut parts = rest.split('.');
+        let (Some(what), Some(pid), Some(i), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<i32>() else {
+            continue;
+        };
+        if !kinds.contains(&what)
+            || i.parse::<u32>().is_err()
+            || pid <= 0
+            || pid as u32 == std::process::id()
+            || !e.file_type().is_ok_and(|t| t.is_dir())
+        {
+            continue;
+        }
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_dir_all(e.path());
+        }
     }
 }
 
@@ -272,7 +336,8 @@ impl LogBytes {
     ) -> Result<()> {
         let mut file =
             std::io::BufReader::new(File::open(&self.path).map_err(io_err("open", &self.path))?);
-        let bad = |w: String| DbBackupError::Refused(format!("{}: {w}", self.path.display()));
+        // Named as the set's (its staging copy goes with the restore).
+        let bad = |w: String| DbBackupError::Refused(format!("the set's log: {w}"));
         let mut at = self.first;
         let mut head = [0u8; 4];
         while at < last {
@@ -288,7 +353,9 @@ impl LogBytes {
                 .map_err(|_| bad(format!("record at LSN {at} cut short")))?;
             let crc = u32::from_le_bytes(rec[4..8].try_into().expect("4 bytes"));
             if crate::engine::page::crc32c(&rec[8..]) != crc {
-                return Err(bad(format!("record at LSN {at}: checksum mismatch")));
+                return Err(bad(format!(
+                    "record at LSN {at}: checksum mismatch (the medium is damaged)"
+                )));
             }
             let r = wal::decode(&rec)
                 .filter(|r| r.lsn == at)
@@ -344,7 +411,7 @@ pub(super) fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn)
 /// then renamed over it).
 pub(super) fn replace_log(dir: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
     let lpath = dir.join(crate::engine::db::LOG_FILE);
-    let tmp = dir.join(".log.ldf.restoring");
+    let tmp = dir.join(LOG_TMP);
     let _ = fs::remove_file(&tmp);
     new_log_file(&tmp, h, log, end)?;
     fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))
@@ -562,6 +629,13 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             )))
         }
     }
+    refuse_foreign_files(dir, h)?;
+    // A database replaced is not open in another process (its commits would go into the
+    // directory put aside): its lock is held until the new one is in place.
+    let _lock = match &target {
+        Target::Database(..) | Target::Restoring(_) => Some(crate::engine::db::lock_dir(dir)?),
+        _ => None,
+    };
     // Build the database in a work directory, then put it in place.
     let work = TempDir::beside(dir, "restore")?;
     let mut placement = relocate::plan(dir, &work.0, h, opts)?;
@@ -590,6 +664,59 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     let out = finish(dir, work, h, state, opts, cut.is_some())?;
     placement.commit();
     Ok(out)
+}
+
+/// The names a database directory holds: its files (the backup's, and those the boot record of
+/// the database there names) and the work files of the engine and of restores.
+fn database_names(dir: &Path, h: &SetHeader) -> Vec<String> {
+    let mut names: Vec<String> = [
+        crate::engine::db::LOG_FILE,
+        crate::engine::db::PRIMARY_FILE,
+        "refdb.lock",
+        RESTORING_FILE,
+        STATE_TMP,
+        LOG_TMP,
+        DIFF_MARK,
+    ]
+    .iter()
+    .map(|n| n.to_string())
+    .collect();
+    names.extend(h.files.iter().map(|f| f.file_name.clone()));
+    if let Some(b) = read_boot(dir) {
+        names.extend(b.files.into_iter().map(|f| f.file_name));
+    }
+    names
+}
+
+/// A full restore replaces the whole directory: files in it that are not a database's (a
+/// user's documents in the directory named by mistake) are never deleted, REPLACE or not.
+fn refuse_foreign_files(dir: &Path, h: &SetHeader) -> Result<()> {
+    let rd = match fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("read directory", dir)(e)),
+    };
+    let ours = database_names(dir, h);
+    let mut foreign: Vec<String> = Vec::new();
+    for e in rd {
+        let e = e.map_err(io_err("read directory", dir))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !ours.contains(&name) {
+            foreign.push(name);
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    let n = foreign.len();
+    foreign.truncate(5);
+    Err(DbBackupError::Refused(format!(
+        "{} holds {n} file(s) that are not part of a refdb database ({}{}): a restore replaces the whole directory and never deletes other files, even with REPLACE; move them away, or restore into another directory",
+        dir.display(),
+        foreign.join(", "),
+        if n > 5 { ", …" } else { "" }
+    )))
 }
 
 /// Either recovers the work directory and puts it in place, or puts it in place restoring.
@@ -649,8 +776,13 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
     }
     std::mem::forget(work);
     drop(old);
-    if let Some(p) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        sync_dir(p)?;
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    sync_dir(parent)?;
+    if let Some(name) = dir.file_name() {
+        sweep_dead(parent, &name.to_string_lossy(), &["old"]);
     }
     Ok(())
 }
@@ -723,11 +855,11 @@ pub(super) fn restoring_state(
 /// Checks that the restoring log file ends where the state says (nobody opened it since).
 fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
     let lpath = dir.join(crate::engine::db::LOG_FILE);
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&lpath)
-        .map_err(io_err("open", &lpath))?;
+    let f = crate::engine::file::open_own(
+        &lpath,
+        OpenOptions::new().read(true).write(true),
+        "open the restoring log",
+    )?;
     let mut head = vec![0u8; 52];
     f.read_exact_at(&mut head, 0)
         .map_err(io_err("read", &lpath))?;
@@ -769,10 +901,16 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             "the point in time lies before the differential's copy: restore the logs after the full backup instead".into(),
         ));
     }
-    // Everything checked: the pages go over the restoring files, the log is replaced.
+    // Everything checked: the pages go over the restoring files, the log is replaced. Until
+    // both are done, a mark says the files are half way: a log restored onto them (or their
+    // recovery) would mix the differential's pages with the older log.
+    let mark = dir.join(DIFF_MARK);
+    write_new(&mark, hex(&h.set_guid).as_bytes())?;
+    sync_dir(dir)?;
     write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
     let end = cut.unwrap_or(h.last_lsn);
     replace_log(dir, h, log, end)?;
+    fs::remove_file(&mark).map_err(io_err("remove", &mark))?;
     let state = State {
         log_end: end,
         fork_guid: h.fork_guid,
@@ -812,6 +950,12 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         opts,
     } = job;
     let s = restoring_state(dir, target, h, "log backup")?;
+    if dir.join(DIFF_MARK).exists() {
+        return Err(DbBackupError::Refused(format!(
+            "{}: a differential restore into it did not finish (its pages are partly written): restore that differential again, or the sequence from its full backup",
+            dir.display()
+        )));
+    }
     refuse_other_fork(h, &s)?;
     if h.first_lsn > s.log_end {
         return Err(DbBackupError::Refused(format!(
@@ -853,16 +997,15 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     if !h.files.is_empty() {
         write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
     }
-    copy_records(
-        log,
-        h.last_lsn,
-        s.log_end,
-        end,
-        &lf,
-        &lpath,
-        FILE_HEADER + (s.log_end - base),
-    )?;
-    lf.sync_all().map_err(io_err("fsync", &lpath))?;
+    let at = FILE_HEADER + (s.log_end - base);
+    let copied = copy_records(log, h.last_lsn, s.log_end, end, &lf, &lpath, at)
+        .and_then(|_| lf.sync_all().map_err(io_err("fsync", &lpath)));
+    if let Err(e) = copied {
+        // A failed copy (disk full) leaves the restoring log where the state says it ends, so
+        // that the same log backup can be restored again.
+        let _ = lf.set_len(at).and_then(|_| lf.sync_all());
+        return Err(e);
+    }
     drop(lf);
     let state = State { log_end: end, ..s };
     finish_in_place(dir, h, state, opts, cut.is_some())

@@ -536,7 +536,10 @@ pub fn guid_string(g: &[u8; 16]) -> String {
     )
 }
 
-fn lock_dir(dir: &Path) -> Result<File> {
+/// Takes the database directory's lock (its lock file made if missing): held while the
+/// database is open, and by a restore or a tail-log backup from the files, so that neither
+/// runs under a process that has the database open.
+pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     let p = dir.join(LOCK_FILE);
     use std::os::unix::fs::OpenOptionsExt;
     // Not through a link planted in its place: that would create a file elsewhere.

@@ -423,8 +423,10 @@ pub fn valid_path(p: &str) -> bool {
 /// hard links (whose other names would see every write) is refused.
 pub(crate) fn open_own(path: &Path, opts: &mut OpenOptions, op: &str) -> Result<File> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // O_NONBLOCK: a FIFO planted there would block the open until someone writes to it; it is
+    // opened at once and refused below (the flag is cleared again for a regular file).
     let file = opts
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| {
             if e.raw_os_error() == Some(libc::ELOOP) {
@@ -450,7 +452,19 @@ pub(crate) fn open_own(path: &Path, opts: &mut OpenOptions, op: &str) -> Result<
             m.nlink()
         )));
     }
+    clear_nonblock(&file).map_err(|e| Error::io(op, path, e))?;
     Ok(file)
+}
+
+fn clear_nonblock(file: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function's caller owns, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// One open data file.
