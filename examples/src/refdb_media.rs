@@ -230,6 +230,12 @@ pub fn restore(
                     .map(|f| media::engine::db::guid_string(&f))
                     .unwrap_or_default()
             )
+        } else if let dbbackup::Recovery::Standby(undo) = &opts.recovery {
+            format!(
+                "in standby, read-only (log restored up to LSN {}; its undo in {})",
+                o.log_end,
+                undo.display()
+            )
         } else {
             format!("restoring (log restored up to LSN {})", o.log_end)
         }

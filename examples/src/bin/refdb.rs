@@ -13,7 +13,7 @@
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
 //! refdb bulk-load DIR --filegroup FG --rows N
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
-//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
+//! refdb restore DIR --from DEV… [--set N] [--norecovery | --standby UNDO_FILE] [--stopat TIME] [--replace] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
 //! refdb history [--database NAME]
 //! ```
@@ -227,6 +227,10 @@ enum Cmd {
         /// Recover (the default).
         #[arg(long, conflicts_with = "norecovery")]
         recovery: bool,
+        /// STANDBY: leave the database readable (read-only) between log restores, its undo
+        /// kept in UNDO_FILE so that more logs can follow.
+        #[arg(long, value_name = "UNDO_FILE", conflicts_with_all = ["norecovery", "recovery"])]
+        standby: Option<PathBuf>,
         /// Stop at this time: YYYY-MM-DDTHH:MM:SS[.fff] UTC.
         #[arg(long)]
         stopat: Option<String>,
@@ -414,6 +418,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             set,
             norecovery,
             recovery: _,
+            standby,
             stopat: s,
             replace,
             filegroup,
@@ -423,6 +428,8 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             let opts = media::dbbackup::RestoreOptions {
                 recovery: if *norecovery {
                     media::dbbackup::Recovery::NoRecovery
+                } else if let Some(u) = standby {
+                    media::dbbackup::Recovery::Standby(u.clone())
                 } else {
                     media::dbbackup::Recovery::Recovery
                 },
@@ -464,6 +471,13 @@ fn open(dir: &std::path::Path, t: Option<&Tuning>) -> media::engine::Result<Data
     if let Some(t) = t {
         o.pool_pages = t.pool_pages;
         o.checkpoint_every = t.checkpoint_every;
+    }
+    if media::dbbackup::standby::is_standby(dir) {
+        // Readable, not writable: the next log restore puts its undo back.
+        return media::dbbackup::standby::open_standby(dir, o).map_err(|e| match e {
+            media::dbbackup::DbBackupError::Engine(e) => e,
+            e => media::engine::Error::Invalid(e.to_string()),
+        });
     }
     if dir.join(media::dbbackup::restore::RESTORING_FILE).exists() {
         // Opening would recover it, and no more backups could be restored to it.

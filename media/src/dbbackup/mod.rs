@@ -14,6 +14,7 @@
 //! | [`restore`] | restore sequences: full, differential, logs, NORECOVERY/RECOVERY, STOPAT, the safety checks |
 //! | `file_restore` | file (filegroup) and page restore into an existing database, then its logs |
 //! | `relocate` | MOVE: where a restore puts the data files, and the boot record paths that say so |
+//! | [`standby`] | WITH STANDBY: the database readable between log restores, its undo kept in an undo file |
 //!
 //! **The set layout.** `SSET` (its OS data holds the BackupSetGUID, as SQL Server's does),
 //! `VOLB` (the database directory and the machine), `MSCI` with the MQCI stream (the values
@@ -32,6 +33,7 @@ mod file_restore;
 pub mod header;
 mod relocate;
 pub mod restore;
+pub mod standby;
 
 pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};
 pub use header::SetHeader;

@@ -23,7 +23,10 @@
 //!
 //! - **MOVE** (a full restore puts data files elsewhere): see `relocate`.
 //!
-//! Not done yet (issue 15): STANDBY, piecemeal restore, RESTART.
+//! - **STANDBY** (readable between log restores, the undo kept in an undo file): see
+//!   [`super::standby`]; the next restore puts the undo back first (in `check_log_file`).
+//!
+//! Not done yet (issue 15): piecemeal restore, RESTART.
 
 use super::backup::read_pages;
 use super::header::{flags, SetHeader, FORMAT_VERSION};
@@ -44,12 +47,15 @@ use std::path::{Path, PathBuf};
 pub const RESTORING_FILE: &str = "refdb.restoring";
 
 /// How a restore ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Recovery {
     /// Recover: the database opens; no more backups can be restored to it.
     Recovery,
     /// Stay restoring: more backups can follow.
     NoRecovery,
+    /// STANDBY: recover so that the database can be read (not changed), keeping the undo in
+    /// this undo file so that more logs can still follow (see `standby`).
+    Standby(PathBuf),
 }
 
 /// How to restore.
@@ -573,6 +579,15 @@ pub fn restore(
             "MOVE relocates files when a full backup is restored (they stay where it put them for the rest of the sequence)".into(),
         ));
     }
+    if let Recovery::Standby(undo) = &opts.recovery {
+        // Before anything changes: the undo file must be writable where it is asked for.
+        super::standby::check_undo_target(undo, &header.db_guid)?;
+    }
+    if let Target::Restoring(s) = &target {
+        if opts.page.is_some() || opts.filegroup.is_some() {
+            super::standby::leave(dir, s)?;
+        }
+    }
     let mut out = match header.kind {
         BackupType::File | BackupType::Full if opts.page.is_some() => {
             super::file_restore::restore_page(job, target)?
@@ -693,7 +708,7 @@ fn finish(
     stopped: bool,
 ) -> Result<RestoreOutcome> {
     let mut out = outcome(h, state.log_end);
-    let stay = opts.recovery == Recovery::NoRecovery || (opts.stopat_ms.is_some() && !stopped);
+    let stay = opts.recovery != Recovery::Recovery || (opts.stopat_ms.is_some() && !stopped);
     if stay {
         state.write(&work.0)?;
     } else {
@@ -704,6 +719,9 @@ fn finish(
         out.recovered = true;
     }
     swap_into_place(dir, work)?;
+    if let Recovery::Standby(undo) = &opts.recovery {
+        super::standby::enter(dir, &state, undo)?;
+    }
     Ok(out)
 }
 
@@ -830,7 +848,7 @@ pub(super) fn refuse_other_fork(h: &SetHeader, s: &State) -> Result<()> {
 
 /// After a file restore, recovery waits until the log reaches the rest of the database.
 pub(super) fn refuse_early_recovery(s: &State, end: Lsn, opts: &RestoreOptions) -> Result<()> {
-    if opts.recovery == Recovery::Recovery && end < s.needed {
+    if opts.recovery != Recovery::NoRecovery && end < s.needed {
         return Err(DbBackupError::Refused(format!(
             "the restored files are brought up to date only at LSN {} (the end of the tail-log backup), this restore ends at LSN {end}: restore WITH NORECOVERY and continue with the log backups up to it",
             s.needed
@@ -878,8 +896,10 @@ pub(super) fn restoring_state(
     }
 }
 
-/// Checks that the restoring log file ends where the state says (nobody opened it since).
+/// Checks that the restoring log file ends where the state says (nobody opened it since),
+/// after putting back the undo of a database in standby.
 fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
+    super::standby::leave(dir, s)?;
     let lpath = dir.join(crate::engine::db::LOG_FILE);
     let f = OpenOptions::new()
         .read(true)
@@ -947,8 +967,11 @@ pub(super) fn finish_in_place(
     stopped: bool,
 ) -> Result<RestoreOutcome> {
     let mut out = outcome(h, state.log_end);
-    let stay = opts.recovery == Recovery::NoRecovery || (opts.stopat_ms.is_some() && !stopped);
+    let stay = opts.recovery != Recovery::Recovery || (opts.stopat_ms.is_some() && !stopped);
     state.write(dir)?;
+    if let Recovery::Standby(undo) = &opts.recovery {
+        super::standby::enter(dir, &state, undo)?;
+    }
     if !stay {
         let db = Database::open(dir)?;
         out.fork = Some(new_fork(&db)?);
