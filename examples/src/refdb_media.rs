@@ -340,6 +340,7 @@ pub fn plan(
             filegroup: None,
             page: None,
             moves: Vec::new(),
+            restart: false,
         };
         last = Some(restore_step(dir, &files, s.position, &opts, out)?);
     }
@@ -379,6 +380,7 @@ pub fn plan(
             filegroup: None,
             page: None,
             moves: Vec::new(),
+            restart: false,
         };
         last = Some(restore_step(dir, &files, next.position, &opts, out)?);
     }

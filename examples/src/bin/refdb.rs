@@ -13,7 +13,7 @@
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
 //! refdb bulk-load DIR --filegroup FG --rows N
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
-//! refdb restore DIR --from DEV… [--set N] [--norecovery | --standby UNDO_FILE] [--stopat TIME] [--replace] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
+//! refdb restore DIR --from DEV… [--set N] [--norecovery | --standby UNDO_FILE] [--stopat TIME] [--replace] [--restart] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
 //! refdb history [--database NAME]
 //! ```
@@ -249,6 +249,10 @@ enum Cmd {
         /// instead of DIR; repeatable. The primary file and the log stay in DIR.
         #[arg(long = "move", value_name = "LOGICAL=PATH", value_parser = parse_move)]
         moves: Vec<(String, String)>,
+        /// Continue an interrupted restore of the same set from where it stopped (refused
+        /// when there is none).
+        #[arg(long)]
+        restart: bool,
     },
     /// The restore sequence for a database from the backup history; --execute runs it.
     Plan {
@@ -424,6 +428,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             filegroup,
             page,
             moves,
+            restart,
         } => (|| {
             let opts = media::dbbackup::RestoreOptions {
                 recovery: if *norecovery {
@@ -438,6 +443,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 filegroup: filegroup.clone(),
                 page: *page,
                 moves: moves.clone(),
+                restart: *restart,
             };
             let changers = rm::readers(from, changer.as_deref())?;
             rm::restore(dir, changers, *set, &opts, &mut err).map(|_| ())

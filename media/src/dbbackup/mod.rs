@@ -14,6 +14,7 @@
 //! | [`restore`] | restore sequences: full, differential, logs, NORECOVERY/RECOVERY, STOPAT, the safety checks |
 //! | `file_restore` | file (filegroup) and page restore into an existing database, then its logs |
 //! | `relocate` | MOVE: where a restore puts the data files, and the boot record paths that say so |
+//! | `restart` | RESTART: an interrupted restore's progress file, and continuing from it |
 //! | [`standby`] | WITH STANDBY: the database readable between log restores, its undo kept in an undo file |
 //!
 //! **The set layout.** `SSET` (its OS data holds the BackupSetGUID, as SQL Server's does),
@@ -32,6 +33,7 @@ pub mod backup;
 mod file_restore;
 pub mod header;
 mod relocate;
+mod restart;
 pub mod restore;
 pub mod standby;
 

@@ -26,7 +26,10 @@
 //! - **STANDBY** (readable between log restores, the undo kept in an undo file): see
 //!   [`super::standby`]; the next restore puts the undo back first (in `check_log_file`).
 //!
-//! Not done yet (issue 15): piecemeal restore, RESTART.
+//! - **RESTART** (an interrupted restore continued, not mixed with another): see
+//!   [`super::restart`].
+//!
+//! Not done yet (issue 15): piecemeal restore.
 
 use super::backup::read_pages;
 use super::header::{flags, SetHeader, FORMAT_VERSION};
@@ -74,6 +77,8 @@ pub struct RestoreOptions {
     /// MOVE: data files (by logical name) a full restore puts elsewhere than the database
     /// directory, at a path relative to it or absolute (see `relocate`).
     pub moves: Vec<(String, String)>,
+    /// RESTART: continue an interrupted restore of the same set (see `restart`).
+    pub restart: bool,
 }
 
 impl Default for RestoreOptions {
@@ -85,6 +90,7 @@ impl Default for RestoreOptions {
             filegroup: None,
             page: None,
             moves: Vec::new(),
+            restart: false,
         }
     }
 }
@@ -337,7 +343,7 @@ pub(super) struct LogBytes {
 
 impl LogBytes {
     /// Walks the records, calling `f(record, its bytes)`; stops early when `f` says so.
-    fn walk(
+    pub(super) fn walk(
         &self,
         last: Lsn,
         mut f: impl FnMut(&crate::engine::LogRecord, &[u8]) -> Result<bool>,
@@ -462,6 +468,7 @@ pub(super) fn copy_records(
                 .map_err(io_err("write log", out_path))?;
             off += bytes.len() as u64;
             n += bytes.len() as u64;
+            crate::engine::crash::point(crate::engine::crash::Point::Restore);
         }
         Ok(true)
     })?;
@@ -579,6 +586,7 @@ pub fn restore(
             "MOVE relocates files when a full backup is restored (they stay where it put them for the rest of the sequence)".into(),
         ));
     }
+    let resumed = super::restart::gate(dir, &header, opts)?;
     if let Recovery::Standby(undo) = &opts.recovery {
         // Before anything changes: the undo file must be writable where it is asked for.
         super::standby::check_undo_target(undo, &header.db_guid)?;
@@ -595,15 +603,16 @@ pub fn restore(
         BackupType::File | BackupType::Full if opts.filegroup.is_some() => {
             super::file_restore::restore_files(job, target)?
         }
-        BackupType::Full => restore_full(job, target)?,
-        BackupType::Differential => restore_diff(job, target)?,
-        BackupType::Log => restore_log(job, target)?,
+        BackupType::Full => restore_full(job, target, resumed)?,
+        BackupType::Differential => restore_diff(job, target, resumed)?,
+        BackupType::Log => restore_log(job, target, resumed)?,
         BackupType::File => {
             return Err(DbBackupError::Refused(
                 "a file backup restores one filegroup: name it (--filegroup NAME)".into(),
             ))
         }
     };
+    super::restart::finish(dir)?;
     out.media = media;
     Ok(out)
 }
@@ -626,7 +635,11 @@ pub(super) fn name_guid(h: &SetHeader) -> String {
     )
 }
 
-fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+fn restore_full(
+    job: Job<'_>,
+    target: Target,
+    resumed: Option<super::restart::Progress>,
+) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -668,10 +681,6 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             )))
         }
     }
-    // Build the database in a work directory, then put it in place.
-    let work = TempDir::beside(dir, "restore")?;
-    let mut placement = relocate::plan(dir, &work.0, h, opts)?;
-    write_data_files(&work.0, stage, h, true, &placement)?;
     let cut = match opts.stopat_ms {
         Some(t) => refuse_bulk_stopat(h).and_then(|_| stop_point(log, h.last_lsn, t))?,
         None => None,
@@ -683,7 +692,58 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             h.checkpoint_lsn
         )));
     }
-    new_log_file(&work.0.join(crate::engine::db::LOG_FILE), h, log, end)?;
+    // Build the database in a work directory (an interrupted restore's, continued), then put
+    // it in place.
+    let (work, mut progress) = match resumed
+        .as_ref()
+        .and_then(|p| super::restart::work_dir(dir, p).map(|w| (w, p.clone())))
+    {
+        Some((w, p)) => (TempDir(w), Some(p)),
+        None => {
+            let work = TempDir::beside(dir, "restore")?;
+            (work, None)
+        }
+    };
+    let continued = progress.is_some();
+    // The rules MOVE keeps are checked before anything counts as started.
+    let placement = relocate::plan(dir, &work.0, h, opts)?;
+    let mut progress = match progress.take() {
+        Some(p) => p,
+        None => super::restart::start(dir, h, Some(&work.0))?,
+    };
+    let built = (|| {
+        for f in &h.files {
+            let path = placement.write_at(&work.0, f.file_id, &f.file_name);
+            if continued {
+                if super::restart::file_is_done(&progress, f.file_id, &path)? {
+                    continue;
+                }
+                let _ = fs::remove_file(&path);
+            }
+            let one = SetHeader {
+                files: vec![f.clone()],
+                ..h.clone()
+            };
+            write_data_files(&work.0, stage, &one, true, &placement)?;
+            if path.is_file() {
+                super::restart::file_done(dir, &mut progress, f.file_id, &path)?;
+            }
+        }
+        let lpath = work.0.join(crate::engine::db::LOG_FILE);
+        if continued {
+            let _ = fs::remove_file(&lpath);
+        }
+        new_log_file(&lpath, h, log, end)?;
+        Ok(placement)
+    })();
+    let mut placement = match built {
+        Ok(p) => p,
+        Err(e) => {
+            // Kept for --restart.
+            std::mem::forget(work);
+            return Err(e);
+        }
+    };
     let state = State {
         db_guid: h.db_guid,
         database: h.database.clone(),
@@ -921,7 +981,11 @@ fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
     Ok((f, lpath, base))
 }
 
-fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+fn restore_diff(
+    job: Job<'_>,
+    target: Target,
+    resumed: Option<super::restart::Progress>,
+) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -947,7 +1011,11 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             "the point in time lies before the differential's copy: restore the logs after the full backup instead".into(),
         ));
     }
-    // Everything checked: the pages go over the restoring files, the log is replaced.
+    // Everything checked: the pages go over the restoring files, the log is replaced (all of
+    // it again when continued: doing it twice is doing it once).
+    if resumed.is_none() {
+        super::restart::start(dir, h, None)?;
+    }
     write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
     let end = cut.unwrap_or(h.last_lsn);
     replace_log(dir, h, log, end)?;
@@ -984,7 +1052,11 @@ pub(super) fn finish_in_place(
     Ok(out)
 }
 
-fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+fn restore_log(
+    job: Job<'_>,
+    target: Target,
+    resumed: Option<super::restart::Progress>,
+) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -992,8 +1064,15 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         log,
         opts,
     } = job;
-    let s = restoring_state(dir, target, h, "log backup")?;
+    let mut s = restoring_state(dir, target, h, "log backup")?;
     refuse_other_fork(h, &s)?;
+    if resumed.is_some() {
+        // The records the interrupted run appended stay; only the rest is applied.
+        s = super::restart::resume_log(dir, s, log, h)?;
+        if s.log_end == h.last_lsn {
+            return finish_in_place(dir, h, s, opts, false);
+        }
+    }
     if h.first_lsn > s.log_end {
         return Err(DbBackupError::Refused(format!(
             "log chain gap: the database is restored up to LSN {}, this log backup starts at LSN {}; the log from LSN {} to {} is missing (restore the log backup that holds it first)",
@@ -1029,6 +1108,9 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         }
     }
     let (lf, lpath, base) = check_log_file(dir, &s)?;
+    if resumed.is_none() {
+        super::restart::start(dir, h, None)?;
+    }
     let end = cut.unwrap_or(h.last_lsn);
     // Pages of minimally logged operations (not in the log) first.
     if !h.files.is_empty() {
