@@ -101,7 +101,11 @@ impl Env {
     }
 }
 
-fn restore(into: &Path, lib: &Path, recovery: Recovery) -> dbbackup::Result<dbbackup::RestoreOutcome> {
+fn restore(
+    into: &Path,
+    lib: &Path,
+    recovery: Recovery,
+) -> dbbackup::Result<dbbackup::RestoreOutcome> {
     let changers: Vec<Box<dyn MediaChanger>> =
         vec![Box::new(DirectoryLibrary::new(lib, tape()).unwrap())];
     let opts = RestoreOptions {
@@ -292,14 +296,21 @@ fn standby_refusals() {
     let ot = env.tmp.path().join("other-db");
     restore(&ot, &ofull, Recovery::Standby(other_undo.clone())).unwrap();
     // The other database's undo file is not overwritten by this one's standby either.
-    let why = refused(restore(&target, &log2, Recovery::Standby(other_undo.clone())));
+    let why = refused(restore(
+        &target,
+        &log2,
+        Recovery::Standby(other_undo.clone()),
+    ));
     assert!(why.contains("another database"), "{why}");
 
     // Missing undo file.
     let kept = env.tmp.path().join("kept.undo");
     std::fs::rename(&undo, &kept).unwrap();
     let why = refused(restore(&target, &log2, Recovery::Recovery));
-    assert!(why.contains("undo file") && why.contains("missing"), "{why}");
+    assert!(
+        why.contains("undo file") && why.contains("missing"),
+        "{why}"
+    );
     assert_standby(&target, &at_log1, "after a refusal (missing undo file)");
 
     // The undo file of another database in its place.

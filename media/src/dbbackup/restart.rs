@@ -207,6 +207,7 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
         finish(dir)?;
         p = None;
     }
+    remove_leftovers(dir, p.as_ref().and_then(|p| p.work.as_deref()));
     if opts.restart {
         if !opts.moves.is_empty() || opts.stopat_ms.is_some() {
             return Err(DbBackupError::Refused(
@@ -270,6 +271,44 @@ fn is_work_dir_of(dir: &Path, w: &Path) -> bool {
         && w.file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with(&format!(".{name}.restore.")))
+}
+
+/// Removes the staging and work directories that killed restores into `dir` left beside it
+/// (named `.<name>.incoming.<pid>.<n>` and `.<name>.restore.<pid>.<n>`, their process gone),
+/// except `keep` (the work directory `--restart` continues).
+fn remove_leftovers(dir: &Path, keep: Option<&Path>) {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let Ok(rd) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let file_name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = [".incoming.", ".restore."]
+            .iter()
+            .find_map(|w| file_name.strip_prefix(&format!(".{name}{w}")))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let path = e.path();
+        let gone = pid > 0
+            && pid != std::process::id() as i32
+            // SAFETY: kill with signal 0 only asks whether the process exists.
+            && unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let ours = e.file_type().is_ok_and(|t| t.is_dir());
+        if gone && ours && Some(path.as_path()) != keep {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
 }
 
 /// The restore starts changing things: records it (a fresh progress, unless it continues).

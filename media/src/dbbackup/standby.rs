@@ -294,7 +294,8 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
         };
         match tag[0] {
             b'P' => {
-                let Some(b) = take(&mut r, 6 + PAGE_SIZE + 4).map_err(io_err("read undo file", path))?
+                let Some(b) =
+                    take(&mut r, 6 + PAGE_SIZE + 4).map_err(io_err("read undo file", path))?
                 else {
                     break;
                 };
@@ -400,7 +401,9 @@ pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
     check_undo_target(&undo, &state.db_guid)?;
     let name = undo
         .file_name()
-        .ok_or_else(|| DbBackupError::Refused(format!("undo file {}: no file name", undo.display())))?
+        .ok_or_else(|| {
+            DbBackupError::Refused(format!("undo file {}: no file name", undo.display()))
+        })?
         .to_string_lossy()
         .into_owned();
     let temp = undo.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
@@ -646,7 +649,8 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
     for ((_, len), (_, f, p)) in h.files.iter().zip(&open) {
         let now = f.metadata().map_err(io_err("stat", p))?.len();
         if now > *len {
-            f.set_len(*len).map_err(io_err("cut to its length before standby", p))?;
+            f.set_len(*len)
+                .map_err(io_err("cut to its length before standby", p))?;
         }
         f.sync_all().map_err(io_err("fsync", p))?;
     }
