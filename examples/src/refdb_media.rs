@@ -84,6 +84,13 @@ pub struct BackupJob {
 /// A tail-log backup (`--no-truncate`) of a database that does not open is read from its
 /// files (the primary data file and the log).
 pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
+    if dbbackup::standby::is_standby(&job.dir) {
+        // Opening it would change it, and its undo would no longer apply.
+        return Err(format!(
+            "{}: no backup of it is taken",
+            dbbackup::standby::read_only_reason(&job.dir)
+        ));
+    }
     let db = match Database::open(&job.dir) {
         Ok(db) => Some(db),
         Err(e) if job.options.no_truncate => {
