@@ -337,3 +337,102 @@ fn restart_continues_a_killed_full_and_log_restore() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+fn runs() -> u64 {
+    std::env::var("REFDB_RESTART_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
+/// Random restore sequences (full, three logs; each step NORECOVERY or STANDBY, the last
+/// RECOVERY or STANDBY) with a random step killed at a random point (a data file, a log
+/// record, a page written by recovery for standby, standby put back); the next attempt is
+/// the plain restore again, or, when that is refused as interrupted, the same with
+/// `--restart`. Each standby, and the end, reads as the model. `REFDB_RESTART_RUNS` runs
+/// (default 4), `REFDB_RESTART_SEED` the first seed.
+#[test]
+fn randomly_killed_restore_sequences_end_as_the_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &[
+            "create",
+            "db",
+            "--recovery",
+            "full",
+            "--filegroup",
+            "b",
+            "--file",
+            "b:b2",
+        ],
+    );
+    let mut m = Model::new();
+    let mut steps = Vec::new();
+    work(t, "db", &mut m, "11");
+    backup(t, "db", "full", "full.tap");
+    steps.push(("full.tap", m.clone()));
+    for (i, seed) in ["12", "13", "14"].iter().enumerate() {
+        work(t, "db", &mut m, seed);
+        let tap = ["log1.tap", "log2.tap", "log3.tap"][i];
+        backup(t, "db", "log", tap);
+        steps.push((tap, m.clone()));
+    }
+    let first: u64 = std::env::var("REFDB_RESTART_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let (mut kills, mut restarts) = (0, 0);
+    for seed in first..first + runs() {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let dir = format!("r{seed}");
+        let undo = format!("r{seed}.undo");
+        let victim = rng.usize(0..steps.len());
+        for (i, (tap, want)) in steps.iter().enumerate() {
+            let last = i + 1 == steps.len();
+            let standby = rng.bool();
+            let mut args = vec!["restore", dir.as_str(), "--from", tap];
+            if standby {
+                args.extend(["--standby", undo.as_str()]);
+            } else if !last {
+                args.push("--norecovery");
+            }
+            let what = format!("seed {seed}, step {i} ({args:?})");
+            if i == victim {
+                let crash = if rng.bool() {
+                    format!("pagewrite:{}", rng.u32(1..4))
+                } else {
+                    format!("restore:{}", rng.u32(1..40))
+                };
+                let (c, out, err) = refdb_env(t, &args, &[("REFDB_CRASH", &crash)]);
+                if c != 0 {
+                    assert!(err.contains("injected crash"), "{what} {crash}: {out}{err}");
+                    kills += 1;
+                    let (c, out, err) = refdb(t, &args);
+                    if c != 0 {
+                        restarts += 1;
+                        assert!(
+                            err.contains("rerun it with --restart"),
+                            "{what} after {crash}: {out}{err}"
+                        );
+                        let mut again = args.clone();
+                        again.push("--restart");
+                        let (c, out, err) = refdb(t, &again);
+                        assert_eq!(c, 0, "{what} --restart after {crash}: {out}{err}");
+                    }
+                }
+            } else {
+                ok(t, &args);
+            }
+            if standby || last {
+                assert_check(t, &dir, want, &what);
+            }
+        }
+    }
+    eprintln!(
+        "{} runs: {kills} restores killed, {restarts} continued with --restart",
+        runs()
+    );
+    assert!(runs() < 4 || kills > 0, "no restore was killed");
+}

@@ -381,6 +381,11 @@ pub(super) fn finish(dir: &Path) -> Result<()> {
 /// them, and returns the state with the log ending there (written to `dir`).
 pub(super) fn resume_log(dir: &Path, s: State, log: &LogBytes, h: &SetHeader) -> Result<State> {
     super::standby::leave(dir, &s)?;
+    if s.log_end >= h.last_lsn {
+        // Applied whole; killed while recovering (whose records the log may hold: recovery
+        // runs again over them) or entering standby (put back just now).
+        return Ok(s);
+    }
     let lpath = dir.join(crate::engine::db::LOG_FILE);
     let f = OpenOptions::new()
         .read(true)

@@ -646,6 +646,7 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         f.write_all_at(img, id.page as u64 * PAGE_SIZE as u64)
             .map_err(io_err("write", p))?;
     }
+    crate::engine::crash::point(crate::engine::crash::Point::Restore);
     for ((_, len), (_, f, p)) in h.files.iter().zip(&open) {
         let now = f.metadata().map_err(io_err("stat", p))?.len();
         if now > *len {

@@ -8,8 +8,9 @@
 //! - `torn:N` in the Nth data page write after only its first half reached the file;
 //! - `ckpt:N` in the Nth checkpoint, after its first page write;
 //! - `undo:N` after the Nth compensation record, once the log holds it durably;
-//! - `restore:N` after the Nth step of a restore from backup (a data file or a log record
-//!   written into the target), for the tests of `restore --restart`.
+//! - `restore:N` after the Nth step of a restore from backup (a data file finished, a log
+//!   record written into the target, the pages of a standby put back), for the tests of
+//!   `restore --restart` and `--standby`.
 //!
 //! Without the variable every check is one relaxed atomic load.
 
