@@ -288,10 +288,7 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
     let log = log.to_vec();
     let mut pages = Vec::new();
     let mut whole = false;
-    loop {
-        let Some(tag) = take(&mut r, 1).map_err(io_err("read undo file", path))? else {
-            break;
-        };
+    while let Some(tag) = take(&mut r, 1).map_err(io_err("read undo file", path))? {
         match tag[0] {
             b'P' => {
                 let Some(b) =
