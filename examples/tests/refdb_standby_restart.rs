@@ -85,6 +85,23 @@ fn work(t: &Path, db: &str, m: &mut Model, seed: &str) {
     replay(m, &out);
 }
 
+/// Database `db`: PRIMARY, and filegroup `b` of two files (three data files).
+fn create_three_files(t: &Path) {
+    ok(
+        t,
+        &[
+            "create",
+            "db",
+            "--recovery",
+            "full",
+            "--filegroup",
+            "b",
+            "--file",
+            "b:b2",
+        ],
+    );
+}
+
 fn backup(t: &Path, db: &str, kind: &str, to: &str) {
     ok(t, &["backup", db, "--type", kind, "--to", to, "--format"]);
 }
@@ -214,19 +231,7 @@ fn standby_from_the_command_line_with_a_kill_in_the_middle() {
 fn restart_continues_a_killed_full_and_log_restore() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    ok(
-        t,
-        &[
-            "create",
-            "db",
-            "--recovery",
-            "full",
-            "--filegroup",
-            "b",
-            "--file",
-            "b:b2",
-        ],
-    );
+    create_three_files(t);
     let mut m = Model::new();
     work(t, "db", &mut m, "7");
     for i in 0..30 {
@@ -355,19 +360,7 @@ fn runs() -> u64 {
 fn randomly_killed_restore_sequences_end_as_the_model() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    ok(
-        t,
-        &[
-            "create",
-            "db",
-            "--recovery",
-            "full",
-            "--filegroup",
-            "b",
-            "--file",
-            "b:b2",
-        ],
-    );
+    create_three_files(t);
     let mut m = Model::new();
     let mut steps = Vec::new();
     work(t, "db", &mut m, "11");

@@ -124,3 +124,42 @@ pub(crate) fn io_err(
     let path = path.to_path_buf();
     move |source| DbBackupError::Io { op, path, source }
 }
+
+/// Lowercase hex of bytes (the state files' text form).
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Bytes of lowercase or uppercase hex; `None` if it is not hex.
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Writes a small state file whole or not at all: a temporary file beside it (created new),
+/// fsynced, renamed over it, and the directory fsynced.
+pub(crate) fn write_state_file(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = dir.join(name);
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(io_err("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
+    restore::sync_dir(dir)
+}

@@ -26,10 +26,10 @@
 
 use super::header::SetHeader;
 use super::restore::{sync_dir, LogBytes, RestoreOptions, State};
-use super::{io_err, BackupType, DbBackupError, Result};
+use super::{hex, io_err, unhex, write_state_file, BackupType, DbBackupError, Result};
 use crate::engine::wal::FILE_HEADER;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::{self, File};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -48,20 +48,8 @@ pub(super) struct Progress {
     pub(super) done: Vec<(u16, u64, u32)>,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
-}
-
-/// Where the progress file of a restore into `dir` is.
-pub(super) fn progress_path(dir: &Path) -> PathBuf {
+/// The directory a target is in, and its name (what the files beside it are named after).
+fn beside(dir: &Path) -> (&Path, String) {
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -70,6 +58,12 @@ pub(super) fn progress_path(dir: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "db".into());
+    (parent, name)
+}
+
+/// Where the progress file of a restore into `dir` is.
+pub(super) fn progress_path(dir: &Path) -> PathBuf {
+    let (parent, name) = beside(dir);
     parent.join(format!(".{name}.restore-progress"))
 }
 
@@ -100,19 +94,7 @@ impl Progress {
         for (id, len, crc) in &self.done {
             text.push_str(&format!("done {id} {len} {crc}\n"));
         }
-        let path = progress_path(dir);
-        let tmp = path.with_extension("tmp");
-        let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io_err("write", &tmp))?;
-        fs::rename(&tmp, &path).map_err(io_err("rename into place", &path))?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
+        write_state_file(&progress_path(dir), &text)
     }
 
     fn read(dir: &Path) -> Result<Option<Progress>> {
@@ -259,14 +241,7 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
 /// Whether `w` is named as a work directory beside `dir` (a damaged progress file must not
 /// make a restore remove anything else).
 fn is_work_dir_of(dir: &Path, w: &Path) -> bool {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "db".into());
+    let (parent, name) = beside(dir);
     w.parent() == Some(parent)
         && w.file_name()
             .and_then(|n| n.to_str())
@@ -277,13 +252,7 @@ fn is_work_dir_of(dir: &Path, w: &Path) -> bool {
 /// (named `.<name>.incoming.<pid>.<n>` and `.<name>.restore.<pid>.<n>`, their process gone),
 /// except `keep` (the work directory `--restart` continues).
 fn remove_leftovers(dir: &Path, keep: Option<&Path>) {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return;
-    };
+    let (parent, name) = beside(dir);
     let Ok(rd) = fs::read_dir(parent) else {
         return;
     };
@@ -386,17 +355,7 @@ pub(super) fn resume_log(dir: &Path, s: State, log: &LogBytes, h: &SetHeader) ->
         // runs again over them) or entering standby (put back just now).
         return Ok(s);
     }
-    let lpath = dir.join(crate::engine::db::LOG_FILE);
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&lpath)
-        .map_err(io_err("open", &lpath))?;
-    let mut head = vec![0u8; 52];
-    f.read_exact_at(&mut head, 0)
-        .map_err(io_err("read", &lpath))?;
-    let base = u64::from_le_bytes(head[32..40].try_into().expect("8 bytes"));
-    let len = f.metadata().map_err(io_err("stat", &lpath))?.len();
+    let (f, lpath, base, len) = super::restore::open_restoring_log(dir)?;
     let start = FILE_HEADER + s.log_end.saturating_sub(base);
     if len < start {
         return Err(DbBackupError::Refused(format!(

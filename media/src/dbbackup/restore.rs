@@ -960,6 +960,19 @@ pub(super) fn restoring_state(
 /// after putting back the undo of a database in standby.
 fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
     super::standby::leave(dir, s)?;
+    let (f, lpath, base, len) = open_restoring_log(dir)?;
+    if len != FILE_HEADER + s.log_end.saturating_sub(base) {
+        return Err(DbBackupError::Refused(format!(
+            "{}: the restoring log no longer ends at LSN {} (the database was opened since): restore the sequence again from its full backup",
+            lpath.display(),
+            s.log_end
+        )));
+    }
+    Ok((f, lpath, base))
+}
+
+/// The restoring log of `dir`, open to write: the file, its path, its base LSN, its length.
+pub(super) fn open_restoring_log(dir: &Path) -> Result<(File, PathBuf, Lsn, u64)> {
     let lpath = dir.join(crate::engine::db::LOG_FILE);
     let f = OpenOptions::new()
         .read(true)
@@ -971,14 +984,7 @@ fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
         .map_err(io_err("read", &lpath))?;
     let base = u64::from_le_bytes(head[32..40].try_into().expect("8 bytes"));
     let len = f.metadata().map_err(io_err("stat", &lpath))?.len();
-    if len != FILE_HEADER + s.log_end.saturating_sub(base) {
-        return Err(DbBackupError::Refused(format!(
-            "{}: the restoring log no longer ends at LSN {} (the database was opened since): restore the sequence again from its full backup",
-            lpath.display(),
-            s.log_end
-        )));
-    }
-    Ok((f, lpath, base))
+    Ok((f, lpath, base, len))
 }
 
 fn restore_diff(

@@ -24,7 +24,7 @@
 //! recovery touched; recovery pays one fsync per page it writes.
 
 use super::restore::{sync_dir, State, RESTORING_FILE};
-use super::{io_err, DbBackupError, Result};
+use super::{hex, io_err, unhex, write_state_file, DbBackupError, Result};
 use crate::engine::db::{Options, LOG_FILE};
 use crate::engine::file::{read_boot, DataFile};
 use crate::engine::page::{PageId, PAGE_SIZE};
@@ -79,17 +79,6 @@ struct Marker {
     log_crc: u32,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
-}
 fn path_of_hex(s: &str) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStringExt;
     Some(PathBuf::from(std::ffi::OsString::from_vec(unhex(s)?)))
@@ -112,19 +101,7 @@ impl Marker {
             self.log_len,
             self.log_crc
         );
-        let tmp = dir.join(".refdb.standby.tmp");
-        let path = dir.join(STANDBY_FILE);
-        let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io_err("write", &tmp))?;
-        fs::rename(&tmp, &path).map_err(io_err("rename into place", &path))?;
-        sync_dir(dir)
+        write_state_file(&dir.join(STANDBY_FILE), &text)
     }
 
     fn read(dir: &Path) -> Result<Option<Marker>> {
