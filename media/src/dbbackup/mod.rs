@@ -163,3 +163,39 @@ pub(crate) fn write_state_file(path: &std::path::Path, text: &str) -> Result<()>
     std::fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
     restore::sync_dir(dir)
 }
+
+/// The lines of a state file written by [`write_state_file`], after its first line.
+pub(crate) struct StateLines(std::vec::IntoIter<String>);
+
+impl StateLines {
+    /// The next line's value, when the line is `KEY VALUE`.
+    pub(crate) fn get(&mut self, key: &str) -> Option<String> {
+        let l = self.0.next()?;
+        l.strip_prefix(key)?.strip_prefix(' ').map(str::to_owned)
+    }
+
+    /// The lines left.
+    pub(crate) fn rest(self) -> impl Iterator<Item = String> {
+        self.0
+    }
+}
+
+/// Reads a state file: `None` when there is none, `Some(None)` when its first line is not
+/// `magic`, else its other lines.
+pub(crate) fn read_state_file(
+    path: &std::path::Path,
+    magic: &str,
+) -> Result<Option<Option<StateLines>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read", path)(e)),
+    };
+    let mut lines = text.lines().map(str::to_owned);
+    if lines.next().as_deref() != Some(magic) {
+        return Ok(Some(None));
+    }
+    Ok(Some(Some(StateLines(
+        lines.collect::<Vec<_>>().into_iter(),
+    ))))
+}

@@ -26,7 +26,9 @@
 
 use super::header::SetHeader;
 use super::restore::{sync_dir, LogBytes, RestoreOptions, State};
-use super::{hex, io_err, unhex, write_state_file, BackupType, DbBackupError, Result};
+use super::{
+    hex, io_err, read_state_file, unhex, write_state_file, BackupType, DbBackupError, Result,
+};
 use crate::engine::wal::FILE_HEADER;
 use std::fs::{self, File};
 use std::io::Read;
@@ -100,28 +102,17 @@ impl Progress {
     fn read(dir: &Path) -> Result<Option<Progress>> {
         use std::os::unix::ffi::OsStringExt;
         let path = progress_path(dir);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", &path)(e)),
-        };
         let bad = || {
             DbBackupError::Refused(format!(
                 "{}: a damaged restore progress file: an interrupted restore cannot be continued (remove it and restore with --replace)",
                 path.display()
             ))
         };
-        let mut l = text.lines();
-        if l.next() != Some("refdb restore progress 1") {
-            return Err(bad());
-        }
-        let mut get = |k: &str| -> Result<String> {
-            l.next()
-                .and_then(|v| v.strip_prefix(k))
-                .and_then(|v| v.strip_prefix(' '))
-                .map(str::to_owned)
-                .ok_or_else(bad)
+        let mut l = match read_state_file(&path, "refdb restore progress 1")? {
+            None => return Ok(None),
+            Some(l) => l.ok_or_else(bad)?,
         };
+        let mut get = |k: &str| l.get(k).ok_or_else(bad);
         let set_guid: [u8; 16] = unhex(&get("set")?)
             .and_then(|v| v.try_into().ok())
             .ok_or_else(bad)?;
@@ -139,7 +130,7 @@ impl Progress {
             ))),
         };
         let mut done = Vec::new();
-        for line in l {
+        for line in l.rest() {
             let v: Vec<&str> = line
                 .strip_prefix("done ")
                 .ok_or_else(bad)?

@@ -24,7 +24,7 @@
 //! recovery touched; recovery pays one fsync per page it writes.
 
 use super::restore::{sync_dir, State, RESTORING_FILE};
-use super::{hex, io_err, unhex, write_state_file, DbBackupError, Result};
+use super::{hex, io_err, read_state_file, unhex, write_state_file, DbBackupError, Result};
 use crate::engine::db::{Options, LOG_FILE};
 use crate::engine::file::{read_boot, DataFile};
 use crate::engine::page::{PageId, PAGE_SIZE};
@@ -106,28 +106,17 @@ impl Marker {
 
     fn read(dir: &Path) -> Result<Option<Marker>> {
         let path = dir.join(STANDBY_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", &path)(e)),
-        };
         let bad = || {
             DbBackupError::Refused(format!(
                 "{}: damaged standby marker: restore the sequence again from its full backup (with REPLACE)",
                 path.display()
             ))
         };
-        let mut l = text.lines();
-        if l.next() != Some("refdb standby 1") {
-            return Err(bad());
-        }
-        let mut get = |k: &str| -> Result<String> {
-            l.next()
-                .and_then(|v| v.strip_prefix(k))
-                .and_then(|v| v.strip_prefix(' '))
-                .map(str::to_owned)
-                .ok_or_else(bad)
+        let mut l = match read_state_file(&path, "refdb standby 1")? {
+            None => return Ok(None),
+            Some(l) => l.ok_or_else(bad)?,
         };
+        let mut get = |k: &str| l.get(k).ok_or_else(bad);
         let phase = match get("phase")?.as_str() {
             "recovering" => Phase::Recovering,
             "standby" => Phase::Standby,
