@@ -288,6 +288,9 @@ fn standby_refusals() {
     assert!(why.contains("symbolic link"), "{why}");
     let why = refused(restore(&target, &log1, Recovery::Standby(victim.clone())));
     assert!(why.contains("not a refdb undo file"), "{why}");
+    let nowhere = env.tmp.path().join("nodir").join("sales.undo");
+    let why = refused(restore(&target, &log1, Recovery::Standby(nowhere)));
+    assert!(why.contains("its directory does not exist"), "{why}");
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
 
     restore(&target, &log1, Recovery::Standby(undo.clone())).unwrap();

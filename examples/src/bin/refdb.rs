@@ -24,7 +24,10 @@
 //! them.
 //!
 //! Every command opens the database, which runs crash recovery if the last run did not close
-//! it. Exit status: 0 done (for `check`: consistent), 1 an error or an inconsistency.
+//! it. A database in standby (`restore --standby`) opens read-only: the read commands work,
+//! the others are refused.
+//!
+//! Exit status: 0 done (for `check`: consistent), 1 an error or an inconsistency.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -315,6 +315,12 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
 /// of this database is.
 pub(super) fn check_undo_target(undo: &Path, db_guid: &[u8; 16]) -> Result<()> {
     let undo = &std::path::absolute(undo).map_err(io_err("resolve", undo))?;
+    if !undo.parent().is_some_and(Path::is_dir) {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {}: its directory does not exist",
+            undo.display()
+        )));
+    }
     match fs::symlink_metadata(undo) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io_err("stat", undo)(e)),
