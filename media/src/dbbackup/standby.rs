@@ -168,21 +168,29 @@ impl UndoHeader {
 /// Reads exactly `n` bytes, or `None` at a short read (a torn end).
 fn take(r: &mut impl Read, n: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut b = vec![0u8; n];
+    Ok(take_into(r, &mut b)?.then_some(b))
+}
+
+/// Fills `b`, or false at a short read.
+fn take_into(r: &mut impl Read, b: &mut [u8]) -> std::io::Result<bool> {
     let mut got = 0;
-    while got < n {
+    while got < b.len() {
         match r.read(&mut b[got..])? {
-            0 => return Ok(None),
+            0 => return Ok(false),
             k => got += k,
         }
     }
-    Ok(Some(b))
+    Ok(true)
 }
 
-/// An undo file read back: its header, the log bytes (CRC checked), and the page images.
+/// An undo file checked (every checksum), and where its parts are in it: the log, and each
+/// page image (read from the file when put back, so its size never sits in memory).
 struct Undo {
+    path: PathBuf,
     header: UndoHeader,
-    log: Vec<u8>,
-    pages: Vec<(PageId, Vec<u8>)>,
+    log_off: u64,
+    log_crc: u32,
+    pages: Vec<(PageId, u64)>,
     /// It has its end record (a temporary file of an interrupted standby has not).
     whole: bool,
 }
@@ -244,14 +252,28 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
     if log_len.saturating_add(4) > flen {
         return Err(bad("cut short in its copy of the log"));
     }
-    let log = take(&mut r, log_len as usize + 4)
+    // Streamed: checked here, copied from the file when it is put back.
+    let log_off = (fixed.len() + rest.len()) as u64;
+    let mut d = CRC.digest();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut left = log_len;
+    while left > 0 {
+        let k = left.min(buf.len() as u64) as usize;
+        take_into(&mut r, &mut buf[..k])
+            .map_err(io_err("read undo file", path))?
+            .then_some(())
+            .ok_or_else(|| bad("cut short in its copy of the log"))?;
+        d.update(&buf[..k]);
+        left -= k as u64;
+    }
+    let log_crc = d.finalize();
+    let c = take(&mut r, 4)
         .map_err(io_err("read undo file", path))?
         .ok_or_else(|| bad("cut short in its copy of the log"))?;
-    let (log, c) = log.split_at(log_len as usize);
-    if CRC.checksum(log) != u32::from_le_bytes(c.try_into().expect("4 bytes")) {
+    if log_crc != u32::from_le_bytes(c[..].try_into().expect("4 bytes")) {
         return Err(bad("its copy of the log is damaged (checksum)"));
     }
-    let log = log.to_vec();
+    let mut at = log_off + log_len + 4;
     let mut pages = Vec::new();
     let mut whole = false;
     while let Some(tag) = take(&mut r, 1).map_err(io_err("read undo file", path))? {
@@ -276,7 +298,8 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
                     file: u16::from_le_bytes([body[0], body[1]]),
                     page: u32::from_le_bytes(body[2..6].try_into().expect("4 bytes")),
                 };
-                pages.push((id, body[6..].to_vec()));
+                pages.push((id, at + 1 + 6));
+                at += 1 + b.len() as u64;
             }
             b'E' => {
                 let b = take(&mut r, 8)
@@ -304,8 +327,10 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
         return Err(bad("incomplete (no end record)"));
     }
     Ok(Undo {
+        path: path.to_path_buf(),
         header,
-        log,
+        log_off,
+        log_crc,
         pages,
         whole,
     })
@@ -564,7 +589,7 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
     let lpath = dir.join(LOG_FILE);
     if m.phase == Phase::Standby {
         let now = file_crc(&lpath)?;
-        let before = (undo.log.len() as u64, CRC.checksum(&undo.log));
+        let before = (h.log_len, undo.log_crc);
         if now != (m.log_len, m.log_crc) && now != before {
             return Err(DbBackupError::Refused(format!(
                 "{}: the database was changed since it was put in standby: its undo no longer applies (restore the sequence again from its full backup)",
@@ -574,8 +599,7 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
     }
     let boot = read_boot(dir);
     let path_of = |id: u16| -> Result<PathBuf> {
-        // The boot page of a database killed halfway may be damaged; the data files then
-        // have their default names.
+        // (A boot page that does not read is refused: the files could not be found.)
         match &boot {
             Some(b) => b
                 .files
@@ -594,6 +618,46 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
             ))),
         }
     };
+    if let Some((id, _)) = undo
+        .pages
+        .iter()
+        .find(|(id, _)| !h.files.iter().any(|f| f.0 == id.file))
+    {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {} holds a page of data file {}, which it does not list",
+            m.undo.display(),
+            id.file
+        )));
+    }
+    // The log first, beside the restoring one (checked again as it is copied).
+    let tmp = dir.join(".log.ldf.unstandby");
+    let _ = fs::remove_file(&tmp);
+    let lf = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    let src = File::open(&undo.path).map_err(io_err("open undo file", &undo.path))?;
+    let mut d = CRC.digest();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut done = 0u64;
+    while done < h.log_len {
+        let k = (h.log_len - done).min(buf.len() as u64) as usize;
+        src.read_exact_at(&mut buf[..k], undo.log_off + done)
+            .map_err(io_err("read undo file", &undo.path))?;
+        d.update(&buf[..k]);
+        lf.write_all_at(&buf[..k], done)
+            .map_err(io_err("write", &tmp))?;
+        done += k as u64;
+    }
+    if d.finalize() != undo.log_crc {
+        let _ = fs::remove_file(&tmp);
+        return Err(DbBackupError::Refused(format!(
+            "undo file {}: it changed while it was read",
+            undo.path.display()
+        )));
+    }
+    lf.sync_all().map_err(io_err("fsync", &tmp))?;
     let mut open: Vec<(u16, File, PathBuf)> = Vec::new();
     for (id, _) in &h.files {
         let p = path_of(*id)?;
@@ -604,15 +668,12 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
             .map_err(io_err("open data file (not following a link)", &p))?;
         open.push((*id, f, p));
     }
-    for (id, img) in &undo.pages {
-        let (_, f, p) = open.iter().find(|o| o.0 == id.file).ok_or_else(|| {
-            DbBackupError::Refused(format!(
-                "undo file {} holds a page of data file {}, which it does not list",
-                m.undo.display(),
-                id.file
-            ))
-        })?;
-        f.write_all_at(img, id.page as u64 * PAGE_SIZE as u64)
+    let mut img = vec![0u8; PAGE_SIZE];
+    for (id, at) in &undo.pages {
+        src.read_exact_at(&mut img, *at)
+            .map_err(io_err("read undo file", &undo.path))?;
+        let (_, f, p) = open.iter().find(|o| o.0 == id.file).expect("checked above");
+        f.write_all_at(&img, id.page as u64 * PAGE_SIZE as u64)
             .map_err(io_err("write", p))?;
     }
     crate::engine::crash::point(crate::engine::crash::Point::Restore);
@@ -624,16 +685,6 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         }
         f.sync_all().map_err(io_err("fsync", p))?;
     }
-    let tmp = dir.join(".log.ldf.unstandby");
-    let _ = fs::remove_file(&tmp);
-    let mut lf = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(io_err("create", &tmp))?;
-    lf.write_all(&undo.log)
-        .and_then(|_| lf.sync_all())
-        .map_err(io_err("write", &tmp))?;
     fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))?;
     let mp = dir.join(STANDBY_FILE);
     fs::remove_file(&mp).map_err(io_err("remove", &mp))?;
