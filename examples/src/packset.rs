@@ -290,7 +290,9 @@ fn identity(p: &Path) -> PathBuf {
 /// once, a broken set or a mirror that is no copy.
 fn check_devices(job: &MediaSetJob) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
-    let mut seen: Vec<(PathBuf, Option<(u64, u64)>, &Path)> = Vec::new();
+    /// Device and inode number.
+    type Inode = (u64, u64);
+    let mut seen: Vec<(PathBuf, Option<Inode>, &Path)> = Vec::new();
     for p in job.outputs.iter().chain(&job.mirrors) {
         let id = identity(p);
         // Two hard links of one image have two real paths, one inode.

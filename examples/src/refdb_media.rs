@@ -84,6 +84,13 @@ pub struct BackupJob {
 /// A tail-log backup (`--no-truncate`) of a database that does not open is read from its
 /// files (the primary data file and the log).
 pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
+    if dbbackup::standby::is_standby(&job.dir) {
+        // Opening it would change it, and its undo would no longer apply.
+        return Err(format!(
+            "{}: no backup of it is taken",
+            dbbackup::standby::read_only_reason(&job.dir)
+        ));
+    }
     let db = match Database::open(&job.dir) {
         Ok(db) => Some(db),
         Err(e) if job.options.no_truncate => {
@@ -244,6 +251,12 @@ pub fn restore(
                     .map(|f| media::engine::db::guid_string(&f))
                     .unwrap_or_default()
             )
+        } else if let dbbackup::Recovery::Standby(undo) = &opts.recovery {
+            format!(
+                "in standby, read-only (log restored up to LSN {}; its undo in {})",
+                o.log_end,
+                undo.display()
+            )
         } else {
             format!("restoring (log restored up to LSN {})", o.log_end)
         }
@@ -359,6 +372,7 @@ pub fn plan(
             filegroup: None,
             page: None,
             moves: Vec::new(),
+            restart: false,
         };
         last = Some(restore_step(dir, &files, s.position, &opts, out)?);
     }
@@ -398,6 +412,7 @@ pub fn plan(
             filegroup: None,
             page: None,
             moves: Vec::new(),
+            restart: false,
         };
         last = Some(restore_step(dir, &files, next.position, &opts, out)?);
     }

@@ -13,7 +13,7 @@
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
 //! refdb bulk-load DIR --filegroup FG --rows N [--value-bytes B]
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
-//! refdb restore DIR --from DEV… [--set N] [--norecovery] [--stopat TIME] [--replace] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
+//! refdb restore DIR --from DEV… [--set N] [--norecovery | --standby UNDO_FILE] [--stopat TIME] [--replace] [--restart] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
 //! refdb history [--database NAME]
 //! ```
@@ -24,7 +24,10 @@
 //! them.
 //!
 //! Every command opens the database, which runs crash recovery if the last run did not close
-//! it. Exit status: 0 done (for `check`: consistent), 1 an error or an inconsistency.
+//! it. A database in standby (`restore --standby`) opens read-only: the read commands work,
+//! the others are refused.
+//!
+//! Exit status: 0 done (for `check`: consistent), 1 an error or an inconsistency.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -227,6 +230,10 @@ enum Cmd {
         /// Recover (the default).
         #[arg(long, conflicts_with = "norecovery")]
         recovery: bool,
+        /// STANDBY: leave the database readable (read-only) between log restores, its undo
+        /// kept in UNDO_FILE so that more logs can follow.
+        #[arg(long, value_name = "UNDO_FILE", conflicts_with_all = ["norecovery", "recovery"])]
+        standby: Option<PathBuf>,
         /// Stop at this time: YYYY-MM-DDTHH:MM:SS[.fff] UTC.
         #[arg(long)]
         stopat: Option<String>,
@@ -245,6 +252,10 @@ enum Cmd {
         /// instead of DIR; repeatable. The primary file and the log stay in DIR.
         #[arg(long = "move", value_name = "LOGICAL=PATH", value_parser = parse_move)]
         moves: Vec<(String, String)>,
+        /// Continue an interrupted restore of the same set from where it stopped (refused
+        /// when there is none).
+        #[arg(long)]
+        restart: bool,
     },
     /// The restore sequence for a database from the backup history; --execute runs it.
     Plan {
@@ -418,15 +429,19 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             set,
             norecovery,
             recovery: _,
+            standby,
             stopat: s,
             replace,
             filegroup,
             page,
             moves,
+            restart,
         } => (|| {
             let opts = media::dbbackup::RestoreOptions {
                 recovery: if *norecovery {
                     media::dbbackup::Recovery::NoRecovery
+                } else if let Some(u) = standby {
+                    media::dbbackup::Recovery::Standby(u.clone())
                 } else {
                     media::dbbackup::Recovery::Recovery
                 },
@@ -435,6 +450,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 filegroup: filegroup.clone(),
                 page: *page,
                 moves: moves.clone(),
+                restart: *restart,
             };
             let changers = rm::readers(from, changer.as_deref())?;
             rm::restore(dir, changers, *set, &opts, &mut err)
@@ -470,6 +486,13 @@ fn open(dir: &std::path::Path, t: Option<&Tuning>) -> media::engine::Result<Data
     if let Some(t) = t {
         o.pool_pages = t.pool_pages;
         o.checkpoint_every = t.checkpoint_every;
+    }
+    if media::dbbackup::standby::is_standby(dir) {
+        // Readable, not writable: the next log restore puts its undo back.
+        return media::dbbackup::standby::open_standby(dir, o).map_err(|e| match e {
+            media::dbbackup::DbBackupError::Engine(e) => e,
+            e => media::engine::Error::Invalid(e.to_string()),
+        });
     }
     if dir.join(media::dbbackup::restore::RESTORING_FILE).exists() {
         // Opening would recover it, and no more backups could be restored to it.

@@ -15,6 +15,8 @@
 //! | `incoming` | a set as it comes off the media, one pass: data file images (pages checked as they come), its log and header |
 //! | `file_restore` | file (filegroup) and page restore into an existing database, then its logs |
 //! | `relocate` | MOVE: where a restore puts the data files, and the boot record paths that say so |
+//! | `restart` | RESTART: an interrupted restore's progress file, and continuing from it |
+//! | [`standby`] | WITH STANDBY: the database readable between log restores, its undo kept in an undo file |
 //!
 //! **The set layout.** `SSET` (its OS data holds the BackupSetGUID, as SQL Server's does),
 //! `VOLB` (the database directory and the machine), `MSCI` with the MQCI stream (the values
@@ -33,7 +35,9 @@ mod file_restore;
 pub mod header;
 mod incoming;
 mod relocate;
+mod restart;
 pub mod restore;
+pub mod standby;
 
 pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};
 pub use header::SetHeader;
@@ -121,4 +125,79 @@ pub(crate) fn io_err(
     let op = op.to_owned();
     let path = path.to_path_buf();
     move |source| DbBackupError::Io { op, path, source }
+}
+
+/// Lowercase hex of bytes (the state files' text form).
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Bytes of lowercase or uppercase hex; `None` if it is not hex.
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Writes a small state file whole or not at all: a temporary file beside it (created new),
+/// fsynced, renamed over it, and the directory fsynced.
+pub(crate) fn write_state_file(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = dir.join(name);
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(io_err("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
+    restore::sync_dir(dir)
+}
+
+/// The lines of a state file written by [`write_state_file`], after its first line.
+pub(crate) struct StateLines(std::vec::IntoIter<String>);
+
+impl StateLines {
+    /// The next line's value, when the line is `KEY VALUE`.
+    pub(crate) fn get(&mut self, key: &str) -> Option<String> {
+        let l = self.0.next()?;
+        l.strip_prefix(key)?.strip_prefix(' ').map(str::to_owned)
+    }
+
+    /// The lines left.
+    pub(crate) fn rest(self) -> impl Iterator<Item = String> {
+        self.0
+    }
+}
+
+/// Reads a state file: `None` when there is none, `Some(None)` when its first line is not
+/// `magic`, else its other lines.
+pub(crate) fn read_state_file(
+    path: &std::path::Path,
+    magic: &str,
+) -> Result<Option<Option<StateLines>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read", path)(e)),
+    };
+    let mut lines = text.lines().map(str::to_owned);
+    if lines.next().as_deref() != Some(magic) {
+        return Ok(Some(None));
+    }
+    Ok(Some(Some(StateLines(
+        lines.collect::<Vec<_>>().into_iter(),
+    ))))
 }

@@ -25,7 +25,13 @@
 //!
 //! - **MOVE** (a full restore puts data files elsewhere): see `relocate`.
 //!
-//! Not done yet (issue 15): STANDBY, piecemeal restore, RESTART.
+//! - **STANDBY** (readable between log restores, the undo kept in an undo file): see
+//!   [`super::standby`]; the next restore puts the undo back first (in `check_log_file`).
+//!
+//! - **RESTART** (an interrupted restore continued, not mixed with another): see
+//!   [`super::restart`].
+//!
+//! Not done yet (issue 15): piecemeal restore.
 
 use super::header::{flags, SetHeader, FORMAT_VERSION};
 pub(super) use super::incoming::write_data_files;
@@ -52,12 +58,15 @@ const LOG_TMP: &str = ".log.ldf.restoring";
 const DIFF_MARK: &str = "refdb.restoring.differential";
 
 /// How a restore ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Recovery {
     /// Recover: the database opens; no more backups can be restored to it.
     Recovery,
     /// Stay restoring: more backups can follow.
     NoRecovery,
+    /// STANDBY: recover so that the database can be read (not changed), keeping the undo in
+    /// this undo file so that more logs can still follow (see `standby`).
+    Standby(PathBuf),
 }
 
 /// How to restore.
@@ -76,6 +85,8 @@ pub struct RestoreOptions {
     /// MOVE: data files (by logical name) a full restore puts elsewhere than the database
     /// directory, at a path relative to it or absolute (see `relocate`).
     pub moves: Vec<(String, String)>,
+    /// RESTART: continue an interrupted restore of the same set (see `restart`).
+    pub restart: bool,
 }
 
 impl Default for RestoreOptions {
@@ -87,6 +98,7 @@ impl Default for RestoreOptions {
             filegroup: None,
             page: None,
             moves: Vec::new(),
+            restart: false,
         }
     }
 }
@@ -259,7 +271,14 @@ impl TempDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "db".into());
-        sweep_dead(parent, &name, &["incoming", "restore", "files"]);
+        // The work directory an interrupted full restore left for --restart is kept.
+        let keep = super::restart::recorded_work_dir(target);
+        sweep_dead(
+            parent,
+            &name,
+            &["incoming", "restore", "files"],
+            keep.as_deref(),
+        );
         for i in 0..1000 {
             let p = parent.join(format!(".{name}.{what}.{}.{i}", std::process::id()));
             match fs::create_dir(&p) {
@@ -280,7 +299,7 @@ impl TempDir {
 /// The staged set, a database being built and a file restore's work only ever hold copies; a
 /// database put aside (`old`) by a restore killed while it swapped the directories may be all
 /// there is of it, and goes only once a new one is in place.
-fn sweep_dead(parent: &Path, name: &str, kinds: &[&str]) {
+fn sweep_dead(parent: &Path, name: &str, kinds: &[&str], keep: Option<&Path>) {
     let Ok(rd) = fs::read_dir(parent) else { return };
     let prefix = format!(".{name}.");
     for e in rd.flatten() {
@@ -298,6 +317,7 @@ fn sweep_dead(parent: &Path, name: &str, kinds: &[&str]) {
             continue;
         };
         if !kinds.contains(&what)
+            || keep.is_some_and(|k| k.file_name() == Some(e.file_name().as_os_str()))
             || i.parse::<u32>().is_err()
             || pid <= 0
             || pid as u32 == std::process::id()
@@ -329,7 +349,7 @@ pub(super) struct LogBytes {
 
 impl LogBytes {
     /// Walks the records, calling `f(record, its bytes)`; stops early when `f` says so.
-    fn walk(
+    pub(super) fn walk(
         &self,
         last: Lsn,
         mut f: impl FnMut(&crate::engine::LogRecord, &[u8]) -> Result<bool>,
@@ -457,6 +477,7 @@ pub(super) fn copy_records(
                 .map_err(io_err("write log", out_path))?;
             off += bytes.len() as u64;
             n += bytes.len() as u64;
+            crate::engine::crash::point(crate::engine::crash::Point::Restore);
         }
         Ok(true)
     })?;
@@ -549,6 +570,16 @@ pub fn restore(
             "MOVE relocates files when a full backup is restored (they stay where it put them for the rest of the sequence)".into(),
         ));
     }
+    let resumed = super::restart::gate(dir, &header, opts)?;
+    if let Recovery::Standby(undo) = &opts.recovery {
+        // Before anything changes: the undo file must be writable where it is asked for.
+        super::standby::check_undo_target(undo, &header.db_guid)?;
+    }
+    if let Target::Restoring(s) = &target {
+        if opts.page.is_some() || opts.filegroup.is_some() {
+            super::standby::leave(dir, s)?;
+        }
+    }
     let mut out = match header.kind {
         BackupType::File | BackupType::Full if opts.page.is_some() => {
             super::file_restore::restore_page(job, target)?
@@ -556,15 +587,16 @@ pub fn restore(
         BackupType::File | BackupType::Full if opts.filegroup.is_some() => {
             super::file_restore::restore_files(job, target)?
         }
-        BackupType::Full => restore_full(job, target)?,
-        BackupType::Differential => restore_diff(job, target)?,
-        BackupType::Log => restore_log(job, target)?,
+        BackupType::Full => restore_full(job, target, resumed)?,
+        BackupType::Differential => restore_diff(job, target, resumed)?,
+        BackupType::Log => restore_log(job, target, resumed)?,
         BackupType::File => {
             return Err(DbBackupError::Refused(
                 "a file backup restores one filegroup: name it (--filegroup NAME)".into(),
             ))
         }
     };
+    super::restart::finish(dir)?;
     out.media = media;
     Ok(out)
 }
@@ -587,7 +619,11 @@ pub(super) fn name_guid(h: &SetHeader) -> String {
     )
 }
 
-fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+fn restore_full(
+    job: Job<'_>,
+    target: Target,
+    resumed: Option<super::restart::Progress>,
+) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -636,10 +672,6 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         Target::Database(..) | Target::Restoring(_) => Some(crate::engine::db::lock_dir(dir)?),
         _ => None,
     };
-    // Build the database in a work directory, then put it in place.
-    let work = TempDir::beside(dir, "restore")?;
-    let mut placement = relocate::plan(dir, &work.0, h, opts)?;
-    write_data_files(&work.0, stage, h, true, &placement)?;
     let cut = match opts.stopat_ms {
         Some(t) => refuse_bulk_stopat(h).and_then(|_| stop_point(log, h.last_lsn, t))?,
         None => None,
@@ -651,7 +683,58 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             h.checkpoint_lsn
         )));
     }
-    new_log_file(&work.0.join(crate::engine::db::LOG_FILE), h, log, end)?;
+    // Build the database in a work directory (an interrupted restore's, continued), then put
+    // it in place.
+    let (work, mut progress) = match resumed
+        .as_ref()
+        .and_then(|p| super::restart::work_dir(dir, p).map(|w| (w, p.clone())))
+    {
+        Some((w, p)) => (TempDir(w), Some(p)),
+        None => {
+            let work = TempDir::beside(dir, "restore")?;
+            (work, None)
+        }
+    };
+    let continued = progress.is_some();
+    // The rules MOVE keeps are checked before anything counts as started.
+    let placement = relocate::plan(dir, &work.0, h, opts)?;
+    let mut progress = match progress.take() {
+        Some(p) => p,
+        None => super::restart::start(dir, h, Some(&work.0))?,
+    };
+    let built = (|| {
+        for f in &h.files {
+            let path = placement.write_at(&work.0, f.file_id, &f.file_name);
+            if continued {
+                if super::restart::file_is_done(&progress, f.file_id, &path)? {
+                    continue;
+                }
+                let _ = fs::remove_file(&path);
+            }
+            let one = SetHeader {
+                files: vec![f.clone()],
+                ..h.clone()
+            };
+            write_data_files(&work.0, stage, &one, true, &placement)?;
+            if path.is_file() {
+                super::restart::file_done(dir, &mut progress, f.file_id, &path)?;
+            }
+        }
+        let lpath = work.0.join(crate::engine::db::LOG_FILE);
+        if continued {
+            let _ = fs::remove_file(&lpath);
+        }
+        new_log_file(&lpath, h, log, end)?;
+        Ok(placement)
+    })();
+    let mut placement = match built {
+        Ok(p) => p,
+        Err(e) => {
+            // Kept for --restart.
+            std::mem::forget(work);
+            return Err(e);
+        }
+    };
     let state = State {
         db_guid: h.db_guid,
         database: h.database.clone(),
@@ -677,6 +760,8 @@ fn database_names(dir: &Path, h: &SetHeader) -> Vec<String> {
         STATE_TMP,
         LOG_TMP,
         DIFF_MARK,
+        super::standby::STANDBY_FILE,
+        super::standby::LOG_PUT_BACK_TMP,
     ]
     .iter()
     .map(|n| n.to_string())
@@ -729,7 +814,7 @@ fn finish(
     stopped: bool,
 ) -> Result<RestoreOutcome> {
     let mut out = outcome(h, state.log_end);
-    let stay = opts.recovery == Recovery::NoRecovery || (opts.stopat_ms.is_some() && !stopped);
+    let stay = opts.recovery != Recovery::Recovery || (opts.stopat_ms.is_some() && !stopped);
     if stay {
         state.write(&work.0)?;
     } else {
@@ -740,6 +825,9 @@ fn finish(
         out.recovered = true;
     }
     swap_into_place(dir, work)?;
+    if let Recovery::Standby(undo) = &opts.recovery {
+        super::standby::enter(dir, &state, undo)?;
+    }
     Ok(out)
 }
 
@@ -782,7 +870,7 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
         .unwrap_or(Path::new("."));
     sync_dir(parent)?;
     if let Some(name) = dir.file_name() {
-        sweep_dead(parent, &name.to_string_lossy(), &["old"]);
+        sweep_dead(parent, &name.to_string_lossy(), &["old"], None);
     }
     Ok(())
 }
@@ -804,7 +892,7 @@ pub(super) fn refuse_other_fork(h: &SetHeader, s: &State) -> Result<()> {
 
 /// After a file restore, recovery waits until the log reaches the rest of the database.
 pub(super) fn refuse_early_recovery(s: &State, end: Lsn, opts: &RestoreOptions) -> Result<()> {
-    if opts.recovery == Recovery::Recovery && end < s.needed {
+    if opts.recovery != Recovery::NoRecovery && end < s.needed {
         return Err(DbBackupError::Refused(format!(
             "the restored files are brought up to date only at LSN {} (the end of the tail-log backup), this restore ends at LSN {end}: restore WITH NORECOVERY and continue with the log backups up to it",
             s.needed
@@ -852,8 +940,23 @@ pub(super) fn restoring_state(
     }
 }
 
-/// Checks that the restoring log file ends where the state says (nobody opened it since).
+/// Checks that the restoring log file ends where the state says (nobody opened it since),
+/// after putting back the undo of a database in standby.
 fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
+    super::standby::leave(dir, s)?;
+    let (f, lpath, base, len) = open_restoring_log(dir)?;
+    if len != FILE_HEADER + s.log_end.saturating_sub(base) {
+        return Err(DbBackupError::Refused(format!(
+            "{}: the restoring log no longer ends at LSN {} (the database was opened since): restore the sequence again from its full backup",
+            lpath.display(),
+            s.log_end
+        )));
+    }
+    Ok((f, lpath, base))
+}
+
+/// The restoring log of `dir`, open to write: the file, its path, its base LSN, its length.
+pub(super) fn open_restoring_log(dir: &Path) -> Result<(File, PathBuf, Lsn, u64)> {
     let lpath = dir.join(crate::engine::db::LOG_FILE);
     let f = crate::engine::file::open_own(
         &lpath,
@@ -865,17 +968,14 @@ fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
         .map_err(io_err("read", &lpath))?;
     let base = u64::from_le_bytes(head[32..40].try_into().expect("8 bytes"));
     let len = f.metadata().map_err(io_err("stat", &lpath))?.len();
-    if len != FILE_HEADER + s.log_end.saturating_sub(base) {
-        return Err(DbBackupError::Refused(format!(
-            "{}: the restoring log no longer ends at LSN {} (the database was opened since): restore the sequence again from its full backup",
-            lpath.display(),
-            s.log_end
-        )));
-    }
-    Ok((f, lpath, base))
+    Ok((f, lpath, base, len))
 }
 
-fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+fn restore_diff(
+    job: Job<'_>,
+    target: Target,
+    resumed: Option<super::restart::Progress>,
+) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -901,9 +1001,13 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
             "the point in time lies before the differential's copy: restore the logs after the full backup instead".into(),
         ));
     }
-    // Everything checked: the pages go over the restoring files, the log is replaced. Until
-    // both are done, a mark says the files are half way: a log restored onto them (or their
-    // recovery) would mix the differential's pages with the older log.
+    // Everything checked: the pages go over the restoring files, the log is replaced (all of
+    // it again when continued: doing it twice is doing it once). Until both are done, a mark
+    // says the files are half way: a log restored onto them (or their recovery) would mix the
+    // differential's pages with the older log.
+    if resumed.is_none() {
+        super::restart::start(dir, h, None)?;
+    }
     let mark = dir.join(DIFF_MARK);
     write_new(&mark, hex(&h.set_guid).as_bytes())?;
     sync_dir(dir)?;
@@ -927,8 +1031,11 @@ pub(super) fn finish_in_place(
     stopped: bool,
 ) -> Result<RestoreOutcome> {
     let mut out = outcome(h, state.log_end);
-    let stay = opts.recovery == Recovery::NoRecovery || (opts.stopat_ms.is_some() && !stopped);
+    let stay = opts.recovery != Recovery::Recovery || (opts.stopat_ms.is_some() && !stopped);
     state.write(dir)?;
+    if let Recovery::Standby(undo) = &opts.recovery {
+        super::standby::enter(dir, &state, undo)?;
+    }
     if !stay {
         let db = Database::open(dir)?;
         out.fork = Some(new_fork(&db)?);
@@ -941,7 +1048,11 @@ pub(super) fn finish_in_place(
     Ok(out)
 }
 
-fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+fn restore_log(
+    job: Job<'_>,
+    target: Target,
+    resumed: Option<super::restart::Progress>,
+) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -949,7 +1060,7 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         log,
         opts,
     } = job;
-    let s = restoring_state(dir, target, h, "log backup")?;
+    let mut s = restoring_state(dir, target, h, "log backup")?;
     if dir.join(DIFF_MARK).exists() {
         return Err(DbBackupError::Refused(format!(
             "{}: a differential restore into it did not finish (its pages are partly written): restore that differential again, or the sequence from its full backup",
@@ -957,6 +1068,13 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         )));
     }
     refuse_other_fork(h, &s)?;
+    if resumed.is_some() {
+        // The records the interrupted run appended stay; only the rest is applied.
+        s = super::restart::resume_log(dir, s, log, h)?;
+        if s.log_end == h.last_lsn {
+            return finish_in_place(dir, h, s, opts, false);
+        }
+    }
     if h.first_lsn > s.log_end {
         return Err(DbBackupError::Refused(format!(
             "log chain gap: the database is restored up to LSN {}, this log backup starts at LSN {}; the log from LSN {} to {} is missing (restore the log backup that holds it first)",
@@ -992,6 +1110,9 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         }
     }
     let (lf, lpath, base) = check_log_file(dir, &s)?;
+    if resumed.is_none() {
+        super::restart::start(dir, h, None)?;
+    }
     let end = cut.unwrap_or(h.last_lsn);
     // Pages of minimally logged operations (not in the log) first.
     if !h.files.is_empty() {

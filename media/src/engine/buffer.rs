@@ -34,7 +34,14 @@ pub struct Pool {
     log: Arc<Log>,
     /// Pages written since the pool was made (for the benchmarks and tests).
     pub writes: u64,
+    /// Called before each page write (see [`PreImageHook`]).
+    pub before_write: Option<PreImageHook>,
 }
+
+/// Called with the file and the page about to be overwritten, before the write: it may read
+/// the page's current image (a restore WITH STANDBY keeps the images recovery overwrites).
+/// An error stops the write.
+pub type PreImageHook = Box<dyn FnMut(&DataFile, PageId) -> Result<()> + Send>;
 
 impl Pool {
     /// A pool of `capacity` frames (at least 16).
@@ -46,6 +53,7 @@ impl Pool {
             files: files.into_iter().map(|f| (f.id, f)).collect(),
             log,
             writes: 0,
+            before_write: None,
         }
     }
 
@@ -157,6 +165,9 @@ impl Pool {
             .files
             .get(&id.file)
             .ok_or_else(|| Error::Invalid(format!("no file {}", id.file)))?;
+        if let Some(hook) = self.before_write.as_mut() {
+            hook(file, id)?;
+        }
         file.write_page(&mut f.page)?;
         f.dirty = false;
         f.rec_lsn = 0;

@@ -7,7 +7,10 @@
 //! - `pagewrite:N` before the Nth data page write;
 //! - `torn:N` in the Nth data page write after only its first half reached the file;
 //! - `ckpt:N` in the Nth checkpoint, after its first page write;
-//! - `undo:N` after the Nth compensation record, once the log holds it durably.
+//! - `undo:N` after the Nth compensation record, once the log holds it durably;
+//! - `restore:N` after the Nth step of a restore from backup (a data file finished, a log
+//!   record written into the target, the pages of a standby put back), for the tests of
+//!   `restore --restart` and `--standby`.
 //!
 //! Without the variable every check is one relaxed atomic load.
 
@@ -27,6 +30,8 @@ pub enum Point {
     Checkpoint,
     /// A compensation log record written by undo.
     Undo,
+    /// A step of a restore from backup (`media::dbbackup`).
+    Restore,
 }
 
 static COUNT: AtomicU64 = AtomicU64::new(0);
@@ -42,6 +47,7 @@ fn target() -> Option<(Point, u64)> {
             "torn" => Point::Torn,
             "ckpt" => Point::Checkpoint,
             "undo" => Point::Undo,
+            "restore" => Point::Restore,
             _ => return None,
         };
         Some((p, n.parse().ok()?))

@@ -53,6 +53,8 @@ pub struct Core {
     pub(crate) free_hint: HashMap<u16, u32>,
     /// Per filegroup, the turn of its files for the next allocation.
     next_file: HashMap<u16, usize>,
+    /// Opened read-only (a database in standby): why every change is refused.
+    read_only: Option<String>,
 }
 
 /// The pages one structure change takes, before it is logged: working copies of the maps it
@@ -320,6 +322,7 @@ impl Core {
 
     /// Changes the boot record (logged as the boot page's new image).
     fn set_boot(&mut self, boot: Boot) -> Result<Lsn> {
+        self.refuse_read_only()?;
         let page = boot.to_page();
         let lsn = self.log_system(RecordBody::Smo {
             ops: vec![SmoOp::Image(page)],
@@ -329,7 +332,17 @@ impl Core {
         Ok(lsn)
     }
 
+    fn refuse_read_only(&self) -> Result<()> {
+        match &self.read_only {
+            Some(why) => Err(Error::Invalid(why.clone())),
+            None => Ok(()),
+        }
+    }
+
     fn table(&self, name: &str, write: bool) -> Result<u16> {
+        if write {
+            self.refuse_read_only()?;
+        }
         let fg = self
             .boot
             .filegroup(name)
@@ -749,6 +762,34 @@ impl Database {
 
     /// Opens a database with options, running crash recovery.
     pub fn open_with(dir: &Path, opts: Options) -> Result<Database> {
+        Database::open_inner(dir, opts, None, None)
+    }
+
+    /// Opens a database read-only (a restored database in standby between log restores):
+    /// reads work; every change (and any checkpoint) is refused with `why`. Refused when
+    /// recovery would have anything to redo or undo, since that would change the files.
+    pub fn open_read_only(dir: &Path, opts: Options, why: String) -> Result<Database> {
+        Database::open_inner(dir, opts, None, Some(why))
+    }
+
+    /// Opens a database, running crash recovery, and calls `before_write` before each page
+    /// write for as long as it stays open, with the file and page about to be overwritten:
+    /// a restore WITH STANDBY keeps the pages recovery changes aside this way, so that the
+    /// next log restore can put them back.
+    pub fn open_recording(
+        dir: &Path,
+        opts: Options,
+        before_write: super::buffer::PreImageHook,
+    ) -> Result<Database> {
+        Database::open_inner(dir, opts, Some(before_write), None)
+    }
+
+    fn open_inner(
+        dir: &Path,
+        opts: Options,
+        before_write: Option<super::buffer::PreImageHook>,
+        read_only: Option<String>,
+    ) -> Result<Database> {
         if !dir.is_dir() {
             return Err(Error::Invalid(format!(
                 "{}: not a directory",
@@ -834,7 +875,9 @@ impl Database {
             maps: HashMap::new(),
             free_hint: HashMap::new(),
             next_file: HashMap::new(),
+            read_only: read_only.clone(),
         };
+        core.pool.before_write = before_write;
         let mut rep = RecoveryReport {
             torn_log_bytes: opened.torn_bytes,
             ..Default::default()
@@ -848,6 +891,12 @@ impl Database {
         core.redo(&a, &mut rep)?;
         core.count_maps()?;
         core.undo(&a, &mut rep)?;
+        if read_only.is_some() && !core.pool.dirty_pages().is_empty() {
+            return Err(Error::Invalid(format!(
+                "{}: the database needs recovery, which a read-only open cannot run",
+                dir.display()
+            )));
+        }
         // The boot record as recovery left it (a model switch may have been redone).
         let boot_page = core.pool.read(PageId { file: 1, page: 0 })?;
         core.boot = Boot::from_page(&boot_page)
@@ -860,7 +909,7 @@ impl Database {
             checkpointing: Mutex::new(()),
             opts,
             recovery: rep,
-            checkpoint_on_drop: true,
+            checkpoint_on_drop: read_only.is_none(),
             _lock: lock,
         };
         db.checkpoint()?;
@@ -909,6 +958,10 @@ impl Database {
     /// tables, moves the log's restart point, and truncates the log as the recovery model
     /// allows. Returns the checkpoint's LSN.
     pub fn checkpoint(&self) -> Result<Lsn> {
+        if self.core().read_only.is_some() {
+            // Read-only: nothing is dirty, and the log must stay as it is.
+            return Ok(self.log.header().ckpt);
+        }
         let _one = self.checkpointing.lock().unwrap_or_else(|e| e.into_inner());
         self.checkpoint_locked()
     }

@@ -185,6 +185,25 @@ pub fn crc32c(b: &[u8]) -> u32 {
     crc32c::crc32c(b)
 }
 
+/// CRC-32C taken piece by piece, for what is streamed rather than held (a file, a copy of
+/// the log): the same value as [`crc32c`] of all the pieces together.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Crc32c(u32);
+
+impl Crc32c {
+    pub fn new() -> Crc32c {
+        Crc32c(0)
+    }
+
+    pub fn update(&mut self, b: &[u8]) {
+        self.0 = crc32c::crc32c_append(self.0, b);
+    }
+
+    pub fn finalize(&self) -> u32 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

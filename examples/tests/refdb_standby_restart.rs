@@ -1,0 +1,431 @@
+//! `refdb restore --standby UNDO_FILE` and `refdb restore --restart` from the command line, on
+//! tape images: the read commands work on a database in standby and the write commands are
+//! refused; a restore killed in the middle (an injected crash: `REFDB_CRASH`) is refused
+//! without `--restart` and continued with it, and the contents then equal the commits
+//! `refdb workload` acknowledged (replayed here into a model).
+
+use media::engine::check::digest_rows;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+const REFDB: &str = env!("CARGO_BIN_EXE_refdb");
+
+type Model = BTreeMap<(String, String), String>;
+
+fn refdb_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(REFDB);
+    c.current_dir(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8(o.stderr).unwrap(),
+    )
+}
+
+fn refdb(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    refdb_env(dir, args, &[])
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (c, out, err) = refdb(dir, args);
+    assert_eq!(c, 0, "refdb {args:?}: {out}{err}");
+    out + &err
+}
+
+fn refused(dir: &Path, args: &[&str], why: &str) {
+    let (c, out, err) = refdb(dir, args);
+    assert_eq!(c, 1, "refdb {args:?} should fail: {out}{err}");
+    assert!(err.contains(why), "refdb {args:?}: {err}");
+}
+
+/// Killed by an injected crash (abort), not a clean failure.
+fn killed(dir: &Path, args: &[&str], crash: &str) {
+    let (c, out, err) = refdb_env(dir, args, &[("REFDB_CRASH", crash)]);
+    assert_ne!(c, 0, "refdb {args:?} with {crash}: {out}{err}");
+    assert!(err.contains("injected crash"), "refdb {args:?}: {err}");
+}
+
+/// Applies a workload's acknowledged commits (`commit TIME … put:FG:K=V del:FG:K`).
+fn replay(m: &mut Model, out: &str) {
+    for l in out.lines().filter_map(|l| l.strip_prefix("commit ")) {
+        for op in l.split(' ').skip(1) {
+            if let Some(rest) = op.strip_prefix("put:") {
+                let (fg, kv) = rest.split_once(':').unwrap();
+                let (k, v) = kv.split_once('=').unwrap();
+                m.insert((fg.into(), k.into()), v.into());
+            } else if let Some(rest) = op.strip_prefix("del:") {
+                let (fg, k) = rest.split_once(':').unwrap();
+                m.remove(&(fg.to_string(), k.to_string()));
+            }
+        }
+    }
+}
+
+fn work(t: &Path, db: &str, m: &mut Model, seed: &str) {
+    let out = ok(
+        t,
+        &[
+            "workload",
+            db,
+            "--ops",
+            "150",
+            "--seed",
+            seed,
+            "--threads",
+            "1",
+            "--keys",
+            "120",
+        ],
+    );
+    replay(m, &out);
+}
+
+/// Database `db`: PRIMARY, and filegroup `b` of two files (three data files).
+fn create_three_files(t: &Path) {
+    ok(
+        t,
+        &[
+            "create",
+            "db",
+            "--recovery",
+            "full",
+            "--filegroup",
+            "b",
+            "--file",
+            "b:b2",
+        ],
+    );
+}
+
+fn backup(t: &Path, db: &str, kind: &str, to: &str) {
+    ok(t, &["backup", db, "--type", kind, "--to", to, "--format"]);
+}
+
+/// `check` reports the model's row count and digest (computed here by the documented formula).
+fn assert_check(t: &Path, db: &str, m: &Model, what: &str) {
+    let out = ok(t, &["check", db]);
+    let d = digest_rows(
+        m.iter()
+            .map(|((fg, k), v)| (fg.as_str(), k.as_bytes(), v.as_bytes())),
+    );
+    let digest: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        out.contains(&format!("rows: {}\n", m.len())),
+        "{what}: {out}"
+    );
+    assert!(
+        out.contains(&format!("digest: {digest}\n")),
+        "{what}: {out}"
+    );
+}
+
+/// Full, three logs, restored WITH STANDBY in turn (reads between them), the second killed
+/// while entering standby and continued; then RECOVERY.
+#[test]
+fn standby_from_the_command_line_with_a_kill_in_the_middle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "sales", "--recovery", "full"]);
+    let mut m = Model::new();
+    work(t, "sales", &mut m, "1");
+    backup(t, "sales", "full", "full.tap");
+    let at_full = m.clone();
+    work(t, "sales", &mut m, "2");
+    backup(t, "sales", "log", "log1.tap");
+    let at_log1 = m.clone();
+    work(t, "sales", &mut m, "3");
+    backup(t, "sales", "log", "log2.tap");
+    let at_log2 = m.clone();
+    work(t, "sales", &mut m, "4");
+    backup(t, "sales", "log", "log3.tap");
+    let at_log3 = m.clone();
+
+    let out = ok(
+        t,
+        &["restore", "s", "--from", "full.tap", "--standby", "s.undo"],
+    );
+    assert!(out.contains("in standby"), "{out}");
+    assert_check(t, "s", &at_full, "standby after the full");
+    // The read commands work; the writes say why not.
+    let ((fg, k), v) = at_full.iter().next().unwrap();
+    assert_eq!(ok(t, &["get", "s", k, "--filegroup", fg]).trim(), v);
+    let scan = ok(t, &["scan", "s", "--filegroup", "PRIMARY"]);
+    assert_eq!(scan.lines().count(), at_full.len(), "{scan}");
+    refused(t, &["put", "s", "x", "y"], "standby (read-only)");
+    refused(t, &["delete", "s", k], "standby (read-only)");
+    refused(
+        t,
+        &["set", "s", "--recovery", "simple"],
+        "standby (read-only)",
+    );
+    assert_check(t, "s", &at_full, "unchanged by the refused writes");
+
+    // --standby with --norecovery is a usage error.
+    let (c, _, _) = refdb(
+        t,
+        &[
+            "restore",
+            "s",
+            "--from",
+            "log1.tap",
+            "--standby",
+            "s.undo",
+            "--norecovery",
+        ],
+    );
+    assert_eq!(c, 2);
+
+    // Killed while recovery writes its first page for standby.
+    killed(
+        t,
+        &["restore", "s", "--from", "log1.tap", "--standby", "s.undo"],
+        "pagewrite:1",
+    );
+    refused(t, &["check", "s"], "restoring");
+    refused(
+        t,
+        &["restore", "s", "--from", "log1.tap", "--standby", "s.undo"],
+        "rerun it with --restart",
+    );
+    ok(
+        t,
+        &[
+            "restore",
+            "s",
+            "--from",
+            "log1.tap",
+            "--standby",
+            "s.undo",
+            "--restart",
+        ],
+    );
+    assert_check(t, "s", &at_log1, "standby after log1 (continued)");
+
+    ok(
+        t,
+        &["restore", "s", "--from", "log2.tap", "--standby", "s.undo"],
+    );
+    assert_check(t, "s", &at_log2, "standby after log2");
+    // The undo file cannot be lost silently.
+    std::fs::rename(t.join("s.undo"), t.join("elsewhere.undo")).unwrap();
+    refused(
+        t,
+        &["restore", "s", "--from", "log3.tap", "--recovery"],
+        "missing",
+    );
+    std::fs::rename(t.join("elsewhere.undo"), t.join("s.undo")).unwrap();
+    ok(t, &["restore", "s", "--from", "log3.tap", "--recovery"]);
+    assert_check(t, "s", &at_log3, "recovered after log3");
+    ok(t, &["put", "s", "after", "recovery"]);
+}
+
+/// A full restore of a database of three data files killed after its second file, and a
+/// log restore killed in the middle of its records: each refused without `--restart`,
+/// continued with it; `--restart` with nothing interrupted is refused.
+#[test]
+fn restart_continues_a_killed_full_and_log_restore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    create_three_files(t);
+    let mut m = Model::new();
+    work(t, "db", &mut m, "7");
+    for i in 0..30 {
+        let (k, v) = (format!("bk{i:02}"), format!("b-{i}"));
+        ok(t, &["put", "db", &k, &v, "--filegroup", "b"]);
+        m.insert(("b".into(), k), v);
+    }
+    backup(t, "db", "full", "full.tap");
+    work(t, "db", &mut m, "8");
+    backup(t, "db", "log", "log1.tap");
+
+    refused(
+        t,
+        &["restore", "r", "--from", "full.tap", "--restart"],
+        "nothing to restart",
+    );
+    // Killed once two data files are written and recorded.
+    killed(
+        t,
+        &["restore", "r", "--from", "full.tap", "--norecovery"],
+        "restore:2",
+    );
+    assert!(
+        !t.join("r").exists(),
+        "the target is put in place only at the end"
+    );
+    let work_dir = std::fs::read_dir(t)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".r.restore.")
+        })
+        .expect("the interrupted restore's work directory");
+    // A second name for a finished file: if --restart wrote it again (a new file), the
+    // restored file would not share it.
+    let witness = t.join("witness");
+    std::fs::hard_link(work_dir.join("b.ndf"), &witness).unwrap();
+    let links = |p: &Path| std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(p).unwrap());
+    refused(
+        t,
+        &["restore", "r", "--from", "full.tap", "--norecovery"],
+        "rerun it with --restart",
+    );
+    // Another set is not mixed in.
+    refused(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--restart"],
+        "not of this log backup",
+    );
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--norecovery",
+            "--restart",
+        ],
+    );
+    assert_eq!(
+        links(&t.join("r/b.ndf")),
+        2,
+        "a finished data file was written again"
+    );
+    std::fs::remove_file(&witness).unwrap();
+    // A log restore killed after 5 of its records.
+    killed(t, &["restore", "r", "--from", "log1.tap"], "restore:5");
+    refused(
+        t,
+        &["restore", "r", "--from", "log1.tap"],
+        "rerun it with --restart",
+    );
+    ok(t, &["restore", "r", "--from", "log1.tap", "--restart"]);
+    assert_check(t, "r", &m, "after the continued log restore");
+    refused(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--restart"],
+        "nothing to restart",
+    );
+
+    // Killed again: a full restore is started over with --replace.
+    killed(
+        t,
+        &["restore", "r2", "--from", "full.tap", "--norecovery"],
+        "restore:1",
+    );
+    ok(
+        t,
+        &[
+            "restore",
+            "r2",
+            "--from",
+            "full.tap",
+            "--norecovery",
+            "--replace",
+        ],
+    );
+    ok(t, &["restore", "r2", "--from", "log1.tap"]);
+    assert_check(t, "r2", &m, "started over");
+    let left: Vec<_> = std::fs::read_dir(t)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".r"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn runs() -> u64 {
+    std::env::var("REFDB_RESTART_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
+/// Random restore sequences (full, three logs; each step NORECOVERY or STANDBY, the last
+/// RECOVERY or STANDBY) with a random step killed at a random point (a data file, a log
+/// record, a page written by recovery for standby, standby put back); the next attempt is
+/// the plain restore again, or, when that is refused as interrupted, the same with
+/// `--restart`. Each standby, and the end, reads as the model. `REFDB_RESTART_RUNS` runs
+/// (default 4), `REFDB_RESTART_SEED` the first seed.
+#[test]
+fn randomly_killed_restore_sequences_end_as_the_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    create_three_files(t);
+    let mut m = Model::new();
+    let mut steps = Vec::new();
+    work(t, "db", &mut m, "11");
+    backup(t, "db", "full", "full.tap");
+    steps.push(("full.tap", m.clone()));
+    for (i, seed) in ["12", "13", "14"].iter().enumerate() {
+        work(t, "db", &mut m, seed);
+        let tap = ["log1.tap", "log2.tap", "log3.tap"][i];
+        backup(t, "db", "log", tap);
+        steps.push((tap, m.clone()));
+    }
+    let first: u64 = std::env::var("REFDB_RESTART_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let (mut kills, mut restarts) = (0, 0);
+    for seed in first..first + runs() {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let dir = format!("r{seed}");
+        let undo = format!("r{seed}.undo");
+        let victim = rng.usize(0..steps.len());
+        for (i, (tap, want)) in steps.iter().enumerate() {
+            let last = i + 1 == steps.len();
+            let standby = rng.bool();
+            let mut args = vec!["restore", dir.as_str(), "--from", tap];
+            if standby {
+                args.extend(["--standby", undo.as_str()]);
+            } else if !last {
+                args.push("--norecovery");
+            }
+            let what = format!("seed {seed}, step {i} ({args:?})");
+            if i == victim {
+                let crash = if rng.bool() {
+                    format!("pagewrite:{}", rng.u32(1..4))
+                } else {
+                    format!("restore:{}", rng.u32(1..40))
+                };
+                let (c, out, err) = refdb_env(t, &args, &[("REFDB_CRASH", &crash)]);
+                if c != 0 {
+                    assert!(err.contains("injected crash"), "{what} {crash}: {out}{err}");
+                    kills += 1;
+                    let (c, out, err) = refdb(t, &args);
+                    if c != 0 {
+                        restarts += 1;
+                        assert!(
+                            err.contains("rerun it with --restart"),
+                            "{what} after {crash}: {out}{err}"
+                        );
+                        let mut again = args.clone();
+                        again.push("--restart");
+                        let (c, out, err) = refdb(t, &again);
+                        assert_eq!(c, 0, "{what} --restart after {crash}: {out}{err}");
+                    }
+                }
+            } else {
+                ok(t, &args);
+            }
+            if standby || last {
+                assert_check(t, &dir, want, &what);
+            }
+        }
+    }
+    eprintln!(
+        "{} runs: {kills} restores killed, {restarts} continued with --restart",
+        runs()
+    );
+    assert!(runs() < 4 || kills > 0, "no restore was killed");
+}

@@ -1,0 +1,374 @@
+//! RESTORE ... WITH RESTART: a restore interrupted (process killed, medium missing, disk
+//! full) continues from where it stopped, instead of silently mixing two attempts.
+//!
+//! When a restore starts changing anything, it writes a progress file beside the target
+//! (`.<name>.restore-progress`, written whole by temp + rename): the set it restores (its
+//! GUID, type and LSNs) and, for a full restore, the work directory it builds the database in
+//! and each data file finished there with its length and CRC-32C. The file goes when the
+//! restore is done. While it is there:
+//!
+//! - a restore without `restart` is refused with the reason ("an interrupted restore of ...
+//!   is in progress; rerun with --restart, or --replace to start over"); a full restore with
+//!   REPLACE discards the interrupted one and starts over;
+//! - a restore with `restart` must be of the same set: a full restore reuses the work
+//!   directory and skips the data files whose length and checksum still match (others are
+//!   written again); a log restore keeps the records already appended to the restoring log
+//!   (each compared byte for byte with the set's) and appends only the rest; a differential
+//!   restore is done again whole (it writes absolute page images and replaces the log, so
+//!   doing it twice is doing it once). A restore that had finished applying and was killed
+//!   while recovering or entering standby does that last step again.
+//!
+//! `restart` without an interrupted restore is refused ("nothing to restart"), so that a
+//! typo'd directory does not pass for success. The media are read again in any case (the set
+//! is staged whole before the target is touched); what is skipped is the work on the target.
+//! Not supported together: `restart` with MOVE or STOPAT, and file or page restores (they
+//! are short; run them again).
+
+use super::header::SetHeader;
+use super::restore::{sync_dir, LogBytes, RestoreOptions, State};
+use super::{
+    hex, io_err, read_state_file, unhex, write_state_file, BackupType, DbBackupError, Result,
+};
+use crate::engine::wal::FILE_HEADER;
+use std::fs;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// What a progress file holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Progress {
+    pub(super) set_guid: [u8; 16],
+    pub(super) kind: BackupType,
+    pub(super) first_lsn: u64,
+    pub(super) last_lsn: u64,
+    /// A full restore's work directory.
+    pub(super) work: Option<PathBuf>,
+    /// Data files finished in the work directory: id, length, CRC-32C.
+    pub(super) done: Vec<(u16, u64, u32)>,
+}
+
+/// The directory a target is in, and its name (what the files beside it are named after).
+fn beside(dir: &Path) -> (&Path, String) {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "db".into());
+    (parent, name)
+}
+
+/// Where the progress file of a restore into `dir` is.
+pub(super) fn progress_path(dir: &Path) -> PathBuf {
+    let (parent, name) = beside(dir);
+    parent.join(format!(".{name}.restore-progress"))
+}
+
+impl Progress {
+    fn new(h: &SetHeader) -> Progress {
+        Progress {
+            set_guid: h.set_guid,
+            kind: h.kind,
+            first_lsn: h.first_lsn,
+            last_lsn: h.last_lsn,
+            work: None,
+            done: Vec::new(),
+        }
+    }
+
+    pub(super) fn write(&self, dir: &Path) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut text = format!(
+            "refdb restore progress 1\nset {}\nkind {}\nlsn {} {}\nwork {}\n",
+            hex(&self.set_guid),
+            self.kind.code() as char,
+            self.first_lsn,
+            self.last_lsn,
+            self.work
+                .as_ref()
+                .map_or("-".into(), |w| hex(w.as_os_str().as_bytes()))
+        );
+        for (id, len, crc) in &self.done {
+            text.push_str(&format!("done {id} {len} {crc}\n"));
+        }
+        write_state_file(&progress_path(dir), &text)
+    }
+
+    fn read(dir: &Path) -> Result<Option<Progress>> {
+        use std::os::unix::ffi::OsStringExt;
+        let path = progress_path(dir);
+        let bad = || {
+            DbBackupError::Refused(format!(
+                "{}: a damaged restore progress file: an interrupted restore cannot be continued (remove it and restore with --replace)",
+                path.display()
+            ))
+        };
+        let mut l = match read_state_file(&path, "refdb restore progress 1")? {
+            None => return Ok(None),
+            Some(l) => l.ok_or_else(bad)?,
+        };
+        let mut get = |k: &str| l.get(k).ok_or_else(bad);
+        let set_guid: [u8; 16] = unhex(&get("set")?)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(bad)?;
+        let kind = get("kind")?
+            .bytes()
+            .next()
+            .and_then(BackupType::from_code)
+            .ok_or_else(bad)?;
+        let lsn = get("lsn")?;
+        let (a, b) = lsn.split_once(' ').ok_or_else(bad)?;
+        let work = match get("work")?.as_str() {
+            "-" => None,
+            h => Some(PathBuf::from(std::ffi::OsString::from_vec(
+                unhex(h).ok_or_else(bad)?,
+            ))),
+        };
+        let mut done = Vec::new();
+        for line in l.rest() {
+            let v: Vec<&str> = line
+                .strip_prefix("done ")
+                .ok_or_else(bad)?
+                .split(' ')
+                .collect();
+            let [id, len, crc] = v[..] else {
+                return Err(bad());
+            };
+            done.push((
+                id.parse().map_err(|_| bad())?,
+                len.parse().map_err(|_| bad())?,
+                crc.parse().map_err(|_| bad())?,
+            ));
+        }
+        Ok(Some(Progress {
+            set_guid,
+            kind,
+            first_lsn: a.parse().map_err(|_| bad())?,
+            last_lsn: b.parse().map_err(|_| bad())?,
+            work,
+            done,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "the {} backup {} (LSN {}..{})",
+            format!("{:?}", self.kind).to_lowercase(),
+            crate::engine::db::guid_string(&self.set_guid),
+            self.first_lsn,
+            self.last_lsn
+        )
+    }
+}
+
+/// Before a restore into `dir` of the set `h`: refuses what would mix an interrupted restore
+/// with another, and returns the interrupted restore's progress when `restart` continues it.
+pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<Option<Progress>> {
+    let mut p = Progress::read(dir)?;
+    // Killed after its last step (the database put in place, or recovered) and before the
+    // progress file went: the restore was whole.
+    let stale = p.as_ref().is_some_and(|p| match p.kind {
+        BackupType::Full => work_dir(dir, p).is_none() && dir.is_dir(),
+        _ => !dir.join(super::restore::RESTORING_FILE).exists(),
+    });
+    if stale {
+        finish(dir)?;
+        p = None;
+    }
+    remove_leftovers(dir, p.as_ref().and_then(|p| p.work.as_deref()));
+    if opts.restart {
+        if !opts.moves.is_empty() || opts.stopat_ms.is_some() {
+            return Err(DbBackupError::Refused(
+                "--restart continues an interrupted restore as it was: it does not take MOVE or STOPAT (restore again with --replace instead)".into(),
+            ));
+        }
+        if opts.page.is_some() || opts.filegroup.is_some() {
+            return Err(DbBackupError::Refused(
+                "--restart is for database, differential and log restores: run the file or page restore again without it".into(),
+            ));
+        }
+    }
+    match p {
+        None if opts.restart => Err(DbBackupError::Refused(format!(
+            "--restart: no interrupted restore into {} to continue (nothing to restart; restore without --restart)",
+            dir.display()
+        ))),
+        None => Ok(None),
+        Some(p) if opts.restart => {
+            if p.set_guid != h.set_guid {
+                return Err(DbBackupError::Refused(format!(
+                    "--restart: the interrupted restore into {} was of {}, not of this {} backup {}: restart it with its own media",
+                    dir.display(),
+                    p.describe(),
+                    format!("{:?}", h.kind).to_lowercase(),
+                    crate::engine::db::guid_string(&h.set_guid)
+                )));
+            }
+            Ok(Some(p))
+        }
+        Some(p) if opts.replace && h.kind == BackupType::Full => {
+            // Start over: the interrupted restore's work directory goes.
+            if let Some(w) = &p.work {
+                if is_work_dir_of(dir, w) {
+                    let _ = fs::remove_dir_all(w);
+                }
+            }
+            finish(dir)?;
+            Ok(None)
+        }
+        Some(p) => Err(DbBackupError::Refused(format!(
+            "an interrupted restore of {} into {} is in progress: rerun it with --restart, or restore a full backup with --replace to start over",
+            p.describe(),
+            dir.display()
+        ))),
+    }
+}
+
+/// Whether `w` is named as a work directory beside `dir` (a damaged progress file must not
+/// make a restore remove anything else).
+fn is_work_dir_of(dir: &Path, w: &Path) -> bool {
+    let (parent, name) = beside(dir);
+    w.parent() == Some(parent)
+        && w.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&format!(".{name}.restore.")))
+}
+
+/// Removes the staging and work directories that killed restores into `dir` left beside it
+/// (named `.<name>.incoming.<pid>.<n>` and `.<name>.restore.<pid>.<n>`, their process gone),
+/// except `keep` (the work directory `--restart` continues).
+fn remove_leftovers(dir: &Path, keep: Option<&Path>) {
+    let (parent, name) = beside(dir);
+    let Ok(rd) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let file_name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = [".incoming.", ".restore."]
+            .iter()
+            .find_map(|w| file_name.strip_prefix(&format!(".{name}{w}")))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let path = e.path();
+        let gone = pid > 0
+            && pid != std::process::id() as i32
+            // SAFETY: kill with signal 0 only asks whether the process exists.
+            && unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let ours = e.file_type().is_ok_and(|t| t.is_dir());
+        if gone && ours && Some(path.as_path()) != keep {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// The restore starts changing things: records it (a fresh progress, unless it continues).
+pub(super) fn start(dir: &Path, h: &SetHeader, work: Option<&Path>) -> Result<Progress> {
+    let mut p = Progress::new(h);
+    p.work = work.map(Path::to_path_buf);
+    p.write(dir)?;
+    Ok(p)
+}
+
+/// The work directory the progress file beside `dir` names, if any (whether or not it is
+/// still there): the sweep of dead restores' work directories leaves it for `--restart`.
+pub(super) fn recorded_work_dir(dir: &Path) -> Option<PathBuf> {
+    Progress::read(dir)
+        .ok()
+        .flatten()
+        .and_then(|p| p.work)
+        .filter(|w| is_work_dir_of(dir, w))
+}
+
+/// The work directory an interrupted full restore left, if it is still there.
+pub(super) fn work_dir(dir: &Path, p: &Progress) -> Option<PathBuf> {
+    p.work
+        .as_ref()
+        .filter(|w| is_work_dir_of(dir, w) && w.is_dir())
+        .cloned()
+}
+
+/// Whether data file `id`, at `path`, was finished by the interrupted restore and is still
+/// as it left it.
+pub(super) fn file_is_done(p: &Progress, id: u16, path: &Path) -> Result<bool> {
+    let Some(&(_, len, crc)) = p.done.iter().find(|d| d.0 == id) else {
+        return Ok(false);
+    };
+    if !path.is_file() {
+        return Ok(false);
+    }
+    Ok(super::standby::file_crc(path)? == (len, crc))
+}
+
+/// Records data file `id` (at `path`) finished.
+pub(super) fn file_done(dir: &Path, p: &mut Progress, id: u16, path: &Path) -> Result<()> {
+    let (len, crc) = super::standby::file_crc(path)?;
+    p.done.retain(|d| d.0 != id);
+    p.done.push((id, len, crc));
+    p.write(dir)?;
+    crate::engine::crash::point(crate::engine::crash::Point::Restore);
+    Ok(())
+}
+
+/// The restore is done: the progress file goes.
+pub(super) fn finish(dir: &Path) -> Result<()> {
+    let path = progress_path(dir);
+    match fs::remove_file(&path) {
+        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("."))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("remove", &path)(e)),
+    }
+}
+
+/// A log restore continued: keeps the records the interrupted run appended to the restoring
+/// log after `s.log_end` that are byte for byte the set's, cuts anything after the last of
+/// them, and returns the state with the log ending there (written to `dir`).
+pub(super) fn resume_log(dir: &Path, s: State, log: &LogBytes, h: &SetHeader) -> Result<State> {
+    super::standby::leave(dir, &s)?;
+    if s.log_end >= h.last_lsn {
+        // Applied whole; killed while recovering (whose records the log may hold: recovery
+        // runs again over them) or entering standby (put back just now).
+        return Ok(s);
+    }
+    let (f, lpath, base, len) = super::restore::open_restoring_log(dir)?;
+    let start = FILE_HEADER + s.log_end.saturating_sub(base);
+    if len < start {
+        return Err(DbBackupError::Refused(format!(
+            "{}: the restoring log is shorter than its state says (LSN {}): restore the sequence again from its full backup",
+            lpath.display(),
+            s.log_end
+        )));
+    }
+    let mut end = s.log_end;
+    let mut off = start;
+    let mut buf = Vec::new();
+    log.walk(h.last_lsn, |r, bytes| {
+        if r.lsn < s.log_end {
+            return Ok(true);
+        }
+        if r.lsn != end || off + bytes.len() as u64 > len {
+            return Ok(false);
+        }
+        buf.resize(bytes.len(), 0);
+        f.read_exact_at(&mut buf, off)
+            .map_err(io_err("read", &lpath))?;
+        if buf != bytes {
+            return Ok(false);
+        }
+        off += bytes.len() as u64;
+        end = r.lsn + bytes.len() as u64;
+        Ok(true)
+    })?;
+    f.set_len(off)
+        .and_then(|_| f.sync_all())
+        .map_err(io_err("cut the log after its last whole record", &lpath))?;
+    let s = State { log_end: end, ..s };
+    s.write(dir)?;
+    Ok(s)
+}

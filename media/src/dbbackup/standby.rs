@@ -1,0 +1,699 @@
+//! RESTORE ... WITH STANDBY: a restore that leaves the database readable between log
+//! restores, its undo kept aside in an undo file so that the next log can still be applied.
+//!
+//! **Entering standby** (after a full, differential or log restore has left the directory
+//! restoring): the undo file is first written beside its final name (a temporary file, created
+//! new): a header (database id, the full backup the sequence began with, the LSN the restored
+//! log ends at, each data file's length), then the whole restoring log as it is, then, while
+//! recovery runs (its redo and its undo of what never committed), the image each data page had
+//! before recovery's first write to it. Each page image is made durable before the page is
+//! overwritten, so a process killed halfway leaves a directory the next restore can put back.
+//! The marker file [`STANDBY_FILE`] says which phase the directory is in (`recovering`, then
+//! `standby`) and where the undo file is. At the end the temporary file gets an end record and
+//! is renamed over the undo file (an earlier undo file of the same database may be replaced;
+//! anything else, or a link, is refused).
+//!
+//! **Leaving standby** (the next restore into the directory, before it changes anything):
+//! the undo file must be there, be whole, and be of this database at this LSN; the log must be
+//! as standby left it (nobody wrote to the database since). The page images are written back,
+//! data files cut to their lengths, the log put back, and the marker removed: the directory is
+//! restoring again, exactly as before standby, and the restore goes on. Putting back is
+//! repeatable, so a process killed while doing it leaves a state the next attempt handles.
+//!
+//! Cost: the undo file holds the whole restoring log (which may be large) and the pages
+//! recovery touched; recovery pays one fsync per page it writes.
+
+use super::restore::{sync_dir, State, RESTORING_FILE};
+use super::{hex, io_err, read_state_file, unhex, write_state_file, DbBackupError, Result};
+use crate::engine::db::{Options, LOG_FILE};
+use crate::engine::file::{read_boot, DataFile};
+use crate::engine::page::{crc32c, Crc32c};
+use crate::engine::page::{PageId, PAGE_SIZE};
+use crate::engine::Database;
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, Read, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The marker of a database directory in standby (or entering it).
+pub const STANDBY_FILE: &str = "refdb.standby";
+/// The restoring log being put back from the undo file, renamed into place once whole.
+pub(super) const LOG_PUT_BACK_TMP: &str = ".log.ldf.unstandby";
+
+const MAGIC: &[u8; 8] = b"RDBUNDO1";
+/// At most this many data files in an undo file's header (a damaged count is refused).
+const MAX_FILES: u16 = 4096;
+
+/// Why a standby database refuses changes (the engine's read-only reason).
+pub fn read_only_reason(dir: &Path) -> String {
+    format!(
+        "{}: the database is in standby (read-only) between log restores: restore its next log backup (WITH STANDBY, NORECOVERY or RECOVERY) before changing it",
+        dir.display()
+    )
+}
+
+/// Whether `dir` holds a database in standby that can be opened read-only.
+pub fn is_standby(dir: &Path) -> bool {
+    matches!(Marker::read(dir), Ok(Some(m)) if m.phase == Phase::Standby)
+        && dir.join(RESTORING_FILE).exists()
+}
+
+/// Opens a database in standby read-only (the read commands use this).
+pub fn open_standby(dir: &Path, opts: Options) -> Result<Database> {
+    Ok(Database::open_read_only(dir, opts, read_only_reason(dir))?)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Recovering,
+    Standby,
+}
+
+/// What [`STANDBY_FILE`] holds.
+struct Marker {
+    phase: Phase,
+    undo: PathBuf,
+    temp: PathBuf,
+    /// The log as standby left it: its length and CRC-32C (0, 0 while recovering).
+    log_len: u64,
+    log_crc: u32,
+}
+
+fn path_of_hex(s: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    Some(PathBuf::from(std::ffi::OsString::from_vec(unhex(s)?)))
+}
+fn hex_of_path(p: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    hex(p.as_os_str().as_bytes())
+}
+
+impl Marker {
+    fn write(&self, dir: &Path) -> Result<()> {
+        let text = format!(
+            "refdb standby 1\nphase {}\nundo {}\ntemp {}\nlog {} {}\n",
+            match self.phase {
+                Phase::Recovering => "recovering",
+                Phase::Standby => "standby",
+            },
+            hex_of_path(&self.undo),
+            hex_of_path(&self.temp),
+            self.log_len,
+            self.log_crc
+        );
+        write_state_file(&dir.join(STANDBY_FILE), &text)
+    }
+
+    fn read(dir: &Path) -> Result<Option<Marker>> {
+        let path = dir.join(STANDBY_FILE);
+        let bad = || {
+            DbBackupError::Refused(format!(
+                "{}: damaged standby marker: restore the sequence again from its full backup (with REPLACE)",
+                path.display()
+            ))
+        };
+        let mut l = match read_state_file(&path, "refdb standby 1")? {
+            None => return Ok(None),
+            Some(l) => l.ok_or_else(bad)?,
+        };
+        let mut get = |k: &str| l.get(k).ok_or_else(bad);
+        let phase = match get("phase")?.as_str() {
+            "recovering" => Phase::Recovering,
+            "standby" => Phase::Standby,
+            _ => return Err(bad()),
+        };
+        let undo = path_of_hex(&get("undo")?).ok_or_else(bad)?;
+        let temp = path_of_hex(&get("temp")?).ok_or_else(bad)?;
+        let log = get("log")?;
+        let (a, b) = log.split_once(' ').ok_or_else(bad)?;
+        Ok(Some(Marker {
+            phase,
+            undo,
+            temp,
+            log_len: a.parse().map_err(|_| bad())?,
+            log_crc: b.parse().map_err(|_| bad())?,
+        }))
+    }
+}
+
+/// The header of an undo file.
+#[derive(Debug, PartialEq, Eq)]
+struct UndoHeader {
+    db_guid: [u8; 16],
+    full_guid: [u8; 16],
+    log_end: u64,
+    /// Each data file's id and length before recovery.
+    files: Vec<(u16, u64)>,
+    log_len: u64,
+}
+
+impl UndoHeader {
+    fn encode(&self) -> Vec<u8> {
+        let mut b = MAGIC.to_vec();
+        b.extend_from_slice(&self.db_guid);
+        b.extend_from_slice(&self.full_guid);
+        b.extend_from_slice(&self.log_end.to_le_bytes());
+        b.extend_from_slice(&(self.files.len() as u16).to_le_bytes());
+        for (id, len) in &self.files {
+            b.extend_from_slice(&id.to_le_bytes());
+            b.extend_from_slice(&len.to_le_bytes());
+        }
+        b.extend_from_slice(&self.log_len.to_le_bytes());
+        let c = crc32c(&b);
+        b.extend_from_slice(&c.to_le_bytes());
+        b
+    }
+}
+
+/// Reads exactly `n` bytes, or `None` at a short read (a torn end).
+fn take(r: &mut impl Read, n: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut b = vec![0u8; n];
+    Ok(take_into(r, &mut b)?.then_some(b))
+}
+
+/// Fills `b`, or false at a short read.
+fn take_into(r: &mut impl Read, b: &mut [u8]) -> std::io::Result<bool> {
+    let mut got = 0;
+    while got < b.len() {
+        match r.read(&mut b[got..])? {
+            0 => return Ok(false),
+            k => got += k,
+        }
+    }
+    Ok(true)
+}
+
+/// An undo file checked (every checksum), and where its parts are in it: the log, and each
+/// page image (read from the file when put back, so its size never sits in memory).
+struct Undo {
+    path: PathBuf,
+    header: UndoHeader,
+    log_off: u64,
+    log_crc: u32,
+    pages: Vec<(PageId, u64)>,
+    /// It has its end record (a temporary file of an interrupted standby has not).
+    whole: bool,
+}
+
+/// Reads an undo file. `partial`: a file cut short by a crash is taken up to its last whole
+/// record.
+fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
+    let f = File::open(path).map_err(io_err("open undo file", path))?;
+    let mut r = BufReader::new(f);
+    let bad = |why: &str| {
+        DbBackupError::Refused(format!(
+            "undo file {}: {why}: it cannot be used to continue the restore (restore the sequence again from its full backup)",
+            path.display()
+        ))
+    };
+    let io = io_err("read undo file", path);
+    let fixed = take(&mut r, 8 + 16 + 16 + 8 + 2)
+        .map_err(io_err("read undo file", path))?
+        .ok_or_else(|| bad("too short to be an undo file"))?;
+    if &fixed[..8] != MAGIC {
+        return Err(bad("not a refdb undo file"));
+    }
+    let n = u16::from_le_bytes([fixed[48], fixed[49]]);
+    if n > MAX_FILES {
+        return Err(bad("damaged header"));
+    }
+    let rest = take(&mut r, n as usize * 10 + 8 + 4)
+        .map_err(io_err("read undo file", path))?
+        .ok_or_else(|| bad("damaged header"))?;
+    let mut all = fixed.clone();
+    all.extend_from_slice(&rest[..rest.len() - 4]);
+    let crc = u32::from_le_bytes(rest[rest.len() - 4..].try_into().expect("4 bytes"));
+    if crc32c(&all) != crc {
+        return Err(bad("damaged header (checksum)"));
+    }
+    let files = (0..n as usize)
+        .map(|i| {
+            let b = &rest[i * 10..i * 10 + 10];
+            (
+                u16::from_le_bytes([b[0], b[1]]),
+                u64::from_le_bytes(b[2..10].try_into().expect("8 bytes")),
+            )
+        })
+        .collect();
+    let log_len = u64::from_le_bytes(
+        rest[n as usize * 10..n as usize * 10 + 8]
+            .try_into()
+            .expect("8 bytes"),
+    );
+    let header = UndoHeader {
+        db_guid: fixed[8..24].try_into().expect("16 bytes"),
+        full_guid: fixed[24..40].try_into().expect("16 bytes"),
+        log_end: u64::from_le_bytes(fixed[40..48].try_into().expect("8 bytes")),
+        files,
+        log_len,
+    };
+    // The log: its length is checked against the file's before it is read.
+    let flen = fs::metadata(path).map_err(io_err("stat", path))?.len();
+    if log_len.saturating_add(4) > flen {
+        return Err(bad("cut short in its copy of the log"));
+    }
+    // Streamed: checked here, copied from the file when it is put back.
+    let log_off = (fixed.len() + rest.len()) as u64;
+    let mut d = Crc32c::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut left = log_len;
+    while left > 0 {
+        let k = left.min(buf.len() as u64) as usize;
+        take_into(&mut r, &mut buf[..k])
+            .map_err(io_err("read undo file", path))?
+            .then_some(())
+            .ok_or_else(|| bad("cut short in its copy of the log"))?;
+        d.update(&buf[..k]);
+        left -= k as u64;
+    }
+    let log_crc = d.finalize();
+    let c = take(&mut r, 4)
+        .map_err(io_err("read undo file", path))?
+        .ok_or_else(|| bad("cut short in its copy of the log"))?;
+    if log_crc != u32::from_le_bytes(c[..].try_into().expect("4 bytes")) {
+        return Err(bad("its copy of the log is damaged (checksum)"));
+    }
+    let mut at = log_off + log_len + 4;
+    let mut pages = Vec::new();
+    let mut whole = false;
+    while let Some(tag) = take(&mut r, 1).map_err(io_err("read undo file", path))? {
+        match tag[0] {
+            b'P' => {
+                let Some(b) =
+                    take(&mut r, 6 + PAGE_SIZE + 4).map_err(io_err("read undo file", path))?
+                else {
+                    break;
+                };
+                let (body, c) = b.split_at(6 + PAGE_SIZE);
+                let mut d = Crc32c::new();
+                d.update(b"P");
+                d.update(body);
+                if d.finalize() != u32::from_le_bytes(c.try_into().expect("4 bytes")) {
+                    if partial {
+                        break;
+                    }
+                    return Err(bad("a page image is damaged (checksum)"));
+                }
+                let id = PageId {
+                    file: u16::from_le_bytes([body[0], body[1]]),
+                    page: u32::from_le_bytes(body[2..6].try_into().expect("4 bytes")),
+                };
+                pages.push((id, at + 1 + 6));
+                at += 1 + b.len() as u64;
+            }
+            b'E' => {
+                let b = take(&mut r, 8)
+                    .map_err(io_err("read undo file", path))?
+                    .ok_or_else(|| bad("damaged end record"))?;
+                let count = u32::from_le_bytes(b[..4].try_into().expect("4 bytes"));
+                let c = u32::from_le_bytes(b[4..].try_into().expect("4 bytes"));
+                let mut d = Crc32c::new();
+                d.update(b"E");
+                d.update(&b[..4]);
+                if d.finalize() != c || count as usize != pages.len() {
+                    return Err(bad("damaged end record"));
+                }
+                if take(&mut r, 1).map_err(io)?.is_some() {
+                    return Err(bad("bytes after its end record"));
+                }
+                whole = true;
+                break;
+            }
+            _ if partial => break,
+            _ => return Err(bad("damaged (unknown record)")),
+        }
+    }
+    if !whole && !partial {
+        return Err(bad("incomplete (no end record)"));
+    }
+    Ok(Undo {
+        path: path.to_path_buf(),
+        header,
+        log_off,
+        log_crc,
+        pages,
+        whole,
+    })
+}
+
+/// Refuses to put an undo file where a link, a non-file, or a file that is not an undo file
+/// of this database is.
+pub(super) fn check_undo_target(undo: &Path, db_guid: &[u8; 16]) -> Result<()> {
+    let undo = &std::path::absolute(undo).map_err(io_err("resolve", undo))?;
+    if !undo.parent().is_some_and(Path::is_dir) {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {}: its directory does not exist",
+            undo.display()
+        )));
+    }
+    match fs::symlink_metadata(undo) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("stat", undo)(e)),
+        Ok(m) if m.file_type().is_symlink() => Err(DbBackupError::Refused(format!(
+            "undo file {} is a symbolic link: refusing to write through it",
+            undo.display()
+        ))),
+        Ok(m) if !m.is_file() => Err(DbBackupError::Refused(format!(
+            "undo file {} exists and is not a regular file",
+            undo.display()
+        ))),
+        Ok(_) => match read_undo(undo, true) {
+            Ok(u) if u.header.db_guid == *db_guid => Ok(()),
+            Ok(_) => Err(DbBackupError::Refused(format!(
+                "undo file {} exists and belongs to another database: refusing to overwrite it",
+                undo.display()
+            ))),
+            Err(_) => Err(DbBackupError::Refused(format!(
+                "{} exists and is not a refdb undo file: refusing to overwrite it",
+                undo.display()
+            ))),
+        },
+    }
+}
+
+/// The length and CRC-32C of a file, streamed (what standby and --restart compare a file
+/// with to know it is as they left it).
+pub(super) fn file_crc(path: &Path) -> Result<(u64, u32)> {
+    let mut f = File::open(path).map_err(io_err("open", path))?;
+    let mut d = Crc32c::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(io_err("read", path))?;
+        if k == 0 {
+            break;
+        }
+        d.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((n, d.finalize()))
+}
+
+/// Puts the restoring database in `dir` (its state `state` already written there) in
+/// standby, keeping its undo in `undo`.
+pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
+    let undo = std::path::absolute(undo).map_err(io_err("resolve", undo))?;
+    check_undo_target(&undo, &state.db_guid)?;
+    let name = undo
+        .file_name()
+        .ok_or_else(|| {
+            DbBackupError::Refused(format!("undo file {}: no file name", undo.display()))
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let temp = undo.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&temp);
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&temp)
+        .map_err(io_err("create undo file", &temp))?;
+    let boot = read_boot(dir).ok_or_else(|| {
+        DbBackupError::Refused(format!("{}: no readable boot page", dir.display()))
+    })?;
+    let mut files = Vec::new();
+    for f in &boot.files {
+        let p = f.resolve(dir);
+        let m = fs::metadata(&p).map_err(io_err("stat", &p))?;
+        files.push((f.id, m.len()));
+    }
+    let lpath = dir.join(LOG_FILE);
+    let log_len = fs::metadata(&lpath).map_err(io_err("stat", &lpath))?.len();
+    let header = UndoHeader {
+        db_guid: state.db_guid,
+        full_guid: state.full_guid,
+        log_end: state.log_end,
+        files,
+        log_len,
+    };
+    let w = io_err("write undo file", &temp);
+    out.write_all(&header.encode()).map_err(w)?;
+    // The whole restoring log.
+    let mut lf = File::open(&lpath).map_err(io_err("open", &lpath))?;
+    let mut d = Crc32c::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut left = log_len;
+    while left > 0 {
+        let k = lf
+            .read(&mut buf[..left.min(1 << 16) as usize])
+            .map_err(io_err("read", &lpath))?;
+        if k == 0 {
+            return Err(DbBackupError::Refused(format!(
+                "{}: the log shrank while it was copied",
+                lpath.display()
+            )));
+        }
+        d.update(&buf[..k]);
+        out.write_all(&buf[..k])
+            .map_err(io_err("write undo file", &temp))?;
+        left -= k as u64;
+    }
+    out.write_all(&d.finalize().to_le_bytes())
+        .and_then(|_| out.sync_all())
+        .map_err(io_err("write undo file", &temp))?;
+    if let Some(p) = temp.parent() {
+        sync_dir(p)?;
+    }
+    Marker {
+        phase: Phase::Recovering,
+        undo: undo.clone(),
+        temp: temp.clone(),
+        log_len: 0,
+        log_crc: 0,
+    }
+    .write(dir)?;
+    // Recovery, each page's image kept before its first overwrite.
+    let rec = Arc::new(Mutex::new(Recorder {
+        out,
+        path: temp.clone(),
+        seen: HashSet::new(),
+    }));
+    let hook_rec = rec.clone();
+    let hook: crate::engine::buffer::PreImageHook = Box::new(move |file: &DataFile, id| {
+        let mut r = hook_rec.lock().unwrap_or_else(|e| e.into_inner());
+        r.keep(file, id)
+    });
+    let db = Database::open_recording(dir, Options::default(), hook)?;
+    db.close()?;
+    let _ = fs::remove_file(dir.join("refdb.lock"));
+    let mut r = Arc::try_unwrap(rec)
+        .ok()
+        .expect("the database is closed")
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let count = r.seen.len() as u32;
+    let mut end = b"E".to_vec();
+    end.extend_from_slice(&count.to_le_bytes());
+    let c = crc32c(&end);
+    end.extend_from_slice(&c.to_le_bytes());
+    r.out
+        .write_all(&end)
+        .and_then(|_| r.out.sync_all())
+        .map_err(io_err("write undo file", &temp))?;
+    drop(r);
+    fs::rename(&temp, &undo).map_err(io_err("rename into place", &undo))?;
+    if let Some(p) = undo.parent() {
+        sync_dir(p)?;
+    }
+    let (log_len, log_crc) = file_crc(&lpath)?;
+    Marker {
+        phase: Phase::Standby,
+        undo,
+        temp,
+        log_len,
+        log_crc,
+    }
+    .write(dir)
+}
+
+/// Keeps each page's image before recovery's first write to it, durably.
+struct Recorder {
+    out: File,
+    path: PathBuf,
+    seen: HashSet<PageId>,
+}
+
+impl Recorder {
+    fn keep(&mut self, file: &DataFile, id: PageId) -> crate::engine::Result<()> {
+        if !self.seen.insert(id) {
+            return Ok(());
+        }
+        let img = file.read_raw(id.page)?;
+        let mut rec = Vec::with_capacity(1 + 6 + PAGE_SIZE + 4);
+        rec.push(b'P');
+        rec.extend_from_slice(&id.file.to_le_bytes());
+        rec.extend_from_slice(&id.page.to_le_bytes());
+        rec.extend_from_slice(&img.0[..]);
+        let c = crc32c(&rec);
+        rec.extend_from_slice(&c.to_le_bytes());
+        self.out
+            .write_all(&rec)
+            .and_then(|_| self.out.sync_data())
+            .map_err(|e| crate::engine::Error::io("write undo file", &self.path, e))
+    }
+}
+
+/// If `dir` is in standby (or was killed entering it), puts back what recovery changed, so
+/// that the directory is restoring again as the state `s` says. Refuses, changing nothing,
+/// when the undo file is missing, damaged or of another database or LSN, or when the database
+/// changed since.
+pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
+    let Some(m) = Marker::read(dir)? else {
+        return Ok(());
+    };
+    let undo = match m.phase {
+        Phase::Standby => {
+            if !m.undo.is_file() {
+                return Err(DbBackupError::Refused(format!(
+                    "{} is in standby, and its undo file {} is missing: without it no more logs can be applied (restore the sequence again from its full backup)",
+                    dir.display(),
+                    m.undo.display()
+                )));
+            }
+            read_undo(&m.undo, false)?
+        }
+        // Killed while entering standby: the temporary file (or, killed just after its
+        // rename, the undo file) holds the images of every page recovery overwrote.
+        Phase::Recovering => {
+            let p = if m.temp.is_file() { &m.temp } else { &m.undo };
+            if !p.is_file() {
+                return Err(DbBackupError::Refused(format!(
+                    "{} was interrupted entering standby, and its undo file {} is missing: restore the sequence again from its full backup",
+                    dir.display(),
+                    m.temp.display()
+                )));
+            }
+            read_undo(p, true)?
+        }
+    };
+    let h = &undo.header;
+    if h.db_guid != s.db_guid {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {} belongs to database {}, not to {} ({}) being restored in {}",
+            m.undo.display(),
+            crate::engine::db::guid_string(&h.db_guid),
+            s.database,
+            crate::engine::db::guid_string(&s.db_guid),
+            dir.display()
+        )));
+    }
+    if h.log_end != s.log_end || h.full_guid != s.full_guid {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {} was taken at LSN {}, the database in {} is restored up to LSN {}: it is the undo file of another standby",
+            m.undo.display(),
+            h.log_end,
+            dir.display(),
+            s.log_end
+        )));
+    }
+    let lpath = dir.join(LOG_FILE);
+    if m.phase == Phase::Standby {
+        let now = file_crc(&lpath)?;
+        let before = (h.log_len, undo.log_crc);
+        if now != (m.log_len, m.log_crc) && now != before {
+            return Err(DbBackupError::Refused(format!(
+                "{}: the database was changed since it was put in standby: its undo no longer applies (restore the sequence again from its full backup)",
+                dir.display()
+            )));
+        }
+    }
+    let boot = read_boot(dir);
+    let path_of = |id: u16| -> Result<PathBuf> {
+        // (A boot page that does not read is refused: the files could not be found.)
+        match &boot {
+            Some(b) => b
+                .files
+                .iter()
+                .find(|f| f.id == id)
+                .map(|f| f.resolve(dir))
+                .ok_or_else(|| {
+                    DbBackupError::Refused(format!(
+                        "undo file {} names data file {id}, which the database does not have",
+                        m.undo.display()
+                    ))
+                }),
+            None => Err(DbBackupError::Refused(format!(
+                "{}: no readable boot page to find the data files by",
+                dir.display()
+            ))),
+        }
+    };
+    if let Some((id, _)) = undo
+        .pages
+        .iter()
+        .find(|(id, _)| !h.files.iter().any(|f| f.0 == id.file))
+    {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {} holds a page of data file {}, which it does not list",
+            m.undo.display(),
+            id.file
+        )));
+    }
+    // The log first, beside the restoring one (checked again as it is copied).
+    let tmp = dir.join(LOG_PUT_BACK_TMP);
+    let _ = fs::remove_file(&tmp);
+    let lf = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    let src = File::open(&undo.path).map_err(io_err("open undo file", &undo.path))?;
+    let mut d = Crc32c::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut done = 0u64;
+    while done < h.log_len {
+        let k = (h.log_len - done).min(buf.len() as u64) as usize;
+        src.read_exact_at(&mut buf[..k], undo.log_off + done)
+            .map_err(io_err("read undo file", &undo.path))?;
+        d.update(&buf[..k]);
+        lf.write_all_at(&buf[..k], done)
+            .map_err(io_err("write", &tmp))?;
+        done += k as u64;
+    }
+    if d.finalize() != undo.log_crc {
+        let _ = fs::remove_file(&tmp);
+        return Err(DbBackupError::Refused(format!(
+            "undo file {}: it changed while it was read",
+            undo.path.display()
+        )));
+    }
+    lf.sync_all().map_err(io_err("fsync", &tmp))?;
+    let mut open: Vec<(u16, File, PathBuf)> = Vec::new();
+    for (id, _) in &h.files {
+        let p = path_of(*id)?;
+        let f = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&p)
+            .map_err(io_err("open data file (not following a link)", &p))?;
+        open.push((*id, f, p));
+    }
+    let mut img = vec![0u8; PAGE_SIZE];
+    for (id, at) in &undo.pages {
+        src.read_exact_at(&mut img, *at)
+            .map_err(io_err("read undo file", &undo.path))?;
+        let (_, f, p) = open.iter().find(|o| o.0 == id.file).expect("checked above");
+        f.write_all_at(&img, id.page as u64 * PAGE_SIZE as u64)
+            .map_err(io_err("write", p))?;
+    }
+    crate::engine::crash::point(crate::engine::crash::Point::Restore);
+    for ((_, len), (_, f, p)) in h.files.iter().zip(&open) {
+        let now = f.metadata().map_err(io_err("stat", p))?.len();
+        if now > *len {
+            f.set_len(*len)
+                .map_err(io_err("cut to its length before standby", p))?;
+        }
+        f.sync_all().map_err(io_err("fsync", p))?;
+    }
+    fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))?;
+    let mp = dir.join(STANDBY_FILE);
+    fs::remove_file(&mp).map_err(io_err("remove", &mp))?;
+    sync_dir(dir)?;
+    if m.phase == Phase::Recovering && !undo.whole {
+        let _ = fs::remove_file(&m.temp);
+    }
+    Ok(())
+}
