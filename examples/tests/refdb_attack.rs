@@ -235,7 +235,7 @@ fn fifos_planted_where_a_restore_reads_or_writes_are_refused_not_waited_on() {
     // The differential wrote the primary file's pages before it met the FIFO: no log may
     // follow on those files until the differential is restored whole.
     let err = fails(t, &["restore", "r2", "--from", "log2.tap"]);
-    assert!(err.contains("differential restore"), "{err}");
+    assert!(err.contains("differential"), "{err}");
     ok(t, &["restore", "r2", "--from", "diff.tap", "--norecovery"]);
     ok(t, &["restore", "r2", "--from", "log2.tap"]);
     assert_eq!(digest(t, "r2"), s.log2);

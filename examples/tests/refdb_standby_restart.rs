@@ -187,24 +187,12 @@ fn standby_from_the_command_line_with_a_kill_in_the_middle() {
         "pagewrite:1",
     );
     refused(t, &["check", "s"], "restoring");
-    refused(
-        t,
-        &["restore", "s", "--from", "log1.tap", "--standby", "s.undo"],
-        "rerun it with --restart",
-    );
+    // The same restore run again (without --restart) goes on from where it was killed.
     ok(
         t,
-        &[
-            "restore",
-            "s",
-            "--from",
-            "log1.tap",
-            "--standby",
-            "s.undo",
-            "--restart",
-        ],
+        &["restore", "s", "--from", "log1.tap", "--standby", "s.undo"],
     );
-    assert_check(t, "s", &at_log1, "standby after log1 (continued)");
+    assert_check(t, "s", &at_log1, "standby after log1 (run again)");
 
     ok(
         t,
@@ -273,11 +261,6 @@ fn restart_continues_a_killed_full_and_log_restore() {
     let witness = t.join("witness");
     std::fs::hard_link(work_dir.join("b.ndf"), &witness).unwrap();
     let links = |p: &Path| std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(p).unwrap());
-    refused(
-        t,
-        &["restore", "r", "--from", "full.tap", "--norecovery"],
-        "rerun it with --restart",
-    );
     // Another set is not mixed in.
     refused(
         t,
@@ -303,11 +286,6 @@ fn restart_continues_a_killed_full_and_log_restore() {
     std::fs::remove_file(&witness).unwrap();
     // A log restore killed after 5 of its records.
     killed(t, &["restore", "r", "--from", "log1.tap"], "restore:5");
-    refused(
-        t,
-        &["restore", "r", "--from", "log1.tap"],
-        "rerun it with --restart",
-    );
     ok(t, &["restore", "r", "--from", "log1.tap", "--restart"]);
     assert_check(t, "r", &m, "after the continued log restore");
     refused(
@@ -335,6 +313,15 @@ fn restart_continues_a_killed_full_and_log_restore() {
     );
     ok(t, &["restore", "r2", "--from", "log1.tap"]);
     assert_check(t, "r2", &m, "started over");
+    // Killed, and the same full restore run again without --restart: it starts over.
+    killed(
+        t,
+        &["restore", "r3", "--from", "full.tap", "--norecovery"],
+        "restore:2",
+    );
+    ok(t, &["restore", "r3", "--from", "full.tap", "--norecovery"]);
+    ok(t, &["restore", "r3", "--from", "log1.tap"]);
+    assert_check(t, "r3", &m, "run again");
     let left: Vec<_> = std::fs::read_dir(t)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -353,8 +340,7 @@ fn runs() -> u64 {
 /// Random restore sequences (full, three logs; each step NORECOVERY or STANDBY, the last
 /// RECOVERY or STANDBY) with a random step killed at a random point (a data file, a log
 /// record, a page written by recovery for standby, standby put back); the next attempt is
-/// the plain restore again, or, when that is refused as interrupted, the same with
-/// `--restart`. Each standby, and the end, reads as the model. `REFDB_RESTART_RUNS` runs
+/// the same restore again, plain or with `--restart` (chosen at random): either finishes. Each standby, and the end, reads as the model. `REFDB_RESTART_RUNS` runs
 /// (default 4), `REFDB_RESTART_SEED` the first seed.
 #[test]
 fn randomly_killed_restore_sequences_end_as_the_model() {
@@ -402,17 +388,22 @@ fn randomly_killed_restore_sequences_end_as_the_model() {
                 if c != 0 {
                     assert!(err.contains("injected crash"), "{what} {crash}: {out}{err}");
                     kills += 1;
-                    let (c, out, err) = refdb(t, &args);
-                    if c != 0 {
+                    // The same restore again: plain or with --restart, it finishes.
+                    let mut again = args.clone();
+                    if rng.bool() {
                         restarts += 1;
+                        again.push("--restart");
+                    }
+                    let (c, out, err) = refdb(t, &again);
+                    if c != 0 && again.len() > args.len() {
+                        // Killed before it changed anything: nothing to restart.
                         assert!(
-                            err.contains("rerun it with --restart"),
+                            err.contains("nothing to restart"),
                             "{what} after {crash}: {out}{err}"
                         );
-                        let mut again = args.clone();
-                        again.push("--restart");
-                        let (c, out, err) = refdb(t, &again);
-                        assert_eq!(c, 0, "{what} --restart after {crash}: {out}{err}");
+                        ok(t, &args);
+                    } else {
+                        assert_eq!(c, 0, "{what} {again:?} after {crash}: {out}{err}");
                     }
                 }
             } else {

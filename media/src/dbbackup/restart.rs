@@ -7,9 +7,13 @@
 //! and each data file finished there with its length and CRC-32C. The file goes when the
 //! restore is done. While it is there:
 //!
-//! - a restore without `restart` is refused with the reason ("an interrupted restore of ...
-//!   is in progress; rerun with --restart, or --replace to start over"); a full restore with
-//!   REPLACE discards the interrupted one and starts over;
+//! - the same restore run again without `restart` (the same set, as SQL Server lets a failed
+//!   RESTORE be run again): a full restore starts over (the interrupted one's work directory
+//!   goes), a differential or log restore goes on as with `restart` (the result is the same:
+//!   what is kept is compared with the set first);
+//! - a restore of another set without `restart` is refused with the reason ("an interrupted
+//!   restore of ... is in progress: run that restore again to finish it ..."); a full
+//!   restore with REPLACE discards the interrupted one and starts over;
 //! - a restore with `restart` must be of the same set: a full restore reuses the work
 //!   directory and skips the data files whose length and checksum still match (others are
 //!   written again); a log restore keeps the records already appended to the restoring log
@@ -177,7 +181,6 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
         finish(dir)?;
         p = None;
     }
-    remove_leftovers(dir, p.as_ref().and_then(|p| p.work.as_deref()));
     if opts.restart {
         if !opts.moves.is_empty() || opts.stopat_ms.is_some() {
             return Err(DbBackupError::Refused(
@@ -208,7 +211,20 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
             }
             Ok(Some(p))
         }
-        Some(p) if opts.replace && h.kind == BackupType::Full => {
+        // The same restore run again without --restart: a differential or log restore goes
+        // on as with it (a differential is written whole again; the log records already
+        // appended are compared byte for byte and kept), a full restore starts over.
+        Some(p)
+            if p.set_guid == h.set_guid
+                && h.kind != BackupType::Full
+                && opts.moves.is_empty()
+                && opts.stopat_ms.is_none()
+                && opts.page.is_none()
+                && opts.filegroup.is_none() =>
+        {
+            Ok(Some(p))
+        }
+        Some(p) if (opts.replace || p.set_guid == h.set_guid) && h.kind == BackupType::Full => {
             // Start over: the interrupted restore's work directory goes.
             if let Some(w) = &p.work {
                 if is_work_dir_of(dir, w) {
@@ -219,7 +235,7 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
             Ok(None)
         }
         Some(p) => Err(DbBackupError::Refused(format!(
-            "an interrupted restore of {} into {} is in progress: rerun it with --restart, or restore a full backup with --replace to start over",
+            "an interrupted restore of {} into {} is in progress: run that restore again to finish it (--restart continues it where it stopped), or restore a full backup with --replace to start over",
             p.describe(),
             dir.display()
         ))),
@@ -234,38 +250,6 @@ fn is_work_dir_of(dir: &Path, w: &Path) -> bool {
         && w.file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with(&format!(".{name}.restore.")))
-}
-
-/// Removes the staging and work directories that killed restores into `dir` left beside it
-/// (named `.<name>.incoming.<pid>.<n>` and `.<name>.restore.<pid>.<n>`, their process gone),
-/// except `keep` (the work directory `--restart` continues).
-fn remove_leftovers(dir: &Path, keep: Option<&Path>) {
-    let (parent, name) = beside(dir);
-    let Ok(rd) = fs::read_dir(parent) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let file_name = e.file_name().to_string_lossy().into_owned();
-        let Some(rest) = [".incoming.", ".restore."]
-            .iter()
-            .find_map(|w| file_name.strip_prefix(&format!(".{name}{w}")))
-        else {
-            continue;
-        };
-        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<i32>().ok()) else {
-            continue;
-        };
-        let path = e.path();
-        let gone = pid > 0
-            && pid != std::process::id() as i32
-            // SAFETY: kill with signal 0 only asks whether the process exists.
-            && unsafe { libc::kill(pid, 0) } == -1
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        let ours = e.file_type().is_ok_and(|t| t.is_dir());
-        if gone && ours && Some(path.as_path()) != keep {
-            let _ = fs::remove_dir_all(&path);
-        }
-    }
 }
 
 /// The restore starts changing things: records it (a fresh progress, unless it continues).
