@@ -331,9 +331,7 @@ pub fn plan(
                 None
             },
             replace: replace && i == 0,
-            filegroup: None,
-            page: None,
-            moves: Vec::new(),
+            ..Default::default()
         };
         last = Some(restore_step(dir, &files, s.position, &opts, out)?);
     }
@@ -370,9 +368,7 @@ pub fn plan(
             recovery: Recovery::Recovery,
             stopat_ms,
             replace: false,
-            filegroup: None,
-            page: None,
-            moves: Vec::new(),
+            ..Default::default()
         };
         last = Some(restore_step(dir, &files, next.position, &opts, out)?);
     }

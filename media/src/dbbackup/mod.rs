@@ -13,6 +13,7 @@
 //! | [`backup`] | full, differential, log (and copy-only, tail-log) backups onto media |
 //! | [`restore`] | restore sequences: full, differential, logs, NORECOVERY/RECOVERY, STOPAT, the safety checks |
 //! | `file_restore` | file (filegroup) and page restore into an existing database, then its logs |
+//! | `piecemeal` | piecemeal restore: PARTIAL (primary and named filegroups online, the others offline), then the others later |
 //! | `relocate` | MOVE: where a restore puts the data files, and the boot record paths that say so |
 //!
 //! **The set layout.** `SSET` (its OS data holds the BackupSetGUID, as SQL Server's does),
@@ -30,6 +31,7 @@
 pub mod backup;
 mod file_restore;
 pub mod header;
+mod piecemeal;
 mod relocate;
 pub mod restore;
 

@@ -23,7 +23,10 @@
 //!
 //! - **MOVE** (a full restore puts data files elsewhere): see `relocate`.
 //!
-//! Not done yet (issue 15): STANDBY, piecemeal restore, RESTART.
+//! - **Piecemeal restore** (PARTIAL: the primary filegroup and the named ones first, the
+//!   others later): see `piecemeal`.
+//!
+//! Not done yet (issue 15): STANDBY, RESTART.
 
 use super::backup::read_pages;
 use super::header::{flags, SetHeader, FORMAT_VERSION};
@@ -68,6 +71,12 @@ pub struct RestoreOptions {
     /// MOVE: data files (by logical name) a full restore puts elsewhere than the database
     /// directory, at a path relative to it or absolute (see `relocate`).
     pub moves: Vec<(String, String)>,
+    /// PARTIAL (piecemeal restore): a full backup restores only the primary filegroup and
+    /// the filegroups in `filegroups`; the others stay offline until restored later (see
+    /// `piecemeal`).
+    pub partial: bool,
+    /// With `partial`: the filegroups restored besides the primary one.
+    pub filegroups: Vec<String>,
 }
 
 impl Default for RestoreOptions {
@@ -79,6 +88,8 @@ impl Default for RestoreOptions {
             filegroup: None,
             page: None,
             moves: Vec::new(),
+            partial: false,
+            filegroups: Vec::new(),
         }
     }
 }
@@ -111,6 +122,9 @@ pub(super) struct State {
     /// After a file restore: the LSN the log must reach before recovery (where the rest of
     /// the database is, the end of the tail-log backup); 0 = none.
     pub(super) needed: Lsn,
+    /// A piecemeal restore: the filegroups left out (their files are not restored; recovery
+    /// marks them offline).
+    pub(super) offline: Vec<u16>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -129,7 +143,7 @@ fn unhex16(s: &str) -> Option<[u8; 16]> {
 
 impl State {
     pub(super) fn write(&self, dir: &Path) -> Result<()> {
-        let text = format!(
+        let mut text = format!(
             "refdb restoring 1\ndb_guid {}\ndatabase {}\nfull_guid {}\nlog_end {}\nfork_guid {}\nneeded {}\n",
             hex(&self.db_guid),
             hex(self.database.as_bytes()),
@@ -138,6 +152,10 @@ impl State {
             hex(&self.fork_guid),
             self.needed
         );
+        if !self.offline.is_empty() {
+            let ids: Vec<String> = self.offline.iter().map(u16::to_string).collect();
+            text += &format!("offline {}\n", ids.join(","));
+        }
         let tmp = dir.join(".refdb.restoring.tmp");
         let path = dir.join(RESTORING_FILE);
         let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
@@ -148,7 +166,7 @@ impl State {
         sync_dir(dir)
     }
 
-    fn read(dir: &Path) -> Result<Option<State>> {
+    pub(super) fn read(dir: &Path) -> Result<Option<State>> {
         let path = dir.join(RESTORING_FILE);
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
@@ -185,6 +203,14 @@ impl State {
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(bad)?,
         };
+        // Absent unless a piecemeal restore left filegroups out.
+        let offline = match lines.next() {
+            None => Vec::new(),
+            Some(l) => l
+                .strip_prefix("offline ")
+                .and_then(|v| v.split(',').map(|x| x.parse().ok()).collect())
+                .ok_or_else(bad)?,
+        };
         Ok(Some(State {
             db_guid,
             database,
@@ -192,6 +218,7 @@ impl State {
             log_end,
             fork_guid,
             needed,
+            offline,
         }))
     }
 }
@@ -212,6 +239,7 @@ pub(crate) fn mark_restoring(
         log_end,
         fork_guid,
         needed: 0,
+        offline: Vec::new(),
     }
     .write(dir)
 }
@@ -488,7 +516,7 @@ pub(super) enum Target {
     Other(Vec<String>),
 }
 
-fn inspect_target(dir: &Path) -> Result<Target> {
+pub(super) fn inspect_target(dir: &Path) -> Result<Target> {
     let rd = match fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::Missing),
@@ -558,7 +586,7 @@ pub fn restore(
     if !log.path.is_file() {
         return Err(DbBackupError::Refused("the set has no log".into()));
     }
-    let target = inspect_target(dir)?;
+    let mut target = inspect_target(dir)?;
     let job = Job {
         dir,
         stage: &stage.0,
@@ -573,6 +601,18 @@ pub fn restore(
             "MOVE relocates files when a full backup is restored (they stay where it put them for the rest of the sequence)".into(),
         ));
     }
+    if opts.partial {
+        let mut out = super::piecemeal::restore_partial(job, target)?;
+        out.media = media;
+        return Ok(out);
+    }
+    target = match super::piecemeal::restore_later(job, target)? {
+        super::piecemeal::Later::Done(mut out) => {
+            out.media = media;
+            return Ok(out);
+        }
+        super::piecemeal::Later::NotPiecemeal(t) => t,
+    };
     let mut out = match header.kind {
         BackupType::File | BackupType::Full if opts.page.is_some() => {
             super::file_restore::restore_page(job, target)?
@@ -580,7 +620,7 @@ pub fn restore(
         BackupType::File | BackupType::Full if opts.filegroup.is_some() => {
             super::file_restore::restore_files(job, target)?
         }
-        BackupType::Full => restore_full(job, target)?,
+        BackupType::Full => restore_full(job, target, Vec::new())?,
         BackupType::Differential => restore_diff(job, target)?,
         BackupType::Log => restore_log(job, target)?,
         BackupType::File => {
@@ -611,7 +651,13 @@ pub(super) fn name_guid(h: &SetHeader) -> String {
     )
 }
 
-fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+/// A full restore; `offline`: the filegroups a piecemeal restore leaves out (the set's
+/// header in `job` then lists only the files restored).
+pub(super) fn restore_full(
+    job: Job<'_>,
+    target: Target,
+    offline: Vec<u16>,
+) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -676,6 +722,7 @@ fn restore_full(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         log_end: end,
         fork_guid: h.fork_guid,
         needed: 0,
+        offline,
     };
     placement.place()?;
     let out = finish(dir, work, h, state, opts, cut.is_some())?;
@@ -697,6 +744,7 @@ fn finish(
     if stay {
         state.write(&work.0)?;
     } else {
+        super::piecemeal::mark_left_out(&work.0, &state)?;
         let db = Database::open(&work.0)?;
         out.fork = Some(new_fork(&db)?);
         db.close()?;
@@ -901,7 +949,7 @@ fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
     Ok((f, lpath, base))
 }
 
-fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+pub(super) fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -928,7 +976,8 @@ fn restore_diff(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
         ));
     }
     // Everything checked: the pages go over the restoring files, the log is replaced.
-    write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
+    let present = super::piecemeal::present_files(h, &s);
+    write_data_files(dir, stage, &present, false, &Placement::of_database(dir)?)?;
     let end = cut.unwrap_or(h.last_lsn);
     replace_log(dir, h, log, end)?;
     let state = State {
@@ -950,6 +999,7 @@ pub(super) fn finish_in_place(
     let stay = opts.recovery == Recovery::NoRecovery || (opts.stopat_ms.is_some() && !stopped);
     state.write(dir)?;
     if !stay {
+        super::piecemeal::mark_left_out(dir, &state)?;
         let db = Database::open(dir)?;
         out.fork = Some(new_fork(&db)?);
         db.close()?;
@@ -961,7 +1011,7 @@ pub(super) fn finish_in_place(
     Ok(out)
 }
 
-fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
+pub(super) fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     let Job {
         dir,
         stage,
@@ -1008,8 +1058,9 @@ fn restore_log(job: Job<'_>, target: Target) -> Result<RestoreOutcome> {
     let (lf, lpath, base) = check_log_file(dir, &s)?;
     let end = cut.unwrap_or(h.last_lsn);
     // Pages of minimally logged operations (not in the log) first.
-    if !h.files.is_empty() {
-        write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
+    let present = super::piecemeal::present_files(h, &s);
+    if !present.files.is_empty() {
+        write_data_files(dir, stage, &present, false, &Placement::of_database(dir)?)?;
     }
     copy_records(
         log,
