@@ -330,12 +330,19 @@ impl Core {
     /// Changes the boot record (logged as the boot page's new image).
     fn set_boot(&mut self, boot: Boot) -> Result<Lsn> {
         let page = boot.to_page();
-        let lsn = self.log_system(RecordBody::Smo {
+        // The new record first: applying its image keeps the current record's paths and
+        // offline filegroups (`boot_with_paths`), which must be the new ones.
+        let old = std::mem::replace(&mut self.boot, boot);
+        match self.log_system(RecordBody::Smo {
             ops: vec![SmoOp::Image(page)],
             bulk: vec![],
-        })?;
-        self.boot = boot;
-        Ok(lsn)
+        }) {
+            Ok(lsn) => Ok(lsn),
+            Err(e) => {
+                self.boot = old;
+                Err(e)
+            }
+        }
     }
 
     fn table(&self, name: &str, write: bool) -> Result<u16> {
@@ -921,6 +928,11 @@ impl Database {
         }
         c.set_boot(b)?;
         c.count_maps()?;
+        // Written through: recovery keeps the offline state the boot page on disk has (see
+        // `boot_with_paths`), so the page itself must say online.
+        let boot_page = PageId { file: 1, page: 0 };
+        c.pool.write_out(boot_page)?;
+        c.pool.sync_files()?;
         drop(c);
         self.checkpoint()?;
         Ok(())
