@@ -928,12 +928,9 @@ impl Database {
         }
         c.set_boot(b)?;
         c.count_maps()?;
-        // Written through: recovery keeps the offline state the boot page on disk has (see
-        // `boot_with_paths`), so the page itself must say online.
-        let boot_page = PageId { file: 1, page: 0 };
-        c.pool.write_out(boot_page)?;
-        c.pool.sync_files()?;
         drop(c);
+        // The checkpoint writes the boot page: recovery keeps the offline state the page on
+        // disk has (see `boot_with_paths`), so the page itself must say online.
         self.checkpoint()?;
         Ok(())
     }
