@@ -281,7 +281,8 @@ fn full_model_sequence(b_read_only: bool) {
         e.contains("filegroup b") && e.contains("offline"),
         "full backup: {e}"
     );
-    db.close().unwrap();
+    // A crash: recovery of the database with b offline (the next look at the rows opens it).
+    db.abandon();
 
     // Refused: b from a backup of another database of the same name.
     let other = env.create("other", RecoveryModel::Full);
@@ -396,4 +397,33 @@ fn a_partial_restore_refuses_unknown_filegroups_and_non_full_backups() {
     let e = refused(env.restore(&d, &log, &partial(Recovery::Recovery, &["a"])));
     assert!(e.contains("starts from a full backup"), "{e}");
     assert!(!d.exists());
+}
+
+/// Stage 1 stops at the first log; b must come to that point, not past it.
+#[test]
+fn a_later_stage_refuses_backups_past_the_point_the_database_was_recovered_at() {
+    let mut env = Env::new();
+    let db = env.create("sales", RecoveryModel::Full);
+    env.load(&db, &GROUPS, "k", 40);
+    let full = env.backup(&db, BackupType::Full);
+    env.load(&db, &GROUPS, "l", 40);
+    let log1 = env.backup(&db, BackupType::Log);
+    let at_log1 = env.rows.clone();
+    env.load(&db, &GROUPS, "m", 40);
+    let log2 = env.backup(&db, BackupType::Log);
+    let full2 = env.backup(&db, BackupType::Full);
+    db.close().unwrap();
+
+    let d = env.path("restored");
+    env.restore(&d, &full, &partial(Recovery::NoRecovery, &["a"]))
+        .unwrap();
+    assert!(env.restore(&d, &log1, &opts(Recovery::Recovery)).unwrap().recovered);
+    let e = refused(env.restore(&d, &full2, &filegroup("b")));
+    assert!(e.contains("after LSN") && e.contains("went offline"), "{e}");
+    env.restore(&d, &full, &filegroup("b")).unwrap();
+    let e = refused(env.restore(&d, &log2, &opts(Recovery::Recovery)));
+    assert!(e.contains("goes past LSN") && e.contains("newer"), "{e}");
+    assert_rows(&d, &at_log1, &["PRIMARY", "a"], "after the refusals");
+    assert!(env.restore(&d, &log1, &opts(Recovery::Recovery)).unwrap().recovered);
+    assert_rows(&d, &at_log1, &GROUPS, "b at the first log");
 }
