@@ -387,15 +387,32 @@ fn piecemeal_restore_from_the_command_line() {
         }
     };
     put(0..8);
-    ok(t, &["backup", "db", "--type", "full", "--to", "full.tap", "--format"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
     put(8..20);
-    ok(t, &["backup", "db", "--type", "log", "--to", "log.tap", "--format"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log.tap", "--format",
+        ],
+    );
 
     // Two filegroups without --partial: refused by the command line.
     let (c, _, err) = refdb(
         t,
         &[
-            "restore", "r", "--from", "full.tap", "--filegroup", "a", "--filegroup", "b",
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--filegroup",
+            "a",
+            "--filegroup",
+            "b",
         ],
     );
     assert_eq!(c, 1);
@@ -428,7 +445,12 @@ fn piecemeal_restore_from_the_command_line() {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     assert_eq!(scan(t, "r"), online);
-    assert_check(t, "r", &online, "piecemeal: PRIMARY and a online, b offline");
+    assert_check(
+        t,
+        "r",
+        &online,
+        "piecemeal: PRIMARY and a online, b offline",
+    );
     let (c, _, err) = refdb(t, &["get", "r", "k01", "--filegroup", "b"]);
     assert_eq!(c, 1);
     assert!(err.contains("filegroup \"b\" is offline"), "{err}");

@@ -61,8 +61,7 @@ impl Env {
                 read_only: false,
             })
             .collect();
-        Database::create_with(&self.path(name), "sales", model, &fgs, &Default::default())
-            .unwrap()
+        Database::create_with(&self.path(name), "sales", model, &fgs, &Default::default()).unwrap()
     }
 
     /// A backup onto a new emulated tape; the directory library holding it.
@@ -260,7 +259,10 @@ fn full_model_sequence(b_read_only: bool) {
     let d = env.path("restored");
     env.restore(&d, &full, &partial(Recovery::NoRecovery, &["PRIMARY", "a"]))
         .unwrap();
-    assert!(!d.join("b.ndf").exists(), "the partial restore wrote b's file");
+    assert!(
+        !d.join("b.ndf").exists(),
+        "the partial restore wrote b's file"
+    );
     env.restore(&d, &log1, &opts(Recovery::NoRecovery)).unwrap();
     let o = env.restore(&d, &log2, &opts(Recovery::Recovery)).unwrap();
     assert!(o.recovered);
@@ -274,7 +276,10 @@ fn full_model_sequence(b_read_only: bool) {
     env.load(&db, &["PRIMARY", "a"], "online", 50);
     env.commit(
         &db,
-        &[("a", "k00000".into(), None), ("PRIMARY", "k00001".into(), None)],
+        &[
+            ("a", "k00000".into(), None),
+            ("PRIMARY", "k00001".into(), None),
+        ],
     );
     let e = refused(env.try_backup(&db, BackupType::Full));
     assert!(
@@ -321,7 +326,12 @@ fn full_model_sequence(b_read_only: bool) {
     db.close().unwrap();
     let d2 = env.path("whole");
     env.restore(&d2, &again, &opts(Recovery::Recovery)).unwrap();
-    assert_rows(&d2, &env.rows, &GROUPS, "full backup after the piecemeal restore");
+    assert_rows(
+        &d2,
+        &env.rows,
+        &GROUPS,
+        "full backup after the piecemeal restore",
+    );
 }
 
 fn dbbackup_work_dir() -> &'static str {
@@ -375,7 +385,12 @@ fn simple_model_read_write_filegroups_first_read_only_ones_later() {
         e.contains("simple recovery model") && e.contains("filegroup b is read-write"),
         "{e}"
     );
-    assert_rows(&d, &env.rows, &["PRIMARY", "a"], "simple, after the refusal");
+    assert_rows(
+        &d,
+        &env.rows,
+        &["PRIMARY", "a"],
+        "simple, after the refusal",
+    );
 
     let o = env.restore(&d, &full, &filegroup("b")).unwrap();
     assert!(o.recovered);
@@ -417,13 +432,21 @@ fn a_later_stage_refuses_backups_past_the_point_the_database_was_recovered_at() 
     let d = env.path("restored");
     env.restore(&d, &full, &partial(Recovery::NoRecovery, &["a"]))
         .unwrap();
-    assert!(env.restore(&d, &log1, &opts(Recovery::Recovery)).unwrap().recovered);
+    assert!(
+        env.restore(&d, &log1, &opts(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
     let e = refused(env.restore(&d, &full2, &filegroup("b")));
     assert!(e.contains("after LSN") && e.contains("went offline"), "{e}");
     env.restore(&d, &full, &filegroup("b")).unwrap();
     let e = refused(env.restore(&d, &log2, &opts(Recovery::Recovery)));
     assert!(e.contains("goes past LSN") && e.contains("newer"), "{e}");
     assert_rows(&d, &at_log1, &["PRIMARY", "a"], "after the refusals");
-    assert!(env.restore(&d, &log1, &opts(Recovery::Recovery)).unwrap().recovered);
+    assert!(
+        env.restore(&d, &log1, &opts(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
     assert_rows(&d, &at_log1, &GROUPS, "b at the first log");
 }

@@ -42,8 +42,8 @@ use super::restore::{
 };
 use super::{io_err, BackupType, DbBackupError, Result};
 use crate::engine::file::{self, read_boot, Boot, DataFile, FilegroupInfo};
-use crate::engine::{Database, Lsn, RecoveryModel};
 use crate::engine::page::PAGE_SIZE;
+use crate::engine::{Database, Lsn, RecoveryModel};
 use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -135,7 +135,7 @@ pub(super) fn present_files(h: &SetHeader, s: &State) -> SetHeader {
 
 /// Whether a restore was a later stage of a piecemeal restore.
 pub(super) enum Later {
-    Done(RestoreOutcome),
+    Done(Box<RestoreOutcome>),
     /// Not one: the restore goes on as usual, with the target.
     NotPiecemeal(Target),
 }
@@ -171,7 +171,7 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
                 name_guid(h)
             )));
         }
-        return begin(job, &boot, &g, &scratch).map(Later::Done);
+        return begin(job, &boot, &g, &scratch).map(|o| Later::Done(Box::new(o)));
     }
     if *guid != h.db_guid {
         return Err(DbBackupError::Refused(format!(
@@ -221,7 +221,7 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
             )))
         }
     };
-    complete_if_there(dir, &scratch, &g, out).map(Later::Done)
+    complete_if_there(dir, &scratch, &g, out).map(|o| Later::Done(Box::new(o)))
 }
 
 /// The filegroup the work database restores: its one filegroup besides the primary that is
@@ -239,12 +239,7 @@ fn stage_filegroup(boot: &Boot, s: &State) -> Result<FilegroupInfo> {
 }
 
 /// Starts a later stage for filegroup `g` from a full or file backup.
-fn begin(
-    job: Job<'_>,
-    boot: &Boot,
-    g: &FilegroupInfo,
-    scratch: &Path,
-) -> Result<RestoreOutcome> {
+fn begin(job: Job<'_>, boot: &Boot, g: &FilegroupInfo, scratch: &Path) -> Result<RestoreOutcome> {
     let Job { dir, stage, h, .. } = job;
     let point = g.offline.unwrap_or_default();
     if !matches!(h.kind, BackupType::Full | BackupType::File) {
@@ -274,10 +269,7 @@ fn begin(
             )));
         }
         // Read-only since before the backup: its files are put back as they are.
-        let sub = SetHeader {
-            files,
-            ..h.clone()
-        };
+        let sub = SetHeader { files, ..h.clone() };
         check_files(dir, &sub)?;
         put_files(dir, stage, &sub)?;
         bring_online(dir, g)?;
@@ -362,12 +354,7 @@ fn complete_if_there(
         ))
     })?;
     for f in boot.files.iter().filter(|f| f.filegroup == g.id) {
-        copy_file(
-            &scratch.join(&f.file_name),
-            &f.resolve(dir),
-            f.id,
-            point,
-        )?;
+        copy_file(&scratch.join(&f.file_name), &f.resolve(dir), f.id, point)?;
     }
     bring_online(dir, g)?;
     fs::remove_dir_all(scratch).map_err(io_err("remove", scratch))?;

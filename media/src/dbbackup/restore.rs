@@ -609,7 +609,7 @@ pub fn restore(
     target = match super::piecemeal::restore_later(job, target)? {
         super::piecemeal::Later::Done(mut out) => {
             out.media = media;
-            return Ok(out);
+            return Ok(*out);
         }
         super::piecemeal::Later::NotPiecemeal(t) => t,
     };

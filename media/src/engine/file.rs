@@ -241,12 +241,20 @@ impl Boot {
         }
         // Version 1 ends here; version 2 adds the paths, version 3 the offline filegroups
         // (each extension optional, in this order).
-        let mut tag = if d.remaining() > 0 { Some(d.u8()?) } else { None };
+        let mut tag = if d.remaining() > 0 {
+            Some(d.u8()?)
+        } else {
+            None
+        };
         if tag == Some(BOOT_PATHS_V2) {
             for f in &mut files {
                 f.path = String::from_utf8(d.bytes()?).ok()?;
             }
-            tag = if d.remaining() > 0 { Some(d.u8()?) } else { None };
+            tag = if d.remaining() > 0 {
+                Some(d.u8()?)
+            } else {
+                None
+            };
         }
         if tag == Some(BOOT_OFFLINE_V3) {
             for _ in 0..d.u16()? {
@@ -256,7 +264,11 @@ impl Boot {
                     return None;
                 }
             }
-            tag = if d.remaining() > 0 { Some(d.u8()?) } else { None };
+            tag = if d.remaining() > 0 {
+                Some(d.u8()?)
+            } else {
+                None
+            };
         }
         if tag.is_some() {
             return None;
