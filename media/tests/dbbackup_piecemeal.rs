@@ -6,28 +6,25 @@
 //! commits the engine acknowledged. The refusals the reference documents' rules call for are
 //! asserted with their reasons.
 
+mod common;
+
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{MediaChanger, MediumRequest};
 use media::dbbackup::{self, BackupOptions, BackupType, Recovery, RestoreOptions};
 use media::decision::Operation;
 use media::engine::{Database, FilegroupSpec, RecoveryModel};
 use media::history::sqlite::SqliteHistory;
-use media::restore::ReadSpec;
 use media::set::MediaSet;
 use media::stripe::{StripeDevice, StripeOptions};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tape_sys::EmulatedOptions;
 
-/// (filegroup, key) → value: the test's own record of the committed rows.
-type Rows = BTreeMap<(String, String), String>;
+use common::dbenv::{restore, Rows};
 
 const GROUPS: [&str; 3] = ["PRIMARY", "a", "b"];
 
 fn tape() -> EmulatedOptions {
-    EmulatedOptions::new()
-        .capacity(64 << 20)
-        .early_warning(64 * 1024)
+    common::tape(64 << 20)
 }
 
 struct Env {
@@ -91,35 +88,8 @@ impl Env {
         self.try_backup(db, kind).unwrap()
     }
 
-    fn restore(
-        &self,
-        into: &Path,
-        lib: &Path,
-        opts: &RestoreOptions,
-    ) -> dbbackup::Result<dbbackup::RestoreOutcome> {
-        let changers: Vec<Box<dyn MediaChanger>> =
-            vec![Box::new(DirectoryLibrary::new(lib, tape()).unwrap())];
-        dbbackup::restore(into, changers, &ReadSpec::default(), opts)
-    }
-
-    /// Puts rows in one transaction, recorded once it commits.
     fn commit(&mut self, db: &Database, changes: &[(&str, String, Option<String>)]) {
-        db.run(|t| {
-            for (g, k, v) in changes {
-                match v {
-                    Some(v) => t.put(g, k.as_bytes(), v.as_bytes())?,
-                    None => t.delete(g, k.as_bytes())?,
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
-        for (g, k, v) in changes {
-            match v {
-                Some(v) => self.rows.insert((g.to_string(), k.clone()), v.clone()),
-                None => self.rows.remove(&(g.to_string(), k.clone())),
-            };
-        }
+        common::dbenv::commit(db, &mut self.rows, changes)
     }
 
     /// `n` rows of about 300 bytes into each filegroup of `groups`, keys `{prefix}{i}`, in
@@ -202,19 +172,7 @@ fn assert_rows(dir: &Path, want: &Rows, online: &[&str], what: &str) {
         .filter(|((g, _), _)| online.contains(&g.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let missing: Vec<_> = want
-        .iter()
-        .filter(|(k, v)| got.get(*k) != Some(v))
-        .collect();
-    let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{what}: {} rows missing or changed (first {:?}), {} extra (first {:?})",
-        missing.len(),
-        missing.first().map(|m| m.0),
-        extra.len(),
-        extra.first()
-    );
+    common::assert_same_rows(&got, &want, what);
     let report = db.check().unwrap();
     assert!(report.problems.is_empty(), "{what}: {:?}", report.problems);
     db.close().unwrap();
@@ -257,14 +215,13 @@ fn full_model_sequence(b_read_only: bool) {
 
     // Stage 1: PRIMARY and a, with the logs.
     let d = env.path("restored");
-    env.restore(&d, &full, &partial(Recovery::NoRecovery, &["PRIMARY", "a"]))
-        .unwrap();
+    restore(&d, &full, &partial(Recovery::NoRecovery, &["PRIMARY", "a"])).unwrap();
     assert!(
         !d.join("b.ndf").exists(),
         "the partial restore wrote b's file"
     );
-    env.restore(&d, &log1, &opts(Recovery::NoRecovery)).unwrap();
-    let o = env.restore(&d, &log2, &opts(Recovery::Recovery)).unwrap();
+    restore(&d, &log1, &opts(Recovery::NoRecovery)).unwrap();
+    let o = restore(&d, &log2, &opts(Recovery::Recovery)).unwrap();
     assert!(o.recovered);
     assert!(!d.join("b.ndf").exists());
     assert_rows(&d, &at_log2, &["PRIMARY", "a"], "stage 1");
@@ -293,22 +250,22 @@ fn full_model_sequence(b_read_only: bool) {
     let other = env.create("other", RecoveryModel::Full);
     let other_full = env.backup(&other, BackupType::Full);
     other.close().unwrap();
-    let e = refused(env.restore(&d, &other_full, &filegroup("b")));
+    let e = refused(restore(&d, &other_full, &filegroup("b")));
     assert!(e.contains("same database"), "{e}");
     // Refused: logs before the filegroup's backup.
-    let e = refused(env.restore(&d, &log1, &filegroup("b")));
+    let e = refused(restore(&d, &log1, &filegroup("b")));
     assert!(e.contains("full or file backup"), "{e}");
 
     // Stage 2: b from the full backup; it stays offline until the logs reach the point.
-    let o = env.restore(&d, &full, &filegroup("b")).unwrap();
+    let o = restore(&d, &full, &filegroup("b")).unwrap();
     assert!(!o.recovered);
     assert_rows(&d, &env.rows, &["PRIMARY", "a"], "b restoring");
     // Refused: a gap in b's log chain (log 2 before log 1), naming the missing range.
-    let e = refused(env.restore(&d, &log2, &opts(Recovery::Recovery)));
+    let e = refused(restore(&d, &log2, &opts(Recovery::Recovery)));
     assert!(e.contains("log chain gap") && e.contains("missing"), "{e}");
-    let o = env.restore(&d, &log1, &opts(Recovery::Recovery)).unwrap();
+    let o = restore(&d, &log1, &opts(Recovery::Recovery)).unwrap();
     assert!(!o.recovered);
-    let o = env.restore(&d, &log2, &opts(Recovery::Recovery)).unwrap();
+    let o = restore(&d, &log2, &opts(Recovery::Recovery)).unwrap();
     assert!(o.recovered, "b not online after its last log");
     assert!(!d.join(dbbackup_work_dir()).exists());
     assert_rows(&d, &env.rows, &GROUPS, "stage 2");
@@ -325,7 +282,7 @@ fn full_model_sequence(b_read_only: bool) {
     let again = env.backup(&db, BackupType::Full);
     db.close().unwrap();
     let d2 = env.path("whole");
-    env.restore(&d2, &again, &opts(Recovery::Recovery)).unwrap();
+    restore(&d2, &again, &opts(Recovery::Recovery)).unwrap();
     assert_rows(
         &d2,
         &env.rows,
@@ -362,16 +319,18 @@ fn simple_model_read_write_filegroups_first_read_only_ones_later() {
 
     // Refused: a read-write filegroup left for later under simple.
     let d = env.path("restored");
-    let e = refused(env.restore(&d, &full, &partial(Recovery::Recovery, &["PRIMARY"])));
+    let e = refused(restore(
+        &d,
+        &full,
+        &partial(Recovery::Recovery, &["PRIMARY"]),
+    ));
     assert!(
         e.contains("simple recovery model") && e.contains("filegroup a is read-write"),
         "{e}"
     );
     assert!(!d.exists(), "a refused restore left {}", d.display());
 
-    let o = env
-        .restore(&d, &full, &partial(Recovery::Recovery, &["a"]))
-        .unwrap();
+    let o = restore(&d, &full, &partial(Recovery::Recovery, &["a"])).unwrap();
     assert!(o.recovered);
     assert!(!d.join("b.ndf").exists());
     assert_rows(&d, &env.rows, &["PRIMARY", "a"], "simple, stage 1");
@@ -380,7 +339,7 @@ fn simple_model_read_write_filegroups_first_read_only_ones_later() {
     db.close().unwrap();
 
     // Refused: b from the backup in which it was read-write (its rows may have changed since).
-    let e = refused(env.restore(&d, &full_rw, &filegroup("b")));
+    let e = refused(restore(&d, &full_rw, &filegroup("b")));
     assert!(
         e.contains("simple recovery model") && e.contains("filegroup b is read-write"),
         "{e}"
@@ -392,7 +351,7 @@ fn simple_model_read_write_filegroups_first_read_only_ones_later() {
         "simple, after the refusal",
     );
 
-    let o = env.restore(&d, &full, &filegroup("b")).unwrap();
+    let o = restore(&d, &full, &filegroup("b")).unwrap();
     assert!(o.recovered);
     assert_rows(&d, &env.rows, &GROUPS, "simple, stage 2");
 }
@@ -407,9 +366,9 @@ fn a_partial_restore_refuses_unknown_filegroups_and_non_full_backups() {
     let log = env.backup(&db, BackupType::Log);
     db.close().unwrap();
     let d = env.path("restored");
-    let e = refused(env.restore(&d, &full, &partial(Recovery::Recovery, &["nope"])));
+    let e = refused(restore(&d, &full, &partial(Recovery::Recovery, &["nope"])));
     assert!(e.contains("no filegroup \"nope\""), "{e}");
-    let e = refused(env.restore(&d, &log, &partial(Recovery::Recovery, &["a"])));
+    let e = refused(restore(&d, &log, &partial(Recovery::Recovery, &["a"])));
     assert!(e.contains("starts from a full backup"), "{e}");
     assert!(!d.exists());
 }
@@ -430,21 +389,20 @@ fn a_later_stage_refuses_backups_past_the_point_the_database_was_recovered_at() 
     db.close().unwrap();
 
     let d = env.path("restored");
-    env.restore(&d, &full, &partial(Recovery::NoRecovery, &["a"]))
-        .unwrap();
+    restore(&d, &full, &partial(Recovery::NoRecovery, &["a"])).unwrap();
     assert!(
-        env.restore(&d, &log1, &opts(Recovery::Recovery))
+        restore(&d, &log1, &opts(Recovery::Recovery))
             .unwrap()
             .recovered
     );
-    let e = refused(env.restore(&d, &full2, &filegroup("b")));
+    let e = refused(restore(&d, &full2, &filegroup("b")));
     assert!(e.contains("after LSN") && e.contains("went offline"), "{e}");
-    env.restore(&d, &full, &filegroup("b")).unwrap();
-    let e = refused(env.restore(&d, &log2, &opts(Recovery::Recovery)));
+    restore(&d, &full, &filegroup("b")).unwrap();
+    let e = refused(restore(&d, &log2, &opts(Recovery::Recovery)));
     assert!(e.contains("goes past LSN") && e.contains("newer"), "{e}");
     assert_rows(&d, &at_log1, &["PRIMARY", "a"], "after the refusals");
     assert!(
-        env.restore(&d, &log1, &opts(Recovery::Recovery))
+        restore(&d, &log1, &opts(Recovery::Recovery))
             .unwrap()
             .recovered
     );
