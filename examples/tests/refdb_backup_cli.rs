@@ -451,6 +451,11 @@ fn piecemeal_restore_from_the_command_line() {
         &online,
         "piecemeal: PRIMARY and a online, b offline",
     );
+    let info = ok(t, &["info", "r"]);
+    assert!(
+        info.contains("filegroup b offline (recovery pending at LSN"),
+        "{info}"
+    );
     let (c, _, err) = refdb(t, &["get", "r", "k01", "--filegroup", "b"]);
     assert_eq!(c, 1);
     assert!(err.contains("filegroup \"b\" is offline"), "{err}");

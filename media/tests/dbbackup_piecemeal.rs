@@ -408,3 +408,42 @@ fn a_later_stage_refuses_backups_past_the_point_the_database_was_recovered_at() 
     );
     assert_rows(&d, &at_log1, &GROUPS, "b at the first log");
 }
+
+/// Full, differential and log, in both stages: the differential writes only the files of the
+/// filegroups each stage restores.
+#[test]
+fn differentials_in_both_stages() {
+    let mut env = Env::new();
+    let db = env.create("sales", RecoveryModel::Full);
+    env.load(&db, &GROUPS, "k", 80);
+    let full = env.backup(&db, BackupType::Full);
+    env.load(&db, &GROUPS, "d", 80);
+    let diff = env.backup(&db, BackupType::Differential);
+    env.load(&db, &GROUPS, "l", 30);
+    let log = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+
+    let d = env.path("restored");
+    restore(&d, &full, &partial(Recovery::NoRecovery, &["b"])).unwrap();
+    restore(&d, &diff, &opts(Recovery::NoRecovery)).unwrap();
+    assert!(!d.join("a.ndf").exists(), "the differential wrote a's file");
+    assert!(
+        restore(&d, &log, &opts(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
+    assert_rows(&d, &env.rows, &["PRIMARY", "b"], "stage 1");
+
+    assert!(!restore(&d, &full, &filegroup("a")).unwrap().recovered);
+    assert!(
+        !restore(&d, &diff, &opts(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
+    assert!(
+        restore(&d, &log, &opts(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
+    assert_rows(&d, &env.rows, &GROUPS, "stage 2");
+}

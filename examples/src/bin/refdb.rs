@@ -692,9 +692,12 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
                 w(
                     &mut out,
                     format!(
-                        "filegroup {}{}",
+                        "filegroup {}{}{}",
                         f.name,
-                        if f.read_only { " read-only" } else { "" }
+                        if f.read_only { " read-only" } else { "" },
+                        f.offline
+                            .map(|l| format!(" offline (recovery pending at LSN {l})"))
+                            .unwrap_or_default()
                     ),
                 );
             }

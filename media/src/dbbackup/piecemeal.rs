@@ -152,7 +152,17 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
         return Ok(Later::NotPiecemeal(target));
     };
     let scratch = dir.join(PIECEMEAL_DIR);
-    let begun = scratch.is_dir();
+    // Never through a link planted there.
+    let begun = match fs::symlink_metadata(&scratch) {
+        Ok(m) if m.is_dir() => true,
+        Ok(_) => {
+            return Err(DbBackupError::Refused(format!(
+                "{} is not a directory: remove it and restore the filegroup again",
+                scratch.display()
+            )))
+        }
+        Err(_) => false,
+    };
     if opts.page.is_some() || (opts.filegroup.is_none() && !begun) {
         return Ok(Later::NotPiecemeal(target));
     }
@@ -290,7 +300,7 @@ fn begin(job: Job<'_>, boot: &Boot, g: &FilegroupInfo, scratch: &Path) -> Result
         )));
     }
     // A new work database: the primary and the filegroup, the others left out.
-    if scratch.exists() {
+    if fs::symlink_metadata(scratch).is_ok() {
         fs::remove_dir_all(scratch).map_err(io_err("remove", scratch))?;
     }
     let keep = [1, g.id];

@@ -1285,14 +1285,20 @@ impl Database {
         let c = self.core();
         let mut out = Vec::new();
         for f in &c.boot.files {
-            let df = c.pool.file(f.id)?;
             let fg = c.boot.filegroups.iter().find(|g| g.id == f.filegroup);
+            // An offline filegroup's file is not open (it may be missing): 0 pages.
+            let (path, pages) = if c.boot.file_offline(f.id) {
+                (f.resolve(&self.dir), 0)
+            } else {
+                let df = c.pool.file(f.id)?;
+                (df.path.clone(), df.len_pages()?)
+            };
             out.push(DataFileStatus {
                 id: f.id,
                 logical_name: f.logical_name.clone(),
                 filegroup: fg.map_or_else(String::new, |g| g.name.clone()),
-                path: df.path.clone(),
-                pages: df.len_pages()?,
+                path,
+                pages,
             });
         }
         out.sort_by_key(|f| f.id);
