@@ -400,14 +400,17 @@ impl Boot {
     }
 
     /// Whether data file `id` belongs to an offline filegroup.
+    /// (Redo asks for every record: a filegroup is found by its place, its id less one, as
+    /// `validate` requires.)
     pub fn file_offline(&self, id: u16) -> bool {
-        self.files.iter().any(|f| {
-            f.id == id
-                && self
-                    .filegroups
-                    .iter()
-                    .any(|g| g.id == f.filegroup && g.offline.is_some())
-        })
+        self.files
+            .iter()
+            .find(|f| f.id == id)
+            .and_then(|f| {
+                self.filegroups
+                    .get(usize::from(f.filegroup).checked_sub(1)?)
+            })
+            .is_some_and(|g| g.offline.is_some())
     }
 
     /// The ids of a filegroup's data files, first file first.
