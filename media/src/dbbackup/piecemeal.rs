@@ -25,14 +25,20 @@
 //!   did for the other filegroups), X's files are copied into the database, and X comes
 //!   online. A log that goes past that LSN is refused: X would be newer than the rest.
 //!
+//! An interrupted later stage is done again from its full backup: `--filegroup X` replaces
+//! the work database (nothing of the user's is in it), and X stays offline until the files
+//! are in place and the boot record says so.
+//!
 //! The pages copied keep their LSNs, except that none claims a later LSN than the one the
 //! database was recovered at: the work database's own undo records lie past it, in a log
 //! that is not the database's.
 //!
 //! Not done: STOPAT with a partial restore (the later stage would have to stop its log at
-//! the same record); a later stage from a backup that holds no log up to the point
-//! (restoring the filegroup alone from file backups under the full model is done by the
-//! same sequence, with the full backup's primary).
+//! the same record); under the full model, a later stage from a file backup of the filegroup
+//! alone (the work database needs the primary filegroup of the same point, so the stage starts
+//! from a full backup, or a file backup that holds the primary); log backups of the database
+//! between the stages (a recovered database starts a new log chain at its next full backup,
+//! which waits until every filegroup is online).
 
 use super::file_restore::{check_files, put_files};
 use super::header::SetHeader;
