@@ -245,10 +245,10 @@ pub fn restore(
         dir.display(),
         if o.recovered {
             format!(
-                "recovered at LSN {}, new recovery fork {}",
+                "recovered at LSN {}{}",
                 o.log_end,
                 o.fork
-                    .map(|f| media::engine::db::guid_string(&f))
+                    .map(|f| format!(", new recovery fork {}", media::engine::db::guid_string(&f)))
                     .unwrap_or_default()
             )
         } else if let dbbackup::Recovery::Standby(undo) = &opts.recovery {
@@ -261,6 +261,18 @@ pub fn restore(
             format!("restoring (log restored up to LSN {})", o.log_end)
         }
     );
+    // After a piecemeal restore: what is still offline, and what brings it online.
+    if let Some(boot) = media::engine::file::read_boot(dir) {
+        for g in &boot.filegroups {
+            if let Some(lsn) = g.offline {
+                let _ = writeln!(
+                    log,
+                    "refdb: filegroup {} is offline (recovery pending at LSN {lsn}): restore it later with --filegroup {}",
+                    g.name, g.name
+                );
+            }
+        }
+    }
     Ok(o)
 }
 
@@ -369,10 +381,7 @@ pub fn plan(
                 None
             },
             replace: replace && i == 0,
-            filegroup: None,
-            page: None,
-            moves: Vec::new(),
-            restart: false,
+            ..Default::default()
         };
         last = Some(restore_step(dir, &files, s.position, &opts, out)?);
     }
@@ -409,10 +418,7 @@ pub fn plan(
             recovery: Recovery::Recovery,
             stopat_ms,
             replace: false,
-            filegroup: None,
-            page: None,
-            moves: Vec::new(),
-            restart: false,
+            ..Default::default()
         };
         last = Some(restore_step(dir, &files, next.position, &opts, out)?);
     }

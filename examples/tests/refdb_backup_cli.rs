@@ -342,6 +342,141 @@ fn filegroup_restore_plus_logs_from_the_command_line() {
     assert_check(t, "db", &want, "filegroup b + log + tail");
 }
 
+/// The rows `refdb scan DIR` prints: (filegroup, key) → value.
+fn scan(t: &Path, db: &str) -> BTreeMap<(String, String), String> {
+    let mut got = BTreeMap::new();
+    for line in ok(t, &["scan", db]).lines() {
+        if line.starts_with("refdb: ") {
+            continue;
+        }
+        let mut p = line.splitn(3, '\t');
+        let (fg, k, v) = (p.next().unwrap(), p.next().unwrap(), p.next().unwrap());
+        got.insert((fg.to_string(), k.to_string()), v.to_string());
+    }
+    got
+}
+
+/// Piecemeal restore: `--partial --filegroup PRIMARY --filegroup a` from a full backup and a
+/// log, the database online with `b` offline (its reads refused with the reason), then `b`
+/// from the full backup and the same log.
+#[test]
+fn piecemeal_restore_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &[
+            "create",
+            "db",
+            "--recovery",
+            "full",
+            "--filegroup",
+            "a",
+            "--filegroup",
+            "b",
+        ],
+    );
+    let mut want = BTreeMap::new();
+    let mut put = |n: std::ops::Range<u32>| {
+        for i in n {
+            for fg in ["PRIMARY", "a", "b"] {
+                let (k, v) = (format!("k{:02}", i % 17), format!("{fg}-{i}"));
+                ok(t, &["put", "db", &k, &v, "--filegroup", fg]);
+                want.insert((fg.to_string(), k), v);
+            }
+        }
+    };
+    put(0..8);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    put(8..20);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log.tap", "--format",
+        ],
+    );
+
+    // Two filegroups without --partial: refused by the command line.
+    let (c, _, err) = refdb(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--filegroup",
+            "a",
+            "--filegroup",
+            "b",
+        ],
+    );
+    assert_eq!(c, 1);
+    assert!(err.contains("unless --partial"), "{err}");
+
+    let out = ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--partial",
+            "--filegroup",
+            "PRIMARY",
+            "--filegroup",
+            "a",
+            "--norecovery",
+        ],
+    );
+    assert!(out.contains("restoring"), "{out}");
+    let out = ok(t, &["restore", "r", "--from", "log.tap"]);
+    assert!(
+        out.contains("filegroup b is offline") && out.contains("--filegroup b"),
+        "{out}"
+    );
+    let online: BTreeMap<_, _> = want
+        .iter()
+        .filter(|((fg, _), _)| fg != "b")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(scan(t, "r"), online);
+    assert_check(
+        t,
+        "r",
+        &online,
+        "piecemeal: PRIMARY and a online, b offline",
+    );
+    let info = ok(t, &["info", "r"]);
+    assert!(
+        info.contains("filegroup b offline (recovery pending at LSN"),
+        "{info}"
+    );
+    let (c, _, err) = refdb(t, &["get", "r", "k01", "--filegroup", "b"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("filegroup \"b\" is offline"), "{err}");
+    let (c, _, err) = refdb(t, &["put", "r", "k01", "x", "--filegroup", "b"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("filegroup \"b\" is offline"), "{err}");
+
+    let out = ok(
+        t,
+        &["restore", "r", "--from", "full.tap", "--filegroup", "b"],
+    );
+    assert!(out.contains("restoring"), "{out}");
+    let out = ok(t, &["restore", "r", "--from", "log.tap"]);
+    assert!(
+        out.contains("recovered") && !out.contains("offline"),
+        "{out}"
+    );
+    assert_eq!(scan(t, "r"), want);
+    assert_check(t, "r", &want, "piecemeal: PRIMARY and a, then b");
+}
+
 /// `--page FILE:PAGE`: a typo is refused by the parser, and a page restore under the simple
 /// model says why.
 #[test]

@@ -4,6 +4,8 @@
 //! with a model the test keeps of the commits the engine acknowledged: a backup must read
 //! every map of every file.
 
+mod common;
+
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{MediaChanger, MediumRequest};
 use media::dbbackup::{self, BackupOptions, BackupType, Recovery, RestoreOptions};
@@ -89,22 +91,7 @@ impl Env {
 
     /// Puts (or deletes, for `None`) rows in one transaction, recorded once it commits.
     fn commit(&mut self, db: &Database, changes: Vec<(&str, String, Option<String>)>) {
-        db.run(|t| {
-            for (g, k, v) in &changes {
-                match v {
-                    Some(v) => t.put(g, k.as_bytes(), v.as_bytes())?,
-                    None => t.delete(g, k.as_bytes())?,
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
-        for (g, k, v) in changes {
-            match v {
-                Some(v) => self.rows.insert((g.to_string(), k), v),
-                None => self.rows.remove(&(g.to_string(), k)),
-            };
-        }
+        common::dbenv::commit(db, &mut self.rows, &changes)
     }
 
     /// Inserts `n` rows of about 700 bytes per filegroup, keys `{prefix}{i}`.

@@ -13,7 +13,7 @@
 //! refdb set DIR [--recovery MODEL] [--read-only FG] [--read-write FG]
 //! refdb bulk-load DIR --filegroup FG --rows N [--value-bytes B]
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
-//! refdb restore DIR --from DEV… [--set N] [--norecovery | --standby UNDO_FILE] [--stopat TIME] [--replace] [--restart] [--filegroup NAME] [--page FILE:PAGE] [--move LOGICAL=PATH…]
+//! refdb restore DIR --from DEV… [--set N] [--norecovery | --standby UNDO_FILE] [--stopat TIME] [--replace] [--restart] [--filegroup NAME] [--partial --filegroup NAME…] [--page FILE:PAGE] [--move LOGICAL=PATH…]
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
 //! refdb history [--database NAME]
 //! ```
@@ -241,9 +241,17 @@ enum Cmd {
         #[arg(long)]
         replace: bool,
         /// File restore: only this filegroup's files (of a file or full backup), into the
-        /// database in DIR left restoring by a tail-log backup; the logs since follow.
+        /// database in DIR left restoring by a tail-log backup; the logs since follow. With
+        /// --partial, a filegroup restored besides PRIMARY (repeatable). Into an online
+        /// database where the filegroup is offline (after --partial): the later stage of a
+        /// piecemeal restore, followed (full model) by the logs up to where the database was
+        /// recovered.
+        #[arg(long = "filegroup", value_name = "NAME")]
+        filegroups: Vec<String>,
+        /// Piecemeal restore (PARTIAL): from a full backup, only the primary filegroup and
+        /// those named with --filegroup; the others stay offline until restored later.
         #[arg(long)]
-        filegroup: Option<String>,
+        partial: bool,
         /// Page restore: only page FILE:PAGE (a file id and page number, as `refdb check`
         /// names pages), into the database left restoring by a tail-log backup.
         #[arg(long, value_name = "FILE:PAGE", value_parser = parse_page)]
@@ -432,11 +440,17 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             standby,
             stopat: s,
             replace,
-            filegroup,
+            filegroups,
+            partial,
             page,
             moves,
             restart,
         } => (|| {
+            if !*partial && filegroups.len() > 1 {
+                return Err(
+                    "restore: --filegroup names one filegroup, unless --partial is given".into(),
+                );
+            }
             let opts = media::dbbackup::RestoreOptions {
                 recovery: if *norecovery {
                     media::dbbackup::Recovery::NoRecovery
@@ -447,10 +461,16 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 },
                 stopat_ms: stopat(s)?,
                 replace: *replace,
-                filegroup: filegroup.clone(),
+                filegroup: filegroups.first().filter(|_| !*partial).cloned(),
                 page: *page,
                 moves: moves.clone(),
                 restart: *restart,
+                partial: *partial,
+                filegroups: if *partial {
+                    filegroups.clone()
+                } else {
+                    Vec::new()
+                },
             };
             let changers = rm::readers(from, changer.as_deref())?;
             rm::restore(dir, changers, *set, &opts, &mut err)
@@ -602,10 +622,17 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
             let db = open(&dir, None)?;
             let fgs: Vec<String> = match &filegroup {
                 Some(f) => vec![f.clone()],
+                // Offline filegroups (a piecemeal restore not finished) are named, not read.
                 None => db
                     .info()
                     .filegroups
                     .iter()
+                    .filter(|f| {
+                        if f.offline.is_some() {
+                            eprintln!("refdb: filegroup {} is offline: not scanned", f.name);
+                        }
+                        f.offline.is_none()
+                    })
                     .map(|f| f.name.clone())
                     .collect(),
             };
@@ -694,9 +721,12 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
                 w(
                     &mut out,
                     format!(
-                        "filegroup {}{}",
+                        "filegroup {}{}{}",
                         f.name,
-                        if f.read_only { " read-only" } else { "" }
+                        if f.read_only { " read-only" } else { "" },
+                        f.offline
+                            .map(|l| format!(" offline (recovery pending at LSN {l})"))
+                            .unwrap_or_default()
                     ),
                 );
             }

@@ -445,6 +445,7 @@ pub fn backup(
             "NO_TRUNCATE (a tail-log backup) applies to log backups only".into(),
         ));
     }
+    super::piecemeal::refuse_offline_backup(&info, opts.kind, opts.filegroup.as_deref())?;
     let all_files: Vec<u16> = info.files.iter().map(|f| f.id).collect();
     // What the set holds: its log range, its pages, its base.
     let (first, checkpoint, files, extents, base) = match opts.kind {

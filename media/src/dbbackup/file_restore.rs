@@ -244,7 +244,7 @@ fn check_file_ids(dir: &Path, sub: &SetHeader) -> Result<Boot> {
 }
 
 /// The same, and every file of the filegroup is in the set.
-fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
+pub(super) fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
     let boot = check_file_ids(dir, sub)?;
     let fg = sub.files[0].filegroup_id;
     if let Some(b) = boot
@@ -261,7 +261,7 @@ fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
 }
 
 /// Builds the files in a work directory, then renames each over the database's file.
-fn put_files(dir: &Path, stage: &Incoming, sub: &SetHeader) -> Result<()> {
+pub(super) fn put_files(dir: &Path, stage: &Incoming, sub: &SetHeader) -> Result<()> {
     let placement = Placement::of_database(dir)?;
     if let Some(m) = placement
         .moved

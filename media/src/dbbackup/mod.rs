@@ -14,6 +14,7 @@
 //! | [`restore`] | restore sequences: full, differential, logs, NORECOVERY/RECOVERY, STOPAT, the safety checks |
 //! | `incoming` | a set as it comes off the media, one pass: data file images (pages checked as they come), its log and header |
 //! | `file_restore` | file (filegroup) and page restore into an existing database, then its logs |
+//! | `piecemeal` | piecemeal restore: PARTIAL (primary and named filegroups online, the others offline), then the others later |
 //! | `relocate` | MOVE: where a restore puts the data files, and the boot record paths that say so |
 //! | `restart` | RESTART: an interrupted restore's progress file, and continuing from it |
 //! | [`standby`] | WITH STANDBY: the database readable between log restores, its undo kept in an undo file |
@@ -34,6 +35,7 @@ pub mod backup;
 mod file_restore;
 pub mod header;
 mod incoming;
+mod piecemeal;
 mod relocate;
 mod restart;
 pub mod restore;

@@ -187,9 +187,9 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
                 "--restart continues an interrupted restore as it was: it does not take MOVE or STOPAT (restore again with --replace instead)".into(),
             ));
         }
-        if opts.page.is_some() || opts.filegroup.is_some() {
+        if opts.page.is_some() || opts.filegroup.is_some() || opts.partial {
             return Err(DbBackupError::Refused(
-                "--restart is for database, differential and log restores: run the file or page restore again without it".into(),
+                "--restart is for database, differential and log restores: run the file, page or partial restore again without it".into(),
             ));
         }
     }
@@ -220,7 +220,8 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
                 && opts.moves.is_empty()
                 && opts.stopat_ms.is_none()
                 && opts.page.is_none()
-                && opts.filegroup.is_none() =>
+                && opts.filegroup.is_none()
+                && !opts.partial =>
         {
             Ok(Some(p))
         }

@@ -31,7 +31,8 @@
 //! - **RESTART** (an interrupted restore continued, not mixed with another): see
 //!   [`super::restart`].
 //!
-//! Not done yet (issue 15): piecemeal restore.
+//! - **Piecemeal restore** (PARTIAL: the primary filegroup and the named ones first, the
+//!   others later): see `piecemeal`.
 
 use super::header::{flags, SetHeader, FORMAT_VERSION};
 pub(super) use super::incoming::write_data_files;
@@ -87,6 +88,12 @@ pub struct RestoreOptions {
     pub moves: Vec<(String, String)>,
     /// RESTART: continue an interrupted restore of the same set (see `restart`).
     pub restart: bool,
+    /// PARTIAL (piecemeal restore): a full backup restores only the primary filegroup and
+    /// the filegroups in `filegroups`; the others stay offline until restored later (see
+    /// `piecemeal`).
+    pub partial: bool,
+    /// With `partial`: the filegroups restored besides the primary one.
+    pub filegroups: Vec<String>,
 }
 
 impl Default for RestoreOptions {
@@ -99,6 +106,8 @@ impl Default for RestoreOptions {
             page: None,
             moves: Vec::new(),
             restart: false,
+            partial: false,
+            filegroups: Vec::new(),
         }
     }
 }
@@ -131,6 +140,9 @@ pub(super) struct State {
     /// After a file restore: the LSN the log must reach before recovery (where the rest of
     /// the database is, the end of the tail-log backup); 0 = none.
     pub(super) needed: Lsn,
+    /// A piecemeal restore: the filegroups left out (their files are not restored; recovery
+    /// marks them offline).
+    pub(super) offline: Vec<u16>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -149,7 +161,7 @@ fn unhex16(s: &str) -> Option<[u8; 16]> {
 
 impl State {
     pub(super) fn write(&self, dir: &Path) -> Result<()> {
-        let text = format!(
+        let mut text = format!(
             "refdb restoring 1\ndb_guid {}\ndatabase {}\nfull_guid {}\nlog_end {}\nfork_guid {}\nneeded {}\n",
             hex(&self.db_guid),
             hex(self.database.as_bytes()),
@@ -158,6 +170,10 @@ impl State {
             hex(&self.fork_guid),
             self.needed
         );
+        if !self.offline.is_empty() {
+            let ids: Vec<String> = self.offline.iter().map(u16::to_string).collect();
+            text += &format!("offline {}\n", ids.join(","));
+        }
         let tmp = dir.join(STATE_TMP);
         let path = dir.join(RESTORING_FILE);
         write_new(&tmp, text.as_bytes())?;
@@ -165,7 +181,7 @@ impl State {
         sync_dir(dir)
     }
 
-    fn read(dir: &Path) -> Result<Option<State>> {
+    pub(super) fn read(dir: &Path) -> Result<Option<State>> {
         let path = dir.join(RESTORING_FILE);
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
@@ -202,6 +218,14 @@ impl State {
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(bad)?,
         };
+        // Absent unless a piecemeal restore left filegroups out.
+        let offline = match lines.next() {
+            None => Vec::new(),
+            Some(l) => l
+                .strip_prefix("offline ")
+                .and_then(|v| v.split(',').map(|x| x.parse().ok()).collect())
+                .ok_or_else(bad)?,
+        };
         Ok(Some(State {
             db_guid,
             database,
@@ -209,6 +233,7 @@ impl State {
             log_end,
             fork_guid,
             needed,
+            offline,
         }))
     }
 }
@@ -248,6 +273,7 @@ pub(crate) fn mark_restoring(
         log_end,
         fork_guid,
         needed: 0,
+        offline: Vec::new(),
     }
     .write(dir)
 }
@@ -510,7 +536,7 @@ pub(super) enum Target {
     Other(Vec<String>),
 }
 
-fn inspect_target(dir: &Path) -> Result<Target> {
+pub(super) fn inspect_target(dir: &Path) -> Result<Target> {
     let rd = match fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::Missing),
@@ -555,7 +581,7 @@ pub fn restore(
         path: stage.log_path()?.to_path_buf(),
         first: header.first_lsn,
     };
-    let target = inspect_target(dir)?;
+    let mut target = inspect_target(dir)?;
     let job = Job {
         dir,
         stage: &stage,
@@ -580,6 +606,19 @@ pub fn restore(
             super::standby::leave(dir, s)?;
         }
     }
+    if opts.partial {
+        let mut out = super::piecemeal::restore_partial(job, target)?;
+        super::restart::finish(dir)?;
+        out.media = media;
+        return Ok(out);
+    }
+    target = match super::piecemeal::restore_later(job, target)? {
+        super::piecemeal::Later::Done(mut out) => {
+            out.media = media;
+            return Ok(*out);
+        }
+        super::piecemeal::Later::NotPiecemeal(t) => t,
+    };
     let mut out = match header.kind {
         BackupType::File | BackupType::Full if opts.page.is_some() => {
             super::file_restore::restore_page(job, target)?
@@ -587,7 +626,7 @@ pub fn restore(
         BackupType::File | BackupType::Full if opts.filegroup.is_some() => {
             super::file_restore::restore_files(job, target)?
         }
-        BackupType::Full => restore_full(job, target, resumed)?,
+        BackupType::Full => restore_full(job, target, resumed, Vec::new())?,
         BackupType::Differential => restore_diff(job, target, resumed)?,
         BackupType::Log => restore_log(job, target, resumed)?,
         BackupType::File => {
@@ -619,10 +658,14 @@ pub(super) fn name_guid(h: &SetHeader) -> String {
     )
 }
 
-fn restore_full(
+/// A full restore; `resumed`: the progress of the interrupted restore `--restart` continues;
+/// `offline`: the filegroups a piecemeal restore leaves out (the set's header in `job` then
+/// lists only the files restored).
+pub(super) fn restore_full(
     job: Job<'_>,
     target: Target,
     resumed: Option<super::restart::Progress>,
+    offline: Vec<u16>,
 ) -> Result<RestoreOutcome> {
     let Job {
         dir,
@@ -742,6 +785,7 @@ fn restore_full(
         log_end: end,
         fork_guid: h.fork_guid,
         needed: 0,
+        offline,
     };
     placement.place()?;
     let out = finish(dir, work, h, state, opts, cut.is_some())?;
@@ -761,6 +805,7 @@ fn database_names(dir: &Path, h: &SetHeader) -> Vec<String> {
         LOG_TMP,
         DIFF_MARK,
         super::standby::STANDBY_FILE,
+        super::piecemeal::PIECEMEAL_DIR,
         super::standby::LOG_PUT_BACK_TMP,
     ]
     .iter()
@@ -818,6 +863,7 @@ fn finish(
     if stay {
         state.write(&work.0)?;
     } else {
+        super::piecemeal::mark_left_out(&work.0, &state)?;
         let db = Database::open(&work.0)?;
         out.fork = Some(new_fork(&db)?);
         db.close()?;
@@ -971,7 +1017,7 @@ pub(super) fn open_restoring_log(dir: &Path) -> Result<(File, PathBuf, Lsn, u64)
     Ok((f, lpath, base, len))
 }
 
-fn restore_diff(
+pub(super) fn restore_diff(
     job: Job<'_>,
     target: Target,
     resumed: Option<super::restart::Progress>,
@@ -1011,7 +1057,8 @@ fn restore_diff(
     let mark = dir.join(DIFF_MARK);
     write_new(&mark, hex(&h.set_guid).as_bytes())?;
     sync_dir(dir)?;
-    write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
+    let present = super::piecemeal::present_files(h, &s);
+    write_data_files(dir, stage, &present, false, &Placement::of_database(dir)?)?;
     let end = cut.unwrap_or(h.last_lsn);
     replace_log(dir, h, log, end)?;
     fs::remove_file(&mark).map_err(io_err("remove", &mark))?;
@@ -1037,6 +1084,7 @@ pub(super) fn finish_in_place(
         super::standby::enter(dir, &state, undo)?;
     }
     if !stay {
+        super::piecemeal::mark_left_out(dir, &state)?;
         let db = Database::open(dir)?;
         out.fork = Some(new_fork(&db)?);
         db.close()?;
@@ -1048,7 +1096,7 @@ pub(super) fn finish_in_place(
     Ok(out)
 }
 
-fn restore_log(
+pub(super) fn restore_log(
     job: Job<'_>,
     target: Target,
     resumed: Option<super::restart::Progress>,
@@ -1115,8 +1163,9 @@ fn restore_log(
     }
     let end = cut.unwrap_or(h.last_lsn);
     // Pages of minimally logged operations (not in the log) first.
-    if !h.files.is_empty() {
-        write_data_files(dir, stage, h, false, &Placement::of_database(dir)?)?;
+    let present = super::piecemeal::present_files(h, &s);
+    if !present.files.is_empty() {
+        write_data_files(dir, stage, &present, false, &Placement::of_database(dir)?)?;
     }
     let at = FILE_HEADER + (s.log_end - base);
     let copied = copy_records(log, h.last_lsn, s.log_end, end, &lf, &lpath, at)

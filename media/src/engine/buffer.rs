@@ -64,6 +64,11 @@ impl Pool {
             .ok_or_else(|| Error::Invalid(format!("no data file with id {id}")))
     }
 
+    /// Adds a data file (an offline filegroup's, brought online).
+    pub fn add_file(&mut self, f: DataFile) {
+        self.files.insert(f.id, f);
+    }
+
     /// The ids of the data files.
     pub fn file_ids(&self) -> Vec<u16> {
         let mut v: Vec<u16> = self.files.keys().copied().collect();

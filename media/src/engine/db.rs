@@ -297,7 +297,8 @@ impl Core {
     /// An image of a page as it is applied: an image of the boot page keeps the files' paths
     /// this database has (they are where it opened them; a restore's MOVE may have put them
     /// elsewhere than where they were when the image was logged, so redo must not put the old
-    /// paths back).
+    /// paths back), and which filegroups are offline (a piecemeal restore marks them before
+    /// recovery; the images in the restored log are older than that).
     pub(crate) fn boot_with_paths(&self, img: &Page) -> Page {
         if img.id() != (PageId { file: 1, page: 0 }) {
             return img.clone();
@@ -308,6 +309,14 @@ impl Core {
                     if f.id == now.id {
                         f.path = now.path.clone();
                     }
+                }
+                for g in &mut b.filegroups {
+                    g.offline = self
+                        .boot
+                        .filegroups
+                        .iter()
+                        .find(|n| n.id == g.id)
+                        .and_then(|n| n.offline);
                 }
                 if b.validate().is_err() {
                     return img.clone();
@@ -324,12 +333,19 @@ impl Core {
     fn set_boot(&mut self, boot: Boot) -> Result<Lsn> {
         self.refuse_read_only()?;
         let page = boot.to_page();
-        let lsn = self.log_system(RecordBody::Smo {
+        // The new record first: applying its image keeps the current record's paths and
+        // offline filegroups (`boot_with_paths`), which must be the new ones.
+        let old = std::mem::replace(&mut self.boot, boot);
+        match self.log_system(RecordBody::Smo {
             ops: vec![SmoOp::Image(page)],
             bulk: vec![],
-        })?;
-        self.boot = boot;
-        Ok(lsn)
+        }) {
+            Ok(lsn) => Ok(lsn),
+            Err(e) => {
+                self.boot = old;
+                Err(e)
+            }
+        }
     }
 
     fn refuse_read_only(&self) -> Result<()> {
@@ -347,6 +363,12 @@ impl Core {
             .boot
             .filegroup(name)
             .ok_or_else(|| Error::Invalid(format!("no filegroup {name:?}")))?;
+        if let Some(lsn) = fg.offline {
+            return Err(Error::Invalid(format!(
+                "filegroup {:?} is offline (recovery pending since a piecemeal restore recovered the database at LSN {lsn}): restore it (refdb restore --filegroup {}) and the logs up to that point",
+                fg.name, fg.name
+            )));
+        }
         if write && fg.read_only {
             return Err(Error::Invalid(format!(
                 "filegroup {:?} is read-only",
@@ -516,6 +538,20 @@ pub struct Database {
     _lock: File,
 }
 
+/// Opens a data file other than the primary, checking that its header is this database's.
+fn open_secondary(dir: &Path, db_guid: [u8; 16], g: &DataFileInfo) -> Result<DataFile> {
+    let path = g.resolve(dir);
+    let f = DataFile::open(g.id, &path, true)?;
+    let h = f.read_page(0)?;
+    if file::parse_header(&h) != Some((db_guid, g.id)) {
+        return Err(Error::corrupt(
+            &path,
+            "file header does not belong to this database",
+        ));
+    }
+    Ok(f)
+}
+
 fn random_guid(dir: &Path) -> Result<[u8; 16]> {
     use std::io::Read;
     let mut g = [0u8; 16];
@@ -615,6 +651,7 @@ impl Database {
             id: 1,
             name: "PRIMARY".into(),
             read_only: false,
+            offline: None,
         }];
         let mut files = vec![DataFileInfo {
             id: 1,
@@ -633,6 +670,7 @@ impl Database {
                 id,
                 name: fg.name.clone(),
                 read_only: fg.read_only,
+                offline: None,
             });
             files.push(DataFileInfo {
                 id,
@@ -850,17 +888,13 @@ impl Database {
             }
         };
         let mut files = vec![pf];
-        for g in boot.files.iter().filter(|f| f.id != 1) {
-            let path = g.resolve(dir);
-            let f = DataFile::open(g.id, &path, true)?;
-            let h = f.read_page(0)?;
-            if file::parse_header(&h) != Some((boot.db_guid, g.id)) {
-                return Err(Error::corrupt(
-                    &path,
-                    "file header does not belong to this database",
-                ));
-            }
-            files.push(f);
+        // An offline filegroup's files are not opened (a piecemeal restore left them out).
+        for g in boot
+            .files
+            .iter()
+            .filter(|f| f.id != 1 && !boot.file_offline(f.id))
+        {
+            files.push(open_secondary(dir, boot.db_guid, g)?);
         }
         let log = Arc::new(log);
         let boot_layout = boot.layout;
@@ -914,6 +948,43 @@ impl Database {
         };
         db.checkpoint()?;
         Ok(db)
+    }
+
+    /// Brings an offline filegroup online, once a restore has put its files in place, brought
+    /// up to the LSN it is pending at (see `dbbackup::piecemeal`): its files are opened and
+    /// checked, and the boot record's change is logged and written to the primary file before
+    /// this returns.
+    pub fn bring_filegroup_online(&self, name: &str) -> Result<()> {
+        let mut c = self.core();
+        let fg = c
+            .boot
+            .filegroup(name)
+            .cloned()
+            .ok_or_else(|| Error::Invalid(format!("no filegroup {name:?}")))?;
+        if fg.offline.is_none() {
+            return Err(Error::Invalid(format!(
+                "filegroup {:?} is not offline",
+                fg.name
+            )));
+        }
+        let mut opened = Vec::new();
+        for f in c.boot.files.iter().filter(|f| f.filegroup == fg.id) {
+            opened.push(open_secondary(&self.dir, c.boot.db_guid, f)?);
+        }
+        for f in opened {
+            c.pool.add_file(f);
+        }
+        let mut b = c.boot.clone();
+        if let Some(g) = b.filegroups.iter_mut().find(|g| g.id == fg.id) {
+            g.offline = None;
+        }
+        c.set_boot(b)?;
+        c.count_maps()?;
+        drop(c);
+        // The checkpoint writes the boot page: recovery keeps the offline state the page on
+        // disk has (see `boot_with_paths`), so the page itself must say online.
+        self.checkpoint()?;
+        Ok(())
     }
 
     pub(crate) fn core(&self) -> MutexGuard<'_, Core> {
@@ -1270,14 +1341,20 @@ impl Database {
         let c = self.core();
         let mut out = Vec::new();
         for f in &c.boot.files {
-            let df = c.pool.file(f.id)?;
             let fg = c.boot.filegroups.iter().find(|g| g.id == f.filegroup);
+            // An offline filegroup's file is not open (it may be missing): 0 pages.
+            let (path, pages) = if c.boot.file_offline(f.id) {
+                (f.resolve(&self.dir), 0)
+            } else {
+                let df = c.pool.file(f.id)?;
+                (df.path.clone(), df.len_pages()?)
+            };
             out.push(DataFileStatus {
                 id: f.id,
                 logical_name: f.logical_name.clone(),
                 filegroup: fg.map_or_else(String::new, |g| g.name.clone()),
-                path: df.path.clone(),
-                pages: df.len_pages()?,
+                path,
+                pages,
             });
         }
         out.sort_by_key(|f| f.id);

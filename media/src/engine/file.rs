@@ -93,6 +93,11 @@ pub struct FilegroupInfo {
     pub name: String,
     /// Whether writes are refused.
     pub read_only: bool,
+    /// Offline, recovery pending (a piecemeal restore left it out): `Some(lsn)`, the LSN the
+    /// database was recovered at, which the filegroup's files must be restored up to before
+    /// they come online. Its tables refuse reads and writes meanwhile, and recovery and check
+    /// skip its files (which may be missing).
+    pub offline: Option<u64>,
 }
 
 /// One data file of a filegroup.
@@ -121,6 +126,12 @@ impl DataFileInfo {
 /// The boot record's version 2 extension (after the files): each file's path. Written only
 /// when a file is not at its file name, so a database never moved keeps the version 1 bytes.
 const BOOT_PATHS_V2: u8 = 2;
+
+/// The boot record's version 3 extension (after the paths, if any): the offline filegroups and
+/// the LSN each is pending at. Written only when a filegroup is offline, so a database without
+/// a piecemeal restore keeps the version 1 or 2 bytes; an engine that knows only version 2
+/// refuses it (an unknown extension), rather than opening a database with missing files.
+const BOOT_OFFLINE_V3: u8 = 3;
 
 /// The database's boot record (page 0 of the primary file).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,6 +191,18 @@ impl Boot {
                 e.bytes(f.path.as_bytes());
             }
         }
+        let offline: Vec<_> = self
+            .filegroups
+            .iter()
+            .filter_map(|g| g.offline.map(|l| (g.id, l)))
+            .collect();
+        if !offline.is_empty() {
+            e.u8(BOOT_OFFLINE_V3);
+            e.u16(offline.len() as u16);
+            for (id, lsn) in offline {
+                e.u16(id).u64(lsn);
+            }
+        }
     }
 
     fn decode(db_guid: [u8; 16], d: &mut Dec) -> Option<Boot> {
@@ -198,6 +221,7 @@ impl Boot {
                 id,
                 name,
                 read_only,
+                offline: None,
             });
         }
         let layout = MapLayout::new(d.u32()?)?;
@@ -215,17 +239,39 @@ impl Boot {
                 file_name,
             });
         }
-        // Version 1 ends here; version 2 adds the paths.
-        if d.remaining() > 0 {
-            if d.u8()? != BOOT_PATHS_V2 {
-                return None;
-            }
+        // Version 1 ends here; version 2 adds the paths, version 3 the offline filegroups
+        // (each extension optional, in this order).
+        let mut tag = if d.remaining() > 0 {
+            Some(d.u8()?)
+        } else {
+            None
+        };
+        if tag == Some(BOOT_PATHS_V2) {
             for f in &mut files {
                 f.path = String::from_utf8(d.bytes()?).ok()?;
             }
-            if d.remaining() > 0 {
-                return None;
+            tag = if d.remaining() > 0 {
+                Some(d.u8()?)
+            } else {
+                None
+            };
+        }
+        if tag == Some(BOOT_OFFLINE_V3) {
+            for _ in 0..d.u16()? {
+                let (id, lsn) = (d.u16()?, d.u64()?);
+                let g = filegroups.iter_mut().find(|g| g.id == id && id != 1)?;
+                if g.offline.replace(lsn).is_some() {
+                    return None;
+                }
             }
+            tag = if d.remaining() > 0 {
+                Some(d.u8()?)
+            } else {
+                None
+            };
+        }
+        if tag.is_some() {
+            return None;
         }
         let boot = Boot {
             db_guid,
@@ -258,6 +304,9 @@ impl Boot {
         for (i, fg) in fgs.iter().enumerate() {
             if fg.id as usize != i + 1 {
                 return Err(format!("filegroup {:?} has id {}", fg.name, fg.id));
+            }
+            if fg.id == 1 && fg.offline.is_some() {
+                return Err("the primary filegroup cannot be offline".into());
             }
             if fgs[..i]
                 .iter()
@@ -350,6 +399,20 @@ impl Boot {
             .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
+    /// Whether data file `id` belongs to an offline filegroup.
+    /// (Redo asks for every record: a filegroup is found by its place, its id less one, as
+    /// `validate` requires.)
+    pub fn file_offline(&self, id: u16) -> bool {
+        self.files
+            .iter()
+            .find(|f| f.id == id)
+            .and_then(|f| {
+                self.filegroups
+                    .get(usize::from(f.filegroup).checked_sub(1)?)
+            })
+            .is_some_and(|g| g.offline.is_some())
+    }
+
     /// The ids of a filegroup's data files, first file first.
     pub fn files_of(&self, filegroup: u16) -> Vec<u16> {
         self.files
@@ -367,6 +430,31 @@ pub fn read_boot(dir: &Path) -> Option<Boot> {
         .and_then(|f| f.read_page(0))
         .ok()
         .and_then(|p| Boot::from_page(&p))
+}
+
+/// Marks filegroups offline, pending at `lsn`, in the boot record on disk of database
+/// directory `dir`, which must not be open: a piecemeal restore does it before recovery, so
+/// recovery leaves their (missing) files alone. The page keeps its LSN; recovery's first change
+/// of the boot record logs it.
+pub fn mark_offline(dir: &Path, filegroups: &[u16], lsn: u64) -> Result<()> {
+    let path = dir.join(super::db::PRIMARY_FILE);
+    let f = DataFile::open(1, &path, true)?;
+    let old = f.read_page(0)?;
+    let mut boot =
+        Boot::from_page(&old).ok_or_else(|| Error::corrupt(&path, "page 0 is not a boot page"))?;
+    for &id in filegroups {
+        let g = boot
+            .filegroups
+            .iter_mut()
+            .find(|g| g.id == id)
+            .ok_or_else(|| Error::Invalid(format!("no filegroup with id {id}")))?;
+        g.offline = Some(lsn);
+    }
+    boot.validate().map_err(Error::Invalid)?;
+    let mut p = boot.to_page();
+    p.set_lsn(old.lsn());
+    f.write_page(&mut p)?;
+    f.sync()
 }
 
 /// The most filegroups, and the most data files, a database has.
@@ -608,11 +696,13 @@ mod tests {
                     id: 1,
                     name: "PRIMARY".into(),
                     read_only: false,
+                    offline: None,
                 },
                 FilegroupInfo {
                     id: 2,
                     name: "a".into(),
                     read_only: false,
+                    offline: None,
                 },
             ],
             files: vec![file(1, 1, "primary"), file(2, 2, "a")],
@@ -649,6 +739,39 @@ mod tests {
             .validate()
             .unwrap_err()
             .contains("primary data file stays"));
+    }
+
+    #[test]
+    fn offline_filegroups_round_trip_with_and_without_moved_paths() {
+        let mut b = boot();
+        b.filegroups[1].offline = Some(4242);
+        let p = b.to_page();
+        assert_eq!(Boot::from_page(&p).unwrap(), b);
+        assert!(b.file_offline(2) && !b.file_offline(1));
+        b.files[1].path = "/data/disk2/a.ndf".into();
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        // Written only when a filegroup is offline: the version 1 bytes otherwise.
+        b.files[1].path = b.files[1].file_name.clone();
+        b.filegroups[1].offline = None;
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        assert!(e.0.ends_with(b"a.ndf"));
+        // The primary filegroup is never offline.
+        b.filegroups[0].offline = Some(1);
+        assert!(b.validate().unwrap_err().contains("primary"));
+    }
+
+    #[test]
+    fn an_offline_entry_for_no_filegroup_is_refused() {
+        let b = boot();
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        e.u8(BOOT_OFFLINE_V3).u16(1).u16(9).u64(5);
+        let mut p = b.to_page();
+        let body = p.body_mut();
+        body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(e.0.len() as u32).to_le_bytes());
+        body[HDR_LEN + 4..HDR_LEN + 4 + e.0.len()].copy_from_slice(&e.0);
+        assert_eq!(Boot::from_page(&p), None);
     }
 
     #[test]

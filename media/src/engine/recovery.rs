@@ -265,7 +265,7 @@ impl Core {
 
     /// Keeps the allocation map's per-extent change LSN (a maximum, so idempotent).
     fn note_change(&mut self, id: PageId, lsn: Lsn, mode: &mut Redo) -> Result<()> {
-        if self.layout.is_map(id.page) {
+        if self.layout.is_map(id.page) || self.boot.file_offline(id.file) {
             return Ok(());
         }
         let map = self.map_of(id);
@@ -351,12 +351,20 @@ impl Core {
 
     /// Redo: repeats history from the smallest recovery LSN.
     pub(crate) fn redo(&mut self, a: &Analysis, rep: &mut RecoveryReport) -> Result<()> {
-        let Some(&start) = a.dpt.values().min() else {
+        // An offline filegroup's pages are left alone: its files are restored later, and
+        // brought up to this point then (piecemeal restore).
+        let dpt: Dpt = a
+            .dpt
+            .iter()
+            .filter(|(id, _)| !self.boot.file_offline(id.file))
+            .map(|(&id, &l)| (id, l))
+            .collect();
+        let Some(&start) = dpt.values().min() else {
             return Ok(());
         };
         let log = self.log.clone();
         let mut mode = Redo::Recover(Recovering {
-            dpt: &a.dpt,
+            dpt: &dpt,
             repaired: Vec::new(),
             torn: HashMap::new(),
         });
@@ -393,6 +401,9 @@ impl Core {
                 ));
             }
             next = match r.body {
+                // An offline filegroup's change is not undone here: the filegroup is restored
+                // later to the point of this recovery, and its own recovery undoes it then.
+                RecordBody::Update { page, .. } if self.boot.file_offline(page.file) => r.prev,
                 RecordBody::Update {
                     page, key, before, ..
                 } => {

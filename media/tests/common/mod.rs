@@ -2,6 +2,8 @@
 //! directory library, restoring them.
 #![allow(dead_code)]
 
+pub mod dbenv;
+
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{MediaChanger, MediumRequest, Purpose};
 use media::decision::Operation;
@@ -166,4 +168,27 @@ pub fn model_digest(m: &BTreeMap<(String, Vec<u8>), Vec<u8>>, order: &[&str]) ->
         }
     }
     media::engine::check::digest_rows(rows)
+}
+
+/// Asserts that `got` holds exactly the rows of `want`, naming how many are missing or
+/// changed and how many extra, with the first of each.
+pub fn assert_same_rows<K: Ord + std::fmt::Debug, V: PartialEq>(
+    got: &BTreeMap<K, V>,
+    want: &BTreeMap<K, V>,
+    what: &str,
+) {
+    let missing: Vec<&K> = want
+        .iter()
+        .filter(|(k, v)| got.get(*k) != Some(*v))
+        .map(|(k, _)| k)
+        .collect();
+    let extra: Vec<&K> = got.keys().filter(|k| !want.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: {} rows missing or changed (first {:?}), {} extra (first {:?})",
+        missing.len(),
+        missing.first(),
+        extra.len(),
+        extra.first()
+    );
 }
