@@ -820,6 +820,22 @@ fn a_point_in_time_restore_starts_a_fork_the_planner_keeps_apart() {
     let want = env.model.rows.clone();
     db.close().unwrap();
     // The old branch's log does not follow the new branch's full.
+    // Each set records its fork; the new branch's, the LSN it began at: where the restore
+    // stopped, inside log1's range.
+    let header =
+        |lib: &Path| media::dbbackup::SetHeader::from_mqci(&first_header(lib), "x").unwrap();
+    let (h1, hl1, h2) = (header(&full1), header(&log1), header(&full2));
+    assert_eq!(h1.fork_point_lsn, 0);
+    assert_eq!(Some(h2.fork_guid), o.fork);
+    assert_ne!(h2.fork_guid, h1.fork_guid);
+    assert_eq!(h2.fork_point_lsn, o.log_end);
+    assert!(
+        hl1.first_lsn < h2.fork_point_lsn && h2.fork_point_lsn < hl1.last_lsn,
+        "fork point {} outside log1 {}..{}",
+        h2.fork_point_lsn,
+        hl1.first_lsn,
+        hl1.last_lsn
+    );
     let x = env.tmp.path().join("mixed");
     env.restore(&x, &full2, &norecovery()).unwrap();
     let why = refused(env.restore(&x, &log2, &norecovery()));

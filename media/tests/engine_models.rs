@@ -140,7 +140,13 @@ fn full_without_a_full_backup_is_truncated_like_simple_and_switches_follow_the_r
     db.set_recovery_model(RecoveryModel::Simple).unwrap();
     db.set_recovery_model(RecoveryModel::Full).unwrap();
     let fork = db.info().fork_guid;
-    let new_fork = db.start_recovery_fork().unwrap();
+    assert_eq!(
+        db.info().fork_point_lsn,
+        0,
+        "the fork made at creation has no fork point"
+    );
+    let point = db.info().log_end;
+    let new_fork = db.start_recovery_fork(point).unwrap();
     assert_ne!(fork, new_fork);
     // The model, chain and fork survive a reopen (the boot page is logged like any page).
     drop(db);
@@ -148,6 +154,7 @@ fn full_without_a_full_backup_is_truncated_like_simple_and_switches_follow_the_r
     assert_eq!(db.info().model, RecoveryModel::Full);
     assert_eq!(db.info().log_chain_lsn, 0);
     assert_eq!(db.info().fork_guid, new_fork);
+    assert_eq!(db.info().fork_point_lsn, point);
 }
 
 #[test]

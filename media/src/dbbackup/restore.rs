@@ -865,7 +865,7 @@ fn finish(
     } else {
         super::piecemeal::mark_left_out(&work.0, &state)?;
         let db = Database::open(&work.0)?;
-        out.fork = Some(new_fork(&db)?);
+        out.fork = Some(new_fork(&db, state.log_end)?);
         db.close()?;
         let _ = fs::remove_file(work.0.join("refdb.lock"));
         out.recovered = true;
@@ -877,11 +877,12 @@ fn finish(
     Ok(out)
 }
 
-/// The recovered database starts a new recovery fork, and a new log chain: the chain the
+/// The recovered database starts a new recovery fork at `at` (where it was recovered: the
+/// backups record it as their fork point), and a new log chain: the chain the
 /// backups recorded ended with the restore, and the next log backup follows the next full
 /// backup (a switch to simple and back clears the chain, as the engine's rules say).
-fn new_fork(db: &Database) -> Result<[u8; 16]> {
-    let fork = db.start_recovery_fork()?;
+fn new_fork(db: &Database, at: Lsn) -> Result<[u8; 16]> {
+    let fork = db.start_recovery_fork(at)?;
     let model = db.info().model;
     if model != crate::engine::RecoveryModel::Simple {
         db.set_recovery_model(crate::engine::RecoveryModel::Simple)?;
@@ -1086,7 +1087,7 @@ pub(super) fn finish_in_place(
     if !stay {
         super::piecemeal::mark_left_out(dir, &state)?;
         let db = Database::open(dir)?;
-        out.fork = Some(new_fork(&db)?);
+        out.fork = Some(new_fork(&db, state.log_end)?);
         db.close()?;
         let p = dir.join(RESTORING_FILE);
         fs::remove_file(&p).map_err(io_err("remove", &p))?;

@@ -493,6 +493,8 @@ pub struct DbInfo {
     pub db_guid: [u8; 16],
     /// The recovery fork id.
     pub fork_guid: [u8; 16],
+    /// The LSN the recovery fork began at (0: the fork made at creation).
+    pub fork_point_lsn: u64,
     /// The recovery model.
     pub model: RecoveryModel,
     /// The filegroups.
@@ -709,6 +711,7 @@ impl Database {
         let mut boot = Boot {
             db_guid: [0; 16],
             fork_guid: [0; 16],
+            fork_point_lsn: 0,
             name: name.to_string(),
             model,
             created_ms: time::now_ms(),
@@ -1126,6 +1129,7 @@ impl Database {
             name: c.boot.name.clone(),
             db_guid: c.boot.db_guid,
             fork_guid: c.boot.fork_guid,
+            fork_point_lsn: c.boot.fork_point_lsn,
             model: c.boot.model,
             filegroups: c.boot.filegroups.clone(),
             files: c.boot.files.clone(),
@@ -1241,10 +1245,14 @@ impl Database {
     /// For a restore that stops before the end of the log (issue 15): starts a new recovery
     /// fork, so log backups taken from here on are never mixed with those of the abandoned
     /// history. Returns the new fork id.
-    pub fn start_recovery_fork(&self) -> Result<[u8; 16]> {
+    pub fn start_recovery_fork(&self, at: Lsn) -> Result<[u8; 16]> {
+        if at == 0 {
+            return Err(Error::Invalid("a recovery fork begins at an LSN".into()));
+        }
         let fork = random_guid(&self.dir)?;
         self.change_boot(|b| {
             b.fork_guid = fork;
+            b.fork_point_lsn = at;
             Ok(())
         })?;
         Ok(fork)

@@ -133,6 +133,11 @@ const BOOT_PATHS_V2: u8 = 2;
 /// refuses it (an unknown extension), rather than opening a database with missing files.
 const BOOT_OFFLINE_V3: u8 = 3;
 
+/// The boot record's version 4 extension (after the offline filegroups, if any): the LSN the
+/// recovery fork began at. Written only for a fork a restore started (a database never
+/// restored keeps the older bytes); an older engine refuses it as an unknown extension.
+const BOOT_FORK_V4: u8 = 4;
+
 /// The database's boot record (page 0 of the primary file).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Boot {
@@ -141,6 +146,9 @@ pub struct Boot {
     /// The recovery fork: made at creation; a restore that stops before the end of the log
     /// (issue 15) starts a new one, so log backups of different histories are never mixed.
     pub fork_guid: [u8; 16],
+    /// The LSN the fork began at (where the restore that started it recovered the database;
+    /// the backups record it as their fork point); 0 for the fork made at creation.
+    pub fork_point_lsn: u64,
     /// The database name.
     pub name: String,
     /// The recovery model.
@@ -202,6 +210,10 @@ impl Boot {
             for (id, lsn) in offline {
                 e.u16(id).u64(lsn);
             }
+        }
+        if self.fork_point_lsn != 0 {
+            e.u8(BOOT_FORK_V4);
+            e.u64(self.fork_point_lsn);
         }
     }
 
@@ -270,12 +282,25 @@ impl Boot {
                 None
             };
         }
+        let mut fork_point_lsn = 0;
+        if tag == Some(BOOT_FORK_V4) {
+            fork_point_lsn = d.u64()?;
+            if fork_point_lsn == 0 {
+                return None;
+            }
+            tag = if d.remaining() > 0 {
+                Some(d.u8()?)
+            } else {
+                None
+            };
+        }
         if tag.is_some() {
             return None;
         }
         let boot = Boot {
             db_guid,
             fork_guid,
+            fork_point_lsn,
             name,
             model,
             created_ms,
@@ -685,6 +710,7 @@ mod tests {
         Boot {
             db_guid: [7; 16],
             fork_guid: [8; 16],
+            fork_point_lsn: 0,
             name: "sales".into(),
             model: RecoveryModel::Full,
             created_ms: 1,
@@ -759,6 +785,29 @@ mod tests {
         // The primary filegroup is never offline.
         b.filegroups[0].offline = Some(1);
         assert!(b.validate().unwrap_err().contains("primary"));
+    }
+
+    #[test]
+    fn the_fork_point_round_trips_after_every_other_extension() {
+        let mut b = boot();
+        b.fork_point_lsn = 77_000;
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        b.filegroups[1].offline = Some(4242);
+        b.files[1].path = "/data/disk2/a.ndf".into();
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        // The fork made at creation: the older bytes, no extension.
+        let mut b = boot();
+        b.fork_point_lsn = 0;
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        assert!(e.0.ends_with(b"a.ndf"));
+        // A fork point of 0 written out is damage.
+        e.u8(BOOT_FORK_V4).u64(0);
+        let mut p = b.to_page();
+        let body = p.body_mut();
+        body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(e.0.len() as u32).to_le_bytes());
+        body[HDR_LEN + 4..HDR_LEN + 4 + e.0.len()].copy_from_slice(&e.0);
+        assert_eq!(Boot::from_page(&p), None);
     }
 
     #[test]
