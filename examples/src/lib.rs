@@ -4,6 +4,7 @@
 pub mod dump;
 pub mod pack;
 pub mod packset;
+pub mod progress;
 pub mod refdb;
 pub mod refdb_media;
 pub mod roundtrip;

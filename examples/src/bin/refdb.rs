@@ -471,9 +471,12 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 } else {
                     Vec::new()
                 },
+                // rm::restore counts it, for its progress line.
+                progress: None,
             };
             let changers = rm::readers(from, changer.as_deref())?;
-            rm::restore(dir, changers, *set, &opts, &mut err)
+            let source = rm::source_name(from, changer.as_deref());
+            rm::restore(dir, changers, &source, *set, &opts, &mut err)
                 .map(|_| ())
                 .map_err(|e| rm::naming_media(e, from, changer.as_deref()))
         })(),
