@@ -29,7 +29,7 @@ impl Progress {
             );
             b.set_style(
                 ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {percent:>3}% {binary_bytes_per_sec} (ETA {eta})",
+                    "{msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} {percent:>3}% {binary_bytes_per_sec} ETA {eta}",
                 )
                 .expect("a valid template")
                 .progress_chars("#>-"),
@@ -78,32 +78,41 @@ impl Drop for Progress {
 /// a thread reads them five times a second. Dropping it (or [`Watch::finish`]) stops the
 /// thread and clears the line, so an error printed after it stands on a line of its own.
 pub struct Watch {
-    line: std::sync::Arc<Progress>,
-    counters: media::dbbackup::Progress,
     stop: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl Watch {
-    /// Starts showing `counters` under `label` (when stderr is a terminal).
+    /// Starts showing `counters` under `label` (when stderr is a terminal). Nothing is drawn
+    /// before the work knows its total.
     pub fn start(label: &str, counters: &media::dbbackup::Progress) -> Watch {
-        let line = std::sync::Arc::new(Progress::new(true, label, counters.total()));
-        let stop = line.is_enabled().then(|| {
-            let (tx, rx) = mpsc::channel::<()>();
-            let (l, c) = (line.clone(), counters.clone());
-            let h = std::thread::spawn(move || loop {
-                l.set_total(c.total());
-                l.set(c.done());
-                match rx.recv_timeout(Duration::from_millis(1000 / u64::from(HZ))) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    _ => break,
+        if !std::io::stderr().is_terminal() {
+            return Watch { stop: None };
+        }
+        let (tx, rx) = mpsc::channel::<()>();
+        let (label, c) = (label.to_owned(), counters.clone());
+        let h = std::thread::spawn(move || {
+            let mut line: Option<Progress> = None;
+            loop {
+                let stopped = !matches!(
+                    rx.recv_timeout(Duration::from_millis(1000 / u64::from(HZ))),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                );
+                let (done, total) = (c.done(), c.total());
+                if total > 0 {
+                    let l = line.get_or_insert_with(|| Progress::new(true, &label, total));
+                    l.set_total(total);
+                    l.set(done);
                 }
-            });
-            (tx, h)
+                if stopped {
+                    break;
+                }
+            }
+            if let Some(l) = line {
+                l.finish();
+            }
         });
         Watch {
-            line,
-            counters: counters.clone(),
-            stop,
+            stop: Some((tx, h)),
         }
     }
 
@@ -112,10 +121,7 @@ impl Watch {
         if let Some((tx, h)) = self.stop.take() {
             let _ = tx.send(());
             let _ = h.join();
-            self.line.set_total(self.counters.total());
-            self.line.set(self.counters.done());
         }
-        self.line.finish();
     }
 }
 
