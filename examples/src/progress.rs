@@ -5,39 +5,73 @@
 //! the total, the percentage, the throughput and the time left, and is cleared when the work
 //! ends (before any message about it is printed).
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Redraws a second, at most.
 const HZ: u8 = 5;
 
-/// A progress line for `total` bytes of work, or nothing (stderr not a terminal, or not wanted).
+/// The average throughput since the start, bytes a second (indicatif's own estimate jumps to
+/// absurd figures when the first bytes come in a burst).
+fn rate(s: &ProgressState, start: Instant) -> f64 {
+    let t = start.elapsed().as_secs_f64();
+    if t > 0.0 {
+        s.pos() as f64 / t
+    } else {
+        0.0
+    }
+}
+
+/// A progress line for `total` bytes of work, or nothing (stderr not a terminal, nothing to
+/// do, or not wanted).
 pub struct Progress {
     bar: Option<ProgressBar>,
+    start: Instant,
+    /// When the line was last redrawn (ms since `start`; `u64::MAX`: never).
+    last_ms: AtomicU64,
 }
 
 impl Progress {
-    /// A line labelled `label` for `total` bytes; drawn only if `wanted` and stderr is a
-    /// terminal.
+    /// A line labelled `label` for `total` bytes; drawn only if `wanted`, `total` is not 0 and
+    /// stderr is a terminal.
     pub fn new(wanted: bool, label: &str, total: u64) -> Progress {
-        let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
+        Self::since(Instant::now(), wanted, label, total)
+    }
+
+    /// The same for work that began at `start` (its throughput counted from then).
+    fn since(start: Instant, wanted: bool, label: &str, total: u64) -> Progress {
+        let bar = (wanted && total > 0 && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::with_draw_target(
                 Some(total),
                 ProgressDrawTarget::stderr_with_hz(HZ),
             );
             b.set_style(
                 ProgressStyle::with_template(
-                    "{msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} {percent:>3}% {binary_bytes_per_sec} ETA {eta}",
+                    "{msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} {percent:>3}% {rate} ETA {left}",
                 )
                 .expect("a valid template")
-                .progress_chars("#>-"),
+                .progress_chars("#>-")
+                .with_key("rate", move |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}/s", BinaryBytes(rate(s, start) as u64));
+                })
+                .with_key("left", move |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let r = rate(s, start);
+                    let left = s.len().unwrap_or(0).saturating_sub(s.pos());
+                    let secs = if r > 0.0 { (left as f64 / r) as u64 } else { 0 };
+                    let _ = write!(w, "{}:{:02}", secs / 60, secs % 60);
+                }),
             );
             b.set_message(label.to_owned());
             b
         });
-        Progress { bar }
+        Progress {
+            bar,
+            start,
+            last_ms: AtomicU64::new(u64::MAX),
+        }
     }
 
     /// Whether the line is drawn at all.
@@ -45,17 +79,26 @@ impl Progress {
         self.bar.is_some()
     }
 
-    /// Sets the bytes done so far.
+    /// Sets the bytes done so far (cheap enough for every block: the line is redrawn only when
+    /// a fifth of a second has passed since it last was).
     pub fn set(&self, done: u64) {
         if let Some(b) = &self.bar {
-            b.set_position(done);
+            let now = self.start.elapsed().as_millis() as u64;
+            let last = self.last_ms.load(Ordering::Relaxed);
+            if last == u64::MAX || now >= last + 1000 / u64::from(HZ) {
+                self.last_ms.store(now, Ordering::Relaxed);
+                b.set_position(done);
+            }
         }
     }
 
-    /// Sets the total (when it is learnt as the work goes on).
-    pub fn set_total(&self, total: u64) {
+    /// Sets the bytes done and the total (when it is learnt as the work goes on), and redraws.
+    pub fn update(&self, done: u64, total: u64) {
         if let Some(b) = &self.bar {
-            b.set_length(total);
+            b.update(|s| {
+                s.set_len(total);
+                s.set_pos(done);
+            });
         }
     }
 
@@ -89,7 +132,7 @@ impl Watch {
             return Watch { stop: None };
         }
         let (tx, rx) = mpsc::channel::<()>();
-        let (label, c) = (label.to_owned(), counters.clone());
+        let (label, c, start) = (label.to_owned(), counters.clone(), Instant::now());
         let h = std::thread::spawn(move || {
             let mut line: Option<Progress> = None;
             loop {
@@ -99,9 +142,8 @@ impl Watch {
                 );
                 let (done, total) = (c.done(), c.total());
                 if total > 0 {
-                    let l = line.get_or_insert_with(|| Progress::new(true, &label, total));
-                    l.set_total(total);
-                    l.set(done);
+                    let l = line.get_or_insert_with(|| Progress::since(start, true, &label, total));
+                    l.update(done, total);
                 }
                 if stopped {
                     break;
