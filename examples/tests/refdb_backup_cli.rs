@@ -606,11 +606,17 @@ fn progress_is_drawn_on_a_terminal() {
     // The line is cleared (a carriage return and erase) before the summary is printed.
     let line = out.find("backup sales (full)").unwrap();
     let summary = out.find("refdb: Full backup of sales").unwrap();
-    assert!(line < summary && out[line..summary].contains("\r\x1b[2K"), "{out:?}");
+    assert!(
+        line < summary && out[line..summary].contains("\r\x1b[2K"),
+        "{out:?}"
+    );
     let out = under_tty("restore copy --from a.tap --from b.tap");
     assert!(
         out.contains("restore copy from a.tap, b.tap") && out.contains("100%"),
         "{out:?}"
     );
-    assert!(out.contains("refdb: restored Full backup of sales"), "{out:?}");
+    assert!(
+        out.contains("refdb: restored Full backup of sales"),
+        "{out:?}"
+    );
 }

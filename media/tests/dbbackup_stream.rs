@@ -60,15 +60,7 @@ fn backup_with(
         .collect();
     let mut so = StripeOptions::new(op, 1_717_200_000);
     so.write.block_size = 16 * 1024;
-    dbbackup::backup(
-        db,
-        opts,
-        devices,
-        set,
-        &so,
-        history,
-    )
-    .unwrap();
+    dbbackup::backup(db, opts, devices, set, &so, history).unwrap();
 }
 
 fn restore(into: &Path, lib: &Path, devices: usize, opts: &RestoreOptions) -> dbbackup::Result<()> {
@@ -249,10 +241,26 @@ fn progress_counts_backups_and_restores_up_to_their_totals() {
     let p = Progress::new();
     o.progress = Some(p.clone());
     let ((), total) = watched(&p, || {
-        backup_with(&db, &mut history, &lib, 2, 192 * 1024, &o, Operation::Format)
+        backup_with(
+            &db,
+            &mut history,
+            &lib,
+            2,
+            192 * 1024,
+            &o,
+            Operation::Format,
+        )
     });
-    let pages = db.data_files().unwrap().iter().map(|f| f.pages).sum::<u64>();
-    assert!(total > 0 && total <= pages * 8192 + db.info().log_end, "{total}");
+    let pages = db
+        .data_files()
+        .unwrap()
+        .iter()
+        .map(|f| f.pages)
+        .sum::<u64>();
+    assert!(
+        total > 0 && total <= pages * 8192 + db.info().log_end,
+        "{total}"
+    );
     // A log backup: its log.
     put_rows(&db, &mut rows, 500, 200, "w");
     let log_lib = tmp.path().join("log");
@@ -260,7 +268,15 @@ fn progress_counts_backups_and_restores_up_to_their_totals() {
     let p = Progress::new();
     o.progress = Some(p.clone());
     let ((), log_total) = watched(&p, || {
-        backup_with(&db, &mut history, &log_lib, 1, 64 << 20, &o, Operation::Format)
+        backup_with(
+            &db,
+            &mut history,
+            &log_lib,
+            1,
+            64 << 20,
+            &o,
+            Operation::Format,
+        )
     });
     assert!(log_total > 200 * 300, "{log_total}");
     db.close().unwrap();
@@ -275,7 +291,10 @@ fn progress_counts_backups_and_restores_up_to_their_totals() {
     let (r, read) = watched(&p, || restore(&d, &lib, 2, &opts));
     r.unwrap();
     // What was read is the set: its pages and log (and its small header file).
-    assert!(read >= total && read < total + 64 * 1024, "{read} vs {total}");
+    assert!(
+        read >= total && read < total + 64 * 1024,
+        "{read} vs {total}"
+    );
     let p = Progress::new();
     let opts = RestoreOptions {
         progress: Some(p.clone()),

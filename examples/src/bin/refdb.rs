@@ -23,6 +23,9 @@
 //! `refdb-history.db`). Times are `YYYY-MM-DDTHH:MM:SS[.fff]` UTC, as `refdb workload` prints
 //! them.
 //!
+//! `backup`, `restore` and `plan --execute` draw a progress line on stderr while they run, only
+//! when stderr is a terminal (see `mtf_examples::progress`).
+//!
 //! Every command opens the database, which runs crash recovery if the last run did not close
 //! it. A database in standby (`restore --standby`) opens read-only: the read commands work,
 //! the others are refused.

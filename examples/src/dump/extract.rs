@@ -6,9 +6,9 @@
 //! notion of completeness: [`media::set::group::MergedSet::problems`]), walks each medium's part
 //! and prints the report.
 
-use crate::progress::Progress;
 use super::text::esc;
 use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
+use crate::progress::Progress;
 use media::set::group::{group_media, merge_sets, MediumIdentity};
 use mtf::extract::{ExtractOptions, Extractor, Part, Patterns};
 use mtf::sqlserver::SqlSetInfo;

@@ -2,11 +2,11 @@
 //! header checksum, the CSUM streams, the soft filemark tables, and that every set is complete.
 //! The exit code says the result: 0 intact, 1 problems.
 
-use crate::progress::Progress;
 use super::sets::build as build_sets;
 use super::{
     display_name, list_media, open_source, write_json, DumpError, DumpResult, Options, Outcome,
 };
+use crate::progress::Progress;
 use mtf::reader::Reader;
 pub use mtf::verify::{Carried, CsumCheck, MediumVerify};
 use serde::Serialize;
