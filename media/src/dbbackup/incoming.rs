@@ -640,4 +640,39 @@ mod tests {
                 .contains("not part of a refdb backup"));
         }
     }
+
+    /// The progress counts each file's size in the total as it starts and its data as done;
+    /// a file withdrawn half-way and read again from the start adds what was read twice to
+    /// the total (its size only once): done reaches the total, never passing it.
+    #[test]
+    fn progress_reaches_the_total_across_a_discarded_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut inc = incoming(tmp.path());
+        let p = Progress::new();
+        inc.progress = Some(p.clone());
+        let pg = PAGE_SIZE as u64;
+        inc.start(1, &path("F1.pages"), 4 * pg).unwrap();
+        inc.start(2, &path("F2.pages"), 3 * pg).unwrap();
+        assert_eq!((p.done(), p.total()), (0, 7 * pg));
+        for n in 0..2 {
+            inc.data(1, &page(1, n)).unwrap();
+            inc.data(2, &page(2, n)).unwrap();
+        }
+        inc.discard(2).unwrap();
+        assert_eq!((p.done(), p.total()), (4 * pg, 9 * pg));
+        inc.start(2, &path("F2.pages"), 3 * pg).unwrap();
+        assert_eq!(p.total(), 9 * pg);
+        for n in 0..3 {
+            inc.data(2, &page(2, n)).unwrap();
+        }
+        inc.end(2).unwrap();
+        for n in 2..4 {
+            inc.data(1, &page(1, n)).unwrap();
+        }
+        inc.end(1).unwrap();
+        inc.start(1, &path("log"), 3).unwrap();
+        inc.data(1, b"abc").unwrap();
+        inc.end(1).unwrap();
+        assert_eq!((p.done(), p.total()), (9 * pg + 3, 9 * pg + 3));
+    }
 }
