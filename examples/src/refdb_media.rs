@@ -82,7 +82,9 @@ pub struct BackupJob {
 
 /// Takes the backup; prints the set and its media. Exit status 0 when the set is whole.
 /// A tail-log backup (`--no-truncate`) of a database that does not open is read from its
-/// files (the primary data file and the log).
+/// files (the primary data file and the log). While it runs, a progress line on stderr (only
+/// when stderr is a terminal: see [`crate::progress`]) shows the bytes copied of the set's
+/// pages and log.
 pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
     if dbbackup::standby::is_standby(&job.dir) {
         // Opening it would change it, and its undo would no longer apply.
@@ -107,10 +109,25 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
     let prepared = prepare_media(&job.media)?;
     let created = prepared.created.clone();
     let ends = prepared.ends.clone();
+    let counters = dbbackup::Progress::new();
+    let options = BackupOptions {
+        progress: Some(counters.clone()),
+        ..job.options.clone()
+    };
+    let n = job.media.outputs.len();
+    let mut watch = crate::progress::Watch::start(
+        &format!(
+            "backup {} ({}) to {n} device{}",
+            job.dir.display(),
+            kind_name(job.options.kind),
+            if n == 1 { "" } else { "s" }
+        ),
+        &counters,
+    );
     let out = match &db {
         Some(db) => dbbackup::backup(
             db,
-            &job.options,
+            &options,
             prepared.devices,
             prepared.set,
             &prepared.options,
@@ -118,13 +135,14 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         ),
         None => dbbackup::tail_log_from_files(
             &job.dir,
-            &job.options,
+            &options,
             prepared.devices,
             prepared.set,
             &prepared.options,
             &mut history,
         ),
     };
+    watch.finish();
     let out = match out {
         Ok(o) => o,
         Err(e) => {
@@ -169,6 +187,28 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
     }
 }
 
+/// A backup type as the command line names it.
+fn kind_name(k: dbbackup::BackupType) -> &'static str {
+    match k {
+        dbbackup::BackupType::Full => "full",
+        dbbackup::BackupType::Differential => "differential",
+        dbbackup::BackupType::Log => "log",
+        dbbackup::BackupType::File => "file",
+    }
+}
+
+/// What a restore reads, for its progress line: the media given, or the library.
+pub fn source_name(from: &[PathBuf], library: Option<&Path>) -> String {
+    match library {
+        Some(d) => d.display().to_string(),
+        None => from
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 /// The changers that read the media given: a directory library, or the media in the order
 /// given (each family's media in sequence, family after family) on one device.
 pub fn readers(
@@ -209,7 +249,6 @@ pub fn naming_media(e: String, from: &[PathBuf], library: Option<&Path>) -> Stri
     }
 }
 
-/// Restores one set; prints what it did.
 /// One step of a planned restore: the set at `position` on the media `files` (position 0:
 /// the first set).
 fn restore_step(
@@ -220,12 +259,24 @@ fn restore_step(
     out: &mut dyn Write,
 ) -> Result<dbbackup::RestoreOutcome, String> {
     let set = Some(position as u16).filter(|&p| p != 0);
-    restore(dir, readers(files, None)?, set, opts, out).map_err(|e| naming_media(e, files, None))
+    restore(
+        dir,
+        readers(files, None)?,
+        &source_name(files, None),
+        set,
+        opts,
+        out,
+    )
+    .map_err(|e| naming_media(e, files, None))
 }
 
+/// Restores set `set` (default: the first) read by `changers` from `source` (named in the
+/// progress line, which is drawn on stderr only when it is a terminal, with the bytes read of
+/// the set's files) into `dir`; prints what it did.
 pub fn restore(
     dir: &Path,
     changers: Vec<Box<dyn MediaChanger>>,
+    source: &str,
     set: Option<u16>,
     opts: &RestoreOptions,
     log: &mut dyn Write,
@@ -234,7 +285,18 @@ pub fn restore(
         media_set_id: None,
         data_set: set,
     };
-    let o = dbbackup::restore(dir, changers, &spec, opts).map_err(|e| e.to_string())?;
+    let counters = dbbackup::Progress::new();
+    let opts = &RestoreOptions {
+        progress: Some(counters.clone()),
+        ..opts.clone()
+    };
+    let mut watch = crate::progress::Watch::start(
+        &format!("restore {} from {source}", dir.display()),
+        &counters,
+    );
+    let o = dbbackup::restore(dir, changers, &spec, opts);
+    watch.finish();
+    let o = o.map_err(|e| e.to_string())?;
     let _ = writeln!(
         log,
         "refdb: restored {:?} backup of {} (LSN {}..{}) into {}: {}",

@@ -16,10 +16,16 @@ fn refdb(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .args(args)
         .output()
         .unwrap();
+    let err = String::from_utf8(o.stderr).unwrap();
+    // stderr is a pipe here: no progress line (it is drawn only on a terminal).
+    assert!(
+        !err.contains('\r') && !err.contains('\x1b') && !err.contains("ETA"),
+        "refdb {args:?} drew progress on a pipe: {err:?}"
+    );
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8(o.stdout).unwrap(),
-        String::from_utf8(o.stderr).unwrap(),
+        err,
     )
 }
 
@@ -551,4 +557,66 @@ fn move_from_the_command_line() {
     assert_eq!(ok(t, &["get", "r", "k1", "--filegroup", "b"]).trim(), "v1");
     assert_eq!(ok(t, &["get", "r", "k2", "--filegroup", "b"]).trim(), "v2");
     ok(t, &["check", "r"]);
+}
+
+/// Under a terminal (a pseudo-terminal made by util-linux's `script`; skipped where there is
+/// none) a backup and a restore draw their progress line on stderr, and clear it before what
+/// they print.
+#[test]
+fn progress_is_drawn_on_a_terminal() {
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("no `script` command: the terminal test is skipped");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "sales", "--recovery", "bulk-logged"]);
+    ok(
+        t,
+        &[
+            "bulk-load",
+            "sales",
+            "--filegroup",
+            "PRIMARY",
+            "--rows",
+            "20000",
+            "--value-bytes",
+            "400",
+        ],
+    );
+    let under_tty = |cmd: &str| -> String {
+        let o = Command::new("script")
+            .current_dir(t)
+            .args(["-qec", &format!("{REFDB} {cmd}"), "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{cmd}: {o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = under_tty("backup sales --type full --to a.tap --to b.tap --format");
+    assert!(
+        out.contains("backup sales (full) to 2 devices") && out.contains("100%"),
+        "{out:?}"
+    );
+    // The line is cleared (a carriage return and erase) before the summary is printed.
+    let line = out.find("backup sales (full)").unwrap();
+    let summary = out.find("refdb: Full backup of sales").unwrap();
+    assert!(
+        line < summary && out[line..summary].contains("\r\x1b[2K"),
+        "{out:?}"
+    );
+    let out = under_tty("restore copy --from a.tap --from b.tap");
+    assert!(
+        out.contains("restore copy from a.tap, b.tap") && out.contains("100%"),
+        "{out:?}"
+    );
+    assert!(
+        out.contains("refdb: restored Full backup of sales"),
+        "{out:?}"
+    );
 }

@@ -5,7 +5,7 @@
 
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{MediaChanger, MediumRequest};
-use media::dbbackup::{self, BackupOptions, BackupType, RestoreOptions};
+use media::dbbackup::{self, BackupOptions, BackupType, Progress, RestoreOptions};
 use media::decision::Operation;
 use media::engine::{Database, RecoveryModel};
 use media::history::sqlite::SqliteHistory;
@@ -27,6 +27,26 @@ fn tape(cap: u64) -> EmulatedOptions {
 /// A full backup over `families` devices of `cap`-byte media (each family continued in the
 /// directory library `lib`).
 fn full_backup(db: &Database, history: &mut SqliteHistory, lib: &Path, families: u16, cap: u64) {
+    backup_with(
+        db,
+        history,
+        lib,
+        families,
+        cap,
+        &BackupOptions::new(BackupType::Full),
+        Operation::Format,
+    );
+}
+
+fn backup_with(
+    db: &Database,
+    history: &mut SqliteHistory,
+    lib: &Path,
+    families: u16,
+    cap: u64,
+    opts: &BackupOptions,
+    op: Operation,
+) {
     let set = MediaSet::new("STREAM", families);
     let devices: Vec<Vec<StripeDevice>> = (1..=families)
         .map(|f| {
@@ -38,17 +58,9 @@ fn full_backup(db: &Database, history: &mut SqliteHistory, lib: &Path, families:
             }]
         })
         .collect();
-    let mut so = StripeOptions::new(Operation::Format, 1_717_200_000);
+    let mut so = StripeOptions::new(op, 1_717_200_000);
     so.write.block_size = 16 * 1024;
-    dbbackup::backup(
-        db,
-        &BackupOptions::new(BackupType::Full),
-        devices,
-        set,
-        &so,
-        history,
-    )
-    .unwrap();
+    dbbackup::backup(db, opts, devices, set, &so, history).unwrap();
 }
 
 fn restore(into: &Path, lib: &Path, devices: usize, opts: &RestoreOptions) -> dbbackup::Result<()> {
@@ -186,4 +198,110 @@ fn two_devices_read_a_striped_set_at_once() {
     assert_eq!(other.len(), 300);
     assert!(other.iter().all(|(_, v)| v == &[b'o'; 500]));
     db.close().unwrap();
+}
+
+/// Runs `f` while a thread samples `p`: what it saw of `done` only grew and never passed the
+/// total; at the end `done == total`, which is returned.
+fn watched<T>(p: &Progress, f: impl FnOnce() -> T) -> (T, u64) {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (out, samples) = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let mut last = 0;
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let done = p.done();
+                let total = p.total();
+                assert!(done >= last, "done went back from {last} to {done}");
+                assert!(done <= total, "done {done} passed the total {total}");
+                last = done;
+                n += 1;
+                std::thread::yield_now();
+            }
+            n
+        });
+        let out = f();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (out, h.join().unwrap())
+    });
+    assert!(samples > 0);
+    assert_eq!(p.done(), p.total());
+    (out, p.total())
+}
+
+#[test]
+fn progress_counts_backups_and_restores_up_to_their_totals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut history = SqliteHistory::open(&tmp.path().join("history.db")).unwrap();
+    let db = Database::create(&tmp.path().join("src"), "sales", RecoveryModel::Full, &[]).unwrap();
+    let mut rows = Rows::new();
+    put_rows(&db, &mut rows, 0, 500, "v");
+    // A full backup striped over 2 families with continuation media.
+    let lib = tmp.path().join("full");
+    let mut o = BackupOptions::new(BackupType::Full);
+    let p = Progress::new();
+    o.progress = Some(p.clone());
+    let ((), total) = watched(&p, || {
+        backup_with(
+            &db,
+            &mut history,
+            &lib,
+            2,
+            192 * 1024,
+            &o,
+            Operation::Format,
+        )
+    });
+    let pages = db
+        .data_files()
+        .unwrap()
+        .iter()
+        .map(|f| f.pages)
+        .sum::<u64>();
+    assert!(
+        total > 0 && total <= pages * 8192 + db.info().log_end,
+        "{total}"
+    );
+    // A log backup: its log.
+    put_rows(&db, &mut rows, 500, 200, "w");
+    let log_lib = tmp.path().join("log");
+    let mut o = BackupOptions::new(BackupType::Log);
+    let p = Progress::new();
+    o.progress = Some(p.clone());
+    let ((), log_total) = watched(&p, || {
+        backup_with(
+            &db,
+            &mut history,
+            &log_lib,
+            1,
+            64 << 20,
+            &o,
+            Operation::Format,
+        )
+    });
+    assert!(log_total > 200 * 300, "{log_total}");
+    db.close().unwrap();
+    // The restores, the full one read with two devices at once.
+    let d = tmp.path().join("restored");
+    let p = Progress::new();
+    let opts = RestoreOptions {
+        recovery: dbbackup::Recovery::NoRecovery,
+        progress: Some(p.clone()),
+        ..Default::default()
+    };
+    let (r, read) = watched(&p, || restore(&d, &lib, 2, &opts));
+    r.unwrap();
+    // What was read is the set: its pages and log (and its small header file).
+    assert!(
+        read >= total && read < total + 64 * 1024,
+        "{read} vs {total}"
+    );
+    let p = Progress::new();
+    let opts = RestoreOptions {
+        progress: Some(p.clone()),
+        ..Default::default()
+    };
+    let (r, read) = watched(&p, || restore(&d, &log_lib, 1, &opts));
+    r.unwrap();
+    assert!(read >= log_total && read < log_total + 64 * 1024);
+    assert_eq!(rows_of(&d), rows);
 }

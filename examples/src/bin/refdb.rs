@@ -23,6 +23,9 @@
 //! `refdb-history.db`). Times are `YYYY-MM-DDTHH:MM:SS[.fff]` UTC, as `refdb workload` prints
 //! them.
 //!
+//! `backup`, `restore` and `plan --execute` draw a progress line on stderr while they run, only
+//! when stderr is a terminal (see `mtf_examples::progress`).
+//!
 //! Every command opens the database, which runs crash recovery if the last run did not close
 //! it. A database in standby (`restore --standby`) opens read-only: the read commands work,
 //! the others are refused.
@@ -471,9 +474,12 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 } else {
                     Vec::new()
                 },
+                // rm::restore counts it, for its progress line.
+                progress: None,
             };
             let changers = rm::readers(from, changer.as_deref())?;
-            rm::restore(dir, changers, *set, &opts, &mut err)
+            let source = rm::source_name(from, changer.as_deref());
+            rm::restore(dir, changers, &source, *set, &opts, &mut err)
                 .map(|_| ())
                 .map_err(|e| rm::naming_media(e, from, changer.as_deref()))
         })(),

@@ -6,9 +6,9 @@
 //! notion of completeness: [`media::set::group::MergedSet::problems`]), walks each medium's part
 //! and prints the report.
 
-use super::progress::Progress;
 use super::text::esc;
 use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
+use crate::progress::Progress;
 use media::set::group::{group_media, merge_sets, MediumIdentity};
 use mtf::extract::{ExtractOptions, Extractor, Part, Patterns};
 use mtf::sqlserver::SqlSetInfo;
@@ -103,7 +103,7 @@ pub fn extract_with(
         .iter()
         .filter_map(|p| media[p.medium].listing.sets[p.set].size_on_medium())
         .sum();
-    let mut progress = Progress::new(opts.progress, "extract", total);
+    let progress = Progress::new(opts.progress, "extract", total);
     let mut done_before = 0u64;
     // Family by family, medium by medium in sequence.
     let mut parts = m.parts.clone();
@@ -143,7 +143,7 @@ pub fn extract_with(
             .get_or_insert_with(|| Progress::new(opts.progress, "extract (copying)", total))
             .set(n)
     });
-    if let Some(mut p) = copying {
+    if let Some(p) = copying {
         p.finish();
     }
     Ok(ExtractReport { set, report })

@@ -12,7 +12,6 @@ pub mod history;
 pub mod label;
 pub mod ls;
 pub mod plan;
-pub mod progress;
 pub mod sets;
 pub mod text;
 pub mod verify;

@@ -2,11 +2,11 @@
 //! header checksum, the CSUM streams, the soft filemark tables, and that every set is complete.
 //! The exit code says the result: 0 intact, 1 problems.
 
-use super::progress::Progress;
 use super::sets::build as build_sets;
 use super::{
     display_name, list_media, open_source, write_json, DumpError, DumpResult, Options, Outcome,
 };
+use crate::progress::Progress;
 use mtf::reader::Reader;
 pub use mtf::verify::{Carried, CsumCheck, MediumVerify};
 use serde::Serialize;
@@ -26,7 +26,7 @@ pub struct VerifyReport {
 pub fn verify_medium(
     path: &std::path::Path,
     opts: &Options,
-    progress: &mut Progress,
+    progress: &Progress,
     base: u64,
     carry_in: Option<Carried>,
 ) -> DumpResult<(MediumVerify, Option<Carried>)> {
@@ -56,7 +56,7 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<VerifyReport> {
         .iter()
         .filter_map(|m| m.listing.total_len)
         .sum();
-    let mut progress = Progress::new(opts.progress, "verify", total);
+    let progress = Progress::new(opts.progress, "verify", total);
     // Each family's media in sequence, so that a stream cut at the end of one medium is
     // checked over its parts on the next; reported in the order given.
     let mut order: Vec<usize> = (0..media_listed.len()).collect();
@@ -73,7 +73,7 @@ pub fn report(paths: &[PathBuf], opts: &Options) -> DumpResult<VerifyReport> {
             .take()
             .filter(|c| c.0 == t.media_family_id && c.1 == t.media_sequence_number)
             .map(|c| c.2);
-        let (v, out) = verify_medium(&media_listed[i].path, opts, &mut progress, base, carry_in)?;
+        let (v, out) = verify_medium(&media_listed[i].path, opts, &progress, base, carry_in)?;
         carry = out.map(|c| {
             (
                 t.media_family_id,

@@ -16,6 +16,7 @@
 //!   nothing, and with NORECOVERY leaves the database restoring.
 
 use super::header::{flags, FileEntry, SetHeader, FORMAT_VERSION};
+use super::progress::{Counted, Progress};
 use super::{BackupType, DbBackupError, Result};
 use crate::engine::page::{self, PageId, PAGE_SIZE};
 use crate::engine::wal::{self, RecordBody};
@@ -53,6 +54,9 @@ pub struct BackupOptions {
     pub server: String,
     /// When the set may be overwritten (Unix seconds).
     pub expires: Option<i64>,
+    /// Counts the bytes copied (pages, then log) of the backup's total, for the caller to
+    /// show (see [`Progress`]); `None`: nothing is counted.
+    pub progress: Option<Progress>,
 }
 
 impl BackupOptions {
@@ -71,6 +75,7 @@ impl BackupOptions {
             user: std::env::var("USER").unwrap_or_default(),
             server: hostname(),
             expires: None,
+            progress: None,
         }
     }
 }
@@ -324,6 +329,7 @@ fn add_log_file<W>(
     meta: &EntryMeta,
     size: u64,
     source: &std::path::Path,
+    progress: Option<&Progress>,
     walk: W,
 ) -> Result<()>
 where
@@ -341,10 +347,13 @@ where
                     .map_err(|_| crate::engine::Error::Invalid("the backup stopped reading".into()))
             })
         });
-        let mut r = ChannelReader {
-            rx,
-            cur: Vec::new(),
-            at: 0,
+        let mut r = Counted {
+            inner: ChannelReader {
+                rx,
+                cur: Vec::new(),
+                at: 0,
+            },
+            progress,
         };
         let out = w.add_file(&["refdb".to_string()], "log", meta, size, &mut r);
         drop(r);
@@ -526,6 +535,12 @@ pub fn backup(
     let base_guid = base_guid(history, &info.name, base)?;
     let set_guid = new_guid();
     let pages = pages_of(db, &files, extents.as_deref())?;
+    let page_bytes = pages.iter().map(|p| p.1.len() as u64).sum::<u64>() * PAGE_SIZE as u64;
+    let progress = opts.progress.as_ref();
+    if let Some(p) = progress {
+        // The log's part as it stands now; made exact once the pages are copied.
+        p.set_total(page_bytes + db.info().log_end.saturating_sub(first));
+    }
     let mut header = SetHeader {
         kind: opts.kind,
         database: info.name.clone(),
@@ -569,15 +584,18 @@ pub fn backup(
         let meta = EntryMeta::with_dates(None, date);
         for (fid, list) in &pages {
             let size = list.len() as u64 * PAGE_SIZE as u64;
-            let mut r = PageReader {
-                db,
-                file: *fid,
-                pages: list.clone().into_iter(),
-                buf: Vec::new(),
-                at: 0,
-                checksum: opts.checksum,
-                continue_after_error: opts.continue_after_error,
-                damaged: &mut damaged,
+            let mut r = Counted {
+                inner: PageReader {
+                    db,
+                    file: *fid,
+                    pages: list.clone().into_iter(),
+                    buf: Vec::new(),
+                    at: 0,
+                    checksum: opts.checksum,
+                    continue_after_error: opts.continue_after_error,
+                    damaged: &mut damaged,
+                },
+                progress,
             };
             let out = w.add_file(&dir, &format!("F{fid}.pages"), &meta, size, &mut r)?;
             if let Some(e) = out.read_error {
@@ -597,7 +615,10 @@ pub fn backup(
             }
             Ok(())
         })?;
-        add_log_file(&mut w, &meta, size, db.dir(), |f| {
+        if let Some(p) = progress {
+            p.set_total(page_bytes + size);
+        }
+        add_log_file(&mut w, &meta, size, db.dir(), progress, |f| {
             db.read_log(first, last, f)
         })?;
         Ok(last)
@@ -619,8 +640,7 @@ pub fn backup(
     header.finish_ms = crate::engine::time::now_ms()
         .max(start_ms)
         .max(newest_commit);
-    header.backup_size =
-        pages.iter().map(|p| p.1.len() as u64).sum::<u64>() * PAGE_SIZE as u64 + (last - first);
+    header.backup_size = page_bytes + (last - first);
     let report = close_set(w, &header, date)?;
     // The set is on the media: now the database and the history learn of it.
     match opts.kind {
@@ -844,9 +864,12 @@ pub fn tail_log_from_files(
         format_version: FORMAT_VERSION,
     };
     let date = set_date(start_ms)?;
+    if let Some(p) = &opts.progress {
+        p.set_total(size);
+    }
     let mut w = start_set(opts, &header, date, dir, devices, media, stripe)?;
     let meta = EntryMeta::with_dates(None, date);
-    if let Err(e) = add_log_file(&mut w, &meta, size, &lpath, |f| {
+    if let Err(e) = add_log_file(&mut w, &meta, size, &lpath, opts.progress.as_ref(), |f| {
         log.for_each(first, |r| if r.lsn < last { f(&r) } else { Ok(()) })
     }) {
         w.abandon();

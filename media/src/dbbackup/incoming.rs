@@ -12,6 +12,7 @@
 //! run, not with its size).
 
 use super::header::SetHeader;
+use super::progress::Progress;
 use super::relocate::Placement;
 use super::restore::TempDir;
 use super::{io_err, DbBackupError, Result};
@@ -44,8 +45,14 @@ pub(crate) struct Incoming {
     names: Vec<String>,
     /// Why the set was refused, in the restore's words (the media layer's error says less).
     error: Option<String>,
-    /// Called with the bytes of each file's data as they arrive (progress).
-    on_data: Option<Box<dyn FnMut(u64)>>,
+    /// Counts each file's size as it starts (the total) and its data as it arrives (done).
+    progress: Option<Progress>,
+    /// Per family, its current file's size and the bytes of it delivered so far (what a
+    /// discard reads again).
+    delivered: BTreeMap<u16, (u64, u64)>,
+    /// Sizes of discarded files, already in the total: their copies that come again add
+    /// nothing more to it.
+    credit: u64,
 }
 
 /// One data file's pages, at their places.
@@ -103,12 +110,12 @@ fn set_file(path: &[String]) -> Option<SetFile> {
 
 impl Incoming {
     /// Reads the set `spec` names from the media the changers give, into a work directory
-    /// beside `target`. `on_data` hears of every piece of file data (its length).
+    /// beside `target`. `progress` counts the set's files' sizes and their data as it comes.
     pub(crate) fn receive(
         target: &Path,
         changers: Vec<Box<dyn MediaChanger>>,
         spec: &ReadSpec,
-        on_data: Option<Box<dyn FnMut(u64)>>,
+        progress: Option<Progress>,
     ) -> Result<(Incoming, RestoreReport)> {
         let mut inc = Incoming {
             dir: TempDir::beside(target, "incoming")?,
@@ -118,7 +125,9 @@ impl Incoming {
             open: BTreeMap::new(),
             names: Vec::new(),
             error: None,
-            on_data,
+            progress,
+            delivered: BTreeMap::new(),
+            credit: 0,
         };
         match crate::restore::restore(changers, spec, &mut inc) {
             Ok(report) => {
@@ -271,7 +280,13 @@ impl Image {
 }
 
 impl RestoreSink for Incoming {
-    fn start(&mut self, family: u16, path: &[String], _size: u64) -> crate::family::Result<()> {
+    fn start(&mut self, family: u16, path: &[String], size: u64) -> crate::family::Result<()> {
+        if let Some(p) = &self.progress {
+            let again = self.credit.min(size);
+            self.credit -= again;
+            p.add_total(size - again);
+            self.delivered.insert(family, (size, 0));
+        }
         let name = path.join("/");
         let Some(kind) = set_file(path) else {
             return Err(self.refuse(format!(
@@ -325,8 +340,9 @@ impl RestoreSink for Incoming {
     }
 
     fn data(&mut self, family: u16, bytes: &[u8]) -> crate::family::Result<()> {
-        if let Some(f) = self.on_data.as_mut() {
-            f(bytes.len() as u64);
+        if let Some(p) = &self.progress {
+            p.add(bytes.len() as u64);
+            self.delivered.entry(family).or_default().1 += bytes.len() as u64;
         }
         let Some(open) = self.open.get_mut(&family) else {
             return Err(MediaError::Invalid("data before a file".into()));
@@ -386,6 +402,12 @@ impl RestoreSink for Incoming {
         let Some(open) = self.open.remove(&family) else {
             return Ok(());
         };
+        if let (Some(p), Some((size, d))) = (&self.progress, self.delivered.remove(&family)) {
+            // What was read of it is done twice: the total says so. Its size is in the total
+            // once already: the copy that comes again adds nothing more to it.
+            p.add_total(d);
+            self.credit += size;
+        }
         self.names.retain(|n| n != open.name());
         match open {
             Open::Pages { id, .. } => {
@@ -487,7 +509,9 @@ mod tests {
             open: BTreeMap::new(),
             names: Vec::new(),
             error: None,
-            on_data: None,
+            progress: None,
+            delivered: BTreeMap::new(),
+            credit: 0,
         }
     }
 
@@ -615,5 +639,40 @@ mod tests {
                 .unwrap()
                 .contains("not part of a refdb backup"));
         }
+    }
+
+    /// The progress counts each file's size in the total as it starts and its data as done;
+    /// a file withdrawn half-way and read again from the start adds what was read twice to
+    /// the total (its size only once): done reaches the total, never passing it.
+    #[test]
+    fn progress_reaches_the_total_across_a_discarded_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut inc = incoming(tmp.path());
+        let p = Progress::new();
+        inc.progress = Some(p.clone());
+        let pg = PAGE_SIZE as u64;
+        inc.start(1, &path("F1.pages"), 4 * pg).unwrap();
+        inc.start(2, &path("F2.pages"), 3 * pg).unwrap();
+        assert_eq!((p.done(), p.total()), (0, 7 * pg));
+        for n in 0..2 {
+            inc.data(1, &page(1, n)).unwrap();
+            inc.data(2, &page(2, n)).unwrap();
+        }
+        inc.discard(2).unwrap();
+        assert_eq!((p.done(), p.total()), (4 * pg, 9 * pg));
+        inc.start(2, &path("F2.pages"), 3 * pg).unwrap();
+        assert_eq!(p.total(), 9 * pg);
+        for n in 0..3 {
+            inc.data(2, &page(2, n)).unwrap();
+        }
+        inc.end(2).unwrap();
+        for n in 2..4 {
+            inc.data(1, &page(1, n)).unwrap();
+        }
+        inc.end(1).unwrap();
+        inc.start(1, &path("log"), 3).unwrap();
+        inc.data(1, b"abc").unwrap();
+        inc.end(1).unwrap();
+        assert_eq!((p.done(), p.total()), (9 * pg + 3, 9 * pg + 3));
     }
 }

@@ -17,6 +17,7 @@
 //! | `piecemeal` | piecemeal restore: PARTIAL (primary and named filegroups online, the others offline), then the others later |
 //! | `relocate` | MOVE: where a restore puts the data files, and the boot record paths that say so |
 //! | `restart` | RESTART: an interrupted restore's progress file, and continuing from it |
+//! | [`progress`] | bytes done of a total, counted by a backup or restore for the caller to show (the library prints nothing) |
 //! | [`standby`] | WITH STANDBY: the database readable between log restores, its undo kept in an undo file |
 //!
 //! **The set layout.** `SSET` (its OS data holds the BackupSetGUID, as SQL Server's does),
@@ -36,6 +37,7 @@ mod file_restore;
 pub mod header;
 mod incoming;
 mod piecemeal;
+pub mod progress;
 mod relocate;
 mod restart;
 pub mod restore;
@@ -43,6 +45,7 @@ pub mod standby;
 
 pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};
 pub use header::SetHeader;
+pub use progress::Progress;
 pub use restore::{restore, Recovery, RestoreOptions, RestoreOutcome};
 
 /// The kind of backup (msdb's letters: `D`, `I`, `L`, `F`).

@@ -94,6 +94,9 @@ pub struct RestoreOptions {
     pub partial: bool,
     /// With `partial`: the filegroups restored besides the primary one.
     pub filegroups: Vec<String>,
+    /// Counts the set's bytes read off the media of its total (the sizes of its files), for
+    /// the caller to show (see [`super::Progress`]); `None`: nothing is counted.
+    pub progress: Option<super::Progress>,
 }
 
 impl Default for RestoreOptions {
@@ -108,6 +111,7 @@ impl Default for RestoreOptions {
             restart: false,
             partial: false,
             filegroups: Vec::new(),
+            progress: None,
         }
     }
 }
@@ -569,7 +573,7 @@ pub fn restore(
     spec: &ReadSpec,
     opts: &RestoreOptions,
 ) -> Result<RestoreOutcome> {
-    let (stage, media) = Incoming::receive(dir, changers, spec, None)?;
+    let (stage, media) = Incoming::receive(dir, changers, spec, opts.progress.clone())?;
     let header = stage.header()?;
     if header.format_version > FORMAT_VERSION {
         return Err(DbBackupError::Refused(format!(
