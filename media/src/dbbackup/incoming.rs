@@ -117,18 +117,7 @@ impl Incoming {
         spec: &ReadSpec,
         progress: Option<Progress>,
     ) -> Result<(Incoming, RestoreReport)> {
-        let mut inc = Incoming {
-            dir: TempDir::beside(target, "incoming")?,
-            images: BTreeMap::new(),
-            log: None,
-            header: None,
-            open: BTreeMap::new(),
-            names: Vec::new(),
-            error: None,
-            progress,
-            delivered: BTreeMap::new(),
-            credit: 0,
-        };
+        let mut inc = Incoming::empty(TempDir::beside(target, "incoming")?, progress);
         match crate::restore::restore(changers, spec, &mut inc) {
             Ok(report) => {
                 inc.open.clear();
@@ -138,6 +127,22 @@ impl Incoming {
                 Some(w) => DbBackupError::Refused(w),
                 None => e.into(),
             }),
+        }
+    }
+
+    /// Nothing received yet, into the work directory `dir`.
+    fn empty(dir: TempDir, progress: Option<Progress>) -> Incoming {
+        Incoming {
+            dir,
+            images: BTreeMap::new(),
+            log: None,
+            header: None,
+            open: BTreeMap::new(),
+            names: Vec::new(),
+            error: None,
+            progress,
+            delivered: BTreeMap::new(),
+            credit: 0,
         }
     }
 
@@ -501,18 +506,7 @@ mod tests {
     use crate::engine::page::{PageId, PageType};
 
     fn incoming(tmp: &Path) -> Incoming {
-        Incoming {
-            dir: TempDir::beside(&tmp.join("db"), "incoming").unwrap(),
-            images: BTreeMap::new(),
-            log: None,
-            header: None,
-            open: BTreeMap::new(),
-            names: Vec::new(),
-            error: None,
-            progress: None,
-            delivered: BTreeMap::new(),
-            credit: 0,
-        }
+        Incoming::empty(TempDir::beside(&tmp.join("db"), "incoming").unwrap(), None)
     }
 
     fn page(file: u16, no: u32) -> Vec<u8> {

@@ -51,8 +51,9 @@ pub(super) struct Progress {
     pub(super) done: Vec<(u16, u64, u32)>,
 }
 
-/// The directory a target is in, and its name (what the files beside it are named after).
-fn beside(dir: &Path) -> (&Path, String) {
+/// The directory a target is in, and its name (what the files beside it are named after: the
+/// progress file, the staging and work directories).
+pub(super) fn beside(dir: &Path) -> (&Path, String) {
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -293,14 +293,7 @@ pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
     pub(super) fn beside(target: &Path, what: &str) -> Result<TempDir> {
-        let parent = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "db".into());
+        let (parent, name) = super::restart::beside(target);
         // The work directory an interrupted full restore left for --restart is kept.
         let keep = super::restart::recorded_work_dir(target);
         sweep_dead(

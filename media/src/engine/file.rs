@@ -396,13 +396,9 @@ impl Boot {
 
     /// The header page of file 1 holding this boot record.
     pub fn to_page(&self) -> Page {
-        let mut p = header_page(self.db_guid, 1);
         let mut e = Enc::default();
         self.encode(&mut e);
-        let body = p.body_mut();
-        body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(e.0.len() as u32).to_le_bytes());
-        body[HDR_LEN + 4..HDR_LEN + 4 + e.0.len()].copy_from_slice(&e.0);
-        p
+        boot_page(self.db_guid, &e.0)
     }
 
     /// Reads the boot record from the primary file's header page.
@@ -695,6 +691,15 @@ impl DataFile {
     }
 }
 
+/// The header page of file 1 holding an encoded boot record `rec` (length-prefixed).
+fn boot_page(db_guid: [u8; 16], rec: &[u8]) -> Page {
+    let mut p = header_page(db_guid, 1);
+    let body = p.body_mut();
+    body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(rec.len() as u32).to_le_bytes());
+    body[HDR_LEN + 4..HDR_LEN + 4 + rec.len()].copy_from_slice(rec);
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -803,11 +808,7 @@ mod tests {
         assert!(e.0.ends_with(b"a.ndf"));
         // A fork point of 0 written out is damage.
         e.u8(BOOT_FORK_V4).u64(0);
-        let mut p = b.to_page();
-        let body = p.body_mut();
-        body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(e.0.len() as u32).to_le_bytes());
-        body[HDR_LEN + 4..HDR_LEN + 4 + e.0.len()].copy_from_slice(&e.0);
-        assert_eq!(Boot::from_page(&p), None);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
     }
 
     #[test]
@@ -816,11 +817,7 @@ mod tests {
         let mut e = Enc::default();
         b.encode(&mut e);
         e.u8(BOOT_OFFLINE_V3).u16(1).u16(9).u64(5);
-        let mut p = b.to_page();
-        let body = p.body_mut();
-        body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(e.0.len() as u32).to_le_bytes());
-        body[HDR_LEN + 4..HDR_LEN + 4 + e.0.len()].copy_from_slice(&e.0);
-        assert_eq!(Boot::from_page(&p), None);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
     }
 
     #[test]
@@ -829,10 +826,6 @@ mod tests {
         let mut e = Enc::default();
         b.encode(&mut e);
         e.u8(9).bytes(b"x").bytes(b"y");
-        let mut p = b.to_page();
-        let body = p.body_mut();
-        body[HDR_LEN..HDR_LEN + 4].copy_from_slice(&(e.0.len() as u32).to_le_bytes());
-        body[HDR_LEN + 4..HDR_LEN + 4 + e.0.len()].copy_from_slice(&e.0);
-        assert_eq!(Boot::from_page(&p), None);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
     }
 }
