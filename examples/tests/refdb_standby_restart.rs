@@ -256,11 +256,22 @@ fn restart_continues_a_killed_full_and_log_restore() {
                 .starts_with(".r.restore.")
         })
         .expect("the interrupted restore's work directory");
-    // A second name for a finished file: if --restart wrote it again (a new file), the
-    // restored file would not share it.
-    let witness = t.join("witness");
-    std::fs::hard_link(work_dir.join("b.ndf"), &witness).unwrap();
-    let links = |p: &Path| std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(p).unwrap());
+    // A finished file's inode and modification time: if --restart wrote it again (a new
+    // file, or the same one rewritten), they would differ.
+    let stamp = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(p).unwrap();
+        (m.ino(), m.mtime(), m.mtime_nsec())
+    };
+    let before = stamp(&work_dir.join("b.ndf"));
+    // A finished file changed since (cut to half its length): written again.
+    {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(work_dir.join("primary.mdf"))
+            .unwrap();
+        f.set_len(f.metadata().unwrap().len() / 2).unwrap();
+    }
     // Another set is not mixed in.
     refused(
         t,
@@ -279,11 +290,17 @@ fn restart_continues_a_killed_full_and_log_restore() {
         ],
     );
     assert_eq!(
-        links(&t.join("r/b.ndf")),
-        2,
+        stamp(&t.join("r/b.ndf")),
+        before,
         "a finished data file was written again"
     );
-    std::fs::remove_file(&witness).unwrap();
+    // The one changed was: byte for byte what a restore never interrupted writes.
+    ok(t, &["restore", "ref", "--from", "full.tap", "--norecovery"]);
+    assert!(
+        std::fs::read(t.join("r/primary.mdf")).unwrap()
+            == std::fs::read(t.join("ref/primary.mdf")).unwrap(),
+        "a finished data file changed since was not written again"
+    );
     // A log restore killed after 5 of its records.
     killed(t, &["restore", "r", "--from", "log1.tap"], "restore:5");
     ok(t, &["restore", "r", "--from", "log1.tap", "--restart"]);

@@ -4,7 +4,7 @@
 //! When a restore starts changing anything, it writes a progress file beside the target
 //! (`.<name>.restore-progress`, written whole by temp + rename): the set it restores (its
 //! GUID, type and LSNs) and, for a full restore, the work directory it builds the database in
-//! and each data file finished there with its length and CRC-32C. The file goes when the
+//! and each data file finished there with its length and identity stamp. The file goes when the
 //! restore is done. While it is there:
 //!
 //! - the same restore run again without `restart` (the same set, as SQL Server lets a failed
@@ -15,8 +15,8 @@
 //!   restore of ... is in progress: run that restore again to finish it ..."); a full
 //!   restore with REPLACE discards the interrupted one and starts over;
 //! - a restore with `restart` must be of the same set: a full restore reuses the work
-//!   directory and skips the data files whose length and checksum still match (others are
-//!   written again); a log restore keeps the records already appended to the restoring log
+//!   directory and skips the data files whose length and identity (inode, change and
+//!   modification times) are as it left them (others are written again); a log restore keeps the records already appended to the restoring log
 //!   (each compared byte for byte with the set's) and appends only the rest; a differential
 //!   restore is done again whole (it writes absolute page images and replaces the log, so
 //!   doing it twice is doing it once). A restore that had finished applying and was killed
@@ -47,8 +47,8 @@ pub(super) struct Progress {
     pub(super) last_lsn: u64,
     /// A full restore's work directory.
     pub(super) work: Option<PathBuf>,
-    /// Data files finished in the work directory: id, length, CRC-32C.
-    pub(super) done: Vec<(u16, u64, u32)>,
+    /// Data files finished in the work directory: id, length, identity stamp.
+    pub(super) done: Vec<(u16, u64, u64)>,
 }
 
 /// The directory a target is in, and its name (what the files beside it are named after: the
@@ -95,8 +95,8 @@ impl Progress {
                 .as_ref()
                 .map_or("-".into(), |w| hex(w.as_os_str().as_bytes()))
         );
-        for (id, len, crc) in &self.done {
-            text.push_str(&format!("done {id} {len} {crc}\n"));
+        for (id, len, stamp) in &self.done {
+            text.push_str(&format!("done {id} {len} {stamp}\n"));
         }
         write_state_file(&progress_path(dir), &text)
     }
@@ -283,20 +283,45 @@ pub(super) fn work_dir(dir: &Path, p: &Progress) -> Option<PathBuf> {
 /// Whether data file `id`, at `path`, was finished by the interrupted restore and is still
 /// as it left it.
 pub(super) fn file_is_done(p: &Progress, id: u16, path: &Path) -> Result<bool> {
-    let Some(&(_, len, crc)) = p.done.iter().find(|d| d.0 == id) else {
+    let Some(&(_, len, stamp)) = p.done.iter().find(|d| d.0 == id) else {
         return Ok(false);
     };
     if !path.is_file() {
         return Ok(false);
     }
-    Ok(super::standby::file_crc(path)? == (len, crc))
+    Ok(file_stamp(path)? == (len, stamp))
+}
+
+/// A data file's length and a stamp of its identity (device, inode, change and modification
+/// times): any write to the file, a rename over it or a copy put in its place changes it (the
+/// change time cannot be set back). Its pages were each checked against their CRC-32C as they
+/// came off the media; reading the whole file again to checksum it cost a fifth of a restore.
+fn file_stamp(path: &Path) -> Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
+    // FNV-1a: the same stamp from every build (a progress file outlives the binary that
+    // wrote it when the restore is continued after an upgrade).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in [
+        m.dev(),
+        m.ino(),
+        m.ctime() as u64,
+        m.ctime_nsec() as u64,
+        m.mtime() as u64,
+        m.mtime_nsec() as u64,
+    ] {
+        for b in v.to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    Ok((m.len(), h))
 }
 
 /// Records data file `id` (at `path`) finished.
 pub(super) fn file_done(dir: &Path, p: &mut Progress, id: u16, path: &Path) -> Result<()> {
-    let (len, crc) = super::standby::file_crc(path)?;
+    let (len, stamp) = file_stamp(path)?;
     p.done.retain(|d| d.0 != id);
-    p.done.push((id, len, crc));
+    p.done.push((id, len, stamp));
     p.write(dir)?;
     crate::engine::crash::point(crate::engine::crash::Point::Restore);
     Ok(())
