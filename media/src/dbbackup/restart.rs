@@ -271,11 +271,14 @@ pub(super) fn recorded_work_dir(dir: &Path) -> Option<PathBuf> {
         .filter(|w| is_work_dir_of(dir, w))
 }
 
-/// The work directory an interrupted full restore left, if it is still there.
+/// The work directory an interrupted full restore left, if it is still there: a directory
+/// itself, not a symbolic link planted at its name (a restart writes the data files and the
+/// log into it and renames it into place: through a link it would overwrite the files of
+/// whatever directory the link names, and put the link in place of the database).
 pub(super) fn work_dir(dir: &Path, p: &Progress) -> Option<PathBuf> {
     p.work
         .as_ref()
-        .filter(|w| is_work_dir_of(dir, w) && w.is_dir())
+        .filter(|w| is_work_dir_of(dir, w) && fs::symlink_metadata(w).is_ok_and(|m| m.is_dir()))
         .cloned()
 }
 

@@ -183,10 +183,8 @@ impl State {
 
     pub(super) fn read(dir: &Path) -> Result<Option<State>> {
         let path = dir.join(RESTORING_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", &path)(e)),
+        let Some(text) = super::read_small_file(&path)? else {
+            return Ok(None);
         };
         let bad =
             || DbBackupError::Refused(format!("{}: not a refdb restore state", path.display()));

@@ -1,0 +1,255 @@
+//! The restore features STANDBY, `--restart` (re-running a failed restore) and piecemeal
+//! restore attacked from outside: links, FIFOs and hostile contents planted at the progress
+//! file, the work directory it names, the undo file; processes killed (`REFDB_CRASH`) and the
+//! user doing the wrong thing next. The rule each asserts: nothing a user has is lost or
+//! written through a link, a refusal names what it refused, no hang, exit 0 means the restored
+//! database is whole.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REFDB: &str = env!("CARGO_BIN_EXE_refdb");
+
+fn refdb_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(REFDB);
+    c.current_dir(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (c, out, err) = refdb_env(dir, args, &[]);
+    assert_eq!(c, 0, "refdb {args:?}: {out}{err}");
+    out + &err
+}
+
+/// Runs a command that must fail with exit 1; its stderr.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let (c, out, err) = refdb_env(dir, args, &[]);
+    assert_eq!(c, 1, "refdb {args:?} should fail: {out}{err}");
+    err
+}
+
+/// Killed by an injected crash (abort), not a clean failure.
+fn killed(dir: &Path, args: &[&str], crash: &str) {
+    let (c, out, err) = refdb_env(dir, args, &[("REFDB_CRASH", crash)]);
+    assert_ne!(c, 0, "refdb {args:?} with {crash}: {out}{err}");
+    assert!(err.contains("injected crash"), "refdb {args:?}: {err}");
+}
+
+/// Runs refdb and gives it `secs` to finish (and 1 GiB of address space): a hang or a runaway
+/// allocation is a failure, not a stuck test.
+fn within(t: &Path, args: &[&str], secs: u64) -> (i32, String) {
+    let mut cmd = vec![
+        format!("ulimit -v 1048576; exec \"$0\" \"$@\""),
+        REFDB.into(),
+    ];
+    cmd.extend(args.iter().map(|s| s.to_string()));
+    let mut c = Command::new("bash")
+        .arg("-c")
+        .args(&cmd)
+        .current_dir(t)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            return (st.code().unwrap_or(-1), err);
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            c.kill().unwrap();
+            c.wait().unwrap();
+            panic!("refdb {args:?} hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn mkfifo(p: &Path) {
+    let st = Command::new("mkfifo").arg(p).status().unwrap();
+    assert!(st.success());
+}
+
+/// `refdb check`'s rows and digest lines.
+fn digest(dir: &Path, db: &str) -> String {
+    let out = ok(dir, &["check", db]);
+    out.lines()
+        .filter(|l| l.starts_with("rows:") || l.starts_with("digest:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Database `db` (full recovery, filegroup `b`): `full.tap`, `log1.tap`, `log2.tap`; the
+/// digests when each was taken.
+struct Seq {
+    full: String,
+    log1: String,
+    log2: String,
+}
+
+fn sequence(t: &Path) -> Seq {
+    ok(
+        t,
+        &["create", "db", "--recovery", "full", "--filegroup", "b"],
+    );
+    for i in 0..10 {
+        ok(t, &["put", "db", &format!("k{i}"), &format!("v{i}")]);
+    }
+    ok(t, &["put", "db", "kb", "vb", "--filegroup", "b"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    let full = digest(t, "db");
+    ok(t, &["put", "db", "l1", "after the full"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
+    let log1 = digest(t, "db");
+    ok(t, &["put", "db", "l2", "after log 1"]);
+    ok(t, &["put", "db", "kb", "vb2", "--filegroup", "b"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log2.tap", "--format",
+        ],
+    );
+    let log2 = digest(t, "db");
+    Seq { full, log1, log2 }
+}
+
+/// A FIFO, or a link to an endless device, at the progress file beside the target: every
+/// restore reads it first, and must neither wait on it nor read it without end.
+#[test]
+fn a_fifo_or_endless_file_at_the_progress_file_is_refused_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    mkfifo(&t.join(".r.restore-progress"));
+    let (c, err) = within(t, &["restore", "r", "--from", "full.tap"], 20);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains(".r.restore-progress"), "{err}");
+    assert!(!t.join("r").exists());
+    fs::remove_file(t.join(".r.restore-progress")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", t.join(".r.restore-progress")).unwrap();
+    let (c, err) = within(t, &["restore", "r", "--from", "full.tap"], 20);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains(".r.restore-progress"), "{err}");
+    fs::remove_file(t.join(".r.restore-progress")).unwrap();
+    // Without them, the restore goes through.
+    ok(t, &["restore", "r", "--from", "full.tap"]);
+    assert_eq!(digest(t, "r"), s.full);
+}
+
+/// The names in `dir` starting with `prefix`.
+fn named(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    v.sort();
+    v
+}
+
+fn documents(t: &Path) {
+    fs::create_dir(t.join("docs")).unwrap();
+    for n in ["primary.mdf", "b.ndf", "log.ldf", "notes.txt"] {
+        fs::write(t.join("docs").join(n), format!("the user's {n}")).unwrap();
+    }
+}
+
+fn documents_intact(t: &Path) {
+    for n in ["primary.mdf", "b.ndf", "log.ldf", "notes.txt"] {
+        assert_eq!(
+            fs::read_to_string(t.join("docs").join(n)).unwrap(),
+            format!("the user's {n}"),
+            "{n}"
+        );
+    }
+}
+
+/// A full restore killed after its first data file, its work directory then replaced by a link
+/// to a directory of documents (or the progress file pointed at one): `--restart` and the same
+/// restore run again never write into it, and the database is whole.
+#[test]
+fn a_restart_never_writes_through_a_link_at_its_work_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    documents(t);
+    killed(t, &["restore", "r", "--from", "full.tap"], "restore:1");
+    let work = named(t, ".r.restore.");
+    assert_eq!(work.len(), 1, "{work:?}");
+    fs::remove_dir_all(t.join(&work[0])).unwrap();
+    std::os::unix::fs::symlink("docs", t.join(&work[0])).unwrap();
+    let (c, out, err) = refdb_env(t, &["restore", "r", "--from", "full.tap", "--restart"], &[]);
+    documents_intact(t);
+    assert!(
+        !fs::symlink_metadata(t.join("r")).unwrap().is_symlink(),
+        "{out}{err}"
+    );
+    if c == 0 {
+        assert_eq!(digest(t, "r"), s.full);
+    } else {
+        assert!(err.contains(&work[0]), "{err}");
+    }
+    // A progress file whose work line names the documents themselves.
+    fs::remove_file(t.join(&work[0])).unwrap();
+    let _ = fs::remove_dir_all(t.join("r"));
+    killed(t, &["restore", "r", "--from", "full.tap"], "restore:1");
+    let p = t.join(".r.restore-progress");
+    let text = fs::read_to_string(&p).unwrap();
+    let hex: String = t
+        .join("docs")
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("work ") {
+                format!("work {hex}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(&p, text).unwrap();
+    for args in [
+        &["restore", "r", "--from", "full.tap", "--restart"][..],
+        &["restore", "r", "--from", "full.tap"][..],
+        &["restore", "r", "--from", "full.tap", "--replace"][..],
+    ] {
+        let (c, out, err) = refdb_env(t, args, &[]);
+        documents_intact(t);
+        if c == 0 {
+            assert_eq!(digest(t, "r"), s.full);
+            let _ = fs::remove_dir_all(t.join("r"));
+        } else {
+            assert!(!err.is_empty(), "{out}");
+        }
+    }
+    let _ = (s.log1, s.log2);
+}
