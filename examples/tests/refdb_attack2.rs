@@ -253,3 +253,39 @@ fn a_restart_never_writes_through_a_link_at_its_work_directory() {
     }
     let _ = (s.log1, s.log2);
 }
+
+/// An undo file named where the restore itself puts the database or its progress file is
+/// refused before anything is written (it was found taken only once the database was in
+/// place, which left it restoring and the refusal after the fact).
+#[test]
+fn an_undo_file_at_the_targets_own_names_is_refused_before_anything_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    sequence(t);
+    for undo in ["r", "./r", ".r.restore-progress"] {
+        let err = fails(
+            t,
+            &["restore", "r", "--from", "full.tap", "--standby", undo],
+        );
+        assert!(err.contains("undo file"), "{err}");
+        assert!(!t.join("r").exists(), "{undo}: {err}");
+        assert!(named(t, ".r.").is_empty(), "{undo}: {:?}", named(t, ".r."));
+    }
+    // A missing directory, the medium, another database's data file.
+    for undo in ["nowhere/u.undo", "full.tap", "db/primary.mdf", "db"] {
+        let before = fs::read(t.join("full.tap")).unwrap();
+        let err = fails(
+            t,
+            &["restore", "r", "--from", "full.tap", "--standby", undo],
+        );
+        assert!(err.contains(undo.split('/').next().unwrap()), "{err}");
+        assert!(!t.join("r").exists(), "{undo}: {err}");
+        assert_eq!(fs::read(t.join("full.tap")).unwrap(), before);
+    }
+    ok(t, &["check", "db"]);
+    ok(
+        t,
+        &["restore", "r", "--from", "full.tap", "--standby", "u.undo"],
+    );
+    ok(t, &["get", "r", "k1"]);
+}

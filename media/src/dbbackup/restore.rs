@@ -597,7 +597,7 @@ pub fn restore(
     let resumed = super::restart::gate(dir, &header, opts)?;
     if let Recovery::Standby(undo) = &opts.recovery {
         // Before anything changes: the undo file must be writable where it is asked for.
-        super::standby::check_undo_target(undo, &header.db_guid)?;
+        super::standby::check_undo_target(dir, undo, &header.db_guid)?;
     }
     if let Target::Restoring(s) = &target {
         if opts.page.is_some() || opts.filegroup.is_some() {

@@ -339,9 +339,18 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
 }
 
 /// Refuses to put an undo file where a link, a non-file, or a file that is not an undo file
-/// of this database is.
-pub(super) fn check_undo_target(undo: &Path, db_guid: &[u8; 16]) -> Result<()> {
+/// of this database is, or at a name the restore into `dir` itself takes (the database
+/// directory, its progress file beside it): those do not exist yet when the restore starts,
+/// and would only be found taken once the database had been put in place.
+pub(super) fn check_undo_target(dir: &Path, undo: &Path, db_guid: &[u8; 16]) -> Result<()> {
     let undo = &std::path::absolute(undo).map_err(io_err("resolve", undo))?;
+    let resolve = |p: &Path| std::path::absolute(p).map_err(io_err("resolve", p));
+    if *undo == resolve(dir)? || *undo == resolve(&super::restart::progress_path(dir))? {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {}: that is where the restore puts the database (or records its progress); name a file outside the database directory",
+            undo.display()
+        )));
+    }
     if !undo.parent().is_some_and(Path::is_dir) {
         return Err(DbBackupError::Refused(format!(
             "undo file {}: its directory does not exist",
@@ -395,7 +404,7 @@ pub(super) fn file_crc(path: &Path) -> Result<(u64, u32)> {
 /// standby, keeping its undo in `undo`.
 pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
     let undo = std::path::absolute(undo).map_err(io_err("resolve", undo))?;
-    check_undo_target(&undo, &state.db_guid)?;
+    check_undo_target(dir, &undo, &state.db_guid)?;
     let name = undo
         .file_name()
         .ok_or_else(|| {
