@@ -289,3 +289,80 @@ fn an_undo_file_at_the_targets_own_names_is_refused_before_anything_changes() {
     );
     ok(t, &["get", "r", "k1"]);
 }
+
+/// The files of a database directory and their contents.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A database in standby given the wrong thing next (a file or page restore refused, another
+/// database's log, a log out of order, writes, backups): each is refused, and the database is
+/// still in standby, readable, with its files and undo file as they were.
+#[test]
+fn a_refused_restore_into_a_standby_database_leaves_it_in_standby() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    ok(t, &["create", "other", "--recovery", "full"]);
+    ok(t, &["put", "other", "a", "b"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "other",
+            "--type",
+            "full",
+            "--to",
+            "ofull.tap",
+            "--format",
+        ],
+    );
+    ok(t, &["put", "other", "c", "d"]);
+    ok(
+        t,
+        &[
+            "backup", "other", "--type", "log", "--to", "olog.tap", "--format",
+        ],
+    );
+    ok(
+        t,
+        &["restore", "r", "--from", "full.tap", "--standby", "u.undo"],
+    );
+    ok(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--standby", "u.undo"],
+    );
+    assert_eq!(digest(t, "r"), s.log1);
+    let before = snapshot(&t.join("r"));
+    let undo = fs::read(t.join("u.undo")).unwrap();
+    for args in [
+        &["restore", "r", "--from", "full.tap", "--filegroup", "b"][..],
+        &["restore", "r", "--from", "full.tap", "--page", "1:5"][..],
+        &["restore", "r", "--from", "olog.tap", "--standby", "n.undo"][..],
+        &["restore", "r", "--from", "olog.tap"][..],
+        &["restore", "r", "--from", "log1.tap", "--standby", "u.undo"][..],
+        &["restore", "r", "--from", "full.tap", "--restart"][..],
+        &["put", "r", "x", "y"][..],
+        &["backup", "r", "--type", "log", "--to", "x.tap", "--format"][..],
+        &["backup", "r", "--type", "full", "--to", "x.tap", "--format"][..],
+    ] {
+        let err = fails(t, args);
+        assert!(!err.is_empty());
+        assert_eq!(snapshot(&t.join("r")), before, "{args:?}: {err}");
+        assert_eq!(fs::read(t.join("u.undo")).unwrap(), undo, "{args:?}");
+        assert_eq!(digest(t, "r"), s.log1, "{args:?}: {err}");
+    }
+    ok(t, &["restore", "r", "--from", "log2.tap"]);
+    assert_eq!(digest(t, "r"), s.log2);
+}

@@ -599,11 +599,6 @@ pub fn restore(
         // Before anything changes: the undo file must be writable where it is asked for.
         super::standby::check_undo_target(dir, undo, &header.db_guid)?;
     }
-    if let Target::Restoring(s) = &target {
-        if opts.page.is_some() || opts.filegroup.is_some() {
-            super::standby::leave(dir, s)?;
-        }
-    }
     if opts.partial {
         let mut out = super::piecemeal::restore_partial(job, target)?;
         super::restart::finish(dir)?;
@@ -1036,7 +1031,6 @@ pub(super) fn restore_diff(
             crate::engine::db::guid_string(&s.full_guid)
         )));
     }
-    check_log_file(dir, &s)?;
     let cut = match opts.stopat_ms {
         Some(t) => stop_point(log, h.last_lsn, t)?,
         None => None,
@@ -1046,6 +1040,8 @@ pub(super) fn restore_diff(
             "the point in time lies before the differential's copy: restore the logs after the full backup instead".into(),
         ));
     }
+    // Refused or not, a database in standby stays in standby until here.
+    check_log_file(dir, &s)?;
     // Everything checked: the pages go over the restoring files, the log is replaced (all of
     // it again when continued: doing it twice is doing it once). Until both are done, a mark
     // says the files are half way: a log restored onto them (or their recovery) would mix the
