@@ -366,3 +366,50 @@ fn a_refused_restore_into_a_standby_database_leaves_it_in_standby() {
     ok(t, &["restore", "r", "--from", "log2.tap"]);
     assert_eq!(digest(t, "r"), s.log2);
 }
+
+/// A backup of a database being restored (left restoring, or killed while entering standby)
+/// is refused and changes nothing: it opened the database, which recovered it, so that no
+/// more logs could be restored to it (a tail-log backup even rewrote its restore state), and
+/// a "full backup" of the half-restored copy was recorded as the database's.
+#[test]
+fn a_backup_of_a_restoring_database_is_refused_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    ok(t, &["restore", "q", "--from", "full.tap", "--norecovery"]);
+    ok(
+        t,
+        &["restore", "r", "--from", "full.tap", "--standby", "u.undo"],
+    );
+    killed(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--standby", "u.undo"],
+        "pagewrite:2",
+    );
+    let history = fs::read(t.join("refdb-history.db")).unwrap();
+    for db in ["q", "r"] {
+        let before = snapshot(&t.join(db));
+        for extra in [
+            &["--type", "full"][..],
+            &["--type", "log"][..],
+            &["--type", "log", "--no-truncate", "--norecovery"][..],
+            &["--type", "log", "--no-truncate"][..],
+        ] {
+            let mut args = vec!["backup", db, "--to", "x.tap", "--format"];
+            args.extend_from_slice(extra);
+            let err = fails(t, &args);
+            assert!(err.contains("restoring"), "{args:?}: {err}");
+            assert_eq!(snapshot(&t.join(db)), before, "{args:?}: {err}");
+        }
+    }
+    assert_eq!(fs::read(t.join("refdb-history.db")).unwrap(), history);
+    // The sequences go on.
+    ok(t, &["restore", "q", "--from", "log1.tap"]);
+    assert_eq!(digest(t, "q"), s.log1);
+    ok(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--standby", "u.undo"],
+    );
+    ok(t, &["restore", "r", "--from", "log2.tap"]);
+    assert_eq!(digest(t, "r"), s.log2);
+}
