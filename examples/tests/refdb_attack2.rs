@@ -413,3 +413,64 @@ fn a_backup_of_a_restoring_database_is_refused_and_changes_nothing() {
     ok(t, &["restore", "r", "--from", "log2.tap"]);
     assert_eq!(digest(t, "r"), s.log2);
 }
+
+/// A later piecemeal stage killed again and again, then run whole: it leaves nothing behind in
+/// the database directory (the killed stages' work directories stayed there for good, and a
+/// full restore with REPLACE was then refused, naming them as a user's files); and a killed
+/// stage does not stand in the way of a full restore with REPLACE either.
+#[test]
+fn killed_piecemeal_stages_leave_nothing_in_the_database_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    let stage1 = [
+        "restore",
+        "p",
+        "--from",
+        "full.tap",
+        "--partial",
+        "--filegroup",
+        "PRIMARY",
+    ];
+    let mut args = stage1.to_vec();
+    args.push("--norecovery");
+    ok(t, &args);
+    ok(t, &["restore", "p", "--from", "log1.tap", "--norecovery"]);
+    ok(t, &["restore", "p", "--from", "log2.tap"]);
+    let stage2 = ["restore", "p", "--from", "full.tap", "--filegroup", "b"];
+    for n in ["restore:1", "restore:2", "restore:1"] {
+        killed(t, &stage2, n);
+    }
+    ok(t, &stage2);
+    ok(t, &["restore", "p", "--from", "log1.tap"]);
+    ok(t, &["restore", "p", "--from", "log2.tap"]);
+    assert_eq!(digest(t, "p"), s.log2);
+    assert!(
+        named(&t.join("p"), ".").is_empty(),
+        "{:?}",
+        named(&t.join("p"), ".")
+    );
+    assert!(!t.join("p/refdb.piecemeal").exists());
+    // Killed in a stage, then replaced whole.
+    ok(
+        t,
+        &[
+            "restore",
+            "p",
+            "--from",
+            "full.tap",
+            "--replace",
+            "--partial",
+            "--filegroup",
+            "PRIMARY",
+        ],
+    );
+    killed(t, &stage2, "restore:1");
+    ok(t, &["restore", "p", "--from", "full.tap", "--replace"]);
+    assert_eq!(digest(t, "p"), s.full);
+    assert!(
+        named(&t.join("p"), ".").is_empty(),
+        "{:?}",
+        named(&t.join("p"), ".")
+    );
+}

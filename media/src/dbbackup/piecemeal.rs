@@ -318,10 +318,14 @@ fn begin(job: Job<'_>, boot: &Boot, g: &FilegroupInfo, scratch: &Path) -> Result
             g.name
         )));
     }
-    // A new work database: the primary and the filegroup, the others left out.
+    // A new work database: the primary and the filegroup, the others left out. A stage
+    // killed before goes whole: its work database, and the work directory and progress file
+    // its full restore left beside it (in the database directory, which would otherwise keep
+    // them for good).
     if fs::symlink_metadata(scratch).is_ok() {
         fs::remove_dir_all(scratch).map_err(io_err("remove", scratch))?;
     }
+    super::restart::discard(scratch)?;
     let keep = [1, g.id];
     let others: Vec<u16> = boot
         .filegroups

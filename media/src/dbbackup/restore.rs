@@ -824,7 +824,10 @@ fn refuse_foreign_files(dir: &Path, h: &SetHeader) -> Result<()> {
     for e in rd {
         let e = e.map_err(io_err("read directory", dir))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if !ours.contains(&name) {
+        // The work directory and progress file of a piecemeal stage's work database, which
+        // sit beside it in the database directory.
+        let stage_work = name.starts_with(&format!(".{}.", super::piecemeal::PIECEMEAL_DIR));
+        if !ours.contains(&name) && !stage_work {
             foreign.push(name);
         }
     }
