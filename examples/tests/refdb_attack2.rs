@@ -474,3 +474,72 @@ fn killed_piecemeal_stages_leave_nothing_in_the_database_directory() {
         named(&t.join("p"), ".")
     );
 }
+
+/// A small tmpfs at `dir` (unmounted when dropped), when this process may mount one.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        st.success().then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The undo file's disk fills while the restoring log is copied into it: the restore fails
+/// saying so, leaves no temporary file there (it stayed for good, filling the disk), and the
+/// same restore with an undo file elsewhere goes through.
+#[test]
+fn a_full_disk_under_the_undo_file_leaves_no_temporary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    let Some(_small) = Tmpfs::mount(&t.join("small"), "24k") else {
+        eprintln!("no tmpfs can be mounted here: skipped");
+        return;
+    };
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--standby",
+            "small/u.undo",
+        ],
+    );
+    let undo = fs::read(t.join("small/u.undo")).unwrap();
+    let err = fails(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "log1.tap",
+            "--standby",
+            "small/u.undo",
+        ],
+    );
+    assert!(err.contains("No space left"), "{err}");
+    assert_eq!(named(&t.join("small"), "."), Vec::<String>::new());
+    assert_eq!(fs::read(t.join("small/u.undo")).unwrap(), undo);
+    ok(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--standby", "u.undo"],
+    );
+    assert_eq!(digest(t, "r"), s.log1);
+    ok(t, &["restore", "r", "--from", "log2.tap"]);
+    assert_eq!(digest(t, "r"), s.log2);
+}

@@ -420,60 +420,69 @@ pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(&temp)
         .map_err(io_err("create undo file", &temp))?;
-    let boot = read_boot(dir).ok_or_else(|| {
-        DbBackupError::Refused(format!("{}: no readable boot page", dir.display()))
-    })?;
-    let mut files = Vec::new();
-    for f in &boot.files {
-        let p = f.resolve(dir);
-        let m = fs::metadata(&p).map_err(io_err("stat", &p))?;
-        files.push((f.id, m.len()));
-    }
+    // Until the marker names it, nothing would ever find the temporary file again: a failure
+    // before (a full disk while the log is copied into it) removes it, or it would stay
+    // beside the undo file for good, as large as the log.
     let lpath = dir.join(LOG_FILE);
-    let log_len = fs::metadata(&lpath).map_err(io_err("stat", &lpath))?.len();
-    let header = UndoHeader {
-        db_guid: state.db_guid,
-        full_guid: state.full_guid,
-        log_end: state.log_end,
-        files,
-        log_len,
-    };
-    let w = io_err("write undo file", &temp);
-    out.write_all(&header.encode()).map_err(w)?;
-    // The whole restoring log.
-    let mut lf = File::open(&lpath).map_err(io_err("open", &lpath))?;
-    let mut d = Crc32c::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut left = log_len;
-    while left > 0 {
-        let k = lf
-            .read(&mut buf[..left.min(1 << 16) as usize])
-            .map_err(io_err("read", &lpath))?;
-        if k == 0 {
-            return Err(DbBackupError::Refused(format!(
-                "{}: the log shrank while it was copied",
-                lpath.display()
-            )));
+    let begun = (|| -> Result<()> {
+        let boot = read_boot(dir).ok_or_else(|| {
+            DbBackupError::Refused(format!("{}: no readable boot page", dir.display()))
+        })?;
+        let mut files = Vec::new();
+        for f in &boot.files {
+            let p = f.resolve(dir);
+            let m = fs::metadata(&p).map_err(io_err("stat", &p))?;
+            files.push((f.id, m.len()));
         }
-        d.update(&buf[..k]);
-        out.write_all(&buf[..k])
+        let log_len = fs::metadata(&lpath).map_err(io_err("stat", &lpath))?.len();
+        let header = UndoHeader {
+            db_guid: state.db_guid,
+            full_guid: state.full_guid,
+            log_end: state.log_end,
+            files,
+            log_len,
+        };
+        let w = io_err("write undo file", &temp);
+        out.write_all(&header.encode()).map_err(w)?;
+        // The whole restoring log.
+        let mut lf = File::open(&lpath).map_err(io_err("open", &lpath))?;
+        let mut d = Crc32c::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut left = log_len;
+        while left > 0 {
+            let k = lf
+                .read(&mut buf[..left.min(1 << 16) as usize])
+                .map_err(io_err("read", &lpath))?;
+            if k == 0 {
+                return Err(DbBackupError::Refused(format!(
+                    "{}: the log shrank while it was copied",
+                    lpath.display()
+                )));
+            }
+            d.update(&buf[..k]);
+            out.write_all(&buf[..k])
+                .map_err(io_err("write undo file", &temp))?;
+            left -= k as u64;
+        }
+        out.write_all(&d.finalize().to_le_bytes())
+            .and_then(|_| out.sync_all())
             .map_err(io_err("write undo file", &temp))?;
-        left -= k as u64;
+        if let Some(p) = temp.parent() {
+            sync_dir(p)?;
+        }
+        Marker {
+            phase: Phase::Recovering,
+            undo: undo.clone(),
+            temp: temp.clone(),
+            log_len: 0,
+            log_crc: 0,
+        }
+        .write(dir)
+    })();
+    if let Err(e) = begun {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
     }
-    out.write_all(&d.finalize().to_le_bytes())
-        .and_then(|_| out.sync_all())
-        .map_err(io_err("write undo file", &temp))?;
-    if let Some(p) = temp.parent() {
-        sync_dir(p)?;
-    }
-    Marker {
-        phase: Phase::Recovering,
-        undo: undo.clone(),
-        temp: temp.clone(),
-        log_len: 0,
-        log_crc: 0,
-    }
-    .write(dir)?;
     // Recovery, each page's image kept before its first overwrite.
     let rec = Arc::new(Mutex::new(Recorder {
         out,
