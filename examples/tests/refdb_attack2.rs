@@ -543,3 +543,41 @@ fn a_full_disk_under_the_undo_file_leaves_no_temporary_file() {
     ok(t, &["restore", "r", "--from", "log2.tap"]);
     assert_eq!(digest(t, "r"), s.log2);
 }
+
+/// A log restore killed while it put a standby database's undo back: the read commands do not
+/// take the half put back files for a database in standby (`check` passed them with the wrong
+/// rows, exit 0); they refuse, and the restore run again finishes.
+#[test]
+fn a_standby_database_half_put_back_is_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    ok(
+        t,
+        &["restore", "r", "--from", "full.tap", "--standby", "u.undo"],
+    );
+    ok(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--standby", "u.undo"],
+    );
+    assert_eq!(digest(t, "r"), s.log1);
+    killed(
+        t,
+        &["restore", "r", "--from", "log2.tap", "--standby", "u.undo"],
+        "restore:1",
+    );
+    for args in [
+        &["check", "r"][..],
+        &["get", "r", "l1"][..],
+        &["scan", "r"][..],
+        &["backup", "r", "--type", "log", "--to", "x.tap", "--format"][..],
+    ] {
+        let err = fails(t, args);
+        assert!(err.contains("restoring"), "{args:?}: {err}");
+    }
+    ok(
+        t,
+        &["restore", "r", "--from", "log2.tap", "--standby", "u.undo"],
+    );
+    assert_eq!(digest(t, "r"), s.log2);
+}

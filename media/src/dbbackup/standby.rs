@@ -69,6 +69,9 @@ pub fn open_standby(dir: &Path, opts: Options) -> Result<Database> {
 enum Phase {
     Recovering,
     Standby,
+    /// The undo being put back (pages written back): no longer readable, since the files
+    /// are half way between standby and restoring; the next restore puts it back again.
+    Leaving,
 }
 
 /// What [`STANDBY_FILE`] holds.
@@ -97,6 +100,7 @@ impl Marker {
             match self.phase {
                 Phase::Recovering => "recovering",
                 Phase::Standby => "standby",
+                Phase::Leaving => "leaving",
             },
             hex_of_path(&self.undo),
             hex_of_path(&self.temp),
@@ -122,6 +126,7 @@ impl Marker {
         let phase = match get("phase")?.as_str() {
             "recovering" => Phase::Recovering,
             "standby" => Phase::Standby,
+            "leaving" => Phase::Leaving,
             _ => return Err(bad()),
         };
         let undo = path_of_hex(&get("undo")?).ok_or_else(bad)?;
@@ -563,7 +568,7 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         return Ok(());
     };
     let undo = match m.phase {
-        Phase::Standby => {
+        Phase::Standby | Phase::Leaving => {
             if !m.undo.is_file() {
                 return Err(DbBackupError::Refused(format!(
                     "{} is in standby, and its undo file {} is missing: without it no more logs can be applied (restore the sequence again from its full backup)",
@@ -608,7 +613,7 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         )));
     }
     let lpath = dir.join(LOG_FILE);
-    if m.phase == Phase::Standby {
+    if m.phase != Phase::Recovering {
         let now = file_crc(&lpath)?;
         let before = (h.log_len, undo.log_crc);
         if now != (m.log_len, m.log_crc) && now != before {
@@ -649,6 +654,19 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
             m.undo.display(),
             id.file
         )));
+    }
+    // Everything checked: from here the files change, and the read commands must no longer
+    // take the directory for a database in standby (they would read pages half put back
+    // and report the wrong rows, and `check` would pass them).
+    if m.phase == Phase::Standby {
+        Marker {
+            phase: Phase::Leaving,
+            undo: m.undo.clone(),
+            temp: m.temp.clone(),
+            log_len: m.log_len,
+            log_crc: m.log_crc,
+        }
+        .write(dir)?;
     }
     // The log first, beside the restoring one (checked again as it is copied).
     let tmp = dir.join(LOG_PUT_BACK_TMP);
