@@ -581,3 +581,61 @@ fn a_standby_database_half_put_back_is_not_read() {
     );
     assert_eq!(digest(t, "r"), s.log2);
 }
+
+/// Restores WITH STANDBY killed at every step (a data file, a log record, a page written by
+/// recovery), then the wrong thing next: another set (refused, naming the interrupted one), a
+/// read (refused or right), a backup (refused); then the same restore run again finishes, and
+/// the sequence ends with the source's rows.
+#[test]
+fn standby_restores_killed_anywhere_then_the_wrong_thing_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    for crash in [
+        "restore:1",
+        "restore:2",
+        "restore:3",
+        "pagewrite:1",
+        "pagewrite:3",
+    ] {
+        let _ = fs::remove_dir_all(t.join("r"));
+        let _ = fs::remove_file(t.join(".r.restore-progress"));
+        ok(
+            t,
+            &["restore", "r", "--from", "full.tap", "--standby", "u.undo"],
+        );
+        let step = ["restore", "r", "--from", "log1.tap", "--standby", "u.undo"];
+        let (c, out, err) = refdb_env(t, &step, &[("REFDB_CRASH", crash)]);
+        if c == 0 {
+            // The crash point lies past this restore's steps.
+            assert_eq!(digest(t, "r"), s.log1, "{crash}: {out}{err}");
+            continue;
+        }
+        assert!(err.contains("injected crash"), "{crash}: {err}");
+        let err = fails(
+            t,
+            &["restore", "r", "--from", "log2.tap", "--standby", "u.undo"],
+        );
+        assert!(
+            err.contains("interrupted") || err.contains("gap"),
+            "{crash}: {err}"
+        );
+        let (c, out, err) = refdb_env(t, &["check", "r"], &[]);
+        if c == 0 {
+            assert!(
+                out.contains(&s.full) || out.contains(&s.log1),
+                "{crash}: {out}"
+            );
+        } else {
+            assert!(err.contains("restoring"), "{crash}: {err}");
+        }
+        fails(
+            t,
+            &["backup", "r", "--type", "log", "--to", "x.tap", "--format"],
+        );
+        ok(t, &step);
+        assert_eq!(digest(t, "r"), s.log1, "{crash}");
+        ok(t, &["restore", "r", "--from", "log2.tap"]);
+        assert_eq!(digest(t, "r"), s.log2, "{crash}");
+    }
+}
