@@ -639,3 +639,42 @@ fn standby_restores_killed_anywhere_then_the_wrong_thing_next() {
         assert_eq!(digest(t, "r"), s.log2, "{crash}");
     }
 }
+
+/// An undo file with a page record far past its data file's end (checksums right: damaged by
+/// a tool, or forged): putting it back does not write there (it wrote 32 TiB out, which the
+/// file system refused, and every later restore failed the same way).
+#[test]
+fn an_undo_page_past_its_files_end_is_not_written() {
+    use media::engine::page::crc32c;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    ok(
+        t,
+        &["restore", "r", "--from", "full.tap", "--standby", "u.undo"],
+    );
+    let mut u = fs::read(t.join("u.undo")).unwrap();
+    // The end record: `E`, the page count, its checksum.
+    let end = u.split_off(u.len() - 9);
+    assert_eq!(end[0], b'E');
+    let count = u32::from_le_bytes(end[1..5].try_into().unwrap()) + 1;
+    let mut rec = vec![b'P'];
+    rec.extend_from_slice(&1u16.to_le_bytes());
+    rec.extend_from_slice(&u32::MAX.to_le_bytes());
+    rec.extend_from_slice(&[0x5a; 8192]);
+    let c = crc32c(&rec);
+    rec.extend_from_slice(&c.to_le_bytes());
+    u.extend_from_slice(&rec);
+    let mut e = vec![b'E'];
+    e.extend_from_slice(&count.to_le_bytes());
+    let c = crc32c(&e);
+    e.extend_from_slice(&c.to_le_bytes());
+    u.extend_from_slice(&e);
+    fs::write(t.join("u.undo"), &u).unwrap();
+    ok(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--standby", "u.undo"],
+    );
+    assert_eq!(digest(t, "r"), s.log1);
+    assert!(fs::metadata(t.join("r/primary.mdf")).unwrap().len() < 1 << 30);
+}

@@ -709,6 +709,12 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
     }
     let mut img = vec![0u8; PAGE_SIZE];
     for (id, at) in &undo.pages {
+        // A page past its file's length before standby is cut off below anyway: it is not
+        // written (a damaged or forged page number would otherwise write terabytes out).
+        let len = h.files.iter().find(|f| f.0 == id.file).map_or(0, |f| f.1);
+        if id.page as u64 * PAGE_SIZE as u64 >= len {
+            continue;
+        }
         src.read_exact_at(&mut img, *at)
             .map_err(io_err("read undo file", &undo.path))?;
         let (_, f, p) = open.iter().find(|o| o.0 == id.file).expect("checked above");
