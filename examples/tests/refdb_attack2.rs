@@ -290,15 +290,21 @@ fn an_undo_file_at_the_targets_own_names_is_refused_before_anything_changes() {
     ok(t, &["get", "r", "k1"]);
 }
 
-/// The files of a database directory and their contents.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+/// The files of a database directory and their contents' digests (the lock file aside: a
+/// process that takes the lock creates it).
+fn snapshot(dir: &Path) -> Vec<(String, String)> {
+    use sha2::Digest;
+    let mut v: Vec<(String, String)> = fs::read_dir(dir)
         .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name() != "refdb.lock")
         .map(|e| {
             let e = e.unwrap();
             (
                 e.file_name().to_string_lossy().into_owned(),
-                fs::read(e.path()).unwrap_or_default(),
+                format!(
+                    "{:x}",
+                    sha2::Sha256::digest(fs::read(e.path()).unwrap_or_default())
+                ),
             )
         })
         .collect();
@@ -677,4 +683,40 @@ fn an_undo_page_past_its_files_end_is_not_written() {
     );
     assert_eq!(digest(t, "r"), s.log1);
     assert!(fs::metadata(t.join("r/primary.mdf")).unwrap().len() < 1 << 30);
+}
+
+/// A database in standby open in another process (a reader; here a lock taken with
+/// flock(1), as the engine takes it): the next restore is refused before it changes anything
+/// (it put the undo back and applied the log under the reader, then failed at its end).
+#[test]
+fn a_standby_database_open_elsewhere_is_not_restored_under_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    ok(
+        t,
+        &["restore", "r", "--from", "full.tap", "--standby", "u.undo"],
+    );
+    let before = snapshot(&t.join("r"));
+    let mut reader = Command::new("flock")
+        .arg("--no-fork")
+        .arg(t.join("r/refdb.lock"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for args in [
+        &["restore", "r", "--from", "log1.tap", "--standby", "u.undo"][..],
+        &["restore", "r", "--from", "log1.tap", "--norecovery"][..],
+        &["restore", "r", "--from", "log1.tap"][..],
+    ] {
+        let err = fails(t, args);
+        assert!(err.contains("open in another process"), "{args:?}: {err}");
+        assert_eq!(snapshot(&t.join("r")), before, "{args:?}");
+    }
+    reader.kill().unwrap();
+    reader.wait().unwrap();
+    assert_eq!(digest(t, "r"), s.full);
+    ok(t, &["restore", "r", "--from", "log1.tap"]);
+    assert_eq!(digest(t, "r"), s.log1);
 }

@@ -599,6 +599,13 @@ pub fn restore(
         // Before anything changes: the undo file must be writable where it is asked for.
         super::standby::check_undo_target(dir, undo, &header.db_guid)?;
     }
+    if let Target::Restoring(_) = &target {
+        // A database in standby is readable, so a process may have it open: nothing is put
+        // back or applied under it (it would read pages changing beneath it, and the restore
+        // failed only at its end, when recovery could not open the database). The full
+        // restore holds the lock while it replaces the directory; the others check it here.
+        drop(crate::engine::db::lock_dir(dir)?);
+    }
     if opts.partial {
         let mut out = super::piecemeal::restore_partial(job, target)?;
         super::restart::finish(dir)?;
