@@ -720,3 +720,55 @@ fn a_standby_database_open_elsewhere_is_not_restored_under_it() {
     ok(t, &["restore", "r", "--from", "log1.tap"]);
     assert_eq!(digest(t, "r"), s.log1);
 }
+
+/// A later piecemeal stage while the online database is open in another process: refused
+/// before anything is done (the filegroup's files were copied in under the other process, the
+/// stage failed at its end, and its last log run again was refused as already restored).
+#[test]
+fn a_piecemeal_stage_is_not_run_under_a_process_that_has_the_database_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let s = sequence(t);
+    ok(
+        t,
+        &[
+            "restore",
+            "p",
+            "--from",
+            "full.tap",
+            "--partial",
+            "--filegroup",
+            "PRIMARY",
+            "--norecovery",
+        ],
+    );
+    ok(t, &["restore", "p", "--from", "log1.tap", "--norecovery"]);
+    ok(t, &["restore", "p", "--from", "log2.tap"]);
+    ok(
+        t,
+        &["restore", "p", "--from", "full.tap", "--filegroup", "b"],
+    );
+    let before = snapshot(&t.join("p"));
+    let scratch = snapshot(&t.join("p/refdb.piecemeal"));
+    let mut other = Command::new("flock")
+        .arg("--no-fork")
+        .arg(t.join("p/refdb.lock"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for args in [
+        &["restore", "p", "--from", "log1.tap"][..],
+        &["restore", "p", "--from", "full.tap", "--filegroup", "b"][..],
+    ] {
+        let err = fails(t, args);
+        assert!(err.contains("open in another process"), "{args:?}: {err}");
+        assert_eq!(snapshot(&t.join("p")), before, "{args:?}");
+        assert_eq!(snapshot(&t.join("p/refdb.piecemeal")), scratch, "{args:?}");
+    }
+    other.kill().unwrap();
+    other.wait().unwrap();
+    ok(t, &["restore", "p", "--from", "log1.tap"]);
+    ok(t, &["restore", "p", "--from", "log2.tap"]);
+    assert_eq!(digest(t, "p"), s.log2);
+}
