@@ -93,6 +93,15 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
             dbbackup::standby::read_only_reason(&job.dir)
         ));
     }
+    if job.dir.join(dbbackup::restore::RESTORING_FILE).exists() {
+        // Opening it would recover it (a restore left it restoring, a tail-log backup already
+        // taken, a restore killed entering standby): no more backups could be restored to it,
+        // and the "backup" would be of a half-restored copy, recorded as the database's.
+        return Err(format!(
+            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): no backup of it is taken; restore its next backup, or the last one with recovery",
+            job.dir.display()
+        ));
+    }
     let db = match Database::open(&job.dir) {
         Ok(db) => Some(db),
         Err(e) if job.options.no_truncate => {

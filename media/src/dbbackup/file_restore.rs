@@ -127,6 +127,7 @@ fn restart_from_set(
         dir, h, log, opts, ..
     } = job;
     let s = restoring_state(dir, target, h, "backup")?;
+    let s_before = s.clone();
     refuse_other_fork(h, &s)?;
     if h.last_lsn > s.log_end {
         return Err(DbBackupError::Refused(format!(
@@ -141,6 +142,9 @@ fn restart_from_set(
         ..s
     };
     refuse_early_recovery(&state, h.last_lsn, opts)?;
+    // Everything checked: a database in standby is put back to restoring only now, so that a
+    // refused file or page restore leaves it readable as it was.
+    super::standby::leave(dir, &s_before)?;
     put()?;
     replace_log(dir, h, log, h.last_lsn)?;
     finish_in_place(dir, h, state, opts, false)

@@ -171,6 +171,53 @@ pub(crate) fn write_state_file(path: &std::path::Path, text: &str) -> Result<()>
     restore::sync_dir(dir)
 }
 
+/// The most a state file (the restoring state, a standby marker, a restore's progress file)
+/// is read of: the largest holds a line per data file, at most 65,535 of them.
+const STATE_FILE_MAX: u64 = 4 << 20;
+
+/// The text of a small state file, `None` when there is none. It lies beside the target or in
+/// it, where anyone who can write there may have put something else: a symbolic link is not
+/// followed, a FIFO is not waited on (opened non-blocking), a device or directory is refused,
+/// and no more than [`STATE_FILE_MAX`] bytes are read (a link to `/dev/zero` or a huge file
+/// would otherwise be read without end). Each is refused naming the file.
+pub(crate) fn read_small_file(path: &std::path::Path) -> Result<Option<String>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |why: &str| {
+        DbBackupError::Refused(format!(
+            "{}: {why}: it is not a file refdb wrote; refusing to read it (remove it)",
+            path.display()
+        ))
+    };
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(refuse("a symbolic link")),
+        Err(e) => return Err(io_err("read", path)(e)),
+    };
+    let m = f.metadata().map_err(io_err("stat", path))?;
+    if !m.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    if m.len() > STATE_FILE_MAX {
+        return Err(refuse("far too large"));
+    }
+    let mut bytes = Vec::new();
+    f.take(STATE_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err("read", path))?;
+    if bytes.len() as u64 > STATE_FILE_MAX {
+        return Err(refuse("far too large"));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| refuse("not text"))
+}
+
 /// The lines of a state file written by [`write_state_file`], after its first line.
 pub(crate) struct StateLines(std::vec::IntoIter<String>);
 
@@ -193,10 +240,8 @@ pub(crate) fn read_state_file(
     path: &std::path::Path,
     magic: &str,
 ) -> Result<Option<Option<StateLines>>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err("read", path)(e)),
+    let Some(text) = read_small_file(path)? else {
+        return Ok(None);
     };
     let mut lines = text.lines().map(str::to_owned);
     if lines.next().as_deref() != Some(magic) {

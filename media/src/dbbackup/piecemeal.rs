@@ -198,6 +198,7 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
                 name_guid(h)
             )));
         }
+        refuse_open_elsewhere(dir)?;
         return begin(job, &boot, &g, &scratch).map(|o| Later::Done(Box::new(o)));
     }
     if *guid != h.db_guid {
@@ -207,6 +208,7 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
             name_guid(h)
         )));
     }
+    refuse_open_elsewhere(dir)?;
     let s = match inspect_target(&scratch)? {
         Target::Restoring(s) => s,
         _ => {
@@ -251,6 +253,15 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
     // The work database is restored whole or again from its full backup: no --restart.
     super::restart::finish(&scratch)?;
     complete_if_there(dir, &scratch, &g, out).map(|o| Later::Done(Box::new(o)))
+}
+
+/// A later stage copies the filegroup's files into the online database and opens it to bring
+/// the filegroup online: with the database open in another process, the files were copied in
+/// under it and the stage failed at its end (and running its last log again was then refused
+/// as already restored). Refused before anything is done instead.
+fn refuse_open_elsewhere(dir: &Path) -> Result<()> {
+    drop(crate::engine::db::lock_dir(dir)?);
+    Ok(())
 }
 
 /// The filegroup the work database restores: its one filegroup besides the primary that is
@@ -318,10 +329,14 @@ fn begin(job: Job<'_>, boot: &Boot, g: &FilegroupInfo, scratch: &Path) -> Result
             g.name
         )));
     }
-    // A new work database: the primary and the filegroup, the others left out.
+    // A new work database: the primary and the filegroup, the others left out. A stage
+    // killed before goes whole: its work database, and the work directory and progress file
+    // its full restore left beside it (in the database directory, which would otherwise keep
+    // them for good).
     if fs::symlink_metadata(scratch).is_ok() {
         fs::remove_dir_all(scratch).map_err(io_err("remove", scratch))?;
     }
+    super::restart::discard(scratch)?;
     let keep = [1, g.id];
     let others: Vec<u16> = boot
         .filegroups

@@ -194,6 +194,7 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
             ));
         }
     }
+    let same_set = p.as_ref().is_some_and(|p| p.set_guid == h.set_guid);
     match p {
         None if opts.restart => Err(DbBackupError::Refused(format!(
             "--restart: no interrupted restore into {} to continue (nothing to restart; restore without --restart)",
@@ -226,14 +227,8 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
         {
             Ok(Some(p))
         }
-        Some(p) if (opts.replace || p.set_guid == h.set_guid) && h.kind == BackupType::Full => {
-            // Start over: the interrupted restore's work directory goes.
-            if let Some(w) = &p.work {
-                if is_work_dir_of(dir, w) {
-                    let _ = fs::remove_dir_all(w);
-                }
-            }
-            finish(dir)?;
+        Some(_) if (opts.replace || same_set) && h.kind == BackupType::Full => {
+            discard(dir)?;
             Ok(None)
         }
         Some(p) => Err(DbBackupError::Refused(format!(
@@ -242,6 +237,16 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
             dir.display()
         ))),
     }
+}
+
+/// Starts over: the work directory an interrupted full restore into `dir` left (if its
+/// progress file names one beside `dir`) and the progress file go.
+pub(super) fn discard(dir: &Path) -> Result<()> {
+    if let Some(w) = recorded_work_dir(dir) {
+        // (A link planted at its name is removed, not followed.)
+        let _ = fs::remove_dir_all(w);
+    }
+    finish(dir)
 }
 
 /// Whether `w` is named as a work directory beside `dir` (a damaged progress file must not
@@ -272,11 +277,14 @@ pub(super) fn recorded_work_dir(dir: &Path) -> Option<PathBuf> {
         .filter(|w| is_work_dir_of(dir, w))
 }
 
-/// The work directory an interrupted full restore left, if it is still there.
+/// The work directory an interrupted full restore left, if it is still there: a directory
+/// itself, not a symbolic link planted at its name (a restart writes the data files and the
+/// log into it and renames it into place: through a link it would overwrite the files of
+/// whatever directory the link names, and put the link in place of the database).
 pub(super) fn work_dir(dir: &Path, p: &Progress) -> Option<PathBuf> {
     p.work
         .as_ref()
-        .filter(|w| is_work_dir_of(dir, w) && w.is_dir())
+        .filter(|w| is_work_dir_of(dir, w) && fs::symlink_metadata(w).is_ok_and(|m| m.is_dir()))
         .cloned()
 }
 

@@ -187,10 +187,8 @@ impl State {
 
     pub(super) fn read(dir: &Path) -> Result<Option<State>> {
         let path = dir.join(RESTORING_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", &path)(e)),
+        let Some(text) = super::read_small_file(&path)? else {
+            return Ok(None);
         };
         let bad =
             || DbBackupError::Refused(format!("{}: not a refdb restore state", path.display()));
@@ -596,12 +594,14 @@ pub fn restore(
     let resumed = super::restart::gate(dir, &header, opts)?;
     if let Recovery::Standby(undo) = &opts.recovery {
         // Before anything changes: the undo file must be writable where it is asked for.
-        super::standby::check_undo_target(undo, &header.db_guid)?;
+        super::standby::check_undo_target(dir, undo, &header.db_guid)?;
     }
-    if let Target::Restoring(s) = &target {
-        if opts.page.is_some() || opts.filegroup.is_some() {
-            super::standby::leave(dir, s)?;
-        }
+    if let Target::Restoring(_) = &target {
+        // A database in standby is readable, so a process may have it open: nothing is put
+        // back or applied under it (it would read pages changing beneath it, and the restore
+        // failed only at its end, when recovery could not open the database). The full
+        // restore holds the lock while it replaces the directory; the others check it here.
+        drop(crate::engine::db::lock_dir(dir)?);
     }
     if opts.partial {
         let mut out = super::piecemeal::restore_partial(job, target)?;
@@ -828,7 +828,10 @@ fn refuse_foreign_files(dir: &Path, h: &SetHeader) -> Result<()> {
     for e in rd {
         let e = e.map_err(io_err("read directory", dir))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if !ours.contains(&name) {
+        // The work directory and progress file of a piecemeal stage's work database, which
+        // sit beside it in the database directory.
+        let stage_work = name.starts_with(&format!(".{}.", super::piecemeal::PIECEMEAL_DIR));
+        if !ours.contains(&name) && !stage_work {
             foreign.push(name);
         }
     }
@@ -1035,7 +1038,6 @@ pub(super) fn restore_diff(
             crate::engine::db::guid_string(&s.full_guid)
         )));
     }
-    check_log_file(dir, &s)?;
     let cut = match opts.stopat_ms {
         Some(t) => stop_point(log, h.last_lsn, t)?,
         None => None,
@@ -1045,6 +1047,8 @@ pub(super) fn restore_diff(
             "the point in time lies before the differential's copy: restore the logs after the full backup instead".into(),
         ));
     }
+    // Refused or not, a database in standby stays in standby until here.
+    check_log_file(dir, &s)?;
     // Everything checked: the pages go over the restoring files, the log is replaced (all of
     // it again when continued: doing it twice is doing it once). Until both are done, a mark
     // says the files are half way: a log restored onto them (or their recovery) would mix the

@@ -69,6 +69,9 @@ pub fn open_standby(dir: &Path, opts: Options) -> Result<Database> {
 enum Phase {
     Recovering,
     Standby,
+    /// The undo being put back (pages written back): no longer readable, since the files
+    /// are half way between standby and restoring; the next restore puts it back again.
+    Leaving,
 }
 
 /// What [`STANDBY_FILE`] holds.
@@ -97,6 +100,7 @@ impl Marker {
             match self.phase {
                 Phase::Recovering => "recovering",
                 Phase::Standby => "standby",
+                Phase::Leaving => "leaving",
             },
             hex_of_path(&self.undo),
             hex_of_path(&self.temp),
@@ -122,6 +126,7 @@ impl Marker {
         let phase = match get("phase")?.as_str() {
             "recovering" => Phase::Recovering,
             "standby" => Phase::Standby,
+            "leaving" => Phase::Leaving,
             _ => return Err(bad()),
         };
         let undo = path_of_hex(&get("undo")?).ok_or_else(bad)?;
@@ -339,9 +344,18 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
 }
 
 /// Refuses to put an undo file where a link, a non-file, or a file that is not an undo file
-/// of this database is.
-pub(super) fn check_undo_target(undo: &Path, db_guid: &[u8; 16]) -> Result<()> {
+/// of this database is, or at a name the restore into `dir` itself takes (the database
+/// directory, its progress file beside it): those do not exist yet when the restore starts,
+/// and would only be found taken once the database had been put in place.
+pub(super) fn check_undo_target(dir: &Path, undo: &Path, db_guid: &[u8; 16]) -> Result<()> {
     let undo = &std::path::absolute(undo).map_err(io_err("resolve", undo))?;
+    let resolve = |p: &Path| std::path::absolute(p).map_err(io_err("resolve", p));
+    if *undo == resolve(dir)? || *undo == resolve(&super::restart::progress_path(dir))? {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {}: that is where the restore puts the database (or records its progress); name a file outside the database directory",
+            undo.display()
+        )));
+    }
     if !undo.parent().is_some_and(Path::is_dir) {
         return Err(DbBackupError::Refused(format!(
             "undo file {}: its directory does not exist",
@@ -395,7 +409,7 @@ pub(super) fn file_crc(path: &Path) -> Result<(u64, u32)> {
 /// standby, keeping its undo in `undo`.
 pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
     let undo = std::path::absolute(undo).map_err(io_err("resolve", undo))?;
-    check_undo_target(&undo, &state.db_guid)?;
+    check_undo_target(dir, &undo, &state.db_guid)?;
     let name = undo
         .file_name()
         .ok_or_else(|| {
@@ -411,60 +425,69 @@ pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(&temp)
         .map_err(io_err("create undo file", &temp))?;
-    let boot = read_boot(dir).ok_or_else(|| {
-        DbBackupError::Refused(format!("{}: no readable boot page", dir.display()))
-    })?;
-    let mut files = Vec::new();
-    for f in &boot.files {
-        let p = f.resolve(dir);
-        let m = fs::metadata(&p).map_err(io_err("stat", &p))?;
-        files.push((f.id, m.len()));
-    }
+    // Until the marker names it, nothing would ever find the temporary file again: a failure
+    // before (a full disk while the log is copied into it) removes it, or it would stay
+    // beside the undo file for good, as large as the log.
     let lpath = dir.join(LOG_FILE);
-    let log_len = fs::metadata(&lpath).map_err(io_err("stat", &lpath))?.len();
-    let header = UndoHeader {
-        db_guid: state.db_guid,
-        full_guid: state.full_guid,
-        log_end: state.log_end,
-        files,
-        log_len,
-    };
-    let w = io_err("write undo file", &temp);
-    out.write_all(&header.encode()).map_err(w)?;
-    // The whole restoring log.
-    let mut lf = File::open(&lpath).map_err(io_err("open", &lpath))?;
-    let mut d = Crc32c::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut left = log_len;
-    while left > 0 {
-        let k = lf
-            .read(&mut buf[..left.min(1 << 16) as usize])
-            .map_err(io_err("read", &lpath))?;
-        if k == 0 {
-            return Err(DbBackupError::Refused(format!(
-                "{}: the log shrank while it was copied",
-                lpath.display()
-            )));
+    let begun = (|| -> Result<()> {
+        let boot = read_boot(dir).ok_or_else(|| {
+            DbBackupError::Refused(format!("{}: no readable boot page", dir.display()))
+        })?;
+        let mut files = Vec::new();
+        for f in &boot.files {
+            let p = f.resolve(dir);
+            let m = fs::metadata(&p).map_err(io_err("stat", &p))?;
+            files.push((f.id, m.len()));
         }
-        d.update(&buf[..k]);
-        out.write_all(&buf[..k])
+        let log_len = fs::metadata(&lpath).map_err(io_err("stat", &lpath))?.len();
+        let header = UndoHeader {
+            db_guid: state.db_guid,
+            full_guid: state.full_guid,
+            log_end: state.log_end,
+            files,
+            log_len,
+        };
+        let w = io_err("write undo file", &temp);
+        out.write_all(&header.encode()).map_err(w)?;
+        // The whole restoring log.
+        let mut lf = File::open(&lpath).map_err(io_err("open", &lpath))?;
+        let mut d = Crc32c::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut left = log_len;
+        while left > 0 {
+            let k = lf
+                .read(&mut buf[..left.min(1 << 16) as usize])
+                .map_err(io_err("read", &lpath))?;
+            if k == 0 {
+                return Err(DbBackupError::Refused(format!(
+                    "{}: the log shrank while it was copied",
+                    lpath.display()
+                )));
+            }
+            d.update(&buf[..k]);
+            out.write_all(&buf[..k])
+                .map_err(io_err("write undo file", &temp))?;
+            left -= k as u64;
+        }
+        out.write_all(&d.finalize().to_le_bytes())
+            .and_then(|_| out.sync_all())
             .map_err(io_err("write undo file", &temp))?;
-        left -= k as u64;
+        if let Some(p) = temp.parent() {
+            sync_dir(p)?;
+        }
+        Marker {
+            phase: Phase::Recovering,
+            undo: undo.clone(),
+            temp: temp.clone(),
+            log_len: 0,
+            log_crc: 0,
+        }
+        .write(dir)
+    })();
+    if let Err(e) = begun {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
     }
-    out.write_all(&d.finalize().to_le_bytes())
-        .and_then(|_| out.sync_all())
-        .map_err(io_err("write undo file", &temp))?;
-    if let Some(p) = temp.parent() {
-        sync_dir(p)?;
-    }
-    Marker {
-        phase: Phase::Recovering,
-        undo: undo.clone(),
-        temp: temp.clone(),
-        log_len: 0,
-        log_crc: 0,
-    }
-    .write(dir)?;
     // Recovery, each page's image kept before its first overwrite.
     let rec = Arc::new(Mutex::new(Recorder {
         out,
@@ -545,7 +568,7 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         return Ok(());
     };
     let undo = match m.phase {
-        Phase::Standby => {
+        Phase::Standby | Phase::Leaving => {
             if !m.undo.is_file() {
                 return Err(DbBackupError::Refused(format!(
                     "{} is in standby, and its undo file {} is missing: without it no more logs can be applied (restore the sequence again from its full backup)",
@@ -590,7 +613,7 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         )));
     }
     let lpath = dir.join(LOG_FILE);
-    if m.phase == Phase::Standby {
+    if m.phase != Phase::Recovering {
         let now = file_crc(&lpath)?;
         let before = (h.log_len, undo.log_crc);
         if now != (m.log_len, m.log_crc) && now != before {
@@ -631,6 +654,19 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
             m.undo.display(),
             id.file
         )));
+    }
+    // Everything checked: from here the files change, and the read commands must no longer
+    // take the directory for a database in standby (they would read pages half put back
+    // and report the wrong rows, and `check` would pass them).
+    if m.phase == Phase::Standby {
+        Marker {
+            phase: Phase::Leaving,
+            undo: m.undo.clone(),
+            temp: m.temp.clone(),
+            log_len: m.log_len,
+            log_crc: m.log_crc,
+        }
+        .write(dir)?;
     }
     // The log first, beside the restoring one (checked again as it is copied).
     let tmp = dir.join(LOG_PUT_BACK_TMP);
@@ -673,6 +709,12 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
     }
     let mut img = vec![0u8; PAGE_SIZE];
     for (id, at) in &undo.pages {
+        // A page past its file's length before standby is cut off below anyway: it is not
+        // written (a damaged or forged page number would otherwise write terabytes out).
+        let len = h.files.iter().find(|f| f.0 == id.file).map_or(0, |f| f.1);
+        if id.page as u64 * PAGE_SIZE as u64 >= len {
+            continue;
+        }
         src.read_exact_at(&mut img, *at)
             .map_err(io_err("read undo file", &undo.path))?;
         let (_, f, p) = open.iter().find(|o| o.0 == id.file).expect("checked above");
