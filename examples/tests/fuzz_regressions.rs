@@ -140,3 +140,40 @@ fn ls_reads_a_tape_image_once_however_many_sets_it_holds() {
         assert_eq!(walker.opened(), 2);
     }
 }
+
+/// dump_commands, artifact `sets-two-parts-on-medium-65535` (16,948 bytes, a crash): the TAPE
+/// block says medium 65,535, and the medium holds two SSETs of the same data set. Checking that
+/// a set's parts lie on consecutive media added 1 to 65,535 in u16: a panic with overflow
+/// checks (every build the tests and the fuzzer make).
+#[test]
+fn sets_survive_two_parts_on_the_last_medium_number() {
+    use mtf_examples::dump::sets;
+    let bytes: &[u8] =
+        include_bytes!("../../fuzz/regressions/dump_commands/sets-two-parts-on-medium-65535");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("medium.bkf");
+    std::fs::write(&path, bytes).unwrap();
+    for json in [false, true] {
+        let opts = Options {
+            json,
+            strict: false,
+            progress: false,
+        };
+        let mut out = Vec::new();
+        let outcome = sets::run(std::slice::from_ref(&path), &opts, &mut out).unwrap();
+        assert_ne!(
+            outcome.exit_code(),
+            0,
+            "json {json}: media 1 to 65534 are missing"
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("family 1: the set goes on from medium 65535 to medium 65535"),
+            "json {json}: {text}"
+        );
+        assert!(
+            text.contains("family 1: media 1 to 65534 missing"),
+            "json {json}: {text}"
+        );
+    }
+}
