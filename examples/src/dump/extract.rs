@@ -7,7 +7,7 @@
 //! and prints the report.
 
 use super::text::esc;
-use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
+use super::{list_media, write_json, DumpError, DumpResult, Medium, Options, Outcome, SetWalker};
 use crate::progress::Progress;
 use media::set::group::{group_media, merge_sets, MediumIdentity};
 use mtf::extract::{ExtractOptions, Extractor, Part, Patterns};
@@ -108,6 +108,9 @@ pub fn extract_with(
     // Family by family, medium by medium in sequence.
     let mut parts = m.parts.clone();
     parts.sort_by_key(|p| (p.family_number, p.media_sequence_number));
+    // One walker: the parts of a set on one medium (a hostile medium holds hundreds) are then
+    // read in one pass where the medium cannot seek.
+    let mut walker = SetWalker::default();
     for p in &parts {
         let medium = &media[p.medium];
         let part = &medium.listing.sets[p.set];
@@ -127,7 +130,7 @@ pub fn extract_with(
             sql_server: sql,
             source,
         });
-        walk_set(&medium.path, &medium.listing, part, opts, |r, ev| {
+        walker.walk(&medium.path, &medium.listing, part, opts, |r, ev| {
             progress.set(done_before + r.position().saturating_sub(start));
             ex.event(r, ev)
                 .map_err(|e| DumpError(format!("{}: read: {e}", medium.name)))?;

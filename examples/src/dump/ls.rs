@@ -3,8 +3,8 @@
 
 use super::sets::build as build_sets;
 use super::text::{date_opt, esc, flag_names};
-use super::{list_media, walk_set, write_json, DumpError, DumpResult, Medium, Options, Outcome};
-use media::set::group::MergedSet;
+use super::{list_media, write_json, DumpError, DumpResult, Medium, Options, Outcome, SetWalker};
+use media::set::group::{MergedSet, SetPart};
 use mtf::block::Body;
 use mtf::reader::{DamageInfo, Event};
 use mtf::spec::{BlockAttributes, StreamId, StringType};
@@ -111,13 +111,55 @@ fn name_of(raw: &[u8], st: StringType) -> String {
     s
 }
 
+/// What one part of a set (the set on one medium) lists.
+struct PartListing {
+    entries: Vec<Entry>,
+    /// Continuation FILE blocks: (how many of this part's entries came before it, the medium).
+    /// Each marks the file listed last before it (on an earlier medium) as continuing there.
+    continuations: Vec<(usize, u16)>,
+    damage: Vec<DamageInfo>,
+}
+
 /// Lists the contents of one merged set.
 pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<SetListing> {
+    let mut walker = SetWalker::default();
+    let parts = m
+        .parts
+        .iter()
+        .map(|p| list_part(&mut walker, media, p, opts))
+        .collect::<DumpResult<Vec<_>>>()?;
+    Ok(assemble(media, m, parts))
+}
+
+/// The listing of a merged set from the listings of its parts, in the set's order.
+fn assemble(media: &[Medium], m: &MergedSet, parts: Vec<PartListing>) -> SetListing {
     let first = m.parts[0];
     let head = &media[first.medium].listing.sets[first.set];
     let st0 = head.sset_block().dblk.header.string_type;
     let mut entries: Vec<Entry> = Vec::new();
     let mut damage = Vec::new();
+    // The last file listed so far, which a continuation FILE block marks.
+    let mut last_file: Option<usize> = None;
+    for part in parts {
+        let mut marks = part.continuations.into_iter().peekable();
+        for (k, e) in part.entries.into_iter().enumerate() {
+            while let Some((_, seq)) = marks.next_if(|&(before, _)| before <= k) {
+                if let Some(i) = last_file {
+                    entries[i].continues_on.push(seq);
+                }
+            }
+            if e.kind == "file" {
+                last_file = Some(entries.len());
+            }
+            entries.push(e);
+        }
+        for (_, seq) in marks {
+            if let Some(i) = last_file {
+                entries[i].continues_on.push(seq);
+            }
+        }
+        damage.extend(part.damage);
+    }
     let database_files = SqlSetInfo::has_details(head).then(|| {
         let info = SqlSetInfo::from_set(head);
         let groups = info.mqci.clone().unwrap_or_default();
@@ -140,7 +182,27 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
             })
             .collect()
     });
-    for p in &m.parts {
+    SetListing {
+        position: m.position,
+        name: head.sset().data_set_name.display(st0),
+        database_files,
+        entries,
+        damage,
+        problems: Vec::new(),
+    }
+}
+
+/// Lists one part of a set: walks the set on that medium.
+fn list_part(
+    walker: &mut SetWalker,
+    media: &[Medium],
+    p: &SetPart,
+    opts: &Options,
+) -> DumpResult<PartListing> {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut continuations: Vec<(usize, u16)> = Vec::new();
+    let mut damage = Vec::new();
+    {
         let medium = &media[p.medium];
         let set = &medium.listing.sets[p.set];
         let mut dir: Vec<String> = Vec::new();
@@ -151,7 +213,7 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
         let mut block_offset = 0u64;
         // The current block repeats one from the previous medium.
         let mut repeated = false;
-        walk_set(&medium.path, &medium.listing, set, opts, |r, ev| {
+        walker.walk(&medium.path, &medium.listing, set, opts, |r, ev| {
             match ev {
                 Event::Block { offset, dblk } => {
                     st = dblk.header.string_type;
@@ -182,10 +244,7 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
                         match &dblk.body {
                             Body::Dirb(d) => dir = d.components(st),
                             Body::File(_) => {
-                                if let Some(e) = entries.iter_mut().rev().find(|e| e.kind == "file")
-                                {
-                                    e.continues_on.push(p.media_sequence_number);
-                                }
+                                continuations.push((entries.len(), p.media_sequence_number));
                             }
                             _ => {}
                         }
@@ -285,13 +344,10 @@ pub fn list_set(media: &[Medium], m: &MergedSet, opts: &Options) -> DumpResult<S
             Ok(true)
         })?;
     }
-    Ok(SetListing {
-        position: m.position,
-        name: head.sset().data_set_name.display(st0),
-        database_files,
+    Ok(PartListing {
         entries,
+        continuations,
         damage,
-        problems: Vec::new(),
     })
 }
 
@@ -332,24 +388,47 @@ pub fn report(media: &[Medium], set: Option<usize>, opts: &Options) -> DumpResul
         .collect();
     let groups = media::set::group::group_media(&ids);
     let listings: Vec<&mtf::reader::Listing> = media.iter().map(|m| &m.listing).collect();
-    let mut sets = Vec::new();
-    for g in &groups {
+    let mut wanted: Vec<(usize, MergedSet)> = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
         for m in media::set::group::merge_sets(g, &listings) {
             if set.is_none_or(|n| n == m.position) {
-                let mut l = list_set(media, &m, opts)?;
-                let mut seen: std::collections::HashSet<String> =
-                    l.problems.iter().cloned().collect();
-                for p in g.problems.iter().chain(&m.problems) {
-                    if seen.insert(p.clone()) {
-                        l.problems.push(p.clone());
-                    }
-                }
-                sets.push(l);
+                wanted.push((gi, m));
             }
         }
         if set.is_some() {
             break;
         }
+    }
+    // Every part is walked in the order of the media and of the sets on each, whatever the
+    // order of the sets in the report: a medium that cannot seek is then read once, not once
+    // per set (hundreds of sets fit in a small hostile `.tap` image).
+    let mut order: Vec<(usize, usize)> = wanted
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, m))| (0..m.parts.len()).map(move |k| (i, k)))
+        .collect();
+    order.sort_by_key(|&(i, k)| {
+        let p = &wanted[i].1.parts[k];
+        (p.medium, p.set)
+    });
+    let mut parts: Vec<Vec<Option<PartListing>>> = wanted
+        .iter()
+        .map(|(_, m)| m.parts.iter().map(|_| None).collect())
+        .collect();
+    let mut walker = SetWalker::default();
+    for (i, k) in order {
+        parts[i][k] = Some(list_part(&mut walker, media, &wanted[i].1.parts[k], opts)?);
+    }
+    let mut sets = Vec::new();
+    for ((gi, m), listed) in wanted.iter().zip(parts) {
+        let mut l = assemble(media, m, listed.into_iter().flatten().collect());
+        let mut seen: std::collections::HashSet<String> = l.problems.iter().cloned().collect();
+        for p in groups[*gi].problems.iter().chain(&m.problems) {
+            if seen.insert(p.clone()) {
+                l.problems.push(p.clone());
+            }
+        }
+        sets.push(l);
     }
     if let Some(n) = set {
         if sets.is_empty() {

@@ -328,64 +328,156 @@ pub fn list_media(paths: &[PathBuf], opts: &Options) -> DumpResult<Vec<Medium>> 
 /// Walks one set of one medium: calls `f` with every event from the set's SSET to the filemark
 /// that closes it (or the next set, an EOTM, or the end). Seeks to the SSET when the source can,
 /// else reads from the start. `f` may read the data of a stream event through the reader;
-/// returning `false` stops the walk.
+/// returning `false` stops the walk. To walk several sets of a medium that cannot seek, use one
+/// [`SetWalker`]: it reads the medium once for sets walked in order.
 pub fn walk_set<F>(
     path: &Path,
     listing: &Listing,
     set: &SetEntry,
     opts: &Options,
-    mut f: F,
+    f: F,
 ) -> DumpResult<()>
 where
     F: FnMut(&mut Reader<Source>, Event) -> DumpResult<bool>,
 {
-    use mtf::BlockType;
-    let src = open_source(path)?;
-    let mut r = Reader::with_mode(src, opts.mode());
-    let seeked = r.can_seek()
-        && r.seek_to_block(set.offset(), listing.header.params)
-            .map_err(mtf_err)?;
-    if !seeked {
-        r.set_read_ahead(mtf::reader::core::DEFAULT_BUFFER);
+    SetWalker::default().walk(path, listing, set, opts, f)
+}
+
+/// Walks sets one after another (see [`walk_set`]). A medium that cannot seek (a tape, a `.tap`
+/// image) is read from its start; the walker keeps that reader after a walk, so that the next
+/// set of the same medium, further on, continues from there instead of reading the medium from
+/// its start again. Walking a medium's sets in their order then reads it once, whatever the
+/// number of sets (a hostile image can hold hundreds).
+#[derive(Default)]
+pub struct SetWalker {
+    kept: Option<Kept>,
+    opened: usize,
+}
+
+/// A reader kept between walks of a medium that cannot seek.
+struct Kept {
+    path: PathBuf,
+    reader: Reader<Source>,
+    /// The block that ended the last walk without belonging to it (the next set's SSET).
+    held: Option<Event>,
+    /// The offset of the last block taken from the reader (when none is held: the reader has
+    /// passed it).
+    passed: Option<u64>,
+}
+
+impl SetWalker {
+    /// How many times a walk opened a medium (and read it from its start, when it cannot
+    /// seek).
+    pub fn opened(&self) -> usize {
+        self.opened
     }
-    let mut inside = seeked;
-    let mut eset_seen = false;
-    while let Some(ev) = r.next_event().map_err(mtf_err)? {
-        if !inside {
+
+    /// Walks one set, as [`walk_set`] does.
+    pub fn walk<F>(
+        &mut self,
+        path: &Path,
+        listing: &Listing,
+        set: &SetEntry,
+        opts: &Options,
+        mut f: F,
+    ) -> DumpResult<()>
+    where
+        F: FnMut(&mut Reader<Source>, Event) -> DumpResult<bool>,
+    {
+        use mtf::BlockType;
+        let target = set.offset();
+        // The kept reader serves if it has not passed the set's SSET yet: blocks come in
+        // increasing offset order.
+        let serves = |k: &Kept| {
+            k.path == path
+                && match &k.held {
+                    Some(Event::Block { offset, .. }) => *offset <= target,
+                    Some(_) => false,
+                    None => k.passed.is_none_or(|p| p < target),
+                }
+        };
+        let (mut r, mut held, mut passed, seeked) = match self.kept.take().filter(serves) {
+            Some(k) => (k.reader, k.held, k.passed, false),
+            None => {
+                let src = open_source(path)?;
+                self.opened += 1;
+                let mut r = Reader::with_mode(src, opts.mode());
+                let seeked = r.can_seek()
+                    && r.seek_to_block(target, listing.header.params)
+                        .map_err(mtf_err)?;
+                if !seeked {
+                    r.set_read_ahead(mtf::reader::core::DEFAULT_BUFFER);
+                }
+                (r, None, None, seeked)
+            }
+        };
+        let mut inside = seeked;
+        let mut eset_seen = false;
+        let mut next_held = None;
+        loop {
+            let ev = match held.take() {
+                Some(ev) => ev,
+                None => match r.next_event().map_err(mtf_err)? {
+                    Some(ev) => ev,
+                    None => break,
+                },
+            };
+            if let Event::Block { offset, .. } = &ev {
+                passed = Some(*offset);
+            }
+            if !inside {
+                match &ev {
+                    Event::Block { offset, .. } if *offset == target => inside = true,
+                    // Past the place of the set's SSET without meeting it: the reader does
+                    // not find the set where the listing placed it. Reading on to the end
+                    // would find nothing either (and would, set after set, read the medium
+                    // once per set).
+                    Event::Block { offset, .. } if *offset > target => {
+                        next_held = Some(ev);
+                        break;
+                    }
+                    _ => continue,
+                }
+            }
             match &ev {
-                Event::Block { offset, .. } if *offset == set.offset() => inside = true,
-                _ => continue,
-            }
-        }
-        match &ev {
-            Event::Block { offset, dblk } => {
-                let t = dblk.block_type();
-                if t == BlockType::SSET && *offset != set.offset() {
-                    break;
+                Event::Block { offset, dblk } => {
+                    let t = dblk.block_type();
+                    if t == BlockType::SSET && *offset != target {
+                        next_held = Some(ev);
+                        break;
+                    }
+                    if t == BlockType::ESET {
+                        eset_seen = true;
+                    }
+                    let closing = (t == BlockType::SFMB && eset_seen) || t == BlockType::EOTM;
+                    let go_on = f(&mut r, ev)?;
+                    if closing || !go_on {
+                        break;
+                    }
                 }
-                if t == BlockType::ESET {
-                    eset_seen = true;
+                Event::Filemark { .. } => {
+                    let go_on = f(&mut r, ev)?;
+                    if eset_seen || !go_on {
+                        break;
+                    }
                 }
-                let closing = (t == BlockType::SFMB && eset_seen) || t == BlockType::EOTM;
-                let go_on = f(&mut r, ev)?;
-                if closing || !go_on {
-                    break;
-                }
-            }
-            Event::Filemark { .. } => {
-                let go_on = f(&mut r, ev)?;
-                if eset_seen || !go_on {
-                    break;
-                }
-            }
-            _ => {
-                if !f(&mut r, ev)? {
-                    break;
+                _ => {
+                    if !f(&mut r, ev)? {
+                        break;
+                    }
                 }
             }
         }
+        if !seeked {
+            self.kept = Some(Kept {
+                path: path.to_path_buf(),
+                reader: r,
+                held: next_held,
+                passed,
+            });
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// An `mtf` error as a dump error.

@@ -230,17 +230,38 @@ impl BackupRecord {
         }
     }
 
-    /// The families missing from `families` (1..=family_count).
-    pub fn missing_families(&self) -> Vec<u16> {
+    /// The families missing from `families` (1..=family_count), as runs of consecutive family
+    /// numbers (first, last), in order. The family count comes from a medium's header: a
+    /// hostile one (65,535) must not turn into a list of that many numbers, so the result has
+    /// at most one run more than `families` has entries, and takes n log n time in them.
+    pub fn missing_families(&self) -> Vec<(u16, u16)> {
         let n = self.family_count.unwrap_or(1).max(1);
-        (1..=n)
-            .filter(|k| {
-                !self
-                    .families
-                    .iter()
-                    .any(|f| f.family_number == *k && !f.media.is_empty())
-            })
-            .collect()
+        let mut have: Vec<u16> = self
+            .families
+            .iter()
+            .filter(|f| !f.media.is_empty() && (1..=n).contains(&f.family_number))
+            .map(|f| f.family_number)
+            .collect();
+        have.sort_unstable();
+        have.dedup();
+        let mut runs = Vec::new();
+        let mut next = 1u32; // the first family number not yet accounted for
+        for f in have.into_iter().map(u32::from).chain([u32::from(n) + 1]) {
+            if next < f {
+                // Both fit: next ≥ 1 and f - 1 ≤ n.
+                runs.push((next as u16, (f - 1) as u16));
+            }
+            next = f + 1;
+        }
+        runs
+    }
+
+    /// How many families are missing: the sum of [`Self::missing_families`]' runs.
+    pub fn missing_family_count(&self) -> u32 {
+        self.missing_families()
+            .iter()
+            .map(|&(a, b)| u32::from(b) - u32::from(a) + 1)
+            .sum()
     }
 
     /// A copy read from media with every family present, intact and complete: it can replace
@@ -464,6 +485,49 @@ mod tests {
         assert_eq!(Lsn::parse("12a"), None);
         assert_eq!(Lsn::parse(""), None);
         assert_eq!(Lsn::parse(&"9".repeat(40)), None);
+    }
+
+    fn with_families(count: Option<u16>, present: &[u16]) -> BackupRecord {
+        let mut r = BackupRecord::new("db", BackupKind::Full, 1, "media");
+        r.family_count = count;
+        r.families = present
+            .iter()
+            .map(|&k| FamilyRecord {
+                family_number: k,
+                media: vec![MediumRecord {
+                    media_sequence_number: 1,
+                    path: format!("f{k}.bak"),
+                    is_tape: false,
+                }],
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn missing_families_are_runs_bounded_by_the_families_found() {
+        assert!(with_families(None, &[1]).missing_families().is_empty());
+        assert_eq!(with_families(None, &[]).missing_families(), [(1, 1)]);
+        assert!(with_families(Some(2), &[2, 1])
+            .missing_families()
+            .is_empty());
+        assert_eq!(with_families(Some(2), &[1]).missing_families(), [(2, 2)]);
+        assert_eq!(
+            with_families(Some(7), &[5, 2, 5]).missing_families(),
+            [(1, 1), (3, 4), (6, 7)]
+        );
+        // Numbers outside 1..=count and families without media do not count as found.
+        let mut r = with_families(Some(3), &[0, 2, 9]);
+        r.families[1].media.clear();
+        assert_eq!(r.missing_families(), [(1, 3)]);
+        assert_eq!(r.missing_family_count(), 3);
+        // A hostile count: one run, not 65,534 numbers.
+        let r = with_families(Some(u16::MAX), &[1]);
+        assert_eq!(r.missing_families(), [(2, u16::MAX)]);
+        assert_eq!(r.missing_family_count(), 65_534);
+        assert!(!r.is_whole_media_copy());
+        let r = with_families(Some(u16::MAX), &[u16::MAX]);
+        assert_eq!(r.missing_families(), [(1, u16::MAX - 1)]);
     }
 
     #[test]

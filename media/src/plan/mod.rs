@@ -271,7 +271,27 @@ pub fn unusable_reason(r: &BackupRecord) -> Option<String> {
     let missing = r.missing_families();
     if !missing.is_empty() {
         let n = r.family_count.unwrap_or(1);
-        let list: Vec<String> = missing.iter().map(|k| format!("{k} of {n}")).collect();
+        // Each missing family by number, as always; past a real media set's size (SQL Server
+        // writes at most 64 families) the count came from a damaged or hostile header, and
+        // the runs are named instead ("2 to 65535 of 65535").
+        let list: Vec<String> = if r.missing_family_count() <= 64 {
+            missing
+                .iter()
+                .flat_map(|&(a, b)| a..=b)
+                .map(|k| format!("{k} of {n}"))
+                .collect()
+        } else {
+            missing
+                .iter()
+                .map(|&(a, b)| {
+                    if a == b {
+                        format!("{a} of {n}")
+                    } else {
+                        format!("{a} to {b} of {n}")
+                    }
+                })
+                .collect()
+        };
         return Some(format!(
             "media family {} missing (media set {}); found: {}",
             list.join(", "),
@@ -680,4 +700,53 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
         file: a.end.label(),
     });
     finish_plan(database, target, Vec::new(), problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unusable_reason;
+    use crate::history::{BackupKind, BackupRecord, FamilyRecord, MediumRecord};
+
+    fn with_families(count: u16, present: &[u16]) -> BackupRecord {
+        let mut r = BackupRecord::new("db", BackupKind::Full, 1, "media");
+        r.family_count = Some(count);
+        r.families = present
+            .iter()
+            .map(|&k| FamilyRecord {
+                family_number: k,
+                media: vec![MediumRecord {
+                    media_sequence_number: 1,
+                    path: format!("f{k}.bak"),
+                    is_tape: false,
+                }],
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn missing_families_are_listed_one_by_one_up_to_a_real_media_sets_size() {
+        let why = unusable_reason(&with_families(4, &[1])).unwrap();
+        assert!(
+            why.starts_with(
+                "media family 2 of 4, 3 of 4, 4 of 4 missing (media set unknown); found: f1.bak"
+            ),
+            "{why}"
+        );
+        let why = unusable_reason(&with_families(65, &[1])).unwrap();
+        assert!(
+            why.contains("63 of 65, 64 of 65, 65 of 65 missing"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_hostile_family_count_is_named_as_runs() {
+        let why = unusable_reason(&with_families(u16::MAX, &[1, 3])).unwrap();
+        assert!(
+            why.starts_with("media family 2 of 65535, 4 to 65535 of 65535 missing"),
+            "{why}"
+        );
+        assert!(why.len() < 200, "{why}");
+    }
 }

@@ -311,7 +311,11 @@ pub fn merge_sets(group: &MediaSetGroup, listings: &[&Listing]) -> Vec<MergedSet
                 }
             }
             for w in parts.windows(2) {
-                if w[1].media_sequence_number != w[0].media_sequence_number + 1 {
+                // In u32: a part on medium 65,535 has no next medium in u16 (fuzz finding:
+                // two parts there overflowed).
+                if u32::from(w[1].media_sequence_number)
+                    != u32::from(w[0].media_sequence_number) + 1
+                {
                     problems.push(format!(
                         "family {f}: the set goes on from medium {} to medium {}; media between \
                          them were not given",
