@@ -243,3 +243,26 @@ fn extract_replaces_only_when_asked_and_removes_damaged_files_on_request() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Standard output closed before anything is written (`| head` that has already left): the
+/// error is still an exit code, never a panic, in text and in JSON.
+#[test]
+fn a_closed_standard_output_is_an_error_not_a_panic() {
+    for json in [false, true] {
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        let mut c = bin("mtfdump");
+        if json {
+            c.arg("--json");
+        }
+        let out = c
+            .args(["ls", "/nonexistent/medium.bkf"])
+            .stdout(w)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "json {json}: {err}");
+        assert_eq!(out.status.code(), Some(2), "json {json}: {err}");
+    }
+}

@@ -280,8 +280,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if json {
-                // With --json, errors are JSON too (on standard output, where the report goes).
-                println!("{}", serde_json::json!({ "error": e }));
+                // With --json, errors are JSON too (on standard output, where the report goes;
+                // never a panic when that is a pipe closed early, `| head`: the exit code says
+                // it).
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout(), "{}", serde_json::json!({ "error": e }));
             } else {
                 // Errors name paths and names from the user and from media: no raw control
                 // characters on the terminal (the message's own line breaks are kept).
