@@ -155,6 +155,7 @@ pub mod stream;
 pub mod text;
 pub mod verify;
 pub mod walk;
+mod workers;
 pub mod writer;
 
 /// The software name this library's writer records on its media (TAPE block), unless told

@@ -137,61 +137,54 @@ fn run_jobs(file: &std::fs::File, jobs: &[Job], progress: &mut dyn FnMut(u64)) -
     // Lengths are as the stream headers declare them (hostile media may claim up to 2^64 - 1).
     let total: u64 = jobs.iter().fold(0u64, |t, j| t.saturating_add(j.len));
     let mut results: Vec<Option<JobResult>> = (0..jobs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut buf = vec![0u8; CHUNK];
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else { break };
-                        let mut xor = FastXor32::new();
-                        let mut sql = job.sql.then(FastBackupChecksum::new);
-                        let mut read = 0u64;
-                        let mut err = None;
-                        // Read at page-aligned file offsets: the kernel's copy to user space
-                        // runs far faster when source and destination share an alignment.
-                        let end = job.offset.saturating_add(job.len);
-                        let mut pos = job.offset & !4095;
-                        while pos < end {
-                            let want = ((end - pos) as usize).min(CHUNK);
-                            match file.read_at(&mut buf[..want], pos) {
-                                Ok(0) => break,
-                                Ok(n) => {
-                                    let skip = job.offset.saturating_sub(pos) as usize;
-                                    let piece = &buf[skip.min(n)..n];
-                                    xor.update(piece);
-                                    if let Some(s) = sql.as_mut() {
-                                        s.update(piece);
-                                    }
-                                    read += piece.len() as u64;
-                                    pos += n as u64;
-                                    done.fetch_add(piece.len() as u64, Ordering::Relaxed);
-                                }
-                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                                Err(e) => {
-                                    err = Some(e.to_string());
-                                    break;
-                                }
+    let outs = crate::workers::run_two(
+        || {
+            let mut buf = vec![0u8; CHUNK];
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let mut xor = FastXor32::new();
+                let mut sql = job.sql.then(FastBackupChecksum::new);
+                let mut read = 0u64;
+                let mut err = None;
+                // Read at page-aligned file offsets: the kernel's copy to user space
+                // runs far faster when source and destination share an alignment.
+                let end = job.offset.saturating_add(job.len);
+                let mut pos = job.offset & !4095;
+                while pos < end {
+                    let want = ((end - pos) as usize).min(CHUNK);
+                    match file.read_at(&mut buf[..want], pos) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            let skip = job.offset.saturating_sub(pos) as usize;
+                            let piece = &buf[skip.min(n)..n];
+                            xor.update(piece);
+                            if let Some(s) = sql.as_mut() {
+                                s.update(piece);
                             }
+                            read += piece.len() as u64;
+                            pos += n as u64;
+                            done.fetch_add(piece.len() as u64, Ordering::Relaxed);
                         }
-                        out.push((i, (xor.value(), sql.map(|s| s.value()), read, err)));
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            err = Some(e.to_string());
+                            break;
+                        }
                     }
-                    out
-                })
-            })
-            .collect();
-        while !workers.iter().all(|w| w.is_finished()) {
-            progress(done.load(Ordering::Relaxed).min(total));
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        for w in workers {
-            for (i, r) in w.join().expect("checksum worker") {
-                results[i] = Some(r);
+                }
+                out.push((i, (xor.value(), sql.map(|s| s.value()), read, err)));
             }
-        }
-    });
+            out
+        },
+        &done,
+        total,
+        progress,
+    );
+    for (i, r) in outs.into_iter().flatten() {
+        results[i] = Some(r);
+    }
     results
         .into_iter()
         .map(|r| r.unwrap_or((0, None, 0, Some("not read".into()))))

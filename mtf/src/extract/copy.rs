@@ -50,34 +50,26 @@ pub fn run(jobs: &[CopyJob], progress: &mut dyn FnMut(u64)) -> Vec<(usize, Strin
     let total: u64 = jobs.iter().map(|j| j.len).sum();
     let next = AtomicUsize::new(0);
     let done = AtomicU64::new(0);
-    let mut errors: Vec<(usize, String)> = Vec::new();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut failed = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(i, at, n)) = pieces.get(k) else {
-                            break;
-                        };
-                        let j = &jobs[i];
-                        if let Err(e) = copy_piece(j, at, n, &done) {
-                            failed.push((i, format!("{}: write: {e}", j.path)));
-                        }
-                    }
-                    failed
-                })
-            })
-            .collect();
-        while !workers.iter().all(|w| w.is_finished()) {
-            progress(done.load(Ordering::Relaxed).min(total));
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        for w in workers {
-            errors.extend(w.join().expect("copy worker"));
-        }
-    });
+    let outs = crate::workers::run_two(
+        || {
+            let mut failed = Vec::new();
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(i, at, n)) = pieces.get(k) else {
+                    break;
+                };
+                let j = &jobs[i];
+                if let Err(e) = copy_piece(j, at, n, &done) {
+                    failed.push((i, format!("{}: write: {e}", j.path)));
+                }
+            }
+            failed
+        },
+        &done,
+        total,
+        progress,
+    );
+    let mut errors: Vec<(usize, String)> = outs.into_iter().flatten().collect();
     // One message per job, in job order.
     errors.sort_by_key(|e| e.0);
     errors.dedup_by_key(|e| e.0);
