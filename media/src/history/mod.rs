@@ -448,6 +448,26 @@ pub trait BackupHistory {
     fn set_damaged(&mut self, backup_set_guid: &str, damaged: bool) -> Result<usize, HistoryError>;
 }
 
+/// A record of a backup over `count` families of which those in `present` were found (one
+/// medium each): for the tests of what is missing, here and in the planner.
+#[cfg(test)]
+pub(crate) fn with_families(count: Option<u16>, present: &[u16]) -> BackupRecord {
+    let mut r = BackupRecord::new("db", BackupKind::Full, 1, "media");
+    r.family_count = count;
+    r.families = present
+        .iter()
+        .map(|&k| FamilyRecord {
+            family_number: k,
+            media: vec![MediumRecord {
+                media_sequence_number: 1,
+                path: format!("f{k}.bak"),
+                is_tape: false,
+            }],
+        })
+        .collect();
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,22 +507,7 @@ mod tests {
         assert_eq!(Lsn::parse(&"9".repeat(40)), None);
     }
 
-    fn with_families(count: Option<u16>, present: &[u16]) -> BackupRecord {
-        let mut r = BackupRecord::new("db", BackupKind::Full, 1, "media");
-        r.family_count = count;
-        r.families = present
-            .iter()
-            .map(|&k| FamilyRecord {
-                family_number: k,
-                media: vec![MediumRecord {
-                    media_sequence_number: 1,
-                    path: format!("f{k}.bak"),
-                    is_tape: false,
-                }],
-            })
-            .collect();
-        r
-    }
+    use super::with_families;
 
     #[test]
     fn missing_families_are_runs_bounded_by_the_families_found() {

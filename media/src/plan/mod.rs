@@ -705,23 +705,10 @@ pub fn plan_database(records: &[BackupRecord], target: Target) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::unusable_reason;
-    use crate::history::{BackupKind, BackupRecord, FamilyRecord, MediumRecord};
+    use crate::history::BackupRecord;
 
     fn with_families(count: u16, present: &[u16]) -> BackupRecord {
-        let mut r = BackupRecord::new("db", BackupKind::Full, 1, "media");
-        r.family_count = Some(count);
-        r.families = present
-            .iter()
-            .map(|&k| FamilyRecord {
-                family_number: k,
-                media: vec![MediumRecord {
-                    media_sequence_number: 1,
-                    path: format!("f{k}.bak"),
-                    is_tape: false,
-                }],
-            })
-            .collect();
-        r
+        crate::history::with_families(Some(count), present)
     }
 
     #[test]
