@@ -266,3 +266,33 @@ fn a_closed_standard_output_is_an_error_not_a_panic() {
         assert_eq!(out.status.code(), Some(2), "json {json}: {err}");
     }
 }
+
+/// `mt status` into a pipe closed before it writes (`| head -0`): ended by SIGPIPE as mt-st is,
+/// never a panic.
+#[test]
+fn mt_into_a_closed_pipe_ends_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let image = tmp.path().join("t.tap");
+    let mut c = bin("mt");
+    c.arg("-f").arg(&image).arg("--create").arg("status");
+    assert_eq!(run(c).0, 0);
+    let (r, w) = std::io::pipe().unwrap();
+    drop(r);
+    let out = bin("mt")
+        .arg("-f")
+        .arg(&image)
+        .arg("status")
+        .stdout(w)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}

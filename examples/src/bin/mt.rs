@@ -223,6 +223,12 @@ fn run(dev: &mut dyn TapeDevice, kind: &str, op: Op) -> Result<(), TapeError> {
 }
 
 fn main() -> ExitCode {
+    // Like mt-st and every filter: a closed standard output (`mt status | head -0`) ends the
+    // process by SIGPIPE, rather than a panic in `println!` (Rust ignores SIGPIPE by default).
+    // SAFETY: setting a signal's disposition to the default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = Args::parse();
     let ops = match parse_ops(&args.commands) {
         Ok(ops) => ops,
