@@ -236,24 +236,13 @@ impl BackupRecord {
     /// at most one run more than `families` has entries, and takes n log n time in them.
     pub fn missing_families(&self) -> Vec<(u16, u16)> {
         let n = self.family_count.unwrap_or(1).max(1);
-        let mut have: Vec<u16> = self
+        let have: Vec<u16> = self
             .families
             .iter()
-            .filter(|f| !f.media.is_empty() && (1..=n).contains(&f.family_number))
+            .filter(|f| !f.media.is_empty())
             .map(|f| f.family_number)
             .collect();
-        have.sort_unstable();
-        have.dedup();
-        let mut runs = Vec::new();
-        let mut next = 1u32; // the first family number not yet accounted for
-        for f in have.into_iter().map(u32::from).chain([u32::from(n) + 1]) {
-            if next < f {
-                // Both fit: next ≥ 1 and f - 1 ≤ n.
-                runs.push((next as u16, (f - 1) as u16));
-            }
-            next = f + 1;
-        }
-        runs
+        crate::set::group::missing_runs(&have, n)
     }
 
     /// How many families are missing: the sum of [`Self::missing_families`]' runs.

@@ -68,24 +68,43 @@ pub struct FamilyMedia {
 /// numbers ("family 3 of 4 missing", "families 2 to 65535 of 65535 missing"). A hostile family
 /// count must not turn into tens of thousands of lines that every report then carries.
 fn missing_families(present: &[u16], count: u16) -> Vec<String> {
-    let mut have: Vec<u16> = present.to_vec();
+    missing_runs(present, count)
+        .into_iter()
+        .map(|(from, to)| {
+            if from == to {
+                format!("family {from} of {count} missing")
+            } else {
+                format!("families {from} to {to} of {count} missing")
+            }
+        })
+        .collect()
+}
+
+/// The numbers 1..=`count` not in `present`, as runs (first, last) in order: bounded by the
+/// numbers present, not by `count` (which a hostile medium sets). Numbers outside 1..=`count`
+/// in `present` are ignored.
+pub(crate) fn missing_runs(present: &[u16], count: u16) -> Vec<(u16, u16)> {
+    let mut have: Vec<u16> = present
+        .iter()
+        .copied()
+        .filter(|f| (1..=count).contains(f))
+        .collect();
     have.sort_unstable();
     have.dedup();
-    let mut out = Vec::new();
-    let mut next = 1u32; // first family number not yet accounted for
-    let mut gap = |from: u32, to: u32| {
-        if from == to {
-            out.push(format!("family {from} of {count} missing"));
-        } else if from < to {
-            out.push(format!("families {from} to {to} of {count} missing"));
+    let mut runs = Vec::new();
+    let mut next = 1u32; // the first number not yet accounted for
+    for f in have
+        .into_iter()
+        .map(u32::from)
+        .chain([u32::from(count) + 1])
+    {
+        if next < f {
+            // Both fit: next ≥ 1 and f - 1 ≤ count.
+            runs.push((next as u16, (f - 1) as u16));
         }
-    };
-    for &f in have.iter().filter(|&&f| f >= 1 && f <= count) {
-        gap(next, u32::from(f) - 1);
-        next = u32::from(f) + 1;
+        next = f + 1;
     }
-    gap(next, u32::from(count));
-    out
+    runs
 }
 
 /// Media grouped into one media set.
