@@ -43,6 +43,10 @@ impl Env {
     /// A backup striped over two families of `CAP`-byte media; returns the directory library
     /// holding every medium written.
     fn backup(&mut self, db: &Database, kind: BackupType) -> PathBuf {
+        self.backup_opts(db, &BackupOptions::new(kind))
+    }
+
+    fn backup_opts(&mut self, db: &Database, opts: &BackupOptions) -> PathBuf {
         self.sets += 1;
         let lib = self.tmp.path().join(format!("set{}", self.sets));
         let set = MediaSet::new(&format!("SET{}", self.sets), 2);
@@ -58,15 +62,7 @@ impl Env {
             .collect();
         let mut so = StripeOptions::new(Operation::Format, 1_717_200_000);
         so.write.block_size = 16 * 1024;
-        dbbackup::backup(
-            db,
-            &BackupOptions::new(kind),
-            devices,
-            set,
-            &so,
-            &mut self.history,
-        )
-        .unwrap();
+        dbbackup::backup(db, opts, devices, set, &so, &mut self.history).unwrap();
         lib
     }
 
@@ -321,8 +317,6 @@ fn move_relocates_data_files_through_full_differential_and_log_restores() {
     // Refusals, each leaving nothing behind.
     let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
         (vec![("nosuch", "x.ndf".into())], "no data file \"nosuch\""),
-        (vec![("log", "x.ldf".into())], "the log stays"),
-        (vec![("primary", "p.mdf".into())], "primary data file"),
         (
             vec![
                 ("a", "../elsewhere/same.ndf".into()),
@@ -330,7 +324,8 @@ fn move_relocates_data_files_through_full_differential_and_log_restores() {
             ],
             "two data files would be at",
         ),
-        (vec![("b", "a2.ndf".into())], "two data files would be at"),
+        (vec![("b", "a2.ndf".into())], "would be at"),
+        (vec![("b", "refdb.location".into())], "plain file name"),
         (
             vec![("a", "a-x.ndf".into()), ("A", "a-y.ndf".into())],
             "moved twice",
@@ -420,4 +415,257 @@ fn move_relocates_data_files_through_full_differential_and_log_restores() {
         &env.rows,
         "backup of the moved database, restored in place",
     );
+}
+
+/// Every file of a directory and its bytes (to show that a refused restore changed nothing).
+fn snapshot(dirs: &[&Path]) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for d in dirs {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn move_relocates_the_primary_file_and_the_log_through_a_whole_sequence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db_dir = tmp.path().join("sales");
+    let (db, mut env) = create(tmp, &db_dir, &[("a", "a2")]);
+    env.load(&db, "k", 80);
+    let full = env.backup(&db, BackupType::Full);
+    env.load(&db, "d", 30);
+    let diff = env.backup(&db, BackupType::Differential);
+    let mut changes = Vec::new();
+    for g in GROUPS {
+        for i in (0..80).step_by(4) {
+            let v = (i % 3 != 0).then(|| format!("{g}-updated-{i}"));
+            changes.push((g, format!("k{i:05}"), v));
+        }
+    }
+    env.commit(&db, changes);
+    let log1 = env.backup(&db, BackupType::Log);
+    env.load(&db, "l", 20);
+    // A boot record change in the log: redo must keep the moved paths.
+    db.set_recovery_model(RecoveryModel::BulkLogged).unwrap();
+    db.set_recovery_model(RecoveryModel::Full).unwrap();
+    let log2 = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+    let want = env.rows.clone();
+
+    let root = env.tmp.path().to_path_buf();
+    let disk2 = root.join("disk2");
+    std::fs::create_dir(&disk2).unwrap();
+    let d = root.join("moved");
+    let mv = |moves: &[(&str, String)], recovery: Recovery, replace: bool| RestoreOptions {
+        recovery,
+        replace,
+        moves: moves
+            .iter()
+            .map(|(l, p)| (l.to_string(), p.clone()))
+            .collect(),
+        ..Default::default()
+    };
+    let abs = |n: &str| disk2.join(n).to_str().unwrap().to_string();
+
+    // Refusals, each leaving nothing behind.
+    std::fs::write(disk2.join("taken.ldf"), b"the user's").unwrap();
+    let other_primary = disk2.join("other.mdf");
+    std::fs::copy(db_dir.join("primary.mdf"), &other_primary).unwrap();
+    let other_log = disk2.join("other.ldf");
+    std::fs::copy(db_dir.join("log.ldf"), &other_log).unwrap();
+    let before = snapshot(&[&disk2, &db_dir]);
+    let cases: Vec<(Vec<(&str, String)>, bool, &str)> = vec![
+        (
+            vec![("LOG", "../disk2/taken.ldf".into())],
+            false,
+            "exists: use REPLACE",
+        ),
+        (
+            vec![("primary", abs("same")), ("log", "../disk2/same".into())],
+            false,
+            "would be at",
+        ),
+        (vec![("log", "primary.mdf".into())], false, "would be at"),
+        (vec![("primary", "a2.ndf".into())], false, "would be at"),
+        (
+            vec![("log", "../nodir/log.ldf".into())],
+            false,
+            "does not exist",
+        ),
+        (
+            vec![("primary", d.join("p.mdf").to_str().unwrap().into())],
+            true,
+            "in the database directory",
+        ),
+        (
+            vec![("log", "../sales/elsewhere.ldf".into())],
+            true,
+            "directory of database sales",
+        ),
+        (
+            vec![("primary", other_primary.to_str().unwrap().into())],
+            true,
+            "is a data file of database",
+        ),
+        (
+            vec![("log", other_log.to_str().unwrap().into())],
+            true,
+            "is a data file of database",
+        ),
+        (vec![("log", "refdb.lock".into())], false, "plain file name"),
+    ];
+    for (moves, replace, why) in cases {
+        let e = refused(env.restore_with(&d, &full, &mv(&moves, Recovery::NoRecovery, replace)));
+        assert!(e.contains(why), "{moves:?}: {e}");
+        assert!(!d.exists(), "{moves:?} left {}", d.display());
+        assert_eq!(
+            snapshot(&[&disk2, &db_dir]),
+            before,
+            "{moves:?} changed files"
+        );
+    }
+    // A link planted at the log's target is replaced (REPLACE), never written through.
+    let victim = root.join("victim");
+    std::fs::write(&victim, b"not a log").unwrap();
+    std::os::unix::fs::symlink(&victim, disk2.join("log.ldf")).unwrap();
+
+    // Full: the primary (absolute) and the log (relative, outside) on disk2, a renamed
+    // inside; then the differential, the first log WITH STANDBY, the last one WITH RECOVERY.
+    let moves = [
+        ("primary", abs("sales.mdf")),
+        ("log", "../disk2/log.ldf".to_string()),
+        ("a", "a-renamed.ndf".to_string()),
+    ];
+    env.restore_with(&d, &full, &mv(&moves, Recovery::NoRecovery, true))
+        .unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a log");
+    assert!(std::fs::symlink_metadata(disk2.join("log.ldf"))
+        .unwrap()
+        .file_type()
+        .is_file());
+    for gone in ["primary.mdf", "log.ldf", "a.ndf"] {
+        assert!(
+            !d.join(gone).exists(),
+            "{gone} is in the database directory"
+        );
+    }
+    assert!(d.join("refdb.location").is_file());
+    env.restore(&d, &diff, Recovery::NoRecovery);
+    let undo = root.join("sales.undo");
+    env.restore(&d, &log1, Recovery::Standby(undo.clone()));
+    // In standby the log is the recovered one; leaving standby puts the restoring log back
+    // where it is, and the next log continues it.
+    let o = env.restore(&d, &log2, Recovery::Recovery);
+    assert!(o.recovered);
+    for gone in ["primary.mdf", "log.ldf", "a.ndf"] {
+        assert!(
+            !d.join(gone).exists(),
+            "{gone} is in the database directory"
+        );
+    }
+    assert_rows(
+        &d,
+        &want,
+        "primary and log moved: full + differential + logs",
+    );
+
+    let db = Database::open(&d).unwrap();
+    let paths: BTreeMap<String, PathBuf> = db
+        .data_files()
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.logical_name, f.path))
+        .collect();
+    assert_eq!(paths["primary"], disk2.join("sales.mdf"));
+    assert_eq!(paths["a"], d.join("a-renamed.ndf"));
+    env.load(&db, "w", 20);
+    let after = env.backup(&db, BackupType::Full);
+    env.load(&db, "x", 10);
+    let log3 = env.backup(&db, BackupType::Log);
+    env.load(&db, "y", 10);
+    // The failure: a tail-log backup leaves the moved database restoring.
+    let mut tail = BackupOptions::new(BackupType::Log);
+    tail.no_truncate = true;
+    tail.norecovery = true;
+    let tail = env.backup_opts(&db, &tail);
+    db.close().unwrap();
+    let want2 = env.rows.clone();
+
+    // A backup of the moved database, restored without MOVE: into the directory.
+    let back = root.join("back");
+    env.restore(&back, &after, Recovery::NoRecovery);
+    assert!(back.join("primary.mdf").is_file() && back.join("log.ldf").is_file());
+    assert!(!back.join("refdb.location").exists());
+    env.restore(&back, &log3, Recovery::NoRecovery);
+    env.restore(&back, &tail, Recovery::Recovery);
+    assert_rows(
+        &back,
+        &want2,
+        "backup of the moved database restored without MOVE",
+    );
+
+    // File restore of filegroup a (moved inside) out of the full of the moved database,
+    // then the logs since: into the files where they are.
+    let fr = RestoreOptions {
+        recovery: Recovery::NoRecovery,
+        filegroup: Some("a".into()),
+        ..Default::default()
+    };
+    env.restore_with(&d, &after, &fr).unwrap();
+    env.restore(&d, &log3, Recovery::NoRecovery);
+    env.restore(&d, &tail, Recovery::Recovery);
+    assert!(!d.join("a.ndf").exists() && !d.join("log.ldf").exists());
+    assert_rows(&d, &want2, "file restore into the moved database");
+
+    // A damaged location file, and a link planted in its place: refused naming it, and
+    // nothing changes.
+    let loc = d.join("refdb.location");
+    let good = std::fs::read(&loc).unwrap();
+    let files = snapshot(&[&disk2]);
+    for damage in ["garbage\n", "refdb location 1\nprimary \nlog log.ldf\n"] {
+        std::fs::write(&loc, damage).unwrap();
+        let e = Database::open(&d)
+            .err()
+            .expect("a damaged location opened")
+            .to_string();
+        assert!(e.contains("refdb.location"), "{e}");
+        let e = refused(env.restore_with(&d, &log3, &RestoreOptions::default()));
+        assert!(!e.is_empty());
+        assert_eq!(snapshot(&[&disk2]), files, "{damage:?}");
+    }
+    std::fs::remove_file(&loc).unwrap();
+    let planted = root.join("planted");
+    std::fs::write(&planted, &good).unwrap();
+    std::os::unix::fs::symlink(&planted, &loc).unwrap();
+    let e = Database::open(&d)
+        .err()
+        .expect("opened through a link")
+        .to_string();
+    assert!(
+        e.contains("refdb.location") && e.contains("symbolic link"),
+        "{e}"
+    );
+    std::fs::remove_file(&loc).unwrap();
+    std::fs::write(&loc, &good).unwrap();
+    assert_rows(&d, &want2, "the location put back");
+    let _ = after;
+
+    // REPLACE of the moved database by a restore without MOVE: its files on disk2 stay
+    // where they are (never deleted outside the directory); the new one is in the directory.
+    env.restore_with(
+        &d,
+        &full,
+        &RestoreOptions {
+            replace: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(d.join("primary.mdf").is_file() && !d.join("refdb.location").exists());
+    assert!(disk2.join("sales.mdf").is_file());
 }

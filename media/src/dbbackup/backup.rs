@@ -177,6 +177,7 @@ fn file_entries(
                 filegroup: g.map_or_else(String::new, |g| g.name.clone()),
                 logical_name: f.logical_name.clone(),
                 file_name: f.file_name.clone(),
+                physical_name: f.path.clone(),
                 read_only: g.is_some_and(|g| g.read_only),
                 pages_in_set: pages
                     .iter()
@@ -566,6 +567,7 @@ pub fn backup(
         // Every data file, as SQL Server lists every file of the database in every set;
         // those without pages in this set have 0.
         files: file_entries(&info.files, &info.filegroups, &pages),
+        log_physical_name: crate::engine::db::locate(db.dir())?.log,
         format_version: FORMAT_VERSION,
     };
     let date = set_date(start_ms)?;
@@ -765,8 +767,9 @@ pub fn tail_log_from_files(
     // Never under a process that has the database open (its log is still growing, and its
     // commits after the tail would be lost): the tail is taken only when nobody holds it.
     let _lock = crate::engine::db::lock_dir(dir)?;
-    let primary = dir.join(crate::engine::db::PRIMARY_FILE);
-    let lpath = dir.join(crate::engine::db::LOG_FILE);
+    let loc = crate::engine::db::locate(dir)?;
+    let primary = loc.primary(dir);
+    let lpath = loc.log(dir);
     let unreadable = || {
         DbBackupError::Refused(format!(
             "{}: the primary data file's boot page is unreadable: a tail-log backup needs the primary data file and the log",
@@ -861,6 +864,7 @@ pub fn tail_log_from_files(
         backup_size: last - first,
         user: opts.user.clone(),
         files: file_entries(&boot.files, &boot.filegroups, &[]),
+        log_physical_name: loc.log.clone(),
         format_version: FORMAT_VERSION,
     };
     let date = set_date(start_ms)?;

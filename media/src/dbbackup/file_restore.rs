@@ -223,7 +223,7 @@ pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcom
 /// The database's description (its boot page), checked against the files to restore: the same
 /// ids, filegroups and file names, so nothing is written beside the database's own files.
 fn check_file_ids(dir: &Path, sub: &SetHeader) -> Result<Boot> {
-    let primary = dir.join(crate::engine::db::PRIMARY_FILE);
+    let primary = crate::engine::db::primary_path(dir)?;
     let boot = read_boot(dir).ok_or_else(|| {
         DbBackupError::Refused(format!(
             "{}: the primary data file cannot be read: restore the whole database",
@@ -264,25 +264,24 @@ pub(super) fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
     Ok(boot)
 }
 
-/// Builds the files in a work directory, then renames each over the database's file.
+/// Builds the files in a work directory, then renames each over the database's file; a file a
+/// MOVE put elsewhere is built beside where it is (under a temporary name, made new) and
+/// renamed over it, and what was there is put back if the restore fails before the end.
 pub(super) fn put_files(dir: &Path, stage: &Incoming, sub: &SetHeader) -> Result<()> {
-    let placement = Placement::of_database(dir)?;
-    if let Some(m) = placement
-        .moved
-        .iter()
-        .find(|m| sub.files.iter().any(|f| f.file_id == m.id))
-    {
-        return Err(DbBackupError::Refused(format!(
-            "data file {} was moved (to {}): a file restore of a moved file is not done yet; restore the whole database",
-            m.id, m.boot_path
-        )));
-    }
+    let ids: Vec<u16> = sub.files.iter().map(|f| f.file_id).collect();
+    let mut placement = Placement::for_file_restore(dir, &ids)?;
     let work = TempDir::beside(dir, "files")?;
     write_data_files(&work.0, stage, sub, true, &placement)?;
     for f in &sub.files {
+        if placement.made_before(f.file_id) {
+            continue;
+        }
         let from = work.0.join(&f.file_name);
         let to = dir.join(&f.file_name);
         fs::rename(&from, &to).map_err(io_err("rename into place", &to))?;
     }
-    sync_dir(dir)
+    sync_dir(dir)?;
+    placement.place()?;
+    placement.commit();
+    Ok(())
 }

@@ -67,6 +67,10 @@ pub struct FileEntry {
     pub logical_name: String,
     /// Its name in the database directory.
     pub file_name: String,
+    /// Where it was when backed up, as the database's boot record says (its SFIN physical
+    /// name): `file_name`, or where a MOVE put it. Not in the set's `RDBX`: read back, it is
+    /// `file_name`.
+    pub physical_name: String,
     pub read_only: bool,
     /// Pages of this file in the set.
     pub pages_in_set: u64,
@@ -104,6 +108,9 @@ pub struct SetHeader {
     pub backup_size: u64,
     pub user: String,
     pub files: Vec<FileEntry>,
+    /// Where the log was when backed up (its SFIN physical name; see
+    /// [`FileEntry::physical_name`]).
+    pub log_physical_name: String,
     /// The engine format version that wrote the set.
     pub format_version: u16,
 }
@@ -236,7 +243,7 @@ impl SetHeader {
                 filegroup_id: Some(f.filegroup_id as u32),
                 size: Some(f.pages_in_set * crate::engine::page::PAGE_SIZE as u64),
                 logical_name: Some(f.logical_name.clone()),
-                physical_name: Some(f.file_name.clone()),
+                physical_name: Some(f.physical_name.clone()),
                 differential_base_lsn: Some(to_sql_lsn(diff_lsn)),
                 differential_base_guid: Some(Guid(diff_guid)),
             };
@@ -251,7 +258,7 @@ impl SetHeader {
                 filegroup_id: Some(0),
                 size: Some(self.last_lsn.saturating_sub(self.first_lsn)),
                 logical_name: Some("log".into()),
-                physical_name: Some(crate::engine::db::LOG_FILE.into()),
+                physical_name: Some(self.log_physical_name.clone()),
                 differential_base_lsn: Some(mqci::Lsn::default()),
                 differential_base_guid: Some(Guid([0; 16])),
             },
@@ -363,6 +370,7 @@ impl SetHeader {
                 filegroup_id,
                 filegroup,
                 logical_name,
+                physical_name: file_name.clone(),
                 file_name,
                 read_only,
                 pages_in_set,
@@ -394,6 +402,7 @@ impl SetHeader {
             backup_size: scin.backup_size.unwrap_or(0),
             user,
             files,
+            log_physical_name: crate::engine::db::LOG_FILE.into(),
             format_version,
         })
     }

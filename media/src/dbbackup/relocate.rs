@@ -1,20 +1,29 @@
-//! MOVE: where a restore puts the data files, and the boot record that says so.
+//! MOVE: where a restore puts the database's files, and what says so.
 //!
-//! A full restore may relocate any data file but the primary one (which is how the database
-//! directory is found) with `LOGICAL=PATH`. The path goes into the boot record as it is given:
-//! a relative one stays relative to the database directory, an absolute one is kept. A plain
-//! file name is written into the new database directory; any other path (absolute, or
-//! starting with `..`) is written outside it, under a temporary name beside the target, and
-//! renamed into place only once the set's pages are in it, so nothing is ever written through
-//! a link planted at the target, and a failed restore puts back what was there.
+//! A full restore may relocate any file of the database with `LOGICAL=PATH`: a data file by
+//! its logical name (the primary one included), the log by `log`. The path is kept as it is
+//! given: a relative one stays relative to the database directory, an absolute one is kept. A
+//! plain file name is written into the new database directory; any other path (absolute, or
+//! starting with `..`) is written outside it, under a temporary name beside the target (made
+//! new, O_EXCL), and renamed into place only once the set's pages (or log) are in it, so
+//! nothing is ever written through a link planted at the target, and a failed restore puts
+//! back what was there.
 //!
-//! Later restores of the sequence (differential, log) write into the files where the restoring
-//! boot record says they are; a restore of a backup of a moved database without MOVE puts its
-//! files back into the database directory.
+//! Where the files are is said in two places, each read in one place: the data files' paths in
+//! the boot record (in the primary file), and the primary's and the log's in the directory's
+//! location file (`engine::db::locate`, written here only when either is moved): the primary
+//! cannot say where it is itself, and the log is opened before the boot record is trusted.
+//!
+//! Later restores of the sequence (differential, log, file) write into the files where the
+//! restoring database says they are; a restore of a backup of a moved database without MOVE
+//! puts its files back into the database directory. REPLACE of a database whose files were
+//! moved outside its directory leaves those files where they are (a restore never deletes a
+//! file outside its target), unless the new restore moves a file to the same path.
 
 use super::header::SetHeader;
 use super::restore::RestoreOptions;
 use super::{io_err, DbBackupError, Result};
+use crate::engine::db::{Location, LOCATION_FILE, LOG_FILE, PRIMARY_FILE};
 use crate::engine::file::{read_boot, valid_file_name, valid_path, Boot};
 use crate::engine::page::Page;
 use std::fs;
@@ -44,6 +53,8 @@ struct Outside {
 #[derive(Debug, Default)]
 pub(super) struct Placement {
     pub(super) moved: Vec<Moved>,
+    /// The log, when moved: where it is written now, and its path for the location file.
+    log: Option<(PathBuf, String)>,
     outside: Vec<Outside>,
     committed: bool,
 }
@@ -68,25 +79,16 @@ pub(super) fn plan(
         {
             return refuse(format!("{logical} is moved twice"));
         }
-        if logical.eq_ignore_ascii_case(LOG_LOGICAL) {
-            return refuse(
-                "the log stays in the database directory (moving it is not done yet)".into(),
-            );
-        }
-        let Some(f) = h
+        let is_log = logical.eq_ignore_ascii_case(LOG_LOGICAL);
+        let f = h
             .files
             .iter()
-            .find(|f| f.logical_name.eq_ignore_ascii_case(logical))
-        else {
+            .find(|f| f.logical_name.eq_ignore_ascii_case(logical));
+        if f.is_none() && !is_log {
             let names: Vec<&str> = h.files.iter().map(|f| f.logical_name.as_str()).collect();
             return refuse(format!(
                 "the backup has no data file {logical:?} (its files: {}, and the log)",
                 names.join(", ")
-            ));
-        };
-        if f.file_id == 1 {
-            return refuse(format!(
-                "{logical} is the primary data file, which stays in the database directory (it is how the database is found)"
             ));
         }
         if !valid_path(path) {
@@ -103,14 +105,23 @@ pub(super) fn plan(
         }
         targets.push(target.clone());
         let write_at = if inside {
-            if !valid_file_name(path) || path == crate::engine::db::LOG_FILE {
+            // Not at a name the directory's own files have (the state files, the work files).
+            if !valid_file_name(path)
+                || path.starts_with('.')
+                || path.starts_with("refdb.")
+                || (path == LOG_FILE && !is_log)
+            {
                 return refuse(format!(
-                    "{path:?}: a path inside the database directory must be a plain file name other than the log's"
+                    "{path:?}: a path inside the database directory must be a plain file name other than the log's and refdb's own (refdb.*)"
                 ));
             }
             work.join(path)
         } else {
             let parent = parent_of(&target);
+            // Into the database directory by an absolute path (it may not exist yet).
+            if lexical(parent) == lexical(dir) {
+                refuse_other_database(dir, &target)?;
+            }
             if !parent.is_dir() {
                 return refuse(format!(
                     "{}: the directory {} does not exist",
@@ -139,11 +150,14 @@ pub(super) fn plan(
                 .unwrap_or_default();
             let tmp = parent.join(format!(".{name}.refdb-restore.{}", std::process::id()));
             // Made here, exclusively (O_EXCL follows no link): the pages are written into it.
-            fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(io_err("create", &tmp))?;
+            // The log's is made by the restore that writes it, the same way.
+            if !is_log {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&tmp)
+                    .map_err(io_err("create", &tmp))?;
+            }
             p.outside.push(Outside {
                 tmp: tmp.clone(),
                 target: target.clone(),
@@ -152,20 +166,27 @@ pub(super) fn plan(
             });
             tmp
         };
-        p.moved.push(Moved {
-            id: f.file_id,
-            write_at,
-            boot_path: path.clone(),
-        });
+        match f {
+            Some(f) => p.moved.push(Moved {
+                id: f.file_id,
+                write_at,
+                boot_path: path.clone(),
+            }),
+            None => p.log = Some((write_at, path.clone())),
+        }
     }
     // Files not moved stay at their names in the directory: none may meet a moved one.
-    for f in &h.files {
-        if !p.moved.iter().any(|m| m.id == f.file_id)
-            && targets.contains(&lexical(&dir.join(&f.file_name)))
-        {
+    let stay = h
+        .files
+        .iter()
+        .filter(|f| !p.moved.iter().any(|m| m.id == f.file_id))
+        .map(|f| f.file_name.as_str())
+        .chain(p.log.is_none().then_some(LOG_FILE));
+    for name in stay {
+        if targets.contains(&lexical(&dir.join(name))) {
             return refuse(format!(
-                "two data files would be at {}",
-                dir.join(&f.file_name).display()
+                "two files of the database would be at {}",
+                dir.join(name).display()
             ));
         }
     }
@@ -194,30 +215,40 @@ fn refuse_other_database(dir: &Path, target: &Path) -> Result<()> {
                 .into(),
         );
     }
-    if let Some(b) = read_boot(parent) {
+    let in_db_dir = read_boot(parent).map(|b| b.name).or_else(|| {
+        // A database directory whose location file does not read (the files it names are
+        // not known, so nothing there is taken for free).
+        fs::symlink_metadata(parent.join(LOCATION_FILE))
+            .is_ok()
+            .then(|| "(its location file does not read)".to_string())
+    });
+    if let Some(name) = in_db_dir {
         return refuse(format!(
-            "is in the directory of database {} ({}): REPLACE never overwrites another database's files",
-            b.name,
+            "is in the directory of database {name} ({}): REPLACE never overwrites another database's files",
             parent.display()
         ));
     }
     if fs::symlink_metadata(target).is_err() {
         return Ok(());
     }
-    // Read as it is (the page's own file id is not known): a header page names its database.
+    // Read as it is (the page's own file id is not known): a header page names its database,
+    // and so does a log's header.
     let header = crate::engine::file::DataFile::open(0, target, false)
         .and_then(|f| f.read_raw(0))
         .ok()
-        .and_then(|p| crate::engine::file::parse_header(&p));
-    let Some((guid, _)) = header else {
+        .and_then(|p| crate::engine::file::parse_header(&p))
+        .map(|(g, _)| g);
+    let Some(guid) = header.or_else(|| crate::engine::wal::Log::peek_guid(target).ok()) else {
         return Ok(());
     };
     // The database being replaced in `dir` may own it (a moved file of an earlier restore).
     let owned = read_boot(dir).is_some_and(|b| {
         b.db_guid == guid
-            && b.files
+            && (b
+                .files
                 .iter()
                 .any(|f| lexical(&f.resolve(dir)) == lexical(target))
+                || crate::engine::db::log_path(dir).is_ok_and(|l| lexical(&l) == lexical(target)))
     });
     if owned {
         return Ok(());
@@ -259,8 +290,8 @@ fn lexical(p: &Path) -> PathBuf {
 impl Placement {
     /// The moved files of the database in `dir` (restoring, or online), as its boot page says.
     pub(super) fn of_database(dir: &Path) -> Result<Placement> {
+        let primary = crate::engine::db::primary_path(dir)?;
         let boot = read_boot(dir).ok_or_else(|| {
-            let primary = dir.join(crate::engine::db::PRIMARY_FILE);
             // Why, when the file does not even open (a link planted there, a FIFO).
             let why = match crate::engine::file::DataFile::open(1, &primary, false) {
                 Err(e) => format!("{e}"),
@@ -281,9 +312,76 @@ impl Placement {
                     boot_path: f.path.clone(),
                 })
                 .collect(),
+            log: None,
             outside: Vec::new(),
             committed: false,
         })
+    }
+
+    /// A file restore of data files `ids` of the database in `dir`: those of them that were
+    /// moved are written under a temporary name beside where they are (made new, O_EXCL) and
+    /// renamed over them by [`Placement::place`] (what was there waits aside until
+    /// [`Placement::commit`], and is put back if the restore fails); the others are written
+    /// where `write_at` is given.
+    pub(super) fn for_file_restore(dir: &Path, ids: &[u16]) -> Result<Placement> {
+        let mut p = Placement::of_database(dir)?;
+        for m in p.moved.iter_mut().filter(|m| ids.contains(&m.id)) {
+            let target = m.write_at.clone();
+            let name = target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp =
+                parent_of(&target).join(format!(".{name}.refdb-restore.{}", std::process::id()));
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(io_err("create", &tmp))?;
+            p.outside.push(Outside {
+                tmp: tmp.clone(),
+                target,
+                aside: None,
+                placed: false,
+            });
+            m.write_at = tmp;
+        }
+        Ok(p)
+    }
+
+    /// Where the log is written, restoring into `into`.
+    pub(super) fn log_write_at(&self, into: &Path) -> PathBuf {
+        self.log
+            .as_ref()
+            .map_or_else(|| into.join(LOG_FILE), |(w, _)| w.clone())
+    }
+
+    /// Writes the location file of the database built in `into` when the primary or the log is
+    /// moved (and removes one an interrupted restore left there when neither is).
+    pub(super) fn write_location(&self, into: &Path) -> Result<()> {
+        let loc = Location {
+            primary: self
+                .moved
+                .iter()
+                .find(|m| m.id == 1)
+                .map_or_else(|| PRIMARY_FILE.to_string(), |m| m.boot_path.clone()),
+            log: self
+                .log
+                .as_ref()
+                .map_or_else(|| LOG_FILE.to_string(), |(_, b)| b.clone()),
+        };
+        let path = into.join(LOCATION_FILE);
+        if loc.is_default() {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(io_err("remove", &path)(e))
+                }
+                _ => Ok(()),
+            };
+        }
+        loc.validate()
+            .map_err(|e| DbBackupError::Refused(format!("MOVE: {e}")))?;
+        super::write_state_file(&path, &loc.to_text())
     }
 
     /// Where the pages of data file `id` (named `file_name`) are written, restoring into `into`.

@@ -451,11 +451,21 @@ pub(super) fn new_log_file(path: &Path, h: &SetHeader, log: &LogBytes, end: Lsn)
 /// Replaces the restoring log of `dir` by the set's records up to `end` (written beside it,
 /// then renamed over it).
 pub(super) fn replace_log(dir: &Path, h: &SetHeader, log: &LogBytes, end: Lsn) -> Result<()> {
-    let lpath = dir.join(crate::engine::db::LOG_FILE);
-    let tmp = dir.join(LOG_TMP);
+    let lpath = crate::engine::db::log_path(dir)?;
+    let tmp = log_tmp(&lpath);
     let _ = fs::remove_file(&tmp);
     new_log_file(&tmp, h, log, end)?;
     fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))
+}
+
+/// Where a log that replaces the log at `lpath` is written first: beside it (the rename stays
+/// in one file system when a MOVE put the log elsewhere), `LOG_TMP` for the usual log.
+pub(super) fn log_tmp(lpath: &Path) -> PathBuf {
+    let name = lpath
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    lpath.with_file_name(format!(".{name}.restoring"))
 }
 
 /// Where STOPAT cuts a log: the LSN of the first commit after the point, if any.
@@ -760,11 +770,12 @@ pub(super) fn restore_full(
                 super::restart::file_done(dir, &mut progress, f.file_id, &path)?;
             }
         }
-        let lpath = work.0.join(crate::engine::db::LOG_FILE);
+        let lpath = placement.log_write_at(&work.0);
         if continued {
             let _ = fs::remove_file(&lpath);
         }
         new_log_file(&lpath, h, log, end)?;
+        placement.write_location(&work.0)?;
         Ok(placement)
     })();
     let mut placement = match built {
@@ -796,6 +807,7 @@ fn database_names(dir: &Path, h: &SetHeader) -> Vec<String> {
     let mut names: Vec<String> = [
         crate::engine::db::LOG_FILE,
         crate::engine::db::PRIMARY_FILE,
+        crate::engine::db::LOCATION_FILE,
         "refdb.lock",
         RESTORING_FILE,
         STATE_TMP,
@@ -810,7 +822,11 @@ fn database_names(dir: &Path, h: &SetHeader) -> Vec<String> {
     .collect();
     names.extend(h.files.iter().map(|f| f.file_name.clone()));
     if let Some(b) = read_boot(dir) {
-        names.extend(b.files.into_iter().map(|f| f.file_name));
+        names.extend(b.files.into_iter().flat_map(|f| [f.file_name, f.path]));
+    }
+    // A primary or log MOVE put at another name in the directory.
+    if let Ok(l) = crate::engine::db::locate(dir) {
+        names.push(l.log);
     }
     names
 }
@@ -1004,7 +1020,7 @@ fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
 
 /// The restoring log of `dir`, open to write: the file, its path, its base LSN, its length.
 pub(super) fn open_restoring_log(dir: &Path) -> Result<(File, PathBuf, Lsn, u64)> {
-    let lpath = dir.join(crate::engine::db::LOG_FILE);
+    let lpath = crate::engine::db::log_path(dir)?;
     let f = crate::engine::file::open_own(
         &lpath,
         OpenOptions::new().read(true).write(true),

@@ -25,7 +25,7 @@
 
 use super::restore::{sync_dir, State, RESTORING_FILE};
 use super::{hex, io_err, read_state_file, unhex, write_state_file, DbBackupError, Result};
-use crate::engine::db::{Options, LOG_FILE};
+use crate::engine::db::Options;
 use crate::engine::file::{read_boot, DataFile};
 use crate::engine::page::{crc32c, Crc32c};
 use crate::engine::page::{PageId, PAGE_SIZE};
@@ -428,7 +428,7 @@ pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
     // Until the marker names it, nothing would ever find the temporary file again: a failure
     // before (a full disk while the log is copied into it) removes it, or it would stay
     // beside the undo file for good, as large as the log.
-    let lpath = dir.join(LOG_FILE);
+    let lpath = crate::engine::db::log_path(dir)?;
     let begun = (|| -> Result<()> {
         let boot = read_boot(dir).ok_or_else(|| {
             DbBackupError::Refused(format!("{}: no readable boot page", dir.display()))
@@ -612,7 +612,7 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
             s.log_end
         )));
     }
-    let lpath = dir.join(LOG_FILE);
+    let lpath = crate::engine::db::log_path(dir)?;
     if m.phase != Phase::Recovering {
         let now = file_crc(&lpath)?;
         let before = (h.log_len, undo.log_crc);
@@ -669,7 +669,14 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         .write(dir)?;
     }
     // The log first, beside the restoring one (checked again as it is copied).
-    let tmp = dir.join(LOG_PUT_BACK_TMP);
+    let tmp = {
+        // Beside the log, wherever a MOVE put it (`LOG_PUT_BACK_TMP` for the usual log).
+        let name = lpath
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        lpath.with_file_name(format!(".{name}.unstandby"))
+    };
     let _ = fs::remove_file(&tmp);
     let lf = OpenOptions::new()
         .write(true)
@@ -731,6 +738,9 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         f.sync_all().map_err(io_err("fsync", p))?;
     }
     fs::rename(&tmp, &lpath).map_err(io_err("rename into place", &lpath))?;
+    if let Some(parent) = lpath.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir(parent)?;
+    }
     let mp = dir.join(STANDBY_FILE);
     fs::remove_file(&mp).map_err(io_err("remove", &mp))?;
     sync_dir(dir)?;

@@ -27,6 +27,126 @@ pub const LOG_FILE: &str = "log.ldf";
 pub const PRIMARY_FILE: &str = "primary.mdf";
 const LOCK_FILE: &str = "refdb.lock";
 
+/// The file in a database directory that says where its primary data file and its log are,
+/// present only when a restore's MOVE put either elsewhere than [`PRIMARY_FILE`] and
+/// [`LOG_FILE`] in the directory.
+///
+/// Why a file of its own: the primary data file holds the boot record, which says where the
+/// other data files are, so it cannot say where it is itself; and the log is opened before the
+/// boot record can be trusted (a torn boot page is rebuilt from the log). One small text file
+/// names both, read in one place ([`locate`]) that every path to the two files goes through
+/// (the engine's open, the restores, STANDBY, the tail-log backup). Absent, the layout is the
+/// one every database had before: old databases keep working unchanged, and an older engine
+/// meeting a moved database finds no `primary.mdf` and `log.ldf` in the directory and refuses
+/// it as "not a refdb database" rather than opening anything else. The boot record's path of
+/// the primary file (file 1) repeats the primary's path, so that everything that walks the
+/// boot record's files finds it where it is; the open checks that the two agree.
+pub const LOCATION_FILE: &str = "refdb.location";
+const LOCATION_MAGIC: &str = "refdb location 1";
+
+/// Where the primary data file and the log of a database are, as [`LOCATION_FILE`] writes
+/// them: relative to the database directory (a plain name in it, or `../…`), or absolute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub primary: String,
+    pub log: String,
+}
+
+impl Default for Location {
+    fn default() -> Self {
+        Location {
+            primary: PRIMARY_FILE.into(),
+            log: LOG_FILE.into(),
+        }
+    }
+}
+
+impl Location {
+    /// Both in the directory at their usual names (no location file is written).
+    pub fn is_default(&self) -> bool {
+        *self == Location::default()
+    }
+
+    /// The primary data file of the database in `dir`.
+    pub fn primary(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.primary)
+    }
+
+    /// The log of the database in `dir`.
+    pub fn log(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.log)
+    }
+
+    /// The location file's text.
+    pub fn to_text(&self) -> String {
+        format!(
+            "{LOCATION_MAGIC}\nprimary {}\nlog {}\n",
+            self.primary, self.log
+        )
+    }
+
+    /// Whether the two paths are usable (as the boot record's paths are) and differ.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (what, p) in [("primary data file", &self.primary), ("log", &self.log)] {
+            if !file::valid_path(p) {
+                return Err(format!("bad path {p:?} for the {what}"));
+            }
+        }
+        if self.primary == self.log {
+            return Err(format!(
+                "the primary data file and the log at one path {:?}",
+                self.log
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where the primary data file and the log of the database in `dir` are: the one place that
+/// reads [`LOCATION_FILE`]. The file is read as the restores' state files are (never through
+/// a link, never waited on as a FIFO, at most a few MiB); a damaged one is refused naming it,
+/// never taken for the default layout.
+pub fn locate(dir: &Path) -> Result<Location> {
+    let path = dir.join(LOCATION_FILE);
+    let damaged = |why: String| {
+        Error::Invalid(format!(
+            "{}: {why}: this file says where the database's primary data file and log are; restore the database again (with MOVE) to rewrite it",
+            path.display()
+        ))
+    };
+    let lines = match crate::dbbackup::read_state_file(&path, LOCATION_MAGIC) {
+        Err(e) => return Err(Error::Invalid(e.to_string())),
+        Ok(None) => return Ok(Location::default()),
+        Ok(Some(None)) => {
+            return Err(damaged(format!(
+                "not a refdb location file (its first line is not {LOCATION_MAGIC:?})"
+            )))
+        }
+        Ok(Some(Some(l))) => l,
+    };
+    let mut lines = lines;
+    let (Some(primary), Some(log)) = (lines.get("primary"), lines.get("log")) else {
+        return Err(damaged("damaged (no primary and log lines)".into()));
+    };
+    if lines.rest().any(|l| !l.is_empty()) {
+        return Err(damaged("damaged (lines after the log's)".into()));
+    }
+    let loc = Location { primary, log };
+    loc.validate()
+        .map_err(|e| damaged(format!("damaged ({e})")))?;
+    Ok(loc)
+}
+
+/// The primary data file of the database in `dir` (see [`locate`]).
+pub fn primary_path(dir: &Path) -> Result<PathBuf> {
+    Ok(locate(dir)?.primary(dir))
+}
+
+/// The log of the database in `dir` (see [`locate`]).
+pub fn log_path(dir: &Path) -> Result<PathBuf> {
+    Ok(locate(dir)?.log(dir))
+}
+
 /// A transaction's place in the active transaction table.
 #[derive(Clone, Copy, Debug)]
 pub struct TxnEntry {
@@ -837,18 +957,40 @@ impl Database {
                 dir.display()
             )));
         }
-        let primary = dir.join(PRIMARY_FILE);
-        if !primary.exists() || !dir.join(LOG_FILE).exists() {
+        let loc = locate(dir)?;
+        let primary = loc.primary(dir);
+        let log_path = loc.log(dir);
+        if loc.is_default() && (!primary.exists() || !log_path.exists()) {
             return Err(Error::Invalid(format!(
                 "{}: not a refdb database (no {PRIMARY_FILE} and {LOG_FILE})",
                 dir.display()
             )));
         }
+        for (what, p) in [("primary data file", &primary), ("log", &log_path)] {
+            if std::fs::symlink_metadata(p).is_err() {
+                return Err(Error::Invalid(format!(
+                    "{}: its {what} {} (where {LOCATION_FILE} says it is) is missing",
+                    dir.display(),
+                    p.display()
+                )));
+            }
+        }
         let lock = lock_dir(dir)?;
         let pf = DataFile::open(1, &primary, true)?;
-        let log_path = dir.join(LOG_FILE);
         let (boot, log, opened) = match pf.read_page(0).ok().and_then(|p| Boot::from_page(&p)) {
             Some(boot) => {
+                // The boot record repeats the primary's path: a location file that says
+                // otherwise is not this database's (copied from another, or edited).
+                if boot.files.first().map(|f| f.path.as_str()) != Some(loc.primary.as_str()) {
+                    return Err(Error::corrupt(
+                        &dir.join(LOCATION_FILE),
+                        format!(
+                            "the primary data file is at {:?} by this directory's location, at {:?} by its boot record",
+                            loc.primary,
+                            boot.files.first().map(|f| f.path.as_str()).unwrap_or("")
+                        ),
+                    ));
+                }
                 let (log, opened) = Log::open(&log_path, boot.db_guid)?;
                 (boot, log, opened)
             }

@@ -112,7 +112,8 @@ pub struct DataFileInfo {
     /// Its file name in the database directory.
     pub file_name: String,
     /// Where it is: `file_name`, unless a restore moved it (MOVE). A relative path is
-    /// relative to the database directory, an absolute one is taken as it is.
+    /// relative to the database directory, an absolute one is taken as it is. The primary's
+    /// repeats the directory's location file (`db::locate`), which is how it is found.
     pub path: String,
 }
 
@@ -356,12 +357,6 @@ impl Boot {
             if !valid_file_name(&f.file_name) || f.logical_name.is_empty() {
                 return Err(format!("bad data file name {:?}", f.file_name));
             }
-            if f.id == 1 && f.path != f.file_name {
-                return Err(
-                    "the primary data file stays in the database directory (it is how the database is found)"
-                        .into(),
-                );
-            }
             if !valid_path(&f.path) {
                 return Err(format!(
                     "data file {:?}: bad path {:?}",
@@ -447,7 +442,7 @@ impl Boot {
 /// The boot record on disk in database directory `dir` (page 0 of its primary file), read
 /// without opening the database (restores look at a target, or at a restoring database).
 pub fn read_boot(dir: &Path) -> Option<Boot> {
-    DataFile::open(1, &dir.join(super::db::PRIMARY_FILE), false)
+    DataFile::open(1, &super::db::primary_path(dir).ok()?, false)
         .and_then(|f| f.read_page(0))
         .ok()
         .and_then(|p| Boot::from_page(&p))
@@ -458,7 +453,7 @@ pub fn read_boot(dir: &Path) -> Option<Boot> {
 /// recovery leaves their (missing) files alone. The page keeps its LSN; recovery's first change
 /// of the boot record logs it.
 pub fn mark_offline(dir: &Path, filegroups: &[u16], lsn: u64) -> Result<()> {
-    let path = dir.join(super::db::PRIMARY_FILE);
+    let path = super::db::primary_path(dir)?;
     let f = DataFile::open(1, &path, true)?;
     let old = f.read_page(0)?;
     let mut boot =
@@ -764,12 +759,12 @@ mod tests {
         }
         b.files[1].path = "primary.ndf".into();
         assert!(b.validate().unwrap_err().contains("repeats"));
+        // The primary's path repeats the database directory's location file (`db::locate`).
         let mut b = boot();
-        b.files[0].path = "/elsewhere/primary.ndf".into();
-        assert!(b
-            .validate()
-            .unwrap_err()
-            .contains("primary data file stays"));
+        b.files[0].path = "/elsewhere/primary.mdf".into();
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        b.files[0].path = b.files[1].path.clone();
+        assert!(b.validate().unwrap_err().contains("repeats"));
     }
 
     #[test]
