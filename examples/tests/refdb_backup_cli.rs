@@ -557,6 +557,80 @@ fn move_from_the_command_line() {
     assert_eq!(ok(t, &["get", "r", "k1", "--filegroup", "b"]).trim(), "v1");
     assert_eq!(ok(t, &["get", "r", "k2", "--filegroup", "b"]).trim(), "v2");
     ok(t, &["check", "r"]);
+
+    // The primary file and the log outside the directory, through a log restore in standby.
+    ok(t, &["put", "db", "k3", "v3"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k4", "v4"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log2.tap", "--format",
+        ],
+    );
+    let primary = t.join("disk2/p.mdf");
+    let primary_move = format!("primary={}", primary.display());
+    let (c, _, err) = refdb(
+        t,
+        &[
+            "restore",
+            "p",
+            "--from",
+            "full.tap",
+            "--move",
+            &primary_move,
+            "--move",
+            "log=../disk2/b.ndf",
+            "--norecovery",
+        ],
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("exists: use REPLACE"), "{err}");
+    assert!(!t.join("p").exists() && !primary.exists());
+    ok(
+        t,
+        &[
+            "restore",
+            "p",
+            "--from",
+            "full.tap",
+            "--move",
+            &primary_move,
+            "--move",
+            "LOG=../disk2/p.ldf",
+            "--norecovery",
+        ],
+    );
+    ok(
+        t,
+        &["restore", "p", "--from", "log1.tap", "--standby", "p.undo"],
+    );
+    assert_eq!(ok(t, &["get", "p", "k3"]).trim(), "v3");
+    ok(t, &["restore", "p", "--from", "log2.tap"]);
+    for gone in ["primary.mdf", "log.ldf"] {
+        assert!(!t.join("p").join(gone).exists(), "{gone} in p");
+    }
+    assert!(primary.is_file() && t.join("disk2/p.ldf").is_file());
+    assert_eq!(ok(t, &["get", "p", "k4"]).trim(), "v4");
+    assert_eq!(ok(t, &["get", "p", "k1", "--filegroup", "b"]).trim(), "v1");
+    ok(t, &["check", "p"]);
+    ok(
+        t,
+        &["backup", "p", "--type", "full", "--to", "p.tap", "--format"],
+    );
+    ok(t, &["restore", "q", "--from", "p.tap"]);
+    assert!(t.join("q/primary.mdf").is_file() && t.join("q/log.ldf").is_file());
+    assert_eq!(ok(t, &["get", "q", "k4"]).trim(), "v4");
+    // A damaged location file is named.
+    std::fs::write(t.join("p/refdb.location"), "x").unwrap();
+    let (c, _, err) = refdb(t, &["get", "p", "k4"]);
+    assert_ne!(c, 0);
+    assert!(err.contains("refdb.location"), "{err}");
 }
 
 /// Under a terminal (a pseudo-terminal made by util-linux's `script`; skipped where there is

@@ -479,7 +479,8 @@ fn move_relocates_the_primary_file_and_the_log_through_a_whole_sequence() {
     let other_log = disk2.join("other.ldf");
     std::fs::copy(db_dir.join("log.ldf"), &other_log).unwrap();
     let before = snapshot(&[&disk2, &db_dir]);
-    let cases: Vec<(Vec<(&str, String)>, bool, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, String)>, bool, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("LOG", "../disk2/taken.ldf".into())],
             false,

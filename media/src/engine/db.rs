@@ -983,7 +983,7 @@ impl Database {
                 // otherwise is not this database's (copied from another, or edited).
                 if boot.files.first().map(|f| f.path.as_str()) != Some(loc.primary.as_str()) {
                     return Err(Error::corrupt(
-                        &dir.join(LOCATION_FILE),
+                        dir.join(LOCATION_FILE),
                         format!(
                             "the primary data file is at {:?} by this directory's location, at {:?} by its boot record",
                             loc.primary,

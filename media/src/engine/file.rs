@@ -14,8 +14,8 @@
 //! A restore's MOVE puts data files elsewhere: each file then has a path (relative to the
 //! database directory, or absolute) besides its name, in a version 2 extension at the end of
 //! the boot record, written only when some file is not at its name (version 1 records read as
-//! every file at its name). The primary file stays in the directory: it is how the database is
-//! found. Redo keeps the paths the database has when it applies an older image of the boot
+//! every file at its name). The primary file's path repeats the directory's location file,
+//! which is how a moved primary is found (`db::locate`; the open checks that the two agree). Redo keeps the paths the database has when it applies an older image of the boot
 //! page (see `Core::boot_with_paths`).
 
 use std::fs::{File, OpenOptions};
