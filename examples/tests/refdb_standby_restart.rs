@@ -437,3 +437,106 @@ fn randomly_killed_restore_sequences_end_as_the_model() {
     );
     assert!(runs() < 4 || kills > 0, "no restore was killed");
 }
+
+/// A database whose primary file and log were moved (MOVE) outside its directory: a full
+/// restore with MOVE killed in the middle is not continued without its MOVE (`--restart`
+/// refused, naming it), run again with `--replace` it removes the dead restore's temporary
+/// files; a log restore killed in the middle is continued by `--restart` into the moved log,
+/// then STANDBY and RECOVERY.
+#[test]
+fn restart_and_standby_of_a_database_with_its_primary_and_log_moved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    let mut want = Vec::new();
+    for i in 0..20 {
+        let (k, v) = (format!("k{i:02}"), format!("v{i}"));
+        ok(t, &["put", "db", &k, &v]);
+        want.push((k, v));
+    }
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    for i in 20..60 {
+        let (k, v) = (format!("k{i:02}"), format!("v{i}"));
+        ok(t, &["put", "db", &k, &v]);
+        want.push((k, v));
+    }
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
+    ok(t, &["put", "db", "last", "one"]);
+    want.push(("last".into(), "one".into()));
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log2.tap", "--format",
+        ],
+    );
+    std::fs::create_dir(t.join("disk2")).unwrap();
+    let primary = format!("primary={}", t.join("disk2/r.mdf").display());
+    let full = [
+        "restore",
+        "r",
+        "--from",
+        "full.tap",
+        "--move",
+        &primary,
+        "--move",
+        "log=../disk2/r.ldf",
+        "--norecovery",
+    ];
+    killed(t, &full, "restore:1");
+    refused(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--restart",
+            "--norecovery",
+        ],
+        "moved files (MOVE)",
+    );
+    let mut again = full.to_vec();
+    again.push("--replace");
+    ok(t, &again);
+    let mut left: Vec<String> = std::fs::read_dir(t.join("disk2"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["r.ldf", "r.mdf"], "temporary files left on disk2");
+    // A log restore killed after some records went into the moved log, continued.
+    killed(
+        t,
+        &["restore", "r", "--from", "log1.tap", "--norecovery"],
+        "restore:5",
+    );
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "log1.tap",
+            "--restart",
+            "--standby",
+            "r.undo",
+        ],
+    );
+    assert_eq!(ok(t, &["get", "r", "k59"]).trim(), "v59");
+    ok(t, &["restore", "r", "--from", "log2.tap"]);
+    assert!(!t.join("r/primary.mdf").exists() && !t.join("r/log.ldf").exists());
+    for (k, v) in &want {
+        assert_eq!(ok(t, &["get", "r", k]).trim(), v, "{k}");
+    }
+    ok(t, &["check", "r"]);
+}

@@ -148,6 +148,7 @@ pub(super) fn plan(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            sweep_dead_tmp(parent, &name);
             let tmp = parent.join(format!(".{name}.refdb-restore.{}", std::process::id()));
             // Made here, exclusively (O_EXCL follows no link): the pages are written into it.
             // The log's is made by the restore that writes it, the same way.
@@ -259,6 +260,30 @@ fn refuse_other_database(dir: &Path, target: &Path) -> Result<()> {
     ))
 }
 
+/// Removes the temporary files a killed restore (its process gone) left beside MOVE target
+/// `name` in `parent`: `.NAME.refdb-restore.PID` exactly, a file or a link (unlinked, never
+/// followed). What such a restore moved aside (`… .old`, a file REPLACE was overwriting) is
+/// left for its owner to take back.
+fn sweep_dead_tmp(parent: &Path, name: &str) {
+    let Ok(rd) = fs::read_dir(parent) else { return };
+    let prefix = format!(".{name}.refdb-restore.");
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(Ok(pid)) = n.strip_prefix(&prefix).map(str::parse::<i32>) else {
+            continue;
+        };
+        if pid <= 0 || pid as u32 == std::process::id() || e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// The directory a MOVE target is in (`.` for a bare name, which `..` from a relative
 /// database directory gives).
 fn parent_of(target: &Path) -> &Path {
@@ -331,6 +356,7 @@ impl Placement {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            sweep_dead_tmp(parent_of(&target), &name);
             let tmp =
                 parent_of(&target).join(format!(".{name}.refdb-restore.{}", std::process::id()));
             fs::OpenOptions::new()

@@ -55,6 +55,8 @@ pub const RESTORING_FILE: &str = "refdb.restoring";
 const STATE_TMP: &str = ".refdb.restoring.tmp";
 /// Where a differential's log is written before it is renamed over the restoring log.
 const LOG_TMP: &str = ".log.ldf.restoring";
+/// In a full restore's work directory while it is built with MOVE (see `restore_full`).
+const MOVED_MARK: &str = "refdb.restoring.moved";
 /// Present while a differential's pages are written over the restoring files.
 const DIFF_MARK: &str = "refdb.restoring.differential";
 
@@ -748,6 +750,19 @@ pub(super) fn restore_full(
     let continued = progress.is_some();
     // The rules MOVE keeps are checked before anything counts as started.
     let placement = relocate::plan(dir, &work.0, h, opts)?;
+    // `--restart` does not take MOVE, and the progress file does not record it: a work
+    // directory built with MOVE is not continued without it (the files would silently come
+    // back into the directory, and those already written elsewhere stay there).
+    let moved_mark = work.0.join(MOVED_MARK);
+    if continued && fs::symlink_metadata(&moved_mark).is_ok() {
+        return Err(DbBackupError::Refused(format!(
+            "the interrupted restore into {} moved files (MOVE), which --restart does not repeat: restore again with --replace and the same --move options",
+            dir.display()
+        )));
+    }
+    if !opts.moves.is_empty() {
+        super::write_state_file(&moved_mark, "refdb restore moved files\n")?;
+    }
     let mut progress = match progress.take() {
         Some(p) => p,
         None => super::restart::start(dir, h, Some(&work.0))?,
@@ -795,6 +810,7 @@ pub(super) fn restore_full(
         needed: 0,
         offline,
     };
+    let _ = fs::remove_file(&moved_mark);
     placement.place()?;
     let out = finish(dir, work, h, state, opts, cut.is_some())?;
     placement.commit();
