@@ -626,9 +626,29 @@ fn move_from_the_command_line() {
     ok(t, &["restore", "q", "--from", "p.tap"]);
     assert!(t.join("q/primary.mdf").is_file() && t.join("q/log.ldf").is_file());
     assert_eq!(ok(t, &["get", "q", "k4"]).trim(), "v4");
-    // A damaged location file is named.
-    std::fs::write(t.join("p/refdb.location"), "x").unwrap();
-    let (c, _, err) = refdb(t, &["get", "p", "k4"]);
+    // A data file lost: the tail-log backup is read from the moved primary file and log.
+    ok(t, &["put", "p", "k5", "v5"]);
+    std::fs::remove_file(t.join("p/b.ndf")).unwrap();
+    ok(
+        t,
+        &[
+            "backup",
+            "p",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--no-truncate",
+            "--norecovery",
+        ],
+    );
+    ok(t, &["restore", "q2", "--from", "p.tap", "--norecovery"]);
+    ok(t, &["restore", "q2", "--from", "tail.tap"]);
+    assert_eq!(ok(t, &["get", "q2", "k5"]).trim(), "v5");
+    // A damaged location file is named, never taken for the usual layout.
+    std::fs::write(t.join("q/refdb.location"), "x").unwrap();
+    let (c, _, err) = refdb(t, &["get", "q", "k4"]);
     assert_ne!(c, 0);
     assert!(err.contains("refdb.location"), "{err}");
 }

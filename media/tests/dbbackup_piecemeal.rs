@@ -447,3 +447,39 @@ fn differentials_in_both_stages() {
     );
     assert_rows(&d, &env.rows, &GROUPS, "stage 2");
 }
+
+/// A piecemeal restore of a database whose primary file and log a MOVE put outside its
+/// directory: the later stage's work database (in the directory) and the filegroup brought
+/// online go through the moved files.
+#[test]
+fn piecemeal_stages_with_the_primary_and_the_log_moved() {
+    let mut env = Env::new();
+    let db = env.create("sales", RecoveryModel::Full);
+    env.load(&db, &GROUPS, "k", 80);
+    let full = env.backup(&db, BackupType::Full);
+    env.load(&db, &GROUPS, "m", 30);
+    let log1 = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+    let disk2 = env.path("disk2");
+    std::fs::create_dir(&disk2).unwrap();
+    let d = env.path("restored");
+    let mut stage1 = partial(Recovery::NoRecovery, &["PRIMARY", "a"]);
+    stage1.moves = vec![
+        (
+            "primary".into(),
+            disk2.join("s.mdf").to_str().unwrap().into(),
+        ),
+        ("log".into(), "../disk2/s.ldf".into()),
+    ];
+    restore(&d, &full, &stage1).unwrap();
+    restore(&d, &log1, &opts(Recovery::Recovery)).unwrap();
+    assert_rows(&d, &env.rows, &["PRIMARY", "a"], "stage 1, moved");
+    restore(&d, &full, &filegroup("b")).unwrap();
+    let o = restore(&d, &log1, &opts(Recovery::Recovery)).unwrap();
+    assert!(o.recovered);
+    for gone in ["primary.mdf", "log.ldf", dbbackup_work_dir()] {
+        assert!(!d.join(gone).exists(), "{gone} in the database directory");
+    }
+    assert!(disk2.join("s.mdf").is_file() && disk2.join("s.ldf").is_file());
+    assert_rows(&d, &env.rows, &GROUPS, "stage 2, moved");
+}

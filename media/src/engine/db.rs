@@ -844,7 +844,12 @@ impl Database {
         };
         // Everything refused is refused before anything is made.
         boot.validate().map_err(Error::Invalid)?;
-        for f in files.iter().map(|f| f.file_name.as_str()).chain([LOG_FILE]) {
+        // (A location file left there would send the open elsewhere.)
+        for f in files
+            .iter()
+            .map(|f| f.file_name.as_str())
+            .chain([LOG_FILE, LOCATION_FILE])
+        {
             if dir.join(f).exists() {
                 return Err(Error::Invalid(format!(
                     "{}: already holds {f}; refusing to overwrite a database",
