@@ -623,6 +623,20 @@ fn move_from_the_command_line() {
         t,
         &["backup", "p", "--type", "full", "--to", "p.tap", "--format"],
     );
+    // The set lists the files where they are (SFIN physical names).
+    let ls = Command::new(env!("CARGO_BIN_EXE_mtfdump"))
+        .current_dir(t)
+        .args(["ls", "p.tap"])
+        .output()
+        .unwrap();
+    let ls = String::from_utf8_lossy(&ls.stdout);
+    for f in [primary.clone(), t.join("disk2/p.ldf")] {
+        assert!(
+            ls.contains(f.to_str().unwrap()),
+            "{} not in {ls}",
+            f.display()
+        );
+    }
     ok(t, &["restore", "q", "--from", "p.tap"]);
     assert!(t.join("q/primary.mdf").is_file() && t.join("q/log.ldf").is_file());
     assert_eq!(ok(t, &["get", "q", "k4"]).trim(), "v4");

@@ -163,6 +163,7 @@ fn pages_of(
 /// The set's list of data files (SQL Server lists every file of the database in every set;
 /// those without pages in this set have 0).
 fn file_entries(
+    dir: &std::path::Path,
     files: &[crate::engine::file::DataFileInfo],
     groups: &[crate::engine::file::FilegroupInfo],
     pages: &[(u16, Vec<u32>)],
@@ -177,7 +178,7 @@ fn file_entries(
                 filegroup: g.map_or_else(String::new, |g| g.name.clone()),
                 logical_name: f.logical_name.clone(),
                 file_name: f.file_name.clone(),
-                physical_name: f.path.clone(),
+                physical_name: super::relocate::physical_name(dir, &f.path, &f.file_name),
                 read_only: g.is_some_and(|g| g.read_only),
                 pages_in_set: pages
                     .iter()
@@ -566,8 +567,12 @@ pub fn backup(
         user: opts.user.clone(),
         // Every data file, as SQL Server lists every file of the database in every set;
         // those without pages in this set have 0.
-        files: file_entries(&info.files, &info.filegroups, &pages),
-        log_physical_name: crate::engine::db::locate(db.dir())?.log,
+        files: file_entries(db.dir(), &info.files, &info.filegroups, &pages),
+        log_physical_name: super::relocate::physical_name(
+            db.dir(),
+            &crate::engine::db::locate(db.dir())?.log,
+            crate::engine::db::LOG_FILE,
+        ),
         format_version: FORMAT_VERSION,
     };
     let date = set_date(start_ms)?;
@@ -863,8 +868,12 @@ pub fn tail_log_from_files(
             },
         backup_size: last - first,
         user: opts.user.clone(),
-        files: file_entries(&boot.files, &boot.filegroups, &[]),
-        log_physical_name: loc.log.clone(),
+        files: file_entries(dir, &boot.files, &boot.filegroups, &[]),
+        log_physical_name: super::relocate::physical_name(
+            dir,
+            &loc.log,
+            crate::engine::db::LOG_FILE,
+        ),
         format_version: FORMAT_VERSION,
     };
     let date = set_date(start_ms)?;

@@ -284,6 +284,19 @@ fn sweep_dead_tmp(parent: &Path, name: &str) {
     }
 }
 
+/// Where a file of the database in `dir` at `path` (as the boot record or the location file
+/// holds it) is, for a set's SFIN physical name: the plain name of a file in its usual place,
+/// else the whole path (absolute, `..` applied), as SQL Server lists a file it moved.
+pub(super) fn physical_name(dir: &Path, path: &str, usual: &str) -> String {
+    if path == usual {
+        return path.to_string();
+    }
+    let p = dir.join(path);
+    lexical(&std::path::absolute(&p).unwrap_or(p))
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The directory a MOVE target is in (`.` for a bare name, which `..` from a relative
 /// database directory gives).
 fn parent_of(target: &Path) -> &Path {
