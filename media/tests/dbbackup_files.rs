@@ -635,8 +635,15 @@ fn move_relocates_the_primary_file_and_the_log_through_a_whole_sequence() {
             .expect("a damaged location opened")
             .to_string();
         assert!(e.contains("refdb.location"), "{e}");
-        let e = refused(env.restore_with(&d, &log3, &RestoreOptions::default()));
-        assert!(!e.is_empty());
+        for (lib, replace) in [(&log3, false), (&full, true)] {
+            let o = RestoreOptions {
+                replace,
+                ..Default::default()
+            };
+            let e = refused(env.restore_with(&d, lib, &o));
+            assert!(e.contains("refdb.location"), "{e}");
+        }
+        assert_eq!(std::fs::read(&loc).unwrap(), damage.as_bytes());
         assert_eq!(snapshot(&[&disk2]), files, "{damage:?}");
     }
     std::fs::remove_file(&loc).unwrap();
@@ -655,6 +662,19 @@ fn move_relocates_the_primary_file_and_the_log_through_a_whole_sequence() {
     std::fs::write(&loc, &good).unwrap();
     assert_rows(&d, &want2, "the location put back");
     let _ = after;
+
+    // REPLACE with the same MOVE: the files at the targets are the replaced database's own.
+    env.restore_with(&d, &after, &mv(&moves, Recovery::NoRecovery, true))
+        .unwrap();
+    env.restore(&d, &log3, Recovery::NoRecovery);
+    env.restore(&d, &tail, Recovery::Recovery);
+    assert_rows(&d, &want2, "replaced with the same MOVE");
+    let left: Vec<_> = std::fs::read_dir(&disk2)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "left on disk2: {left:?}");
 
     // REPLACE of the moved database by a restore without MOVE: its files on disk2 stay
     // where they are (never deleted outside the directory); the new one is in the directory.

@@ -556,6 +556,9 @@ pub(super) fn inspect_target(dir: &Path) -> Result<Target> {
     if names.is_empty() {
         return Ok(Target::Empty);
     }
+    // A damaged location file is refused naming it, whatever the restore (the files of the
+    // database there are not known, so nothing is taken for free).
+    crate::engine::db::locate(dir)?;
     if let Some(s) = State::read(dir)? {
         return Ok(Target::Restoring(s));
     }

@@ -110,7 +110,7 @@ pub fn locate(dir: &Path) -> Result<Location> {
     let path = dir.join(LOCATION_FILE);
     let damaged = |why: String| {
         Error::Invalid(format!(
-            "{}: {why}: this file says where the database's primary data file and log are; restore the database again (with MOVE) to rewrite it",
+            "{}: {why}: this file says where the database's primary data file and log are (put back the file a restore wrote, or remove it and restore the database again)",
             path.display()
         ))
     };
