@@ -80,10 +80,12 @@ pub(super) fn plan(
             return refuse(format!("{logical} is moved twice"));
         }
         let is_log = logical.eq_ignore_ascii_case(LOG_LOGICAL);
+        // `log` names the log (as before the log could move), even beside a data file of
+        // that logical name.
         let f = h
             .files
             .iter()
-            .find(|f| f.logical_name.eq_ignore_ascii_case(logical));
+            .find(|f| !is_log && f.logical_name.eq_ignore_ascii_case(logical));
         if f.is_none() && !is_log {
             let names: Vec<&str> = h.files.iter().map(|f| f.logical_name.as_str()).collect();
             return refuse(format!(
