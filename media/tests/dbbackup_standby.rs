@@ -565,3 +565,110 @@ fn undo_files_of_the_previous_release_and_hostile_owner_fields() {
     assert_eq!(rows_of(&db), at_log2);
     db.close().unwrap();
 }
+
+/// Another standby writes the undo file while this one is recovering to enter standby (two
+/// standby servers' restores at the same time): this one is refused at its end, naming the
+/// other, and left restoring with nothing lost (the same restore run again with an undo file
+/// of its own finishes it); the other's undo file is untouched. The other's file is put in
+/// place by a thread as soon as this restore's standby marker appears; when the thread comes
+/// too late (this restore already renamed its undo file), the next restore is refused by the
+/// owner check instead, and the attempt is made again with a fresh directory.
+#[test]
+fn an_undo_file_taken_while_entering_standby_is_left_to_its_owner() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (mut env, db) = Env::new("sales");
+    env.work(&db, 60);
+    let full = env.backup(&db, BackupType::Full);
+    env.work(&db, 200);
+    // Open across log1: recovery for standby has undo to do too (a longer window).
+    let mut open = db.begin();
+    for i in 0..40 {
+        open.put("PRIMARY", format!("o{i:03}").as_bytes(), b"uncommitted")
+            .unwrap();
+    }
+    let log1 = env.backup(&db, BackupType::Log);
+    let at_log1 = env.rows.clone();
+    open.rollback().unwrap();
+    env.work(&db, 10);
+    let log2 = env.backup(&db, BackupType::Log);
+    let at_log2 = env.rows.clone();
+    db.close().unwrap();
+
+    let t = env.tmp.path();
+    let a = t.join("a");
+    let undo = t.join("undo.dat");
+    let saved = t.join("saved.dat");
+    restore(&a, &full, Recovery::Standby(undo.clone())).unwrap();
+    let a_undo = std::fs::read(&undo).unwrap();
+    let a_canon = std::fs::canonicalize(&a).unwrap();
+    let mut caught = 0;
+    let mut late = 0;
+    for attempt in 0..6 {
+        let b = t.join(format!("b{attempt}"));
+        restore(&b, &full, Recovery::NoRecovery).unwrap();
+        std::fs::write(&undo, &a_undo).unwrap();
+        std::fs::rename(&undo, &saved).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (marker, from, to, s) = (
+            b.join(dbbackup::standby::STANDBY_FILE),
+            saved.clone(),
+            undo.clone(),
+            stop.clone(),
+        );
+        let th = std::thread::spawn(move || {
+            while !marker.exists() {
+                if s.load(Ordering::Relaxed) {
+                    return false;
+                }
+                std::hint::spin_loop();
+            }
+            std::fs::rename(&from, &to).unwrap();
+            true
+        });
+        let r = restore(&b, &log1, Recovery::Standby(undo.clone()));
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            th.join().unwrap(),
+            "attempt {attempt}: no standby marker appeared"
+        );
+        assert_eq!(std::fs::read(&undo).unwrap(), a_undo, "attempt {attempt}");
+        match r {
+            Err(e) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains(&a_canon.display().to_string())
+                        && e.contains("another standby wrote it"),
+                    "attempt {attempt}: {e}"
+                );
+                assert!(!is_standby(&b), "attempt {attempt}: b in standby");
+                // Nothing lost: run again with its own undo file, it ends in standby at log1.
+                let own = t.join(format!("b{attempt}.undo"));
+                restore(&b, &log1, Recovery::Standby(own)).unwrap();
+                assert_standby(&b, &at_log1, "b after the same restore run again");
+                caught += 1;
+            }
+            Ok(_) => {
+                // Too late: b renamed its undo file before a's was put back over it.
+                let why = refused(restore(&b, &log2, Recovery::Recovery));
+                assert!(why.contains(&a_canon.display().to_string()), "{why}");
+                late += 1;
+            }
+        }
+        if caught > 0 {
+            break;
+        }
+    }
+    eprintln!("caught while entering standby: {caught}, too late: {late}");
+    assert!(
+        caught > 0,
+        "the thread never came in time ({late} attempts)"
+    );
+    // a, the owner, goes on.
+    restore(&a, &log1, Recovery::Standby(undo.clone())).unwrap();
+    assert_standby(&a, &at_log1, "a after log1");
+    restore(&a, &log2, Recovery::Recovery).unwrap();
+    let db = Database::open(&a).unwrap();
+    assert_eq!(rows_of(&db), at_log2);
+    db.close().unwrap();
+}

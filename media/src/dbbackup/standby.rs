@@ -706,6 +706,20 @@ pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
         .and_then(|_| r.out.sync_all())
         .map_err(io_err("write undo file", &temp))?;
     drop(r);
+    // Recovery took a while: another standby may have put its undo file at this name since
+    // the check above (two standby servers' restores run at the same time). Checked again
+    // here, the window left is the rename's; what slips through it is refused when the undo
+    // is put back (the owner check in `leave`), never applied.
+    if let Err(e) = check_target(dir, &undo, &state.db_guid, true) {
+        // This directory's undo is put back from the temporary file: it is restoring again,
+        // as before this restore's recovery, and the other's file is left as it is.
+        leave(dir, state)?;
+        let _ = fs::remove_file(&temp);
+        return Err(DbBackupError::Refused(format!(
+            "{e}: another standby wrote it while {} was entering standby, which is left restoring (nothing lost): run the same restore again naming an undo file of its own (or WITH NORECOVERY or RECOVERY)",
+            dir.display()
+        )));
+    }
     fs::rename(&temp, &undo).map_err(io_err("rename into place", &undo))?;
     if let Some(p) = undo.parent() {
         sync_dir(p)?;
