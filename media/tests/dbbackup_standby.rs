@@ -485,7 +485,7 @@ fn as_v1(v2: &[u8]) -> Vec<u8> {
 }
 
 /// Re-seals an `RDBUNDO2` header after a change (its CRC-32C over the bytes before it).
-fn reseal(v2: &mut Vec<u8>) {
+fn reseal(v2: &mut [u8]) {
     let ol = u16::from_le_bytes([v2[V2_OWNER_LEN], v2[V2_OWNER_LEN + 1]]) as usize;
     let n = u16::from_le_bytes([v2[V2_COUNT], v2[V2_COUNT + 1]]) as usize;
     let end = V2_OWNER + ol + n * 10 + 8;
