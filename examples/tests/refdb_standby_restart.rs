@@ -480,6 +480,25 @@ fn two_standby_copies_cannot_share_an_undo_file() {
         &["restore", "a", "--from", "log1.tap", "--standby", "x.undo"],
     );
     assert_check(t, "a", &at_log1, "a in standby after log1");
+    // Started over with REPLACE: the directory is a new one (its inode), at the same path.
+    ok(
+        t,
+        &[
+            "restore",
+            "a",
+            "--from",
+            "full.tap",
+            "--standby",
+            "x.undo",
+            "--replace",
+        ],
+    );
+    assert_check(t, "a", &at_full, "a in standby again after the full");
+    ok(
+        t,
+        &["restore", "a", "--from", "log1.tap", "--standby", "x.undo"],
+    );
+    assert_check(t, "a", &at_log1, "a in standby after log1 again");
 
     // a gone: b may take the undo file.
     std::fs::remove_dir_all(t.join("a")).unwrap();

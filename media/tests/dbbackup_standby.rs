@@ -458,6 +458,23 @@ fn an_undo_file_belongs_to_one_standby_directory() {
     let db = Database::open(&moved).unwrap();
     assert_eq!(rows_of(&db), at_log2, "the renamed directory recovered");
     db.close().unwrap();
+
+    // e's next log in standby with another undo file: the first one is no longer e's.
+    let e = t.join("e");
+    restore(&e, &full, st(&undo)).unwrap();
+    let why = refused(restore(&t.join("f"), &full, st(&undo)));
+    assert!(why.contains("refusing to overwrite"), "{why}");
+    restore(&e, &log1, st(&t.join("e2.undo"))).unwrap();
+    restore(&t.join("f"), &full, st(&undo)).unwrap();
+    assert_standby(&t.join("f"), &at_full, "f on the undo file e left");
+    restore(&e, &log2, Recovery::Recovery).unwrap();
+    let db = Database::open(&e).unwrap();
+    assert_eq!(
+        rows_of(&db),
+        at_log2,
+        "e recovered from its second undo file"
+    );
+    db.close().unwrap();
 }
 
 /// The fields of an `RDBUNDO2` header as the layout documented in `standby.rs` places them:
