@@ -223,7 +223,7 @@ impl UndoHeader {
     /// `RDBUNDO2`: magic, database id, full backup id, log end, owner device and inode,
     /// owner path length, data file count, owner path, data files (id, length), log length,
     /// CRC-32C of all before it. Without an owner, the previous release's `RDBUNDO1` (the
-    /// same without the owner fields), which the tests write to show it is still read.
+    /// same without the owner fields): only the tests write it, to show it is still read.
     fn encode(&self) -> Vec<u8> {
         use std::os::unix::ffi::OsStrExt;
         let mut b = match &self.owner {
@@ -953,4 +953,58 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         let _ = fs::remove_file(&m.temp);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An undo file of `h`: its header, a log of `log`, no page, its end record.
+    fn undo_file(h: &UndoHeader, log: &[u8]) -> Vec<u8> {
+        let mut b = h.encode();
+        b.extend_from_slice(log);
+        b.extend_from_slice(&crc32c(log).to_le_bytes());
+        let mut end = b"E".to_vec();
+        end.extend_from_slice(&0u32.to_le_bytes());
+        let c = crc32c(&end);
+        end.extend_from_slice(&c.to_le_bytes());
+        b.extend_from_slice(&end);
+        b
+    }
+
+    fn header(owner: Option<Owner>) -> UndoHeader {
+        UndoHeader {
+            db_guid: [1; 16],
+            full_guid: [2; 16],
+            log_end: 0x1234_5678,
+            owner,
+            files: vec![(1, 8192 * 3), (7, 8192)],
+            log_len: 5,
+        }
+    }
+
+    /// Both forms read back as written (the owner of the new one, none in the old one), and
+    /// the log is found where it is.
+    #[test]
+    fn headers_of_both_releases_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("u");
+        let owner = Owner {
+            path: PathBuf::from("/srv/standby/sales"),
+            dev: 0x0102,
+            ino: 0x0a0b_0c0d,
+        };
+        for (h, magic) in [
+            (header(Some(owner.clone())), b"RDBUNDO2"),
+            (header(None), b"RDBUNDO1"),
+        ] {
+            let bytes = undo_file(&h, b"hello");
+            assert_eq!(&bytes[..8], magic);
+            fs::write(&p, &bytes).unwrap();
+            let u = read_undo(&p, false).unwrap();
+            assert_eq!(u.header, h);
+            assert!(u.whole);
+            assert_eq!(&bytes[u.log_off as usize..u.log_off as usize + 5], b"hello");
+        }
+    }
 }
