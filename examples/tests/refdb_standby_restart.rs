@@ -540,3 +540,76 @@ fn restart_and_standby_of_a_database_with_its_primary_and_log_moved() {
     }
     ok(t, &["check", "r"]);
 }
+
+/// Two standby copies of one database given one undo file: the second is refused, naming the
+/// first's directory, and changes nothing; the first goes on to its next log and recovers
+/// with the model's contents; once the first no longer exists, the second may take the file.
+#[test]
+fn two_standby_copies_cannot_share_an_undo_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "sales", "--recovery", "full"]);
+    let mut m = Model::new();
+    work(t, "sales", &mut m, "21");
+    backup(t, "sales", "full", "full.tap");
+    let at_full = m.clone();
+    work(t, "sales", &mut m, "22");
+    backup(t, "sales", "log", "log1.tap");
+    let at_log1 = m.clone();
+
+    ok(
+        t,
+        &["restore", "a", "--from", "full.tap", "--standby", "x.undo"],
+    );
+    let undo = std::fs::read(t.join("x.undo")).unwrap();
+    let a = std::fs::canonicalize(t.join("a")).unwrap();
+    let (c, out, err) = refdb(
+        t,
+        &["restore", "b", "--from", "full.tap", "--standby", "x.undo"],
+    );
+    assert_eq!(c, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "belongs to the database in standby in {}",
+            a.display()
+        )),
+        "{err}"
+    );
+    assert!(!t.join("b").exists());
+    assert_eq!(std::fs::read(t.join("x.undo")).unwrap(), undo);
+    // The same directory naming it again goes on.
+    ok(
+        t,
+        &["restore", "a", "--from", "log1.tap", "--standby", "x.undo"],
+    );
+    assert_check(t, "a", &at_log1, "a in standby after log1");
+    // Started over with REPLACE: the directory is a new one (its inode), at the same path.
+    ok(
+        t,
+        &[
+            "restore",
+            "a",
+            "--from",
+            "full.tap",
+            "--standby",
+            "x.undo",
+            "--replace",
+        ],
+    );
+    assert_check(t, "a", &at_full, "a in standby again after the full");
+    ok(
+        t,
+        &["restore", "a", "--from", "log1.tap", "--standby", "x.undo"],
+    );
+    assert_check(t, "a", &at_log1, "a in standby after log1 again");
+
+    // a gone: b may take the undo file.
+    std::fs::remove_dir_all(t.join("a")).unwrap();
+    ok(
+        t,
+        &["restore", "b", "--from", "full.tap", "--standby", "x.undo"],
+    );
+    assert_check(t, "b", &at_full, "b in standby on the undo file a left");
+    ok(t, &["restore", "b", "--from", "log1.tap", "--recovery"]);
+    assert_check(t, "b", &at_log1, "b recovered after log1");
+}

@@ -14,7 +14,10 @@ use std::sync::Arc;
 ///   are copied, when the set's log range is fixed);
 /// - a restore's total is the sizes of the set's files as their FILE blocks announce them
 ///   (the pages of each data file, the log, the header), so it grows as the families' files
-///   are met; a file read again from a mirror's copy adds what was read twice.
+///   are met; a file read again from a mirror's copy adds what was read twice. It cannot be
+///   known at the start: the MSCI block before the data lists each data file's pages, but
+///   the log's length is fixed by the backup only after the pages are copied (the MSCI
+///   written before them records none), and first appears in the log's own FILE block.
 #[derive(Clone, Debug, Default)]
 pub struct Progress(Arc<Counters>);
 

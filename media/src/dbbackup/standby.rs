@@ -10,8 +10,8 @@
 //! overwritten, so a process killed halfway leaves a directory the next restore can put back.
 //! The marker file [`STANDBY_FILE`] says which phase the directory is in (`recovering`, then
 //! `standby`) and where the undo file is. At the end the temporary file gets an end record and
-//! is renamed over the undo file (an earlier undo file of the same database may be replaced;
-//! anything else, or a link, is refused).
+//! is renamed over the undo file (an earlier undo file of the same database, of this directory
+//! or of one no longer using it, may be replaced; anything else, or a link, is refused).
 //!
 //! **Leaving standby** (the next restore into the directory, before it changes anything):
 //! the undo file must be there, be whole, and be of this database at this LSN; the log must be
@@ -19,6 +19,21 @@
 //! data files cut to their lengths, the log put back, and the marker removed: the directory is
 //! restoring again, exactly as before standby, and the restore goes on. Putting back is
 //! repeatable, so a process killed while doing it leaves a state the next attempt handles.
+//!
+//! **Whose undo file.** Its header names the directory it belongs to (`RDBUNDO2`: the
+//! directory's canonical path, device and inode). Two standby copies of one database restored
+//! from the same backups have the same database, full backup and LSN, so nothing else tells
+//! their undo files apart, and one copy putting back the other's pages would pass every other
+//! check. Entering standby over an undo file of another directory is refused, naming it, while
+//! that directory still names the file in its marker; once it does not (the directory is
+//! gone, recovered, or in standby with another undo file), the file may be replaced. The same
+//! directory naming the same file again (STANDBY, then the next log WITH STANDBY) is what
+//! entering over it is for. Leaving standby refuses an undo file of another directory; a
+//! directory renamed on its file system keeps its device and inode, so it still owns its undo
+//! file after an `mv` (moved to another file system, it is refused with the way out: move it
+//! back). Undo files of the previous release (`RDBUNDO1`, no owner) are still put back by the
+//! directory whose marker names them, on the database, full backup, LSN and log checks as
+//! before; entering standby over one is allowed only from that directory.
 //!
 //! Cost: the undo file holds the whole restoring log (which may be large) and the pages
 //! recovery touched; recovery pays one fsync per page it writes.
@@ -42,9 +57,15 @@ pub const STANDBY_FILE: &str = "refdb.standby";
 /// The restoring log being put back from the undo file, renamed into place once whole.
 pub(super) const LOG_PUT_BACK_TMP: &str = ".log.ldf.unstandby";
 
-const MAGIC: &[u8; 8] = b"RDBUNDO1";
+/// An undo file of the previous release: no owner in its header.
+const MAGIC_V1: &[u8; 8] = b"RDBUNDO1";
+/// An undo file whose header names the database directory that owns it.
+const MAGIC: &[u8; 8] = b"RDBUNDO2";
 /// At most this many data files in an undo file's header (a damaged count is refused).
 const MAX_FILES: u16 = 4096;
+/// At most this many bytes of owner path (Linux's PATH_MAX): a damaged or forged length is
+/// refused before anything is allocated for it.
+const MAX_OWNER: u16 = 4096;
 
 /// Why a standby database refuses changes (the engine's read-only reason).
 pub fn read_only_reason(dir: &Path) -> String {
@@ -143,24 +164,88 @@ impl Marker {
     }
 }
 
+/// The database directory an undo file belongs to. Two standby copies of one database
+/// restored from the same backups have the same database, full backup and LSN: only the
+/// directory tells their undo files apart (one would otherwise put back the other's pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Owner {
+    /// Its canonical absolute path when it entered standby.
+    path: PathBuf,
+    /// Its device and inode: a directory renamed on its file system (`mv`) keeps them, so
+    /// it is still known as the owner at its new path.
+    dev: u64,
+    ino: u64,
+}
+
+impl Owner {
+    /// The owner record of the existing directory `dir`.
+    fn of(dir: &Path) -> Result<Owner> {
+        use std::os::unix::fs::MetadataExt;
+        let path = fs::canonicalize(dir).map_err(io_err("resolve", dir))?;
+        let m = fs::metadata(&path).map_err(io_err("stat", &path))?;
+        Ok(Owner {
+            path,
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+
+    /// Whether `dir` is this owner: the same path (canonical; for a directory a full restore
+    /// has yet to create, its parent's canonical path and its name), or the same directory
+    /// under another name.
+    fn is(&self, dir: &Path) -> bool {
+        if let Ok(here) = Owner::of(dir) {
+            return here.path == self.path || (here.dev, here.ino) == (self.dev, self.ino);
+        }
+        let planned = std::path::absolute(dir).ok().and_then(|a| {
+            let name = a.file_name()?.to_owned();
+            Some(fs::canonicalize(a.parent()?).ok()?.join(name))
+        });
+        planned.as_deref() == Some(self.path.as_path())
+    }
+}
+
 /// The header of an undo file.
 #[derive(Debug, PartialEq, Eq)]
 struct UndoHeader {
     db_guid: [u8; 16],
     full_guid: [u8; 16],
     log_end: u64,
+    /// The directory in standby it belongs to; `None` in an undo file of the previous
+    /// release (`RDBUNDO1`), which did not record it.
+    owner: Option<Owner>,
     /// Each data file's id and length before recovery.
     files: Vec<(u16, u64)>,
     log_len: u64,
 }
 
 impl UndoHeader {
+    /// `RDBUNDO2`: magic, database id, full backup id, log end, owner device and inode,
+    /// owner path length, data file count, owner path, data files (id, length), log length,
+    /// CRC-32C of all before it. Without an owner, the previous release's `RDBUNDO1` (the
+    /// same without the owner fields): only the tests write it, to show it is still read.
     fn encode(&self) -> Vec<u8> {
-        let mut b = MAGIC.to_vec();
+        use std::os::unix::ffi::OsStrExt;
+        let mut b = match &self.owner {
+            Some(_) => MAGIC.to_vec(),
+            None => MAGIC_V1.to_vec(),
+        };
         b.extend_from_slice(&self.db_guid);
         b.extend_from_slice(&self.full_guid);
         b.extend_from_slice(&self.log_end.to_le_bytes());
+        let owner = self
+            .owner
+            .as_ref()
+            .map(|o| (o, o.path.as_os_str().as_bytes()));
+        if let Some((o, p)) = owner {
+            b.extend_from_slice(&o.dev.to_le_bytes());
+            b.extend_from_slice(&o.ino.to_le_bytes());
+            b.extend_from_slice(&(p.len() as u16).to_le_bytes());
+        }
         b.extend_from_slice(&(self.files.len() as u16).to_le_bytes());
+        if let Some((_, p)) = owner {
+            b.extend_from_slice(p);
+        }
         for (id, len) in &self.files {
             b.extend_from_slice(&id.to_le_bytes());
             b.extend_from_slice(&len.to_le_bytes());
@@ -214,25 +299,57 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
         ))
     };
     let io = io_err("read undo file", path);
-    let fixed = take(&mut r, 8 + 16 + 16 + 8 + 2)
+    let magic = take(&mut r, 8)
         .map_err(io_err("read undo file", path))?
         .ok_or_else(|| bad("too short to be an undo file"))?;
-    if &fixed[..8] != MAGIC {
-        return Err(bad("not a refdb undo file"));
-    }
-    let n = u16::from_le_bytes([fixed[48], fixed[49]]);
+    let v2 = match &magic[..] {
+        m if m == MAGIC => true,
+        m if m == MAGIC_V1 => false,
+        _ => return Err(bad("not a refdb undo file")),
+    };
+    // The fixed part: ids and log end, (v2) the owner's device, inode and path length, then
+    // the data file count. Every length is checked before anything is sized by it.
+    let fixed_len = 16 + 16 + 8 + if v2 { 8 + 8 + 2 } else { 0 } + 2;
+    let fixed = take(&mut r, fixed_len)
+        .map_err(io_err("read undo file", path))?
+        .ok_or_else(|| bad("too short to be an undo file"))?;
+    let u16_at = |i: usize| u16::from_le_bytes([fixed[i], fixed[i + 1]]);
+    let u64_at = |i: usize| u64::from_le_bytes(fixed[i..i + 8].try_into().expect("8 bytes"));
+    let n = u16_at(fixed_len - 2);
+    let owner_len = if v2 { u16_at(56) } else { 0 };
     if n > MAX_FILES {
-        return Err(bad("damaged header"));
+        return Err(bad("damaged header (data file count)"));
     }
-    let rest = take(&mut r, n as usize * 10 + 8 + 4)
+    if owner_len > MAX_OWNER {
+        return Err(bad("damaged header (owner path length)"));
+    }
+    let ol = owner_len as usize;
+    let rest = take(&mut r, ol + n as usize * 10 + 8 + 4)
         .map_err(io_err("read undo file", path))?
         .ok_or_else(|| bad("damaged header"))?;
-    let mut all = fixed.clone();
+    let mut all = magic.clone();
+    all.extend_from_slice(&fixed);
     all.extend_from_slice(&rest[..rest.len() - 4]);
     let crc = u32::from_le_bytes(rest[rest.len() - 4..].try_into().expect("4 bytes"));
     if crc32c(&all) != crc {
         return Err(bad("damaged header (checksum)"));
     }
+    let owner = if v2 {
+        use std::os::unix::ffi::OsStrExt;
+        let p = Path::new(std::ffi::OsStr::from_bytes(&rest[..ol]));
+        // A canonical path: absolute, no NUL (nothing else was ever written there).
+        if !p.is_absolute() || rest[..ol].contains(&0) {
+            return Err(bad("damaged header (owner path)"));
+        }
+        Some(Owner {
+            path: p.to_path_buf(),
+            dev: u64_at(40),
+            ino: u64_at(48),
+        })
+    } else {
+        None
+    };
+    let rest = &rest[ol..];
     let files = (0..n as usize)
         .map(|i| {
             let b = &rest[i * 10..i * 10 + 10];
@@ -248,9 +365,10 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
             .expect("8 bytes"),
     );
     let header = UndoHeader {
-        db_guid: fixed[8..24].try_into().expect("16 bytes"),
-        full_guid: fixed[24..40].try_into().expect("16 bytes"),
-        log_end: u64::from_le_bytes(fixed[40..48].try_into().expect("8 bytes")),
+        db_guid: fixed[0..16].try_into().expect("16 bytes"),
+        full_guid: fixed[16..32].try_into().expect("16 bytes"),
+        log_end: u64_at(32),
+        owner,
         files,
         log_len,
     };
@@ -260,7 +378,7 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
         return Err(bad("cut short in its copy of the log"));
     }
     // Streamed: checked here, copied from the file when it is put back.
-    let log_off = (fixed.len() + rest.len()) as u64;
+    let log_off = (all.len() + 4) as u64;
     let mut d = Crc32c::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut left = log_len;
@@ -346,8 +464,17 @@ fn read_undo(path: &Path, partial: bool) -> Result<Undo> {
 /// Refuses to put an undo file where a link, a non-file, or a file that is not an undo file
 /// of this database is, or at a name the restore into `dir` itself takes (the database
 /// directory, its progress file beside it): those do not exist yet when the restore starts,
-/// and would only be found taken once the database had been put in place.
+/// and would only be found taken once the database had been put in place. An undo file of
+/// this database that another directory owns is refused too, naming it, while that directory
+/// still names it (see [`may_replace`]).
 pub(super) fn check_undo_target(dir: &Path, undo: &Path, db_guid: &[u8; 16]) -> Result<()> {
+    check_target(dir, undo, db_guid, false)
+}
+
+/// [`check_undo_target`]; `v1_ok`: an undo file of the previous release is taken as this
+/// directory's (when entering standby at the end of a restore whose start checked it: the
+/// marker that named it is gone by then, removed when the undo was put back).
+fn check_target(dir: &Path, undo: &Path, db_guid: &[u8; 16], v1_ok: bool) -> Result<()> {
     let undo = &std::path::absolute(undo).map_err(io_err("resolve", undo))?;
     let resolve = |p: &Path| std::path::absolute(p).map_err(io_err("resolve", p));
     if *undo == resolve(dir)? || *undo == resolve(&super::restart::progress_path(dir))? {
@@ -374,7 +501,8 @@ pub(super) fn check_undo_target(dir: &Path, undo: &Path, db_guid: &[u8; 16]) -> 
             undo.display()
         ))),
         Ok(_) => match read_undo(undo, true) {
-            Ok(u) if u.header.db_guid == *db_guid => Ok(()),
+            Ok(u) if u.header.db_guid == *db_guid && u.header.owner.is_none() && v1_ok => Ok(()),
+            Ok(u) if u.header.db_guid == *db_guid => may_replace(dir, undo, &u.header),
             Ok(_) => Err(DbBackupError::Refused(format!(
                 "undo file {} exists and belongs to another database: refusing to overwrite it",
                 undo.display()
@@ -385,6 +513,59 @@ pub(super) fn check_undo_target(dir: &Path, undo: &Path, db_guid: &[u8; 16]) -> 
             ))),
         },
     }
+}
+
+/// Whether the undo file `undo` of this database (header `h`) may be replaced by the standby
+/// of `dir`. Yes when `dir` owns it (the same directory entering standby again after its next
+/// log), or when its owner no longer names it: the owner's directory is gone, or is not in
+/// standby (no marker), or its marker names another undo file. An owner whose marker cannot
+/// be read keeps it (what it holds is unknown, and the undo file may be all it has). An undo
+/// file of the previous release names no owner: it is replaced only by the directory whose
+/// marker names it.
+fn may_replace(dir: &Path, undo: &Path, h: &UndoHeader) -> Result<()> {
+    let dir_abs = std::path::absolute(dir).map_err(io_err("resolve", dir))?;
+    match &h.owner {
+        Some(o) if o.is(dir) => Ok(()),
+        Some(o) => match still_named(&o.path, undo) {
+            None => Ok(()),
+            Some(why) => Err(DbBackupError::Refused(format!(
+                "undo file {} belongs to the database in standby in {} ({why}): refusing to overwrite it; give {} an undo file of its own (each standby database needs its own)",
+                undo.display(),
+                o.path.display(),
+                dir_abs.display()
+            ))),
+        },
+        None if still_named(dir, undo).is_some() => Ok(()),
+        None => Err(DbBackupError::Refused(format!(
+            "undo file {} was written by an earlier refdb and does not say which database directory it belongs to: refusing to overwrite it; name another undo file, or remove it if no database in standby uses it",
+            undo.display()
+        ))),
+    }
+}
+
+/// Why the directory `owner` still needs the undo file `undo` (its standby marker names it),
+/// or `None` when it does not (gone, not a directory, no marker, a marker naming another
+/// file).
+fn still_named(owner: &Path, undo: &Path) -> Option<String> {
+    if !owner.is_dir() {
+        return None;
+    }
+    match Marker::read(owner) {
+        Ok(None) => None,
+        Ok(Some(m)) if same_file(&m.undo, undo) || same_file(&m.temp, undo) => {
+            Some("its standby marker names it".into())
+        }
+        Ok(Some(_)) => None,
+        Err(e) => Some(format!("its standby marker cannot be read: {e}")),
+    }
+}
+
+/// The same path, or the same file (device and inode) under two names.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a == b
+        || matches!((fs::metadata(a), fs::metadata(b)),
+            (Ok(x), Ok(y)) if (x.dev(), x.ino()) == (y.dev(), y.ino()))
 }
 
 /// The length and CRC-32C of a file, streamed (what standby and --restart compare a file
@@ -409,7 +590,7 @@ pub(super) fn file_crc(path: &Path) -> Result<(u64, u32)> {
 /// standby, keeping its undo in `undo`.
 pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
     let undo = std::path::absolute(undo).map_err(io_err("resolve", undo))?;
-    check_undo_target(dir, &undo, &state.db_guid)?;
+    check_target(dir, &undo, &state.db_guid, true)?;
     let name = undo
         .file_name()
         .ok_or_else(|| {
@@ -440,10 +621,18 @@ pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
             files.push((f.id, m.len()));
         }
         let log_len = fs::metadata(&lpath).map_err(io_err("stat", &lpath))?.len();
+        let owner = Owner::of(dir)?;
+        if owner.path.as_os_str().len() > MAX_OWNER as usize {
+            return Err(DbBackupError::Refused(format!(
+                "{}: the directory's path is longer than {MAX_OWNER} bytes, more than an undo file records",
+                owner.path.display()
+            )));
+        }
         let header = UndoHeader {
             db_guid: state.db_guid,
             full_guid: state.full_guid,
             log_end: state.log_end,
+            owner: Some(owner),
             files,
             log_len,
         };
@@ -517,6 +706,20 @@ pub(super) fn enter(dir: &Path, state: &State, undo: &Path) -> Result<()> {
         .and_then(|_| r.out.sync_all())
         .map_err(io_err("write undo file", &temp))?;
     drop(r);
+    // Recovery took a while: another standby may have put its undo file at this name since
+    // the check above (two standby servers' restores run at the same time). Checked again
+    // here, the window left is the rename's; what slips through it is refused when the undo
+    // is put back (the owner check in `leave`), never applied.
+    if let Err(e) = check_target(dir, &undo, &state.db_guid, true) {
+        // This directory's undo is put back from the temporary file: it is restoring again,
+        // as before this restore's recovery, and the other's file is left as it is.
+        leave(dir, state)?;
+        let _ = fs::remove_file(&temp);
+        return Err(DbBackupError::Refused(format!(
+            "{e}: another standby wrote it while {} was entering standby, which is left restoring (nothing lost): run the same restore again naming an undo file of its own (or WITH NORECOVERY or RECOVERY)",
+            dir.display()
+        )));
+    }
     fs::rename(&temp, &undo).map_err(io_err("rename into place", &undo))?;
     if let Some(p) = undo.parent() {
         sync_dir(p)?;
@@ -610,6 +813,18 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
             h.log_end,
             dir.display(),
             s.log_end
+        )));
+    }
+    // Its owner: this directory (at its path, or renamed on its file system). An undo file of
+    // the previous release names none: the marker here naming it, and the checks above and
+    // below, are what it is taken on.
+    if let Some(o) = h.owner.as_ref().filter(|o| !o.is(dir)) {
+        return Err(DbBackupError::Refused(format!(
+            "undo file {} belongs to the database in standby in {}, not to {}: if this directory was moved there from {} (to another file system), move it back and restore there; otherwise its undo file was replaced by that standby's, and no more logs can be applied to it (restore the sequence again from its full backup, with REPLACE)",
+            m.undo.display(),
+            o.path.display(),
+            std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()).display(),
+            o.path.display()
         )));
     }
     let lpath = crate::engine::db::log_path(dir)?;
@@ -748,4 +963,58 @@ pub(super) fn leave(dir: &Path, s: &State) -> Result<()> {
         let _ = fs::remove_file(&m.temp);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An undo file of `h`: its header, a log of `log`, no page, its end record.
+    fn undo_file(h: &UndoHeader, log: &[u8]) -> Vec<u8> {
+        let mut b = h.encode();
+        b.extend_from_slice(log);
+        b.extend_from_slice(&crc32c(log).to_le_bytes());
+        let mut end = b"E".to_vec();
+        end.extend_from_slice(&0u32.to_le_bytes());
+        let c = crc32c(&end);
+        end.extend_from_slice(&c.to_le_bytes());
+        b.extend_from_slice(&end);
+        b
+    }
+
+    fn header(owner: Option<Owner>) -> UndoHeader {
+        UndoHeader {
+            db_guid: [1; 16],
+            full_guid: [2; 16],
+            log_end: 0x1234_5678,
+            owner,
+            files: vec![(1, 8192 * 3), (7, 8192)],
+            log_len: 5,
+        }
+    }
+
+    /// Both forms read back as written (the owner of the new one, none in the old one), and
+    /// the log is found where it is.
+    #[test]
+    fn headers_of_both_releases_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("u");
+        let owner = Owner {
+            path: PathBuf::from("/srv/standby/sales"),
+            dev: 0x0102,
+            ino: 0x0a0b_0c0d,
+        };
+        for (h, magic) in [
+            (header(Some(owner.clone())), b"RDBUNDO2"),
+            (header(None), b"RDBUNDO1"),
+        ] {
+            let bytes = undo_file(&h, b"hello");
+            assert_eq!(&bytes[..8], magic);
+            fs::write(&p, &bytes).unwrap();
+            let u = read_undo(&p, false).unwrap();
+            assert_eq!(u.header, h);
+            assert!(u.whole);
+            assert_eq!(&bytes[u.log_off as usize..u.log_off as usize + 5], b"hello");
+        }
+    }
 }
