@@ -294,7 +294,7 @@ fn filegroup_restore_plus_logs_from_the_command_line() {
         &["create", "db", "--recovery", "full", "--filegroup", "b"],
     );
     let mut want = BTreeMap::new();
-    let mut put = |n: std::ops::Range<u32>| {
+    let put = |want: &mut BTreeMap<_, _>, n: std::ops::Range<u32>| {
         for i in n {
             for fg in ["PRIMARY", "b"] {
                 let (k, v) = (format!("k{:02}", i % 23), format!("{fg}-{i}"));
@@ -303,20 +303,33 @@ fn filegroup_restore_plus_logs_from_the_command_line() {
             }
         }
     };
-    put(0..10);
+    put(&mut want, 0..10);
     let backup = |kind: &str, to: &str, extra: &[&str]| {
         let mut a = vec!["backup", "db", "--type", kind, "--to", to, "--format"];
         a.extend_from_slice(extra);
         ok(t, &a);
     };
     backup("full", "full.tap", &[]);
-    put(10..20);
+    put(&mut want, 10..20);
     backup("file", "fg.tap", &["--filegroup", "b"]);
-    put(20..30);
+    put(&mut want, 20..30);
     backup("log", "log1.tap", &[]);
-    put(30..40);
+    put(&mut want, 30..40);
     std::fs::remove_file(t.join("db/b.ndf")).unwrap();
-    backup("log", "tail.tap", &["--no-truncate", "--norecovery"]);
+    let tail = ok(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--no-truncate",
+            "--norecovery",
+        ],
+    );
 
     let (c, _, err) = refdb(
         t,
@@ -346,6 +359,46 @@ fn filegroup_restore_plus_logs_from_the_command_line() {
     }
     assert_eq!(got, want);
     assert_check(t, "db", &want, "filegroup b + log + tail");
+
+    // The file restore broke no chain: a log backup is taken at once, starting where the tail
+    // ended, and the planner restores the whole database from the full through every log.
+    put(&mut want, 40..50);
+    let log2 = ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log2.tap", "--format",
+        ],
+    );
+    assert_eq!(lsns(&log2).0, lsns(&tail).1, "{tail}{log2}");
+    put(&mut want, 50..60);
+    backup("log", "tail2.tap", &["--no-truncate", "--norecovery"]);
+    let plan = ok(t, &["plan", "db"]);
+    let media: Vec<&str> = plan
+        .lines()
+        .filter_map(|l| l.split(" from ").nth(1))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert_eq!(
+        media,
+        ["full.tap", "log1.tap", "tail.tap", "log2.tap", "tail2.tap"],
+        "{plan}"
+    );
+    ok(t, &["plan", "db", "--execute", "whole"]);
+    assert_eq!(scan(t, "whole"), want);
+    assert_check(t, "whole", &want, "the whole database through every log");
+}
+
+/// The LSN range a `refdb backup` reports (`… backup of DB as set N: LSN A..B …`).
+fn lsns(out: &str) -> (u64, u64) {
+    let r = out
+        .split(": LSN ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let (a, b) = r.split_once("..").unwrap();
+    (a.parse().unwrap(), b.parse().unwrap())
 }
 
 /// The rows `refdb scan DIR` prints: (filegroup, key) → value.

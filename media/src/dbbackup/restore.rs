@@ -17,8 +17,12 @@
 //!   point ends the log there). A log holding bulk-logged changes refuses STOPAT.
 //! - **NORECOVERY** leaves the directory restoring: the file `refdb.restoring` records the
 //!   sequence (database, base, where the log ends). **RECOVERY** opens the database (ARIES
-//!   recovery: redo, then undo of what never committed), starts a new recovery fork, and ends
-//!   the sequence: an already-recovered database refuses further logs.
+//!   recovery: redo, then undo of what never committed), starts a new recovery fork and a new
+//!   log chain (the next log backup waits for a full backup), and ends the sequence: an
+//!   already-recovered database refuses further logs. Not so after a file or page restore:
+//!   there recovery happens only where the rest of the database already was (the end of the
+//!   tail-log backup), so history stays linear, no fork is started, and the log chain and the
+//!   differential base go on (see `file_restore`).
 //!
 //! - **File and page restore** (a filegroup, or one page, out of a file or full backup): see
 //!   `file_restore`.
@@ -1088,7 +1092,14 @@ pub(super) fn finish_in_place(
     if !stay {
         super::piecemeal::mark_left_out(dir, &state)?;
         let db = Database::open(dir)?;
-        out.fork = Some(new_fork(&db, state.log_end)?);
+        if state.needed > 0 {
+            // A file or page restore, recovered where the rest of the database was (the end
+            // of the tail-log backup: `refuse_early_recovery` saw to it): history did not
+            // branch, so no fork, and the log backups go on from the tail's end.
+            db.continue_log_chain(state.needed)?;
+        } else {
+            out.fork = Some(new_fork(&db, state.log_end)?);
+        }
         db.close()?;
         let p = dir.join(RESTORING_FILE);
         fs::remove_file(&p).map_err(io_err("remove", &p))?;
