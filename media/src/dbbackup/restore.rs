@@ -477,6 +477,37 @@ fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
     Ok(cut)
 }
 
+/// Where a later stage of a piecemeal restore cuts the set's log: at `point`, the LSN the
+/// database was recovered at (where the filegroup must be brought, no further), when the set
+/// goes past it; `None` when the set ends at or before it. The point is where the first stage
+/// stopped (the end of a log, or the first commit after its STOPAT), so a record of every log
+/// that holds it starts there; a set in which none does is refused rather than cut inside a
+/// record. A log holding bulk-logged changes is refused as for STOPAT: its copied pages are
+/// newer than the point.
+pub(super) fn cut_at_point(h: &SetHeader, log: &LogBytes, point: Lsn) -> Result<Option<Lsn>> {
+    if point >= h.last_lsn {
+        return Ok(None);
+    }
+    refuse_bulk_stopat(h)?;
+    let mut found = false;
+    log.walk(h.last_lsn, |r, _| {
+        if r.lsn >= point {
+            found = r.lsn == point;
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    if !found {
+        return Err(DbBackupError::Refused(format!(
+            "no record of the {} backup LSN {}..{} starts at LSN {point}, where the database was recovered: it cannot be restored up to that point",
+            format!("{:?}", h.kind).to_lowercase(),
+            h.first_lsn,
+            h.last_lsn
+        )));
+    }
+    Ok(Some(point))
+}
+
 /// Copies the set's records from `from` (a record boundary in it) up to `to` into `out` at
 /// file offset `off`. Returns the bytes written.
 pub(super) fn copy_records(
@@ -522,6 +553,10 @@ pub(super) struct Job<'a> {
     pub(super) h: &'a SetHeader,
     pub(super) log: &'a LogBytes,
     pub(super) opts: &'a RestoreOptions,
+    /// A later stage of a piecemeal restore: the LSN the database was recovered at, which
+    /// the stage's backups are restored up to and not past (see [`cut_at_point`]); `None`
+    /// for every other restore.
+    pub(super) until: Option<Lsn>,
 }
 
 /// What is in the target directory.
@@ -587,6 +622,7 @@ pub fn restore(
         h: &header,
         log: &log,
         opts,
+        until: None,
     };
     if !opts.moves.is_empty()
         && (header.kind != BackupType::Full || opts.page.is_some() || opts.filegroup.is_some())
@@ -674,6 +710,7 @@ pub(super) fn restore_full(
         h,
         log,
         opts,
+        until,
     } = job;
     match &target {
         Target::Missing | Target::Empty => {}
@@ -716,9 +753,10 @@ pub(super) fn restore_full(
         Target::Database(..) | Target::Restoring(_) => Some(crate::engine::db::lock_dir(dir)?),
         _ => None,
     };
-    let cut = match opts.stopat_ms {
-        Some(t) => refuse_bulk_stopat(h).and_then(|_| stop_point(log, h.last_lsn, t))?,
-        None => None,
+    let cut = match (opts.stopat_ms, until) {
+        (Some(t), _) => refuse_bulk_stopat(h).and_then(|_| stop_point(log, h.last_lsn, t))?,
+        (None, Some(p)) => cut_at_point(h, log, p)?,
+        (None, None) => None,
     };
     let end = cut.unwrap_or(h.last_lsn);
     if end < h.checkpoint_lsn {
@@ -1033,6 +1071,7 @@ pub(super) fn restore_diff(
         h,
         log,
         opts,
+        until,
     } = job;
     let s = restoring_state(dir, target, h, "differential backup")?;
     if h.base_guid != [0; 16] && h.base_guid != s.full_guid {
@@ -1042,9 +1081,10 @@ pub(super) fn restore_diff(
             crate::engine::db::guid_string(&s.full_guid)
         )));
     }
-    let cut = match opts.stopat_ms {
-        Some(t) => stop_point(log, h.last_lsn, t)?,
-        None => None,
+    let cut = match (opts.stopat_ms, until) {
+        (Some(t), _) => stop_point(log, h.last_lsn, t)?,
+        (None, Some(p)) => cut_at_point(h, log, p)?,
+        (None, None) => None,
     };
     if cut.is_some_and(|c| c < h.checkpoint_lsn) {
         return Err(DbBackupError::Refused(
@@ -1120,6 +1160,7 @@ pub(super) fn restore_log(
         h,
         log,
         opts,
+        until,
     } = job;
     let mut s = restoring_state(dir, target, h, "log backup")?;
     if dir.join(DIFF_MARK).exists() {
@@ -1155,12 +1196,13 @@ pub(super) fn restore_log(
         )));
     }
     refuse_early_recovery(&s, h.last_lsn, opts)?;
-    let cut = match opts.stopat_ms {
-        Some(t) => {
+    let cut = match (opts.stopat_ms, until) {
+        (Some(t), _) => {
             refuse_bulk_stopat(h)?;
             stop_point(log, h.last_lsn, t)?
         }
-        None => None,
+        (None, Some(p)) => cut_at_point(h, log, p)?,
+        (None, None) => None,
     };
     if let Some(c) = cut {
         if c <= s.log_end {
