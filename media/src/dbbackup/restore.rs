@@ -129,7 +129,8 @@ pub struct RestoreOutcome {
     pub recovered: bool,
     /// Where the restored log ends.
     pub log_end: Lsn,
-    /// The new recovery fork, when recovered.
+    /// The new recovery fork, when recovered; `None` after a file or page restore, which
+    /// brings the restored part to where the rest of the database is (nothing branches).
     pub fork: Option<[u8; 16]>,
     pub media: crate::restore::RestoreReport,
 }
