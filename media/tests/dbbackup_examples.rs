@@ -139,7 +139,12 @@ impl Env {
         let mut tail = BackupOptions::new(BackupType::Log);
         tail.no_truncate = true;
         tail.norecovery = true;
-        let lib = self.tmp.path().join("tail");
+        // The first one in `tail`, where the tests that name it look; later ones beside it.
+        let mut lib = self.tmp.path().join("tail");
+        if lib.exists() {
+            self.tapes += 1;
+            lib = self.tmp.path().join(format!("tail{}", self.tapes));
+        }
         let set = MediaSet::new("TAIL", 1);
         let so = StripeOptions::new(Operation::Format, 1_717_200_000);
         dbbackup::tail_log_from_files(
@@ -1132,4 +1137,159 @@ fn page_restore_plus_logs() {
     };
     let why = refused(env.restore(&env.db_dir, &full, &opts));
     assert!(why.contains("simple recovery model"), "{why}");
+}
+
+/// The id of data file `bulk` and a page of it that holds rows of filegroup `bulk` (found by a
+/// key's bytes), which the test then damages.
+fn damage_a_bulk_page(env: &Env, db: &Database) -> (u16, u32) {
+    let file = db
+        .info()
+        .files
+        .iter()
+        .find(|f| f.logical_name == "bulk")
+        .unwrap()
+        .id;
+    let path = env.db_dir.join("bulk.ndf");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = (2..bytes.len() / 8192)
+        .find(|&p| {
+            bytes[p * 8192..(p + 1) * 8192]
+                .windows(3)
+                .any(|w| w == b"fb0")
+        })
+        .expect("a page holding rows of bulk");
+    bytes[page * 8192 + 100..page * 8192 + 4000].fill(0xAB);
+    std::fs::write(&path, &bytes).unwrap();
+    (file, page as u32)
+}
+
+/// An online file or page restore (SQL Server's) brings the damaged part up to where the rest
+/// of the database is and breaks nothing: after it, the log backups go on from the end of the
+/// tail-log backup (no full backup needed first), in the same recovery fork, a differential is
+/// still based on the original full, and the whole database restores from that full through
+/// every log (those before, the tail, those after), as the planner plans it.
+fn a_file_or_page_restore_keeps_the_log_chain(page: bool) {
+    use media::history::BackupHistory;
+    let what = if page { "page restore" } else { "file restore" };
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    let mut bulk = Rows::new();
+    work_both(&mut env, &db, &mut bulk, 15);
+    let full = env.backup(&db, BackupType::Full);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log1 = env.backup(&db, BackupType::Log);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log2 = env.backup(&db, BackupType::Log);
+    work_both(&mut env, &db, &mut bulk, 10);
+    // The damage: a page of bulk.ndf, or the whole file lost.
+    let (file, damaged) = damage_a_bulk_page(&env, &db);
+    db.abandon();
+    if !page {
+        std::fs::remove_file(env.db_dir.join("bulk.ndf")).unwrap();
+    }
+    let tail1 = env.tail_log();
+    let first = if page {
+        RestoreOptions {
+            page: Some((file, damaged)),
+            ..norecovery()
+        }
+    } else {
+        filegroup(norecovery())
+    };
+    env.restore(&env.db_dir, &full, &first).unwrap();
+    env.restore(&env.db_dir, &log1, &norecovery()).unwrap();
+    env.restore(&env.db_dir, &log2, &norecovery()).unwrap();
+    let out = env
+        .restore(&env.db_dir, &tail1, &RestoreOptions::default())
+        .unwrap();
+    assert!(out.recovered, "{what}");
+    assert_eq!(out.fork, None, "{what}: nothing branched, no fork");
+    assert_rows_with(&env.db_dir, &env.model.rows, &bulk, what);
+
+    // Life goes on: a log backup is accepted at once and starts where the tail ended.
+    let db = Database::open(&env.db_dir).unwrap();
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log3 = env.backup(&db, BackupType::Log);
+    let diff = env.backup(&db, BackupType::Differential);
+    let (at_diff, bulk_at_diff) = (env.model.rows.clone(), bulk.clone());
+    work_both(&mut env, &db, &mut bulk, 10);
+    db.abandon();
+    let tail2 = env.tail_log();
+    let header =
+        |lib: &Path| media::dbbackup::SetHeader::from_mqci(&first_header(lib), "x").unwrap();
+    let (hf, ht1, hl3, hd, ht2) = (
+        header(&full),
+        header(&tail1),
+        header(&log3),
+        header(&diff),
+        header(&tail2),
+    );
+    assert_eq!(hl3.first_lsn, ht1.last_lsn, "{what}: log3 follows the tail");
+    assert_eq!(
+        ht2.first_lsn, hl3.last_lsn,
+        "{what}: the new tail follows log3"
+    );
+    for h in [&hl3, &hd, &ht2] {
+        assert_eq!(h.fork_guid, hf.fork_guid, "{what}: one recovery fork");
+        assert_eq!(h.fork_point_lsn, 0, "{what}: no fork point");
+    }
+    assert_eq!(hd.base_guid, hf.set_guid, "{what}: the differential's base");
+
+    // The planner: with the differential, the full, it and the new tail; without it (lost),
+    // the full and every log through the last. Each plan is run into a new directory.
+    let libs = [&full, &log1, &log2, &tail1, &log3, &diff, &tail2];
+    let guid = |lib: &Path| {
+        let h = header(lib);
+        media::history::normalize_guid(&mtf::stream::sqlserver::Guid(h.set_guid).to_string())
+    };
+    let recs = env.history.backups(Some("sales")).unwrap();
+    let without_diff: Vec<_> = recs
+        .iter()
+        .filter(|r| r.backup_set_guid != guid(&diff))
+        .cloned()
+        .collect();
+    let cases = [
+        (&recs, vec![&full, &diff, &tail2], "with the differential"),
+        (
+            &without_diff,
+            vec![&full, &log1, &log2, &tail1, &log3, &tail2],
+            "through every log",
+        ),
+    ];
+    for (n, (recs, want, how)) in cases.into_iter().enumerate() {
+        let plan = media::plan::plan_database(recs, media::plan::Target::Latest);
+        assert!(plan.is_valid(), "{what} {how}: {:?}", plan.problems);
+        let steps: Vec<_> = plan
+            .steps
+            .iter()
+            .map(|s| s.backup_set_guid.clone())
+            .collect();
+        let want_guids: Vec<_> = want.iter().map(|l| guid(l)).collect();
+        assert_eq!(steps, want_guids, "{what}: plan {how}");
+        let d = env.tmp.path().join(format!("whole{n}"));
+        for (i, g) in steps.iter().enumerate() {
+            let lib = libs.iter().find(|l| guid(l) == *g).unwrap();
+            let opts = if i + 1 == steps.len() {
+                RestoreOptions::default()
+            } else {
+                norecovery()
+            };
+            env.restore(&d, lib, &opts).unwrap();
+        }
+        assert_rows_with(&d, &env.model.rows, &bulk, &format!("{what}: whole, {how}"));
+    }
+    // The differential alone on its full: the rows when it was taken.
+    let d = env.tmp.path().join("at_diff");
+    env.restore(&d, &full, &norecovery()).unwrap();
+    env.restore(&d, &diff, &RestoreOptions::default()).unwrap();
+    assert_rows_with(&d, &at_diff, &bulk_at_diff, &format!("{what}: full + diff"));
+}
+
+#[test]
+fn a_page_restore_keeps_the_log_chain_and_the_differential_base() {
+    a_file_or_page_restore_keeps_the_log_chain(true);
+}
+
+#[test]
+fn a_file_restore_keeps_the_log_chain_and_the_differential_base() {
+    a_file_or_page_restore_keeps_the_log_chain(false);
 }

@@ -483,3 +483,154 @@ fn piecemeal_stages_with_the_primary_and_the_log_moved() {
     assert!(disk2.join("s.mdf").is_file() && disk2.join("s.ldf").is_file());
     assert_rows(&d, &env.rows, &GROUPS, "stage 2, moved");
 }
+
+/// With STOPAT: stage 1 restores PRIMARY and a to a point in time T (the full and the logs
+/// WITH STOPAT, recovered at T), b goes offline at T's LSN; a transaction open across T (in a
+/// and b) committed after it is left out of both. Stage 2 brings b to exactly that point: the
+/// log that holds it is applied up to it, the log past it refused. The rows of every
+/// filegroup equal the model at T (and the work done online between the stages).
+#[test]
+fn a_piecemeal_restore_to_a_point_in_time() {
+    let mut env = Env::new();
+    let db = env.create("sales", RecoveryModel::Full);
+    env.load(&db, &GROUPS, "k", 60);
+    let full = env.backup(&db, BackupType::Full);
+    env.load(&db, &GROUPS, "l", 30);
+    let log1 = env.backup(&db, BackupType::Log);
+    env.load(&db, &GROUPS, "m", 20);
+    // Open across T: committed after it, so not at T.
+    let mut late = db.begin();
+    late.put("a", b"k00001", b"late").unwrap();
+    late.put("b", b"k00002", b"late").unwrap();
+    late.put("b", b"zz-late", b"late").unwrap();
+    // T: the commit time of the last commit restored.
+    let mut at_t = env.rows.clone();
+    let (_, c) = db
+        .run(|t| {
+            for g in GROUPS {
+                t.put(g, b"t-marker", g.as_bytes())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    for g in GROUPS {
+        at_t.insert((g.into(), "t-marker".into()), g.into());
+    }
+    let point = c.ts_ms;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    late.commit().unwrap();
+    for (g, k) in [("a", "k00001"), ("b", "k00002"), ("b", "zz-late")] {
+        env.rows.insert((g.into(), k.into()), "late".into());
+    }
+    env.load(&db, &GROUPS, "n", 20);
+    let log2 = env.backup(&db, BackupType::Log);
+    env.load(&db, &GROUPS, "p", 20);
+    let log3 = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+    assert_ne!(at_t, env.rows, "the work after T changes the rows");
+
+    let stop = |recovery| RestoreOptions {
+        stopat_ms: Some(point),
+        ..opts(recovery)
+    };
+    let d = env.path("restored");
+    let first = RestoreOptions {
+        stopat_ms: Some(point),
+        ..partial(Recovery::NoRecovery, &["PRIMARY", "a"])
+    };
+    restore(&d, &full, &first).unwrap();
+    // T lies past log1: the database stays restoring, even WITH RECOVERY.
+    assert!(
+        !restore(&d, &log1, &stop(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
+    let o = restore(&d, &log2, &stop(Recovery::Recovery)).unwrap();
+    assert!(o.recovered);
+    assert_rows(&d, &at_t, &["PRIMARY", "a"], "stage 1 at T");
+    let recovered_at = o.log_end;
+    let db = Database::open(&d).unwrap();
+    let b = db.info().filegroups.into_iter().find(|g| g.name == "b");
+    assert_eq!(
+        b.unwrap().offline,
+        Some(recovered_at),
+        "b offline at T's LSN"
+    );
+    // Work online between the stages.
+    let mut want = at_t.clone();
+    common::dbenv::commit(
+        &db,
+        &mut want,
+        &[
+            ("a", "between".into(), Some("stages".into())),
+            ("PRIMARY", "k00003".into(), None),
+        ],
+    );
+    db.close().unwrap();
+
+    // Stage 2: b from the full backup, log1 whole, log3 refused (past T), log2 up to T.
+    assert!(!restore(&d, &full, &filegroup("b")).unwrap().recovered);
+    assert!(
+        !restore(&d, &log1, &opts(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
+    let e = refused(restore(&d, &log3, &opts(Recovery::Recovery)));
+    assert!(e.contains("goes past LSN"), "{e}");
+    let o = restore(&d, &log2, &opts(Recovery::Recovery)).unwrap();
+    assert!(o.recovered, "b not online after the log holding T");
+    assert_eq!(o.log_end, recovered_at);
+    assert!(!d.join(dbbackup_work_dir()).exists());
+    assert_rows(&d, &want, &GROUPS, "stage 2: b at T");
+    assert_rows(&d, &want, &GROUPS, "stage 2, reopened");
+}
+
+/// STOPAT with a partial restore: refused under the simple model (no point in time there),
+/// and inside a log holding bulk-logged changes, saying why; nothing is left behind.
+#[test]
+fn a_piecemeal_restore_to_a_point_in_time_refused_under_simple_and_in_a_bulk_log() {
+    let mut env = Env::new();
+    let db = env.create("sales", RecoveryModel::Simple);
+    env.load(&db, &GROUPS, "k", 10);
+    let full = env.backup(&db, BackupType::Full);
+    db.close().unwrap();
+    let at = RestoreOptions {
+        stopat_ms: Some(u64::MAX / 2),
+        ..partial(Recovery::NoRecovery, &["PRIMARY", "a", "b"])
+    };
+    let d = env.path("simple");
+    let e = refused(restore(&d, &full, &at));
+    assert!(
+        e.contains("simple recovery model") && e.contains("point in time"),
+        "{e}"
+    );
+    assert!(!d.exists());
+
+    let mut env = Env::new();
+    let db = env.create("sales", RecoveryModel::BulkLogged);
+    env.load(&db, &GROUPS, "k", 10);
+    let full = env.backup(&db, BackupType::Full);
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..200)
+        .map(|i| (format!("bulk{i:04}").into_bytes(), vec![b'x'; 200]))
+        .collect();
+    db.bulk_load("a", &rows).unwrap();
+    env.load(&db, &GROUPS, "l", 10);
+    // T: inside the log that holds the bulk load.
+    let (_, c) = db.run(|t| t.put("a", b"t-marker", b"x")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    env.load(&db, &GROUPS, "m", 10);
+    let log = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+    let d = env.path("bulk");
+    let first = RestoreOptions {
+        stopat_ms: Some(c.ts_ms),
+        ..partial(Recovery::NoRecovery, &["PRIMARY", "a"])
+    };
+    restore(&d, &full, &first).unwrap();
+    let at = RestoreOptions {
+        stopat_ms: Some(c.ts_ms),
+        ..opts(Recovery::Recovery)
+    };
+    let e = refused(restore(&d, &log, &at));
+    assert!(e.contains("bulk-logged"), "{e}");
+}

@@ -10,6 +10,15 @@
 //! waits until the log reaches the end of the tail-log backup, where the other files are:
 //! before it, the restored files would not match the rest of the database.
 //!
+//! Recovered there, the database is where it was before the damage, nothing lost and nothing
+//! branched: as SQL Server's online file and page restores, it starts no recovery fork and
+//! keeps its log chain and its differential base. The next log backup starts at the end of the
+//! tail-log backup (`Database::continue_log_chain`), a differential is still based on the last
+//! full, and the whole database can be restored from that full through the logs, the tail and
+//! the logs after it (the planner builds that sequence: the LSNs follow on, one fork). A fork
+//! would tell the planner that the logs after the restore lead elsewhere than the tail, which
+//! they do not.
+//!
 //! Restrictions (the documents' table): under the simple recovery model, a file restore is for
 //! read-only filegroups only; a read-only filegroup's files are put back in place with the
 //! database online, as nothing of them changed since (no log is needed). A point in time is

@@ -23,7 +23,17 @@
 //!   differential on its full). When its log reaches that LSN exactly, it is recovered there
 //!   (redo, and the undo of what was in flight at that point, as the first stage's recovery
 //!   did for the other filegroups), X's files are copied into the database, and X comes
-//!   online. A log that goes past that LSN is refused: X would be newer than the rest.
+//!   online. The backup that holds that LSN (the first stage stopped inside it, WITH STOPAT,
+//!   or the first stage ended at an earlier log than one restored now) is restored up to it
+//!   and no further (`Job::until`: the same record the first stage stopped at, which a log
+//!   holding bulk-logged changes refuses, as STOPAT); a backup that starts past it (a log
+//!   beginning at or after it, a full or differential whose copy ends after it) is refused: X
+//!   would be newer than the rest.
+//!
+//! **STOPAT** (`RestoreOptions::stopat_ms`) goes with the first stage as with any restore
+//! sequence: the full backup and the logs WITH STOPAT, the database recovered at the point,
+//! where the left-out filegroups go offline. Refused under the simple model (no log backups,
+//! no point in time), as SQL Server's.
 //!
 //! An interrupted later stage is done again from its full backup: `--filegroup X` replaces
 //! the work database (nothing of the user's is in it), and X stays offline until the files
@@ -33,8 +43,7 @@
 //! database was recovered at: the work database's own undo records lie past it, in a log
 //! that is not the database's.
 //!
-//! Not done: STOPAT with a partial restore (the later stage would have to stop its log at
-//! the same record); under the full model, a later stage from a file backup of the filegroup
+//! Not done: under the full model, a later stage from a file backup of the filegroup
 //! alone (the work database needs the primary filegroup of the same point, so the stage starts
 //! from a full backup, or a file backup that holds the primary); log backups of the database
 //! between the stages (a recovered database starts a new log chain at its next full backup,
@@ -71,10 +80,16 @@ pub(super) fn restore_partial(job: Job<'_>, target: Target) -> Result<RestoreOut
             format!("{:?}", h.kind).to_lowercase()
         )));
     }
-    if opts.stopat_ms.is_some() || opts.page.is_some() || opts.filegroup.is_some() {
+    if opts.page.is_some() || opts.filegroup.is_some() {
         return Err(DbBackupError::Refused(
-            "a partial restore takes the filegroups to restore (--filegroup, with --partial) and no point in time or page (a point in time with a piecemeal restore is not done yet)".into(),
+            "a partial restore takes the filegroups to restore (--filegroup, with --partial) and no page".into(),
         ));
+    }
+    if opts.stopat_ms.is_some() && h.model == RecoveryModel::Simple {
+        return Err(DbBackupError::Refused(format!(
+            "database {} uses the simple recovery model, which keeps no log backups: a piecemeal restore cannot stop at a point in time (restore without --stopat)",
+            h.database
+        )));
     }
     let mut keep = vec![1u16];
     for name in &opts.filegroups {
@@ -220,7 +235,12 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
     };
     let g = stage_filegroup(&boot, &s)?;
     let point = g.offline.unwrap_or_default();
-    if h.last_lsn > point {
+    // A log that holds the point is restored up to it (`until`); a backup past it is refused.
+    let past = match h.kind {
+        BackupType::Log => h.first_lsn >= point,
+        _ => h.checkpoint_lsn > point,
+    };
+    if past {
         return Err(DbBackupError::Refused(format!(
             "the {} backup LSN {}..{} goes past LSN {point}, where the database was recovered when filegroup {} went offline: the filegroup would be newer than the rest of the database",
             format!("{:?}", h.kind).to_lowercase(),
@@ -236,6 +256,7 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
     let sjob = Job {
         dir: &scratch,
         opts: &scratch_opts,
+        until: Some(point),
         ..job
     };
     let out = match h.kind {
@@ -317,10 +338,12 @@ fn begin(job: Job<'_>, boot: &Boot, g: &FilegroupInfo, scratch: &Path) -> Result
         out.recovered = true;
         return Ok(out);
     }
-    if h.last_lsn > point {
+    // A backup whose copy ends after the point is refused; one whose log goes on past it (the
+    // point was a STOPAT inside it) is restored up to the point (`until`).
+    if h.checkpoint_lsn > point {
         return Err(DbBackupError::Refused(format!(
-            "the backup ends at LSN {}, after LSN {point}, where the database was recovered when filegroup {} went offline: restore a backup taken before that",
-            h.last_lsn, g.name
+            "the backup's copy ends at LSN {}, after LSN {point}, where the database was recovered when filegroup {} went offline: restore a backup taken before that",
+            h.checkpoint_lsn, g.name
         )));
     }
     if h.kind == BackupType::File && !h.files.iter().any(|f| f.filegroup_id == 1) {
@@ -362,6 +385,7 @@ fn begin(job: Job<'_>, boot: &Boot, g: &FilegroupInfo, scratch: &Path) -> Result
         dir: scratch,
         h: &sub,
         opts: &scratch_opts,
+        until: Some(point),
         ..job
     };
     let out = restore_full(sjob, Target::Missing, None, others)?;

@@ -17,8 +17,12 @@
 //!   point ends the log there). A log holding bulk-logged changes refuses STOPAT.
 //! - **NORECOVERY** leaves the directory restoring: the file `refdb.restoring` records the
 //!   sequence (database, base, where the log ends). **RECOVERY** opens the database (ARIES
-//!   recovery: redo, then undo of what never committed), starts a new recovery fork, and ends
-//!   the sequence: an already-recovered database refuses further logs.
+//!   recovery: redo, then undo of what never committed), starts a new recovery fork and a new
+//!   log chain (the next log backup waits for a full backup), and ends the sequence: an
+//!   already-recovered database refuses further logs. Not so after a file or page restore:
+//!   there recovery happens only where the rest of the database already was (the end of the
+//!   tail-log backup), so history stays linear, no fork is started, and the log chain and the
+//!   differential base go on (see `file_restore`).
 //!
 //! - **File and page restore** (a filegroup, or one page, out of a file or full backup): see
 //!   `file_restore`.
@@ -127,7 +131,8 @@ pub struct RestoreOutcome {
     pub recovered: bool,
     /// Where the restored log ends.
     pub log_end: Lsn,
-    /// The new recovery fork, when recovered.
+    /// The new recovery fork, when recovered; `None` after a file or page restore, which
+    /// brings the restored part to where the rest of the database is (nothing branches).
     pub fork: Option<[u8; 16]>,
     pub media: crate::restore::RestoreReport,
 }
@@ -485,6 +490,37 @@ fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
     Ok(cut)
 }
 
+/// Where a later stage of a piecemeal restore cuts the set's log: at `point`, the LSN the
+/// database was recovered at (where the filegroup must be brought, no further), when the set
+/// goes past it; `None` when the set ends at or before it. The point is where the first stage
+/// stopped (the end of a log, or the first commit after its STOPAT), so a record of every log
+/// that holds it starts there; a set in which none does is refused rather than cut inside a
+/// record. A log holding bulk-logged changes is refused as for STOPAT: its copied pages are
+/// newer than the point.
+pub(super) fn cut_at_point(h: &SetHeader, log: &LogBytes, point: Lsn) -> Result<Option<Lsn>> {
+    if point >= h.last_lsn {
+        return Ok(None);
+    }
+    refuse_bulk_stopat(h)?;
+    let mut found = false;
+    log.walk(h.last_lsn, |r, _| {
+        if r.lsn >= point {
+            found = r.lsn == point;
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    if !found {
+        return Err(DbBackupError::Refused(format!(
+            "no record of the {} backup LSN {}..{} starts at LSN {point}, where the database was recovered: it cannot be restored up to that point",
+            format!("{:?}", h.kind).to_lowercase(),
+            h.first_lsn,
+            h.last_lsn
+        )));
+    }
+    Ok(Some(point))
+}
+
 /// Copies the set's records from `from` (a record boundary in it) up to `to` into `out` at
 /// file offset `off`. Returns the bytes written.
 pub(super) fn copy_records(
@@ -530,6 +566,10 @@ pub(super) struct Job<'a> {
     pub(super) h: &'a SetHeader,
     pub(super) log: &'a LogBytes,
     pub(super) opts: &'a RestoreOptions,
+    /// A later stage of a piecemeal restore: the LSN the database was recovered at, which
+    /// the stage's backups are restored up to and not past (see [`cut_at_point`]); `None`
+    /// for every other restore.
+    pub(super) until: Option<Lsn>,
 }
 
 /// What is in the target directory.
@@ -598,6 +638,7 @@ pub fn restore(
         h: &header,
         log: &log,
         opts,
+        until: None,
     };
     if !opts.moves.is_empty()
         && (header.kind != BackupType::Full || opts.page.is_some() || opts.filegroup.is_some())
@@ -685,6 +726,7 @@ pub(super) fn restore_full(
         h,
         log,
         opts,
+        until,
     } = job;
     match &target {
         Target::Missing | Target::Empty => {}
@@ -727,9 +769,10 @@ pub(super) fn restore_full(
         Target::Database(..) | Target::Restoring(_) => Some(crate::engine::db::lock_dir(dir)?),
         _ => None,
     };
-    let cut = match opts.stopat_ms {
-        Some(t) => refuse_bulk_stopat(h).and_then(|_| stop_point(log, h.last_lsn, t))?,
-        None => None,
+    let cut = match (opts.stopat_ms, until) {
+        (Some(t), _) => refuse_bulk_stopat(h).and_then(|_| stop_point(log, h.last_lsn, t))?,
+        (None, Some(p)) => cut_at_point(h, log, p)?,
+        (None, None) => None,
     };
     let end = cut.unwrap_or(h.last_lsn);
     if end < h.checkpoint_lsn {
@@ -1064,6 +1107,7 @@ pub(super) fn restore_diff(
         h,
         log,
         opts,
+        until,
     } = job;
     let s = restoring_state(dir, target, h, "differential backup")?;
     if h.base_guid != [0; 16] && h.base_guid != s.full_guid {
@@ -1073,9 +1117,10 @@ pub(super) fn restore_diff(
             crate::engine::db::guid_string(&s.full_guid)
         )));
     }
-    let cut = match opts.stopat_ms {
-        Some(t) => stop_point(log, h.last_lsn, t)?,
-        None => None,
+    let cut = match (opts.stopat_ms, until) {
+        (Some(t), _) => stop_point(log, h.last_lsn, t)?,
+        (None, Some(p)) => cut_at_point(h, log, p)?,
+        (None, None) => None,
     };
     if cut.is_some_and(|c| c < h.checkpoint_lsn) {
         return Err(DbBackupError::Refused(
@@ -1123,7 +1168,14 @@ pub(super) fn finish_in_place(
     if !stay {
         super::piecemeal::mark_left_out(dir, &state)?;
         let db = Database::open(dir)?;
-        out.fork = Some(new_fork(&db, state.log_end)?);
+        if state.needed > 0 {
+            // A file or page restore, recovered where the rest of the database was (the end
+            // of the tail-log backup: `refuse_early_recovery` saw to it): history did not
+            // branch, so no fork, and the log backups go on from the tail's end.
+            db.continue_log_chain(state.needed)?;
+        } else {
+            out.fork = Some(new_fork(&db, state.log_end)?);
+        }
         db.close()?;
         let p = dir.join(RESTORING_FILE);
         fs::remove_file(&p).map_err(io_err("remove", &p))?;
@@ -1144,6 +1196,7 @@ pub(super) fn restore_log(
         h,
         log,
         opts,
+        until,
     } = job;
     let mut s = restoring_state(dir, target, h, "log backup")?;
     if dir.join(DIFF_MARK).exists() {
@@ -1179,12 +1232,13 @@ pub(super) fn restore_log(
         )));
     }
     refuse_early_recovery(&s, h.last_lsn, opts)?;
-    let cut = match opts.stopat_ms {
-        Some(t) => {
+    let cut = match (opts.stopat_ms, until) {
+        (Some(t), _) => {
             refuse_bulk_stopat(h)?;
             stop_point(log, h.last_lsn, t)?
         }
-        None => None,
+        (None, Some(p)) => cut_at_point(h, log, p)?,
+        (None, None) => None,
     };
     if let Some(c) = cut {
         if c <= s.log_end {

@@ -1389,6 +1389,29 @@ impl Database {
         lsn == self.log.end() || self.log.read(lsn).is_ok()
     }
 
+    /// For a file or page restore recovered where the rest of the database is (the end of the
+    /// tail-log backup, `at`): the log backup chain goes on from there, as after a log backup
+    /// ending at `at` (the tail-log backup is one). Nothing branched (the restored files were
+    /// brought to the point the database already was), so the recovery fork, the chain's start
+    /// and the differential base stay. Unlike [`Database::note_log_backup`], the extents marked
+    /// changed by minimally logged operations keep their marks: a tail-log backup read from the
+    /// files of a damaged database did not copy them, and the next log backup copying them again
+    /// costs only its size. Does nothing without a chain (nothing for a log backup to follow).
+    pub fn continue_log_chain(&self, at: Lsn) -> Result<()> {
+        if at > self.log.end() || !self.is_record_boundary(at) {
+            return Err(Error::Invalid(format!(
+                "the log backup chain cannot go on from LSN {at}: not a record of the log (which ends at {})",
+                self.log.end()
+            )));
+        }
+        self.change_boot(|b| {
+            if b.model != RecoveryModel::Simple && b.log_chain_lsn != 0 {
+                b.log_backup_lsn = b.log_backup_lsn.max(at);
+            }
+            Ok(())
+        })
+    }
+
     /// For a restore that stops before the end of the log (issue 15): starts a new recovery
     /// fork, so log backups taken from here on are never mixed with those of the abandoned
     /// history. Returns the new fork id.
