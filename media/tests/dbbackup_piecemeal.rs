@@ -568,8 +568,21 @@ fn a_piecemeal_restore_to_a_point_in_time() {
     );
     db.close().unwrap();
 
-    // Stage 2: b from the full backup, log1 whole, log3 refused (past T), log2 up to T.
+    // Stage 2: b from the full backup, log1 whole, log3 refused (past T), log2 up to T. A
+    // STOPAT given to a later stage is refused, not ignored: the first stage fixed the point.
+    let with_stopat = |o: RestoreOptions| RestoreOptions {
+        stopat_ms: Some(point),
+        ..o
+    };
+    let e = refused(restore(&d, &full, &with_stopat(filegroup("b"))));
+    assert!(e.contains("restore without --stopat"), "{e}");
+    assert!(
+        !d.join(dbbackup_work_dir()).exists(),
+        "a refused stage began"
+    );
     assert!(!restore(&d, &full, &filegroup("b")).unwrap().recovered);
+    let e = refused(restore(&d, &log1, &with_stopat(opts(Recovery::Recovery))));
+    assert!(e.contains("restore without --stopat"), "{e}");
     assert!(
         !restore(&d, &log1, &opts(Recovery::Recovery))
             .unwrap()

@@ -33,7 +33,8 @@
 //! **STOPAT** (`RestoreOptions::stopat_ms`) goes with the first stage as with any restore
 //! sequence: the full backup and the logs WITH STOPAT, the database recovered at the point,
 //! where the left-out filegroups go offline. Refused under the simple model (no log backups,
-//! no point in time), as SQL Server's.
+//! no point in time), as SQL Server's. A later stage takes no STOPAT: its point is the one
+//! the first stage fixed.
 //!
 //! An interrupted later stage is done again from its full backup: `--filegroup X` replaces
 //! the work database (nothing of the user's is in it), and X stays offline until the files
@@ -213,6 +214,7 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
                 name_guid(h)
             )));
         }
+        refuse_stopat(opts, dir)?;
         refuse_open_elsewhere(dir)?;
         return begin(job, &boot, &g, &scratch).map(|o| Later::Done(Box::new(o)));
     }
@@ -223,6 +225,7 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
             name_guid(h)
         )));
     }
+    refuse_stopat(opts, dir)?;
     refuse_open_elsewhere(dir)?;
     let s = match inspect_target(&scratch)? {
         Target::Restoring(s) => s,
@@ -280,6 +283,19 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
 /// the filegroup online: with the database open in another process, the files were copied in
 /// under it and the stage failed at its end (and running its last log again was then refused
 /// as already restored). Refused before anything is done instead.
+/// A later stage brings its filegroup to the point the database was recovered at, which the
+/// first stage fixed: a STOPAT given to it could only disagree with that point or repeat it,
+/// and is refused rather than ignored.
+fn refuse_stopat(opts: &RestoreOptions, dir: &Path) -> Result<()> {
+    if opts.stopat_ms.is_some() {
+        return Err(DbBackupError::Refused(format!(
+            "{} is online with filegroups offline (a piecemeal restore): a later stage brings its filegroup to the point where the database was recovered, which the first stage fixed; restore without --stopat",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 fn refuse_open_elsewhere(dir: &Path) -> Result<()> {
     drop(crate::engine::db::lock_dir(dir)?);
     Ok(())
