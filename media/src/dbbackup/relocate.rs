@@ -59,6 +59,33 @@ pub(super) struct Placement {
     committed: bool,
 }
 
+/// The temporary name beside `target` that a file placed outside the database directory is
+/// written under (a dead restore's left there removed first), recorded in `outside` so that
+/// [`Placement::place`] renames it over the target. With `create` it is made here, exclusively
+/// (O_EXCL follows no link), for the pages to be written into.
+fn outside_tmp(outside: &mut Vec<Outside>, target: PathBuf, create: bool) -> Result<PathBuf> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    sweep_dead_tmp(parent_of(&target), &name);
+    let tmp = parent_of(&target).join(format!(".{name}.refdb-restore.{}", std::process::id()));
+    if create {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+    }
+    outside.push(Outside {
+        tmp: tmp.clone(),
+        target,
+        aside: None,
+        placed: false,
+    });
+    Ok(tmp)
+}
+
 /// The logical name SQL Server's MOVE gives the log.
 const LOG_LOGICAL: &str = "log";
 
@@ -146,28 +173,8 @@ pub(super) fn plan(
                 Ok(_) => {}
             }
             refuse_other_database(dir, &target)?;
-            let name = target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            sweep_dead_tmp(parent, &name);
-            let tmp = parent.join(format!(".{name}.refdb-restore.{}", std::process::id()));
-            // Made here, exclusively (O_EXCL follows no link): the pages are written into it.
-            // The log's is made by the restore that writes it, the same way.
-            if !is_log {
-                fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&tmp)
-                    .map_err(io_err("create", &tmp))?;
-            }
-            p.outside.push(Outside {
-                tmp: tmp.clone(),
-                target: target.clone(),
-                aside: None,
-                placed: false,
-            });
-            tmp
+            // The log's temporary file is made by the restore that writes it, the same way.
+            outside_tmp(&mut p.outside, target.clone(), !is_log)?
         };
         match f {
             Some(f) => p.moved.push(Moved {
@@ -366,26 +373,7 @@ impl Placement {
     pub(super) fn for_file_restore(dir: &Path, ids: &[u16]) -> Result<Placement> {
         let mut p = Placement::of_database(dir)?;
         for m in p.moved.iter_mut().filter(|m| ids.contains(&m.id)) {
-            let target = m.write_at.clone();
-            let name = target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            sweep_dead_tmp(parent_of(&target), &name);
-            let tmp =
-                parent_of(&target).join(format!(".{name}.refdb-restore.{}", std::process::id()));
-            fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(io_err("create", &tmp))?;
-            p.outside.push(Outside {
-                tmp: tmp.clone(),
-                target,
-                aside: None,
-                placed: false,
-            });
-            m.write_at = tmp;
+            m.write_at = outside_tmp(&mut p.outside, m.write_at.clone(), true)?;
         }
         Ok(p)
     }
