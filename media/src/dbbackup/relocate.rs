@@ -137,6 +137,14 @@ pub(super) fn plan(
                 Ok(m) if m.is_dir() => {
                     return refuse(format!("{} is a directory", target.display()))
                 }
+                // A FIFO, a socket or a device is no file a restore put there: REPLACE
+                // overwrites files (and the links it replaces, never following them).
+                Ok(m) if !m.is_file() && !m.file_type().is_symlink() => {
+                    return refuse(format!(
+                        "{} is not a regular file (a FIFO, socket or device): REPLACE overwrites only files",
+                        target.display()
+                    ))
+                }
                 Ok(_) if !opts.replace => {
                     return refuse(format!(
                         "{} exists: use REPLACE to overwrite it",
@@ -231,7 +239,9 @@ fn refuse_other_database(dir: &Path, target: &Path) -> Result<()> {
             parent.display()
         ));
     }
-    if fs::symlink_metadata(target).is_err() {
+    // Nothing to read at a target that is not there, or that is (or links to) no regular
+    // file: a FIFO would wait for a writer forever. A link is replaced, not followed.
+    if fs::symlink_metadata(target).is_err() || !fs::metadata(target).is_ok_and(|m| m.is_file()) {
         return Ok(());
     }
     // Read as it is (the page's own file id is not known): a header page names its database,
