@@ -150,3 +150,54 @@ fn move_replace_over_a_link_to_a_fifo_does_not_hang() {
         assert!(fs::symlink_metadata(t.join("link")).unwrap().is_symlink());
     }
 }
+
+/// The location file of a moved database names a FIFO as its log (edited, or the log replaced
+/// by one): the tail-log backup read from the files (the database does not open) refuses it,
+/// naming it, rather than waiting for a writer forever.
+#[test]
+fn tail_log_backup_of_a_moved_log_that_is_a_fifo_does_not_hang() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    full_backup(t);
+    fs::create_dir(t.join("ext")).unwrap();
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--move",
+            "primary=../ext/p.mdf",
+            "--move",
+            "log=../ext/l.ldf",
+        ],
+    );
+    ok(
+        t,
+        &["backup", "r", "--type", "full", "--to", "r.tap", "--format"],
+    );
+    fs::remove_file(t.join("ext/l.ldf")).unwrap();
+    mkfifo(&t.join("ext/l.ldf"));
+    let (code, err) = within(
+        t,
+        &[
+            "backup",
+            "r",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--no-truncate",
+            "--norecovery",
+        ],
+        20,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(fs::symlink_metadata(t.join("ext/l.ldf"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
