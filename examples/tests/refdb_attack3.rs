@@ -201,3 +201,37 @@ fn tail_log_backup_of_a_moved_log_that_is_a_fifo_does_not_hang() {
         .file_type()
         .is_fifo());
 }
+
+/// A tail-log backup WITH NORECOVERY of a database that turns out not to need a restore (or a
+/// sequence whose last log was restored WITH NORECOVERY): refdb tells the user to "restore its
+/// next backup, or the last one with recovery", but restoring the last log again with recovery
+/// is refused as "too early", and there is no `RESTORE … WITH RECOVERY` without a set: the
+/// only way back online is the whole sequence again from the full backup. Restoring the log
+/// that ends where the database is, WITH RECOVERY, should recover it there.
+#[test]
+#[ignore = "not fixed: no way to recover a restoring database at its current point (RESTORE WITH RECOVERY); the advice printed is refused"]
+fn the_last_log_restored_again_with_recovery_recovers_the_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    full_backup(t);
+    ok(t, &["put", "db", "tail", "row"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--no-truncate",
+            "--norecovery",
+        ],
+    );
+    let (c, _, err) = refdb_env(t, &["get", "db", "tail"], &[]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("the last one with recovery"), "{err}");
+    ok(t, &["restore", "db", "--from", "tail.tap"]);
+    assert!(ok(t, &["get", "db", "tail"]).contains("row"));
+}
