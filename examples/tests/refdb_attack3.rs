@@ -235,3 +235,39 @@ fn the_last_log_restored_again_with_recovery_recovers_the_database() {
     ok(t, &["restore", "db", "--from", "tail.tap"]);
     assert!(ok(t, &["get", "db", "tail"]).contains("row"));
 }
+
+/// MOVE to a name beside the database directory that a restore uses itself (its progress file
+/// `.DIR.restore-progress`, removed when the restore ends): the restore said it succeeded and
+/// the moved primary file was gone with the progress file. Refused, nothing left behind.
+#[test]
+fn move_to_the_restores_own_names_beside_the_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    full_backup(t);
+    let abs = format!("primary={}/.r.restore-progress", t.display());
+    for mv in [
+        "primary=../.r.restore-progress",
+        "log=../.r.restore-progress",
+        "primary=../.r.restore.1.0",
+        abs.as_str(),
+    ] {
+        let (code, out, err) = refdb_env(
+            t,
+            &["restore", "r", "--from", "full.tap", "--move", mv],
+            &[],
+        );
+        if code == 0 {
+            // Whole, or refused: never "restored" with a file missing.
+            assert!(
+                ok(t, &["get", "r", "k3"]).contains("v3"),
+                "--move {mv}: {out}{err}"
+            );
+            fs::remove_dir_all(t.join("r")).unwrap();
+            continue;
+        }
+        assert_eq!(code, 1, "--move {mv}: {out}{err}");
+        assert!(err.contains("refdb's own"), "--move {mv}: {err}");
+        assert!(!t.join("r").exists());
+        assert!(!t.join(".r.restore-progress").exists());
+    }
+}
