@@ -120,6 +120,7 @@ pub(super) fn plan(
             work.join(path)
         } else {
             let parent = parent_of(&target);
+            refuse_own_names_beside(dir, &target)?;
             // Into the database directory by an absolute path (it may not exist yet).
             if lexical(parent) == lexical(dir) {
                 refuse_other_database(dir, &target)?;
@@ -202,6 +203,31 @@ pub(super) fn plan(
         }
     }
     Ok(p)
+}
+
+/// Beside the database directory, a restore keeps files of its own named after it (the
+/// progress file `.DIR.restore-progress`, the work and staging directories `.DIR.restore.…`
+/// and `.DIR.incoming.…`), which it removes when it ends: a file moved to such a name was
+/// removed with them (the restore said it succeeded, and the moved file was gone).
+fn refuse_own_names_beside(dir: &Path, target: &Path) -> Result<()> {
+    let dir = lexical(dir);
+    let (Some(dname), Some(tname)) = (dir.file_name(), target.file_name()) else {
+        return Ok(());
+    };
+    let own = format!(".{}.", dname.to_string_lossy());
+    if !tname.to_string_lossy().starts_with(&own) {
+        return Ok(());
+    }
+    let (a, b) = (parent_of(&dir), parent_of(target));
+    let beside = lexical(a) == lexical(b)
+        || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y);
+    if beside {
+        return Err(DbBackupError::Refused(format!(
+            "MOVE: {}: a name beginning with {own:?} beside the database directory is refdb's own (its restores' progress file and work directories, removed when a restore ends)",
+            target.display()
+        )));
+    }
+    Ok(())
 }
 
 /// REPLACE overwrites a file at a MOVE target, never another database's: not a file in the
