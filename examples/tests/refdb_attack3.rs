@@ -271,3 +271,37 @@ fn move_to_the_restores_own_names_beside_the_directory_is_refused() {
         assert!(!t.join(".r.restore-progress").exists());
     }
 }
+
+/// A full restore WITH STANDBY naming as its undo file the path the restore puts the log at
+/// (moved, or in the directory): the path was free when it started, so it went ahead, put
+/// the database in place and failed at its end, leaving a restoring directory (and, moved,
+/// its files removed again). Refused before anything is done.
+#[test]
+fn standby_undo_at_the_restores_own_log_is_refused_before_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    full_backup(t);
+    fs::create_dir(t.join("ext")).unwrap();
+    fs::create_dir(t.join("r")).unwrap();
+    for args in [
+        vec![
+            "--move",
+            "primary=../ext/p.mdf",
+            "--move",
+            "log=../ext/l.ldf",
+            "--standby",
+            "ext/l.ldf",
+        ],
+        vec!["--standby", "r/log.ldf"],
+        vec!["--standby", "r/primary.mdf"],
+    ] {
+        let mut a = vec!["restore", "r", "--from", "full.tap"];
+        a.extend(&args);
+        let (code, out, err) = refdb_env(t, &a, &[]);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains("where the restore puts"), "{args:?}: {err}");
+        assert_eq!(fs::read_dir(t.join("r")).unwrap().count(), 0, "{args:?}");
+        assert_eq!(fs::read_dir(t.join("ext")).unwrap().count(), 0, "{args:?}");
+        assert!(!t.join(".r.restore-progress").exists(), "{args:?}");
+    }
+}
