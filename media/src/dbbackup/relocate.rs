@@ -347,7 +347,7 @@ fn parent_of(target: &Path) -> &Path {
 
 /// `p` without `.` and with `..` applied to the components before it (the targets' parents
 /// exist and are checked, so this is for telling two MOVE targets apart).
-fn lexical(p: &Path) -> PathBuf {
+pub(super) fn lexical(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
