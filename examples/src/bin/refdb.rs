@@ -259,8 +259,9 @@ enum Cmd {
         /// names pages), into the database left restoring by a tail-log backup.
         #[arg(long, value_name = "FILE:PAGE", value_parser = parse_page)]
         page: Option<(u16, u32)>,
-        /// MOVE (full restore): put data file LOGICAL at PATH (relative to DIR, or absolute)
-        /// instead of DIR; repeatable. The primary file and the log stay in DIR.
+        /// MOVE (full restore): put the file LOGICAL (a data file's logical name, `primary`
+        /// or `log`) at PATH: a plain name in DIR, or outside it (absolute, or relative to DIR
+        /// starting with `..`); repeatable. DIR/refdb.location names a moved primary or log.
         #[arg(long = "move", value_name = "LOGICAL=PATH", value_parser = parse_move)]
         moves: Vec<(String, String)>,
         /// Continue an interrupted restore of the same set from where it stopped (refused

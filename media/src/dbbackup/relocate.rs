@@ -147,6 +147,7 @@ pub(super) fn plan(
             work.join(path)
         } else {
             let parent = parent_of(&target);
+            refuse_own_names_beside(dir, &target)?;
             // Into the database directory by an absolute path (it may not exist yet).
             if lexical(parent) == lexical(dir) {
                 refuse_other_database(dir, &target)?;
@@ -163,6 +164,14 @@ pub(super) fn plan(
                 Err(e) => return Err(io_err("stat", &target)(e)),
                 Ok(m) if m.is_dir() => {
                     return refuse(format!("{} is a directory", target.display()))
+                }
+                // A FIFO, a socket or a device is no file a restore put there: REPLACE
+                // overwrites files (and the links it replaces, never following them).
+                Ok(m) if !m.is_file() && !m.file_type().is_symlink() => {
+                    return refuse(format!(
+                        "{} is not a regular file (a FIFO, socket or device): REPLACE overwrites only files",
+                        target.display()
+                    ))
                 }
                 Ok(_) if !opts.replace => {
                     return refuse(format!(
@@ -203,6 +212,31 @@ pub(super) fn plan(
     Ok(p)
 }
 
+/// Beside the database directory, a restore keeps files of its own named after it (the
+/// progress file `.DIR.restore-progress`, the work and staging directories `.DIR.restore.…`
+/// and `.DIR.incoming.…`), which it removes when it ends: a file moved to such a name was
+/// removed with them (the restore said it succeeded, and the moved file was gone).
+fn refuse_own_names_beside(dir: &Path, target: &Path) -> Result<()> {
+    let dir = lexical(dir);
+    let (Some(dname), Some(tname)) = (dir.file_name(), target.file_name()) else {
+        return Ok(());
+    };
+    let own = format!(".{}.", dname.to_string_lossy());
+    if !tname.to_string_lossy().starts_with(&own) {
+        return Ok(());
+    }
+    let (a, b) = (parent_of(&dir), parent_of(target));
+    let beside = lexical(a) == lexical(b)
+        || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y);
+    if beside {
+        return Err(DbBackupError::Refused(format!(
+            "MOVE: {}: a name beginning with {own:?} beside the database directory is refdb's own (its restores' progress file and work directories, removed when a restore ends)",
+            target.display()
+        )));
+    }
+    Ok(())
+}
+
 /// REPLACE overwrites a file at a MOVE target, never another database's: not a file in the
 /// directory of a database (its log, its data files, its lock), and not a data file of a
 /// database that is not the one in `dir` (a moved file of another database, or of the
@@ -238,7 +272,9 @@ fn refuse_other_database(dir: &Path, target: &Path) -> Result<()> {
             parent.display()
         ));
     }
-    if fs::symlink_metadata(target).is_err() {
+    // Nothing to read at a target that is not there, or that is (or links to) no regular
+    // file: a FIFO would wait for a writer forever. A link is replaced, not followed.
+    if fs::symlink_metadata(target).is_err() || !fs::metadata(target).is_ok_and(|m| m.is_file()) {
         return Ok(());
     }
     // Read as it is (the page's own file id is not known): a header page names its database,
@@ -318,7 +354,7 @@ fn parent_of(target: &Path) -> &Path {
 
 /// `p` without `.` and with `..` applied to the components before it (the targets' parents
 /// exist and are checked, so this is for telling two MOVE targets apart).
-fn lexical(p: &Path) -> PathBuf {
+pub(super) fn lexical(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {

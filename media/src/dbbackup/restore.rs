@@ -651,6 +651,9 @@ pub fn restore(
     if let Recovery::Standby(undo) = &opts.recovery {
         // Before anything changes: the undo file must be writable where it is asked for.
         super::standby::check_undo_target(dir, undo, &header.db_guid)?;
+        if header.kind == BackupType::Full {
+            refuse_undo_at_a_database_file(dir, undo, &header, opts)?;
+        }
     }
     if let Target::Restoring(_) = &target {
         // A database in standby is readable, so a process may have it open: nothing is put
@@ -701,6 +704,38 @@ pub(super) fn outcome(header: &SetHeader, log_end: Lsn) -> RestoreOutcome {
         fork: None,
         media: Default::default(),
     }
+}
+
+/// A full restore WITH STANDBY whose undo file would be one of the files the restore puts in
+/// place (a data file, the log or the location file in the directory, a MOVE target): the path
+/// is free when the restore starts, so the undo file's own checks pass, and the restore failed
+/// only at its end, when standby found the database's file there, leaving the directory
+/// restoring. Refused before anything is done.
+fn refuse_undo_at_a_database_file(
+    dir: &Path,
+    undo: &Path,
+    h: &SetHeader,
+    opts: &RestoreOptions,
+) -> Result<()> {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .map(|a| relocate::lexical(&a))
+            .map_err(io_err("resolve", p))
+    };
+    let u = abs(undo)?;
+    let mut at: Vec<PathBuf> = h.files.iter().map(|f| dir.join(&f.file_name)).collect();
+    at.push(dir.join(crate::engine::db::LOG_FILE));
+    at.push(dir.join(crate::engine::db::LOCATION_FILE));
+    at.extend(opts.moves.iter().map(|(_, p)| dir.join(p)));
+    for p in at {
+        if abs(&p)? == u {
+            return Err(DbBackupError::Refused(format!(
+                "undo file {}: that is where the restore puts a file of the database; name another file for the undo",
+                undo.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn name_guid(h: &SetHeader) -> String {

@@ -500,7 +500,24 @@ impl Log {
     /// The database id a log file's header names (to find the database when its boot page
     /// is unreadable).
     pub fn peek_guid(path: &Path) -> Result<[u8; 16]> {
-        let f = File::open(path).map_err(|e| Error::io("open log", path, e))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: a FIFO at the path would block the open until someone writes to it; it
+        // is opened at once and refused below.
+        let f = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| Error::io("open log", path, e))?;
+        if !f
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .is_file()
+        {
+            return Err(Error::Invalid(format!(
+                "open log {}: not a regular file",
+                path.display()
+            )));
+        }
         Ok(read_header(&f, path)?.db_guid)
     }
 
