@@ -977,11 +977,24 @@ fn primary_filegroup_restore_from_the_command_line() {
     ok(
         t,
         &[
-            "backup", "other", "--type", "full", "--to", "other.tap", "--format",
+            "backup",
+            "other",
+            "--type",
+            "full",
+            "--to",
+            "other.tap",
+            "--format",
         ],
     );
     let primary_before = std::fs::read(&path).unwrap();
-    let restore_primary = ["restore", "db", "--from", "other.tap", "--filegroup", "PRIMARY"];
+    let restore_primary = [
+        "restore",
+        "db",
+        "--from",
+        "other.tap",
+        "--filegroup",
+        "PRIMARY",
+    ];
     let (c, _, err) = refdb(t, &[&restore_primary[..], &["--norecovery"]].concat());
     assert_eq!(c, 1, "{err}");
     assert!(err.contains("is restoring database"), "{err}");
@@ -1028,9 +1041,7 @@ fn primary_filegroup_restore_from_the_command_line() {
     ok(t, &["put", "s", "x", "y"]);
     ok(
         t,
-        &[
-            "backup", "s", "--type", "full", "--to", "s.tap", "--format",
-        ],
+        &["backup", "s", "--type", "full", "--to", "s.tap", "--format"],
     );
     let (c, _, err) = refdb(
         t,

@@ -1401,10 +1401,17 @@ fn primary_filegroup_restore(from_file_backup: bool) {
     odb.close().unwrap();
     let why = refused(env.restore(&env.db_dir, &other_full, &primary_fg(norecovery())));
     assert!(why.contains("is restoring database"), "{what}: {why}");
-    assert_eq!(dir_files(&env.db_dir), before, "{what}: another database's backup");
+    assert_eq!(
+        dir_files(&env.db_dir),
+        before,
+        "{what}: another database's backup"
+    );
     // RECOVERY at once: the restored primary is not up to the rest yet.
     let why = refused(env.restore(&env.db_dir, source, &primary_fg(Default::default())));
-    assert!(why.contains("brought up to date only at LSN"), "{what}: {why}");
+    assert!(
+        why.contains("brought up to date only at LSN"),
+        "{what}: {why}"
+    );
     assert_eq!(dir_files(&env.db_dir), before, "{what}: early recovery");
 
     let out = env
@@ -1422,7 +1429,10 @@ fn primary_filegroup_restore(from_file_backup: bool) {
     assert_eq!(dir_files(&env.db_dir), restored, "{what}: a log gap");
     env.restore(&env.db_dir, &log1, &norecovery()).unwrap();
     let why = refused(env.restore(&env.db_dir, &log2, &Default::default()));
-    assert!(why.contains("brought up to date only at LSN"), "{what}: {why}");
+    assert!(
+        why.contains("brought up to date only at LSN"),
+        "{what}: {why}"
+    );
     env.restore(&env.db_dir, &log2, &norecovery()).unwrap();
     assert_eq!(
         dir_files(&env.db_dir)["bulk.ndf"],
@@ -1446,7 +1456,10 @@ fn primary_filegroup_restore(from_file_backup: bool) {
     let header =
         |lib: &Path| media::dbbackup::SetHeader::from_mqci(&first_header(lib), "x").unwrap();
     let (hf, ht, hl3, hd) = (header(&full), header(&tail), header(&log3), header(&diff));
-    assert_eq!(hl3.first_lsn, ht.last_lsn, "{what}: the next log follows the tail");
+    assert_eq!(
+        hl3.first_lsn, ht.last_lsn,
+        "{what}: the next log follows the tail"
+    );
     assert_eq!(hl3.fork_guid, hf.fork_guid, "{what}: one recovery fork");
     assert_eq!(hd.base_guid, hf.set_guid, "{what}: the differential's base");
     // And the whole database restores from the full through every log.

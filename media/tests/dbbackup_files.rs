@@ -709,7 +709,10 @@ fn primary_filegroup_restore_into_a_moved_database() {
     std::fs::create_dir(&disk2).unwrap();
     let d = root.join("moved");
     let moves: Vec<(String, String)> = vec![
-        ("primary".into(), disk2.join("sales.mdf").to_str().unwrap().into()),
+        (
+            "primary".into(),
+            disk2.join("sales.mdf").to_str().unwrap().into(),
+        ),
         ("log".into(), "../disk2/log.ldf".into()),
         ("a".into(), "a-renamed.ndf".into()),
     ];
@@ -725,7 +728,11 @@ fn primary_filegroup_restore_into_a_moved_database() {
     let mut changes = Vec::new();
     for g in GROUPS {
         for i in (0..30).step_by(3) {
-            changes.push((g, format!("w{i:05}"), (i % 2 == 0).then(|| format!("{g}-u{i}"))));
+            changes.push((
+                g,
+                format!("w{i:05}"),
+                (i % 2 == 0).then(|| format!("{g}-u{i}")),
+            ));
         }
     }
     env.commit(&db, changes);
@@ -756,7 +763,10 @@ fn primary_filegroup_restore_into_a_moved_database() {
     }
     env.restore(&d, &tail, Recovery::Recovery);
     for gone in ["primary.mdf", "log.ldf", "a.ndf"] {
-        assert!(!d.join(gone).exists(), "{gone} is in the database directory");
+        assert!(
+            !d.join(gone).exists(),
+            "{gone} is in the database directory"
+        );
     }
     let left: Vec<_> = std::fs::read_dir(&disk2)
         .unwrap()

@@ -22,8 +22,28 @@
 //! Restrictions (the documents' table): under the simple recovery model, a file restore is for
 //! read-only filegroups only; a read-only filegroup's files are put back in place with the
 //! database online, as nothing of them changed since (no log is needed). A point in time is
-//! never restored after a file restore. The primary filegroup is restored with the whole
-//! database (its boot page describes the database).
+//! never restored after a file restore.
+//!
+//! The primary filegroup too (full and bulk-logged models, offline: the documents' "File
+//! Restores" of the primary), although its file holds the boot record (file list, filegroups,
+//! recovery model, log chain, differential base, fork). The restored boot record is the
+//! backup's, older than the database, and log replay brings it up to date: every change of it
+//! is logged as an image of the boot page (`Core::set_boot`), and the file list is fixed when
+//! the database is created, so the backup's record names the same files. What the log does not
+//! say is where the files are now (a MOVE of a full restore changes the paths without logging
+//! them): those come from the restoring database (`current_boot`: the damaged primary's boot
+//! page if it still reads, else the newest image of it in the restoring log; the primary's own
+//! path from `refdb.location`), written into the restored boot page as a MOVE restore does, and
+//! kept by redo (`boot_with_paths`). The log is replaced where `refdb.location` says it is.
+//! The other files are not touched until the recovery at the end of the tail, which finds
+//! their pages newer than the log and leaves them; the recovered boot record is the tail's,
+//! and the log chain goes on from there as for any file restore. Under simple it is refused:
+//! the primary filegroup is read-write, and there is no log to bring it up to date.
+//!
+//! A refused restore (another database's backup, a log past the tail, a log gap afterwards)
+//! changes nothing; one killed after the primary file was put back leaves the directory
+//! restoring as the tail left it (the state file is written last), and the same restore run
+//! again finishes it (the primary it put back says where the files are).
 
 use super::header::SetHeader;
 use super::incoming::Incoming;
@@ -279,33 +299,38 @@ pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcom
             dir.display()
         )));
     }
-    restart_from_set(job, target, |_| Ok(()), |()| {
-        let boot = check_file_ids(dir, &sub)?;
-        let found = match stage.image(file) {
-            Some(img) => img.read_page(page)?,
-            None => None,
-        };
-        let p = found
-            .filter(|p| p.verify(PageId { file, page }).is_ok())
-            .ok_or_else(|| {
-                DbBackupError::Refused(format!(
-                    "the backup holds no undamaged copy of page {file}:{page}"
-                ))
-            })?;
-        let path = boot
-            .files
-            .iter()
-            .find(|b| b.id == file)
-            .map_or_else(|| dir.join(&entry.file_name), |b| b.resolve(dir));
-        let out = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(io_err("open data file (not following a link)", &path))?;
-        out.write_all_at(&p.0[..], page as u64 * PAGE_SIZE as u64)
-            .and_then(|_| out.sync_all())
-            .map_err(io_err("write page into", &path))
-    })
+    restart_from_set(
+        job,
+        target,
+        |_| Ok(()),
+        |()| {
+            let boot = check_file_ids(dir, &sub)?;
+            let found = match stage.image(file) {
+                Some(img) => img.read_page(page)?,
+                None => None,
+            };
+            let p = found
+                .filter(|p| p.verify(PageId { file, page }).is_ok())
+                .ok_or_else(|| {
+                    DbBackupError::Refused(format!(
+                        "the backup holds no undamaged copy of page {file}:{page}"
+                    ))
+                })?;
+            let path = boot
+                .files
+                .iter()
+                .find(|b| b.id == file)
+                .map_or_else(|| dir.join(&entry.file_name), |b| b.resolve(dir));
+            let out = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(io_err("open data file (not following a link)", &path))?;
+            out.write_all_at(&p.0[..], page as u64 * PAGE_SIZE as u64)
+                .and_then(|_| out.sync_all())
+                .map_err(io_err("write page into", &path))
+        },
+    )
 }
 
 /// The database's description (its boot page), checked against the files to restore: the same
