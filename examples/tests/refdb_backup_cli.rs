@@ -919,3 +919,138 @@ fn progress_is_drawn_on_a_terminal() {
         "{out:?}"
     );
 }
+
+/// File restore of the primary filegroup from the command line (full model, offline): a page
+/// of primary.mdf holding rows is damaged; after the tail-log backup, `--filegroup PRIMARY`
+/// from the full (the first run killed half way, the second finishing it), the logs, the tail:
+/// every acknowledged row is back, `check` agrees, filegroup b's file was not touched before
+/// the recovery, and the next log backup follows the tail. Refused: a backup of another
+/// database, a log gap, and the simple model.
+#[test]
+fn primary_filegroup_restore_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &["create", "db", "--recovery", "full", "--filegroup", "b"],
+    );
+    let mut want = BTreeMap::new();
+    let put = |want: &mut BTreeMap<_, _>, n: std::ops::Range<u32>| {
+        for i in n {
+            for fg in ["PRIMARY", "b"] {
+                let (k, v) = (format!("k{:02}", i % 23), format!("{fg}-{i}"));
+                ok(t, &["put", "db", &k, &v, "--filegroup", fg]);
+                want.insert((fg.to_string(), k), v);
+            }
+        }
+    };
+    let backup = |kind: &str, to: &str, extra: &[&str]| {
+        let mut a = vec!["backup", "db", "--type", kind, "--to", to, "--format"];
+        a.extend_from_slice(extra);
+        ok(t, &a)
+    };
+    put(&mut want, 0..10);
+    backup("full", "full.tap", &[]);
+    put(&mut want, 10..20);
+    backup("log", "log1.tap", &[]);
+    put(&mut want, 20..30);
+    backup("log", "log2.tap", &[]);
+    put(&mut want, 30..40);
+    // The damage: the page of primary.mdf holding PRIMARY's rows.
+    let path = t.join("db/primary.mdf");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = (2..bytes.len() / 8192)
+        .find(|&p| {
+            bytes[p * 8192..(p + 1) * 8192]
+                .windows(8)
+                .any(|w| w == b"PRIMARY-")
+        })
+        .expect("a page of PRIMARY's rows");
+    bytes[page * 8192 + 100..page * 8192 + 4000].fill(0xAB);
+    std::fs::write(&path, &bytes).unwrap();
+    let tail = backup("log", "tail.tap", &["--no-truncate", "--norecovery"]);
+    let b_before = std::fs::read(t.join("db/b.ndf")).unwrap();
+
+    // Another database of the same name: refused, nothing changed.
+    ok(t, &["create", "other", "--recovery", "full"]);
+    ok(t, &["put", "other", "x", "y"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "other",
+            "--type",
+            "full",
+            "--to",
+            "other.tap",
+            "--format",
+        ],
+    );
+    let primary_before = std::fs::read(&path).unwrap();
+    let restore_primary = [
+        "restore",
+        "db",
+        "--from",
+        "other.tap",
+        "--filegroup",
+        "PRIMARY",
+    ];
+    let (c, _, err) = refdb(t, &[&restore_primary[..], &["--norecovery"]].concat());
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("is restoring database"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), primary_before);
+
+    // Killed half way through (after the primary file, writing the log), then run again: it
+    // finishes.
+    let args = [
+        "restore",
+        "db",
+        "--from",
+        "full.tap",
+        "--filegroup",
+        "PRIMARY",
+        "--norecovery",
+    ];
+    let o = Command::new(REFDB)
+        .current_dir(t)
+        .args(args)
+        .env("REFDB_CRASH", "restore:1")
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "the killed restore finished");
+    // Killed writing the new log, the primary already put back: the directory is half way.
+    assert_ne!(std::fs::read(&path).unwrap(), primary_before);
+    ok(t, &args);
+    let (c, _, err) = refdb(t, &["restore", "db", "--from", "log2.tap", "--norecovery"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("log chain gap"), "{err}");
+    ok(t, &["restore", "db", "--from", "log1.tap", "--norecovery"]);
+    ok(t, &["restore", "db", "--from", "log2.tap", "--norecovery"]);
+    assert_eq!(std::fs::read(t.join("db/b.ndf")).unwrap(), b_before);
+    ok(t, &["restore", "db", "--from", "tail.tap"]);
+    assert_eq!(scan(t, "db"), want);
+    assert_check(t, "db", &want, "PRIMARY + logs + tail");
+
+    // The chain goes on from the tail's end.
+    put(&mut want, 40..45);
+    let log3 = backup("log", "log3.tap", &[]);
+    assert_eq!(lsns(&log3).0, lsns(&tail).1, "{tail}{log3}");
+
+    // Simple: refused, saying why.
+    ok(t, &["create", "s", "--recovery", "simple"]);
+    ok(t, &["put", "s", "x", "y"]);
+    ok(
+        t,
+        &["backup", "s", "--type", "full", "--to", "s.tap", "--format"],
+    );
+    let (c, _, err) = refdb(
+        t,
+        &["restore", "s", "--from", "s.tap", "--filegroup", "PRIMARY"],
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        err.contains("simple recovery model") && err.contains("primary filegroup"),
+        "{err}"
+    );
+    assert_eq!(ok(t, &["get", "s", "x"]).trim(), "y");
+}

@@ -1293,3 +1293,210 @@ fn a_page_restore_keeps_the_log_chain_and_the_differential_base() {
 fn a_file_restore_keeps_the_log_chain_and_the_differential_base() {
     a_file_or_page_restore_keeps_the_log_chain(false);
 }
+
+/// The regular files of database directory `dir` and their bytes (its lock file aside, which
+/// a restore may create): what a refused restore must leave as it was.
+fn dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != "refdb.lock")
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Damages a page of primary.mdf that holds rows of PRIMARY (found by a key's bytes; the
+/// database is closed, so the page on disk is the one recovery would read); returns it.
+fn damage_a_primary_page(dir: &Path) -> usize {
+    let path = dir.join("primary.mdf");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = (2..bytes.len() / 8192)
+        .find(|&p| {
+            bytes[p * 8192..(p + 1) * 8192]
+                .windows(2)
+                .any(|w| w == b"k0")
+        })
+        .expect("a page holding rows of PRIMARY");
+    bytes[page * 8192 + 100..page * 8192 + 4000].fill(0xAB);
+    std::fs::write(&path, &bytes).unwrap();
+    page
+}
+
+fn primary_fg(opts: RestoreOptions) -> RestoreOptions {
+    RestoreOptions {
+        filegroup: Some("PRIMARY".into()),
+        ..opts
+    }
+}
+
+/// File restore of the primary filegroup (the documents' offline file restore, full model):
+/// after a full backup (and a file backup of PRIMARY), work in both filegroups, a recovery
+/// model switch (a boot record change, logged as the boot page's image) and log backups, a
+/// page of primary.mdf is damaged; the tail of the log is backed up, the primary filegroup is
+/// restored from the full (or the file backup), then the logs and the tail WITH RECOVERY.
+/// Every committed row of both filegroups is back, the boot record is the tail's (bulk-logged,
+/// the full still the differential base), `check` is clean, filegroup bulk's file was not
+/// touched before the recovery, and the next log backup is accepted at the tail's end. Refused,
+/// each leaving the directory's files as they were: before the tail-log backup, a backup of
+/// another database, a log gap, RECOVERY before the tail.
+fn primary_filegroup_restore(from_file_backup: bool) {
+    let what = if from_file_backup {
+        "primary from its file backup"
+    } else {
+        "primary from the full"
+    };
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    let mut bulk = Rows::new();
+    work_both(&mut env, &db, &mut bulk, 15);
+    let full = env.backup(&db, BackupType::Full);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let mut fo = BackupOptions::new(BackupType::File);
+    fo.filegroup = Some("PRIMARY".into());
+    let fg_primary = env.backup_with(&db, &fo, 1);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log1 = env.backup(&db, BackupType::Log);
+    db.set_recovery_model(RecoveryModel::BulkLogged).unwrap();
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log2 = env.backup(&db, BackupType::Log);
+    work_both(&mut env, &db, &mut bulk, 10);
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+    damage_a_primary_page(&env.db_dir);
+    // The damage is real: a copy of the directory opened reads wrong or fails `check`.
+    let copy = env.tmp.path().join("damaged-copy");
+    std::fs::create_dir(&copy).unwrap();
+    for (n, b) in dir_files(&env.db_dir) {
+        std::fs::write(copy.join(n), b).unwrap();
+    }
+    let damaged = match Database::open(&copy) {
+        Err(_) => true,
+        Ok(d) => d.check().map_or(true, |r| !r.problems.is_empty()),
+    };
+    assert!(damaged, "{what}: the damaged primary reads clean");
+
+    let source = if from_file_backup { &fg_primary } else { &full };
+    // Before the tail-log backup: the database is not restoring.
+    let why = refused(env.restore(&env.db_dir, source, &primary_fg(norecovery())));
+    assert!(why.contains("tail-log backup"), "{what}: {why}");
+
+    let tail = env.tail_log();
+    if from_file_backup {
+        // The boot page fails too, after the tail: the restoring log stands in for it.
+        let path = env.db_dir.join("primary.mdf");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[200..4000].fill(0x5A);
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let before = dir_files(&env.db_dir);
+
+    // A backup of another database of the same name.
+    let (mut other, odb) = Env::new(RecoveryModel::Full);
+    other.work(&odb, 5);
+    let other_full = other.backup(&odb, BackupType::Full);
+    odb.close().unwrap();
+    let why = refused(env.restore(&env.db_dir, &other_full, &primary_fg(norecovery())));
+    assert!(why.contains("is restoring database"), "{what}: {why}");
+    assert_eq!(
+        dir_files(&env.db_dir),
+        before,
+        "{what}: another database's backup"
+    );
+    // RECOVERY at once: the restored primary is not up to the rest yet.
+    let why = refused(env.restore(&env.db_dir, source, &primary_fg(Default::default())));
+    assert!(
+        why.contains("brought up to date only at LSN"),
+        "{what}: {why}"
+    );
+    assert_eq!(dir_files(&env.db_dir), before, "{what}: early recovery");
+
+    let out = env
+        .restore(&env.db_dir, source, &primary_fg(norecovery()))
+        .unwrap();
+    assert!(!out.recovered, "{what}");
+    let restored = dir_files(&env.db_dir);
+    assert_eq!(
+        restored["bulk.ndf"], before["bulk.ndf"],
+        "{what}: filegroup bulk's file is left alone"
+    );
+    // A gap: log2 without log1 (from the file backup, log1 is the next one too).
+    let why = refused(env.restore(&env.db_dir, &log2, &norecovery()));
+    assert!(why.contains("log chain gap"), "{what}: {why}");
+    assert_eq!(dir_files(&env.db_dir), restored, "{what}: a log gap");
+    env.restore(&env.db_dir, &log1, &norecovery()).unwrap();
+    let why = refused(env.restore(&env.db_dir, &log2, &Default::default()));
+    assert!(
+        why.contains("brought up to date only at LSN"),
+        "{what}: {why}"
+    );
+    env.restore(&env.db_dir, &log2, &norecovery()).unwrap();
+    assert_eq!(
+        dir_files(&env.db_dir)["bulk.ndf"],
+        before["bulk.ndf"],
+        "{what}: bulk's file untouched until the recovery"
+    );
+    let out = env
+        .restore(&env.db_dir, &tail, &RestoreOptions::default())
+        .unwrap();
+    assert!(out.recovered, "{what}");
+    assert_eq!(out.fork, None, "{what}: nothing branched, no fork");
+    assert_rows_with(&env.db_dir, &want, &bulk, what);
+
+    // The boot record is the tail's: the model switched after the backup, the log chain.
+    let db = Database::open(&env.db_dir).unwrap();
+    assert_eq!(db.info().model, RecoveryModel::BulkLogged, "{what}");
+    work_both(&mut env, &db, &mut bulk, 10);
+    let log3 = env.backup(&db, BackupType::Log);
+    let diff = env.backup(&db, BackupType::Differential);
+    db.close().unwrap();
+    let header =
+        |lib: &Path| media::dbbackup::SetHeader::from_mqci(&first_header(lib), "x").unwrap();
+    let (hf, ht, hl3, hd) = (header(&full), header(&tail), header(&log3), header(&diff));
+    assert_eq!(
+        hl3.first_lsn, ht.last_lsn,
+        "{what}: the next log follows the tail"
+    );
+    assert_eq!(hl3.fork_guid, hf.fork_guid, "{what}: one recovery fork");
+    assert_eq!(hd.base_guid, hf.set_guid, "{what}: the differential's base");
+    // And the whole database restores from the full through every log.
+    let d = env.tmp.path().join("whole");
+    for lib in [&full, &log1, &log2, &tail] {
+        env.restore(&d, lib, &norecovery()).unwrap();
+    }
+    env.restore(&d, &log3, &RestoreOptions::default()).unwrap();
+    assert_rows_with(&d, &env.model.rows, &bulk, &format!("{what}: whole"));
+}
+
+#[test]
+fn primary_filegroup_restore_from_the_full_plus_logs() {
+    primary_filegroup_restore(false);
+}
+
+#[test]
+fn primary_filegroup_restore_from_a_file_backup_with_the_boot_page_damaged() {
+    primary_filegroup_restore(true);
+}
+
+/// Under the simple model the primary filegroup (read-write) has no file restore: refused,
+/// saying why, the database left as it was.
+#[test]
+fn primary_filegroup_restore_is_refused_under_simple() {
+    let (mut env, db) = Env::new(RecoveryModel::Simple);
+    env.work(&db, 10);
+    let full = env.backup(&db, BackupType::Full);
+    env.work(&db, 5);
+    let want = env.model.rows.clone();
+    db.close().unwrap();
+    let before = dir_files(&env.db_dir);
+    let why = refused(env.restore(&env.db_dir, &full, &primary_fg(Default::default())));
+    assert!(
+        why.contains("simple recovery model") && why.contains("primary filegroup"),
+        "{why}"
+    );
+    assert_eq!(dir_files(&env.db_dir), before);
+    assert_rows(&env.db_dir, &want, "simple, refused");
+}

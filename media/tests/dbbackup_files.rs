@@ -690,3 +690,99 @@ fn move_relocates_the_primary_file_and_the_log_through_a_whole_sequence() {
     assert!(d.join("primary.mdf").is_file() && !d.join("refdb.location").exists());
     assert!(disk2.join("sales.mdf").is_file());
 }
+
+/// File restore of the primary filegroup into a database whose primary file and log a MOVE put
+/// outside its directory (and a data file under another name inside): the restored primary goes
+/// where the location file says (under a temporary name beside it, renamed over it), its boot
+/// record keeps the paths the database has now, the log is replaced where it is, the other
+/// files stay untouched until the recovery, and every row comes back with `check` clean.
+#[test]
+fn primary_filegroup_restore_into_a_moved_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db_dir = tmp.path().join("sales");
+    let (db, mut env) = create(tmp, &db_dir, &[("a", "a2")]);
+    env.load(&db, "k", 40);
+    let full = env.backup(&db, BackupType::Full);
+    db.close().unwrap();
+    let root = env.tmp.path().to_path_buf();
+    let disk2 = root.join("disk2");
+    std::fs::create_dir(&disk2).unwrap();
+    let d = root.join("moved");
+    let moves: Vec<(String, String)> = vec![
+        (
+            "primary".into(),
+            disk2.join("sales.mdf").to_str().unwrap().into(),
+        ),
+        ("log".into(), "../disk2/log.ldf".into()),
+        ("a".into(), "a-renamed.ndf".into()),
+    ];
+    let o = RestoreOptions {
+        moves,
+        ..Default::default()
+    };
+    env.restore_with(&d, &full, &o).unwrap();
+    let db = Database::open(&d).unwrap();
+    env.load(&db, "w", 30);
+    let after = env.backup(&db, BackupType::Full);
+    env.load(&db, "x", 20);
+    let mut changes = Vec::new();
+    for g in GROUPS {
+        for i in (0..30).step_by(3) {
+            changes.push((
+                g,
+                format!("w{i:05}"),
+                (i % 2 == 0).then(|| format!("{g}-u{i}")),
+            ));
+        }
+    }
+    env.commit(&db, changes);
+    let log = env.backup(&db, BackupType::Log);
+    env.load(&db, "y", 10);
+    let mut tail = BackupOptions::new(BackupType::Log);
+    tail.no_truncate = true;
+    tail.norecovery = true;
+    let tail = env.backup_opts(&db, &tail);
+    db.close().unwrap();
+    let want = env.rows.clone();
+    // The primary file lost: garbage where it is.
+    let primary = disk2.join("sales.mdf");
+    std::fs::write(&primary, vec![0x33u8; 8192 * 4]).unwrap();
+    let others = snapshot(&[&d]);
+
+    let fr = RestoreOptions {
+        recovery: Recovery::NoRecovery,
+        filegroup: Some("PRIMARY".into()),
+        ..Default::default()
+    };
+    env.restore_with(&d, &after, &fr).unwrap();
+    env.restore(&d, &log, Recovery::NoRecovery);
+    let now = snapshot(&[&d]);
+    for name in ["a-renamed.ndf", "a2.ndf", "b.ndf"] {
+        let p = d.join(name);
+        assert_eq!(now[&p], others[&p], "{name} touched before the recovery");
+    }
+    env.restore(&d, &tail, Recovery::Recovery);
+    for gone in ["primary.mdf", "log.ldf", "a.ndf"] {
+        assert!(
+            !d.join(gone).exists(),
+            "{gone} is in the database directory"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&disk2)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "left on disk2: {left:?}");
+    assert_rows(&d, &want, "primary restored into the moved database");
+    let db = Database::open(&d).unwrap();
+    let paths: BTreeMap<String, PathBuf> = db
+        .data_files()
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.logical_name, f.path))
+        .collect();
+    assert_eq!(paths["primary"], primary);
+    assert_eq!(paths["a"], d.join("a-renamed.ndf"));
+    db.close().unwrap();
+}

@@ -244,7 +244,8 @@ enum Cmd {
         #[arg(long)]
         replace: bool,
         /// File restore: only this filegroup's files (of a file or full backup), into the
-        /// database in DIR left restoring by a tail-log backup; the logs since follow. With
+        /// database in DIR left restoring by a tail-log backup (PRIMARY too, under the full
+        /// and bulk-logged models); the logs since follow. With
         /// --partial, a filegroup restored besides PRIMARY (repeatable). Into an online
         /// database where the filegroup is offline (after --partial): the later stage of a
         /// piecemeal restore, followed (full model) by the logs up to where the database was

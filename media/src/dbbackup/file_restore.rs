@@ -22,8 +22,28 @@
 //! Restrictions (the documents' table): under the simple recovery model, a file restore is for
 //! read-only filegroups only; a read-only filegroup's files are put back in place with the
 //! database online, as nothing of them changed since (no log is needed). A point in time is
-//! never restored after a file restore. The primary filegroup is restored with the whole
-//! database (its boot page describes the database).
+//! never restored after a file restore.
+//!
+//! The primary filegroup too (full and bulk-logged models, offline: the documents' "File
+//! Restores" of the primary), although its file holds the boot record (file list, filegroups,
+//! recovery model, log chain, differential base, fork). The restored boot record is the
+//! backup's, older than the database, and log replay brings it up to date: every change of it
+//! is logged as an image of the boot page (`Core::set_boot`), and the file list is fixed when
+//! the database is created, so the backup's record names the same files. What the log does not
+//! say is where the files are now (a MOVE of a full restore changes the paths without logging
+//! them): those come from the restoring database (`current_boot`: the damaged primary's boot
+//! page if it still reads, else the newest image of it in the restoring log; the primary's own
+//! path from `refdb.location`), written into the restored boot page as a MOVE restore does, and
+//! kept by redo (`boot_with_paths`). The log is replaced where `refdb.location` says it is.
+//! The other files are not touched until the recovery at the end of the tail, which finds
+//! their pages newer than the log and leaves them; the recovered boot record is the tail's,
+//! and the log chain goes on from there as for any file restore. Under simple it is refused:
+//! the primary filegroup is read-write, and there is no log to bring it up to date.
+//!
+//! A refused restore (another database's backup, a log past the tail, a log gap afterwards)
+//! changes nothing; one killed after the primary file was put back leaves the directory
+//! restoring as the tail left it (the state file is written last), and the same restore run
+//! again finishes it (the primary it put back says where the files are).
 
 use super::header::SetHeader;
 use super::incoming::Incoming;
@@ -68,17 +88,19 @@ pub(super) fn restore_files(job: Job<'_>, target: Target) -> Result<RestoreOutco
             f.logical_name, f.file_name
         )));
     }
-    if files.iter().any(|f| f.filegroup_id == 1) {
-        return Err(DbBackupError::Refused(format!(
-            "filegroup {fg} is the primary filegroup, which holds the database's description: restore the whole database (or piecemeal, from a full backup)"
-        )));
-    }
+    let primary = files.iter().any(|f| f.filegroup_id == 1);
     if opts.stopat_ms.is_some() {
         return Err(DbBackupError::Refused(
             "a file restore cannot stop at a point in time: the file is brought up to the rest of the database".into(),
         ));
     }
-    let read_only = files.iter().all(|f| f.read_only);
+    let read_only = files.iter().all(|f| f.read_only) && !primary;
+    if h.model == RecoveryModel::Simple && primary {
+        return Err(DbBackupError::Refused(format!(
+            "database {} uses the simple recovery model: a file restore is only for read-only filegroups (there is no log backup to bring a read-write file up to date), and the primary filegroup {fg} is read-write: restore the whole database",
+            h.database
+        )));
+    }
     if h.model == RecoveryModel::Simple && !read_only {
         return Err(DbBackupError::Refused(format!(
             "database {} uses the simple recovery model: a file restore is only for read-only filegroups, and filegroup {fg} was read-write when backed up (restore the whole database)",
@@ -117,20 +139,96 @@ pub(super) fn restore_files(job: Job<'_>, target: Target) -> Result<RestoreOutco
             crate::engine::db::guid_string(&guid),
             name_guid(h)
         ))),
-        target => restart_from_set(job, target, || {
-            check_files(dir, &sub)?;
-            put_files(dir, stage, &sub)
-        }),
+        target if primary => restart_from_set(
+            job,
+            target,
+            |s| {
+                let boot = current_boot(dir, s)?;
+                check_all_in(dir, &sub, &boot)?;
+                Ok(boot)
+            },
+            |boot| {
+                let ids: Vec<u16> = sub.files.iter().map(|f| f.file_id).collect();
+                let placement = Placement::for_file_restore_by(dir, &boot, &ids)?;
+                put_files_placed(dir, stage, &sub, placement)
+            },
+        ),
+        target => restart_from_set(
+            job,
+            target,
+            |_| Ok(()),
+            |()| {
+                check_files(dir, &sub)?;
+                put_files(dir, stage, &sub)
+            },
+        ),
     }
 }
 
-/// Into a database left restoring (by a tail-log backup): `put` writes the set's pages, the
-/// log restarts at the set's log, and recovery waits until it reaches where the database's log
-/// ended.
-fn restart_from_set(
+/// The boot record of the database restoring in `dir` (the one `s` describes), for a file
+/// restore of its primary filegroup: where its files are now comes from it, not from the
+/// backup, whose boot record is older (a MOVE since put files elsewhere). The primary's boot
+/// page when it reads as this database's: it holds the files' paths as they are (the engine
+/// keeps them there, and a killed run of this restore wrote them into the primary it put
+/// back). Else (the boot page itself damaged) the newest image of it the restoring log holds,
+/// as the engine's open does with a torn boot page; the log is read, never changed. The
+/// primary's own path is the location file's either way, as the engine's open checks.
+fn current_boot(dir: &Path, s: &State) -> Result<Boot> {
+    let loc = crate::engine::db::locate(dir)?;
+    let primary = loc.primary(dir);
+    let on_disk = crate::engine::file::DataFile::open(1, &primary, false)
+        .and_then(|f| f.read_page(0))
+        .ok()
+        .and_then(|p| Boot::from_page(&p))
+        .filter(|b| b.db_guid == s.db_guid);
+    let mut boot = match on_disk {
+        Some(b) => b,
+        None => {
+            let lpath = loc.log(dir);
+            let img = crate::engine::wal::Log::newest_image(
+                &lpath,
+                s.db_guid,
+                PageId { file: 1, page: 0 },
+            )
+            .map_err(|e| {
+                DbBackupError::Refused(format!(
+                    "{}: the boot page of the primary data file does not read, and the restoring log cannot stand in for it ({e}): restore the whole database",
+                    primary.display()
+                ))
+            })?;
+            img.as_ref()
+                .and_then(Boot::from_page)
+                .filter(|b| b.db_guid == s.db_guid)
+                .ok_or_else(|| {
+                    DbBackupError::Refused(format!(
+                        "{}: the boot page of the primary data file does not read, and the restoring log {} holds no image of it: restore the whole database",
+                        primary.display(),
+                        lpath.display()
+                    ))
+                })?
+        }
+    };
+    if let Some(f) = boot.files.iter_mut().find(|f| f.id == 1) {
+        f.path = loc.primary.clone();
+    }
+    if let Some(g) = boot.filegroups.iter().find(|g| g.offline.is_some()) {
+        return Err(DbBackupError::Refused(format!(
+            "filegroup {} of database {} is offline (a piecemeal restore): bring it online before restoring the primary filegroup, or restore the whole database",
+            g.name, s.database
+        )));
+    }
+    Ok(boot)
+}
+
+/// Into a database left restoring (by a tail-log backup): `check` looks at the database before
+/// anything changes (a refusal leaves a database in standby readable), `put` writes the set's
+/// pages, the log restarts at the set's log, and recovery waits until it reaches where the
+/// database's log ended.
+fn restart_from_set<T>(
     job: Job<'_>,
     target: Target,
-    put: impl FnOnce() -> Result<()>,
+    check: impl FnOnce(&State) -> Result<T>,
+    put: impl FnOnce(T) -> Result<()>,
 ) -> Result<RestoreOutcome> {
     let Job {
         dir, h, log, opts, ..
@@ -151,10 +249,11 @@ fn restart_from_set(
         ..s
     };
     refuse_early_recovery(&state, h.last_lsn, opts)?;
+    let checked = check(&s_before)?;
     // Everything checked: a database in standby is put back to restoring only now, so that a
     // refused file or page restore leaves it readable as it was.
     super::standby::leave(dir, &s_before)?;
-    put()?;
+    put(checked)?;
     replace_log(dir, h, log, h.last_lsn)?;
     finish_in_place(dir, h, state, opts, false)
 }
@@ -200,33 +299,38 @@ pub(super) fn restore_page(job: Job<'_>, target: Target) -> Result<RestoreOutcom
             dir.display()
         )));
     }
-    restart_from_set(job, target, || {
-        let boot = check_file_ids(dir, &sub)?;
-        let found = match stage.image(file) {
-            Some(img) => img.read_page(page)?,
-            None => None,
-        };
-        let p = found
-            .filter(|p| p.verify(PageId { file, page }).is_ok())
-            .ok_or_else(|| {
-                DbBackupError::Refused(format!(
-                    "the backup holds no undamaged copy of page {file}:{page}"
-                ))
-            })?;
-        let path = boot
-            .files
-            .iter()
-            .find(|b| b.id == file)
-            .map_or_else(|| dir.join(&entry.file_name), |b| b.resolve(dir));
-        let out = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(io_err("open data file (not following a link)", &path))?;
-        out.write_all_at(&p.0[..], page as u64 * PAGE_SIZE as u64)
-            .and_then(|_| out.sync_all())
-            .map_err(io_err("write page into", &path))
-    })
+    restart_from_set(
+        job,
+        target,
+        |_| Ok(()),
+        |()| {
+            let boot = check_file_ids(dir, &sub)?;
+            let found = match stage.image(file) {
+                Some(img) => img.read_page(page)?,
+                None => None,
+            };
+            let p = found
+                .filter(|p| p.verify(PageId { file, page }).is_ok())
+                .ok_or_else(|| {
+                    DbBackupError::Refused(format!(
+                        "the backup holds no undamaged copy of page {file}:{page}"
+                    ))
+                })?;
+            let path = boot
+                .files
+                .iter()
+                .find(|b| b.id == file)
+                .map_or_else(|| dir.join(&entry.file_name), |b| b.resolve(dir));
+            let out = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(io_err("open data file (not following a link)", &path))?;
+            out.write_all_at(&p.0[..], page as u64 * PAGE_SIZE as u64)
+                .and_then(|_| out.sync_all())
+                .map_err(io_err("write page into", &path))
+        },
+    )
 }
 
 /// The database's description (its boot page), checked against the files to restore: the same
@@ -239,6 +343,12 @@ fn check_file_ids(dir: &Path, sub: &SetHeader) -> Result<Boot> {
             primary.display()
         ))
     })?;
+    check_ids_in(dir, sub, &boot)?;
+    Ok(boot)
+}
+
+/// The same against `boot`.
+fn check_ids_in(dir: &Path, sub: &SetHeader, boot: &Boot) -> Result<()> {
     for f in &sub.files {
         let same = boot.files.iter().any(|b| {
             b.id == f.file_id && b.filegroup == f.filegroup_id && b.file_name == f.file_name
@@ -253,12 +363,19 @@ fn check_file_ids(dir: &Path, sub: &SetHeader) -> Result<Boot> {
             )));
         }
     }
-    Ok(boot)
+    Ok(())
 }
 
 /// The same, and every file of the filegroup is in the set.
 pub(super) fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
     let boot = check_file_ids(dir, sub)?;
+    check_all_in(dir, sub, &boot)?;
+    Ok(boot)
+}
+
+/// The same against `boot`.
+fn check_all_in(dir: &Path, sub: &SetHeader, boot: &Boot) -> Result<()> {
+    check_ids_in(dir, sub, boot)?;
     let fg = sub.files[0].filegroup_id;
     if let Some(b) = boot
         .files
@@ -270,7 +387,7 @@ pub(super) fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
             b.logical_name, b.file_name, sub.files[0].filegroup
         )));
     }
-    Ok(boot)
+    Ok(())
 }
 
 /// Builds the files in a work directory, then renames each over the database's file; a file a
@@ -278,7 +395,16 @@ pub(super) fn check_files(dir: &Path, sub: &SetHeader) -> Result<Boot> {
 /// renamed over it, and what was there is put back if the restore fails before the end.
 pub(super) fn put_files(dir: &Path, stage: &Incoming, sub: &SetHeader) -> Result<()> {
     let ids: Vec<u16> = sub.files.iter().map(|f| f.file_id).collect();
-    let mut placement = Placement::for_file_restore(dir, &ids)?;
+    put_files_placed(dir, stage, sub, Placement::for_file_restore(dir, &ids)?)
+}
+
+/// The same, the files placed by `placement`.
+fn put_files_placed(
+    dir: &Path,
+    stage: &Incoming,
+    sub: &SetHeader,
+    mut placement: Placement,
+) -> Result<()> {
     let work = TempDir::beside(dir, "files")?;
     write_data_files(&work.0, stage, sub, true, &placement)?;
     for f in &sub.files {

@@ -384,7 +384,12 @@ impl Placement {
                 "{why}: restore the sequence again from its full backup"
             ))
         })?;
-        Ok(Placement {
+        Ok(Placement::from_boot(dir, &boot))
+    }
+
+    /// The moved files `boot` (a boot record of the database in `dir`) names.
+    fn from_boot(dir: &Path, boot: &Boot) -> Placement {
+        Placement {
             moved: boot
                 .files
                 .iter()
@@ -398,7 +403,7 @@ impl Placement {
             log: None,
             outside: Vec::new(),
             committed: false,
-        })
+        }
     }
 
     /// A file restore of data files `ids` of the database in `dir`: those of them that were
@@ -407,7 +412,17 @@ impl Placement {
     /// [`Placement::commit`], and is put back if the restore fails); the others are written
     /// where `write_at` is given.
     pub(super) fn for_file_restore(dir: &Path, ids: &[u16]) -> Result<Placement> {
-        let mut p = Placement::of_database(dir)?;
+        Placement::of_database(dir)?.outside_for(ids)
+    }
+
+    /// The same, the files where `boot` says they are: a file restore of the primary
+    /// filegroup cannot take them from the damaged primary's boot page.
+    pub(super) fn for_file_restore_by(dir: &Path, boot: &Boot, ids: &[u16]) -> Result<Placement> {
+        Placement::from_boot(dir, boot).outside_for(ids)
+    }
+
+    fn outside_for(self, ids: &[u16]) -> Result<Placement> {
+        let mut p = self;
         for m in p.moved.iter_mut().filter(|m| ids.contains(&m.id)) {
             m.write_at = outside_tmp(&mut p.outside, m.write_at.clone(), true)?;
         }

@@ -521,6 +521,40 @@ impl Log {
         Ok(read_header(&f, path)?.db_guid)
     }
 
+    /// The newest image of page `id` in the log file at `path` (of database `db_guid`), with
+    /// the LSN of the record that holds it; read only, the file left exactly as it is (a
+    /// restoring log must keep its length: [`Log::open`] would cut a torn tail). A file restore
+    /// of the primary filegroup reads the boot record this way when the damaged primary's boot
+    /// page does not read: the log holds every change of it as an image of the page.
+    pub fn newest_image(path: &Path, db_guid: [u8; 16], id: PageId) -> Result<Option<Page>> {
+        let file = super::file::open_own(path, OpenOptions::new().read(true), "open log")?;
+        let header = read_header(&file, path)?;
+        if header.db_guid != db_guid {
+            return Err(Error::corrupt(path, "log belongs to another database"));
+        }
+        let mut found = None;
+        for r in Scan::new(&file, path, header.base, header.base)? {
+            let r = r?;
+            let imgs: Vec<&Page> = match &r.body {
+                RecordBody::Fpi(p) => vec![p],
+                RecordBody::Smo { ops, .. } => ops
+                    .iter()
+                    .filter_map(|o| match o {
+                        SmoOp::Image(p) => Some(p),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            for p in imgs.into_iter().filter(|p| p.id() == id) {
+                let mut p = p.clone();
+                p.set_lsn(r.lsn);
+                found = Some(p);
+            }
+        }
+        Ok(found)
+    }
+
     /// Opens a log, finds its end, and cuts a torn tail there.
     pub fn open(path: &Path, db_guid: [u8; 16]) -> Result<(Log, OpenReport)> {
         let tmp = path.with_extension("ldf.tmp");
