@@ -98,7 +98,7 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         // taken, a restore killed entering standby): no more backups could be restored to it,
         // and the "backup" would be of a half-restored copy, recorded as the database's.
         return Err(format!(
-            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): no backup of it is taken; restore its next backup, or the last one with recovery",
+            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): no backup of it is taken; restore its next backup, or recover it where it stands with `refdb restore DIR --recovery`",
             job.dir.display()
         ));
     }
@@ -277,6 +277,22 @@ fn restore_step(
         out,
     )
     .map_err(|e| naming_media(e, files, None))
+}
+
+/// `refdb restore DIR --recovery` with no media: recovers the database left restoring in
+/// `dir` where it stands (RESTORE DATABASE … WITH RECOVERY); prints what it did.
+pub fn recover(dir: &Path, log: &mut impl Write) -> Result<(), String> {
+    let r = dbbackup::recover(dir).map_err(|e| e.to_string())?;
+    let _ = writeln!(
+        log,
+        "refdb: recovered {} at LSN {}{}",
+        dir.display(),
+        r.log_end,
+        r.fork
+            .map(|f| format!(", new recovery fork {}", media::engine::db::guid_string(&f)))
+            .unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// Restores set `set` (default: the first) read by `changers` from `source` (named in the

@@ -14,6 +14,7 @@
 //! refdb bulk-load DIR --filegroup FG --rows N [--value-bytes B]
 //! refdb backup DIR --type full|differential|log|file --to DEV [--to DEV…] [options]
 //! refdb restore DIR --from DEV… [--set N] [--norecovery | --standby UNDO_FILE] [--stopat TIME] [--replace] [--restart] [--filegroup NAME] [--partial --filegroup NAME…] [--page FILE:PAGE] [--move LOGICAL=PATH…]
+//! refdb restore DIR --recovery      (no media: recover a database left restoring where it stands)
 //! refdb plan NAME [--stopat TIME] [--execute DIR]
 //! refdb history [--database NAME]
 //! ```
@@ -230,7 +231,8 @@ enum Cmd {
         /// Leave the database restoring, for more backups to follow.
         #[arg(long)]
         norecovery: bool,
-        /// Recover (the default).
+        /// Recover (the default). Alone, with no --from: recover the database left restoring
+        /// in DIR where it stands (RESTORE DATABASE … WITH RECOVERY).
         #[arg(long, conflicts_with = "norecovery")]
         recovery: bool,
         /// STANDBY: leave the database readable (read-only) between log restores, its undo
@@ -441,7 +443,7 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             changer,
             set,
             norecovery,
-            recovery: _,
+            recovery,
             standby,
             stopat: s,
             replace,
@@ -451,6 +453,23 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
             moves,
             restart,
         } => (|| {
+            if from.is_empty() && changer.is_none() {
+                // RESTORE DATABASE … WITH RECOVERY: no backup, only recovery where it stands.
+                let alone = *recovery
+                    && set.is_none()
+                    && standby.is_none()
+                    && s.is_none()
+                    && !*replace
+                    && filegroups.is_empty()
+                    && !*partial
+                    && page.is_none()
+                    && moves.is_empty()
+                    && !*restart;
+                if !alone {
+                    return Err("restore: no medium to read (--from DEV, or --changer DIR); `refdb restore DIR --recovery` alone recovers a database left restoring where it stands".into());
+                }
+                return rm::recover(dir, &mut err);
+            }
             if !*partial && filegroups.len() > 1 {
                 return Err(
                     "restore: --filegroup names one filegroup, unless --partial is given".into(),
@@ -525,7 +544,7 @@ fn open(dir: &std::path::Path, t: Option<&Tuning>) -> media::engine::Result<Data
     if dir.join(media::dbbackup::restore::RESTORING_FILE).exists() {
         // Opening would recover it, and no more backups could be restored to it.
         return Err(media::engine::Error::Invalid(format!(
-            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): restore its next backup, or the last one with recovery",
+            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): restore its next backup, or recover it where it stands with `refdb restore DIR --recovery`",
             dir.display()
         )));
     }

@@ -38,6 +38,7 @@ pub mod header;
 mod incoming;
 mod piecemeal;
 pub mod progress;
+mod recover;
 mod relocate;
 mod restart;
 pub mod restore;
@@ -46,6 +47,7 @@ pub mod standby;
 pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};
 pub use header::SetHeader;
 pub use progress::Progress;
+pub use recover::{recover, Recovered};
 pub use restore::{restore, Recovery, RestoreOptions, RestoreOutcome};
 
 /// The kind of backup (msdb's letters: `D`, `I`, `L`, `F`).

@@ -170,18 +170,29 @@ impl Progress {
 
 /// Before a restore into `dir` of the set `h`: refuses what would mix an interrupted restore
 /// with another, and returns the interrupted restore's progress when `restart` continues it.
-pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<Option<Progress>> {
-    let mut p = Progress::read(dir)?;
-    // Killed after its last step (the database put in place, or recovered) and before the
-    // progress file went: the restore was whole.
+/// The interrupted restore into `dir`, if one is: a progress file left by a restore killed
+/// after its last step (the database put in place, or recovered) is removed, since that
+/// restore was whole.
+fn pending(dir: &Path) -> Result<Option<Progress>> {
+    let p = Progress::read(dir)?;
     let stale = p.as_ref().is_some_and(|p| match p.kind {
         BackupType::Full => work_dir(dir, p).is_none() && dir.is_dir(),
         _ => !dir.join(super::restore::RESTORING_FILE).exists(),
     });
     if stale {
         finish(dir)?;
-        p = None;
+        return Ok(None);
     }
+    Ok(p)
+}
+
+/// What an interrupted restore into `dir` was restoring (for a refusal), if one is.
+pub(super) fn interrupted(dir: &Path) -> Result<Option<String>> {
+    Ok(pending(dir)?.map(|p| p.describe()))
+}
+
+pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<Option<Progress>> {
+    let p = pending(dir)?;
     if opts.restart {
         if !opts.moves.is_empty() || opts.stopat_ms.is_some() {
             return Err(DbBackupError::Refused(

@@ -62,7 +62,7 @@ const LOG_TMP: &str = ".log.ldf.restoring";
 /// In a full restore's work directory while it is built with MOVE (see `restore_full`).
 const MOVED_MARK: &str = "refdb.restoring.moved";
 /// Present while a differential's pages are written over the restoring files.
-const DIFF_MARK: &str = "refdb.restoring.differential";
+pub(super) const DIFF_MARK: &str = "refdb.restoring.differential";
 
 /// How a restore ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -994,7 +994,7 @@ fn finish(
 /// backups record it as their fork point), and a new log chain: the chain the
 /// backups recorded ended with the restore, and the next log backup follows the next full
 /// backup (a switch to simple and back clears the chain, as the engine's rules say).
-fn new_fork(db: &Database, at: Lsn) -> Result<[u8; 16]> {
+pub(super) fn new_fork(db: &Database, at: Lsn) -> Result<[u8; 16]> {
     let fork = db.start_recovery_fork(at)?;
     let model = db.info().model;
     if model != crate::engine::RecoveryModel::Simple {
@@ -1102,7 +1102,7 @@ pub(super) fn restoring_state(
 
 /// Checks that the restoring log file ends where the state says (nobody opened it since),
 /// after putting back the undo of a database in standby.
-fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
+pub(super) fn check_log_file(dir: &Path, s: &State) -> Result<(File, PathBuf, Lsn)> {
     super::standby::leave(dir, s)?;
     let (f, lpath, base, len) = open_restoring_log(dir)?;
     if len != FILE_HEADER + s.log_end.saturating_sub(base) {
@@ -1201,23 +1201,32 @@ pub(super) fn finish_in_place(
         super::standby::enter(dir, &state, undo)?;
     }
     if !stay {
-        super::piecemeal::mark_left_out(dir, &state)?;
-        let db = Database::open(dir)?;
-        if state.needed > 0 {
-            // A file or page restore, recovered where the rest of the database was (the end
-            // of the tail-log backup: `refuse_early_recovery` saw to it): history did not
-            // branch, so no fork, and the log backups go on from the tail's end.
-            db.continue_log_chain(state.needed)?;
-        } else {
-            out.fork = Some(new_fork(&db, state.log_end)?);
-        }
-        db.close()?;
-        let p = dir.join(RESTORING_FILE);
-        fs::remove_file(&p).map_err(io_err("remove", &p))?;
-        sync_dir(dir)?;
+        out.fork = recover_restoring(dir, &state)?;
         out.recovered = true;
     }
     Ok(out)
+}
+
+/// RECOVERY of the restoring database in `dir` whose restored log ends where `state` says:
+/// the filegroups left out go offline, recovery runs (redo, undo), the restoring mark goes.
+/// Returns the new recovery fork, if one starts.
+pub(super) fn recover_restoring(dir: &Path, state: &State) -> Result<Option<[u8; 16]>> {
+    super::piecemeal::mark_left_out(dir, state)?;
+    let db = Database::open(dir)?;
+    let fork = if state.needed > 0 {
+        // A file or page restore, recovered where the rest of the database was (the end
+        // of the tail-log backup: `refuse_early_recovery` saw to it): history did not
+        // branch, so no fork, and the log backups go on from the tail's end.
+        db.continue_log_chain(state.needed)?;
+        None
+    } else {
+        Some(new_fork(&db, state.log_end)?)
+    };
+    db.close()?;
+    let p = dir.join(RESTORING_FILE);
+    fs::remove_file(&p).map_err(io_err("remove", &p))?;
+    sync_dir(dir)?;
+    Ok(fork)
 }
 
 pub(super) fn restore_log(
