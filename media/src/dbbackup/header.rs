@@ -475,6 +475,10 @@ pub fn history_record(
         r.differential_base_guid = guid(&h.base_guid);
     }
     r.last_recovery_fork_guid = guid(&h.fork_guid);
+    // A log starting where a piecemeal restore's fork began starts in the parent fork.
+    if h.first_fork_guid != h.fork_guid && h.first_fork_guid != [0; 16] {
+        r.first_recovery_fork_guid = guid(&h.first_fork_guid);
+    }
     r.fork_point_lsn = (h.fork_point_lsn != 0).then(|| history_lsn(h.fork_point_lsn));
     r.start = history_time(h.start_ms);
     r.finish = history_time(h.finish_ms);
