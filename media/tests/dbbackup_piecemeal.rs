@@ -14,6 +14,7 @@ use media::dbbackup::{self, BackupOptions, BackupType, Recovery, RestoreOptions}
 use media::decision::Operation;
 use media::engine::{Database, FilegroupSpec, RecoveryModel};
 use media::history::sqlite::SqliteHistory;
+use media::history::BackupHistory;
 use media::set::MediaSet;
 use media::stripe::{StripeDevice, StripeOptions};
 use std::path::{Path, PathBuf};
@@ -725,8 +726,11 @@ fn log_backups_between_the_stages() {
 
     // The whole database from the original full, log 1 and the new fork's logs.
     let w = env.path("whole");
-    restore(&w, &full, &opts(Recovery::NoRecovery)).unwrap();
-    restore(&w, &log1, &opts(Recovery::NoRecovery)).unwrap();
+    let mut used = Vec::new();
+    let o = restore(&w, &full, &opts(Recovery::NoRecovery)).unwrap();
+    used.push(o.header.set_guid);
+    let o = restore(&w, &log1, &opts(Recovery::NoRecovery)).unwrap();
+    used.push(o.header.set_guid);
     // Refused: the fork's second log (it does not start at the point: another fork).
     let e = refused(restore(&w, &between2, &opts(Recovery::NoRecovery)));
     assert!(e.contains("cannot be mixed"), "{e}");
@@ -734,14 +738,32 @@ fn log_backups_between_the_stages() {
     assert_eq!(o.header.first_lsn, point, "the first log starts at the fork point");
     assert_eq!(o.header.fork_guid, child);
     assert_eq!(o.header.first_fork_guid, parent);
+    used.push(o.header.set_guid);
     // Refused: the sibling fork's log, once the database is in this fork.
     let e = refused(restore(&w, &sibling_log, &opts(Recovery::NoRecovery)));
     assert!(e.contains("cannot be mixed"), "{e}");
-    restore(&w, &between2, &opts(Recovery::NoRecovery)).unwrap();
+    let o = restore(&w, &between2, &opts(Recovery::NoRecovery)).unwrap();
+    used.push(o.header.set_guid);
     let o = restore(&w, &after, &opts(Recovery::Recovery)).unwrap();
+    used.push(o.header.set_guid);
     assert!(o.recovered);
     assert_eq!(o.header.first_fork_guid, child);
     assert_rows(&w, &env.rows, &GROUPS, "whole database through the new fork");
+    // The planner builds the same sequence from the history (the sibling's log, which also
+    // starts in the parent fork at the point, ends in another fork than the latest point).
+    let recs = env.history.backups(Some("sales")).unwrap();
+    let plan = media::plan::plan_database(&recs, media::plan::Target::Latest);
+    assert!(plan.is_valid(), "{:?}", plan.problems);
+    let steps: Vec<_> = plan
+        .steps
+        .iter()
+        .map(|s| s.backup_set_guid.clone())
+        .collect();
+    let want: Vec<_> = used
+        .iter()
+        .map(|g| media::history::normalize_guid(&mtf::stream::sqlserver::Guid(*g).to_string()))
+        .collect();
+    assert_eq!(steps, want);
 }
 
 /// A whole-database restore is not carried past the fork point by the new fork's logs when a

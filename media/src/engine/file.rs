@@ -840,6 +840,40 @@ mod tests {
     }
 
     #[test]
+    fn the_parent_fork_round_trips_after_the_fork_point() {
+        let mut b = boot();
+        b.fork_point_lsn = 77_000;
+        b.parent_fork_guid = Some([9; 16]);
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        b.filegroups[1].offline = Some(4242);
+        b.files[1].path = "/data/disk2/a.ndf".into();
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        // Without a parent: the version 4 bytes, no extension.
+        b.parent_fork_guid = None;
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        assert!(e.0.ends_with(&77_000u64.to_le_bytes()));
+        // A parent without a fork point, or naming the fork itself, is damage.
+        let mut b = boot();
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        e.u8(BOOT_PARENT_V5);
+        e.0.extend_from_slice(&[9; 16]);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
+        b.fork_point_lsn = 77_000;
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        e.u8(BOOT_PARENT_V5);
+        e.0.extend_from_slice(&b.fork_guid);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
+        // An engine that knows only version 4 refuses it: an unknown tag after the fork point.
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        e.u8(BOOT_PARENT_V5 + 1);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
+    }
+
+    #[test]
     fn an_offline_entry_for_no_filegroup_is_refused() {
         let b = boot();
         let mut e = Enc::default();
