@@ -679,7 +679,10 @@ fn log_backups_between_the_stages() {
     assert_eq!(info.fork_point_lsn, point);
     assert_eq!(info.parent_fork_guid, Some(parent));
     assert_ne!(info.fork_guid, parent);
-    assert_eq!(info.log_backup_lsn, point, "the chain goes on from the fork point");
+    assert_eq!(
+        info.log_backup_lsn, point,
+        "the chain goes on from the fork point"
+    );
     let child = info.fork_guid;
 
     // Between the stages: work, log backups (accepted), a differential refused.
@@ -735,7 +738,10 @@ fn log_backups_between_the_stages() {
     let e = refused(restore(&w, &between2, &opts(Recovery::NoRecovery)));
     assert!(e.contains("cannot be mixed"), "{e}");
     let o = restore(&w, &between1, &opts(Recovery::NoRecovery)).unwrap();
-    assert_eq!(o.header.first_lsn, point, "the first log starts at the fork point");
+    assert_eq!(
+        o.header.first_lsn, point,
+        "the first log starts at the fork point"
+    );
     assert_eq!(o.header.fork_guid, child);
     assert_eq!(o.header.first_fork_guid, parent);
     used.push(o.header.set_guid);
@@ -748,7 +754,12 @@ fn log_backups_between_the_stages() {
     used.push(o.header.set_guid);
     assert!(o.recovered);
     assert_eq!(o.header.first_fork_guid, child);
-    assert_rows(&w, &env.rows, &GROUPS, "whole database through the new fork");
+    assert_rows(
+        &w,
+        &env.rows,
+        &GROUPS,
+        "whole database through the new fork",
+    );
     // The planner builds the same sequence from the history (the sibling's log, which also
     // starts in the parent fork at the point, ends in another fork than the latest point).
     let recs = env.history.backups(Some("sales")).unwrap();
