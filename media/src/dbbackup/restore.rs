@@ -22,7 +22,9 @@
 //!   already-recovered database refuses further logs. Not so after a file or page restore:
 //!   there recovery happens only where the rest of the database already was (the end of the
 //!   tail-log backup), so history stays linear, no fork is started, and the log chain and the
-//!   differential base go on (see `file_restore`).
+//!   differential base go on (see `file_restore`). Nor after the first stage of a piecemeal
+//!   restore: its fork keeps the log chain and records its parent, and a log of that fork is
+//!   taken by a database restoring in the parent exactly at the fork point (see `piecemeal`).
 //!
 //! - **File and page restore** (a filegroup, or one page, out of a file or full backup): see
 //!   `file_restore`.
