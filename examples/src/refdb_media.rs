@@ -359,6 +359,15 @@ pub fn restore(
                 );
             }
         }
+        // The first stage kept the log chain (its fork records the parent): say so, since
+        // after any other recovery the next log backup waits for a full backup.
+        if o.recovered && o.fork.is_some() && boot.parent_fork_guid.is_some() {
+            let _ = writeln!(
+                log,
+                "refdb: log backups go on from LSN {} (the log chain is kept between the stages)",
+                boot.fork_point_lsn
+            );
+        }
     }
     Ok(o)
 }

@@ -536,6 +536,208 @@ fn piecemeal_restore_from_the_command_line() {
     assert_check(t, "r", &want, "piecemeal: PRIMARY and a, then b");
 }
 
+/// The number after `prefix` in `out`.
+fn number_after(out: &str, prefix: &str) -> u64 {
+    let rest = &out[out
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?} in {out}"))
+        + prefix.len()..];
+    rest.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+/// Log backups between the stages of a piecemeal restore: after stage 1 the database, online
+/// with b offline, takes log backups (the first starts at the LSN stage 1 recovered it at); a
+/// differential is refused while b is offline; stage 2 refuses those logs as not needed and
+/// brings b online from the full backup and the log it was restored with; the log backups go
+/// on after it; the whole database restored from the full, that log and the new logs has every
+/// row put (the test's own record), and a log out of turn is refused.
+#[test]
+fn log_backups_between_piecemeal_stages_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &[
+            "create",
+            "db",
+            "--recovery",
+            "full",
+            "--filegroup",
+            "a",
+            "--filegroup",
+            "b",
+        ],
+    );
+    let mut want = BTreeMap::new();
+    let put = |want: &mut BTreeMap<(String, String), String>,
+               db: &str,
+               n: std::ops::Range<u32>,
+               fgs: &[&str]| {
+        for i in n {
+            for fg in fgs {
+                let (k, v) = (format!("k{:02}", i % 17), format!("{fg}-{i}"));
+                ok(t, &["put", db, &k, &v, "--filegroup", fg]);
+                want.insert((fg.to_string(), k), v);
+            }
+        }
+    };
+    let all = ["PRIMARY", "a", "b"];
+    put(&mut want, "db", 0..8, &all);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    put(&mut want, "db", 8..14, &all);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log.tap", "--format",
+        ],
+    );
+
+    // Stage 1.
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "full.tap",
+            "--partial",
+            "--filegroup",
+            "PRIMARY",
+            "--filegroup",
+            "a",
+            "--norecovery",
+        ],
+    );
+    let out = ok(t, &["restore", "r", "--from", "log.tap"]);
+    let point = number_after(&out, "recovered at LSN ");
+    assert!(
+        out.contains(&format!("log backups go on from LSN {point}")),
+        "{out}"
+    );
+    let info = ok(t, &["info", "r"]);
+    assert!(
+        info.contains(&format!(
+            "recovery fork began at LSN {point}, branched from fork"
+        )) && info.contains(&format!("backed up to {point})")),
+        "{info}"
+    );
+
+    // Between the stages.
+    put(&mut want, "r", 14..20, &["PRIMARY", "a"]);
+    let out = ok(
+        t,
+        &[
+            "backup",
+            "r",
+            "--type",
+            "log",
+            "--to",
+            "between1.tap",
+            "--format",
+        ],
+    );
+    assert!(out.contains(&format!("LSN {point}..")), "{out}");
+    let (c, _, err) = refdb(
+        t,
+        &[
+            "backup",
+            "r",
+            "--type",
+            "differential",
+            "--to",
+            "diff.tap",
+            "--format",
+        ],
+    );
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("filegroup b") && err.contains("offline"),
+        "{err}"
+    );
+    put(&mut want, "r", 20..24, &["PRIMARY", "a"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "r",
+            "--type",
+            "log",
+            "--to",
+            "between2.tap",
+            "--format",
+        ],
+    );
+
+    // Stage 2: the logs taken since stage 1 are not needed for b.
+    ok(
+        t,
+        &["restore", "r", "--from", "full.tap", "--filegroup", "b"],
+    );
+    let (c, _, err) = refdb(t, &["restore", "r", "--from", "between1.tap"]);
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("not needed") && err.contains("filegroup b"),
+        "{err}"
+    );
+    let out = ok(t, &["restore", "r", "--from", "log.tap"]);
+    assert!(
+        out.contains("recovered") && !out.contains("offline"),
+        "{out}"
+    );
+    assert_eq!(scan(t, "r"), want);
+    assert_check(
+        t,
+        "r",
+        &want,
+        "b online after log backups between the stages",
+    );
+    // Log backups go on, b included.
+    put(&mut want, "r", 24..28, &all);
+    ok(
+        t,
+        &[
+            "backup",
+            "r",
+            "--type",
+            "log",
+            "--to",
+            "after.tap",
+            "--format",
+        ],
+    );
+
+    // The whole database: the full, the log to the point, the new fork's logs.
+    ok(t, &["restore", "w", "--from", "full.tap", "--norecovery"]);
+    ok(t, &["restore", "w", "--from", "log.tap", "--norecovery"]);
+    let (c, _, err) = refdb(
+        t,
+        &["restore", "w", "--from", "between2.tap", "--norecovery"],
+    );
+    assert_eq!(c, 1);
+    assert!(err.contains("cannot be mixed"), "{err}");
+    ok(
+        t,
+        &["restore", "w", "--from", "between1.tap", "--norecovery"],
+    );
+    ok(
+        t,
+        &["restore", "w", "--from", "between2.tap", "--norecovery"],
+    );
+    let out = ok(t, &["restore", "w", "--from", "after.tap"]);
+    assert!(out.contains("recovered"), "{out}");
+    assert_eq!(scan(t, "w"), want);
+    assert_check(t, "w", &want, "whole database through the new fork");
+}
+
 /// A piecemeal restore to a point in time: `--partial … --stopat T` on the full backup and
 /// `--stopat T` on the logs bring PRIMARY and a to T; b later, from the full backup and the
 /// same logs without STOPAT, comes to exactly T. The rows of every filegroup are those of the

@@ -14,6 +14,7 @@ use media::dbbackup::{self, BackupOptions, BackupType, Recovery, RestoreOptions}
 use media::decision::Operation;
 use media::engine::{Database, FilegroupSpec, RecoveryModel};
 use media::history::sqlite::SqliteHistory;
+use media::history::BackupHistory;
 use media::set::MediaSet;
 use media::stripe::{StripeDevice, StripeOptions};
 use std::path::{Path, PathBuf};
@@ -646,4 +647,170 @@ fn a_piecemeal_restore_to_a_point_in_time_refused_under_simple_and_in_a_bulk_log
     };
     let e = refused(restore(&d, &log, &at));
     assert!(e.contains("bulk-logged"), "{e}");
+}
+
+/// Log backups of the database between the stages (full model): stage 1 keeps the log chain,
+/// so the database, online with `b` offline, is backed up by its logs; the first starts at the
+/// fork point (where stage 1 recovered it) and names the fork it branched from. Stage 2 needs
+/// none of them (`b` did not change after it went offline: refused as not needed), the log
+/// backups go on after it, and the whole database restored from the original full, the log up
+/// to the point and the new fork's logs has every row of the model. A sibling fork's log (a
+/// second stage-1 restore from the same point) is not mixed in; a differential between the
+/// stages is refused (it would lack `b`).
+#[test]
+fn log_backups_between_the_stages() {
+    let mut env = Env::new();
+    let db = env.create("sales", RecoveryModel::Full);
+    env.load(&db, &GROUPS, "k", 60);
+    let full = env.backup(&db, BackupType::Full);
+    env.load(&db, &GROUPS, "l", 40);
+    let log1 = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+
+    // Stage 1: PRIMARY and a; recovered at the end of log 1.
+    let d = env.path("restored");
+    restore(&d, &full, &partial(Recovery::NoRecovery, &["a"])).unwrap();
+    let o = restore(&d, &log1, &opts(Recovery::Recovery)).unwrap();
+    assert!(o.recovered);
+    let point = o.log_end;
+    let parent = o.header.fork_guid;
+    let db = Database::open(&d).unwrap();
+    let info = db.info();
+    assert_eq!(info.fork_point_lsn, point);
+    assert_eq!(info.parent_fork_guid, Some(parent));
+    assert_ne!(info.fork_guid, parent);
+    assert_eq!(
+        info.log_backup_lsn, point,
+        "the chain goes on from the fork point"
+    );
+    let child = info.fork_guid;
+
+    // Between the stages: work, log backups (accepted), a differential refused.
+    env.load(&db, &["PRIMARY", "a"], "s", 40);
+    env.commit(&db, &[("a", "k00002".into(), None)]);
+    let between1 = env.backup(&db, BackupType::Log);
+    env.load(&db, &["PRIMARY", "a"], "t", 20);
+    let between2 = env.backup(&db, BackupType::Log);
+    let e = refused(env.try_backup(&db, BackupType::Differential));
+    assert!(
+        e.contains("filegroup b") && e.contains("offline"),
+        "differential: {e}"
+    );
+    db.close().unwrap();
+
+    // A sibling: a second stage 1 from the same point, another fork with the same parent.
+    let sib = env.path("sibling");
+    restore(&sib, &full, &partial(Recovery::NoRecovery, &["a"])).unwrap();
+    restore(&sib, &log1, &opts(Recovery::Recovery)).unwrap();
+    let sdb = Database::open(&sib).unwrap();
+    assert_ne!(sdb.info().fork_guid, child);
+    sdb.run(|t| t.put("a", b"sibling", b"row")).unwrap();
+    let sibling_log = env.backup(&sdb, BackupType::Log);
+    sdb.close().unwrap();
+
+    // Stage 2: b from the full backup; the logs of the new fork are not needed for it.
+    assert!(!restore(&d, &full, &filegroup("b")).unwrap().recovered);
+    let e = refused(restore(&d, &between1, &opts(Recovery::Recovery)));
+    assert!(
+        e.contains("not needed") && e.contains(&format!("LSN {point}")),
+        "{e}"
+    );
+    assert!(
+        restore(&d, &log1, &opts(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
+    assert_rows(&d, &env.rows, &GROUPS, "stage 2 after log backups");
+    // Log backups go on after it, b included.
+    let db = Database::open(&d).unwrap();
+    env.load(&db, &GROUPS, "u", 20);
+    let after = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+
+    // The whole database from the original full, log 1 and the new fork's logs.
+    let w = env.path("whole");
+    let mut used = Vec::new();
+    let o = restore(&w, &full, &opts(Recovery::NoRecovery)).unwrap();
+    used.push(o.header.set_guid);
+    let o = restore(&w, &log1, &opts(Recovery::NoRecovery)).unwrap();
+    used.push(o.header.set_guid);
+    // Refused: the fork's second log (it does not start at the point: another fork).
+    let e = refused(restore(&w, &between2, &opts(Recovery::NoRecovery)));
+    assert!(e.contains("cannot be mixed"), "{e}");
+    let o = restore(&w, &between1, &opts(Recovery::NoRecovery)).unwrap();
+    assert_eq!(
+        o.header.first_lsn, point,
+        "the first log starts at the fork point"
+    );
+    assert_eq!(o.header.fork_guid, child);
+    assert_eq!(o.header.first_fork_guid, parent);
+    used.push(o.header.set_guid);
+    // Refused: the sibling fork's log, once the database is in this fork.
+    let e = refused(restore(&w, &sibling_log, &opts(Recovery::NoRecovery)));
+    assert!(e.contains("cannot be mixed"), "{e}");
+    let o = restore(&w, &between2, &opts(Recovery::NoRecovery)).unwrap();
+    used.push(o.header.set_guid);
+    let o = restore(&w, &after, &opts(Recovery::Recovery)).unwrap();
+    used.push(o.header.set_guid);
+    assert!(o.recovered);
+    assert_eq!(o.header.first_fork_guid, child);
+    assert_rows(
+        &w,
+        &env.rows,
+        &GROUPS,
+        "whole database through the new fork",
+    );
+    // The planner builds the same sequence from the history (the sibling's log, which also
+    // starts in the parent fork at the point, ends in another fork than the latest point).
+    let recs = env.history.backups(Some("sales")).unwrap();
+    let plan = media::plan::plan_database(&recs, media::plan::Target::Latest);
+    assert!(plan.is_valid(), "{:?}", plan.problems);
+    let steps: Vec<_> = plan
+        .steps
+        .iter()
+        .map(|s| s.backup_set_guid.clone())
+        .collect();
+    let want: Vec<_> = used
+        .iter()
+        .map(|g| media::history::normalize_guid(&mtf::stream::sqlserver::Guid(*g).to_string()))
+        .collect();
+    assert_eq!(steps, want);
+}
+
+/// A whole-database restore is not carried past the fork point by the new fork's logs when a
+/// transaction was in flight there: stage 1 ended it without undoing its changes to `b` in
+/// the database's log (the later stage undid them in its own work database).
+#[test]
+fn the_new_forks_logs_refuse_a_whole_restore_past_a_transaction_in_flight() {
+    let mut env = Env::new();
+    let db = env.create("sales", RecoveryModel::Full);
+    env.load(&db, &GROUPS, "k", 40);
+    let full = env.backup(&db, BackupType::Full);
+    let mut t = db.begin();
+    t.put("a", b"k00003", b"never committed").unwrap();
+    t.put("b", b"k00003", b"never committed").unwrap();
+    let log1 = env.backup(&db, BackupType::Log);
+    t.rollback().unwrap();
+    db.close().unwrap();
+
+    let d = env.path("restored");
+    restore(&d, &full, &partial(Recovery::NoRecovery, &["a"])).unwrap();
+    assert!(
+        restore(&d, &log1, &opts(Recovery::Recovery))
+            .unwrap()
+            .recovered
+    );
+    let db = Database::open(&d).unwrap();
+    env.load(&db, &["a"], "s", 10);
+    let between = env.backup(&db, BackupType::Log);
+    db.close().unwrap();
+
+    let w = env.path("whole");
+    restore(&w, &full, &opts(Recovery::NoRecovery)).unwrap();
+    restore(&w, &log1, &opts(Recovery::NoRecovery)).unwrap();
+    let e = refused(restore(&w, &between, &opts(Recovery::Recovery)));
+    assert!(e.contains("in flight") && e.contains("offline"), "{e}");
+    // Left as it was: still restoring, at the end of log 1.
+    let e = refused(restore(&w, &log1, &opts(Recovery::Recovery)));
+    assert!(e.contains("too early"), "{e}");
 }

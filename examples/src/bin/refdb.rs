@@ -743,6 +743,16 @@ fn run(args: Args) -> media::engine::Result<ExitCode> {
                 &mut out,
                 format!("recovery fork: {}", guid_string(&i.fork_guid)),
             );
+            if let Some(p) = i.parent_fork_guid {
+                w(
+                    &mut out,
+                    format!(
+                        "recovery fork began at LSN {}, branched from fork {} (log chain kept)",
+                        i.fork_point_lsn,
+                        guid_string(&p)
+                    ),
+                );
+            }
             w(&mut out, format!("recovery model: {}", i.model.name()));
             for f in &i.filegroups {
                 w(

@@ -557,7 +557,12 @@ pub fn backup(
         base_guid,
         fork_guid: info.fork_guid,
         fork_point_lsn: info.fork_point_lsn,
-        first_fork_guid: info.fork_guid,
+        first_fork_guid: first_fork(
+            first,
+            info.fork_guid,
+            info.fork_point_lsn,
+            info.parent_fork_guid,
+        ),
         start_ms,
         finish_ms: 0,
         expires_ms: opts.expires.map_or(0, |s| s.max(0) as u64 * 1000),
@@ -850,7 +855,12 @@ pub fn tail_log_from_files(
         base_guid,
         fork_guid: boot.fork_guid,
         fork_point_lsn: boot.fork_point_lsn,
-        first_fork_guid: boot.fork_guid,
+        first_fork_guid: first_fork(
+            first,
+            boot.fork_guid,
+            boot.fork_point_lsn,
+            boot.parent_fork_guid,
+        ),
         start_ms,
         finish_ms: 0,
         expires_ms: opts.expires.map_or(0, |s| s.max(0) as u64 * 1000),
@@ -912,4 +922,15 @@ fn position_of(report: &StripeReport) -> u32 {
         .iter()
         .find(|f| f.family_number == 1 && f.mirror == 0)
         .map_or(0, |f| u32::from(f.set_number))
+}
+
+/// The fork a backup starting at `first` starts in: the parent fork for one starting exactly
+/// at the point where a fork that kept the log chain began (the first log backup after the
+/// first stage of a piecemeal restore: the restoring database it continues is in the parent
+/// there), the current fork otherwise.
+fn first_fork(first: Lsn, fork: [u8; 16], point: Lsn, parent: Option<[u8; 16]>) -> [u8; 16] {
+    match parent {
+        Some(p) if point != 0 && first == point => p,
+        _ => fork,
+    }
 }

@@ -10,8 +10,10 @@
 //!
 //! Fields written whose meaning the evidence marks only *likely*: the database creation date
 //! (SCIN+0x48), FamilyGUID (0x7C, the database id), the recovery fork (0x9C), the fork point
-//! (0xAC, written as zero: the engine does not keep where its fork began) and the first fork
-//! (0xB8 and 0xE0, written as the current fork for the same reason), the data file count
+//! (0xAC, where a fork a restore started began; zero for the fork made at creation) and the
+//! first fork (0xB8 and 0xE0: the fork the set starts in, the current one except for a log
+//! backup starting exactly where a fork that kept the log chain began, the first stage of a
+//! piecemeal restore, which starts in that fork's parent), the data file count
 //! (0x0C), the differential flag (0x08 bit 0x800), the SFIN "full data" flag (0x80). Fields
 //! written as zero because they mean nothing here: sort order, compatibility level, Unicode
 //! locale and collation (the engine compares keys as bytes); every byte no sample explains
@@ -475,6 +477,10 @@ pub fn history_record(
         r.differential_base_guid = guid(&h.base_guid);
     }
     r.last_recovery_fork_guid = guid(&h.fork_guid);
+    // A log starting where a piecemeal restore's fork began starts in the parent fork.
+    if h.first_fork_guid != h.fork_guid && h.first_fork_guid != [0; 16] {
+        r.first_recovery_fork_guid = guid(&h.first_fork_guid);
+    }
     r.fork_point_lsn = (h.fork_point_lsn != 0).then(|| history_lsn(h.fork_point_lsn));
     r.start = history_time(h.start_ms);
     r.finish = history_time(h.finish_ms);

@@ -44,11 +44,24 @@
 //! database was recovered at: the work database's own undo records lie past it, in a log
 //! that is not the database's.
 //!
+//! **Log backups between the stages** (full and bulk-logged models): the first stage's
+//! recovery starts a recovery fork but keeps the log backup chain, its last backed-up point
+//! set to the recovery point ([`crate::engine::Database::start_recovery_fork_keeping_chain`]),
+//! so the database, online, is backed up by its logs as usual; the first starts exactly at
+//! the fork point and names the parent fork as the one it starts in (the boot record keeps
+//! it). A full or differential backup still waits until every filegroup is online (they copy
+//! every filegroup). A later stage needs none of those logs: an offline filegroup does not
+//! change, so its stage ends at the point it went offline, and a log starting at or after it
+//! is refused as not needed (naming the logs that are). A restore of the whole database
+//! (the full, the logs up to the point WITH NORECOVERY, then the new fork's logs) takes the
+//! fork's first log only in the parent fork exactly at the fork point, and only when no
+//! transaction was in flight there (`restore::refuse_deferred_undo`: the first stage ended it
+//! without undoing its changes to the offline filegroups, which the later stage undid outside
+//! the database's log).
+//!
 //! Not done: under the full model, a later stage from a file backup of the filegroup
 //! alone (the work database needs the primary filegroup of the same point, so the stage starts
-//! from a full backup, or a file backup that holds the primary); log backups of the database
-//! between the stages (a recovered database starts a new log chain at its next full backup,
-//! which waits until every filegroup is online).
+//! from a full backup, or a file backup that holds the primary).
 
 use super::file_restore::{check_files, put_files};
 use super::header::SetHeader;
@@ -243,6 +256,16 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
         BackupType::Log => h.first_lsn >= point,
         _ => h.checkpoint_lsn > point,
     };
+    if past && h.kind == BackupType::Log && h.fork_guid != s.fork_guid {
+        // The database's own log backups since the first stage (its fork): refused rather
+        // than taken as a no-op, since the stage ends when its log reaches the point, so one
+        // still waiting lacks the logs before it, and a success here would leave the
+        // filegroup offline without saying which backups are missing.
+        return Err(DbBackupError::Refused(format!(
+            "not needed: the log backup LSN {}..{} starts at or after LSN {point}, where filegroup {} went offline (it did not change after that, and the logs taken since are not needed for it); the work database is restored up to LSN {}: restore the log backups from there up to LSN {point}",
+            h.first_lsn, h.last_lsn, g.name, s.log_end
+        )));
+    }
     if past {
         return Err(DbBackupError::Refused(format!(
             "the {} backup LSN {}..{} goes past LSN {point}, where the database was recovered when filegroup {} went offline: the filegroup would be newer than the rest of the database",

@@ -22,7 +22,9 @@
 //!   already-recovered database refuses further logs. Not so after a file or page restore:
 //!   there recovery happens only where the rest of the database already was (the end of the
 //!   tail-log backup), so history stays linear, no fork is started, and the log chain and the
-//!   differential base go on (see `file_restore`).
+//!   differential base go on (see `file_restore`). Nor after the first stage of a piecemeal
+//!   restore: its fork keeps the log chain and records its parent, and a log of that fork is
+//!   taken by a database restoring in the parent exactly at the fork point (see `piecemeal`).
 //!
 //! - **File and page restore** (a filegroup, or one page, out of a file or full backup): see
 //!   `file_restore`.
@@ -978,7 +980,7 @@ fn finish(
     } else {
         super::piecemeal::mark_left_out(&work.0, &state)?;
         let db = Database::open(&work.0)?;
-        out.fork = Some(new_fork(&db, state.log_end)?);
+        out.fork = Some(new_fork(&db, state.log_end, !state.offline.is_empty())?);
         db.close()?;
         let _ = fs::remove_file(work.0.join("refdb.lock"));
         out.recovered = true;
@@ -994,14 +996,32 @@ fn finish(
 /// backups record it as their fork point), and a new log chain: the chain the
 /// backups recorded ended with the restore, and the next log backup follows the next full
 /// backup (a switch to simple and back clears the chain, as the engine's rules say).
-pub(super) fn new_fork(db: &Database, at: Lsn) -> Result<[u8; 16]> {
+///
+/// Not so for the first stage of a piecemeal restore (`piecemeal`, filegroups left offline):
+/// no full backup can be taken until they are back, which may be days, so the chain goes on
+/// from `at` and the fork records its parent
+/// ([`Database::start_recovery_fork_keeping_chain`]).
+fn new_fork(db: &Database, at: Lsn, piecemeal: bool) -> Result<[u8; 16]> {
+    if piecemeal {
+        let (fork, kept) = db.start_recovery_fork_keeping_chain(at)?;
+        if kept {
+            return Ok(fork);
+        }
+        clear_chain(db)?;
+        return Ok(fork);
+    }
     let fork = db.start_recovery_fork(at)?;
+    clear_chain(db)?;
+    Ok(fork)
+}
+
+fn clear_chain(db: &Database) -> Result<()> {
     let model = db.info().model;
     if model != crate::engine::RecoveryModel::Simple {
         db.set_recovery_model(crate::engine::RecoveryModel::Simple)?;
         db.set_recovery_model(model)?;
     }
-    Ok(fork)
+    Ok(())
 }
 
 /// Replaces `dir` with the work directory: the old one is renamed aside first and removed
@@ -1031,6 +1051,49 @@ fn swap_into_place(dir: &Path, work: TempDir) -> Result<()> {
     sync_dir(parent)?;
     if let Some(name) = dir.file_name() {
         sweep_dead(parent, &name.to_string_lossy(), &["old"], None);
+    }
+    Ok(())
+}
+
+/// Whether log backup `h` begins a recovery fork that branched from the restoring database's
+/// fork exactly where it is restored up to: the first log backup taken after the first stage
+/// of a piecemeal restore (which keeps the log chain) names that parent fork as the one it
+/// starts in, and starts at the fork point. A fork of another history that happens to begin at
+/// the same LSN names another parent and is refused; once one fork's log is restored the
+/// database is in that fork, and a sibling's logs (the same parent, another fork) are refused.
+fn begins_child_fork(h: &SetHeader, s: &State) -> bool {
+    h.kind == BackupType::Log
+        && h.fork_guid != s.fork_guid
+        && h.first_fork_guid == s.fork_guid
+        && h.fork_point_lsn != 0
+        && h.fork_point_lsn == s.log_end
+        && h.first_lsn == s.log_end
+}
+
+/// A log that begins a piecemeal restore's fork (see [`begins_child_fork`]) carries a restore
+/// of the whole database past the fork point only when no transaction was in flight there:
+/// the first stage's recovery undid such a transaction in the filegroups online then (its
+/// compensation records are in this log) but not in the ones left offline, whose undo the
+/// later stage did in its own work database, so the fork's log has the transaction ended with
+/// its offline changes still in place. A record of this log continuing a transaction begun
+/// before the fork point shows one (the undo's first record points back past it).
+fn refuse_deferred_undo(h: &SetHeader, log: &LogBytes) -> Result<()> {
+    let mut found = None;
+    log.walk(h.last_lsn, |r, _| {
+        if r.txn != 0 && r.prev != 0 && r.prev < h.first_lsn {
+            found = Some(r.txn);
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    if let Some(t) = found {
+        return Err(DbBackupError::Refused(format!(
+            "the log backup LSN {}..{} begins recovery fork {}, which a piecemeal restore started at LSN {} with transaction {t} in flight: its changes to the filegroups left offline were undone by the later stage outside this log, so the fork's logs cannot bring a restore of the whole database past that point (restore a full backup taken after every filegroup came back online)",
+            h.first_lsn,
+            h.last_lsn,
+            crate::engine::db::guid_string(&h.fork_guid),
+            h.fork_point_lsn
+        )));
     }
     Ok(())
 }
@@ -1220,7 +1283,7 @@ pub(super) fn recover_restoring(dir: &Path, state: &State) -> Result<Option<[u8;
         db.continue_log_chain(state.needed)?;
         None
     } else {
-        Some(new_fork(&db, state.log_end)?)
+        Some(new_fork(&db, state.log_end, !state.offline.is_empty())?)
     };
     db.close()?;
     let p = dir.join(RESTORING_FILE);
@@ -1249,7 +1312,12 @@ pub(super) fn restore_log(
             dir.display()
         )));
     }
-    refuse_other_fork(h, &s)?;
+    if begins_child_fork(h, &s) {
+        refuse_deferred_undo(h, log)?;
+        s.fork_guid = h.fork_guid;
+    } else {
+        refuse_other_fork(h, &s)?;
+    }
     if resumed.is_some() {
         // The records the interrupted run appended stay; only the rest is applied.
         s = super::restart::resume_log(dir, s, log, h)?;
@@ -1312,6 +1380,7 @@ pub(super) fn restore_log(
         return Err(e);
     }
     drop(lf);
+    // A log beginning a child fork took the database into it (`s.fork_guid`).
     let state = State { log_end: end, ..s };
     finish_in_place(dir, h, state, opts, cut.is_some())
 }

@@ -615,6 +615,9 @@ pub struct DbInfo {
     pub fork_guid: [u8; 16],
     /// The LSN the recovery fork began at (0: the fork made at creation).
     pub fork_point_lsn: u64,
+    /// The fork the current one branched from when it kept the log backup chain (the first
+    /// stage of a piecemeal restore); `None` otherwise.
+    pub parent_fork_guid: Option<[u8; 16]>,
     /// The recovery model.
     pub model: RecoveryModel,
     /// The filegroups.
@@ -832,6 +835,7 @@ impl Database {
             db_guid: [0; 16],
             fork_guid: [0; 16],
             fork_point_lsn: 0,
+            parent_fork_guid: None,
             name: name.to_string(),
             model,
             created_ms: time::now_ms(),
@@ -1277,6 +1281,7 @@ impl Database {
             db_guid: c.boot.db_guid,
             fork_guid: c.boot.fork_guid,
             fork_point_lsn: c.boot.fork_point_lsn,
+            parent_fork_guid: c.boot.parent_fork_guid,
             model: c.boot.model,
             filegroups: c.boot.filegroups.clone(),
             files: c.boot.files.clone(),
@@ -1423,9 +1428,45 @@ impl Database {
         self.change_boot(|b| {
             b.fork_guid = fork;
             b.fork_point_lsn = at;
+            b.parent_fork_guid = None;
             Ok(())
         })?;
         Ok(fork)
+    }
+
+    /// For the first stage of a piecemeal restore recovered at `at` (the end of its restored
+    /// log): a new recovery fork as [`Database::start_recovery_fork`], but the log backup chain
+    /// goes on, its last backed-up point set to `at`, so that the next log backup starts
+    /// exactly at the fork point. The database is online between the stages, which may be
+    /// days, and no full backup can be taken while a filegroup is offline: without this no
+    /// backup at all could be. The parent fork is recorded (the boot record's version 5
+    /// extension) so that the log backups carry it, and only a restore in the parent fork at
+    /// exactly `at` takes them. Returns the new fork and whether the chain was kept: not under
+    /// the simple model, nor when the log no longer holds `at` (nothing for a log backup to
+    /// start from); the fork is then an ordinary one, with no parent.
+    pub fn start_recovery_fork_keeping_chain(&self, at: Lsn) -> Result<([u8; 16], bool)> {
+        if at == 0 {
+            return Err(Error::Invalid("a recovery fork begins at an LSN".into()));
+        }
+        let holds = at <= self.log.end() && self.is_record_boundary(at);
+        let fork = random_guid(&self.dir)?;
+        let mut kept = false;
+        self.change_boot(|b| {
+            kept = holds && b.model != RecoveryModel::Simple;
+            b.parent_fork_guid = kept.then_some(b.fork_guid);
+            b.fork_guid = fork;
+            b.fork_point_lsn = at;
+            if kept {
+                // The chain as restored (a full restored alone may not have one yet) goes on
+                // from the fork point.
+                if b.log_chain_lsn == 0 {
+                    b.log_chain_lsn = at;
+                }
+                b.log_backup_lsn = at;
+            }
+            Ok(())
+        })?;
+        Ok((fork, kept))
     }
 
     /// For the log backup (issue 15): the log up to `up_to` has been backed up, so it may be

@@ -139,6 +139,15 @@ const BOOT_OFFLINE_V3: u8 = 3;
 /// restored keeps the older bytes); an older engine refuses it as an unknown extension.
 const BOOT_FORK_V4: u8 = 4;
 
+/// The boot record's version 5 extension (after the fork point): the fork the current one
+/// branched from, for a fork that keeps the log backup chain (the first stage of a piecemeal
+/// restore: the database goes on from exactly where its restored history ended, so log
+/// backups go on too). A log backup starting at the fork point names that parent as the fork
+/// it starts in, and only a database restoring in the parent, exactly at the fork point, takes
+/// it (a sibling fork from the same LSN has another id). Written only then; an older engine
+/// refuses it as an unknown extension.
+const BOOT_PARENT_V5: u8 = 5;
+
 /// The database's boot record (page 0 of the primary file).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Boot {
@@ -150,6 +159,10 @@ pub struct Boot {
     /// The LSN the fork began at (where the restore that started it recovered the database;
     /// the backups record it as their fork point); 0 for the fork made at creation.
     pub fork_point_lsn: u64,
+    /// The fork this one branched from, when it kept the log backup chain (see
+    /// `BOOT_PARENT_V5`); `None` for a fork that started a new chain, or the one made at
+    /// creation.
+    pub parent_fork_guid: Option<[u8; 16]>,
     /// The database name.
     pub name: String,
     /// The recovery model.
@@ -215,6 +228,10 @@ impl Boot {
         if self.fork_point_lsn != 0 {
             e.u8(BOOT_FORK_V4);
             e.u64(self.fork_point_lsn);
+        }
+        if let Some(p) = self.parent_fork_guid {
+            e.u8(BOOT_PARENT_V5);
+            e.0.extend_from_slice(&p);
         }
     }
 
@@ -295,6 +312,20 @@ impl Boot {
                 None
             };
         }
+        let mut parent_fork_guid = None;
+        if tag == Some(BOOT_PARENT_V5) {
+            // A parent without a fork point (or the fork itself) is damage.
+            let p: [u8; 16] = d.take(16)?.try_into().ok()?;
+            if fork_point_lsn == 0 || p == fork_guid {
+                return None;
+            }
+            parent_fork_guid = Some(p);
+            tag = if d.remaining() > 0 {
+                Some(d.u8()?)
+            } else {
+                None
+            };
+        }
         if tag.is_some() {
             return None;
         }
@@ -302,6 +333,7 @@ impl Boot {
             db_guid,
             fork_guid,
             fork_point_lsn,
+            parent_fork_guid,
             name,
             model,
             created_ms,
@@ -711,6 +743,7 @@ mod tests {
             db_guid: [7; 16],
             fork_guid: [8; 16],
             fork_point_lsn: 0,
+            parent_fork_guid: None,
             name: "sales".into(),
             model: RecoveryModel::Full,
             created_ms: 1,
@@ -803,6 +836,40 @@ mod tests {
         assert!(e.0.ends_with(b"a.ndf"));
         // A fork point of 0 written out is damage.
         e.u8(BOOT_FORK_V4).u64(0);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
+    }
+
+    #[test]
+    fn the_parent_fork_round_trips_after_the_fork_point() {
+        let mut b = boot();
+        b.fork_point_lsn = 77_000;
+        b.parent_fork_guid = Some([9; 16]);
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        b.filegroups[1].offline = Some(4242);
+        b.files[1].path = "/data/disk2/a.ndf".into();
+        assert_eq!(Boot::from_page(&b.to_page()).unwrap(), b);
+        // Without a parent: the version 4 bytes, no extension.
+        b.parent_fork_guid = None;
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        assert!(e.0.ends_with(&77_000u64.to_le_bytes()));
+        // A parent without a fork point, or naming the fork itself, is damage.
+        let mut b = boot();
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        e.u8(BOOT_PARENT_V5);
+        e.0.extend_from_slice(&[9; 16]);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
+        b.fork_point_lsn = 77_000;
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        e.u8(BOOT_PARENT_V5);
+        e.0.extend_from_slice(&b.fork_guid);
+        assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
+        // An engine that knows only version 4 refuses it: an unknown tag after the fork point.
+        let mut e = Enc::default();
+        b.encode(&mut e);
+        e.u8(BOOT_PARENT_V5 + 1);
         assert_eq!(Boot::from_page(&boot_page(b.db_guid, &e.0)), None);
     }
 
