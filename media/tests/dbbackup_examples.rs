@@ -389,6 +389,36 @@ fn stopat_inside_a_log_after_a_differential() {
     assert_rows(&d, &want, "STOPAT");
 }
 
+/// STOPAT before the full (or differential) backup began is too early, as SQL Server says:
+/// refused, not restored to the copy's point and called done. The point is a commit a second
+/// before the backups started, so the copies hold commits made after it.
+#[test]
+fn stopat_before_the_backup_began_is_too_early() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 10);
+    let early = env.model.history[4].0;
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.work(&db, 10);
+    let full = env.backup(&db, BackupType::Full);
+    env.work(&db, 10);
+    let diff = env.backup(&db, BackupType::Differential);
+    db.close().unwrap();
+    let at = |recovery| RestoreOptions {
+        stopat_ms: Some(early),
+        recovery,
+        ..Default::default()
+    };
+    let d = env.tmp.path().join("early");
+    for r in [Recovery::Recovery, Recovery::NoRecovery] {
+        let why = refused(env.restore(&d, &full, &at(r)));
+        assert!(why.contains("too early"), "{why}");
+        assert!(!d.exists(), "a refused restore left {}", d.display());
+    }
+    env.restore(&d, &full, &norecovery()).unwrap();
+    let why = refused(env.restore(&d, &diff, &at(Recovery::Recovery)));
+    assert!(why.contains("too early"), "{why}");
+}
+
 /// The lost differential: with the latest differential unavailable, the restore falls back to
 /// the one before it and the logs since that one.
 #[test]

@@ -806,6 +806,7 @@ pub(super) fn restore_full(
         Target::Database(..) | Target::Restoring(_) => Some(crate::engine::db::lock_dir(dir)?),
         _ => None,
     };
+    refuse_stopat_before_copy(h, opts)?;
     let cut = match (opts.stopat_ms, until) {
         (Some(t), _) => refuse_bulk_stopat(h).and_then(|_| stop_point(log, h.last_lsn, t))?,
         (None, Some(p)) => cut_at_point(h, log, p)?,
@@ -1124,6 +1125,24 @@ pub(super) fn refuse_early_recovery(s: &State, end: Lsn, opts: &RestoreOptions) 
     Ok(())
 }
 
+/// A STOPAT before a full or differential backup began: the copy may hold commits made after
+/// the point, which nothing can take out again, and a log of the copy says nothing of the
+/// commits before it. SQL Server refuses it as too early; so does refdb, rather than leave
+/// the database at the copy's point and say it reached the one asked for. Compared at the
+/// second of the start (as the history and the planner know it), so a plan the planner
+/// made from backups that finished before the point is never refused here.
+fn refuse_stopat_before_copy(h: &SetHeader, opts: &RestoreOptions) -> Result<()> {
+    match opts.stopat_ms {
+        Some(t) if t < h.start_ms / 1000 * 1000 => Err(DbBackupError::Refused(format!(
+            "the point in time {} is before this {} backup began ({}): it is too early for this backup; restore an earlier full backup and its logs",
+            crate::engine::time::format_ms(t),
+            format!("{:?}", h.kind).to_lowercase(),
+            crate::engine::time::format_ms(h.start_ms / 1000 * 1000)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn refuse_bulk_stopat(h: &SetHeader) -> Result<()> {
     if h.flags & flags::BULK_LOGGED != 0 {
         return Err(DbBackupError::Refused(format!(
@@ -1215,6 +1234,7 @@ pub(super) fn restore_diff(
             crate::engine::db::guid_string(&s.full_guid)
         )));
     }
+    refuse_stopat_before_copy(h, opts)?;
     let cut = match (opts.stopat_ms, until) {
         (Some(t), _) => stop_point(log, h.last_lsn, t)?,
         (None, Some(p)) => cut_at_point(h, log, p)?,
