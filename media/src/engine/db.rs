@@ -697,17 +697,11 @@ fn start_chain(b: &mut Boot, lsn: Lsn) {
     }
 }
 
-/// A GUID in its usual printed form.
+/// A GUID in its usual printed form: the one SQL Server, the backup history and `mtfdump`
+/// print (the first three groups little-endian, upper case), so that a set, a database or a
+/// fork named in a message can be found in their listings.
 pub fn guid_string(g: &[u8; 16]) -> String {
-    let h: String = g.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    mtf::stream::Guid(*g).to_string()
 }
 
 /// Takes the database directory's lock (its lock file made if missing): held while the
