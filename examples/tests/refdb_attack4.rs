@@ -149,3 +149,86 @@ fn recovery_refuses_a_killed_file_restore() {
         }
     }
 }
+
+/// A later piecemeal stage whose log restore (into the work database `refdb.piecemeal`) was
+/// killed half way: running that restore again was refused, saying the work database "was
+/// opened since" (it was not) and `--restart` that there was nothing to restart, while every
+/// other log restore killed half way goes on when run again. It must go on and bring the
+/// filegroup online whole.
+#[test]
+fn a_killed_log_restore_of_a_later_piecemeal_stage_goes_on_when_run_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &[
+            "create",
+            "sales",
+            "--recovery",
+            "full",
+            "--filegroup",
+            "a",
+            "--filegroup",
+            "b",
+        ],
+    );
+    let put = |i: u32| {
+        for fg in ["PRIMARY", "a", "b"] {
+            ok(
+                t,
+                &[
+                    "put",
+                    "sales",
+                    &format!("{fg}{i}"),
+                    &format!("v{i}"),
+                    "--filegroup",
+                    fg,
+                ],
+            );
+        }
+    };
+    (1..4).for_each(put);
+    ok(
+        t,
+        &[
+            "backup", "sales", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    (4..6).for_each(put);
+    let rows = scan(t, "sales");
+    ok(
+        t,
+        &[
+            "backup", "sales", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "restore",
+            "s",
+            "--from",
+            "full.tap",
+            "--partial",
+            "--filegroup",
+            "PRIMARY",
+            "--filegroup",
+            "a",
+            "--norecovery",
+        ],
+    );
+    ok(t, &["restore", "s", "--from", "log1.tap"]);
+    ok(
+        t,
+        &["restore", "s", "--from", "full.tap", "--filegroup", "b"],
+    );
+    let (c, _, err) = refdb_env(
+        t,
+        &["restore", "s", "--from", "log1.tap"],
+        &[("REFDB_CRASH", "restore:20")],
+    );
+    assert_ne!(c, 0, "not killed: {err}");
+    ok(t, &["restore", "s", "--from", "log1.tap"]);
+    assert_eq!(scan(t, "s"), rows);
+    ok(t, &["check", "s"]);
+}
