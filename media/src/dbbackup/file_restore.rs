@@ -42,15 +42,18 @@
 //!
 //! A refused restore (another database's backup, a log past the tail, a log gap afterwards)
 //! changes nothing; one killed after the primary file was put back leaves the directory
-//! restoring as the tail left it (the state file is written last), and the same restore run
-//! again finishes it (the primary it put back says where the files are).
+//! restoring as the tail left it (the state file is written last) with a mark (`FILE_MARK`,
+//! written before the first page is put back, removed once the log is replaced) that makes
+//! RECOVERY with no backup refuse it, and the same restore run again finishes it (the primary
+//! it put back says where the files are).
 
 use super::header::SetHeader;
 use super::incoming::Incoming;
 use super::relocate::Placement;
 use super::restore::{
     finish_in_place, name_guid, outcome, refuse_early_recovery, refuse_other_fork, replace_log,
-    restoring_state, sync_dir, write_data_files, Job, RestoreOutcome, State, Target, TempDir,
+    restoring_state, sync_dir, write_data_files, write_new, Job, RestoreOutcome, State, Target,
+    TempDir, FILE_MARK,
 };
 use super::{io_err, DbBackupError, Result};
 use crate::engine::file::{read_boot, Boot};
@@ -253,8 +256,19 @@ fn restart_from_set<T>(
     // Everything checked: a database in standby is put back to restoring only now, so that a
     // refused file or page restore leaves it readable as it was.
     super::standby::leave(dir, &s_before)?;
+    // Until the log is replaced, the state still says what the tail-log backup left: a mark
+    // says the files are half way, so that RECOVERY with no backup does not open them as the
+    // database's own (the same restore run again finishes it and removes the mark).
+    let mark = dir.join(FILE_MARK);
+    write_new(
+        &mark,
+        crate::engine::db::guid_string(&h.set_guid).as_bytes(),
+    )?;
+    sync_dir(dir)?;
     put(checked)?;
     replace_log(dir, h, log, h.last_lsn)?;
+    fs::remove_file(&mark).map_err(io_err("remove", &mark))?;
+    sync_dir(dir)?;
     finish_in_place(dir, h, state, opts, false)
 }
 

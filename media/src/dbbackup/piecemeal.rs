@@ -285,9 +285,12 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
         until: Some(point),
         ..job
     };
+    // A log or differential restore into the work database killed half way goes on when
+    // run again, as into any restoring database (its progress file is the work database's).
+    let resumed = super::restart::gate(&scratch, h, &scratch_opts)?;
     let out = match h.kind {
-        BackupType::Log => restore_log(sjob, Target::Restoring(s), None)?,
-        BackupType::Differential => restore_diff(sjob, Target::Restoring(s), None)?,
+        BackupType::Log => restore_log(sjob, Target::Restoring(s), resumed)?,
+        BackupType::Differential => restore_diff(sjob, Target::Restoring(s), resumed)?,
         _ => {
             return Err(DbBackupError::Refused(format!(
                 "filegroup {} is being restored in {}: continue with its differential and log backups (or restore the filegroup again with --filegroup {})",
@@ -297,7 +300,6 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
             )))
         }
     };
-    // The work database is restored whole or again from its full backup: no --restart.
     super::restart::finish(&scratch)?;
     complete_if_there(dir, &scratch, &g, out).map(|o| Later::Done(Box::new(o)))
 }

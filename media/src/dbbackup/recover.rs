@@ -23,12 +23,14 @@
 //!   own log, kept.
 //!
 //! Refused, changing nothing: a database that is not restoring, an interrupted restore into
-//! it (run that again), a differential restore that did not finish, a file restore whose log
-//! has not reached the end of the tail, and a database another process has open.
+//! it (run that again), a differential restore that did not finish, a file or page restore
+//! that did not finish (killed after it began putting pages back: the state still says what
+//! the tail-log backup left, but the files are no longer the database's own), a file restore
+//! whose log has not reached the end of the tail, and a database another process has open.
 
 use super::restore::{
     check_log_file, inspect_target, open_restoring_log, recover_restoring, refuse_early_recovery,
-    sync_dir, RestoreOptions, Target, DIFF_MARK, RESTORING_FILE,
+    sync_dir, RestoreOptions, Target, DIFF_MARK, FILE_MARK, RESTORING_FILE,
 };
 use super::{io_err, DbBackupError, Result};
 use crate::engine::wal::{Lsn, FILE_HEADER};
@@ -72,6 +74,12 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     if dir.join(DIFF_MARK).exists() {
         return Err(DbBackupError::Refused(format!(
             "{}: a differential restore into it did not finish (its pages are partly written): restore that differential again, or the sequence from its full backup",
+            dir.display()
+        )));
+    }
+    if dir.join(FILE_MARK).exists() {
+        return Err(DbBackupError::Refused(format!(
+            "{}: a file or page restore into it did not finish (its files are partly put back): run that restore again to finish it, then the log backups since",
             dir.display()
         )));
     }

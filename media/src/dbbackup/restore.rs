@@ -65,6 +65,10 @@ const LOG_TMP: &str = ".log.ldf.restoring";
 const MOVED_MARK: &str = "refdb.restoring.moved";
 /// Present while a differential's pages are written over the restoring files.
 pub(super) const DIFF_MARK: &str = "refdb.restoring.differential";
+/// Written before a file or page restore puts the set's pages back, removed once the restoring
+/// log is replaced: until then the state still says what the tail-log backup left, and the
+/// files are neither the database's nor the set's.
+pub(super) const FILE_MARK: &str = "refdb.restoring.files";
 
 /// How a restore ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -251,7 +255,7 @@ impl State {
 
 /// Writes `bytes` into a file made anew at `path` (what was there removed; O_EXCL follows no
 /// link, so nothing is written through a link planted there), durably.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(io_err("remove", path)(e))
@@ -913,6 +917,7 @@ fn database_names(dir: &Path, h: &SetHeader) -> Vec<String> {
         STATE_TMP,
         LOG_TMP,
         DIFF_MARK,
+        FILE_MARK,
         super::standby::STANDBY_FILE,
         super::piecemeal::PIECEMEAL_DIR,
         super::standby::LOG_PUT_BACK_TMP,
