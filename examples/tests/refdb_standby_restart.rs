@@ -354,9 +354,10 @@ fn runs() -> u64 {
         .unwrap_or(4)
 }
 
-/// Random restore sequences (full, three logs; each step NORECOVERY or STANDBY, the last
+/// Random restore sequences (full, a log, a differential, two logs; each step NORECOVERY or STANDBY, the last
 /// RECOVERY or STANDBY) with a random step killed at a random point (a data file, a log
-/// record, a page written by recovery for standby, standby put back); the next attempt is
+/// record, a differential's pages or log, a page written by recovery for standby, standby
+/// put back); the next attempt is
 /// the same restore again, plain or with `--restart` (chosen at random): either finishes. Each standby, and the end, reads as the model. `REFDB_RESTART_RUNS` runs
 /// (default 4), `REFDB_RESTART_SEED` the first seed.
 #[test]
@@ -369,9 +370,16 @@ fn randomly_killed_restore_sequences_end_as_the_model() {
     work(t, "db", &mut m, "11");
     backup(t, "db", "full", "full.tap");
     steps.push(("full.tap", m.clone()));
-    for (i, seed) in ["12", "13", "14"].iter().enumerate() {
+    // log1, a differential, log2, log3, all restored in that order: log2 begins where log1
+    // ended, inside what the differential holds, so it applies after it.
+    work(t, "db", &mut m, "12");
+    backup(t, "db", "log", "log1.tap");
+    steps.push(("log1.tap", m.clone()));
+    work(t, "db", &mut m, "13");
+    backup(t, "db", "differential", "diff.tap");
+    steps.push(("diff.tap", m.clone()));
+    for (tap, seed) in [("log2.tap", "14"), ("log3.tap", "15")] {
         work(t, "db", &mut m, seed);
-        let tap = ["log1.tap", "log2.tap", "log3.tap"][i];
         backup(t, "db", "log", tap);
         steps.push((tap, m.clone()));
     }
@@ -379,7 +387,7 @@ fn randomly_killed_restore_sequences_end_as_the_model() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let (mut kills, mut restarts) = (0, 0);
+    let (mut kills, mut restarts, mut diff_kills) = (0, 0, 0);
     for seed in first..first + runs() {
         let mut rng = fastrand::Rng::with_seed(seed);
         let dir = format!("r{seed}");
@@ -399,12 +407,17 @@ fn randomly_killed_restore_sequences_end_as_the_model() {
                 let crash = if rng.bool() {
                     format!("pagewrite:{}", rng.u32(1..4))
                 } else {
-                    format!("restore:{}", rng.u32(1..40))
+                    // A differential restore has few steps: aim inside them.
+                    let range = if tap.starts_with("diff") { 1..4 } else { 1..40 };
+                    format!("restore:{}", rng.u32(range))
                 };
                 let (c, out, err) = refdb_env(t, &args, &[("REFDB_CRASH", &crash)]);
                 if c != 0 {
                     assert!(err.contains("injected crash"), "{what} {crash}: {out}{err}");
                     kills += 1;
+                    if tap.starts_with("diff") {
+                        diff_kills += 1;
+                    }
                     // The same restore again: plain or with --restart, it finishes.
                     let mut again = args.clone();
                     if rng.bool() {
@@ -432,7 +445,7 @@ fn randomly_killed_restore_sequences_end_as_the_model() {
         }
     }
     eprintln!(
-        "{} runs: {kills} restores killed, {restarts} continued with --restart",
+        "{} runs: {kills} restores killed ({diff_kills} differential), {restarts} continued with --restart",
         runs()
     );
     assert!(runs() < 4 || kills > 0, "no restore was killed");
@@ -612,4 +625,40 @@ fn two_standby_copies_cannot_share_an_undo_file() {
     assert_check(t, "b", &at_full, "b in standby on the undo file a left");
     ok(t, &["restore", "b", "--from", "log1.tap", "--recovery"]);
     assert_check(t, "b", &at_log1, "b recovered after log1");
+}
+
+/// A differential restore killed after its pages are written, and after its log is put in
+/// place: the database is neither recovered (`restore --recovery` with no media refuses) nor
+/// given a log on top; the same differential run again, plain or with `--restart`, finishes,
+/// and the log after it applies. The rows are the model's.
+#[test]
+fn a_killed_differential_restore_is_refused_until_run_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    create_three_files(t);
+    let mut m = Model::new();
+    work(t, "db", &mut m, "21");
+    backup(t, "db", "full", "full.tap");
+    work(t, "db", &mut m, "22");
+    backup(t, "db", "differential", "diff.tap");
+    work(t, "db", &mut m, "23");
+    backup(t, "db", "log", "log.tap");
+    for (n, crash) in ["restore:1", "restore:2"].iter().enumerate() {
+        for restart in [false, true] {
+            let dir = format!("r{n}{restart}");
+            let d = dir.as_str();
+            ok(t, &["restore", d, "--from", "full.tap", "--norecovery"]);
+            let diff = ["restore", d, "--from", "diff.tap", "--norecovery"];
+            killed(t, &diff, crash);
+            refused(t, &["restore", d, "--recovery"], "in progress");
+            refused(t, &["restore", d, "--from", "log.tap"], "in progress");
+            let mut again = diff.to_vec();
+            if restart {
+                again.push("--restart");
+            }
+            ok(t, &again);
+            ok(t, &["restore", d, "--from", "log.tap"]);
+            assert_check(t, d, &m, &format!("{crash}, restart {restart}"));
+        }
+    }
 }

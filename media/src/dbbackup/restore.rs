@@ -1264,8 +1264,10 @@ pub(super) fn restore_diff(
     sync_dir(dir)?;
     let present = super::piecemeal::present_files(h, &s);
     write_data_files(dir, stage, &present, false, &Placement::of_database(dir)?)?;
+    crate::engine::crash::point(crate::engine::crash::Point::Restore);
     let end = cut.unwrap_or(h.last_lsn);
     replace_log(dir, h, log, end)?;
+    crate::engine::crash::point(crate::engine::crash::Point::Restore);
     fs::remove_file(&mark).map_err(io_err("remove", &mark))?;
     let state = State {
         log_end: end,

@@ -9,7 +9,8 @@
 //! - `ckpt:N` in the Nth checkpoint, after its first page write;
 //! - `undo:N` after the Nth compensation record, once the log holds it durably;
 //! - `restore:N` after the Nth step of a restore from backup (a data file finished, a log
-//!   record written into the target, the pages of a standby put back), for the tests of
+//!   record written into the target, a differential's pages or its log put in place, the
+//!   pages of a standby put back), for the tests of
 //!   `restore --restart` and `--standby`.
 //!
 //! Without the variable every check is one relaxed atomic load.
