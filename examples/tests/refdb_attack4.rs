@@ -232,3 +232,74 @@ fn a_killed_log_restore_of_a_later_piecemeal_stage_goes_on_when_run_again() {
     assert_eq!(scan(t, "s"), rows);
     ok(t, &["check", "s"]);
 }
+
+/// MOVE of a data file whose filegroup a partial restore leaves out is refused as that, not
+/// as a file the backup lacks (it has it), and nothing is made.
+#[test]
+fn partial_restore_with_a_left_out_file_moved_says_it_is_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &[
+            "create",
+            "db",
+            "--recovery",
+            "full",
+            "--filegroup",
+            "b",
+            "--file",
+            "b:b2",
+        ],
+    );
+    ok(t, &["put", "db", "k", "v"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "f.tap", "--format",
+        ],
+    );
+    let moved = t.join("b2x.ndf");
+    let mv = format!("b2={}", moved.display());
+    let (c, out, err) = refdb_env(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "f.tap",
+            "--partial",
+            "--filegroup",
+            "PRIMARY",
+            "--move",
+            &mv,
+        ],
+        &[],
+    );
+    assert_eq!(c, 1, "{out}{err}");
+    assert!(
+        err.contains("\"b2\" is in filegroup b, which this partial restore leaves out"),
+        "{err}"
+    );
+    assert!(
+        !t.join("r").exists() && !moved.exists(),
+        "a refused restore made files"
+    );
+    // The file moved with its filegroup in the first stage: restored there.
+    ok(
+        t,
+        &[
+            "restore",
+            "r",
+            "--from",
+            "f.tap",
+            "--partial",
+            "--filegroup",
+            "b",
+            "--move",
+            &mv,
+        ],
+    );
+    assert!(moved.is_file(), "b2 was not moved");
+    assert!(scan(t, "r").contains('k'));
+}

@@ -127,6 +127,18 @@ pub(super) fn restore_partial(job: Job<'_>, target: Target) -> Result<RestoreOut
         .collect();
     offline.sort();
     offline.dedup();
+    // Checked here, where the set's whole file list is known: MOVE itself sees only the
+    // files this stage restores, and would call a left-out file missing from the backup.
+    for (logical, _) in &opts.moves {
+        if let Some(f) = h.files.iter().find(|f| {
+            offline.contains(&f.filegroup_id) && f.logical_name.eq_ignore_ascii_case(logical)
+        }) {
+            return Err(DbBackupError::Refused(format!(
+                "MOVE: data file {logical:?} is in filegroup {}, which this partial restore leaves out: MOVE relocates only the files the first stage restores (restore filegroup {} in this stage, with --filegroup, to move it)",
+                f.filegroup, f.filegroup
+            )));
+        }
+    }
     if h.model == RecoveryModel::Simple {
         if let Some(f) = h
             .files
