@@ -584,6 +584,21 @@ fn move_relocates_the_primary_file_and_the_log_through_a_whole_sequence() {
         .collect();
     assert_eq!(paths["primary"], disk2.join("sales.mdf"));
     assert_eq!(paths["a"], d.join("a-renamed.ndf"));
+    // A second directory whose location file is a copy of this one's names the same primary
+    // and log: it cannot open them while this database is open (its own directory's lock
+    // would not stop it; the primary data file's lock does).
+    let twin = root.join("twin");
+    std::fs::create_dir(&twin).unwrap();
+    std::fs::copy(d.join("refdb.location"), twin.join("refdb.location")).unwrap();
+    let e = Database::open(&twin)
+        .err()
+        .expect("a twin opened the open database's files");
+    assert!(
+        e.to_string()
+            .contains("open through another database directory"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&twin).unwrap();
     env.load(&db, "w", 20);
     let after = env.backup(&db, BackupType::Full);
     env.load(&db, "x", 10);

@@ -718,19 +718,14 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&p)
         .map_err(|e| Error::io("open lock file (never through a link)", &p, e))?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a file descriptor we own; no memory is passed.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(f);
-    }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        return Err(Error::Invalid(format!(
+    match super::file::try_flock(&f) {
+        Ok(true) => Ok(f),
+        Ok(false) => Err(Error::Invalid(format!(
             "{}: database is open in another process",
             dir.display()
-        )));
+        ))),
+        Err(e) => Err(Error::io("lock", &p, e)),
     }
-    Err(Error::io("lock", &p, e))
 }
 
 impl Database {
@@ -980,6 +975,13 @@ impl Database {
         }
         let lock = lock_dir(dir)?;
         let pf = DataFile::open(1, &primary, true)?;
+        if !pf.try_lock()? {
+            return Err(Error::Invalid(format!(
+                "{}: its primary data file {} is open through another database directory (whose location file names the same files)",
+                dir.display(),
+                primary.display()
+            )));
+        }
         let (boot, log, opened) = match pf.read_page(0).ok().and_then(|p| Boot::from_page(&p)) {
             Some(boot) => {
                 // The boot record repeats the primary's path: a location file that says

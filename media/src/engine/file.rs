@@ -471,6 +471,20 @@ impl Boot {
     }
 }
 
+/// `flock(LOCK_EX | LOCK_NB)` on `f`: true when taken, false when another open file holds it.
+pub(crate) fn try_flock(f: &File) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor we own; no memory is passed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Ok(false);
+    }
+    Err(e)
+}
+
 /// The boot record on disk in database directory `dir` (page 0 of its primary file), read
 /// without opening the database (restores look at a target, or at a restoring database).
 pub fn read_boot(dir: &Path) -> Option<Boot> {
@@ -639,6 +653,14 @@ impl DataFile {
             path: path.to_path_buf(),
             file,
         })
+    }
+
+    /// Takes an exclusive advisory lock on the file (held until it is closed), or says the
+    /// file is locked already: the primary data file's lock is the database's own, where its
+    /// directory's lock is only that directory's (two directories whose location files name
+    /// the same moved files would otherwise both open them).
+    pub(crate) fn try_lock(&self) -> Result<bool> {
+        try_flock(&self.file).map_err(|e| Error::io("lock", &self.path, e))
     }
 
     /// Reads a page as it is on disk, without checking it (pages past the end read as zeros).
