@@ -1,0 +1,201 @@
+//! `refdb backup` to media, `refdb plan --execute` over media the history names, and
+//! restores into directories holding other files, attacked from outside as a backup
+//! administrator would use them. The rule each asserts: exit 0 means the result is whole and
+//! what was asked, a refusal says why (and what would get past it) and changes nothing.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+const REFDB: &str = env!("CARGO_BIN_EXE_refdb");
+
+fn refdb_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(REFDB);
+    c.current_dir(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn refdb(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    refdb_env(dir, args, &[])
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (c, out, err) = refdb(dir, args);
+    assert_eq!(c, 0, "refdb {args:?}: {out}{err}");
+    out + &err
+}
+
+fn scan(dir: &Path, db: &str) -> String {
+    let (c, out, err) = refdb(dir, &["scan", db]);
+    assert_eq!(c, 0, "scan {db}: {err}");
+    out
+}
+
+/// A backup whose `--to` is a name refdb keeps for itself in the database's own directory
+/// (`db/refdb.restoring`, the marker of a database left restoring) was taken, exit 0, and
+/// the marker it wrote then locked the database out: every command called it "restoring (a
+/// restore sequence, or a tail-log backup WITH NORECOVERY, left it so)", which nothing did,
+/// and `refdb restore db --recovery` refused it ("not a file refdb wrote"). A backup medium
+/// inside the database directory at a `refdb.*` name must be refused before anything is
+/// written (as `--move` refuses such names), and the database must stay usable.
+#[test]
+fn a_backup_to_a_name_refdb_keeps_in_the_database_directory_is_refused() {
+    for name in ["refdb.restoring", "refdb.standby", "refdb.piecemeal"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path();
+        ok(t, &["create", "db", "--recovery", "full"]);
+        ok(t, &["put", "db", "k1", "v1"]);
+        let to = format!("db/{name}");
+        let (c, out, err) = refdb(
+            t,
+            &["backup", "db", "--type", "full", "--to", &to, "--format"],
+        );
+        assert_ne!(
+            c, 0,
+            "a backup onto {to}, a name refdb uses in the database directory, was taken: {out}{err}"
+        );
+        assert!(!t.join(&to).exists(), "the refused backup left {to} behind");
+        // The database is as it was: open, writable.
+        let (c, _, err) = refdb(t, &["put", "db", "k2", "v2"]);
+        assert_eq!(
+            c, 0,
+            "after a backup to {to}, the database is unusable: {err}"
+        );
+    }
+}
+
+/// The medium the history names for a database's full backup was later reused (`--format`)
+/// for another database's full backup, under the same file name: `refdb plan db --execute`
+/// restored the other database's set (the history's backup set GUID is not checked against
+/// the medium), exit 0, printing "restored Full backup of other": a restore directory
+/// holding another database's rows, reported as the plan of `db` carried out. It must
+/// refuse: the set on the medium is not the one planned.
+#[test]
+fn plan_execute_refuses_a_medium_that_now_holds_another_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    ok(t, &["create", "other", "--recovery", "full"]);
+    ok(t, &["put", "other", "secret", "s"]);
+    ok(
+        t,
+        &[
+            "backup", "other", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    let (c, out, err) = refdb(t, &["plan", "db", "--execute", "r"]);
+    if c == 0 {
+        panic!(
+            "plan db --execute restored from a medium now holding another set, exit 0; r holds:\n{}{out}{err}",
+            scan(t, "r")
+        );
+    }
+    assert!(
+        err.contains("full.tap"),
+        "the refusal does not name the medium: {err}"
+    );
+}
+
+/// The same with one database: `full.tap` held Monday's full backup, Tuesday's full was
+/// written over it with `--format` (the walk-through's own habit). A plan to a point on
+/// Monday names Monday's full on `full.tap` and the log after it; what it reads from
+/// `full.tap` is Tuesday's. It must be refused naming the medium (the set there is not the
+/// planned one), never restored as Monday's.
+#[test]
+fn plan_execute_to_a_point_refuses_a_full_overwritten_by_a_later_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k2", "v2"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let w = ok(t, &["workload", "db", "--ops", "5", "--threads", "1"]);
+    // A commit time inside the first log backup.
+    let at = w
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|s| s.len() >= 19 && s.as_bytes()[4] == b'-' && s.contains('T'))
+        })
+        .expect("a commit time")
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(t, &["put", "db", "k3", "v3"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    let (c, out, err) = refdb(t, &["plan", "db", "--stopat", &at, "--execute", "r"]);
+    if c == 0 {
+        let rows = scan(t, "r");
+        assert!(
+            !rows.contains("k3"),
+            "plan --stopat {at} restored a later full (k3 is there), exit 0: {out}{err}\n{rows}"
+        );
+    } else {
+        assert!(
+            err.contains("full.tap") && !err.contains("panicked"),
+            "{out}{err}"
+        );
+    }
+}
+
+/// A restore into a directory holding a user's file said "holds files that are not a refdb
+/// database (notes.txt): use REPLACE to overwrite them"; with `--replace` it refused again:
+/// "never deletes other files, even with REPLACE". The first refusal must not send the user
+/// to an option that cannot help (or REPLACE must do what it says).
+#[test]
+fn a_refusal_over_a_users_file_does_not_advise_replace_that_is_refused_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    fs::create_dir(t.join("r")).unwrap();
+    fs::write(t.join("r/notes.txt"), "mine").unwrap();
+    let (c, _, first) = refdb(t, &["restore", "r", "--from", "full.tap"]);
+    assert_ne!(c, 0);
+    let (c, _, second) = refdb(t, &["restore", "r", "--from", "full.tap", "--replace"]);
+    assert_eq!(fs::read_to_string(t.join("r/notes.txt")).unwrap(), "mine");
+    if c != 0 {
+        assert!(
+            !first.contains("use REPLACE"),
+            "the refusal advises REPLACE:\n  {first}\nand REPLACE is refused:\n  {second}"
+        );
+    }
+}
