@@ -199,3 +199,58 @@ fn a_refusal_over_a_users_file_does_not_advise_replace_that_is_refused_too() {
         );
     }
 }
+
+/// A differential restore killed half way (`REFDB_CRASH=restore:1`, after its pages): every
+/// read command (`scan`, `check`, `info`, `get`) says the database "is restoring (a restore
+/// sequence, or a tail-log backup WITH NORECOVERY, left it so): restore its next backup, or
+/// recover it where it stands with `refdb restore DIR --recovery`", and both ways out it
+/// names are refused ("an interrupted restore of the differential backup … is in progress:
+/// run that restore again"). The read commands must say what the restore commands say: the
+/// interrupted differential is to be run again.
+#[test]
+fn a_killed_differential_restore_is_named_by_the_read_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k2", "v2"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "differential",
+            "--to",
+            "d1.tap",
+            "--format",
+        ],
+    );
+    ok(t, &["restore", "r", "--from", "full.tap", "--norecovery"]);
+    let (c, _, _) = refdb_env(
+        t,
+        &["restore", "r", "--from", "d1.tap", "--norecovery"],
+        &[("REFDB_CRASH", "restore:1")],
+    );
+    assert_ne!(c, 0, "the differential restore was not killed");
+    let (c, _, recovery) = refdb(t, &["restore", "r", "--recovery"]);
+    assert_ne!(c, 0, "--recovery recovered a half-restored differential");
+    for cmd in [&["scan", "r"][..], &["check", "r"], &["info", "r"]] {
+        let (c, _, err) = refdb(t, cmd);
+        assert_ne!(c, 0);
+        assert!(
+            !err.contains("--recovery"),
+            "{cmd:?} sends the user to `refdb restore DIR --recovery`:\n  {err}\nwhich refuses:\n  {recovery}"
+        );
+        assert!(
+            err.contains("differential") || err.contains("interrupted"),
+            "{cmd:?} does not say a differential restore was interrupted: {err}"
+        );
+    }
+}
