@@ -254,3 +254,78 @@ fn a_killed_differential_restore_is_named_by_the_read_commands() {
         );
     }
 }
+
+/// The offsets in a `.tap` image at which a record (or a filemark) ends: where a writer
+/// killed between two writes leaves the image.
+fn record_ends(image: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut at = 0;
+    while at + 4 <= image.len() {
+        let n = u32::from_le_bytes(image[at..at + 4].try_into().unwrap()) as usize;
+        let n = n & 0x00FF_FFFF;
+        at += if n == 0 { 4 } else { 4 + n + 4 };
+        if at > image.len() {
+            break;
+        }
+        ends.push(at);
+    }
+    ends
+}
+
+/// A full backup appended to `f.tap` after an earlier one was killed (`timeout -s KILL`,
+/// here: the image cut where a killed writer leaves it, at a record's end inside the second
+/// set). The first set is whole and closed, and `mtfdump verify` says so ("1 of 2 sets
+/// closed"); yet `refdb restore r --from f.tap --set 1` (and `refdb plan db --execute`, which
+/// plans just that set) was refused when the cut fell inside a stream of the second set:
+/// "f.tap: damaged: at offset …: truncated stream header/data" — a read past the set asked
+/// for. The killed append cost the administrator the backup that was already on the medium.
+#[test]
+fn a_killed_append_does_not_make_the_earlier_set_unrestorable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["workload", "db", "--ops", "300", "--threads", "1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "f.tap", "--format",
+        ],
+    );
+    let first_len = fs::metadata(t.join("f.tap")).unwrap().len() as usize;
+    let (c, want, _) = refdb(t, &["scan", "db"]);
+    assert_eq!(c, 0);
+    ok(
+        t,
+        &[
+            "workload",
+            "db",
+            "--ops",
+            "300",
+            "--seed",
+            "2",
+            "--threads",
+            "1",
+        ],
+    );
+    ok(t, &["backup", "db", "--type", "full", "--to", "f.tap"]);
+    let whole = fs::read(t.join("f.tap")).unwrap();
+    let mut refused = Vec::new();
+    for end in record_ends(&whole)
+        .into_iter()
+        .filter(|&e| e > first_len + 4 && e < whole.len())
+    {
+        fs::write(t.join("g.tap"), &whole[..end]).unwrap();
+        let r = format!("r{end}");
+        let (c, _, err) = refdb(t, &["restore", &r, "--from", "g.tap", "--set", "1"]);
+        if c != 0 {
+            refused.push(format!("cut at {end}: {err}"));
+        } else {
+            assert_eq!(scan(t, &r), want, "cut at {end}: set 1 restored other rows");
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "the whole first set is refused once a later append was cut:\n{}",
+        refused.join("")
+    );
+}
