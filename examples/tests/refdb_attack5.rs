@@ -406,3 +406,30 @@ fn a_backup_that_fills_its_first_medium_continues_on_the_changer() {
         library(t)
     );
 }
+
+/// `refdb backup --to a.tap --mirror m.tap` writes two copies, but the history records only
+/// `a.tap` (`refdb history` lists it alone, as does the plan). Once `a.tap` is lost,
+/// `refdb plan db --execute r` fails "a.tap: no such medium" while `m.tap`, the mirror taken
+/// for exactly this, holds the set (`refdb restore r --from m.tap` restores it). The history
+/// must know the mirror, and the plan must read it when the first copy is gone.
+#[test]
+fn plan_execute_reads_the_mirror_when_the_first_copy_is_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "a.tap", "--mirror", "m.tap", "--format",
+        ],
+    );
+    let want = scan(t, "db");
+    fs::remove_file(t.join("a.tap")).unwrap();
+    let (c, out, err) = refdb(t, &["plan", "db", "--execute", "r"]);
+    assert_eq!(
+        c, 0,
+        "the mirror m.tap was not used for the lost a.tap: {out}{err}"
+    );
+    assert_eq!(scan(t, "r"), want);
+}
