@@ -433,3 +433,38 @@ fn plan_execute_reads_the_mirror_when_the_first_copy_is_lost() {
     );
     assert_eq!(scan(t, "r"), want);
 }
+
+/// `refdb backup --to f.tap` records `f.tap` in the history as given, relative to the
+/// working directory of the backup: `refdb plan db --history ../refdb-history.db --execute
+/// r` run from another directory reads "f.tap" there ("f.tap: no such medium"), or whatever
+/// other `f.tap` lies there. (`mtfdump history import` records absolute paths:
+/// `plan_history.rs`.) The history must name the media so that any directory finds them.
+#[test]
+fn the_history_names_media_so_a_plan_from_another_directory_finds_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "f.tap", "--format",
+        ],
+    );
+    let want = scan(t, "db");
+    let sub = t.join("elsewhere");
+    fs::create_dir(&sub).unwrap();
+    let (c, out, err) = refdb(
+        &sub,
+        &[
+            "plan",
+            "db",
+            "--history",
+            "../refdb-history.db",
+            "--execute",
+            "r",
+        ],
+    );
+    assert_eq!(c, 0, "{out}{err}");
+    assert_eq!(scan(&sub, "r"), want);
+}
