@@ -468,3 +468,40 @@ fn the_history_names_media_so_a_plan_from_another_directory_finds_them() {
     assert_eq!(c, 0, "{out}{err}");
     assert_eq!(scan(&sub, "r"), want);
 }
+
+/// A backup appended to an image on a file system that is full (here: the file size limit,
+/// EFBIG; on a full tmpfs, ENOSPC, the same) is refused as "f.tap: I/O error: write: EIO: I/O
+/// error": the image is put back, but the administrator is told the medium failed, not that
+/// the disk is full. The cause must be named.
+#[test]
+fn a_backup_onto_a_full_disk_says_the_disk_is_full_not_an_io_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "f.tap", "--format",
+        ],
+    );
+    let before = fs::read(t.join("f.tap")).unwrap();
+    let limit = before.len() / 512 + 100; // 512-byte blocks: room for part of a second set
+    let o = Command::new("sh")
+        .current_dir(t)
+        .args([
+            "-c",
+            &format!(
+                "trap '' XFSZ; ulimit -f {limit}; exec '{REFDB}' backup db --type full --to f.tap"
+            ),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert_eq!(fs::read(t.join("f.tap")).unwrap(), before);
+    assert!(
+        !err.contains("EIO") && (err.contains("large") || err.contains("space")),
+        "a full disk is reported as a failing medium: {err}"
+    );
+}
