@@ -505,3 +505,69 @@ fn a_backup_onto_a_full_disk_says_the_disk_is_full_not_an_io_error() {
         "a full disk is reported as a failing medium: {err}"
     );
 }
+
+/// A log backup whose set was written but could not be recorded in the history (the disk
+/// holding the history full: "h.db: record log set 1 of log1.tap: database or disk is full";
+/// here the insert is made to fail by a trigger) exits 1, as failed — yet it truncated the
+/// log: the next log backup starts where the "failed" one ended. The administrator does
+/// what a failure calls for and runs the same command again (`--to log1.tap --format`),
+/// which overwrites the only copy of the log since the full backup: `refdb plan` then finds
+/// "LSN gap …: no backup covers it" and no restore plan; every change since the full is
+/// lost to the backups. A backup reported as failed must leave the log chain where it was
+/// (or, once written, the set must be kept in the history), so that running it again loses
+/// nothing.
+#[test]
+fn a_log_backup_that_could_not_be_recorded_does_not_move_the_log_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["workload", "db", "--ops", "100", "--threads", "1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "workload",
+            "db",
+            "--ops",
+            "100",
+            "--seed",
+            "2",
+            "--threads",
+            "1",
+        ],
+    );
+    let h = rusqlite::Connection::open(t.join("refdb-history.db")).unwrap();
+    h.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON backup_set \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    let (c, out, err) = refdb(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
+    assert_ne!(c, 0, "the history insert did not fail: {out}{err}");
+    h.execute_batch("DROP TRIGGER full_disk;").unwrap();
+    drop(h);
+    // The disk has room again: the failed backup is run again.
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log1.tap", "--format",
+        ],
+    );
+    let want = scan(t, "db");
+    let (c, out, err) = refdb(t, &["plan", "db", "--execute", "r"]);
+    assert_eq!(
+        c, 0,
+        "after a log backup that failed and was run again, no restore: {out}{err}"
+    );
+    assert_eq!(scan(t, "r"), want);
+}
