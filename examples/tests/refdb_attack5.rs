@@ -571,3 +571,74 @@ fn a_log_backup_that_could_not_be_recorded_does_not_move_the_log_chain() {
     );
     assert_eq!(scan(t, "r"), want);
 }
+
+/// The same with a tail-log backup WITH NORECOVERY: it could not be recorded (exit 1,
+/// "record log set 1 of tail.tap: database or disk is full") but left the database
+/// restoring, and a retry is refused ("the database is restoring … no backup of it is
+/// taken"). `refdb plan db --execute db` (no `--replace`: the database is restoring, as after
+/// any tail-log backup) then restores the full backup alone over it, exit 0: every row since
+/// the full is gone from the database, and their only copy is on `tail.tap`, which no plan
+/// knows. A tail-log backup reported as failed must leave the database as it was (online).
+#[test]
+fn a_tail_log_backup_that_could_not_be_recorded_leaves_the_database_online() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["workload", "db", "--ops", "100", "--threads", "1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "workload",
+            "db",
+            "--ops",
+            "100",
+            "--seed",
+            "2",
+            "--threads",
+            "1",
+        ],
+    );
+    let want = scan(t, "db");
+    let h = rusqlite::Connection::open(t.join("refdb-history.db")).unwrap();
+    h.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON backup_set \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    let (c, out, err) = refdb(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--no-truncate",
+            "--norecovery",
+        ],
+    );
+    assert_ne!(c, 0, "the history insert did not fail: {out}{err}");
+    h.execute_batch("DROP TRIGGER full_disk;").unwrap();
+    drop(h);
+    let (c, _, err) = refdb(t, &["scan", "db"]);
+    let (pc, pout, perr) = refdb(t, &["plan", "db", "--execute", "db"]);
+    let now = refdb(t, &["scan", "db"]).1;
+    assert!(
+        pc != 0 || now == want,
+        "a plan over the database a failed tail-log backup left restoring, exit 0, lost rows ({} of {}): {pout}{perr}",
+        now.lines().count(),
+        want.lines().count()
+    );
+    assert_eq!(
+        c, 0,
+        "a tail-log backup reported as failed left the database offline: {err}"
+    );
+}
