@@ -642,3 +642,75 @@ fn a_tail_log_backup_that_could_not_be_recorded_leaves_the_database_online() {
         "a tail-log backup reported as failed left the database offline: {err}"
     );
 }
+
+/// Two directories whose `refdb.location` files name the same moved files (A restored with
+/// `--move primary=/abs --move log=/abs`, its location file copied into B). While a process
+/// has A open (a workload committing), `refdb restore B --from full.tap --replace --move
+/// primary=<same> --move log=<same>` exits 0 and replaces the files under it: A's row written
+/// before the workload and every commit the workload acknowledged are gone (A holds the
+/// backup's one row), and the workload goes on writing into files that no longer have a
+/// name. (A plain `--replace` of B, or a second open through B, is refused or stays in B.) A
+/// database open in another process must never be replaced, through whichever directory.
+#[test]
+fn a_replace_through_a_second_location_file_never_replaces_an_open_database() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let moved = t.join("moved");
+    fs::create_dir(&moved).unwrap();
+    let p = format!("primary={}", moved.join("p.mdf").display());
+    let l = format!("log={}", moved.join("l.ldf").display());
+    ok(t, &["create", "src", "--recovery", "full"]);
+    ok(t, &["put", "src", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "src", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "restore", "A", "--from", "full.tap", "--move", &p, "--move", &l,
+        ],
+    );
+    ok(t, &["put", "A", "mine", "precious"]);
+    fs::create_dir(t.join("B")).unwrap();
+    fs::copy(t.join("A/refdb.location"), t.join("B/refdb.location")).unwrap();
+    let mut w = Command::new(REFDB)
+        .current_dir(t)
+        .args(["workload", "A", "--ops", "1000000", "--threads", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(w.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("commit ") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the workload ended");
+    }
+    let (c, rout, rerr) = refdb(
+        t,
+        &[
+            "restore",
+            "B",
+            "--from",
+            "full.tap",
+            "--replace",
+            "--move",
+            &p,
+            "--move",
+            &l,
+        ],
+    );
+    let _ = w.kill();
+    let _ = w.wait();
+    let (gc, got, _) = refdb(t, &["get", "A", "mine"]);
+    assert_ne!(
+        c, 0,
+        "the files of A, open in a workload, were replaced through B: {rout}{rerr}"
+    );
+    assert!(gc == 0 && got.contains("precious"), "A lost its rows");
+}
