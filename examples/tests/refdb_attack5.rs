@@ -714,3 +714,34 @@ fn a_replace_through_a_second_location_file_never_replaces_an_open_database() {
     );
     assert!(gc == 0 && got.contains("precious"), "A lost its rows");
 }
+
+/// The same through `--history`: `refdb backup db … --history db/refdb.restoring` creates
+/// the history (an SQLite file) at the database's restoring marker, exit 0, and the
+/// database is then refused by every command as "restoring". A history inside the
+/// database's directory at a name refdb keeps must be refused before anything is written.
+#[test]
+fn a_history_at_a_name_refdb_keeps_in_the_database_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    let (c, out, err) = refdb(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "full",
+            "--to",
+            "x.tap",
+            "--format",
+            "--history",
+            "db/refdb.restoring",
+        ],
+    );
+    let (pc, _, perr) = refdb(t, &["put", "db", "k2", "v2"]);
+    assert_eq!(
+        pc, 0,
+        "after a backup with --history db/refdb.restoring ({c}: {out}{err}), the database is unusable: {perr}"
+    );
+}
