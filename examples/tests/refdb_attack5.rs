@@ -745,3 +745,53 @@ fn a_history_at_a_name_refdb_keeps_in_the_database_directory_is_refused() {
         "after a backup with --history db/refdb.restoring ({c}: {out}{err}), the database is unusable: {perr}"
     );
 }
+
+/// A `--changer` library (a directory of images, as a tape library holds many tapes) with
+/// the media of two backups: Monday's (`a.tap`) and Tuesday's (`b.tap`), each its own media
+/// set with a set 1. `refdb restore r --changer lib` restores whichever image sorts first
+/// (Monday's), exit 0, without a word that another media set was there; with Monday's
+/// continuation medium missing it fails instead of taking Tuesday's whole set. Which backup
+/// is restored must not depend on file names: the restore must refuse, naming the media sets
+/// it found (or say which it took).
+#[test]
+fn a_changer_restore_with_two_media_sets_does_not_pick_one_silently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "monday"]);
+    fs::create_dir(t.join("lib")).unwrap();
+    ok(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "full",
+            "--to",
+            "lib/a.tap",
+            "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k1", "tuesday"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "full",
+            "--to",
+            "lib/b.tap",
+            "--format",
+        ],
+    );
+    let (c, out, err) = refdb(t, &["restore", "r", "--changer", "lib"]);
+    if c == 0 {
+        let said = out + &err;
+        assert!(
+            said.contains("a.tap") && said.contains("b.tap"),
+            "restored {} from a library holding two media sets without saying which: {said}",
+            refdb(t, &["get", "r", "k1"]).1.trim()
+        );
+    }
+}
