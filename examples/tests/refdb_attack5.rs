@@ -795,3 +795,49 @@ fn a_changer_restore_with_two_media_sets_does_not_pick_one_silently() {
         );
     }
 }
+
+/// Full, differential, then a log backup that covers everything since the full. The
+/// differential's medium is lost: `refdb plan db --execute r` plans full + differential +
+/// log, fails at the differential ("d.tap: no such medium") and leaves `r` restoring, though
+/// the full and the log restore the database whole (`refdb restore r --from l.tap` after
+/// the full does it). The plan must not depend on a medium it can do without (or must say
+/// that the logs restore it without the differential).
+#[test]
+fn plan_execute_does_without_a_lost_differential_that_the_logs_cover() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "f.tap", "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k2", "v2"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "differential",
+            "--to",
+            "d.tap",
+            "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k3", "v3"]);
+    ok(
+        t,
+        &["backup", "db", "--type", "log", "--to", "l.tap", "--format"],
+    );
+    let want = scan(t, "db");
+    fs::remove_file(t.join("d.tap")).unwrap();
+    let (c, out, err) = refdb(t, &["plan", "db", "--execute", "r"]);
+    assert_eq!(
+        c, 0,
+        "the plan needs the lost differential though the log covers it: {out}{err}"
+    );
+    assert_eq!(scan(t, "r"), want);
+}
