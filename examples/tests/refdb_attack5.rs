@@ -841,3 +841,89 @@ fn plan_execute_does_without_a_lost_differential_that_the_logs_cover() {
     );
     assert_eq!(scan(t, "r"), want);
 }
+
+/// `refdb plan db --execute r` killed while it restores the plan's differential
+/// (`REFDB_CRASH=restore:4`, `restore:5`), then run again, as the README says of any killed
+/// restore: it starts the plan again at the full backup, which is refused ("an interrupted
+/// restore of the differential backup … is in progress: run that restore again …"), exit 1,
+/// for ever: the plan cannot finish its own interrupted run; the administrator must work out
+/// the plan's remaining steps and run them by hand. Running the plan again must finish it.
+#[test]
+fn a_killed_plan_execute_is_finished_by_running_it_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["workload", "db", "--ops", "300", "--threads", "1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "f.tap", "--format",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "workload",
+            "db",
+            "--ops",
+            "300",
+            "--seed",
+            "2",
+            "--threads",
+            "1",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "differential",
+            "--to",
+            "d.tap",
+            "--format",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "workload",
+            "db",
+            "--ops",
+            "300",
+            "--seed",
+            "3",
+            "--threads",
+            "1",
+        ],
+    );
+    ok(
+        t,
+        &["backup", "db", "--type", "log", "--to", "l.tap", "--format"],
+    );
+    let want = scan(t, "db");
+    let mut stuck = Vec::new();
+    for n in 1..=8 {
+        let r = format!("r{n}");
+        let (c, _, _) = refdb_env(
+            t,
+            &["plan", "db", "--execute", &r],
+            &[("REFDB_CRASH", &format!("restore:{n}"))],
+        );
+        if c == 0 {
+            continue; // finished before the crash point
+        }
+        let (c, out, err) = refdb(t, &["plan", "db", "--execute", &r]);
+        if c != 0 {
+            stuck.push(format!("restore:{n}: {out}{err}"));
+        } else {
+            assert_eq!(scan(t, &r), want, "restore:{n}");
+        }
+    }
+    assert!(
+        stuck.is_empty(),
+        "plan --execute killed, run again, refused:\n{}",
+        stuck.join("\n")
+    );
+}
