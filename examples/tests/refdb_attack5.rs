@@ -927,3 +927,56 @@ fn a_killed_plan_execute_is_finished_by_running_it_again() {
         stuck.join("\n")
     );
 }
+
+/// `refdb plan` (and `refdb history`) print a set's LSNs in the history's form, `refdb
+/// restore` and `refdb backup` in the engine's: the same log backup is "Log set 1 LSN
+/// 39479..129608" in the plan and "restored Log backup of db (LSN 39479..95144)" two lines
+/// later (they agree only below 65536). An administrator matching a refusal ("the log backup
+/// LSN … is too early", "an interrupted restore of the differential backup (LSN …)") to the
+/// plan's steps finds no such set. One set must have one LSN range in every message.
+#[test]
+fn the_plan_and_the_restore_name_a_set_by_the_same_lsns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["workload", "db", "--ops", "300", "--threads", "1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "f.tap", "--format",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "workload",
+            "db",
+            "--ops",
+            "300",
+            "--seed",
+            "2",
+            "--threads",
+            "1",
+        ],
+    );
+    ok(
+        t,
+        &["backup", "db", "--type", "log", "--to", "l.tap", "--format"],
+    );
+    let said = ok(t, &["plan", "db", "--execute", "r"]);
+    let lsns = |line: &str| -> String {
+        let at = line.find("LSN ").unwrap() + 4;
+        line[at..]
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let planned = lsns(said.lines().find(|l| l.starts_with("2. Log")).unwrap());
+    let restored = lsns(
+        said.lines()
+            .find(|l| l.contains("restored Log backup"))
+            .unwrap(),
+    );
+    assert_eq!(planned, restored, "{said}");
+}
