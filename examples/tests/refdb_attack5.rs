@@ -989,3 +989,44 @@ fn the_plan_and_the_restore_name_a_set_by_the_same_lsns() {
     );
     assert_eq!(planned, restored, "{said}");
 }
+
+/// `refdb restore X --from full.tap --replace --move primary=/abs/full.tap` (a slip of the
+/// path) exits 0 having written the restored primary data file over `full.tap`, the very
+/// medium it read: the full backup the history names is gone (`refdb restore Y --from
+/// full.tap` then fails: "unsupported marker"). REPLACE overwrites what is at the target;
+/// a MOVE target that is a medium of the restore (or any backup medium) must be refused,
+/// as the same device twice is refused by a backup.
+#[test]
+fn move_over_the_medium_being_restored_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    let before = fs::read(t.join("full.tap")).unwrap();
+    let mv = format!("primary={}", t.join("full.tap").display());
+    let (c, out, err) = refdb(
+        t,
+        &[
+            "restore",
+            "X",
+            "--from",
+            "full.tap",
+            "--norecovery",
+            "--replace",
+            "--move",
+            &mv,
+        ],
+    );
+    assert_eq!(
+        fs::read(t.join("full.tap")).unwrap(),
+        before,
+        "the restore (exit {c}: {out}{err}) overwrote the medium it read"
+    );
+    assert_ne!(c, 0);
+}
