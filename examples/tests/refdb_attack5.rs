@@ -1030,3 +1030,40 @@ fn move_over_the_medium_being_restored_is_refused() {
     );
     assert_ne!(c, 0);
 }
+
+/// The same slip onto the backup history: `refdb restore Z --from full.tap --norecovery
+/// --replace --move log=/abs/refdb-history.db` exits 0 with the restoring log written over
+/// the history; `refdb history` then fails "not an SQLite database": every recorded backup
+/// (and every plan) is gone. A MOVE target that is not a database file must be refused.
+#[test]
+fn move_over_the_backup_history_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    let mv = format!("log={}", t.join("refdb-history.db").display());
+    let (c, out, err) = refdb(
+        t,
+        &[
+            "restore",
+            "Z",
+            "--from",
+            "full.tap",
+            "--norecovery",
+            "--replace",
+            "--move",
+            &mv,
+        ],
+    );
+    let (hc, _, herr) = refdb(t, &["history"]);
+    assert_eq!(
+        hc, 0,
+        "the restore (exit {c}: {out}{err}) wrote over the history: {herr}"
+    );
+}
