@@ -1067,3 +1067,64 @@ fn move_over_the_backup_history_is_refused() {
         "the restore (exit {c}: {out}{err}) wrote over the history: {herr}"
     );
 }
+
+/// A restored WITH NORECOVERY with its files moved (`--move primary=/abs --move log=/abs`),
+/// its `refdb.location` copied into B. The files are restoring, but the restoring state is
+/// kept only in A's directory: `refdb scan B` opens them (crash recovery: the half-restored
+/// database recovered), `refdb put B` writes into them, and A's restore sequence is broken:
+/// `refdb restore A --from log.tap` fails "the restoring log no longer ends at LSN … (the
+/// database was opened since): restore the sequence again from its full backup". Files that
+/// are restoring must be refused as restoring through any directory that names them.
+#[test]
+fn restoring_files_named_by_a_second_location_file_are_not_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let moved = t.join("moved");
+    fs::create_dir(&moved).unwrap();
+    let p = format!("primary={}", moved.join("p.mdf").display());
+    let l = format!("log={}", moved.join("l.ldf").display());
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k2", "v2"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "log.tap", "--format",
+        ],
+    );
+    let want = scan(t, "db");
+    ok(
+        t,
+        &[
+            "restore",
+            "A",
+            "--from",
+            "full.tap",
+            "--norecovery",
+            "--move",
+            &p,
+            "--move",
+            &l,
+        ],
+    );
+    fs::create_dir(t.join("B")).unwrap();
+    fs::copy(t.join("A/refdb.location"), t.join("B/refdb.location")).unwrap();
+    let (sc, sout, _) = refdb(t, &["scan", "B"]);
+    let (pc, _, _) = refdb(t, &["put", "B", "x", "y"]);
+    let (c, out, err) = refdb(t, &["restore", "A", "--from", "log.tap"]);
+    assert!(
+        sc != 0 && pc != 0,
+        "restoring files were opened through B (scan exit {sc}: {sout}; put exit {pc})"
+    );
+    assert_eq!(
+        c, 0,
+        "A's restore sequence was broken through B: {out}{err}"
+    );
+    assert_eq!(scan(t, "A"), want);
+}
