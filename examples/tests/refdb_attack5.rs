@@ -1128,3 +1128,27 @@ fn restoring_files_named_by_a_second_location_file_are_not_opened() {
     );
     assert_eq!(scan(t, "A"), want);
 }
+
+/// `refdb backup --to a.tap --mirror m.tap`; `a.tap` is later cut short (a copy that did not
+/// finish). `refdb restore r --from a.tap --from m.tap` fails "a.tap: tape image: truncated
+/// image …", though the intact mirror is given and a copy damaged in its middle is read on
+/// from the mirror (exit 0). A cut copy must not hide an intact mirror.
+#[test]
+fn a_cut_first_copy_does_not_hide_the_intact_mirror() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "a.tap", "--mirror", "m.tap", "--format",
+        ],
+    );
+    let want = scan(t, "db");
+    let a = fs::read(t.join("a.tap")).unwrap();
+    fs::write(t.join("a.tap"), &a[..a.len() * 2 / 3]).unwrap();
+    let (c, out, err) = refdb(t, &["restore", "r", "--from", "a.tap", "--from", "m.tap"]);
+    assert_eq!(c, 0, "the mirror was not read: {out}{err}");
+    assert_eq!(scan(t, "r"), want);
+}
