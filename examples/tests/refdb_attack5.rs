@@ -1152,3 +1152,86 @@ fn a_cut_first_copy_does_not_hide_the_intact_mirror() {
     assert_eq!(c, 0, "the mirror was not read: {out}{err}");
     assert_eq!(scan(t, "r"), want);
 }
+
+/// Two backups appended to one medium at once (two jobs scheduled onto the same image; the
+/// second started while the first is writing). The second finds the first's unfinished set,
+/// is refused, and "puts the medium back as it was" — cutting it to the length it had when
+/// it looked, under the first, which goes on writing past a hole. The first exits 0 and is
+/// recorded as set 2; `mtfdump verify` fails, and neither set 2 nor the earlier, whole set 1
+/// restores ("damaged: … invalid block type: zero block type"). A backup must not write (or
+/// cut) a medium another backup is writing: the second must be refused without touching it.
+#[test]
+fn two_backups_appending_to_one_medium_do_not_destroy_it() {
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "small", "--recovery", "full"]);
+    ok(t, &["put", "small", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "small", "--type", "full", "--to", "s.tap", "--format",
+        ],
+    );
+    let small = scan(t, "small");
+    ok(
+        t,
+        &[
+            "create",
+            "big",
+            "--recovery",
+            "bulk-logged",
+            "--filegroup",
+            "g1",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "bulk-load",
+            "big",
+            "--filegroup",
+            "g1",
+            "--rows",
+            "20000",
+            "--value-bytes",
+            "2000",
+        ],
+    );
+    ok(t, &["set", "big", "--recovery", "full"]);
+    let start = fs::metadata(t.join("s.tap")).unwrap().len();
+    let mut first = Command::new(REFDB)
+        .current_dir(t)
+        .args(["backup", "big", "--type", "full", "--to", "s.tap"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the first is writing, the second starts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while fs::metadata(t.join("s.tap")).unwrap().len() < start + 4 * 1024 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first never wrote"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let (c2, _, err2) = refdb(t, &["backup", "small", "--type", "full", "--to", "s.tap"]);
+    let o = first.wait_with_output().unwrap();
+    let c1 = o.status.code().unwrap_or(-1);
+    let err1 = String::from_utf8_lossy(&o.stderr).into_owned();
+    // Set 1 (small's, whole before either started) must still restore.
+    let (c, out, err) = refdb(t, &["restore", "r1", "--from", "s.tap", "--set", "1"]);
+    assert_eq!(
+        c, 0,
+        "set 1 no longer restores after two appends at once (first exit {c1}: {err1}; second exit {c2}: {err2}): {out}{err}"
+    );
+    assert_eq!(scan(t, "r1"), small);
+    if c1 == 0 {
+        let (c, out, err) = refdb(t, &["restore", "r2", "--from", "s.tap", "--set", "2"]);
+        assert_eq!(
+            c, 0,
+            "the first backup said it was whole (exit 0) but its set does not restore: {out}{err}"
+        );
+    }
+}
