@@ -1183,6 +1183,8 @@ fn two_backups_appending_to_one_medium_do_not_destroy_it() {
             "bulk-logged",
             "--filegroup",
             "g1",
+            "--filegroup",
+            "g2",
         ],
     );
     ok(
@@ -1192,6 +1194,19 @@ fn two_backups_appending_to_one_medium_do_not_destroy_it() {
             "big",
             "--filegroup",
             "g1",
+            "--rows",
+            "20000",
+            "--value-bytes",
+            "2000",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "bulk-load",
+            "big",
+            "--filegroup",
+            "g2",
             "--rows",
             "20000",
             "--value-bytes",
