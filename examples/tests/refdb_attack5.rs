@@ -1250,3 +1250,73 @@ fn two_backups_appending_to_one_medium_do_not_destroy_it() {
         );
     }
 }
+
+/// Two restores into one directory at once (the second with `--replace`, started while the
+/// first runs). One of them fails with "create ./.r.restore.PID.0/log.ldf: No such file or
+/// directory": the other removed its work directory under it. Whichever loses must be
+/// refused saying another restore into the directory is running, and the directory must
+/// hold one whole database.
+#[test]
+fn two_restores_into_one_directory_at_once_refuse_by_name() {
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &[
+            "create",
+            "big",
+            "--recovery",
+            "bulk-logged",
+            "--filegroup",
+            "g1",
+        ],
+    );
+    ok(
+        t,
+        &[
+            "bulk-load",
+            "big",
+            "--filegroup",
+            "g1",
+            "--rows",
+            "20000",
+            "--value-bytes",
+            "2000",
+        ],
+    );
+    ok(t, &["set", "big", "--recovery", "full"]);
+    ok(
+        t,
+        &[
+            "backup", "big", "--type", "full", "--to", "x.tap", "--format",
+        ],
+    );
+    let want = refdb(t, &["check", "big"]).1;
+    let mut lost = Vec::new();
+    for delay in [20u64, 100, 300] {
+        let r = format!("r{delay}");
+        let first = Command::new(REFDB)
+            .current_dir(t)
+            .args(["restore", &r, "--from", "x.tap"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let (c2, _, err2) = refdb(t, &["restore", &r, "--from", "x.tap", "--replace"]);
+        let o = first.wait_with_output().unwrap();
+        let err1 = String::from_utf8_lossy(&o.stderr).into_owned();
+        for (c, err) in [(o.status.code().unwrap_or(-1), &err1), (c2, &err2)] {
+            if c != 0 && err.contains("No such file or directory") {
+                lost.push(format!("{delay} ms: {err}"));
+            }
+        }
+        assert_eq!(refdb(t, &["check", &r]).1, want, "{delay} ms");
+    }
+    assert!(
+        lost.is_empty(),
+        "a concurrent restore removed the other's work directory:\n{}",
+        lost.join("")
+    );
+}
