@@ -654,7 +654,11 @@ pub fn backup(
         .max(newest_commit);
     header.backup_size = page_bytes + (last - first);
     let report = close_set(w, &header, date)?;
-    // The set is on the media: now the database and the history learn of it.
+    // The set is on the media: now the history learns of it, and only then the database
+    // (its log chain moves on, a tail-log backup leaves it restoring). A history that cannot
+    // record the set (a full disk) fails the backup with the database as it was: the same
+    // backup run again starts where this one did, and no log is left that no plan knows.
+    let position = record(history, &header, &report)?;
     match opts.kind {
         BackupType::Full if !opts.copy_only => db.note_full_backup(checkpoint)?,
         BackupType::Differential if !opts.copy_only => db.note_differential_backup(checkpoint)?,
@@ -664,7 +668,6 @@ pub fn backup(
     if opts.no_truncate && opts.norecovery {
         super::restore::mark_restoring(db.dir(), &info.name, info.db_guid, info.fork_guid, last)?;
     }
-    let position = record(history, &header, &report)?;
     Ok(BackupOutcome {
         header,
         report,
@@ -902,10 +905,11 @@ pub fn tail_log_from_files(
         .max(start_ms)
         .max(newest_commit);
     let report = close_set(w, &header, date)?;
+    // Recorded first, as `backup`: a tail that no history knows leaves the database as it was.
+    let position = record(history, &header, &report)?;
     if opts.norecovery {
         super::restore::mark_restoring(dir, &boot.name, boot.db_guid, boot.fork_guid, last)?;
     }
-    let position = record(history, &header, &report)?;
     Ok(BackupOutcome {
         header,
         report,
