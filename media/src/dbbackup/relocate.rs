@@ -240,7 +240,9 @@ fn refuse_own_names_beside(dir: &Path, target: &Path) -> Result<()> {
 /// REPLACE overwrites a file at a MOVE target, never another database's: not a file in the
 /// directory of a database (its log, its data files, its lock), and not a data file of a
 /// database that is not the one in `dir` (a moved file of another database, or of the
-/// database the backup was taken from, whose copy is being restored elsewhere).
+/// database the backup was taken from, whose copy is being restored elsewhere), not the
+/// primary file of a database open anywhere, and no regular file that is not a database's
+/// (the medium being restored, the history).
 fn refuse_other_database(dir: &Path, target: &Path) -> Result<()> {
     let refuse = |why: String| {
         Err(DbBackupError::Refused(format!(
@@ -285,8 +287,27 @@ fn refuse_other_database(dir: &Path, target: &Path) -> Result<()> {
         .and_then(|p| crate::engine::file::parse_header(&p))
         .map(|(g, _)| g);
     let Some(guid) = header.or_else(|| crate::engine::wal::Log::peek_guid(target).ok()) else {
+        // A regular file that is no database's: a backup medium, a history, the user's own.
+        // REPLACE is for database files (a link is replaced, never its target).
+        if fs::symlink_metadata(target).is_ok_and(|m| m.is_file()) {
+            return refuse(
+                "is not a refdb data file or log (a backup medium, a backup history, a user's file?): REPLACE overwrites only database files; move it away first"
+                    .into(),
+            );
+        }
         return Ok(());
     };
+    // The primary data file of a database open in another process, through whichever
+    // directory names it (its lock is the database's own).
+    let open = crate::engine::file::DataFile::open(0, target, false)
+        .and_then(|f| f.try_lock())
+        .is_ok_and(|taken| !taken);
+    if open {
+        return refuse(
+            "is the primary data file of a database open in another process: REPLACE never overwrites an open database"
+                .into(),
+        );
+    }
     // The database being replaced in `dir` may own it (a moved file of an earlier restore).
     let owned = read_boot(dir).is_some_and(|b| {
         b.db_guid == guid
