@@ -86,6 +86,13 @@ pub struct BackupJob {
 /// when stderr is a terminal: see [`crate::progress`]) shows the bytes copied of the set's
 /// pages and log.
 pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
+    let media = job.media.outputs.iter().chain(&job.media.mirrors);
+    for (what, p) in media
+        .map(|p| ("medium", p))
+        .chain([("history", &job.history)])
+    {
+        refuse_own_name(what, p)?;
+    }
     if dbbackup::standby::is_standby(&job.dir) {
         // Opening it would change it, and its undo would no longer apply.
         return Err(format!(
@@ -370,6 +377,29 @@ pub fn restore(
         }
     }
     Ok(o)
+}
+
+/// Refuses a medium or a history at a name refdb keeps in a database directory (`refdb.*`:
+/// its lock, its restoring and standby marks, its location file, a piecemeal work database):
+/// written there, it would pass for the database's own state (every command would call the
+/// database restoring), or be replaced empty by the next restore.
+fn refuse_own_name(what: &str, p: &Path) -> Result<(), String> {
+    let own = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.len() > 6 && n[..6].eq_ignore_ascii_case("refdb."));
+    let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+    let parent = parent.unwrap_or(Path::new("."));
+    let database_dir = ["refdb.lock", "refdb.location", "primary.mdf", "log.ldf"]
+        .iter()
+        .any(|f| std::fs::symlink_metadata(parent.join(f)).is_ok());
+    if own && database_dir {
+        return Err(format!(
+            "{}: a {what} cannot be at a name refdb keeps in a database directory (refdb.*): name it otherwise",
+            p.display()
+        ));
+    }
+    Ok(())
 }
 
 /// An existing history, for reading: a mistyped path is an error, not a new empty history.
