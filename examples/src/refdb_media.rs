@@ -105,8 +105,8 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         // taken, a restore killed entering standby): no more backups could be restored to it,
         // and the "backup" would be of a half-restored copy, recorded as the database's.
         return Err(format!(
-            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): no backup of it is taken; restore its next backup, or recover it where it stands with `refdb restore DIR --recovery`",
-            job.dir.display()
+            "{}; no backup of it is taken",
+            restoring_advice(&job.dir)
         ));
     }
     let db = match Database::open(&job.dir) {
@@ -377,6 +377,19 @@ pub fn restore(
         }
     }
     Ok(o)
+}
+
+/// What to say of a database left restoring, which no command but a restore may open: its
+/// next backup, or its recovery where it stands; or, when a restore into it did not finish,
+/// that restore again (a recovery would be refused).
+pub fn restoring_advice(dir: &Path) -> String {
+    match dbbackup::unfinished(dir) {
+        Ok(Some(why)) => format!("{}: the database is restoring: {why}", dir.display()),
+        _ => format!(
+            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): restore its next backup, or recover it where it stands with `refdb restore DIR --recovery`",
+            dir.display()
+        ),
+    }
 }
 
 /// Refuses a medium or a history at a name refdb keeps in a database directory (`refdb.*`:

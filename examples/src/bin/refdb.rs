@@ -543,10 +543,9 @@ fn open(dir: &std::path::Path, t: Option<&Tuning>) -> media::engine::Result<Data
     }
     if dir.join(media::dbbackup::restore::RESTORING_FILE).exists() {
         // Opening would recover it, and no more backups could be restored to it.
-        return Err(media::engine::Error::Invalid(format!(
-            "{}: the database is restoring (a restore sequence, or a tail-log backup WITH NORECOVERY, left it so): restore its next backup, or recover it where it stands with `refdb restore DIR --recovery`",
-            dir.display()
-        )));
+        return Err(media::engine::Error::Invalid(
+            mtf_examples::refdb_media::restoring_advice(dir),
+        ));
     }
     let db = Database::open_with(dir, o)?;
     let r = db.recovery_report();

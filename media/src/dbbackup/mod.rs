@@ -47,7 +47,7 @@ pub mod standby;
 pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};
 pub use header::SetHeader;
 pub use progress::Progress;
-pub use recover::{recover, Recovered};
+pub use recover::{recover, unfinished, Recovered};
 pub use restore::{restore, Recovery, RestoreOptions, RestoreOutcome};
 
 /// The kind of backup (msdb's letters: `D`, `I`, `L`, `F`).

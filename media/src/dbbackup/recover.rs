@@ -47,6 +47,32 @@ pub struct Recovered {
     pub fork: Option<[u8; 16]>,
 }
 
+/// Why the restoring database in `dir` cannot be recovered where it stands, when a restore
+/// into it was interrupted (its progress file), or a differential, file or page restore did
+/// not finish putting its pages in place: what to run to go on. The commands that refuse a
+/// restoring database say this rather than advise a recovery that would be refused.
+pub fn unfinished(dir: &Path) -> Result<Option<String>> {
+    if let Some(what) = super::restart::interrupted(dir)? {
+        return Ok(Some(format!(
+            "an interrupted restore of {what} into {} is in progress: run that restore again to finish it (it may recover the database itself)",
+            dir.display()
+        )));
+    }
+    if dir.join(DIFF_MARK).exists() {
+        return Ok(Some(format!(
+            "{}: a differential restore into it did not finish (its pages are partly written): restore that differential again, or the sequence from its full backup",
+            dir.display()
+        )));
+    }
+    if dir.join(FILE_MARK).exists() {
+        return Ok(Some(format!(
+            "{}: a file or page restore into it did not finish (its files are partly put back): run that restore again to finish it, then the log backups since",
+            dir.display()
+        )));
+    }
+    Ok(None)
+}
+
 /// Recovers the database left restoring in `dir` where it stands (RESTORE … WITH RECOVERY
 /// with no backup).
 pub fn recover(dir: &Path) -> Result<Recovered> {
@@ -65,23 +91,8 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             )))
         }
     };
-    if let Some(what) = super::restart::interrupted(dir)? {
-        return Err(DbBackupError::Refused(format!(
-            "an interrupted restore of {what} into {} is in progress: run that restore again to finish it (it may recover the database itself)",
-            dir.display()
-        )));
-    }
-    if dir.join(DIFF_MARK).exists() {
-        return Err(DbBackupError::Refused(format!(
-            "{}: a differential restore into it did not finish (its pages are partly written): restore that differential again, or the sequence from its full backup",
-            dir.display()
-        )));
-    }
-    if dir.join(FILE_MARK).exists() {
-        return Err(DbBackupError::Refused(format!(
-            "{}: a file or page restore into it did not finish (its files are partly put back): run that restore again to finish it, then the log backups since",
-            dir.display()
-        )));
+    if let Some(why) = unfinished(dir)? {
+        return Err(DbBackupError::Refused(why));
     }
     refuse_early_recovery(&s, s.log_end, &RestoreOptions::default())?;
     // A database in standby is readable: nobody may have it open while it is recovered.

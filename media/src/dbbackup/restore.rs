@@ -796,11 +796,19 @@ pub(super) fn restore_full(
             )))
         }
         Target::Other(names) => {
+            // REPLACE overwrites what bears a database file's name; it deletes nothing else,
+            // so it is advised only when it would help.
+            let ours = database_names(dir, h);
+            let advice = if names.iter().all(|n| ours.contains(n)) {
+                "use REPLACE to overwrite them"
+            } else {
+                "a restore never deletes other files, even with REPLACE; move them away, or restore into another directory"
+            };
             return Err(DbBackupError::Refused(format!(
-                "{} holds files that are not a refdb database ({}): use REPLACE to overwrite them",
+                "{} holds files that are not a refdb database ({}): {advice}",
                 dir.display(),
                 names.join(", ")
-            )))
+            )));
         }
     }
     refuse_foreign_files(dir, h)?;
