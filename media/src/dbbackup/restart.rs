@@ -65,6 +65,56 @@ pub(super) fn beside(dir: &Path) -> (&Path, String) {
     (parent, name)
 }
 
+/// The lock that lets one restore at a time into a directory: `.NAME.restore-lock` beside
+/// it, locked (`flock`) for the whole restore and removed when it ends (left by a killed
+/// one, and taken over by the next). Two restores at once would share the progress file and
+/// the work directory (one removed the other's under it). The name is checked to be still
+/// the file locked, since a restore that ends removes it while the next may hold it open.
+pub(super) struct TargetLock {
+    path: PathBuf,
+    _file: fs::File,
+}
+
+impl Drop for TargetLock {
+    fn drop(&mut self) {
+        // Removed while still locked: whoever opened it meanwhile finds its name gone.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Takes the restore lock of `dir`, or says another restore into it is running.
+pub(super) fn lock_target(dir: &Path) -> Result<TargetLock> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let (parent, name) = beside(dir);
+    let path = parent.join(format!(".{name}.restore-lock"));
+    let busy = || {
+        DbBackupError::Refused(format!(
+            "another restore into {} is running: let it end (or stop it), then run this one again",
+            dir.display()
+        ))
+    };
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(io_err(
+            "open the restore lock (never through a link)",
+            &path,
+        ))?;
+    if !crate::engine::file::try_flock(&file).map_err(io_err("lock", &path))? {
+        return Err(busy());
+    }
+    let held = file.metadata().map_err(io_err("stat", &path))?;
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.ino() == held.ino() && m.dev() == held.dev() => {
+            Ok(TargetLock { path, _file: file })
+        }
+        _ => Err(busy()),
+    }
+}
+
 /// Where the progress file of a restore into `dir` is.
 pub(super) fn progress_path(dir: &Path) -> PathBuf {
     let (parent, name) = beside(dir);
@@ -254,6 +304,13 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
 /// progress file names one beside `dir`) and the progress file go.
 pub(super) fn discard(dir: &Path) -> Result<()> {
     if let Some(w) = recorded_work_dir(dir) {
+        // Not interrupted but running: its work directory is in use.
+        if let Some(pid) = running_owner(&w) {
+            return Err(DbBackupError::Refused(format!(
+                "another restore into {} is running (process {pid}): let it end, or stop it and run this one again",
+                dir.display()
+            )));
+        }
         // (A link planted at its name is removed, not followed.)
         let _ = fs::remove_dir_all(w);
     }
@@ -286,6 +343,21 @@ pub(super) fn recorded_work_dir(dir: &Path) -> Option<PathBuf> {
         .flatten()
         .and_then(|p| p.work)
         .filter(|w| is_work_dir_of(dir, w))
+}
+
+/// The process that made work directory `w` (`.NAME.restore.PID.N`), when it still runs
+/// and is not this one.
+fn running_owner(w: &Path) -> Option<i32> {
+    let name = w.file_name()?.to_str()?;
+    let mut parts = name.rsplit('.');
+    let (_n, pid) = (parts.next()?, parts.next()?.parse::<i32>().ok()?);
+    if pid <= 0 || pid as u32 == std::process::id() {
+        return None;
+    }
+    // SAFETY: kill with signal 0 only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    alive.then_some(pid)
 }
 
 /// The work directory an interrupted full restore left, if it is still there: a directory

@@ -625,6 +625,8 @@ pub fn restore(
     spec: &ReadSpec,
     opts: &RestoreOptions,
 ) -> Result<RestoreOutcome> {
+    // One restore into a directory at a time, taken before the set is read.
+    let _one = super::restart::lock_target(dir)?;
     let (stage, media) = Incoming::receive(dir, changers, spec, opts.progress.clone())?;
     let header = stage.header()?;
     if header.format_version > FORMAT_VERSION {
