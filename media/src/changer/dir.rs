@@ -155,6 +155,11 @@ impl DirectoryLibrary {
             .filter(|p| !self.spent.contains(p))
             .collect();
         images.sort();
+        // Asked for any media set's medium (the first medium of a read that names no set):
+        // a library holding that medium of two media sets (Monday's and Tuesday's backups)
+        // does not pick one by its file name.
+        let mut found: Option<(PathBuf, crate::device::Device, Option<mtf::stream::Guid>)> =
+            None;
         for p in images {
             let Ok(mut dev) = open_path(&p, false, EmulatedOptions::new()) else {
                 continue;
@@ -165,11 +170,25 @@ impl DirectoryLibrary {
                     && l.family() == req.family_number
                     && l.media_sequence_number == req.sequence
                 {
-                    return Ok(Some((p, dev)));
+                    if req.media_set_id.is_some() {
+                        return Ok(Some((p, dev)));
+                    }
+                    match &found {
+                        None => found = Some((p, dev, l.media_set_id)),
+                        Some((first, _, id)) if *id != l.media_set_id => {
+                            return Err(io::Error::other(format!(
+                                "{}: {req} of more than one media set is there ({} and {}): name the media to read (--from, each in order) rather than the library",
+                                self.dir.display(),
+                                first.display(),
+                                p.display()
+                            )))
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
         }
-        Ok(None)
+        Ok(found.map(|(p, d, _)| (p, d)))
     }
 }
 
