@@ -115,7 +115,10 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         Err(e) => return Err(e.to_string()),
     };
     let mut history = SqliteHistory::open(&job.history).map_err(|e| e.to_string())?;
-    let prepared = prepare_media(&job.media)?;
+    let mut prepared = prepare_media(&job.media)?;
+    // Held until the set is written or the images are put back: no other run writes (or
+    // cuts back) these images meanwhile.
+    let _locks = prepared.take_locks();
     let created = prepared.created.clone();
     let ends = prepared.ends.clone();
     let counters = dbbackup::Progress::new();
