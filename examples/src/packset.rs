@@ -3,7 +3,7 @@
 //! all done by the `media` crate; this module only turns the command line into its calls.
 
 use crate::pack::{open_nofollow, pack_tree_with, Exclude, PackStats, PackTarget};
-use media::changer::dir::DirectoryLibrary;
+use media::changer::dir::{CreatedImages, DirectoryLibrary};
 use media::changer::{open_path, MediaChanger, Mounted, ScriptedChanger};
 use media::decision::Operation;
 use media::family::{MediaError, WriteOptions};
@@ -97,9 +97,20 @@ pub struct PreparedMedia {
     /// writer. Callers keep it (see [`PreparedMedia::take_locks`]) until the set is finished
     /// or the images are put back.
     pub locks: Vec<std::fs::File>,
+    /// The images the libraries (`--changer`) create for this run as it goes: a failed run
+    /// removes them with the images it created itself ([`PreparedMedia::cleanup_all`]).
+    pub library_created: CreatedImages,
 }
 
 impl PreparedMedia {
+    /// Removes the images this run created, itself and through its libraries (after a
+    /// failure: none of them holds a set that exists).
+    pub fn cleanup_all(created: &[PathBuf], library_created: &CreatedImages) {
+        Self::cleanup(created);
+        let made = std::mem::take(&mut *library_created.lock().unwrap_or_else(|e| e.into_inner()));
+        Self::cleanup(&made);
+    }
+
     /// The image locks, for the caller to hold while the devices are handed on.
     pub fn take_locks(&mut self) -> Vec<std::fs::File> {
         std::mem::take(&mut self.locks)
@@ -130,6 +141,7 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
     let mut ends: Vec<(PathBuf, u64)> = Vec::new();
     let mut devices: Vec<Vec<StripeDevice>> = Vec::new();
     let mut locks: Vec<std::fs::File> = Vec::new();
+    let library_created = CreatedImages::default();
     for f in 0..families {
         let mut ms = Vec::new();
         for m in 0..copies {
@@ -140,7 +152,7 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
             };
             let changer: Box<dyn MediaChanger> = match &job.changer {
                 Some(dir) => match DirectoryLibrary::new(dir, opts.clone()) {
-                    Ok(l) => Box::new(l),
+                    Ok(l) => Box::new(l.record_created(library_created.clone())),
                     Err(e) => {
                         PreparedMedia::cleanup(&created);
                         return Err(e.to_string());
@@ -214,6 +226,7 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
         created,
         ends,
         locks,
+        library_created,
     })
 }
 

@@ -120,6 +120,7 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
     // cuts back) these images meanwhile.
     let _locks = prepared.take_locks();
     let created = prepared.created.clone();
+    let library_created = prepared.library_created.clone();
     let ends = prepared.ends.clone();
     let counters = dbbackup::Progress::new();
     let options = BackupOptions {
@@ -158,7 +159,7 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
     let out = match out {
         Ok(o) => o,
         Err(e) => {
-            PreparedMedia::cleanup(&created);
+            PreparedMedia::cleanup_all(&created, &library_created);
             // A failed append leaves the images as they were (what it added is cut away).
             let put = if job.media.write.operation == media::decision::Operation::Append {
                 put_back(&ends)
