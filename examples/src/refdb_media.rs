@@ -166,7 +166,9 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
             } else {
                 String::new()
             };
-            return Err(format!("{e}{put}"));
+            let e = e.to_string();
+            let hint = capacity_hint(&e, &job.media);
+            return Err(format!("{e}{hint}{put}"));
         }
     };
     log_media("refdb", &out.report, log);
@@ -197,6 +199,22 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         Ok(())
     } else {
         Err("the set is marked damaged".into())
+    }
+}
+
+/// For a backup that ran out of a medium of the `--capacity` given: why, and what gets past
+/// it. The end of a set (filemark, ESET, set map, filemark) is written inside the medium's
+/// early-warning zone without moving to the next medium; in whole blocks of the block size,
+/// on a small image that zone cannot hold it, and the write runs into the end of the medium
+/// ("I/O error: end of medium"), which reads as a failing medium rather than a capacity
+/// chosen too small.
+fn capacity_hint(err: &str, job: &MediaSetJob) -> String {
+    match job.capacity {
+        Some(c) if err.contains("end of medium") => format!(
+            " (the medium filled past its early warning, where the end of a set or of the medium is written without moving on to the next: --capacity {c} leaves too little room there for {}-byte blocks; give a larger --capacity)",
+            job.write.block_size
+        ),
+        _ => String::new(),
     }
 }
 
