@@ -3,7 +3,7 @@
 //! all done by the `media` crate; this module only turns the command line into its calls.
 
 use crate::pack::{open_nofollow, pack_tree_with, Exclude, PackStats, PackTarget};
-use media::changer::dir::DirectoryLibrary;
+use media::changer::dir::{CreatedImages, DirectoryLibrary};
 use media::changer::{open_path, MediaChanger, Mounted, ScriptedChanger};
 use media::decision::Operation;
 use media::family::{MediaError, WriteOptions};
@@ -91,9 +91,31 @@ pub struct PreparedMedia {
     /// The images that existed, with their lengths: a failed append cuts them back
     /// ([`put_back`]).
     pub ends: Vec<(PathBuf, u64)>,
+    /// The images of this run, each held under an exclusive `flock` until this is dropped:
+    /// a second backup to the same image (another process appending at once) is refused
+    /// before it writes, and so can never cut the image back ([`put_back`]) under the
+    /// writer. Callers keep it (see [`PreparedMedia::take_locks`]) until the set is finished
+    /// or the images are put back.
+    pub locks: Vec<std::fs::File>,
+    /// The images the libraries (`--changer`) create for this run as it goes: a failed run
+    /// removes them with the images it created itself ([`PreparedMedia::cleanup_all`]).
+    pub library_created: CreatedImages,
 }
 
 impl PreparedMedia {
+    /// Removes the images this run created, itself and through its libraries (after a
+    /// failure: none of them holds a set that exists).
+    pub fn cleanup_all(created: &[PathBuf], library_created: &CreatedImages) {
+        Self::cleanup(created);
+        let made = std::mem::take(&mut *library_created.lock().unwrap_or_else(|e| e.into_inner()));
+        Self::cleanup(&made);
+    }
+
+    /// The image locks, for the caller to hold while the devices are handed on.
+    pub fn take_locks(&mut self) -> Vec<std::fs::File> {
+        std::mem::take(&mut self.locks)
+    }
+
     /// Removes the images this run created (after a refusal).
     pub fn cleanup(created: &[PathBuf]) {
         for p in created {
@@ -118,6 +140,8 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
     // The images that exist, with their length: an append only adds after their end.
     let mut ends: Vec<(PathBuf, u64)> = Vec::new();
     let mut devices: Vec<Vec<StripeDevice>> = Vec::new();
+    let mut locks: Vec<std::fs::File> = Vec::new();
+    let library_created = CreatedImages::default();
     for f in 0..families {
         let mut ms = Vec::new();
         for m in 0..copies {
@@ -128,7 +152,7 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
             };
             let changer: Box<dyn MediaChanger> = match &job.changer {
                 Some(dir) => match DirectoryLibrary::new(dir, opts.clone()) {
-                    Ok(l) => Box::new(l),
+                    Ok(l) => Box::new(l.record_created(library_created.clone())),
                     Err(e) => {
                         PreparedMedia::cleanup(&created);
                         return Err(e.to_string());
@@ -136,11 +160,26 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
                 },
                 None => Box::new(ScriptedChanger::new(Vec::<PathBuf>::new(), opts.clone())),
             };
-            match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() => ends.push((path.clone(), m.len())),
-                Ok(_) => {}
-                Err(_) => created.push(path.clone()),
-            }
+            let existed = match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => {
+                    // Locked before its length is taken: the length another writer leaves.
+                    match lock_image(&path) {
+                        Ok(l) => locks.push(l),
+                        Err(e) => {
+                            PreparedMedia::cleanup(&created);
+                            return Err(e);
+                        }
+                    }
+                    let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(m.len());
+                    ends.push((path.clone(), len));
+                    true
+                }
+                Ok(_) => true,
+                Err(_) => {
+                    created.push(path.clone());
+                    false
+                }
+            };
             let device = match open_path(&path, true, opts.clone()) {
                 Ok(d) => d,
                 Err(e) => {
@@ -148,6 +187,18 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
                     return Err(e.to_string());
                 }
             };
+            if !existed {
+                // Made by this run, unless another run made it at the same moment: then it
+                // is that run's, and is neither written nor removed here.
+                match lock_image(&path) {
+                    Ok(l) => locks.push(l),
+                    Err(e) => {
+                        created.retain(|c| c != &path);
+                        PreparedMedia::cleanup(&created);
+                        return Err(e);
+                    }
+                }
+            }
             ms.push(StripeDevice {
                 first: Mounted {
                     device,
@@ -174,7 +225,30 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
         options: sopts,
         created,
         ends,
+        locks,
+        library_created,
     })
+}
+
+/// Takes an exclusive lock (`flock(LOCK_EX|LOCK_NB)`) on the image at `path`, refused at
+/// once when another process holds it: two backups writing one image at once would
+/// interleave their blocks, and the one that fails would cut the image back under the other.
+fn lock_image(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::io::AsRawFd;
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: flock on a file descriptor we own; no memory is passed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(f);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Err(format!(
+            "{}: the medium is in use by another process (another backup is writing it): nothing was written; run this backup again when that one has finished",
+            path.display()
+        ))
+    } else {
+        Err(format!("{}: lock: {e}", path.display()))
+    }
 }
 
 /// Prints where each family's media went, and the media refused on the way.
@@ -202,7 +276,9 @@ pub fn log_media(tool: &str, report: &media::stripe::StripeReport, log: &mut dyn
 /// Writes the backup set; prints where each family's media went. A refusal leaves every
 /// medium as it was (images this run created are removed again) and returns the reasons.
 pub fn pack_media_set(job: &MediaSetJob, log: &mut dyn Write) -> Result<PackStats, String> {
-    let prepared = prepare_media(job)?;
+    let mut prepared = prepare_media(job)?;
+    // Held until the set is finished or the images are put back.
+    let _locks = prepared.take_locks();
     let backup = BackupSet {
         options: job.set.clone(),
         expires: job.expires,

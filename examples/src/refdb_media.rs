@@ -122,8 +122,12 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         Err(e) => return Err(e.to_string()),
     };
     let mut history = SqliteHistory::open(&job.history).map_err(|e| e.to_string())?;
-    let prepared = prepare_media(&job.media)?;
+    let mut prepared = prepare_media(&job.media)?;
+    // Held until the set is written or the images are put back: no other run writes (or
+    // cuts back) these images meanwhile.
+    let _locks = prepared.take_locks();
     let created = prepared.created.clone();
+    let library_created = prepared.library_created.clone();
     let ends = prepared.ends.clone();
     let counters = dbbackup::Progress::new();
     let options = BackupOptions {
@@ -162,14 +166,16 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
     let out = match out {
         Ok(o) => o,
         Err(e) => {
-            PreparedMedia::cleanup(&created);
+            PreparedMedia::cleanup_all(&created, &library_created);
             // A failed append leaves the images as they were (what it added is cut away).
             let put = if job.media.write.operation == media::decision::Operation::Append {
                 put_back(&ends)
             } else {
                 String::new()
             };
-            return Err(format!("{e}{put}"));
+            let e = e.to_string();
+            let hint = capacity_hint(&e, &job.media);
+            return Err(format!("{e}{hint}{put}"));
         }
     };
     log_media("refdb", &out.report, log);
@@ -200,6 +206,22 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         Ok(())
     } else {
         Err("the set is marked damaged".into())
+    }
+}
+
+/// For a backup that ran out of a medium of the `--capacity` given: why, and what gets past
+/// it. The end of a set (filemark, ESET, set map, filemark) is written inside the medium's
+/// early-warning zone without moving to the next medium; in whole blocks of the block size,
+/// on a small image that zone cannot hold it, and the write runs into the end of the medium
+/// ("I/O error: end of medium"), which reads as a failing medium rather than a capacity
+/// chosen too small.
+fn capacity_hint(err: &str, job: &MediaSetJob) -> String {
+    match job.capacity {
+        Some(c) if err.contains("end of medium") => format!(
+            " (the medium filled past its early warning, where the end of a set or of the medium is written without moving on to the next: --capacity {c} leaves too little room there for {}-byte blocks; give a larger --capacity)",
+            job.write.block_size
+        ),
+        _ => String::new(),
     }
 }
 

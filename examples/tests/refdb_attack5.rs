@@ -1215,7 +1215,7 @@ fn two_backups_appending_to_one_medium_do_not_destroy_it() {
     );
     ok(t, &["set", "big", "--recovery", "full"]);
     let start = fs::metadata(t.join("s.tap")).unwrap().len();
-    let mut first = Command::new(REFDB)
+    let first = Command::new(REFDB)
         .current_dir(t)
         .args(["backup", "big", "--type", "full", "--to", "s.tap"])
         .stdout(Stdio::null())

@@ -140,7 +140,14 @@ impl std::fmt::Display for Reason {
         match self {
             Reason::WriteProtected => write!(f, "the medium is write-protected"),
             Reason::ForeignHeader(why) => write!(f, "not an MTF medium: {why}"),
-            Reason::Unreadable(why) => write!(f, "the medium is damaged after its header: {why}"),
+            // After a killed append this is the only answer every later append gets: say
+            // what is still there and how to go on.
+            Reason::Unreadable(why) => write!(
+                f,
+                "the medium is damaged after its header: {why}; nothing is appended after \
+                 damage (the sets before it still restore): write to another medium, or start \
+                 this one over with --init once its sets are kept elsewhere"
+            ),
             Reason::Unexpired(sets) => {
                 write!(f, "unexpired backup sets:")?;
                 for (pos, at) in sets {
@@ -182,7 +189,9 @@ impl std::fmt::Display for Reason {
             ),
             Reason::UnfinishedSet { position } => write!(
                 f,
-                "cannot append: the medium ends inside backup set {position}, which never closed"
+                "cannot append: the medium ends inside backup set {position}, which never \
+                 closed (the sets before it still restore): write to another medium, or start \
+                 this one over with --init once its sets are kept elsewhere"
             ),
             Reason::NotLastMedium { sequence } => write!(
                 f,

@@ -504,6 +504,12 @@ fn read_medium(
                         fr.open_file = false;
                         fr.in_set = false;
                         fr.done = true;
+                        if !last_set {
+                            // The set asked for is whole: what follows on the medium (a later
+                            // set, perhaps cut short by a killed append) is not read, so its
+                            // damage cannot cost the restore of this one.
+                            return Ok(false);
+                        }
                     }
                     Body::Dirb(d) if fr.in_set => {
                         // A repeated DIRB on a continuation medium names the directory again

@@ -32,7 +32,15 @@ pub struct DirectoryLibrary {
     /// Images created, in order (the tools print their names).
     pub created: Vec<PathBuf>,
     pub log: ChangerLog,
+    /// Where the images created are also recorded, for a caller that hands the library on
+    /// (boxed, into a backup) and must remove them again if the backup fails: the library
+    /// never reuses a name, so each failed run would leave another fragment of a set that
+    /// exists nowhere.
+    record: Option<CreatedImages>,
 }
+
+/// A shared list of the images libraries created ([`DirectoryLibrary::record_created`]).
+pub type CreatedImages = std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>;
 
 impl DirectoryLibrary {
     /// A library in `dir` (created if missing); new images get `opts` (their capacity).
@@ -45,7 +53,14 @@ impl DirectoryLibrary {
             spent: HashSet::new(),
             created: Vec::new(),
             log: ChangerLog::default(),
+            record: None,
         })
+    }
+
+    /// Records every image this library creates in `list` as well (see the field).
+    pub fn record_created(mut self, list: CreatedImages) -> Self {
+        self.record = Some(list);
+        self
     }
 
     fn stem(req: &MediumRequest) -> String {
@@ -115,6 +130,9 @@ impl DirectoryLibrary {
                 Ok(f) => {
                     let d = tape(f, &p)?;
                     self.created.push(p.clone());
+                    if let Some(r) = &self.record {
+                        r.lock().unwrap_or_else(|e| e.into_inner()).push(p.clone());
+                    }
                     return Ok((p, d));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}

@@ -220,6 +220,11 @@ struct Drive {
     bytes_written: u64,
     blocks_written: u64,
     filemarks_written: u64,
+    /// Why the file behind the image refused the last write (a full disk: ENOSPC; the file
+    /// size limit: EFBIG). The drive answers EIO, as st does for a failed write, and the
+    /// write then reports this error instead: "the medium failed" would send the
+    /// administrator after the wrong cause.
+    host_error: Option<TapeError>,
 }
 
 impl Drive {
@@ -238,7 +243,13 @@ impl Drive {
 
     /// Writing at `pos` makes it the new end of data.
     fn cut_here(&mut self) -> std::result::Result<(), Errno> {
-        self.medium.truncate(self.pos).map_err(|_| Errno::EIO)
+        match self.medium.truncate(self.pos) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.host_error = Some(e);
+                Err(Errno::EIO)
+            }
+        }
     }
 
     fn append(&mut self, parts: &[&[u8]], kind: Kind) -> std::result::Result<(), Errno> {
@@ -251,7 +262,18 @@ impl Drive {
                 self.dead = true;
                 Err(Errno::EIO)
             }
-            Err(_) => Err(Errno::EIO),
+            Err(e) => {
+                self.host_error = Some(e);
+                Err(Errno::EIO)
+            }
+        }
+    }
+
+    /// A write's result, with the image file's own error in place of the EIO it caused.
+    fn with_host_error<T>(&mut self, r: Result<T>) -> Result<T> {
+        match (r, self.host_error.take()) {
+            (Err(_), Some(e)) => Err(e),
+            (r, _) => r,
         }
     }
 }
@@ -378,6 +400,7 @@ impl EmulatedTape {
                 bytes_written: 0,
                 blocks_written: 0,
                 filemarks_written: 0,
+                host_error: None,
             },
             eom: EomTracker::default(),
         }
@@ -679,14 +702,18 @@ impl TapeDevice for EmulatedTape {
             _ => {}
         }
         self.drive.eod_hit = false;
+        self.drive.host_error = None;
         let r = self.eom.write_block(&mut self.drive, buf);
+        let r = self.drive.with_host_error(r);
         self.check_power(r)
     }
 
     fn write_filemarks(&mut self, count: u32) -> Result<WriteResult> {
         self.writable()?;
         self.drive.eod_hit = false;
+        self.drive.host_error = None;
         let r = self.eom.write_filemarks(&mut self.drive, count);
+        let r = self.drive.with_host_error(r);
         self.check_power(r)
     }
 
