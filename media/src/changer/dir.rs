@@ -176,8 +176,7 @@ impl DirectoryLibrary {
         // Asked for any media set's medium (the first medium of a read that names no set):
         // a library holding that medium of two media sets (Monday's and Tuesday's backups)
         // does not pick one by its file name.
-        let mut found: Option<(PathBuf, crate::device::Device, Option<mtf::stream::Guid>)> =
-            None;
+        let mut found: Option<(PathBuf, crate::device::Device, Option<mtf::stream::Guid>)> = None;
         for p in images {
             let Ok(mut dev) = open_path(&p, false, EmulatedOptions::new()) else {
                 continue;
