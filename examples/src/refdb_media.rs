@@ -477,6 +477,7 @@ pub fn plan(
                 None
             },
             replace: replace && i == 0,
+            expect_set: recorded_set(s.backup_set_guid.as_deref()),
             ..Default::default()
         };
         last = Some(restore_step(dir, &files, s.position, &opts, out)?);
@@ -514,11 +515,19 @@ pub fn plan(
             recovery: Recovery::Recovery,
             stopat_ms,
             replace: false,
+            expect_set: recorded_set(next.backup_set_guid.as_deref()),
             ..Default::default()
         };
         last = Some(restore_step(dir, &files, next.position, &opts, out)?);
     }
     Ok(())
+}
+
+/// The set GUID the history recorded for a step, for the restore to hold the set it reads
+/// to: a medium named by the history may hold another set now (written over with
+/// `--format`), and only the recorded one is the planned step.
+fn recorded_set(guid: Option<&str>) -> Option<[u8; 16]> {
+    guid.and_then(dbbackup::backup::parse_guid)
 }
 
 /// The operation a backup asks of its media.

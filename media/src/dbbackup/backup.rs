@@ -406,7 +406,7 @@ fn base_guid(history: &dyn BackupHistory, database: &str, ckpt: Lsn) -> Result<[
 }
 
 /// A GUID's text back to its 16 bytes (mixed-endian, as [`mtf::stream::sqlserver::Guid`]).
-pub(crate) fn parse_guid(s: &str) -> Option<[u8; 16]> {
+pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
     let h: String = s.chars().filter(|c| *c != '-').collect();
     if h.len() != 32 {
         return None;

@@ -109,6 +109,12 @@ pub struct RestoreOptions {
     /// Counts the set's bytes read off the media of its total (the sizes of its files), for
     /// the caller to show (see [`super::Progress`]); `None`: nothing is counted.
     pub progress: Option<super::Progress>,
+    /// The set the caller means (its BackupSetGUID, as the history recorded it): a set read
+    /// with another GUID is refused before anything changes. A medium the history names may
+    /// have been written over since (`--format`), and its set at the recorded position is
+    /// then another backup (another database's, or a later one) that must never be restored
+    /// as the planned one. `None`: whatever set is read.
+    pub expect_set: Option<[u8; 16]>,
 }
 
 impl Default for RestoreOptions {
@@ -124,6 +130,7 @@ impl Default for RestoreOptions {
             partial: false,
             filegroups: Vec::new(),
             progress: None,
+            expect_set: None,
         }
     }
 }
@@ -627,6 +634,16 @@ pub fn restore(
 ) -> Result<RestoreOutcome> {
     let (stage, media) = Incoming::receive(dir, changers, spec, opts.progress.clone())?;
     let header = stage.header()?;
+    if let Some(want) = opts.expect_set.filter(|g| *g != header.set_guid) {
+        use mtf::stream::sqlserver::Guid;
+        return Err(DbBackupError::Refused(format!(
+            "the set read is not the one asked for: it is set {} ({:?} backup of {}), not set {}; the medium was written over since",
+            Guid(header.set_guid),
+            header.kind,
+            header.database,
+            Guid(want)
+        )));
+    }
     if header.format_version > FORMAT_VERSION {
         return Err(DbBackupError::Refused(format!(
             "the set was written by a newer engine (backup format {}; this engine reads up to {FORMAT_VERSION})",
