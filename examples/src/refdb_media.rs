@@ -451,7 +451,11 @@ pub fn plan(
             s.position,
             s.first_lsn.0,
             s.last_lsn.0,
-            s.files.join(", "),
+            s.files
+                .iter()
+                .map(|f| shown(f))
+                .collect::<Vec<_>>()
+                .join(", "),
             if s.stopat.is_some() { " STOPAT" } else { "" },
             if s.recovery {
                 " RECOVERY"
@@ -464,7 +468,14 @@ pub fn plan(
     let n = p.steps.len();
     let mut last = None;
     for (i, s) in p.steps.iter().enumerate() {
-        let files: Vec<PathBuf> = s.files.iter().map(PathBuf::from).collect();
+        let files = match records.iter().find(|r| {
+            r.backup_set_guid.is_some()
+                && r.backup_set_guid == s.backup_set_guid
+                && r.position == s.position
+        }) {
+            Some(r) => media_to_read(r)?,
+            None => s.files.iter().map(PathBuf::from).collect(),
+        };
         let opts = RestoreOptions {
             recovery: if i + 1 == n {
                 Recovery::Recovery
@@ -506,11 +517,7 @@ pub fn plan(
                     dir.display()
                 )
             })?;
-        let files: Vec<PathBuf> = next
-            .families
-            .iter()
-            .flat_map(|f| f.media.iter().map(|m| PathBuf::from(&m.path)))
-            .collect();
+        let files = media_to_read(next)?;
         let opts = RestoreOptions {
             recovery: Recovery::Recovery,
             stopat_ms,
@@ -521,6 +528,60 @@ pub fn plan(
         last = Some(restore_step(dir, &files, next.position, &opts, out)?);
     }
     Ok(())
+}
+
+/// A recorded medium as the plan shows it: relative to the working directory when it lies
+/// in it (as the backup named it there), else its full path. The history keeps the full
+/// path; only what is printed is shortened.
+fn shown(path: &str) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            Path::new(path)
+                .strip_prefix(cwd)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// The media a planned step reads for the recorded set `r`: every medium (family by family,
+/// in sequence) at each place recorded for it that is still there, the first copy before its
+/// mirrors. A lost first copy is then read from its mirror, and a copy damaged or cut short
+/// is read on from the other (the restore takes copies of one medium as one). A medium at
+/// none of its places is an error naming them all.
+fn media_to_read(r: &media::history::BackupRecord) -> Result<Vec<PathBuf>, String> {
+    let mut fams: Vec<_> = r.families.iter().collect();
+    fams.sort_by_key(|f| f.family_number);
+    let mut out = Vec::new();
+    for f in fams {
+        let mut seqs: Vec<u16> = f.media.iter().map(|m| m.media_sequence_number).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        for seq in seqs {
+            let places: Vec<PathBuf> = f
+                .media
+                .iter()
+                .filter(|m| m.media_sequence_number == seq)
+                .map(|m| PathBuf::from(&m.path))
+                .collect();
+            let there: Vec<PathBuf> = places.iter().filter(|p| p.exists()).cloned().collect();
+            if there.is_empty() {
+                let names: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+                return Err(match names.as_slice() {
+                    [one] => format!("{one}: no such medium"),
+                    _ => format!(
+                        "{}: no such medium (nor any copy of it: {})",
+                        names[0],
+                        names[1..].join(", ")
+                    ),
+                });
+            }
+            out.extend(there);
+        }
+    }
+    Ok(out)
 }
 
 /// The set GUID the history recorded for a step, for the restore to hold the set it reads
