@@ -466,8 +466,17 @@ pub fn plan(
     }
     let Some(dir) = execute else { return Ok(()) };
     let n = p.steps.len();
+    let start = resume_at(dir, &p.steps)?;
+    if start > 0 {
+        let _ = writeln!(
+            out,
+            "refdb: {} is restoring from an earlier run of this plan: going on at step {}",
+            dir.display(),
+            start + 1
+        );
+    }
     let mut last = None;
-    for (i, s) in p.steps.iter().enumerate() {
+    for (i, s) in p.steps.iter().enumerate().skip(start) {
         let files = match records.iter().find(|r| {
             r.backup_set_guid.is_some()
                 && r.backup_set_guid == s.backup_set_guid
@@ -582,6 +591,30 @@ fn media_to_read(r: &media::history::BackupRecord) -> Result<Vec<PathBuf>, Strin
         }
     }
     Ok(out)
+}
+
+/// The step a plan run into `dir` starts at: 0, unless an earlier run of this plan was
+/// killed there. Then the interrupted restore (its set is one of the steps) is run again,
+/// which finishes it; or, the database being left restoring by this plan's full backup, the
+/// first step whose log goes past where the restored log ends. Starting over at the full
+/// backup would be refused by the interrupted restore's progress file, for ever.
+fn resume_at(dir: &Path, steps: &[media::plan::Step]) -> Result<usize, String> {
+    let st = dbbackup::standing(dir).map_err(|e| e.to_string())?;
+    let guid = |s: &media::plan::Step| recorded_set(s.backup_set_guid.as_deref());
+    if let Some(g) = st.interrupted {
+        // Another set's interrupted restore: the first step is refused, naming it.
+        return Ok(steps.iter().position(|s| guid(s) == Some(g)).unwrap_or(0));
+    }
+    match st.restoring {
+        Some((full, end)) if steps.first().and_then(guid) == Some(full) => {
+            let end = dbbackup::header::history_lsn(end);
+            Ok(steps
+                .iter()
+                .position(|s| s.kind != media::history::BackupKind::Full && s.last_lsn > end)
+                .unwrap_or(steps.len().saturating_sub(1)))
+        }
+        _ => Ok(0),
+    }
 }
 
 /// The set GUID the history recorded for a step, for the restore to hold the set it reads

@@ -150,6 +150,28 @@ pub struct RestoreOutcome {
     pub media: crate::restore::RestoreReport,
 }
 
+/// Where a restore sequence into a directory stands (see [`standing`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The set (its GUID) an interrupted restore into the directory was restoring: the same
+    /// restore run again finishes it, and any other is refused until it does.
+    pub interrupted: Option<[u8; 16]>,
+    /// The database is restoring: the full backup (its set GUID) its sequence began with, and
+    /// where its restored log ends.
+    pub restoring: Option<([u8; 16], Lsn)>,
+}
+
+/// Where a restore sequence into `dir` stands, read without changing anything: for a caller
+/// that runs a sequence of restores (`refdb plan --execute`) and, run again after it was
+/// killed, must go on where it stopped rather than start over at the full backup (which the
+/// interrupted restore's progress file refuses).
+pub fn standing(dir: &Path) -> Result<Standing> {
+    Ok(Standing {
+        interrupted: super::restart::interrupted_set(dir)?,
+        restoring: State::read(dir)?.map(|s| (s.full_guid, s.log_end)),
+    })
+}
+
 /// The sequence state kept in [`RESTORING_FILE`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct State {
@@ -1268,7 +1290,16 @@ pub(super) fn restore_diff(
         ));
     }
     // Refused or not, a database in standby stays in standby until here.
-    check_log_file(dir, &s)?;
+    let mark = dir.join(DIFF_MARK);
+    if fs::read(&mark).ok().as_deref() == Some(hex(&h.set_guid).as_bytes()) {
+        // This very differential was killed half way (its mark is there): the log may be
+        // its own already, no longer ending where the state says, and is replaced whole
+        // again below. Its length proves nothing here, and refusing would leave the
+        // sequence unfinishable.
+        super::standby::leave(dir, &s)?;
+    } else {
+        check_log_file(dir, &s)?;
+    }
     // Everything checked: the pages go over the restoring files, the log is replaced (all of
     // it again when continued: doing it twice is doing it once). Until both are done, a mark
     // says the files are half way: a log restored onto them (or their recovery) would mix the
@@ -1276,7 +1307,6 @@ pub(super) fn restore_diff(
     if resumed.is_none() {
         super::restart::start(dir, h, None)?;
     }
-    let mark = dir.join(DIFF_MARK);
     write_new(&mark, hex(&h.set_guid).as_bytes())?;
     sync_dir(dir)?;
     let present = super::piecemeal::present_files(h, &s);
