@@ -383,11 +383,29 @@ fn open_history(path: &Path) -> Result<SqliteHistory, String> {
     SqliteHistory::open(path).map_err(|e| e.to_string())
 }
 
+/// A recorded LSN as refdb's backup and restore print it (the engine's LSN): the history
+/// keeps SQL Server's decimal form, which agrees with the engine's only below 65536, and
+/// one set must have one LSN range in every message. An LSN that is no engine LSN (imported
+/// from another server's history) is printed as recorded.
+fn engine_lsn(l: media::history::Lsn) -> String {
+    let parts = mtf::sqlserver::Lsn {
+        vlf: (l.0 / 1_000_000_000_000_000) as u32,
+        block: ((l.0 / 100_000) % 10_000_000_000) as u32,
+        slot: (l.0 % 100_000) as u16,
+    };
+    let engine = dbbackup::header::from_sql_lsn(parts);
+    if dbbackup::header::history_lsn(engine) == l {
+        engine.to_string()
+    } else {
+        l.0.to_string()
+    }
+}
+
 /// Prints the recorded backups of one database (or all).
 pub fn history(path: &Path, database: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
     let h = open_history(path)?;
     for r in h.backups(database).map_err(|e| e.to_string())? {
-        let lsn = |l: Option<media::history::Lsn>| l.map_or("-".into(), |l| l.0.to_string());
+        let lsn = |l: Option<media::history::Lsn>| l.map_or("-".into(), engine_lsn);
         let files: Vec<String> = r
             .families
             .iter()
@@ -449,8 +467,8 @@ pub fn plan(
             i + 1,
             s.kind,
             s.position,
-            s.first_lsn.0,
-            s.last_lsn.0,
+            engine_lsn(s.first_lsn),
+            engine_lsn(s.last_lsn),
             s.files
                 .iter()
                 .map(|f| shown(f))
