@@ -448,11 +448,29 @@ fn open_history(path: &Path) -> Result<SqliteHistory, String> {
     SqliteHistory::open(path).map_err(|e| e.to_string())
 }
 
+/// A recorded LSN as refdb's backup and restore print it (the engine's LSN): the history
+/// keeps SQL Server's decimal form, which agrees with the engine's only below 65536, and
+/// one set must have one LSN range in every message. An LSN that is no engine LSN (imported
+/// from another server's history) is printed as recorded.
+fn engine_lsn(l: media::history::Lsn) -> String {
+    let parts = mtf::sqlserver::Lsn {
+        vlf: (l.0 / 1_000_000_000_000_000) as u32,
+        block: ((l.0 / 100_000) % 10_000_000_000) as u32,
+        slot: (l.0 % 100_000) as u16,
+    };
+    let engine = dbbackup::header::from_sql_lsn(parts);
+    if dbbackup::header::history_lsn(engine) == l {
+        engine.to_string()
+    } else {
+        l.0.to_string()
+    }
+}
+
 /// Prints the recorded backups of one database (or all).
 pub fn history(path: &Path, database: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
     let h = open_history(path)?;
     for r in h.backups(database).map_err(|e| e.to_string())? {
-        let lsn = |l: Option<media::history::Lsn>| l.map_or("-".into(), |l| l.0.to_string());
+        let lsn = |l: Option<media::history::Lsn>| l.map_or("-".into(), engine_lsn);
         let files: Vec<String> = r
             .families
             .iter()
@@ -514,9 +532,13 @@ pub fn plan(
             i + 1,
             s.kind,
             s.position,
-            s.first_lsn.0,
-            s.last_lsn.0,
-            s.files.join(", "),
+            engine_lsn(s.first_lsn),
+            engine_lsn(s.last_lsn),
+            s.files
+                .iter()
+                .map(|f| shown(f))
+                .collect::<Vec<_>>()
+                .join(", "),
             if s.stopat.is_some() { " STOPAT" } else { "" },
             if s.recovery {
                 " RECOVERY"
@@ -527,9 +549,25 @@ pub fn plan(
     }
     let Some(dir) = execute else { return Ok(()) };
     let n = p.steps.len();
+    let start = resume_at(dir, &p.steps)?;
+    if start > 0 {
+        let _ = writeln!(
+            out,
+            "refdb: {} is restoring from an earlier run of this plan: going on at step {}",
+            dir.display(),
+            start + 1
+        );
+    }
     let mut last = None;
-    for (i, s) in p.steps.iter().enumerate() {
-        let files: Vec<PathBuf> = s.files.iter().map(PathBuf::from).collect();
+    for (i, s) in p.steps.iter().enumerate().skip(start) {
+        let files = match records.iter().find(|r| {
+            r.backup_set_guid.is_some()
+                && r.backup_set_guid == s.backup_set_guid
+                && r.position == s.position
+        }) {
+            Some(r) => media_to_read(r)?,
+            None => s.files.iter().map(PathBuf::from).collect(),
+        };
         let opts = RestoreOptions {
             recovery: if i + 1 == n {
                 Recovery::Recovery
@@ -542,6 +580,7 @@ pub fn plan(
                 None
             },
             replace: replace && i == 0,
+            expect_set: recorded_set(s.backup_set_guid.as_deref()),
             ..Default::default()
         };
         last = Some(restore_step(dir, &files, s.position, &opts, out)?);
@@ -570,20 +609,102 @@ pub fn plan(
                     dir.display()
                 )
             })?;
-        let files: Vec<PathBuf> = next
-            .families
-            .iter()
-            .flat_map(|f| f.media.iter().map(|m| PathBuf::from(&m.path)))
-            .collect();
+        let files = media_to_read(next)?;
         let opts = RestoreOptions {
             recovery: Recovery::Recovery,
             stopat_ms,
             replace: false,
+            expect_set: recorded_set(next.backup_set_guid.as_deref()),
             ..Default::default()
         };
         last = Some(restore_step(dir, &files, next.position, &opts, out)?);
     }
     Ok(())
+}
+
+/// A recorded medium as the plan shows it: relative to the working directory when it lies
+/// in it (as the backup named it there), else its full path. The history keeps the full
+/// path; only what is printed is shortened.
+fn shown(path: &str) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            Path::new(path)
+                .strip_prefix(cwd)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// The media a planned step reads for the recorded set `r`: every medium (family by family,
+/// in sequence) at each place recorded for it that is still there, the first copy before its
+/// mirrors. A lost first copy is then read from its mirror, and a copy damaged or cut short
+/// is read on from the other (the restore takes copies of one medium as one). A medium at
+/// none of its places is an error naming them all.
+fn media_to_read(r: &media::history::BackupRecord) -> Result<Vec<PathBuf>, String> {
+    let mut fams: Vec<_> = r.families.iter().collect();
+    fams.sort_by_key(|f| f.family_number);
+    let mut out = Vec::new();
+    for f in fams {
+        let mut seqs: Vec<u16> = f.media.iter().map(|m| m.media_sequence_number).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        for seq in seqs {
+            let places: Vec<PathBuf> = f
+                .media
+                .iter()
+                .filter(|m| m.media_sequence_number == seq)
+                .map(|m| PathBuf::from(&m.path))
+                .collect();
+            let there: Vec<PathBuf> = places.iter().filter(|p| p.exists()).cloned().collect();
+            if there.is_empty() {
+                let names: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+                return Err(match names.as_slice() {
+                    [one] => format!("{one}: no such medium"),
+                    _ => format!(
+                        "{}: no such medium (nor any copy of it: {})",
+                        names[0],
+                        names[1..].join(", ")
+                    ),
+                });
+            }
+            out.extend(there);
+        }
+    }
+    Ok(out)
+}
+
+/// The step a plan run into `dir` starts at: 0, unless an earlier run of this plan was
+/// killed there. Then the interrupted restore (its set is one of the steps) is run again,
+/// which finishes it; or, the database being left restoring by this plan's full backup, the
+/// first step whose log goes past where the restored log ends. Starting over at the full
+/// backup would be refused by the interrupted restore's progress file, for ever.
+fn resume_at(dir: &Path, steps: &[media::plan::Step]) -> Result<usize, String> {
+    let st = dbbackup::standing(dir).map_err(|e| e.to_string())?;
+    let guid = |s: &media::plan::Step| recorded_set(s.backup_set_guid.as_deref());
+    if let Some(g) = st.interrupted {
+        // Another set's interrupted restore: the first step is refused, naming it.
+        return Ok(steps.iter().position(|s| guid(s) == Some(g)).unwrap_or(0));
+    }
+    match st.restoring {
+        Some((full, end)) if steps.first().and_then(guid) == Some(full) => {
+            let end = dbbackup::header::history_lsn(end);
+            Ok(steps
+                .iter()
+                .position(|s| s.kind != media::history::BackupKind::Full && s.last_lsn > end)
+                .unwrap_or(steps.len().saturating_sub(1)))
+        }
+        _ => Ok(0),
+    }
+}
+
+/// The set GUID the history recorded for a step, for the restore to hold the set it reads
+/// to: a medium named by the history may hold another set now (written over with
+/// `--format`), and only the recorded one is the planned step.
+fn recorded_set(guid: Option<&str>) -> Option<[u8; 16]> {
+    guid.and_then(dbbackup::backup::parse_guid)
 }
 
 /// The operation a backup asks of its media.

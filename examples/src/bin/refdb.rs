@@ -497,6 +497,8 @@ fn media_command(cmd: &Cmd) -> Option<Result<(), String>> {
                 },
                 // rm::restore counts it, for its progress line.
                 progress: None,
+                // The set is named by its position on the media given.
+                expect_set: None,
             };
             let changers = rm::readers(from, changer.as_deref())?;
             let source = rm::source_name(from, changer.as_deref());

@@ -170,38 +170,66 @@ impl ScriptedChanger {
             log: ChangerLog::default(),
         }
     }
+
+    /// The script ran out before `req` was met: what was refused on the way says why (the
+    /// media given in another order, twice, or of another set).
+    fn exhausted(&self, req: &MediumRequest) -> io::Error {
+        let refused: Vec<String> = self
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(|e| match e {
+                ChangerEvent::Refused { name, why } => Some(format!("{name}: {why}")),
+                _ => None,
+            })
+            .collect();
+        let refused = if refused.is_empty() {
+            String::new()
+        } else {
+            format!("; refused: {}", refused.join("; "))
+        };
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no more media in the script (asked for {req}){refused}"),
+        )
+    }
 }
 
 impl MediaChanger for ScriptedChanger {
     fn mount(&mut self, req: &MediumRequest) -> io::Result<Mounted> {
         log(&self.log, ChangerEvent::Asked(req.clone()));
-        let path = self.script.pop_front().ok_or_else(|| {
-            // The media refused on the way say why the one asked for was not found (given
-            // in another order, twice, or of another set).
-            let refused: Vec<String> = self
-                .log
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .filter_map(|e| match e {
-                    ChangerEvent::Refused { name, why } => Some(format!("{name}: {why}")),
-                    _ => None,
-                })
-                .collect();
-            let refused = if refused.is_empty() {
-                String::new()
-            } else {
-                format!("; refused: {}", refused.join("; "))
+        let mut unreadable: Option<io::Error> = None;
+        loop {
+            let Some(path) = self.script.pop_front() else {
+                // Nothing else was given: the image that did not open is the error.
+                return Err(match unreadable {
+                    Some(e) => e,
+                    None => self.exhausted(req),
+                });
             };
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no more media in the script (asked for {req}){refused}"),
-            )
-        })?;
-        let device = open_path(&path, true, self.opts.clone())?;
-        let name = path.display().to_string();
-        log(&self.log, ChangerEvent::Mounted(name.clone()));
-        Ok(Mounted { device, name })
+            let name = path.display().to_string();
+            match open_path(&path, true, self.opts.clone()) {
+                Ok(device) => {
+                    log(&self.log, ChangerEvent::Mounted(name.clone()));
+                    return Ok(Mounted { device, name });
+                }
+                // Reading, an image that does not open (cut short, not an image at all) is
+                // refused as a medium with the wrong label is, and the next one given is
+                // tried: it may be a mirror's copy of the same medium, which must not be
+                // hidden behind a lost copy.
+                Err(e) if req.purpose == Purpose::Read => {
+                    let text = e.to_string();
+                    let why = text
+                        .strip_prefix(&format!("{name}: "))
+                        .unwrap_or(&text)
+                        .to_owned();
+                    log_refused(&self.log, &name, &why);
+                    unreadable.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn refused(&mut self, medium: Mounted, why: &str) -> io::Result<()> {

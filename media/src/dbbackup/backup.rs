@@ -406,7 +406,7 @@ fn base_guid(history: &dyn BackupHistory, database: &str, ckpt: Lsn) -> Result<[
 }
 
 /// A GUID's text back to its 16 bytes (mixed-endian, as [`mtf::stream::sqlserver::Guid`]).
-pub(crate) fn parse_guid(s: &str) -> Option<[u8; 16]> {
+pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
     let h: String = s.chars().filter(|c| *c != '-').collect();
     if h.len() != 32 {
         return None;
@@ -754,12 +754,49 @@ fn record(
         .families
         .iter()
         .filter(|f| f.mirror == 0)
-        .map(|f| f.used.iter().map(|u| u.name.clone()).collect())
+        .map(|f| f.used.iter().map(|u| recorded_path(&u.name)).collect())
         .collect();
-    let rec =
+    let mut rec =
         super::header::history_record(header, &report.media_set_id.to_string(), position, &paths);
+    // A mirror's media are the same media in another place (msdb's backupmediafamily rows of
+    // mirror 1, 2, ...): recorded after the first copy's, so that a plan reads the first copy
+    // and falls back on the mirror when it is lost.
+    for m in report.families.iter().filter(|f| f.mirror != 0) {
+        let Some(fam) = rec
+            .families
+            .iter_mut()
+            .find(|f| f.family_number == m.family_number)
+        else {
+            continue;
+        };
+        for u in &m.used {
+            let place = crate::history::MediumRecord {
+                media_sequence_number: u.sequence,
+                path: recorded_path(&u.name),
+                is_tape: true,
+            };
+            if !fam.media.contains(&place) {
+                fam.media.push(place);
+            }
+        }
+        fam.media.sort_by_key(|x| x.media_sequence_number);
+    }
     history.record(&rec)?;
     Ok(position)
+}
+
+/// A medium's name as the history keeps it: an image given relative to the working
+/// directory, made absolute (as msdb records a device's full path), so that a plan run from
+/// any directory reads this medium and never another file of the same relative name there.
+/// A name that is not a file here (a tape device, a changer's slot) is kept as it is.
+fn recorded_path(name: &str) -> String {
+    let p = std::path::Path::new(name);
+    if p.is_relative() && p.exists() {
+        if let Ok(abs) = std::path::absolute(p) {
+            return abs.display().to_string();
+        }
+    }
+    name.to_owned()
 }
 
 /// A tail-log backup (NO_TRUNCATE) of a database that cannot be opened (a data file lost or

@@ -48,7 +48,7 @@ pub use backup::{backup, tail_log_from_files, BackupOptions, BackupOutcome};
 pub use header::SetHeader;
 pub use progress::Progress;
 pub use recover::{recover, unfinished, Recovered};
-pub use restore::{restore, Recovery, RestoreOptions, RestoreOutcome};
+pub use restore::{restore, standing, Recovery, RestoreOptions, RestoreOutcome, Standing};
 
 /// The kind of backup (msdb's letters: `D`, `I`, `L`, `F`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

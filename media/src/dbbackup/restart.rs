@@ -225,15 +225,28 @@ impl Progress {
 /// restore was whole.
 fn pending(dir: &Path) -> Result<Option<Progress>> {
     let p = Progress::read(dir)?;
-    let stale = p.as_ref().is_some_and(|p| match p.kind {
-        BackupType::Full => work_dir(dir, p).is_none() && dir.is_dir(),
-        _ => !dir.join(super::restore::RESTORING_FILE).exists(),
-    });
+    let stale = p.as_ref().is_some_and(|p| is_stale(dir, p));
     if stale {
         finish(dir)?;
         return Ok(None);
     }
     Ok(p)
+}
+
+/// Whether the progress file `p` was left by a restore killed after its last step.
+fn is_stale(dir: &Path, p: &Progress) -> bool {
+    match p.kind {
+        BackupType::Full => work_dir(dir, p).is_none() && dir.is_dir(),
+        _ => !dir.join(super::restore::RESTORING_FILE).exists(),
+    }
+}
+
+/// The set (its GUID) an interrupted restore into `dir` was restoring, if one is; nothing is
+/// changed (a stale progress file is left for the next restore to remove).
+pub(super) fn interrupted_set(dir: &Path) -> Result<Option<[u8; 16]>> {
+    Ok(Progress::read(dir)?
+        .filter(|p| !is_stale(dir, p))
+        .map(|p| p.set_guid))
 }
 
 /// What an interrupted restore into `dir` was restoring (for a refusal), if one is.

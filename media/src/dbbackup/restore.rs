@@ -109,6 +109,12 @@ pub struct RestoreOptions {
     /// Counts the set's bytes read off the media of its total (the sizes of its files), for
     /// the caller to show (see [`super::Progress`]); `None`: nothing is counted.
     pub progress: Option<super::Progress>,
+    /// The set the caller means (its BackupSetGUID, as the history recorded it): a set read
+    /// with another GUID is refused before anything changes. A medium the history names may
+    /// have been written over since (`--format`), and its set at the recorded position is
+    /// then another backup (another database's, or a later one) that must never be restored
+    /// as the planned one. `None`: whatever set is read.
+    pub expect_set: Option<[u8; 16]>,
 }
 
 impl Default for RestoreOptions {
@@ -124,6 +130,7 @@ impl Default for RestoreOptions {
             partial: false,
             filegroups: Vec::new(),
             progress: None,
+            expect_set: None,
         }
     }
 }
@@ -141,6 +148,28 @@ pub struct RestoreOutcome {
     /// brings the restored part to where the rest of the database is (nothing branches).
     pub fork: Option<[u8; 16]>,
     pub media: crate::restore::RestoreReport,
+}
+
+/// Where a restore sequence into a directory stands (see [`standing`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The set (its GUID) an interrupted restore into the directory was restoring: the same
+    /// restore run again finishes it, and any other is refused until it does.
+    pub interrupted: Option<[u8; 16]>,
+    /// The database is restoring: the full backup (its set GUID) its sequence began with, and
+    /// where its restored log ends.
+    pub restoring: Option<([u8; 16], Lsn)>,
+}
+
+/// Where a restore sequence into `dir` stands, read without changing anything: for a caller
+/// that runs a sequence of restores (`refdb plan --execute`) and, run again after it was
+/// killed, must go on where it stopped rather than start over at the full backup (which the
+/// interrupted restore's progress file refuses).
+pub fn standing(dir: &Path) -> Result<Standing> {
+    Ok(Standing {
+        interrupted: super::restart::interrupted_set(dir)?,
+        restoring: State::read(dir)?.map(|s| (s.full_guid, s.log_end)),
+    })
 }
 
 /// The sequence state kept in [`RESTORING_FILE`].
@@ -629,6 +658,16 @@ pub fn restore(
     let _one = super::restart::lock_target(dir)?;
     let (stage, media) = Incoming::receive(dir, changers, spec, opts.progress.clone())?;
     let header = stage.header()?;
+    if let Some(want) = opts.expect_set.filter(|g| *g != header.set_guid) {
+        use mtf::stream::sqlserver::Guid;
+        return Err(DbBackupError::Refused(format!(
+            "the set read is not the one asked for: it is set {} ({:?} backup of {}), not set {}; the medium was written over since",
+            Guid(header.set_guid),
+            header.kind,
+            header.database,
+            Guid(want)
+        )));
+    }
     if header.format_version > FORMAT_VERSION {
         return Err(DbBackupError::Refused(format!(
             "the set was written by a newer engine (backup format {}; this engine reads up to {FORMAT_VERSION})",
@@ -1261,7 +1300,16 @@ pub(super) fn restore_diff(
         ));
     }
     // Refused or not, a database in standby stays in standby until here.
-    check_log_file(dir, &s)?;
+    let mark = dir.join(DIFF_MARK);
+    if fs::read(&mark).ok().as_deref() == Some(hex(&h.set_guid).as_bytes()) {
+        // This very differential was killed half way (its mark is there): the log may be
+        // its own already, no longer ending where the state says, and is replaced whole
+        // again below. Its length proves nothing here, and refusing would leave the
+        // sequence unfinishable.
+        super::standby::leave(dir, &s)?;
+    } else {
+        check_log_file(dir, &s)?;
+    }
     // Everything checked: the pages go over the restoring files, the log is replaced (all of
     // it again when continued: doing it twice is doing it once). Until both are done, a mark
     // says the files are half way: a log restored onto them (or their recovery) would mix the
@@ -1269,7 +1317,6 @@ pub(super) fn restore_diff(
     if resumed.is_none() {
         super::restart::start(dir, h, None)?;
     }
-    let mark = dir.join(DIFF_MARK);
     write_new(&mark, hex(&h.set_guid).as_bytes())?;
     sync_dir(dir)?;
     let present = super::piecemeal::present_files(h, &s);

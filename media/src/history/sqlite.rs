@@ -326,7 +326,9 @@ fn record_in(tx: &Transaction<'_>, r: &BackupRecord) -> rusqlite::Result<Recorde
         }
     };
     for f in &r.families {
-        for m in &f.media {
+        // The places of one medium are read back newest row first: the preferred place (the
+        // first given) is inserted last.
+        for m in f.media.iter().rev() {
             tx.execute(
                 "INSERT INTO medium (media_set_id, family_sequence_number, media_sequence_number,
                  physical_device_name, is_tape) VALUES (?1, ?2, ?3, ?4, ?5)
