@@ -9,7 +9,7 @@ use media::dbbackup::{self, BackupOptions, Recovery, RestoreOptions};
 use media::decision::Operation;
 use media::engine::Database;
 use media::history::sqlite::SqliteHistory;
-use media::history::BackupHistory;
+use media::history::{BackupHistory, BackupRecord};
 use media::plan::{plan_database, Target};
 use media::restore::ReadSpec;
 use std::io::Write;
@@ -448,6 +448,32 @@ fn open_history(path: &Path) -> Result<SqliteHistory, String> {
     SqliteHistory::open(path).map_err(|e| e.to_string())
 }
 
+/// The backups of `database` in the history, or an error that names the databases it does
+/// hold: an empty answer to a mistyped name must not pass for "never backed up" in silence.
+fn backups_of(h: &SqliteHistory, path: &Path, database: &str) -> Result<Vec<BackupRecord>, String> {
+    let records = h.backups(Some(database)).map_err(|e| e.to_string())?;
+    if !records.is_empty() {
+        return Ok(records);
+    }
+    let mut known: Vec<String> = h
+        .backups(None)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|r| r.database)
+        .collect();
+    known.sort();
+    known.dedup();
+    let holds = if known.is_empty() {
+        "no backups at all".to_string()
+    } else {
+        format!("backups of {}", known.join(", "))
+    };
+    Err(format!(
+        "{}: no backup of database {database:?} is recorded there (it holds {holds})",
+        path.display()
+    ))
+}
+
 /// A recorded LSN as refdb's backup and restore print it (the engine's LSN): the history
 /// keeps SQL Server's decimal form, which agrees with the engine's only below 65536, and
 /// one set must have one LSN range in every message. An LSN that is no engine LSN (imported
@@ -469,7 +495,11 @@ fn engine_lsn(l: media::history::Lsn) -> String {
 /// Prints the recorded backups of one database (or all).
 pub fn history(path: &Path, database: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
     let h = open_history(path)?;
-    for r in h.backups(database).map_err(|e| e.to_string())? {
+    let records = match database {
+        Some(name) => backups_of(&h, path, name)?,
+        None => h.backups(None).map_err(|e| e.to_string())?,
+    };
+    for r in records {
         let lsn = |l: Option<media::history::Lsn>| l.map_or("-".into(), engine_lsn);
         let files: Vec<String> = r
             .families
@@ -511,13 +541,33 @@ pub fn plan(
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let h = open_history(history_path)?;
-    let records = h.backups(Some(database)).map_err(|e| e.to_string())?;
+    let records = backups_of(&h, history_path, database)?;
     let target = match stopat_ms {
         None => Target::Latest,
         Some(ms) => {
             Target::At(mtf::DateTime::from_unix((ms / 1000) as i64).ok_or("STOPAT out of range")?)
         }
     };
+    // A plan that is run can only use the sets whose media are here: one whose medium is
+    // lost (every copy of it) is left out, saying so, and the planner does without it (an
+    // earlier differential, or the logs) where the chain allows, as the reference documents'
+    // lost differential does. A plan only shown keeps every recorded set.
+    let mut records = records;
+    if execute.is_some() {
+        records.retain(|r| match media_to_read(r) {
+            Ok(_) => true,
+            Err(why) => {
+                let _ = writeln!(
+                    out,
+                    "note: {} backup set {} of {} left out: {why}",
+                    r.kind.word(),
+                    r.position,
+                    r.database
+                );
+                false
+            }
+        });
+    }
     let p = plan_database(&records, target);
     for pr in &p.problems {
         let _ = writeln!(out, "note: {pr}");

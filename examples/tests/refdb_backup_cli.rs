@@ -180,6 +180,18 @@ fn walk_through_full_differential_log_failure_tail_and_point_in_time() {
     let hist = ok(t, &["history", "--database", "sales"]);
     assert_eq!(hist.lines().count(), 4, "{hist}");
     assert!(hist.lines().next().unwrap().contains("\tD\t"), "{hist}");
+    // A mistyped name is not "never backed up": both history and plan say what is recorded.
+    for args in [
+        &["history", "--database", "slaes"][..],
+        &["plan", "slaes"][..],
+    ] {
+        let (c, out, err) = refdb(t, args);
+        assert_eq!((c, out.as_str()), (1, ""), "{args:?}: {err}");
+        assert!(
+            err.contains("no backup of database \"slaes\"") && err.contains("backups of sales"),
+            "{args:?}: {err}"
+        );
+    }
 
     // The database left restoring by the tail-log backup is not opened (which would recover it).
     let (c, _, err) = refdb(t, &["check", "sales"]);
@@ -1255,4 +1267,97 @@ fn primary_filegroup_restore_from_the_command_line() {
         "{err}"
     );
     assert_eq!(ok(t, &["get", "s", "x"]).trim(), "y");
+}
+
+/// Options that a backup would ignore are refused before any medium is touched, and a log
+/// backup WITH NORECOVERY alone is the tail-log backup SQL Server makes of it.
+#[test]
+fn ignored_backup_options_are_refused_and_norecovery_alone_takes_the_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(
+        t,
+        &["create", "db", "--recovery", "full", "--filegroup", "fg_b"],
+    );
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "full.tap", "--format",
+        ],
+    );
+    let before = std::fs::read(t.join("full.tap")).unwrap();
+    for (args, want) in [
+        (
+            &[
+                "backup",
+                "db",
+                "--type",
+                "full",
+                "--to",
+                "full.tap",
+                "--norecovery",
+            ][..],
+            "NORECOVERY",
+        ),
+        (
+            &[
+                "backup",
+                "db",
+                "--type",
+                "differential",
+                "--to",
+                "full.tap",
+                "--filegroup",
+                "fg_b",
+            ][..],
+            "file backups only",
+        ),
+        (
+            &[
+                "backup",
+                "db",
+                "--type",
+                "log",
+                "--to",
+                "full.tap",
+                "--filegroup",
+                "fg_b",
+            ][..],
+            "file backups only",
+        ),
+    ] {
+        let (c, _, err) = refdb(t, args);
+        assert_eq!(c, 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read(t.join("full.tap")).unwrap(),
+            before,
+            "{args:?}"
+        );
+    }
+    // The database is still online and whole: nothing of the refused backups happened.
+    ok(t, &["put", "db", "k2", "v2"]);
+    ok(
+        t,
+        &[
+            "backup",
+            "db",
+            "--type",
+            "log",
+            "--to",
+            "tail.tap",
+            "--format",
+            "--norecovery",
+        ],
+    );
+    let (c, _, err) = refdb(t, &["get", "db", "k1"]);
+    assert_eq!(c, 1, "left restoring: {err}");
+    assert!(err.contains("restoring"), "{err}");
+    ok(t, &["restore", "r", "--from", "full.tap", "--norecovery"]);
+    ok(t, &["restore", "r", "--from", "tail.tap"]);
+    let out = ok(t, &["get", "r", "k2"]);
+    assert!(out.contains("v2"), "{out}");
+    let hist = ok(t, &["history", "--database", "db"]);
+    assert_eq!(hist.lines().count(), 2, "{hist}");
 }

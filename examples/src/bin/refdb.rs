@@ -202,10 +202,11 @@ enum Cmd {
         /// A tail-log backup: truncates nothing.
         #[arg(long)]
         no_truncate: bool,
-        /// With --no-truncate: leave the database restoring.
+        /// Leave the database restoring: a log backup WITH NORECOVERY is a tail-log backup
+        /// (it implies --no-truncate); refused on other types.
         #[arg(long)]
         norecovery: bool,
-        /// The filegroup of a file backup.
+        /// The filegroup of a file backup (refused on other types).
         #[arg(long)]
         filegroup: Option<String>,
         /// A directory of tape images acting as a library for continuation media.

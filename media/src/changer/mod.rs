@@ -67,12 +67,12 @@ impl MediumRequest {
 impl std::fmt::Display for MediumRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let what = match self.purpose {
-            Purpose::Write => "a blank or expired medium for",
+            Purpose::Write => "a blank or expired medium for ",
             Purpose::Read => "",
         };
         write!(
             f,
-            "{what} medium {} of family {} of {}",
+            "{what}medium {} of family {} of {}",
             self.sequence, self.family_number, self.family_count
         )
         .map(|_| ())?;

@@ -44,9 +44,12 @@ pub struct BackupOptions {
     pub continue_after_error: bool,
     /// A tail-log backup: truncates nothing.
     pub no_truncate: bool,
-    /// With a tail-log backup: leaves the database restoring (see [`super::restore`]).
+    /// Leaves the database restoring (see [`super::restore`]): a log backup WITH NORECOVERY
+    /// is a tail-log backup, as in SQL Server, so it implies `no_truncate` (nothing more is
+    /// backed up from a restoring database, so truncating would gain nothing). Refused on any
+    /// other type of backup.
     pub norecovery: bool,
-    /// The filegroup of a file backup.
+    /// The filegroup of a file backup (refused on any other type: they hold every filegroup).
     pub filegroup: Option<String>,
     pub name: String,
     pub description: String,
@@ -426,6 +429,26 @@ fn new_guid() -> [u8; 16] {
     crate::set::new_guid().0
 }
 
+/// The options as a backup applies them, or why they do not go together: an option that
+/// would be ignored is refused, so that nobody believes a backup holds what it does not.
+fn checked(opts: &BackupOptions) -> Result<BackupOptions> {
+    let kind = format!("{:?}", opts.kind).to_lowercase();
+    if opts.norecovery && opts.kind != BackupType::Log {
+        return Err(DbBackupError::Refused(format!(
+            "NORECOVERY (a tail-log backup, leaving the database restoring) applies to log backups only, not to a {kind} backup"
+        )));
+    }
+    if let (Some(fg), false) = (&opts.filegroup, opts.kind == BackupType::File) {
+        return Err(DbBackupError::Refused(format!(
+            "a filegroup ({fg:?}) is named by file backups only: a {kind} backup holds every filegroup"
+        )));
+    }
+    Ok(BackupOptions {
+        no_truncate: opts.no_truncate || opts.norecovery,
+        ..opts.clone()
+    })
+}
+
 /// Takes a backup of `db` onto the devices (one per family; mirrors within) and records it in
 /// `history`. `media` is the media set for a format (see [`StripedWriter::start`]).
 pub fn backup(
@@ -436,6 +459,7 @@ pub fn backup(
     stripe: &StripeOptions,
     history: &mut dyn BackupHistory,
 ) -> Result<BackupOutcome> {
+    let opts = &checked(opts)?;
     let info = db.info();
     let start_ms = crate::engine::time::now_ms();
     let mut flag_bits = 0;
@@ -814,6 +838,12 @@ pub fn tail_log_from_files(
     history: &mut dyn BackupHistory,
 ) -> Result<BackupOutcome> {
     use crate::engine::file::{Boot, DataFile};
+    let opts = &checked(opts)?;
+    if opts.kind != BackupType::Log || !opts.no_truncate {
+        return Err(DbBackupError::Refused(
+            "a backup from the files of a database that cannot be opened is a tail-log backup only (a log backup, NO_TRUNCATE)".into(),
+        ));
+    }
     // Never under a process that has the database open (its log is still growing, and its
     // commits after the tail would be lost): the tail is taken only when nobody holds it.
     let _lock = crate::engine::db::lock_dir(dir)?;
