@@ -552,6 +552,7 @@ pub fn plan(
     // lost (every copy of it) is left out, saying so, and the planner does without it (an
     // earlier differential, or the logs) where the chain allows, as the reference documents'
     // lost differential does. A plan only shown keeps every recorded set.
+    let all = records.clone();
     let mut records = records;
     if execute.is_some() {
         records.retain(|r| match media_to_read(r) {
@@ -574,6 +575,19 @@ pub fn plan(
     }
     if !p.is_valid() {
         return Err(format!("no restore plan for {database} to {}", p.target));
+    }
+    // Doing without a lost set must not quietly restore less: to the latest point, the plan
+    // without it must end where the plan of every recorded set ends.
+    if records.len() < all.len() && target == Target::Latest {
+        let whole = plan_database(&all, target);
+        let end = |p: &media::plan::Plan| p.steps.last().map(|s| s.last_lsn);
+        if whole.is_valid() && end(&whole) > end(&p) {
+            return Err(format!(
+                "without the lost media the latest point {database} can be restored to is LSN {}, not LSN {} (the end of its last recorded backup): nothing is restored; find the lost media, or restore to an earlier point with --stopat",
+                end(&p).map_or("-".into(), engine_lsn),
+                end(&whole).map_or("-".into(), engine_lsn),
+            ));
+        }
     }
     for (i, s) in p.steps.iter().enumerate() {
         let _ = writeln!(

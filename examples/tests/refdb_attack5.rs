@@ -863,6 +863,50 @@ fn plan_execute_does_without_a_lost_differential_that_the_logs_cover() {
     );
 }
 
+/// The other side of doing without a lost set: a lost *last* log cannot be done without. The
+/// plan that is run must not restore to an earlier point and exit 0 as if it were the latest.
+#[test]
+fn plan_execute_refuses_to_do_without_the_last_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    ok(t, &["create", "db", "--recovery", "full"]);
+    ok(t, &["put", "db", "k1", "v1"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "full", "--to", "f.tap", "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k2", "v2"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "l1.tap", "--format",
+        ],
+    );
+    ok(t, &["put", "db", "k3", "v3"]);
+    ok(
+        t,
+        &[
+            "backup", "db", "--type", "log", "--to", "l2.tap", "--format",
+        ],
+    );
+    fs::remove_file(t.join("l2.tap")).unwrap();
+    let (c, out, err) = refdb(t, &["plan", "db", "--execute", "r"]);
+    assert_eq!(
+        c, 1,
+        "restored less than the latest point and said nothing: {out}{err}"
+    );
+    assert!(
+        out.contains("log backup set 1 of db left out") && err.contains("nothing is restored"),
+        "{out}{err}"
+    );
+    assert!(
+        !t.join("r").exists(),
+        "a refused plan left a directory behind"
+    );
+}
+
 /// `refdb plan db --execute r` killed while it restores the plan's differential
 /// (`REFDB_CRASH=restore:4`, `restore:5`), then run again, as the README says of any killed
 /// restore: it starts the plan again at the full backup, which is refused ("an interrupted
