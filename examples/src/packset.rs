@@ -234,20 +234,14 @@ pub fn prepare_media(job: &MediaSetJob) -> Result<PreparedMedia, String> {
 /// once when another process holds it: two backups writing one image at once would
 /// interleave their blocks, and the one that fails would cut the image back under the other.
 fn lock_image(path: &Path) -> Result<std::fs::File, String> {
-    use std::os::unix::io::AsRawFd;
     let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    // SAFETY: flock on a file descriptor we own; no memory is passed.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(f);
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Err(format!(
+    match media::engine::file::try_flock(&f) {
+        Ok(true) => Ok(f),
+        Ok(false) => Err(format!(
             "{}: the medium is in use by another process (another backup is writing it): nothing was written; run this backup again when that one has finished",
             path.display()
-        ))
-    } else {
-        Err(format!("{}: lock: {e}", path.display()))
+        )),
+        Err(e) => Err(format!("{}: lock: {e}", path.display())),
     }
 }
 

@@ -139,7 +139,7 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
         &format!(
             "backup {} ({}) to {n} device{}",
             job.dir.display(),
-            kind_name(job.options.kind),
+            job.options.kind.name(),
             if n == 1 { "" } else { "s" }
         ),
         &counters,
@@ -222,16 +222,6 @@ fn capacity_hint(err: &str, job: &MediaSetJob) -> String {
             job.write.block_size
         ),
         _ => String::new(),
-    }
-}
-
-/// A backup type as the command line names it.
-fn kind_name(k: dbbackup::BackupType) -> &'static str {
-    match k {
-        dbbackup::BackupType::Full => "full",
-        dbbackup::BackupType::Differential => "differential",
-        dbbackup::BackupType::Log => "log",
-        dbbackup::BackupType::File => "file",
     }
 }
 
@@ -479,17 +469,7 @@ fn backups_of(h: &SqliteHistory, path: &Path, database: &str) -> Result<Vec<Back
 /// one set must have one LSN range in every message. An LSN that is no engine LSN (imported
 /// from another server's history) is printed as recorded.
 fn engine_lsn(l: media::history::Lsn) -> String {
-    let parts = mtf::sqlserver::Lsn {
-        vlf: (l.0 / 1_000_000_000_000_000) as u32,
-        block: ((l.0 / 100_000) % 10_000_000_000) as u32,
-        slot: (l.0 % 100_000) as u16,
-    };
-    let engine = dbbackup::header::from_sql_lsn(parts);
-    if dbbackup::header::history_lsn(engine) == l {
-        engine.to_string()
-    } else {
-        l.0.to_string()
-    }
+    dbbackup::header::from_history_lsn(l).map_or_else(|| l.0.to_string(), |e| e.to_string())
 }
 
 /// Prints the recorded backups of one database (or all).

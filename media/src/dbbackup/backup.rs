@@ -432,7 +432,7 @@ fn new_guid() -> [u8; 16] {
 /// The options as a backup applies them, or why they do not go together: an option that
 /// would be ignored is refused, so that nobody believes a backup holds what it does not.
 fn checked(opts: &BackupOptions) -> Result<BackupOptions> {
-    let kind = format!("{:?}", opts.kind).to_lowercase();
+    let kind = opts.kind.name();
     if opts.norecovery && opts.kind != BackupType::Log {
         return Err(DbBackupError::Refused(format!(
             "NORECOVERY (a tail-log backup, leaving the database restoring) applies to log backups only, not to a {kind} backup"

@@ -136,6 +136,13 @@ pub fn history_lsn(l: Lsn) -> history::Lsn {
     history::Lsn::from(to_sql_lsn(l))
 }
 
+/// The refdb LSN a history LSN stands for, if it is one ([`history_lsn`]'s inverse): an LSN
+/// recorded by another server need not be.
+pub fn from_history_lsn(l: history::Lsn) -> Option<Lsn> {
+    let engine = from_sql_lsn(mqci::Lsn::from_decimal(l.0)?);
+    (history_lsn(engine) == l).then_some(engine)
+}
+
 fn date(ms: u64) -> Option<MtfDateTime> {
     if ms == 0 {
         return None;

@@ -61,6 +61,24 @@ pub enum BackupType {
 }
 
 impl BackupType {
+    /// Every type, in the order the command line lists them.
+    pub const ALL: [BackupType; 4] = [
+        BackupType::Full,
+        BackupType::Differential,
+        BackupType::Log,
+        BackupType::File,
+    ];
+
+    /// The word messages and the command line use: `full`, `differential`, `log`, `file`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackupType::Full => "full",
+            BackupType::Differential => "differential",
+            BackupType::Log => "log",
+            BackupType::File => "file",
+        }
+    }
+
     pub(crate) fn code(self) -> u8 {
         match self {
             BackupType::Full => b'D',
@@ -91,15 +109,10 @@ impl BackupType {
 impl std::str::FromStr for BackupType {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "full" => Ok(BackupType::Full),
-            "differential" => Ok(BackupType::Differential),
-            "log" => Ok(BackupType::Log),
-            "file" => Ok(BackupType::File),
-            _ => Err(format!(
-                "unknown backup type {s:?} (full, differential, log, file)"
-            )),
-        }
+        BackupType::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown backup type {s:?} (full, differential, log, file)"))
     }
 }
 

@@ -91,7 +91,7 @@ pub(super) fn restore_partial(job: Job<'_>, target: Target) -> Result<RestoreOut
     if h.kind != BackupType::Full {
         return Err(DbBackupError::Refused(format!(
             "a partial (piecemeal) restore starts from a full backup, this set is a {} backup",
-            format!("{:?}", h.kind).to_lowercase()
+            h.kind.name()
         )));
     }
     if opts.page.is_some() || opts.filegroup.is_some() {
@@ -281,7 +281,7 @@ pub(super) fn restore_later(job: Job<'_>, target: Target) -> Result<Later> {
     if past {
         return Err(DbBackupError::Refused(format!(
             "the {} backup LSN {}..{} goes past LSN {point}, where the database was recovered when filegroup {} went offline: the filegroup would be newer than the rest of the database",
-            format!("{:?}", h.kind).to_lowercase(),
+            h.kind.name(),
             h.first_lsn,
             h.last_lsn,
             g.name
@@ -550,7 +550,7 @@ pub(super) fn refuse_offline_backup(
                 "filegroup {} of database {} is offline (a piecemeal restore is not finished): restore it before a {} backup",
                 g.name,
                 info.name,
-                format!("{kind:?}").to_lowercase()
+                kind.name()
             )));
         }
     }

@@ -210,7 +210,7 @@ impl Progress {
     fn describe(&self) -> String {
         format!(
             "the {} backup {} (LSN {}..{})",
-            format!("{:?}", self.kind).to_lowercase(),
+            self.kind.name(),
             crate::engine::db::guid_string(&self.set_guid),
             self.first_lsn,
             self.last_lsn
@@ -281,7 +281,7 @@ pub(super) fn gate(dir: &Path, h: &SetHeader, opts: &RestoreOptions) -> Result<O
                     "--restart: the interrupted restore into {} was of {}, not of this {} backup {}: restart it with its own media",
                     dir.display(),
                     p.describe(),
-                    format!("{:?}", h.kind).to_lowercase(),
+                    h.kind.name(),
                     crate::engine::db::guid_string(&h.set_guid)
                 )));
             }

@@ -548,7 +548,7 @@ pub(super) fn cut_at_point(h: &SetHeader, log: &LogBytes, point: Lsn) -> Result<
     if !found {
         return Err(DbBackupError::Refused(format!(
             "no record of the {} backup LSN {}..{} starts at LSN {point}, where the database was recovered: it cannot be restored up to that point",
-            format!("{:?}", h.kind).to_lowercase(),
+            h.kind.name(),
             h.first_lsn,
             h.last_lsn
         )));
@@ -1158,7 +1158,7 @@ pub(super) fn refuse_other_fork(h: &SetHeader, s: &State) -> Result<()> {
     if h.fork_guid != s.fork_guid {
         return Err(DbBackupError::Refused(format!(
             "the {} backup LSN {}..{} belongs to recovery fork {}, the database being restored is in fork {}: the two histories cannot be mixed",
-            format!("{:?}", h.kind).to_lowercase(),
+            h.kind.name(),
             h.first_lsn,
             h.last_lsn,
             crate::engine::db::guid_string(&h.fork_guid),
@@ -1190,7 +1190,7 @@ fn refuse_stopat_before_copy(h: &SetHeader, opts: &RestoreOptions) -> Result<()>
         Some(t) if t < h.start_ms / 1000 * 1000 => Err(DbBackupError::Refused(format!(
             "the point in time {} is before this {} backup began ({}): it is too early for this backup; restore an earlier full backup and its logs",
             crate::engine::time::format_ms(t),
-            format!("{:?}", h.kind).to_lowercase(),
+            h.kind.name(),
             crate::engine::time::format_ms(h.start_ms / 1000 * 1000)
         ))),
         _ => Ok(()),

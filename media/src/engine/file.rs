@@ -471,8 +471,9 @@ impl Boot {
     }
 }
 
-/// `flock(LOCK_EX | LOCK_NB)` on `f`: true when taken, false when another open file holds it.
-pub(crate) fn try_flock(f: &File) -> std::io::Result<bool> {
+/// `flock(LOCK_EX | LOCK_NB)` on `f`: true when taken, false when another open file holds it
+/// (the one lock primitive of the crate and its tools: databases, restore targets, images).
+pub fn try_flock(f: &File) -> std::io::Result<bool> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a file descriptor we own; no memory is passed.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {

@@ -109,6 +109,15 @@ impl Lsn {
         self.vlf as u128 * 1_000_000_000_000_000 + self.block as u128 * 100_000 + self.slot as u128
     }
 
+    /// The parts back from the decimal form, if it has them (each part within its width).
+    pub fn from_decimal(d: u128) -> Option<Lsn> {
+        Some(Lsn {
+            vlf: u32::try_from(d / 1_000_000_000_000_000).ok()?,
+            block: u32::try_from(d / 100_000 % 10_000_000_000).ok()?,
+            slot: u16::try_from(d % 100_000).ok()?,
+        })
+    }
+
     /// Whether all parts are zero (no LSN).
     pub fn is_zero(&self) -> bool {
         *self == Lsn::default()
@@ -611,5 +620,24 @@ pub mod write {
         b.extend_from_slice(&((8 + body.len()) as u32).to_le_bytes());
         b.extend_from_slice(body);
         b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lsn;
+
+    #[test]
+    fn an_lsn_comes_back_from_its_decimal_form() {
+        // SQL Server's decimal LSN 25000000006200170 is VLF 25, block 62, slot 170.
+        let l = Lsn::from_decimal(25_000_000_006_200_170).unwrap();
+        assert_eq!((l.vlf, l.block, l.slot), (25, 62, 170));
+        assert_eq!(l.decimal(), 25_000_000_006_200_170);
+        // A slot of five digits past a u16, a VLF past a u32: no LSN has that form.
+        assert_eq!(Lsn::from_decimal(99_999), None);
+        assert_eq!(
+            Lsn::from_decimal((u128::from(u32::MAX) + 1) * 1_000_000_000_000_000),
+            None
+        );
     }
 }
