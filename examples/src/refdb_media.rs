@@ -119,6 +119,13 @@ pub fn backup(job: &BackupJob, log: &mut dyn Write) -> Result<(), String> {
             );
             None
         }
+        // WITH NORECOVERY alone backs up the tail of a database that opens, as SQL Server's
+        // does; one that does not open needs NO_TRUNCATE, which reads the tail from its files.
+        Err(e) if job.options.norecovery => {
+            return Err(format!(
+                "{e} (the tail of the log of a database that does not open is backed up with --no-truncate)"
+            ))
+        }
         Err(e) => return Err(e.to_string()),
     };
     let mut history = SqliteHistory::open(&job.history).map_err(|e| e.to_string())?;

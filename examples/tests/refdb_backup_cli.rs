@@ -1360,4 +1360,29 @@ fn ignored_backup_options_are_refused_and_norecovery_alone_takes_the_tail() {
     assert!(out.contains("v2"), "{out}");
     let hist = ok(t, &["history", "--database", "db"]);
     assert_eq!(hist.lines().count(), 2, "{hist}");
+
+    // A database that does not open: NORECOVERY alone says what reads its tail.
+    ok(t, &["create", "d2", "--recovery", "full"]);
+    ok(
+        t,
+        &[
+            "backup", "d2", "--type", "full", "--to", "d2.tap", "--format",
+        ],
+    );
+    std::fs::remove_file(t.join("d2/log.ldf")).unwrap();
+    let (c, _, err) = refdb(
+        t,
+        &[
+            "backup",
+            "d2",
+            "--type",
+            "log",
+            "--to",
+            "t2.tap",
+            "--norecovery",
+        ],
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("--no-truncate"), "{err}");
+    assert!(!t.join("t2.tap").exists(), "a refused backup left a medium");
 }
