@@ -28,6 +28,11 @@ pub trait RestoreSink {
     fn start(&mut self, family: u16, path: &[String], size: u64) -> Result<()>;
     /// More of the family's current file.
     fn data(&mut self, family: u16, bytes: &[u8]) -> Result<()>;
+    /// [`RestoreSink::data`], given the buffer to keep: a sink that hands the bytes to
+    /// another thread (to write them while the next are checked) takes them without a copy.
+    fn data_owned(&mut self, family: u16, bytes: Vec<u8>) -> Result<()> {
+        self.data(family, &bytes)
+    }
     /// The family's current file is complete.
     fn end(&mut self, family: u16) -> Result<()>;
     /// The family's current file failed its checksum: forget what was delivered of it (it comes
@@ -136,7 +141,7 @@ pub fn restore(
     report.media_set_id = set_id;
     report.family_count = family_count;
     let devices = changers.len().min(family_count as usize);
-    let (tx, rx) = mpsc::sync_channel::<Out>(64);
+    let (tx, rx) = mpsc::sync_channel::<Out>(QUEUE);
     let data_set = spec.data_set;
     let mut first = Some((first, label));
     let result = std::thread::scope(|scope| {
@@ -175,7 +180,7 @@ pub fn restore(
                     report.files += 1;
                     sink.start(f, &p, n)
                 }
-                Out::Data(f, b) => sink.data(f, &b),
+                Out::Data(f, b) => sink.data_owned(f, b),
                 Out::End(f) => sink.end(f),
                 Out::Request(d, f, s) => {
                     report.requests.push((d, f, s));
@@ -288,9 +293,13 @@ pub(crate) fn list_medium(
     Ok((files.into_inner(), continues, trailing.into_inner()))
 }
 
-/// The most file data one message from a reading thread carries: with the queue's 64
-/// messages, what a restore holds in memory stays at 4 MiB.
+/// The most file data one message from a reading thread carries: with the queue's
+/// [`QUEUE`] messages, what a restore holds in memory stays at 1 MiB.
 const DATA_PIECE: usize = 64 * 1024;
+
+/// Messages the reading threads may be ahead of the sink. Short (it was 64), so that what a
+/// reader copied out is more likely still in the processor's cache when the sink checks it.
+const QUEUE: usize = 16;
 
 /// The damage offset that says no stand-in can help.
 const UNRECOVERABLE: u64 = u64::MAX;

@@ -10,8 +10,12 @@
 //! copy only the pages the set holds from the images into the files in place, by the runs of
 //! page numbers recorded as they came (memory grows with the set's fragmentation, 8 bytes a
 //! run, not with its size).
+//!
+//! The pages are checked here, as they come; the writes are handed to an [`ImageWriter`],
+//! which does them on its own thread meanwhile.
 
 use super::header::SetHeader;
+use super::image_writer::ImageWriter;
 use super::progress::Progress;
 use super::relocate::Placement;
 use super::restore::TempDir;
@@ -21,11 +25,13 @@ use crate::engine::file::valid_file_name;
 use crate::engine::page::{self, Page, PAGE_SIZE};
 use crate::family::MediaError;
 use crate::restore::{ReadSpec, RestoreReport, RestoreSink};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The set's final header is small; a larger one is not a refdb set's.
 const MAX_HEADER: usize = 16 << 20;
@@ -53,12 +59,14 @@ pub(crate) struct Incoming {
     /// Sizes of discarded files, already in the total: their copies that come again add
     /// nothing more to it.
     credit: u64,
+    /// Writes the checked pages into the images.
+    writer: ImageWriter,
 }
 
 /// One data file's pages, at their places.
 pub(crate) struct Image {
-    path: PathBuf,
-    file: File,
+    path: Arc<PathBuf>,
+    file: Arc<File>,
     /// The page numbers received, as runs (first, count), in the order they came.
     runs: Vec<(u32, u32)>,
     /// Pages received (a page sent twice counts twice, as the set's header counts them).
@@ -118,15 +126,21 @@ impl Incoming {
         progress: Option<Progress>,
     ) -> Result<(Incoming, RestoreReport)> {
         let mut inc = Incoming::empty(TempDir::beside(target, "incoming")?, progress);
-        match crate::restore::restore(changers, spec, &mut inc) {
+        // Every page handed over is written before the images are used (or removed).
+        let done = crate::restore::restore(changers, spec, &mut inc)
+            .and_then(|report| inc.writer.finish().map(|()| report));
+        match done {
             Ok(report) => {
                 inc.open.clear();
                 Ok((inc, report))
             }
-            Err(e) => Err(match inc.error.take() {
-                Some(w) => DbBackupError::Refused(w),
-                None => e.into(),
-            }),
+            Err(e) => {
+                let _ = inc.writer.finish();
+                Err(match inc.error.take() {
+                    Some(w) => DbBackupError::Refused(w),
+                    None => e.into(),
+                })
+            }
         }
     }
 
@@ -143,6 +157,7 @@ impl Incoming {
             progress,
             delivered: BTreeMap::new(),
             credit: 0,
+            writer: ImageWriter::new(),
         }
     }
 
@@ -174,16 +189,23 @@ impl Incoming {
         e
     }
 
-    /// Takes in whole pages of data file `id` (`bytes` holds a multiple of the page size):
-    /// each checked, runs of consecutive pages written with one call.
-    fn put_pages(&mut self, id: u16, bytes: &[u8]) -> crate::family::Result<()> {
+    /// Takes in whole pages of data file `id` (`buf[range]` holds a multiple of the page
+    /// size): each checked, then runs of consecutive pages handed to the writer, one write a
+    /// run. The pages before a damaged one are still written (the restore fails anyway).
+    fn put_pages(
+        &mut self,
+        id: u16,
+        buf: Vec<u8>,
+        range: std::ops::Range<usize>,
+    ) -> crate::family::Result<()> {
         let Some(img) = self.images.get_mut(&id) else {
             return Err(MediaError::Invalid("pages of no file".into()));
         };
-        // The run being gathered: its first page number, where it starts in `bytes`, pages.
+        // The run being gathered: its first page number, where it starts in `buf`, pages.
         let mut run: Option<(u32, usize, u32)> = None;
+        let mut writes = Vec::new();
         let mut fault = None;
-        for (i, b) in bytes.chunks_exact(PAGE_SIZE).enumerate() {
+        for (i, b) in buf[range.clone()].chunks_exact(PAGE_SIZE).enumerate() {
             let b: &[u8; PAGE_SIZE] = b.try_into().expect("one page");
             let pid = page::image_id(b);
             let bad = if pid.file != id {
@@ -198,39 +220,91 @@ impl Incoming {
                 ));
                 break;
             }
+            let at = range.start + i * PAGE_SIZE;
             run = match run {
-                Some((first, at, n)) if pid.page.checked_sub(n) == Some(first) => {
-                    Some((first, at, n + 1))
+                Some((first, start, n)) if pid.page.checked_sub(n) == Some(first) => {
+                    Some((first, start, n + 1))
                 }
                 Some(r) => {
-                    img.write_run(r, bytes)?;
-                    Some((pid.page, i * PAGE_SIZE, 1))
+                    writes.push(img.note_run(r));
+                    Some((pid.page, at, 1))
                 }
-                None => Some((pid.page, i * PAGE_SIZE, 1)),
+                None => Some((pid.page, at, 1)),
             };
             img.pages += 1;
         }
         if let Some(r) = run {
-            img.write_run(r, bytes)?;
+            writes.push(img.note_run(r));
         }
+        let (file, path) = (img.file.clone(), img.path.clone());
+        self.writer.write(&file, &path, buf, writes)?;
         match fault {
             Some(why) => Err(self.refuse(why)),
             None => Ok(()),
         }
     }
+
+    /// More of `family`'s current file. Pages are handed to the writer in the buffer they came
+    /// in (copied only when lent).
+    fn take(&mut self, family: u16, bytes: Cow<[u8]>) -> crate::family::Result<()> {
+        if let Some(p) = &self.progress {
+            p.add(bytes.len() as u64);
+            self.delivered.entry(family).or_default().1 += bytes.len() as u64;
+        }
+        let Some(open) = self.open.get_mut(&family) else {
+            return Err(MediaError::Invalid("data before a file".into()));
+        };
+        match open {
+            Open::Log(_, f) => f.write_all(&bytes).map_err(|e| {
+                MediaError::Invalid(format!("write into {}: {e}", self.dir.0.display()))
+            }),
+            Open::Header(_) => {
+                let h = self.header.get_or_insert_with(Vec::new);
+                if h.len() + bytes.len() > MAX_HEADER {
+                    return Err(self.refuse(format!(
+                        "the set's refdb/header.mqci is larger than {MAX_HEADER} bytes: not a refdb backup header"
+                    )));
+                }
+                h.extend_from_slice(&bytes);
+                Ok(())
+            }
+            Open::Pages { id, partial, .. } => {
+                let id = *id;
+                // A page begun in the last piece is finished first.
+                let mut start = 0;
+                let mut first = None;
+                if !partial.is_empty() {
+                    start = (PAGE_SIZE - partial.len()).min(bytes.len());
+                    partial.extend_from_slice(&bytes[..start]);
+                    if partial.len() == PAGE_SIZE {
+                        first = Some(std::mem::take(partial));
+                    }
+                }
+                // Then the whole pages; a page cut at the end waits for the next piece.
+                let end = start + (bytes.len() - start) / PAGE_SIZE * PAGE_SIZE;
+                partial.extend_from_slice(&bytes[end..]);
+                if let Some(p) = first {
+                    self.put_pages(id, p, 0..PAGE_SIZE)?;
+                }
+                if end > start {
+                    self.put_pages(id, bytes.into_owned(), start..end)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for the pages handed over to be written (tests; `receive` does it).
+    #[cfg(test)]
+    fn finish_writes(&mut self) {
+        self.writer.finish().unwrap();
+    }
 }
 
 impl Image {
-    /// Writes `n` pages from `bytes[at..]` at page `first`, and notes the run.
-    fn write_run(
-        &mut self,
-        (first, at, n): (u32, usize, u32),
-        bytes: &[u8],
-    ) -> crate::family::Result<()> {
-        let len = n as usize * PAGE_SIZE;
-        self.file
-            .write_all_at(&bytes[at..at + len], u64::from(first) * PAGE_SIZE as u64)
-            .map_err(|e| MediaError::Invalid(format!("write {}: {e}", self.path.display())))?;
+    /// Notes the run of `n` pages at page `first` (held from `at` in a buffer): the write that
+    /// puts them there, (offset, at, length).
+    fn note_run(&mut self, (first, at, n): (u32, usize, u32)) -> (u64, usize, usize) {
         match self.runs.last_mut() {
             Some((f, c))
                 if u64::from(*f) + u64::from(*c) == u64::from(first) && *c <= u32::MAX - n =>
@@ -239,7 +313,11 @@ impl Image {
             }
             _ => self.runs.push((first, n)),
         }
-        Ok(())
+        (
+            u64::from(first) * PAGE_SIZE as u64,
+            at,
+            n as usize * PAGE_SIZE,
+        )
     }
 
     /// Pages received.
@@ -316,8 +394,8 @@ impl RestoreSink for Incoming {
                 self.images.insert(
                     id,
                     Image {
-                        path,
-                        file,
+                        path: Arc::new(path),
+                        file: Arc::new(file),
                         runs: Vec::new(),
                         pages: 0,
                     },
@@ -345,48 +423,11 @@ impl RestoreSink for Incoming {
     }
 
     fn data(&mut self, family: u16, bytes: &[u8]) -> crate::family::Result<()> {
-        if let Some(p) = &self.progress {
-            p.add(bytes.len() as u64);
-            self.delivered.entry(family).or_default().1 += bytes.len() as u64;
-        }
-        let Some(open) = self.open.get_mut(&family) else {
-            return Err(MediaError::Invalid("data before a file".into()));
-        };
-        match open {
-            Open::Log(_, f) => f.write_all(bytes).map_err(|e| {
-                MediaError::Invalid(format!("write into {}: {e}", self.dir.0.display()))
-            }),
-            Open::Header(_) => {
-                let h = self.header.get_or_insert_with(Vec::new);
-                if h.len() + bytes.len() > MAX_HEADER {
-                    return Err(self.refuse(format!(
-                        "the set's refdb/header.mqci is larger than {MAX_HEADER} bytes: not a refdb backup header"
-                    )));
-                }
-                h.extend_from_slice(bytes);
-                Ok(())
-            }
-            Open::Pages { id, partial, .. } => {
-                let id = *id;
-                let mut bytes = bytes;
-                // A page begun in the last piece is finished first.
-                let mut first = None;
-                if !partial.is_empty() {
-                    let n = (PAGE_SIZE - partial.len()).min(bytes.len());
-                    partial.extend_from_slice(&bytes[..n]);
-                    bytes = &bytes[n..];
-                    if partial.len() == PAGE_SIZE {
-                        first = Some(std::mem::take(partial));
-                    }
-                }
-                let whole = bytes.len() / PAGE_SIZE * PAGE_SIZE;
-                partial.extend_from_slice(&bytes[whole..]);
-                if let Some(p) = first {
-                    self.put_pages(id, &p)?;
-                }
-                self.put_pages(id, &bytes[..whole])
-            }
-        }
+        self.take(family, Cow::Borrowed(bytes))
+    }
+
+    fn data_owned(&mut self, family: u16, bytes: Vec<u8>) -> crate::family::Result<()> {
+        self.take(family, Cow::Owned(bytes))
     }
 
     fn end(&mut self, family: u16) -> crate::family::Result<()> {
@@ -417,7 +458,7 @@ impl RestoreSink for Incoming {
         match open {
             Open::Pages { id, .. } => {
                 if let Some(img) = self.images.remove(&id) {
-                    let _ = fs::remove_file(&img.path);
+                    let _ = fs::remove_file(&*img.path);
                 }
             }
             Open::Log(..) => {
@@ -467,9 +508,9 @@ pub(super) fn write_data_files(
         // The image becomes the data file: linked where no file is (as create_new: a name
         // twice in the set fails below), then its own name goes (the engine refuses a data
         // file that other names share). Its handle still reads it.
-        let linked = fresh && fs::hard_link(&img.path, &path).is_ok();
+        let linked = fresh && fs::hard_link(&*img.path, &path).is_ok();
         if linked {
-            fs::remove_file(&img.path).map_err(io_err("remove", &img.path))?;
+            fs::remove_file(&*img.path).map_err(io_err("remove", &img.path))?;
         }
         let out = if linked || !fresh {
             // Never through a symbolic or hard link planted there, never a FIFO.
@@ -550,9 +591,10 @@ mod tests {
                 at += n;
             }
             inc.end(1).unwrap();
+            inc.finish_writes();
             let img = inc.image(3).unwrap();
             assert_eq!(img.pages(), order.len() as u64);
-            let bytes = fs::read(&img.path).unwrap();
+            let bytes = fs::read(&*img.path).unwrap();
             let top = *order.iter().max().unwrap() as usize;
             assert_eq!(bytes.len(), (top + 1) * PAGE_SIZE, "round {round}");
             for n in 0..=top as u32 {

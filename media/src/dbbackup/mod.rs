@@ -35,6 +35,7 @@
 pub mod backup;
 mod file_restore;
 pub mod header;
+mod image_writer;
 mod incoming;
 mod piecemeal;
 pub mod progress;
