@@ -32,7 +32,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
         debug_assert_eq!(self.block.len(), self.block_size);
         let block = std::mem::take(&mut self.block);
         let st = match self.sink() {
-            Ok(sink) => sink.write_block(&block),
+            Ok(sink) => sink.write_block(block.filled()),
             Err(e) => {
                 self.block = block;
                 return Err(e);
@@ -155,12 +155,11 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             }
             let room = self.block_size - self.block.len();
             let n = (room as u64).min(remaining) as usize;
-            let old = self.block.len();
-            self.block.resize(old + n, 0);
+            let room = self.block.grow(n);
             let got = if short.is_some() {
                 0
             } else {
-                match read_full(src, &mut self.block[old..]) {
+                match read_full(src, room) {
                     Ok(n) => n,
                     Err((n, e)) => {
                         read_error = Some(e);
@@ -170,10 +169,10 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             };
             if got < n {
                 short.get_or_insert(size - remaining + got as u64);
-                self.block[old + got..].fill(0);
+                room[got..].fill(0);
             }
             if let Some(c) = csum.as_deref_mut() {
-                c.update(&self.block[old..]);
+                c.update(room);
             }
             self.pos += n as u64;
             remaining -= n as u64;

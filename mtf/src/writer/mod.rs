@@ -20,6 +20,7 @@
 //!   split point, each padded to one FLB, so the PBA formula holds on every medium.
 
 mod append;
+mod block_buf;
 mod catalog;
 mod entries;
 mod layout;
@@ -102,7 +103,7 @@ pub struct Writer<S: BlockSink, M: MediaSupplier<S> = NoMoreMedia> {
     media: M,
     opts: MediumOptions,
     block_size: usize,
-    block: Vec<u8>,
+    block: block_buf::BlockBuf,
     /// Bytes on the current medium, including the partial block in `block`.
     pos: u64,
     sequence: u16,
@@ -153,7 +154,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             media,
             opts,
             block_size,
-            block: Vec::with_capacity(block_size),
+            block: block_buf::BlockBuf::new(block_size),
             pos: 0,
             sequence: 1,
             filemarks: Vec::new(),
@@ -221,7 +222,7 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             media,
             opts,
             block_size,
-            block: Vec::with_capacity(block_size),
+            block: block_buf::BlockBuf::new(block_size),
             pos: point.offset,
             sequence: t.media_sequence_number,
             filemarks: point.filemarks,
