@@ -19,7 +19,7 @@ use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// Pieces handed over and not yet written (each at most a medium's data piece, 64 KiB).
+/// Pieces handed over and not yet written (each at most a medium's data piece, 256 KiB).
 const QUEUE: usize = 4;
 
 /// One piece of checked pages: where each run of it goes.

@@ -178,11 +178,12 @@ pub fn verify_image(b: &[u8; PAGE_SIZE], expected: PageId) -> Result<(), PageFau
 }
 
 /// CRC-32C of bytes (the log uses the same checksum as the pages). Every page read and
-/// written is checksummed, so it runs on the processor's CRC instruction where there is one
-/// (the `crc32c` crate; a table otherwise): slice-by-16 tables did ~2.2 GB/s and were a
-/// sixth of a restore's profile.
+/// written is checksummed, so it runs on the processor's carry-less multiply where there is one
+/// (the `crc-fast` crate): slice-by-16 tables did ~2.2 GB/s and were a sixth of a restore's
+/// profile; the CRC instruction in 3 lanes (the `crc32c` crate) did 4.7 GB/s on 8 KiB pages,
+/// this 6.6 GB/s, on the same processor.
 pub fn crc32c(b: &[u8]) -> u32 {
-    crc32c::crc32c(b)
+    crc_fast::crc32_iscsi(b)
 }
 
 /// CRC-32C taken piece by piece, for what is streamed rather than held (a file, a copy of
@@ -196,7 +197,13 @@ impl Crc32c {
     }
 
     pub fn update(&mut self, b: &[u8]) {
-        self.0 = crc32c::crc32c_append(self.0, b);
+        // Continued from the value so far: the register holds it before the final inversion.
+        let mut d = crc_fast::Digest::new_with_init_state(
+            crc_fast::CrcAlgorithm::Crc32Iscsi,
+            u64::from(!self.0),
+        );
+        d.update(b);
+        self.0 = d.finalize() as u32;
     }
 
     pub fn finalize(&self) -> u32 {
@@ -241,6 +248,19 @@ mod tests {
                 assert_eq!(crc32c(b), model(b), "start {start} len {len}");
             }
         }
+        // Taken piece by piece, cut anywhere (empty pieces too), it is the same value.
+        for cut in [0, 1, 3, 64, 255, 4096, PAGE_SIZE + 76] {
+            for second in [0, 1, 17, 512] {
+                let mut d = Crc32c::new();
+                let a = cut.min(data.len());
+                let b = (a + second).min(data.len());
+                d.update(&data[..a]);
+                d.update(&data[a..b]);
+                d.update(&data[b..]);
+                assert_eq!(d.finalize(), model(&data), "cut {cut} second {second}");
+            }
+        }
+        assert_eq!(Crc32c::new().finalize(), model(b""));
     }
 
     #[test]
