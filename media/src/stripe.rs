@@ -37,18 +37,21 @@ pub struct StripeDevice {
 #[derive(Clone, Debug)]
 pub struct StripeOptions {
     pub write: WriteOptions,
-    /// Messages each device's queue holds.
+    /// Messages each device's queue holds. Few: a device thread copies each chunk into its
+    /// blocks, and a chunk still in the processor's cache copies faster. A 2 GiB backup to a
+    /// tape image on tmpfs took 1.20 s with 16 (4 MiB in flight), 1.06 s with 4 (best of 5
+    /// each, the same run, 2 cores); more would only absorb longer stalls of the source.
     pub queue: usize,
     /// Bytes per data message.
     pub chunk: usize,
 }
 
 impl StripeOptions {
-    /// Defaults: 64 KiB blocks, queues of 16 chunks of 256 KiB.
+    /// Defaults: 64 KiB blocks, queues of 4 chunks of 256 KiB.
     pub fn new(operation: Operation, now: i64) -> Self {
         StripeOptions {
             write: WriteOptions::new(operation, now),
-            queue: 16,
+            queue: 4,
             chunk: 256 * 1024,
         }
     }
