@@ -8,7 +8,9 @@
 //! once. When a medium turns out damaged, the changer is asked for the same medium again: a
 //! mirror's copy is the same bytes, so reading goes on from where the damage was.
 //!
-//! What is read goes to a [`RestoreSink`] as file events tagged with their family.
+//! What is read goes to a [`RestoreSink`] as file events tagged with their family. With two
+//! devices or more, each reads on a thread of its own and the sink takes the events on the
+//! caller's thread; with one device, reading and the sink share the caller's thread.
 
 use crate::changer::{MediaChanger, MediumRequest, Mounted, Purpose};
 use crate::device::{Device, TapeSource};
@@ -19,6 +21,7 @@ use mtf::checksum::FastXor32;
 use mtf::reader::{Event, Mode, Reader};
 use mtf::spec::{BlockAttributes, StreamId, StringType};
 use mtf::text::{decode_str, split_dir_path};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 
@@ -141,18 +144,65 @@ pub fn restore(
     report.media_set_id = set_id;
     report.family_count = family_count;
     let devices = changers.len().min(family_count as usize);
-    let (tx, rx) = mpsc::sync_channel::<Out>(QUEUE);
     let data_set = spec.data_set;
     let mut first = Some((first, label));
+    // The families device `d` reads, one after another.
+    let families_of = |d: usize| -> Vec<u16> {
+        (1..=family_count)
+            .filter(|f| (*f as usize - 1) % devices == d)
+            .collect()
+    };
+    if devices == 1 {
+        // One device: read here, handing each piece straight to the sink. A reading thread
+        // would add a third busy thread to a sink that writes on its own (two cores, and the
+        // three took turns); here the sink's writer overlaps this thread's reads and checks.
+        let state = RefCell::new((&mut report, sink, None::<MediaError>));
+        let send = |out: Out| -> Result<()> {
+            let mut st = state.borrow_mut();
+            let (report, sink, sink_err) = &mut *st;
+            if sink_err.is_some() {
+                return Err(MediaError::Invalid("the restore stopped".into()));
+            }
+            dispatch(out, report, &mut **sink).map_err(|e| {
+                *sink_err = Some(e);
+                MediaError::Invalid("the restore stopped".into())
+            })
+        };
+        let mut pre = first.take();
+        let mut read = Ok(());
+        for f in families_of(0) {
+            read = read_family(
+                &mut *changers[0],
+                0,
+                set_id,
+                family_count,
+                f,
+                data_set,
+                pre.take(),
+                &send,
+            );
+            if read.is_err() {
+                break;
+            }
+        }
+        let sink_err = state.into_inner().2;
+        return match (sink_err, read) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(())) => Ok(report),
+        };
+    }
+    let (tx, rx) = mpsc::sync_channel::<Out>(QUEUE);
     let result = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for (d, changer) in changers.iter_mut().take(devices).enumerate() {
             let tx = tx.clone();
-            let families: Vec<u16> = (1..=family_count)
-                .filter(|f| (*f as usize - 1) % devices == d)
-                .collect();
+            let families = families_of(d);
             let pre = if d == 0 { first.take() } else { None };
             handles.push(scope.spawn(move || -> Result<()> {
+                let send = |o: Out| {
+                    tx.send(o)
+                        .map_err(|_| MediaError::Invalid("the restore stopped".into()))
+                };
                 let mut pre = pre;
                 for f in families {
                     read_family(
@@ -163,7 +213,7 @@ pub fn restore(
                         f,
                         data_set,
                         pre.take(),
-                        &tx,
+                        &send,
                     )?;
                 }
                 Ok(())
@@ -175,29 +225,7 @@ pub fn restore(
             if sink_err.is_some() {
                 continue;
             }
-            let r = match out {
-                Out::Start(f, p, n) => {
-                    report.files += 1;
-                    sink.start(f, &p, n)
-                }
-                Out::Data(f, b) => sink.data_owned(f, b),
-                Out::End(f) => sink.end(f),
-                Out::Request(d, f, s) => {
-                    report.requests.push((d, f, s));
-                    Ok(())
-                }
-                Out::Refused(n, w) => {
-                    report.refusals.push((n, w));
-                    Ok(())
-                }
-                Out::Discard(f) => sink.discard(f),
-                Out::Checked(n) => {
-                    report.csum_checked += n;
-                    Ok(())
-                }
-                Out::NewSet | Out::Dir(_) => Ok(()),
-            };
-            if let Err(e) = r {
+            if let Err(e) = dispatch(out, &mut report, sink) {
                 sink_err = Some(e);
             }
         }
@@ -218,6 +246,32 @@ pub fn restore(
         }
     });
     result.map(|()| report)
+}
+
+/// Hands what a reader found to the sink, and notes it in the report.
+fn dispatch(out: Out, report: &mut RestoreReport, sink: &mut dyn RestoreSink) -> Result<()> {
+    match out {
+        Out::Start(f, p, n) => {
+            report.files += 1;
+            sink.start(f, &p, n)
+        }
+        Out::Data(f, b) => sink.data_owned(f, b),
+        Out::End(f) => sink.end(f),
+        Out::Request(d, f, s) => {
+            report.requests.push((d, f, s));
+            Ok(())
+        }
+        Out::Refused(n, w) => {
+            report.refusals.push((n, w));
+            Ok(())
+        }
+        Out::Discard(f) => sink.discard(f),
+        Out::Checked(n) => {
+            report.csum_checked += n;
+            Ok(())
+        }
+        Out::NewSet | Out::Dir(_) => Ok(()),
+    }
 }
 
 fn request(set: Option<Guid>, family: u16, count: u16, sequence: u16) -> MediumRequest {
@@ -270,8 +324,8 @@ pub(crate) fn list_medium(
     device: &mut Device,
     family: u16,
 ) -> Result<(Vec<String>, bool, Option<Vec<String>>)> {
-    let files = std::cell::RefCell::new(Vec::<String>::new());
-    let trailing = std::cell::RefCell::new(None::<Vec<String>>);
+    let files = RefCell::new(Vec::<String>::new());
+    let trailing = RefCell::new(None::<Vec<String>>);
     let mut fr = FamilyRead::new(family, None);
     let send = |o: Out| {
         match o {
@@ -299,7 +353,8 @@ pub(crate) fn list_medium(
 /// time on them).
 const DATA_PIECE: usize = 256 * 1024;
 
-/// Messages the reading threads may be ahead of the sink.
+/// Messages the reading threads may be ahead of the sink (with two devices or more: one
+/// device is read on the sink's own thread).
 const QUEUE: usize = 8;
 
 /// The damage offset that says no stand-in can help.
@@ -366,12 +421,8 @@ fn read_family(
     family: u16,
     data_set: Option<u16>,
     pre: Option<(Mounted, MediumLabel)>,
-    tx: &mpsc::SyncSender<Out>,
+    send: &dyn Fn(Out) -> Result<()>,
 ) -> Result<()> {
-    let send = |o: Out| {
-        tx.send(o)
-            .map_err(|_| MediaError::Invalid("the restore stopped".into()))
-    };
     let mut fr = FamilyRead::new(family, data_set);
     let mut pre = pre;
     let mut sequence = 1u16;
@@ -392,7 +443,7 @@ fn read_family(
         fr.skip_below = 0;
         fr.xor_at_start = fr.xor;
         let continues = loop {
-            match read_medium(&mut m.device, &mut fr, &send, false) {
+            match read_medium(&mut m.device, &mut fr, send, false) {
                 Ok(c) => break c,
                 Err((UNRECOVERABLE, e)) => {
                     return Err(MediaError::Invalid(format!(
