@@ -8,8 +8,9 @@
 #     data files concatenated) on the same filesystem,
 #   - the restore of that set against the same,
 #   - a full backup striped over 2 tape images,
-# each the best of 3 runs, with its peak RSS (/usr/bin/time, through wait4).
-#   bash examples/bench/refdb_backup.sh [SIZE_MIB]
+# in alternating rounds (ROUNDS, default 5), each job's best and median time, with its peak RSS
+# (/usr/bin/time, through wait4).
+#   [ROUNDS=N] bash examples/bench/refdb_backup.sh [SIZE_MIB]
 # Prints the figures (speed ratio = plain tool's time / refdb's time); a benchmark, not a test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,30 +34,44 @@ bytes=$(du -cb db | tail -1 | cut -f1)
 echo "database: $((bytes / 1048576)) MiB in $(find db -name '*.?df' | wc -l) files; uptime: $(uptime)"
 cat db/* >all.bin
 export refdb
-# best PRE RUN: the best of 3 runs of the shell command RUN (after PRE each time):
-# "seconds maxrss" (the max RSS of RUN's processes, through wait4).
-best() {
-  local b="" r
-  for _ in 1 2 3; do
-    bash -c "$1"
-    /usr/bin/time -f "%e %M" -o "$w/time" bash -c "$2" >/dev/null 2>"$w/err" || { cat "$w/err"; exit 1; }
-    r=$(cat "$w/time")
-    if [ -z "$b" ] || [ "$(echo "${r% *} < ${b% *}" | bc)" = 1 ]; then b=$r; fi
+# The jobs, measured in alternating rounds (each job once a round, ROUNDS rounds, default 5):
+# this virtual machine's speed drifts by half within minutes, and jobs timed in one stretch
+# each (3 runs of cp, then 3 of the backup...) were compared across different speeds.
+rounds=${ROUNDS:-5}
+jobs=(cp dd striped backup restore)
+# Each job's output goes as soon as it is timed (the restore reads the backup's image), so that
+# every job runs with the same memory free: 2 GiB outputs left on tmpfs slowed the later jobs.
+run_cp="cp -r db copy";                 post_cp="rm -rf copy"
+run_dd="dd if=all.bin of=dd.bin bs=1M status=none"; post_dd="rm -f dd.bin"
+run_striped='"$refdb" backup db --type full --to s1.tap --to s2.tap --format --copy-only'
+post_striped="rm -f s1.tap s2.tap refdb-history.db"
+run_backup='"$refdb" backup db --type full --to full.tap --format --copy-only'
+post_backup="rm -f refdb-history.db"
+run_restore='"$refdb" restore r --from full.tap'; post_restore="rm -rf r full.tap"
+for _ in $(seq 1 "$rounds"); do
+  for j in "${jobs[@]}"; do
+    run=run_$j post=post_$j
+    /usr/bin/time -f "%e %M" -o "$w/time" bash -c "${!run}" >/dev/null 2>"$w/err" || { cat "$w/err"; exit 1; }
+    cat "$w/time" >>"$w/times.$j"
+    bash -c "${!post}"
   done
-  echo "$b"
+done
+rm -f all.bin
+# stat JOB: "best median maxrss" of the job's rounds (seconds, seconds, KiB: the largest).
+stat() {
+  sort -n "$w/times.$1" | awk '{t[NR]=$1; if ($2>m) m=$2} END {print t[1], t[int((NR+1)/2)], m}'
 }
-c=$(best "rm -rf copy" "cp -r db copy")
-d=$(best "rm -f dd.bin" "dd if=all.bin of=dd.bin bs=1M status=none")
-rm -f all.bin dd.bin; rm -rf copy
-b=$(best "rm -f full.tap refdb-history.db" '"$refdb" backup db --type full --to full.tap --format --copy-only')
-s=$(best "rm -f s1.tap s2.tap" '"$refdb" backup db --type full --to s1.tap --to s2.tap --format --copy-only')
-rm -f s1.tap s2.tap
-r=$(best "rm -rf r" '"$refdb" restore r --from full.tap')
-ratio() { echo "scale=2; ${1% *} / ${2% *}" | bc; }
-vs() { echo "$(ratio "$c" "$1")x cp -r, $(ratio "$d" "$1")x dd"; }
-echo "cp -r of the database: ${c% *} s (max RSS ${c#* } KiB)"
-echo "dd of the same bytes (bs=1M): ${d% *} s (max RSS ${d#* } KiB)"
-echo "full backup to a tape image on tmpfs: ${b% *} s, $(vs "$b") (max RSS ${b#* } KiB)"
-echo "full backup striped over 2 tape images: ${s% *} s, $(vs "$s"), $(ratio "$b" "$s")x one device (max RSS ${s#* } KiB)"
-echo "restore from the tape image: ${r% *} s, $(vs "$r") (max RSS ${r#* } KiB)"
+for j in "${jobs[@]}"; do read -r best med rss <<<"$(stat "$j")"; eval "b_$j=$best m_$j=$med r_$j=$rss"; done
+ratio() { echo "scale=2; $1 / $2" | bc; }
+# vs JOB: the speed ratios against cp -r and dd, best against best and median against median.
+vs() {
+  local b=b_$1 m=m_$1
+  echo "$(ratio "$b_cp" "${!b}")x cp -r (median $(ratio "$m_cp" "${!m}")x), $(ratio "$b_dd" "${!b}")x dd (median $(ratio "$m_dd" "${!m}")x)"
+}
+echo "$rounds alternating rounds; best and median seconds"
+echo "cp -r of the database: $b_cp s, median $m_cp s (max RSS $r_cp KiB)"
+echo "dd of the same bytes (bs=1M): $b_dd s, median $m_dd s (max RSS $r_dd KiB)"
+echo "full backup to a tape image on tmpfs: $b_backup s, median $m_backup s: $(vs backup) (max RSS $r_backup KiB)"
+echo "full backup striped over 2 tape images: $b_striped s, median $m_striped s: $(vs striped), $(ratio "$b_backup" "$b_striped")x one device (max RSS $r_striped KiB)"
+echo "restore from the tape image: $b_restore s, median $m_restore s: $(vs restore) (max RSS $r_restore KiB)"
 [ -n "${KEEP:-}" ] || { cd /; rm -rf "$w"; }
