@@ -146,11 +146,25 @@ pub fn restore(
     let devices = changers.len().min(family_count as usize);
     let data_set = spec.data_set;
     let mut first = Some((first, label));
-    // The families device `d` reads, one after another.
-    let families_of = |d: usize| -> Vec<u16> {
-        (1..=family_count)
-            .filter(|f| (*f as usize - 1) % devices == d)
-            .collect()
+    // Device `d` reads its families one after another, sending what it finds.
+    let read_device = |d: usize,
+                       changer: &mut dyn MediaChanger,
+                       mut pre: Option<(Mounted, MediumLabel)>,
+                       send: &dyn Fn(Out) -> Result<()>|
+     -> Result<()> {
+        for f in (1..=family_count).filter(|f| (*f as usize - 1) % devices == d) {
+            read_family(
+                changer,
+                d,
+                set_id,
+                family_count,
+                f,
+                data_set,
+                pre.take(),
+                send,
+            )?;
+        }
+        Ok(())
     };
     if devices == 1 {
         // One device: read here, handing each piece straight to the sink. A reading thread
@@ -168,23 +182,7 @@ pub fn restore(
                 MediaError::Invalid("the restore stopped".into())
             })
         };
-        let mut pre = first.take();
-        let mut read = Ok(());
-        for f in families_of(0) {
-            read = read_family(
-                &mut *changers[0],
-                0,
-                set_id,
-                family_count,
-                f,
-                data_set,
-                pre.take(),
-                &send,
-            );
-            if read.is_err() {
-                break;
-            }
-        }
+        let read = read_device(0, &mut *changers[0], first.take(), &send);
         let sink_err = state.into_inner().2;
         return match (sink_err, read) {
             (Some(e), _) | (None, Err(e)) => Err(e),
@@ -196,27 +194,13 @@ pub fn restore(
         let mut handles = Vec::new();
         for (d, changer) in changers.iter_mut().take(devices).enumerate() {
             let tx = tx.clone();
-            let families = families_of(d);
             let pre = if d == 0 { first.take() } else { None };
             handles.push(scope.spawn(move || -> Result<()> {
                 let send = |o: Out| {
                     tx.send(o)
                         .map_err(|_| MediaError::Invalid("the restore stopped".into()))
                 };
-                let mut pre = pre;
-                for f in families {
-                    read_family(
-                        &mut **changer,
-                        d,
-                        set_id,
-                        family_count,
-                        f,
-                        data_set,
-                        pre.take(),
-                        &send,
-                    )?;
-                }
-                Ok(())
+                read_device(d, &mut **changer, pre, &send)
             }));
         }
         drop(tx);

@@ -31,6 +31,18 @@ struct Job {
     runs: Vec<(u64, usize, usize)>,
 }
 
+impl Job {
+    /// Does the job's writes, stopping at the first that fails (named with the file).
+    fn run(&self) -> Result<(), String> {
+        for &(off, at, len) in &self.runs {
+            self.file
+                .write_all_at(&self.buf[at..at + len], off)
+                .map_err(|e| format!("write {}: {e}", self.path.display()))?;
+        }
+        Ok(())
+    }
+}
+
 /// The writing thread and the way to it.
 pub(crate) struct ImageWriter {
     tx: Option<SyncSender<Job>>,
@@ -52,13 +64,11 @@ impl ImageWriter {
                     if f.load(Ordering::Acquire) {
                         continue;
                     }
-                    for &(off, at, len) in &job.runs {
-                        if let Err(err) = job.file.write_all_at(&job.buf[at..at + len], off) {
-                            let mut slot = e.lock().unwrap_or_else(|p| p.into_inner());
-                            slot.get_or_insert(format!("write {}: {err}", job.path.display()));
-                            f.store(true, Ordering::Release);
-                            break;
-                        }
+                    if let Err(why) = job.run() {
+                        e.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(why);
+                        f.store(true, Ordering::Release);
                     }
                 }
             })
@@ -98,12 +108,7 @@ impl ImageWriter {
             _ => job,
         };
         // No thread to write: written here.
-        for &(off, at, len) in &job.runs {
-            job.file
-                .write_all_at(&job.buf[at..at + len], off)
-                .map_err(|e| MediaError::Invalid(format!("write {}: {e}", path.display())))?;
-        }
-        Ok(())
+        job.run().map_err(MediaError::Invalid)
     }
 
     /// The first failed write, if any.

@@ -236,8 +236,7 @@ impl Incoming {
         if let Some(r) = run {
             writes.push(img.note_run(r));
         }
-        let (file, path) = (img.file.clone(), img.path.clone());
-        self.writer.write(&file, &path, buf, writes)?;
+        self.writer.write(&img.file, &img.path, buf, writes)?;
         match fault {
             Some(why) => Err(self.refuse(why)),
             None => Ok(()),
