@@ -1,9 +1,11 @@
 //! The streaming reader (`mtf::reader::Reader`) over arbitrary media, in both modes, from a
 //! seekable source and from a pipe that hands out 1..N bytes per read (sizes from the input),
-//! reading some streams' data and skipping the rest (by seek where it can). Both sources must
-//! give the same events; every block, stream header and data byte handed out is exactly the
-//! medium's bytes at its offset; every error is typed; and the same medium cut into tape
-//! records (with filemarks between them) reads without a panic.
+//! reading some streams' data and skipping the rest (by seek where it can). The file's data is
+//! read with `read_data`, the pipe's with `read_data_into` (buffer sizes from the input, some
+//! big enough for the source to read straight into them). Both must give the same events;
+//! every block, stream header and data byte handed out is exactly the medium's bytes at its
+//! offset; every error is typed; and the same medium cut into tape records (with filemarks
+//! between them) reads without a panic, the same with either way of reading data.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -22,8 +24,41 @@ enum Seen {
     End(Option<String>),
 }
 
-/// Reads every event; the data of stream `k` is read when bit `k % 8` of `read_mask` is set.
-fn read_all<S: BlockSource>(src: S, mode: Mode, read_mask: u8, medium: &[u8]) -> Vec<Seen> {
+/// The rest of the current stream's data, at most 1 MiB (else skipped: `None`), read with
+/// `read_data`, or with `read_data_into` and a buffer of `into` bytes.
+fn data<S: BlockSource>(r: &mut Reader<S>, into: Option<usize>) -> mtf::Result<Option<Vec<u8>>> {
+    if r.data_remaining() > 1 << 20 {
+        r.skip_data()?;
+        return Ok(None);
+    }
+    let mut d = Vec::new();
+    match into {
+        None => {
+            while let Some(c) = r.read_data()? {
+                d.extend_from_slice(c);
+            }
+        }
+        Some(size) => {
+            let mut buf = vec![0u8; size];
+            while let Some(n) = r.read_data_into(&mut buf)? {
+                assert!(n > 0 && n <= size, "{n} bytes into a {size}-byte buffer");
+                d.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    Ok(Some(d))
+}
+
+/// Reads every event; the data of stream `k` is read when bit `k % 8` of `read_mask` is set
+/// (see [`data`] for `into`). Blocks and data are checked against `medium` when given (a tape's
+/// filemarks fall between its bytes, at no offset of their own).
+fn read_all<S: BlockSource>(
+    src: S,
+    mode: Mode,
+    read_mask: u8,
+    medium: Option<&[u8]>,
+    into: Option<usize>,
+) -> Vec<Seen> {
     let mut r = Reader::with_mode(src, mode);
     let mut out = Vec::new();
     let mut k = 0usize;
@@ -33,19 +68,25 @@ fn read_all<S: BlockSource>(src: S, mode: Mode, read_mask: u8, medium: &[u8]) ->
                 let mut v = Vec::new();
                 dblk.write_raw(&mut v).expect("a parsed block writes back");
                 let at = offset as usize;
-                assert_eq!(&medium[at..at + v.len()], &v[..], "block at {at}");
+                if let Some(m) = medium {
+                    assert_eq!(&m[at..at + v.len()], &v[..], "block at {at}");
+                }
                 out.push(Seen::Block(offset, v));
             }
             Ok(Some(Event::Stream { offset, header })) => {
                 let mut v = Vec::new();
                 header.write_raw(&mut v);
                 let at = offset as usize;
-                assert_eq!(&medium[at..at + 22], &v[..], "stream header at {at}");
+                if let Some(m) = medium {
+                    assert_eq!(&m[at..at + 22], &v[..], "stream header at {at}");
+                }
                 let data = if read_mask & (1 << (k % 8)) != 0 {
-                    match r.read_data_to_vec(1 << 20) {
+                    match data(&mut r, into) {
                         Ok(Some(d)) => {
                             let s = at + 22;
-                            assert_eq!(&medium[s..s + d.len()], &d[..], "stream data at {s}");
+                            if let Some(m) = medium {
+                                assert_eq!(&m[s..s + d.len()], &d[..], "stream data at {s}");
+                            }
                             Some(d)
                         }
                         Ok(None) => None,
@@ -87,10 +128,7 @@ fn read_all<S: BlockSource>(src: S, mode: Mode, read_mask: u8, medium: &[u8]) ->
             }
         }
     }
-    panic!(
-        "more than 100,000 events from a {}-byte medium",
-        medium.len()
-    );
+    panic!("more than 100,000 events from a medium");
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -110,14 +148,28 @@ fuzz_target!(|data: &[u8]| {
     };
     let mask = if ctl & 0x20 != 0 { 0xFF } else { 0x55 };
 
-    let seek = read_all(SeekSource::new(Cursor::new(medium)), mode, mask, medium);
+    // The buffer `read_data_into` gets: small (through the reader's buffer) or big enough for
+    // the source to read straight into it.
+    let into = match schedule.first().copied().unwrap_or(0) % 4 {
+        0 => 1,
+        1 => 1 + 61 * schedule.get(1).copied().unwrap_or(0) as usize,
+        2 => 1 << 20,
+        _ => (1 << 20) + 4099,
+    };
+    let seek = read_all(
+        SeekSource::new(Cursor::new(medium)),
+        mode,
+        mask,
+        Some(medium),
+        None,
+    );
     let step = if ctl & 0x40 != 0 { 97 } else { 0 };
     let pipe = if step == 0 {
         Chunked::new(medium, schedule)
     } else {
         Chunked::scaled(medium, schedule, step)
     };
-    let piped = read_all(StreamSource::new(pipe), mode, mask, medium);
+    let piped = read_all(StreamSource::new(pipe), mode, mask, Some(medium), Some(into));
     assert_eq!(seek, piped, "a pipe and a seekable file read differently");
 
     // The same bytes as tape records, a filemark after every `record`-th record.
@@ -129,21 +181,10 @@ fuzz_target!(|data: &[u8]| {
             tape.push_filemark();
         }
     }
-    let mut r = Reader::with_mode(tape, mode);
-    for _ in 0..100_000 {
-        match r.next_event() {
-            Ok(Some(Event::Stream { .. })) => {
-                let _ = r.read_data();
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(e) => {
-                assert!(
-                    e.offset().is_some() || matches!(e, mtf::Error::Io(_)),
-                    "{e}"
-                );
-                break;
-            }
-        }
-    }
+    let tape_into = tape.clone();
+    let by_chunks = read_all(tape, mode, 0xFF, None, None);
+    // Records are at most 64 KiB here: 64 KiB is room enough to read one straight in.
+    let into = if into >= 1 << 20 { 64 * 1024 } else { into };
+    let by_buffer = read_all(tape_into, mode, 0xFF, None, Some(into));
+    assert_eq!(by_chunks, by_buffer, "a tape read two ways");
 });

@@ -25,15 +25,18 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 
+mod piece;
+pub use piece::{Piece, PiecePool};
+
 /// Where restored files go. Events of one family come in order; families interleave.
 pub trait RestoreSink {
     /// A file starts: its path components from the volume root and its size.
     fn start(&mut self, family: u16, path: &[String], size: u64) -> Result<()>;
     /// More of the family's current file.
     fn data(&mut self, family: u16, bytes: &[u8]) -> Result<()>;
-    /// [`RestoreSink::data`], given the buffer to keep: a sink that hands the bytes to
+    /// [`RestoreSink::data`], given the piece to keep: a sink that hands the bytes to
     /// another thread (to write them while the next are checked) takes them without a copy.
-    fn data_owned(&mut self, family: u16, bytes: Vec<u8>) -> Result<()> {
+    fn data_owned(&mut self, family: u16, bytes: Piece) -> Result<()> {
         self.data(family, &bytes)
     }
     /// The family's current file is complete.
@@ -109,7 +112,7 @@ pub struct RestoreReport {
 
 enum Out {
     Start(u16, Vec<String>, u64),
-    Data(u16, Vec<u8>),
+    Data(u16, Piece),
     End(u16),
     Request(usize, u16, u16),
     Refused(String, String),
@@ -337,6 +340,10 @@ pub(crate) fn list_medium(
 /// time on them).
 const DATA_PIECE: usize = 256 * 1024;
 
+/// Data buffers a medium's reading keeps for reuse: as many as can be in flight (queued to the
+/// sink, queued to its writer, being read and written).
+const POOL_KEEP: usize = QUEUE + 8;
+
 /// Messages the reading threads may be ahead of the sink (with two devices or more: one
 /// device is read on the sink's own thread).
 const QUEUE: usize = 8;
@@ -510,6 +517,7 @@ fn read_medium(
     let mut continues = false;
     let mut at = 0u64;
     fr.file_at = None;
+    let mut pieces = None::<PiecePool>;
     // Whether the last stream header seen belongs to the open file's data.
     loop {
         let ev = match reader.next_event() {
@@ -659,22 +667,32 @@ fn read_medium(
                     fr.xor = FastXor32::new();
                 }
                 let mut pos = offset + mtf::spec::STREAM_HDR_LEN as u64;
-                loop {
-                    let chunk = match reader.read_data() {
-                        Ok(Some(c)) => c,
-                        Ok(None) => break,
-                        Err(e) => return Err(fail(pos, e.to_string())),
-                    };
-                    let end = pos + chunk.len() as u64;
-                    fr.xor.update(chunk);
-                    if end > skip_below {
-                        let from = skip_below.saturating_sub(pos) as usize;
-                        // In pieces of at most DATA_PIECE bytes: the reader hands out up to
-                        // a megabyte at a time, and the queue of whole chunks held 64 of them.
-                        for piece in chunk[from..].chunks(DATA_PIECE) {
-                            send(Out::Data(fr.family, piece.to_vec()))
-                                .map_err(|e| fail(pos, e.to_string()))?;
+                // Pieces of up to DATA_PIECE bytes, each read straight into a buffer that
+                // goes round (room for a whole tape record beyond DATA_PIECE).
+                let pool = pieces.get_or_insert_with(|| {
+                    PiecePool::new(DATA_PIECE + reader.direct_read_room(), POOL_KEEP)
+                });
+                let mut done = false;
+                while !done {
+                    let mut piece = pool.get();
+                    while piece.len() < DATA_PIECE {
+                        match reader.read_data_into(piece.spare_mut()) {
+                            Ok(Some(n)) if n > 0 => piece.grow(n),
+                            Ok(Some(_)) => break,
+                            Ok(None) => {
+                                done = true;
+                                break;
+                            }
+                            // The piece read so far is not delivered: a stand-in reads from
+                            // its start.
+                            Err(e) => return Err(fail(pos, e.to_string())),
                         }
+                    }
+                    let end = pos + piece.len() as u64;
+                    fr.xor.update(&piece);
+                    if end > skip_below && !piece.is_empty() {
+                        piece.drop_front(skip_below.saturating_sub(pos) as usize);
+                        send(Out::Data(fr.family, piece)).map_err(|e| fail(pos, e.to_string()))?;
                     }
                     pos = end;
                 }

@@ -410,3 +410,115 @@ fn a_cut_without_an_eotm_after_it_is_damage() {
     };
     assert!(err.to_string().contains("no EOTM follows"), "{err}");
 }
+
+/// Every event of a medium with each stream's data bytes, read by `read_data` (`into` None) or
+/// by `read_data_into` with a buffer of `into` bytes.
+fn events_and_data<S: mtf::reader::source::BlockSource>(
+    mut r: Reader<S>,
+    into: Option<usize>,
+) -> Vec<(String, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; into.unwrap_or(0)];
+    loop {
+        let ev = match r.next_event() {
+            Ok(Some(ev)) => ev,
+            Ok(None) => break,
+            Err(e) => {
+                out.push((format!("error: {e}"), 0, Vec::new()));
+                break;
+            }
+        };
+        out.push(match ev {
+            Event::Block { offset, dblk } => (dblk.block_type().to_string(), offset, Vec::new()),
+            Event::Stream { offset, header } => {
+                let mut data = Vec::new();
+                match into {
+                    None => {
+                        while let Some(c) = r.read_data().unwrap() {
+                            data.extend_from_slice(c);
+                        }
+                    }
+                    Some(_) => {
+                        while let Some(n) = r.read_data_into(&mut buf).unwrap() {
+                            assert!(n > 0 && n <= buf.len(), "{n} bytes into {}", buf.len());
+                            data.extend_from_slice(&buf[..n]);
+                        }
+                    }
+                }
+                (header.id.to_string(), offset, data)
+            }
+            Event::Filemark { offset } => ("filemark".into(), offset, Vec::new()),
+            Event::StreamCut { offset, remaining } => {
+                (format!("cut {remaining}"), offset, Vec::new())
+            }
+            Event::Damage(d) => (format!("damage: {}", d.reason), d.offset, Vec::new()),
+        });
+    }
+    out
+}
+
+/// Makes the same medium's source afresh, for each way of reading it.
+type SourceMaker = Box<dyn Fn() -> Box<dyn mtf::reader::source::BlockSource>>;
+
+/// `read_data_into` straight into the caller's buffer (big enough for a whole record or
+/// read-ahead) or through the reader's (smaller ones) gives the same events and bytes as
+/// `read_data`: on files, pipes and tape records, with streams cut by the end of a medium, a
+/// medium cut short, and several files a set.
+#[test]
+fn reading_data_into_a_buffer_gives_what_read_data_gives() {
+    let mut cases: Vec<(String, SourceMaker)> = Vec::new();
+    for (i, m) in spanned(false).into_iter().enumerate() {
+        let d = m.data.clone();
+        cases.push((
+            format!("soft medium {i}, file"),
+            Box::new(move || Box::new(SeekSource::new(Cursor::new(d.clone())))),
+        ));
+        let d = m.data.clone();
+        cases.push((
+            format!("soft medium {i}, pipe"),
+            Box::new(move || Box::new(StreamSource::new(Cursor::new(d.clone())))),
+        ));
+        // Cut short inside the data, where no end-of-medium mark is: a truncation.
+        let d = m.data[..m.data.len() * 2 / 3].to_vec();
+        cases.push((
+            format!("soft medium {i}, cut short"),
+            Box::new(move || Box::new(SeekSource::new(Cursor::new(d.clone())))),
+        ));
+    }
+    for (i, m) in spanned(true).into_iter().enumerate() {
+        cases.push((
+            format!("tape medium {i}"),
+            Box::new(move || Box::new(as_tape(&m))),
+        ));
+    }
+    let many = file_medium(&[("a", 10), ("b", 70_000), ("c", 0), ("d", 3_000_000)], 2);
+    let d = many.clone();
+    cases.push((
+        "files".into(),
+        Box::new(move || Box::new(SeekSource::new(Cursor::new(d.clone())))),
+    ));
+    // Records of 5000 bytes: they do not fall on the format's blocks, so a record holds the
+    // end of one stream's data and the next headers.
+    cases.push((
+        "odd records".into(),
+        Box::new(move || {
+            let mut t = MemoryTape::new();
+            t.push_blocks(&many, 5000);
+            Box::new(t)
+        }),
+    ));
+    for (what, source) in &cases {
+        let want = events_and_data(Reader::new(source()), None);
+        assert!(want.iter().any(|e| !e.2.is_empty()), "{what}: no data read");
+        let room = Reader::new(source()).direct_read_room();
+        for size in [1, 4099, room - 1, room, room + 12_345, 3 << 20] {
+            let got = events_and_data(Reader::new(source()), Some(size));
+            assert!(
+                got == want,
+                "{what}, buffer of {size} bytes: {} events, not {}",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+}

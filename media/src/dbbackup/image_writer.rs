@@ -11,6 +11,7 @@
 //! writes after it are not done (the restore fails, and its work directory goes).
 
 use crate::family::MediaError;
+use crate::restore::Piece;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ const QUEUE: usize = 4;
 struct Job {
     file: Arc<File>,
     path: Arc<PathBuf>,
-    buf: Vec<u8>,
+    buf: Piece,
     /// (offset in the file, start in `buf`, length).
     runs: Vec<(u64, usize, usize)>,
 }
@@ -87,7 +88,7 @@ impl ImageWriter {
         &mut self,
         file: &Arc<File>,
         path: &Arc<PathBuf>,
-        buf: Vec<u8>,
+        buf: Piece,
         runs: Vec<(u64, usize, usize)>,
     ) -> Result<(), MediaError> {
         self.check()?;
@@ -167,7 +168,8 @@ mod tests {
             // The second half of each piece goes to slot i, backwards through the file.
             let slot = (99 - i) * 64;
             model[slot as usize..][..64].copy_from_slice(&buf[64..]);
-            w.write(&file, &path, buf, vec![(slot, 64, 64)]).unwrap();
+            w.write(&file, &path, buf.into(), vec![(slot, 64, 64)])
+                .unwrap();
         }
         w.finish().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), model);
@@ -185,7 +187,7 @@ mod tests {
         let mut w = ImageWriter::new();
         let mut seen = None;
         for _ in 0..1000 {
-            if let Err(e) = w.write(&file, &path, vec![1; 8], vec![(0, 0, 8)]) {
+            if let Err(e) = w.write(&file, &path, vec![1; 8].into(), vec![(0, 0, 8)]) {
                 seen = Some(e.to_string());
                 break;
             }

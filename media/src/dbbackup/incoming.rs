@@ -24,8 +24,7 @@ use crate::changer::MediaChanger;
 use crate::engine::file::valid_file_name;
 use crate::engine::page::{self, Page, PAGE_SIZE};
 use crate::family::MediaError;
-use crate::restore::{ReadSpec, RestoreReport, RestoreSink};
-use std::borrow::Cow;
+use crate::restore::{Piece, ReadSpec, RestoreReport, RestoreSink};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -195,7 +194,7 @@ impl Incoming {
     fn put_pages(
         &mut self,
         id: u16,
-        buf: Vec<u8>,
+        buf: Piece,
         range: std::ops::Range<usize>,
     ) -> crate::family::Result<()> {
         let Some(img) = self.images.get_mut(&id) else {
@@ -243,9 +242,9 @@ impl Incoming {
         }
     }
 
-    /// More of `family`'s current file. Pages are handed to the writer in the buffer they came
-    /// in (copied only when lent).
-    fn take(&mut self, family: u16, bytes: Cow<[u8]>) -> crate::family::Result<()> {
+    /// More of `family`'s current file. Pages are handed to the writer in the piece they came
+    /// in.
+    fn take(&mut self, family: u16, bytes: Piece) -> crate::family::Result<()> {
         if let Some(p) = &self.progress {
             p.add(bytes.len() as u64);
             self.delivered.entry(family).or_default().1 += bytes.len() as u64;
@@ -283,10 +282,10 @@ impl Incoming {
                 let end = start + (bytes.len() - start) / PAGE_SIZE * PAGE_SIZE;
                 partial.extend_from_slice(&bytes[end..]);
                 if let Some(p) = first {
-                    self.put_pages(id, p, 0..PAGE_SIZE)?;
+                    self.put_pages(id, p.into(), 0..PAGE_SIZE)?;
                 }
                 if end > start {
-                    self.put_pages(id, bytes.into_owned(), start..end)?;
+                    self.put_pages(id, bytes, start..end)?;
                 }
                 Ok(())
             }
@@ -422,11 +421,12 @@ impl RestoreSink for Incoming {
     }
 
     fn data(&mut self, family: u16, bytes: &[u8]) -> crate::family::Result<()> {
-        self.take(family, Cow::Borrowed(bytes))
+        // Lent bytes (a caller other than the restore's reading): copied to be kept.
+        self.take(family, bytes.to_vec().into())
     }
 
-    fn data_owned(&mut self, family: u16, bytes: Vec<u8>) -> crate::family::Result<()> {
-        self.take(family, Cow::Owned(bytes))
+    fn data_owned(&mut self, family: u16, bytes: Piece) -> crate::family::Result<()> {
+        self.take(family, bytes)
     }
 
     fn end(&mut self, family: u16) -> crate::family::Result<()> {

@@ -1130,6 +1130,100 @@ impl<S: BlockSource> Reader<S> {
         Ok(Some(&self.buf[s..s + n]))
     }
 
+    /// How big a buffer given to [`Reader::read_data_into`] must be for the source to read
+    /// straight into it: a tape reads whole records, so its largest one; a byte stream any
+    /// amount, but reads smaller than the read-ahead go through the reader's buffer.
+    pub fn direct_read_room(&self) -> usize {
+        if self.block_device {
+            self.src.max_block_len()
+        } else {
+            self.read_ahead.max(1)
+        }
+    }
+
+    /// [`Reader::read_data`] into the caller's buffer: the next piece of the current stream's
+    /// data goes to the start of `dst` (at most `dst.len()` bytes), and how many bytes is
+    /// returned; `None` when the data is done (or cut short, as with `read_data`). When nothing
+    /// is buffered and `dst` holds [`Reader::direct_read_room`] bytes, the source reads straight
+    /// into `dst`: a caller that keeps the bytes (hands them to another thread) saves a copy of
+    /// every byte. A tape record that runs past the data leaves the rest in the reader's
+    /// buffer. An empty `dst` gets `Some(0)`.
+    pub fn read_data_into(&mut self, dst: &mut [u8]) -> Result<Option<usize>> {
+        if dst.is_empty() {
+            return Ok(Some(0));
+        }
+        if !matches!(self.state, State::Data { .. }) {
+            return Ok(None);
+        }
+        if self.data_left == 0 {
+            self.data_done();
+            return Ok(None);
+        }
+        let direct = self.buffered() == 0
+            && !self.exact
+            && !self.eof
+            && !self.filemark
+            && dst.len() >= self.direct_read_room();
+        if !direct {
+            return Ok(self.read_data_up_to(dst.len())?.map(|piece| {
+                dst[..piece.len()].copy_from_slice(piece);
+                piece.len()
+            }));
+        }
+        let (free, cut) = self.uncut_len()?;
+        if free == 0 && cut {
+            self.cut_stream();
+            return Ok(None);
+        }
+        if self.buffered() > 0 {
+            // Looking for an end-of-medium mark read ahead: the data is in the buffer now.
+            return Ok(self.read_data_up_to(dst.len())?.map(|piece| {
+                dst[..piece.len()].copy_from_slice(piece);
+                piece.len()
+            }));
+        }
+        // A tape hands out a whole record, whatever follows the data in it; a byte stream
+        // reads no further than the data that may be passed.
+        let want = if self.block_device {
+            // At most what the buffer could have read: what follows the data must fit in it.
+            dst.len().min(self.cap / 2)
+        } else {
+            free.min(dst.len() as u64) as usize
+        };
+        let k = match self.src.read_block(&mut dst[..want])? {
+            BlockRead::Data(k) => k.min(want),
+            BlockRead::Filemark => {
+                self.filemark = true;
+                0
+            }
+            BlockRead::EndOfData => {
+                self.eof = true;
+                0
+            }
+        };
+        if k == 0 {
+            self.data_truncated()?;
+            return Ok(None);
+        }
+        self.bytes_read += k as u64;
+        self.reads += 1;
+        if self.block_device && self.record_len.is_none() {
+            self.record_len = Some(k);
+        }
+        let n = (k as u64).min(free) as usize;
+        self.pos += n as u64;
+        self.data_left -= n as u64;
+        if k > n {
+            // The record's bytes after the data (the next header, a pad) are the buffer's now,
+            // as if they had been read into it.
+            let rest = k - n;
+            self.start = self.aligned_index();
+            self.end = self.start + rest;
+            self.buf[self.start..self.end].copy_from_slice(&dst[n..k]);
+        }
+        Ok(Some(n))
+    }
+
     /// Reads the rest of the current stream's data into memory, if it is at most `limit` bytes;
     /// larger data is skipped and `None` returned. For small metadata streams.
     pub fn read_data_to_vec(&mut self, limit: usize) -> Result<Option<Vec<u8>>> {
