@@ -11,10 +11,10 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 // Links the counting allocator (and its allocation limit).
-use mtf_fuzz as _;
 use media::engine::page::{crc32c, Page, PAGE_SIZE};
 use media::engine::wal::FILE_HEADER;
 use media::engine::{Database, RecoveryModel};
+use mtf_fuzz as _;
 
 /// A small database (a few leaves, a split) made once: the files every run starts from.
 fn template() -> &'static (tempfile::TempDir, PathBuf) {

@@ -8,9 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 // Links the counting allocator (and its allocation limit).
 use media::set::group::{group_media, merge_sets, MediumIdentity};
-use mtf::reader::{
-    list_sets, read_media_header, Listing, Mode, Reader, SeekSource, StreamSource,
-};
+use mtf::reader::{list_sets, read_media_header, Listing, Mode, Reader, SeekSource, StreamSource};
 use mtf_fuzz as _;
 use std::io::Cursor;
 

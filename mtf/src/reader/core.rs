@@ -2,9 +2,10 @@
 //! order, from any [`BlockSource`], with one fixed buffer.
 //!
 //! [`Reader::next_event`] hands out owned events; after a [`Event::Stream`] the caller may read
-//! the stream's data in borrowed chunks ([`Reader::read_data`]) or copy it
-//! ([`Reader::copy_data`]); whatever it leaves unread is skipped by the next `next_event`, by a
-//! seek when the source can seek. Memory is the buffer (1 MiB by default) plus one block.
+//! the stream's data in borrowed chunks ([`Reader::read_data`]), into buffers of its own that
+//! the source fills directly ([`Reader::read_data_into`]), or copy it ([`Reader::copy_data`]);
+//! whatever it leaves unread is skipped by the next `next_event`, by a seek when the source can
+//! seek. Memory is the buffer (1 MiB by default) plus one block.
 
 use super::source::{BlockRead, BlockSource};
 use crate::block::{Body, Dblk};
