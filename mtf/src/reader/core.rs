@@ -1176,8 +1176,9 @@ impl<S: BlockSource> Reader<S> {
             self.cut_stream();
             return Ok(None);
         }
-        if self.buffered() > 0 {
-            // Looking for an end-of-medium mark read ahead: the data is in the buffer now.
+        if self.buffered() > 0 || self.eof || self.filemark || free == 0 {
+            // Looking for an end-of-medium mark read ahead: the data is in the buffer now (or
+            // the medium ended there, which the buffered path reports).
             return Ok(self.read_data_up_to(dst.len())?.map(|piece| {
                 dst[..piece.len()].copy_from_slice(piece);
                 piece.len()
