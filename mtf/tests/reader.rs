@@ -484,6 +484,29 @@ fn reading_data_into_a_buffer_gives_what_read_data_gives() {
             format!("soft medium {i}, cut short"),
             Box::new(move || Box::new(SeekSource::new(Cursor::new(d.clone())))),
         ));
+        // As tape records (no length known: the reader looks ahead for end-of-medium marks),
+        // and cut by a filemark inside the data with more records after it, which the data
+        // must not take.
+        let d = m.data.clone();
+        cases.push((
+            format!("soft medium {i}, tape"),
+            Box::new(move || {
+                let mut t = MemoryTape::new();
+                t.push_blocks(&d, 8192);
+                Box::new(t)
+            }),
+        ));
+        let d = m.data.clone();
+        cases.push((
+            format!("soft medium {i}, tape cut by a filemark"),
+            Box::new(move || {
+                let mut t = MemoryTape::new();
+                t.push_blocks(&d[..d.len() / 2 / 8192 * 8192], 8192);
+                t.push_filemark();
+                t.push_blocks(&d[..8192 * 4], 8192);
+                Box::new(t)
+            }),
+        ));
     }
     for (i, m) in spanned(true).into_iter().enumerate() {
         cases.push((
