@@ -5,7 +5,8 @@
 //! big enough for the source to read straight into them). Both must give the same events;
 //! every block, stream header and data byte handed out is exactly the medium's bytes at its
 //! offset; every error is typed; and the same medium cut into tape records (with filemarks
-//! between them) reads without a panic, the same with either way of reading data.
+//! and empty records between them) reads without a panic, the same with either way of reading
+//! data.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -187,6 +188,10 @@ fuzz_target!(|data: &[u8]| {
         tape.push_record(c.to_vec());
         if schedule.get(i % 16).is_some_and(|b| b & 1 != 0) {
             tape.push_filemark();
+        }
+        // Now and then an empty record, which both ways of reading data must pass.
+        if schedule.get(i % 16).is_some_and(|b| b & 6 == 6) {
+            tape.push_record(Vec::new());
         }
     }
     let tape_into = tape.clone();

@@ -514,6 +514,19 @@ fn reading_data_into_a_buffer_gives_what_read_data_gives() {
             Box::new(move || Box::new(as_tape(&m))),
         ));
     }
+    // An empty record amid the data (a tape may hold one): read past, both ways.
+    let d = spanned(true).remove(2).data;
+    cases.push((
+        "tape with an empty record".into(),
+        Box::new(move || {
+            let mut t = MemoryTape::new();
+            let half = d.len() / 2 / 8192 * 8192;
+            t.push_blocks(&d[..half], 8192);
+            t.push_record(Vec::new());
+            t.push_blocks(&d[half..], 8192);
+            Box::new(t)
+        }),
+    ));
     let many = file_medium(&[("a", 10), ("b", 70_000), ("c", 0), ("d", 3_000_000)], 2);
     let d = many.clone();
     cases.push((

@@ -1166,10 +1166,7 @@ impl<S: BlockSource> Reader<S> {
             && !self.filemark
             && dst.len() >= self.direct_read_room();
         if !direct {
-            return Ok(self.read_data_up_to(dst.len())?.map(|piece| {
-                dst[..piece.len()].copy_from_slice(piece);
-                piece.len()
-            }));
+            return self.read_buffered_into(dst);
         }
         let (free, cut) = self.uncut_len()?;
         if free == 0 && cut {
@@ -1179,10 +1176,7 @@ impl<S: BlockSource> Reader<S> {
         if self.buffered() > 0 || self.eof || self.filemark || free == 0 {
             // Looking for an end-of-medium mark read ahead: the data is in the buffer now (or
             // the medium ended there, which the buffered path reports).
-            return Ok(self.read_data_up_to(dst.len())?.map(|piece| {
-                dst[..piece.len()].copy_from_slice(piece);
-                piece.len()
-            }));
+            return self.read_buffered_into(dst);
         }
         // A tape hands out a whole record, whatever follows the data in it; a byte stream
         // reads no further than the data that may be passed.
@@ -1193,6 +1187,8 @@ impl<S: BlockSource> Reader<S> {
             free.min(dst.len() as u64) as usize
         };
         let k = match self.src.read_block(&mut dst[..want])? {
+            // An empty record holds nothing: on through the buffer, as `fill` goes on.
+            BlockRead::Data(0) => return self.read_buffered_into(dst),
             BlockRead::Data(k) => k.min(want),
             BlockRead::Filemark => {
                 self.filemark = true;
@@ -1224,6 +1220,14 @@ impl<S: BlockSource> Reader<S> {
             self.buf[self.start..self.end].copy_from_slice(&dst[n..k]);
         }
         Ok(Some(n))
+    }
+
+    /// [`Reader::read_data_into`] through the reader's buffer: a copy.
+    fn read_buffered_into(&mut self, dst: &mut [u8]) -> Result<Option<usize>> {
+        Ok(self.read_data_up_to(dst.len())?.map(|piece| {
+            dst[..piece.len()].copy_from_slice(piece);
+            piece.len()
+        }))
     }
 
     /// Reads the rest of the current stream's data into memory, if it is at most `limit` bytes;
