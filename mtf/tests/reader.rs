@@ -460,6 +460,21 @@ fn events_and_data<S: mtf::reader::source::BlockSource>(
 /// Makes the same medium's source afresh, for each way of reading it.
 type SourceMaker = Box<dyn Fn() -> Box<dyn mtf::reader::source::BlockSource>>;
 
+/// The bytes as a seekable file.
+fn file_of(d: Vec<u8>) -> SourceMaker {
+    Box::new(move || Box::new(SeekSource::new(Cursor::new(d.clone()))))
+}
+
+/// The bytes as a pipe.
+fn pipe_of(d: Vec<u8>) -> SourceMaker {
+    Box::new(move || Box::new(StreamSource::new(Cursor::new(d.clone()))))
+}
+
+/// The tape, from its start.
+fn tape_of(t: MemoryTape) -> SourceMaker {
+    Box::new(move || Box::new(t.clone()))
+}
+
 /// `read_data_into` straight into the caller's buffer (big enough for a whole record or
 /// read-ahead) or through the reader's (smaller ones) gives the same events and bytes as
 /// `read_data`: on files, pipes and tape records, with streams cut by the end of a medium, a
@@ -468,81 +483,45 @@ type SourceMaker = Box<dyn Fn() -> Box<dyn mtf::reader::source::BlockSource>>;
 fn reading_data_into_a_buffer_gives_what_read_data_gives() {
     let mut cases: Vec<(String, SourceMaker)> = Vec::new();
     for (i, m) in spanned(false).into_iter().enumerate() {
-        let d = m.data.clone();
-        cases.push((
-            format!("soft medium {i}, file"),
-            Box::new(move || Box::new(SeekSource::new(Cursor::new(d.clone())))),
-        ));
-        let d = m.data.clone();
-        cases.push((
-            format!("soft medium {i}, pipe"),
-            Box::new(move || Box::new(StreamSource::new(Cursor::new(d.clone())))),
-        ));
+        let d = m.data;
+        cases.push((format!("soft medium {i}, file"), file_of(d.clone())));
+        cases.push((format!("soft medium {i}, pipe"), pipe_of(d.clone())));
         // Cut short inside the data, where no end-of-medium mark is: a truncation.
-        let d = m.data[..m.data.len() * 2 / 3].to_vec();
-        cases.push((
-            format!("soft medium {i}, cut short"),
-            Box::new(move || Box::new(SeekSource::new(Cursor::new(d.clone())))),
-        ));
+        let short = d[..d.len() * 2 / 3].to_vec();
+        cases.push((format!("soft medium {i}, cut short"), file_of(short)));
         // As tape records (no length known: the reader looks ahead for end-of-medium marks),
         // and cut by a filemark inside the data with more records after it, which the data
         // must not take.
-        let d = m.data.clone();
-        cases.push((
-            format!("soft medium {i}, tape"),
-            Box::new(move || {
-                let mut t = MemoryTape::new();
-                t.push_blocks(&d, 8192);
-                Box::new(t)
-            }),
-        ));
-        let d = m.data.clone();
+        let mut t = MemoryTape::new();
+        t.push_blocks(&d, 8192);
+        cases.push((format!("soft medium {i}, tape"), tape_of(t)));
+        let mut t = MemoryTape::new();
+        t.push_blocks(&d[..d.len() / 2 / 8192 * 8192], 8192);
+        t.push_filemark();
+        t.push_blocks(&d[..8192 * 4], 8192);
         cases.push((
             format!("soft medium {i}, tape cut by a filemark"),
-            Box::new(move || {
-                let mut t = MemoryTape::new();
-                t.push_blocks(&d[..d.len() / 2 / 8192 * 8192], 8192);
-                t.push_filemark();
-                t.push_blocks(&d[..8192 * 4], 8192);
-                Box::new(t)
-            }),
+            tape_of(t),
         ));
     }
-    for (i, m) in spanned(true).into_iter().enumerate() {
-        cases.push((
-            format!("tape medium {i}"),
-            Box::new(move || Box::new(as_tape(&m))),
-        ));
+    for (i, m) in spanned(true).iter().enumerate() {
+        cases.push((format!("tape medium {i}"), tape_of(as_tape(m))));
     }
     // An empty record amid the data (a tape may hold one): read past, both ways.
     let d = spanned(true).remove(2).data;
-    cases.push((
-        "tape with an empty record".into(),
-        Box::new(move || {
-            let mut t = MemoryTape::new();
-            let half = d.len() / 2 / 8192 * 8192;
-            t.push_blocks(&d[..half], 8192);
-            t.push_record(Vec::new());
-            t.push_blocks(&d[half..], 8192);
-            Box::new(t)
-        }),
-    ));
+    let half = d.len() / 2 / 8192 * 8192;
+    let mut t = MemoryTape::new();
+    t.push_blocks(&d[..half], 8192);
+    t.push_record(Vec::new());
+    t.push_blocks(&d[half..], 8192);
+    cases.push(("tape with an empty record".into(), tape_of(t)));
     let many = file_medium(&[("a", 10), ("b", 70_000), ("c", 0), ("d", 3_000_000)], 2);
-    let d = many.clone();
-    cases.push((
-        "files".into(),
-        Box::new(move || Box::new(SeekSource::new(Cursor::new(d.clone())))),
-    ));
     // Records of 5000 bytes: they do not fall on the format's blocks, so a record holds the
     // end of one stream's data and the next headers.
-    cases.push((
-        "odd records".into(),
-        Box::new(move || {
-            let mut t = MemoryTape::new();
-            t.push_blocks(&many, 5000);
-            Box::new(t)
-        }),
-    ));
+    let mut t = MemoryTape::new();
+    t.push_blocks(&many, 5000);
+    cases.push(("odd records".into(), tape_of(t)));
+    cases.push(("files".into(), file_of(many)));
     for (what, source) in &cases {
         let want = events_and_data(Reader::new(source()), None);
         assert!(want.iter().any(|e| !e.2.is_empty()), "{what}: no data read");

@@ -457,24 +457,38 @@ impl<S: BlockSource> Reader<S> {
                     self.buf.resize(need, 0);
                 }
             }
-            match self
+            let got = self
                 .src
-                .read_block(&mut self.buf[self.end..self.end + want])?
-            {
-                BlockRead::Data(k) => {
-                    let k = k.min(want);
-                    self.end += k;
-                    self.bytes_read += k as u64;
-                    self.reads += 1;
-                    if self.block_device && self.record_len.is_none() {
-                        self.record_len = Some(k);
-                    }
-                }
-                BlockRead::Filemark => self.filemark = true,
-                BlockRead::EndOfData => self.eof = true,
+                .read_block(&mut self.buf[self.end..self.end + want])?;
+            if let Some(k) = self.note_read(got, want) {
+                self.end += k;
             }
         }
         Ok(self.buffered().min(n))
+    }
+
+    /// Takes note of a read from the source of at most `want` bytes: the bytes it placed
+    /// (counted), or `None` for a filemark or the end of data (flagged).
+    fn note_read(&mut self, got: BlockRead, want: usize) -> Option<usize> {
+        match got {
+            BlockRead::Data(k) => {
+                let k = k.min(want);
+                self.bytes_read += k as u64;
+                self.reads += 1;
+                if self.block_device && self.record_len.is_none() {
+                    self.record_len = Some(k);
+                }
+                Some(k)
+            }
+            BlockRead::Filemark => {
+                self.filemark = true;
+                None
+            }
+            BlockRead::EndOfData => {
+                self.eof = true;
+                None
+            }
+        }
     }
 
     /// Skips `n` bytes: from the buffer, then by seeking when the source can (checked against
@@ -1153,14 +1167,11 @@ impl<S: BlockSource> Reader<S> {
         if dst.is_empty() {
             return Ok(Some(0));
         }
-        if !matches!(self.state, State::Data { .. }) {
-            return Ok(None);
-        }
-        if self.data_left == 0 {
-            self.data_done();
-            return Ok(None);
-        }
-        let direct = self.buffered() == 0
+        // Everything but a read from the source into `dst` (the data's end, a cut, bytes
+        // already buffered) is `read_data`'s, through the buffer.
+        let direct = matches!(self.state, State::Data { .. })
+            && self.data_left > 0
+            && self.buffered() == 0
             && !self.exact
             && !self.eof
             && !self.filemark
@@ -1168,14 +1179,10 @@ impl<S: BlockSource> Reader<S> {
         if !direct {
             return self.read_buffered_into(dst);
         }
-        let (free, cut) = self.uncut_len()?;
-        if free == 0 && cut {
-            self.cut_stream();
-            return Ok(None);
-        }
+        let (free, _) = self.uncut_len()?;
         if self.buffered() > 0 || self.eof || self.filemark || free == 0 {
-            // Looking for an end-of-medium mark read ahead: the data is in the buffer now (or
-            // the medium ended there, which the buffered path reports).
+            // Looking for an end-of-medium mark read ahead: the data is in the buffer now, or
+            // the medium ends or the stream is cut there, which the buffered path reports.
             return self.read_buffered_into(dst);
         }
         // A tape hands out a whole record, whatever follows the data in it; a byte stream
@@ -1186,28 +1193,16 @@ impl<S: BlockSource> Reader<S> {
         } else {
             free.min(dst.len() as u64) as usize
         };
-        let k = match self.src.read_block(&mut dst[..want])? {
+        let got = self.src.read_block(&mut dst[..want])?;
+        let k = match self.note_read(got, want) {
             // An empty record holds nothing: on through the buffer, as `fill` goes on.
-            BlockRead::Data(0) => return self.read_buffered_into(dst),
-            BlockRead::Data(k) => k.min(want),
-            BlockRead::Filemark => {
-                self.filemark = true;
-                0
-            }
-            BlockRead::EndOfData => {
-                self.eof = true;
-                0
+            Some(0) => return self.read_buffered_into(dst),
+            Some(k) => k,
+            None => {
+                self.data_truncated()?;
+                return Ok(None);
             }
         };
-        if k == 0 {
-            self.data_truncated()?;
-            return Ok(None);
-        }
-        self.bytes_read += k as u64;
-        self.reads += 1;
-        if self.block_device && self.record_len.is_none() {
-            self.record_len = Some(k);
-        }
         let n = (k as u64).min(free) as usize;
         self.pos += n as u64;
         self.data_left -= n as u64;
