@@ -145,6 +145,7 @@ pub mod date;
 mod encode;
 pub mod error;
 pub mod extract;
+pub mod fileio;
 pub mod header;
 pub mod os_data;
 mod parse;

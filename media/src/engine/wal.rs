@@ -863,7 +863,7 @@ impl Log {
             dst.seek(SeekFrom::Start(FILE_HEADER))
                 .map_err(|e| Error::io("seek", &tmp, e))?;
             let want = g.end - to;
-            let copied = std::io::copy(&mut src.take(want), &mut dst)
+            let copied = mtf::fileio::copy_from_file(&mut src, want, &mut dst)
                 .map_err(|e| Error::io("copy log into", &tmp, e))?;
             if copied != want {
                 return Err(Error::corrupt(&self.path, "log shorter than its end LSN"));

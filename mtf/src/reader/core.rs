@@ -17,7 +17,7 @@ use crate::spec::{
 };
 use crate::spec::{Mode, END_OF_MEDIUM_TAIL_BLOCKS, MSSQLBAK_MAGIC, RESYNC_ALIGN};
 use crate::stream::StreamHeader;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 /// Default buffer size.
 pub const DEFAULT_BUFFER: usize = 1 << 20;
@@ -1299,7 +1299,7 @@ impl<S: BlockSource> Reader<S> {
         }
         if left > 0 && !self.block_device && !self.eof && !self.filemark {
             if let Some(f) = self.src.as_file() {
-                let k = io::copy(&mut Read::take(&mut *f, left), w)?;
+                let k = crate::fileio::copy_from_file(f, left, w)?;
                 self.pos += k;
                 self.bytes_read += k;
                 self.reads += 1;
