@@ -5,7 +5,9 @@
 //! acknowledged commits at that point.
 //!
 //! Runs: `REFDB_BACKUP_RUNS` (default 6 in the ordinary suite; run with 100 or more by hand),
-//! seeds from `REFDB_BACKUP_SEED` (default 1) on.
+//! seeds from `REFDB_BACKUP_SEED` (default 1) on. Each run sleeps about a second (into new
+//! whole seconds around one step), so that the point it restores to can be one in time: the
+//! history keeps whole seconds.
 
 use media::changer::dir::DirectoryLibrary;
 use media::changer::{MediaChanger, MediumRequest};
@@ -58,7 +60,14 @@ fn rows_of(dir: &Path) -> Rows {
     r
 }
 
-fn one_run(seed: u64) {
+/// Sleeps into the next whole second (and a little past it).
+fn sleep_into_the_next_second() {
+    let ms = media::engine::time::now_ms() % 1000;
+    std::thread::sleep(std::time::Duration::from_millis(1000 - ms + 20));
+}
+
+/// One run; says whether it restored to a point in time (STOPAT) rather than the latest.
+fn one_run(seed: u64) -> bool {
     let mut rng = fastrand::Rng::with_seed(seed);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
@@ -78,7 +87,15 @@ fn one_run(seed: u64) {
     let mut first_full_done = None;
     let mut n = 0u64;
     let steps = rng.usize(4..9);
+    // The history and the planner keep whole seconds, so a point is chosen only in a second
+    // in which no backup started or finished (see below). A run takes well under a second on a
+    // fast machine, so one step's commits after the first full (or the work before the crash,
+    // `steps`) get seconds of their own: the run sleeps into a new second before and after it.
+    let free_step = rng.usize(1..=steps);
     for step in 0..steps {
+        if step == free_step {
+            sleep_into_the_next_second();
+        }
         for _ in 0..rng.usize(5..40) {
             n += 1;
             let key = format!("k{}", rng.u32(0..150));
@@ -99,6 +116,9 @@ fn one_run(seed: u64) {
                 rows.insert(key, val);
             }
             commits.push((c.ts_ms, rows.clone()));
+        }
+        if step == free_step {
+            sleep_into_the_next_second();
         }
         let kind = if step == 0 {
             BackupType::Full
@@ -127,6 +147,9 @@ fn one_run(seed: u64) {
         }
     }
     // More work, then the crash, then the tail of the log from the files.
+    if free_step == steps {
+        sleep_into_the_next_second();
+    }
     for _ in 0..rng.usize(1..20) {
         n += 1;
         let key = format!("k{}", rng.u32(0..150));
@@ -136,6 +159,9 @@ fn one_run(seed: u64) {
             .unwrap();
         rows.insert(key, val);
         commits.push((c.ts_ms, rows.clone()));
+    }
+    if free_step == steps {
+        sleep_into_the_next_second();
     }
     db.abandon();
     let mut tail = BackupOptions::new(BackupType::Log);
@@ -189,13 +215,24 @@ fn one_run(seed: u64) {
         "seed {seed} point {point:?}\n{}",
         String::from_utf8_lossy(&log)
     );
+    point.is_some()
 }
 
 #[test]
 fn random_workloads_backups_crash_tail_and_restore_to_a_planned_point() {
     let runs = env_u64("REFDB_BACKUP_RUNS", 6);
     let seed0 = env_u64("REFDB_BACKUP_SEED", 1);
+    let mut to_a_point = 0;
     for seed in seed0..seed0 + runs {
-        one_run(seed);
+        to_a_point += one_run(seed) as u64;
     }
+    eprintln!(
+        "{runs} runs, {to_a_point} restored to a point in time (STOPAT), the rest to the latest"
+    );
+    // Each run has a step whose commits are all candidates; the latest point is taken only
+    // when the last commit is drawn and a coin says so. Most runs must be STOPAT restores.
+    assert!(
+        runs < 4 || to_a_point * 2 >= runs,
+        "only {to_a_point} of {runs} runs restored to a point in time"
+    );
 }

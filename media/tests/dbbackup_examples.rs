@@ -389,6 +389,47 @@ fn stopat_inside_a_log_after_a_differential() {
     assert_rows(&d, &want, "STOPAT");
 }
 
+/// STOPAT at the last commit before the failure, restored through the tail-log backup: the
+/// tail holds no commit after the point (nothing committed after it before the crash), yet the
+/// point is reached in it (the tail was taken after the point, so it holds every commit up to
+/// it): the database recovers there with every row. A point after the tail-log backup began
+/// is beyond it: the database stays restoring, waiting for a later log, as SQL Server leaves
+/// it. (Found by the randomized test once its points could fall in the tail.)
+#[test]
+fn stopat_at_the_last_commit_is_reached_in_the_tail_log() {
+    let (mut env, db) = Env::new(RecoveryModel::Full);
+    env.work(&db, 20);
+    let full = env.backup(&db, BackupType::Full);
+    env.work(&db, 10);
+    let log = env.backup(&db, BackupType::Log);
+    env.work(&db, 5);
+    let last = env.model.history.last().unwrap().0;
+    let want = env.model.at(last);
+    db.abandon();
+    let tail = env.tail_log();
+    let later = media::engine::time::now_ms() + 1000;
+
+    for (point, reached) in [(last, true), (later, false)] {
+        let d = env.tmp.path().join(format!("at{point}"));
+        env.restore(&d, &full, &norecovery()).unwrap();
+        let stop = RestoreOptions {
+            stopat_ms: Some(point),
+            ..Default::default()
+        };
+        // The log was taken before the point: applied whole, still restoring.
+        assert!(!env.restore(&d, &log, &stop).unwrap().recovered);
+        let o = env.restore(&d, &tail, &stop).unwrap();
+        assert_eq!(o.recovered, reached, "point {point}, last commit {last}");
+        if reached {
+            assert_rows(&d, &want, "STOPAT at the last commit, through the tail");
+        } else {
+            // Recovered where it stands: every row, as the tail left them.
+            dbbackup::recover(&d).unwrap();
+            assert_rows(&d, &want, "recovered after a point beyond the tail");
+        }
+    }
+}
+
 /// STOPAT before the full (or differential) backup began is too early, as SQL Server says:
 /// refused, not restored to the copy's point and called done. The point is a commit a second
 /// before the backups started, so the copies hold commits made after it.

@@ -525,6 +525,29 @@ fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
     Ok(cut)
 }
 
+/// Whether a log backup in which no commit comes after `stopat` still holds every commit up
+/// to it, so that STOPAT is reached in it (the database recovers at the log's end, which is
+/// the point: what follows the last commit never committed in this log). Why it can be told:
+/// a commit takes its time with its log record, in LSN order, never less than the clock's
+/// nor than the commit before it plus one. So a commit after this log's end has a time past
+/// both its last commit's and the clock's when the backup fixed the log's end, which was
+/// after the backup began: a point before the backup began, or at its last commit (the last
+/// commit before a failure, restored through the tail-log backup), is reached here. A later
+/// point may have commits in the next log: the database stays restoring for it.
+fn point_reached_in_log(h: &SetHeader, log: &LogBytes, stopat: u64) -> Result<bool> {
+    if stopat < h.start_ms {
+        return Ok(true);
+    }
+    let mut newest = None;
+    log.walk(h.last_lsn, |r, _| {
+        if let RecordBody::Commit { ts_ms } = r.body {
+            newest = Some(ts_ms);
+        }
+        Ok(true)
+    })?;
+    Ok(newest == Some(stopat))
+}
+
 /// Where a later stage of a piecemeal restore cuts the set's log: at `point`, the LSN the
 /// database was recovered at (where the filegroup must be brought, no further), when the set
 /// goes past it; `None` when the set ends at or before it. The point is where the first stage
@@ -1466,5 +1489,9 @@ pub(super) fn restore_log(
     drop(lf);
     // A log beginning a child fork took the database into it (`s.fork_guid`).
     let state = State { log_end: end, ..s };
-    finish_in_place(dir, h, state, opts, cut.is_some())
+    let reached = match (cut, opts.stopat_ms) {
+        (None, Some(t)) => point_reached_in_log(h, log, t)?,
+        _ => cut.is_some(),
+    };
+    finish_in_place(dir, h, state, opts, reached)
 }
