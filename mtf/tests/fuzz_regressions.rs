@@ -305,3 +305,41 @@ fn sfmb_with_more_entries_than_its_block_holds_lays_out_as_a_fixed_point() {
     back.write_fixed(&mut twice).unwrap();
     assert_eq!(once, twice);
 }
+
+/// media_catalog, artifact `append-after-a-soft-filemark-id-near-the-top` (8 KiB, a panic): a
+/// medium whose soft filemark (SFMB) carries control block id 0xFFFFFFFE. An append numbers
+/// its soft filemarks on from the highest id on the medium, and the second one overflowed
+/// (a panic with overflow checks). The numbers now go round; the append is whole and listed.
+#[test]
+fn appending_after_a_soft_filemark_id_near_the_top_goes_round() {
+    use mtf::writer::{AppendPoint, NoMoreMedia};
+    let medium: &[u8] = include_bytes!(
+        "../../fuzz/regressions/media_catalog/append-after-a-soft-filemark-id-near-the-top"
+    );
+    let point = AppendPoint::scan(medium).expect("the scan accepts the medium");
+    assert!(
+        point.soft_filemarks >= u32::MAX - 1,
+        "{}",
+        point.soft_filemarks
+    );
+    let offset = point.offset as usize;
+    let before = point.sets.len();
+    let mut w = Writer::append(MemorySink::default(), point, NoMoreMedia).unwrap();
+    w.begin_set(SetOptions::new("appended", date())).unwrap();
+    w.add_volume(&VolumeOptions {
+        device: "C:".into(),
+        volume: "V".into(),
+        machine: "M".into(),
+    })
+    .unwrap();
+    let meta = EntryMeta::with_dates(Some(date()), date());
+    w.add_directory(&["d"], &meta).unwrap();
+    w.add_file("f", &meta, 5, &mut &b"hello"[..]).unwrap();
+    w.end_set().unwrap();
+    let sink = w.finish().unwrap();
+    let mut appended = medium[..offset].to_vec();
+    appended.extend_from_slice(&sink.data);
+    let again = AppendPoint::scan(&appended[..]).expect("the scan accepts the result");
+    assert_eq!(again.sets.len(), before + 1);
+    assert_eq!(again.offset, appended.len() as u64);
+}

@@ -42,7 +42,10 @@ impl<S: BlockSink, M: MediaSupplier<S>> Writer<S, M> {
             let mut entries: Vec<u64> = self.filemarks.iter().rev().take(cap).copied().collect();
             let used = entries.len() as u32;
             entries.resize(cap, 0);
-            self.soft_filemarks += 1;
+            // Numbered on from the highest id on the medium, which another writer (or damage)
+            // may have left anywhere up to u32::MAX: the numbers go round rather than
+            // overflow. Nothing reads them as a sequence; an append point takes the highest.
+            self.soft_filemarks = self.soft_filemarks.wrapping_add(1);
             let mut d = Dblk::new(
                 BlockType::SFMB,
                 Body::Sfmb(Sfmb {
