@@ -512,40 +512,39 @@ pub(super) fn log_tmp(lpath: &Path) -> PathBuf {
 
 /// Where STOPAT cuts a log: the LSN of the first commit after the point, if any.
 fn stop_point(log: &LogBytes, last: Lsn, stopat: u64) -> Result<Option<Lsn>> {
-    let mut cut = None;
+    Ok(stop_scan(log, last, stopat)?.0)
+}
+
+/// [`stop_point`], and the time of the last commit before the cut (of the whole log when it is
+/// not cut), which tells whether a log without a commit after the point reaches it
+/// ([`point_reached_in_log`]): one pass over the log for both.
+fn stop_scan(log: &LogBytes, last: Lsn, stopat: u64) -> Result<(Option<Lsn>, Option<u64>)> {
+    let (mut cut, mut newest) = (None, None);
     log.walk(last, |r, _| {
         if let RecordBody::Commit { ts_ms } = r.body {
             if ts_ms > stopat {
                 cut = Some(r.lsn);
                 return Ok(false);
             }
-        }
-        Ok(true)
-    })?;
-    Ok(cut)
-}
-
-/// Whether a log backup in which no commit comes after `stopat` still holds every commit up
-/// to it, so that STOPAT is reached in it (the database recovers at the log's end, which is
-/// the point: what follows the last commit never committed in this log). Why it can be told:
-/// a commit takes its time with its log record, in LSN order, never less than the clock's
-/// nor than the commit before it plus one. So a commit after this log's end has a time past
-/// both its last commit's and the clock's when the backup fixed the log's end, which was
-/// after the backup began: a point before the backup began, or at its last commit (the last
-/// commit before a failure, restored through the tail-log backup), is reached here. A later
-/// point may have commits in the next log: the database stays restoring for it.
-fn point_reached_in_log(h: &SetHeader, log: &LogBytes, stopat: u64) -> Result<bool> {
-    if stopat < h.start_ms {
-        return Ok(true);
-    }
-    let mut newest = None;
-    log.walk(h.last_lsn, |r, _| {
-        if let RecordBody::Commit { ts_ms } = r.body {
             newest = Some(ts_ms);
         }
         Ok(true)
     })?;
-    Ok(newest == Some(stopat))
+    Ok((cut, newest))
+}
+
+/// Whether a log backup in which no commit comes after `stopat` (its last commit's time:
+/// `newest`) still holds every commit up to it, so that STOPAT is reached in it (the database
+/// recovers at the log's end, which is the point: what follows the last commit never
+/// committed in this log). Why it can be told: a commit takes its time with its log record, in
+/// LSN order, never less than the clock's nor than the commit before it plus one. So a commit
+/// after this log's end has a time past both its last commit's and the clock's when the backup
+/// fixed the log's end, which was after the backup began: a point before the backup began, or
+/// at its last commit (the last commit before a failure, restored through the tail-log
+/// backup), is reached here. A later point may have commits in the next log: the database
+/// stays restoring for it.
+fn point_reached_in_log(h: &SetHeader, newest: Option<u64>, stopat: u64) -> bool {
+    stopat < h.start_ms || newest == Some(stopat)
 }
 
 /// Where a later stage of a piecemeal restore cuts the set's log: at `point`, the LSN the
@@ -1451,13 +1450,13 @@ pub(super) fn restore_log(
         )));
     }
     refuse_early_recovery(&s, h.last_lsn, opts)?;
-    let cut = match (opts.stopat_ms, until) {
+    let (cut, newest) = match (opts.stopat_ms, until) {
         (Some(t), _) => {
             refuse_bulk_stopat(h)?;
-            stop_point(log, h.last_lsn, t)?
+            stop_scan(log, h.last_lsn, t)?
         }
-        (None, Some(p)) => cut_at_point(h, log, p)?,
-        (None, None) => None,
+        (None, Some(p)) => (cut_at_point(h, log, p)?, None),
+        (None, None) => (None, None),
     };
     if let Some(c) = cut {
         if c <= s.log_end {
@@ -1489,9 +1488,9 @@ pub(super) fn restore_log(
     drop(lf);
     // A log beginning a child fork took the database into it (`s.fork_guid`).
     let state = State { log_end: end, ..s };
-    let reached = match (cut, opts.stopat_ms) {
-        (None, Some(t)) => point_reached_in_log(h, log, t)?,
-        _ => cut.is_some(),
-    };
+    let reached = cut.is_some()
+        || opts
+            .stopat_ms
+            .is_some_and(|t| point_reached_in_log(h, newest, t));
     finish_in_place(dir, h, state, opts, reached)
 }
