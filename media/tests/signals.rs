@@ -5,84 +5,54 @@
 //!
 //! One test in its own binary: the handler is the whole process's.
 
+mod common;
+
+use common::dbenv::{commit, restore, rows_in, Rows};
 use media::changer::dir::DirectoryLibrary;
-use media::changer::{MediaChanger, MediumRequest};
+use media::changer::MediaChanger;
 use media::dbbackup::{self, BackupOptions, BackupType, Recovery, RestoreOptions};
 use media::decision::Operation;
 use media::engine::{Database, RecoveryModel};
 use media::history::sqlite::SqliteHistory;
-use media::restore::ReadSpec;
 use media::set::MediaSet;
 use media::stripe::{StripeDevice, StripeOptions};
-use std::collections::BTreeMap;
 use std::path::Path;
-use tape_sys::EmulatedOptions;
-
-type Rows = BTreeMap<String, String>;
 
 #[path = "../../mtf/tests/support/interrupter.rs"]
 mod interrupter;
 use interrupter::Interrupter;
 
-fn tape() -> EmulatedOptions {
-    EmulatedOptions::new()
-        .capacity(256 << 20)
-        .early_warning(64 * 1024)
-}
-
 fn backup(db: &Database, history: &mut SqliteHistory, lib: &Path, kind: BackupType) {
     let set = MediaSet::new("SIGNALS", 1);
-    let mut l = DirectoryLibrary::new(lib, tape()).unwrap();
-    let first = l.mount(&MediumRequest::first_write(&set, 1, 0)).unwrap();
+    let mut l = DirectoryLibrary::new(lib, common::tape(64 << 20)).unwrap();
+    let first = l.mount(&common::write_request(&set, 1, 0)).unwrap();
     let devices = vec![vec![StripeDevice {
         first,
         changer: Box::new(l),
     }]];
-    let so = StripeOptions::new(Operation::Format, 1_717_200_000);
+    let so = StripeOptions::new(Operation::Format, common::NOW);
     dbbackup::backup(db, &BackupOptions::new(kind), devices, set, &so, history).unwrap();
 }
 
-fn restore(into: &Path, lib: &Path, recovery: Recovery) {
-    let changers: Vec<Box<dyn MediaChanger>> =
-        vec![Box::new(DirectoryLibrary::new(lib, tape()).unwrap())];
+fn restore_with(into: &Path, lib: &Path, recovery: Recovery) {
     let opts = RestoreOptions {
         recovery,
         ..Default::default()
     };
-    dbbackup::restore(into, changers, &ReadSpec::default(), &opts).unwrap();
+    restore(into, lib, &opts).unwrap();
 }
 
-/// Rows `from..from + n`, 100 to a transaction.
+/// Rows `from..from + n` of PRIMARY, 100 to a transaction.
 fn put_rows(db: &Database, rows: &mut Rows, from: u32, n: u32, tag: &str) {
-    let batch: Vec<(String, String)> = (from..from + n)
+    let changes: Vec<(&str, String, Option<String>)> = (from..from + n)
         .map(|i| {
             let v = format!("{tag}{i}-{}", "z".repeat(1500 + (i % 50) as usize));
-            (format!("row{i:05}"), v)
+            ("PRIMARY", format!("row{i:05}"), Some(v))
         })
         .collect();
-    for part in batch.chunks(100) {
-        db.run(|t| {
-            for (k, v) in part {
-                t.put("PRIMARY", k.as_bytes(), v.as_bytes())?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    for part in changes.chunks(100) {
+        commit(db, rows, part);
     }
-    rows.extend(batch);
-}
-
-fn rows_of(dir: &Path) -> Rows {
-    let db = Database::open(dir).unwrap();
-    let rows = db
-        .begin()
-        .scan("PRIMARY", None, None)
-        .unwrap()
-        .into_iter()
-        .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
-        .collect();
-    db.close().unwrap();
-    rows
 }
 
 #[test]
@@ -111,10 +81,10 @@ fn backups_and_restores_are_whole_while_signals_interrupt_them() {
 
     let target = tmp.path().join("restored").join("sales");
     std::fs::create_dir(target.parent().unwrap()).unwrap();
-    restore(&target, &tmp.path().join("full"), Recovery::NoRecovery);
+    restore_with(&target, &tmp.path().join("full"), Recovery::NoRecovery);
     for (i, lib) in logs.iter().enumerate() {
         let last = i + 1 == logs.len();
-        restore(
+        restore_with(
             &target,
             lib,
             if last {
@@ -124,5 +94,8 @@ fn backups_and_restores_are_whole_while_signals_interrupt_them() {
             },
         );
     }
-    assert!(rows_of(&target) == rows, "the restored rows differ");
+    assert!(
+        rows_in(&target, &["PRIMARY"]) == rows,
+        "the restored rows differ"
+    );
 }

@@ -1,5 +1,6 @@
 //! Helpers for the tests of the reference engine's backups: restoring a set from a directory
-//! library of emulated tapes, and committing rows while keeping the test's own model of them.
+//! library of emulated tapes, committing rows while keeping the test's own model of them, and
+//! reading a database's rows back in the same form.
 
 use media::changer::dir::DirectoryLibrary;
 use media::changer::MediaChanger;
@@ -42,4 +43,19 @@ pub fn commit(db: &Database, rows: &mut Rows, changes: &[(&str, String, Option<S
             None => rows.remove(&(g.to_string(), k.clone())),
         };
     }
+}
+
+/// The rows of filegroups `groups` of the database in `dir` (opened, then closed), in the
+/// form [`commit`] records them.
+pub fn rows_in(dir: &Path, groups: &[&str]) -> Rows {
+    let db = Database::open(dir).unwrap();
+    let mut rows = Rows::new();
+    for g in groups {
+        for (k, v) in db.begin().scan(g, None, None).unwrap() {
+            let k = String::from_utf8(k).unwrap();
+            rows.insert((g.to_string(), k), String::from_utf8(v).unwrap());
+        }
+    }
+    db.close().unwrap();
+    rows
 }
