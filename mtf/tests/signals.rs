@@ -1,8 +1,9 @@
 //! Copies out of files survive signals: a product that links this library may catch signals
 //! with handlers installed without `SA_RESTART` (libFuzzer's timer did), and then the kernel
 //! copies under `std::io::copy` fail with `EINTR` part way. Here a signal interrupts the
-//! copying thread every 20 µs while `mtf::fileio::copy_from_file` and `Reader::copy_data` (which copies a
-//! stream's data file to file in the kernel) copy 64 MiB; each copy must be whole and equal.
+//! copying thread every 20 µs while `mtf::fileio::copy_from_file` and `Reader::copy_data`
+//! (which copies a stream's data file to file in the kernel) copy 64 MiB; each copy must be
+//! whole and equal.
 //!
 //! One test in its own binary: the handler is the whole process's.
 
@@ -13,7 +14,7 @@ use mtf::writer::*;
 use mtf::StreamId;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const LEN: usize = 64 << 20;
 
@@ -23,14 +24,6 @@ use interrupter::Interrupter;
 
 fn data() -> Vec<u8> {
     (0..LEN).map(|i| (i * 131 + (i >> 13)) as u8).collect()
-}
-
-/// A fresh scratch directory under the system's temporary directory.
-fn scratch() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mtf-signals-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// A medium with one set holding one file of `data`.
@@ -73,7 +66,8 @@ fn copy_stream(medium: &Path, to: &Path) -> u64 {
 
 #[test]
 fn copies_out_of_files_are_whole_while_signals_interrupt_them() {
-    let dir = scratch();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let want = data();
     let src = dir.join("src");
     std::fs::write(&src, &want).unwrap();
@@ -117,5 +111,4 @@ fn copies_out_of_files_are_whole_while_signals_interrupt_them() {
         );
     }
     drop(timer);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
